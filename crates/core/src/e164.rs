@@ -1,0 +1,83 @@
+//! E.164 telephone numbers, parsed and validated by the `phonenumber` crate (libphonenumber's data).
+
+use std::fmt;
+
+/// A valid E.164 number, always stored and shown with its leading `+` (`+12025551234`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct E164(String);
+
+/// Why a string is not an E.164 number.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum E164Error {
+    /// The text does not have the E.164 shape.
+    #[error("must be an E.164 number: '+' then 8 to 15 digits, such as +12025550100")]
+    Shape,
+    /// The number has the shape but no such number exists in the numbering plan.
+    #[error("is not a valid telephone number in its country's numbering plan")]
+    Invalid,
+}
+
+impl E164 {
+    /// Parses `+` followed by digits, as the admin API requires.
+    pub fn parse(input: &str) -> Result<Self, E164Error> {
+        let digits = input.strip_prefix('+').ok_or(E164Error::Shape)?;
+        if !(8..=15).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) || digits.starts_with('0') {
+            return Err(E164Error::Shape);
+        }
+        let number = phonenumber::parse(None, input).map_err(|_| E164Error::Invalid)?;
+        if !phonenumber::is_valid(&number) {
+            return Err(E164Error::Invalid);
+        }
+        Ok(Self(number.format().mode(phonenumber::Mode::E164).to_string()))
+    }
+
+    /// The number with its `+`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// True for the North American Numbering Plan (`+1`), the only destinations Flowroute serves.
+    pub fn is_nanp(&self) -> bool {
+        self.0.starts_with("+1") && self.0.len() == 12
+    }
+}
+
+impl fmt::Display for E164 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case("+12025550100")]
+    #[case("+12065550123")]
+    #[case("+14155552671")]
+    #[case("+442071838750")]
+    fn accepts_valid_numbers(#[case] input: &str) {
+        assert_eq!(E164::parse(input).map(|n| n.to_string()), Ok(input.to_string()));
+    }
+
+    #[rstest]
+    #[case("12025550100", E164Error::Shape)]
+    #[case("+1 202 555 0100", E164Error::Shape)]
+    #[case("+1202555010a", E164Error::Shape)]
+    #[case("+0123456789", E164Error::Shape)]
+    #[case("+1234", E164Error::Shape)]
+    #[case("+1234567890123456", E164Error::Shape)]
+    #[case("", E164Error::Shape)]
+    #[case("+11005550100", E164Error::Invalid)]
+    fn refuses_malformed_and_invalid(#[case] input: &str, #[case] expected: E164Error) {
+        assert_eq!(E164::parse(input), Err(expected));
+    }
+
+    #[test]
+    fn nanp_is_plus_one_with_ten_digits() {
+        assert!(E164::parse("+12025550100").is_ok_and(|n| n.is_nanp()));
+        assert!(E164::parse("+442071838750").is_ok_and(|n| !n.is_nanp()));
+    }
+}

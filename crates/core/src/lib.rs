@@ -1,0 +1,13 @@
+//! Switchboard's pure domain: phone numbers, names, policies and their validation.
+//!
+//! Nothing here performs I/O, knows about HTTP or SQL, or is async; `.ci/run` proves the crate
+//! depends on none of actix-web, sea-orm or reqwest.
+
+pub mod e164;
+pub mod names;
+pub mod policy;
+pub mod validation;
+
+pub use e164::{E164, E164Error};
+pub use policy::{AfterHours, BusinessWindow, KeywordRule, PolicySpec, Weekday};
+pub use validation::{FieldError, FieldErrors};

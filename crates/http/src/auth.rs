@@ -1,0 +1,191 @@
+//! Bearer JWT authentication: HS256 only, `exp` required, typed claims, and extractors that
+//! enforce roles per route. Another tenant's resources answer `404`, never `403`.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, web};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use switchboard_store::tenants::Tenant;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// Who a token speaks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Operates Switchboard: manages tenants, may act as any tenant's admin.
+    System,
+    /// Manages one tenant.
+    TenantAdmin,
+    /// One extension of one tenant: sends and reads its own texts.
+    Extension,
+}
+
+/// The claims of a Switchboard token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    pub role: Role,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ext: Option<String>,
+    pub exp: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<u64>,
+}
+
+/// Signs and verifies tokens with the JWT secret. Its `Debug` shows nothing of the secret.
+pub struct JwtKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+}
+
+impl std::fmt::Debug for JwtKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("JwtKeys(..)")
+    }
+}
+
+/// Why a token could not be issued.
+#[derive(Debug, thiserror::Error)]
+#[error("could not sign the token")]
+pub struct SignError;
+
+impl JwtKeys {
+    /// Keys from the UTF-8 bytes of the secret.
+    pub fn new(secret: &SecretString) -> Self {
+        let bytes = secret.expose_secret().as_bytes();
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.algorithms = vec![Algorithm::HS256];
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        validation.validate_exp = true;
+        validation.leeway = 30;
+        Self { encoding: EncodingKey::from_secret(bytes), decoding: DecodingKey::from_secret(bytes), validation }
+    }
+
+    /// Signs `claims` with HS256.
+    pub fn sign(&self, claims: &Claims) -> Result<String, SignError> {
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding).map_err(|_| SignError)
+    }
+
+    /// Verifies a token and checks that its claims fit its role.
+    pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind;
+            match e.kind() {
+                ErrorKind::ExpiredSignature => ApiError::unauthorized("The token has expired."),
+                ErrorKind::InvalidAlgorithm => ApiError::unauthorized("Only HS256 tokens are accepted."),
+                _ => ApiError::unauthorized("The token is not valid."),
+            }
+        })?;
+        let c = data.claims;
+        let shaped = match c.role {
+            Role::System => c.tenant.is_none() && c.ext.is_none(),
+            Role::TenantAdmin => c.tenant.is_some() && c.ext.is_none(),
+            Role::Extension => c.tenant.is_some() && c.ext.is_some(),
+        };
+        if !shaped {
+            return Err(ApiError::unauthorized("The token's claims do not fit its role."));
+        }
+        Ok(c)
+    }
+}
+
+/// The verified caller of a request.
+#[derive(Debug, Clone)]
+pub struct Principal(pub Claims);
+
+fn bearer(req: &HttpRequest) -> Result<&str, ApiError> {
+    let header = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .ok_or_else(|| ApiError::unauthorized("An Authorization: Bearer token is required."))?;
+    let value = header.to_str().map_err(|_| ApiError::unauthorized("The Authorization header is not readable."))?;
+    match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => Ok(token.trim()),
+        _ => Err(ApiError::unauthorized("The Authorization header must be 'Bearer <token>'.")),
+    }
+}
+
+fn state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
+    req.app_data::<web::Data<AppState>>().cloned().ok_or_else(ApiError::internal)
+}
+
+impl Principal {
+    fn from_req(req: &HttpRequest) -> Result<Self, ApiError> {
+        let st = state(req)?;
+        Ok(Self(st.jwt.verify(bearer(req)?)?))
+    }
+}
+
+impl FromRequest for Principal {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(Self::from_req(req))
+    }
+}
+
+/// The system administrator; any other role is `403`.
+#[derive(Debug, Clone)]
+pub struct SystemAdmin(pub Claims);
+
+impl FromRequest for SystemAdmin {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(Principal::from_req(req).and_then(|p| match p.0.role {
+            Role::System => Ok(Self(p.0)),
+            _ => Err(ApiError::forbidden()),
+        }))
+    }
+}
+
+/// The tenant named by the `{tenant}` path segment, reached by its own tenant admin or the
+/// system administrator. Another tenant's admin or extension gets `404`; an extension of this
+/// tenant gets `403`.
+#[derive(Debug, Clone)]
+pub struct TenantScope {
+    pub tenant: Tenant,
+    pub claims: Claims,
+}
+
+impl TenantScope {
+    /// True for the system administrator.
+    pub fn is_system(&self) -> bool {
+        self.claims.role == Role::System
+    }
+}
+
+impl FromRequest for TenantScope {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let principal = Principal::from_req(req);
+        let slug = req.match_info().get("tenant").map(str::to_owned);
+        let st = state(req);
+        Box::pin(async move {
+            let claims = principal?.0;
+            let slug = slug.ok_or_else(ApiError::not_found)?;
+            let own = claims.tenant.as_deref() == Some(slug.as_str());
+            match claims.role {
+                Role::System => {}
+                Role::TenantAdmin if own => {}
+                Role::Extension if own => return Err(ApiError::forbidden()),
+                _ => return Err(ApiError::not_found()),
+            }
+            let tenant = st?.store.tenant_by_slug(&slug).await?;
+            Ok(Self { tenant, claims })
+        })
+    }
+}

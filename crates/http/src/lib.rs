@@ -1,0 +1,85 @@
+//! Switchboard's HTTP surface on actix-web: the admin API, bearer-token auth, health, metrics and
+//! the OpenAPI document. Thin by design: parse, authorise, call the store, map errors.
+
+pub mod auth;
+pub mod body;
+pub mod error;
+pub mod observe;
+pub mod openapi;
+pub mod routes;
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::http::header;
+use actix_web::middleware::{DefaultHeaders, from_fn};
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use switchboard_store::Store;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+pub use auth::{Claims, JwtKeys, Role};
+pub use observe::Metrics;
+
+use crate::error::ApiError;
+
+/// What every handler shares.
+#[derive(Debug)]
+pub struct AppState {
+    pub store: Store,
+    pub jwt: JwtKeys,
+    /// The base URL Flowroute reaches, without a trailing slash.
+    pub public_url: String,
+    pub metrics: Metrics,
+}
+
+/// How the HTTP server runs.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// Worker threads.
+    pub workers: usize,
+    /// How long a graceful stop waits for requests in flight.
+    pub shutdown_timeout: Duration,
+}
+
+async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let _ = req;
+    Err(ApiError::not_found())
+}
+
+/// Every route and middleware, for the server and for tests.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(routes::ops::healthz)
+        .service(routes::ops::readyz)
+        .service(routes::ops::metrics)
+        .service(SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", openapi::ApiDoc::openapi()))
+        .service(web::redirect("/docs", "/docs/"));
+    routes::configure(cfg);
+}
+
+/// Builds the server on an already bound listener; signals are left to the caller, who stops it
+/// through the returned server's handle.
+pub fn server(listener: TcpListener, state: web::Data<AppState>, settings: &ServerSettings) -> std::io::Result<Server> {
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(web::QueryConfig::default().error_handler(error::query_error))
+            .wrap(
+                DefaultHeaders::new()
+                    .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+                    .add((header::X_FRAME_OPTIONS, "DENY"))
+                    .add((header::REFERRER_POLICY, "no-referrer"))
+                    .add((header::CACHE_CONTROL, "no-store")),
+            )
+            .wrap(from_fn(observe::middleware))
+            .configure(configure)
+            .default_service(web::to(not_found))
+    })
+    .workers(settings.workers.max(1))
+    .shutdown_timeout(settings.shutdown_timeout.as_secs())
+    .disable_signals()
+    .listen(listener)?
+    .run();
+    Ok(server)
+}

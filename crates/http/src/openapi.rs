@@ -1,0 +1,41 @@
+//! The OpenAPI document, generated from the handlers' annotations so it cannot drift from them.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::routes::{directory, extensions, messages, numbers, ops, policies, prefixes, providers, tenants};
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+    }
+}
+
+/// Switchboard's HTTP API.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Switchboard", description = "Multi-tenant SMS/MMS routing for hosted PBX platforms. Every error is application/problem+json with a stable `code`."),
+    modifiers(&BearerAuth),
+    paths(
+        ops::healthz, ops::readyz, ops::metrics,
+        tenants::create, tenants::list, tenants::get_one, tenants::update, tenants::remove, tenants::rotate,
+        providers::create, providers::list, providers::get_one, providers::update, providers::remove,
+        prefixes::create, prefixes::list, prefixes::get_one, prefixes::remove,
+        extensions::create, extensions::list, extensions::get_one, extensions::update, extensions::remove,
+        numbers::create, numbers::list, numbers::get_one, numbers::update, numbers::remove,
+        policies::create, policies::list, policies::get_one, policies::update, policies::remove,
+        directory::company_create, directory::company_list, directory::company_get_one, directory::company_update,
+        directory::company_remove,
+        directory::contact_create, directory::contact_list, directory::contact_get_one, directory::contact_update,
+        directory::contact_remove,
+        messages::list, messages::get_one, messages::opt_outs, messages::lift_opt_out,
+    ),
+    components(schemas(crate::error::Problem)),
+)]
+pub struct ApiDoc;

@@ -1,0 +1,107 @@
+//! Startup that tests can drive: `App::build(settings, listener)` on a pre-bound listener, then
+//! `app.run_until(shutdown)`; a graceful stop lets requests in flight finish.
+
+use std::future::Future;
+use std::net::{SocketAddr, TcpListener};
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::web;
+use secrecy::{ExposeSecret, SecretBox, SecretString};
+use switchboard_http::{AppState, JwtKeys, Metrics, ServerSettings};
+use switchboard_store::{MASTER_KEY_LEN, Store};
+
+use crate::config::Config;
+use crate::keys::Keys;
+
+/// Everything the running service needs, resolved: no optional secrets left.
+pub struct Settings {
+    pub database_url: String,
+    pub public_url: String,
+    pub jwt_secret: SecretString,
+    pub master_key: SecretBox<[u8; MASTER_KEY_LEN]>,
+    pub workers: usize,
+    pub shutdown_timeout: Duration,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("public_url", &self.public_url)
+            .field("workers", &self.workers)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Settings {
+    /// Settings from a loaded configuration and its resolved keys.
+    pub fn new(config: &Config, keys: Keys) -> Self {
+        Self {
+            database_url: config.database_url.clone(),
+            public_url: config.public_url(),
+            jwt_secret: keys.jwt_secret,
+            master_key: keys.master_key,
+            workers: config.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+            shutdown_timeout: Duration::from_secs(config.shutdown_timeout_secs),
+        }
+    }
+}
+
+/// A built, not yet running, Switchboard.
+pub struct App {
+    server: Server,
+    addr: SocketAddr,
+    store: Store,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App").field("addr", &self.addr).finish_non_exhaustive()
+    }
+}
+
+impl App {
+    /// Connects the store, applies migrations and builds the HTTP server on `listener`.
+    pub async fn build(settings: Settings, listener: TcpListener) -> anyhow::Result<Self> {
+        let store = Store::connect(&settings.database_url, settings.master_key.expose_secret()).await?;
+        store.migrate().await?;
+        let addr = listener.local_addr()?;
+        let state = web::Data::new(AppState {
+            store: store.clone(),
+            jwt: JwtKeys::new(&settings.jwt_secret),
+            public_url: settings.public_url.clone(),
+            metrics: Metrics::new()?,
+        });
+        let server = switchboard_http::server(
+            listener,
+            state,
+            &ServerSettings { workers: settings.workers, shutdown_timeout: settings.shutdown_timeout },
+        )?;
+        tracing::info!(%addr, backend = store.backend_name(), public_url = %settings.public_url, "switchboard ready");
+        Ok(Self { server, addr, store })
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves until `shutdown` completes, then stops gracefully: no new connections, requests in
+    /// flight finish (up to the shutdown timeout), and the store is closed.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+        let handle = self.server.handle();
+        let mut running = tokio::spawn(self.server);
+        let result = tokio::select! {
+            r = &mut running => r,
+            () = shutdown => {
+                tracing::info!("shutting down: finishing requests in flight");
+                handle.stop(true).await;
+                running.await
+            }
+        };
+        self.store.close().await;
+        result??;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}

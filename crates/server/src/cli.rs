@@ -1,0 +1,172 @@
+//! The command line: `serve`, `migrate` and `token`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use secrecy::ExposeSecret;
+use switchboard_http::{Claims, JwtKeys, Role};
+
+use crate::config::{Config, FlagOverrides};
+use crate::{App, Settings, keys, telemetry};
+
+/// Switchboard: multi-tenant SMS/MMS routing for hosted PBX platforms.
+#[derive(Debug, Parser)]
+#[command(name = "switchboard", version, about)]
+pub struct Cli {
+    /// A TOML configuration file (the lowest layer, under SWITCHBOARD_* variables and flags).
+    #[arg(long, global = true, env = "SWITCHBOARD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Database URL: sqlite://FILE?mode=rwc or postgres://USER@HOST/DB.
+    #[arg(long, global = true)]
+    pub database: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply migrations, then serve HTTP until SIGINT or SIGTERM.
+    Serve {
+        /// Address to listen on (default 127.0.0.1:8080).
+        #[arg(long)]
+        listen: Option<String>,
+        /// The base URL Flowroute reaches (default http://<listen>).
+        #[arg(long)]
+        public_url: Option<String>,
+    },
+    /// Apply migrations and exit.
+    Migrate,
+    /// Print a signed API token.
+    Token {
+        #[arg(long, value_enum)]
+        role: CliRole,
+        /// Tenant slug (tenant_admin and extension).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Extension (extension role).
+        #[arg(long)]
+        extension: Option<String>,
+        /// Lifetime, such as 30m, 24h or 90d (at most 3650d).
+        #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
+        ttl: Duration,
+        /// The token's subject (default: derived from role, tenant and extension).
+        #[arg(long)]
+        subject: Option<String>,
+    },
+}
+
+/// Roles a token can carry.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+#[value(rename_all = "snake_case")]
+pub enum CliRole {
+    System,
+    TenantAdmin,
+    Extension,
+}
+
+fn load(cli: &Cli, listen: Option<String>, public_url: Option<String>) -> anyhow::Result<Config> {
+    let flags = FlagOverrides { database_url: cli.database.clone(), listen, public_url };
+    Ok(Config::load(cli.config.as_deref(), std::env::vars(), &flags)?)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match &cli.command {
+        Command::Serve { listen, public_url } => {
+            let config = load(&cli, listen.clone(), public_url.clone())?;
+            telemetry::init(config.log_format, &config.log);
+            let keys = keys::resolve(&config)?;
+            let listener = std::net::TcpListener::bind(config.listen)
+                .with_context(|| format!("cannot listen on {}", config.listen))?;
+            let app = App::build(Settings::new(&config, keys), listener).await?;
+            app.run_until(shutdown_signal()).await
+        }
+        Command::Migrate => {
+            let config = load(&cli, None, None)?;
+            telemetry::init(config.log_format, &config.log);
+            let keys = keys::resolve(&config)?;
+            let store =
+                switchboard_store::Store::connect(&config.database_url, keys.master_key.expose_secret()).await?;
+            store.migrate().await?;
+            println!("migrations applied ({})", store.backend_name());
+            Ok(())
+        }
+        Command::Token { role, tenant, extension, ttl, subject } => {
+            let config = load(&cli, None, None)?;
+            let keys = keys::resolve(&config)?;
+            let claims = token_claims(*role, tenant.clone(), extension.clone(), *ttl, subject.clone())?;
+            let token = JwtKeys::new(&keys.jwt_secret).sign(&claims)?;
+            println!("{token}");
+            Ok(())
+        }
+    }
+}
+
+/// The claims of a CLI-issued token, checked for the role's required fields.
+pub fn token_claims(
+    role: CliRole,
+    tenant: Option<String>,
+    extension: Option<String>,
+    ttl: Duration,
+    subject: Option<String>,
+) -> anyhow::Result<Claims> {
+    anyhow::ensure!(ttl >= Duration::from_secs(1), "--ttl must be at least 1s");
+    anyhow::ensure!(ttl <= Duration::from_secs(3650 * 86_400), "--ttl must be at most 3650d");
+    let (role, tenant, ext) = match role {
+        CliRole::System => {
+            anyhow::ensure!(tenant.is_none() && extension.is_none(), "--role system takes no --tenant or --extension");
+            (Role::System, None, None)
+        }
+        CliRole::TenantAdmin => {
+            let t = tenant.context("--role tenant_admin needs --tenant SLUG")?;
+            anyhow::ensure!(extension.is_none(), "--role tenant_admin takes no --extension");
+            switchboard_core::names::check_slug(&t).map_err(|e| anyhow::anyhow!("--tenant {e}"))?;
+            (Role::TenantAdmin, Some(t), None)
+        }
+        CliRole::Extension => {
+            let t = tenant.context("--role extension needs --tenant SLUG")?;
+            let e = extension.context("--role extension needs --extension EXT")?;
+            switchboard_core::names::check_slug(&t).map_err(|e| anyhow::anyhow!("--tenant {e}"))?;
+            switchboard_core::names::check_extension(&e).map_err(|e| anyhow::anyhow!("--extension {e}"))?;
+            (Role::Extension, Some(t), Some(e))
+        }
+    };
+    let now = chrono::Utc::now().timestamp().max(0) as u64;
+    let sub = subject.unwrap_or_else(|| {
+        let mut s = format!(
+            "cli:{}",
+            match role {
+                Role::System => "system",
+                Role::TenantAdmin => "tenant_admin",
+                Role::Extension => "extension",
+            }
+        );
+        for part in [&tenant, &ext].into_iter().flatten() {
+            s.push(':');
+            s.push_str(part);
+        }
+        s
+    });
+    Ok(Claims { sub, role, tenant, ext, exp: now + ttl.as_secs(), iat: Some(now) })
+}

@@ -1,0 +1,257 @@
+//! Configuration in fixed layers: defaults in code → an optional TOML file (`--config`) →
+//! `SWITCHBOARD_*` environment variables → command-line flags. Unknown keys and malformed values
+//! are refused with a message naming the key. Secrets are `SecretString`s: never printed, not even
+//! by `Debug`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+/// The embedded default database: a SQLite file in the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://./switchboard.db?mode=rwc";
+/// The default listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// JSON when stdout is not a terminal, text when it is.
+    Auto,
+    Json,
+    Text,
+}
+
+/// Every configuration key, as read from the layers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `sqlite://…` or `postgres://…`.
+    pub database_url: String,
+    /// Address and port to listen on.
+    pub listen: SocketAddr,
+    /// The base URL Flowroute reaches (delivery-receipt callbacks, prefix URLs); defaults to
+    /// `http://<listen>`.
+    pub public_url: Option<String>,
+    /// HS256 key for API tokens (at least 32 bytes). Generated beside a SQLite database if absent.
+    #[serde(skip_serializing)]
+    pub jwt_secret: Option<SecretString>,
+    /// 32 bytes, base64: encrypts provider and webhook secrets. Generated beside a SQLite database if absent.
+    #[serde(skip_serializing)]
+    pub master_key: Option<SecretString>,
+    /// HTTP worker threads; defaults to the number of CPUs.
+    pub workers: Option<usize>,
+    /// Seconds a graceful stop waits for requests in flight.
+    pub shutdown_timeout_secs: u64,
+    /// `auto`, `json` or `text`.
+    pub log_format: LogFormat,
+    /// A tracing filter, such as `info` or `switchboard=debug,info`.
+    pub log: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            database_url: DEFAULT_DATABASE_URL.into(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
+            jwt_secret: None,
+            master_key: None,
+            workers: None,
+            shutdown_timeout_secs: 30,
+            log_format: LogFormat::Auto,
+            log: "info".into(),
+        }
+    }
+}
+
+/// Values given as command-line flags; they override every other layer.
+#[derive(Debug, Default, Serialize)]
+pub struct FlagOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+}
+
+/// A configuration that could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file {0} does not exist")]
+    MissingFile(PathBuf),
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Reads the layers. `env` is the process environment, passed in so tests control it.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        flags: &FlagOverrides,
+    ) -> Result<Self, ConfigError> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError::MissingFile(path.to_owned()));
+            }
+            fig = fig.merge(Toml::file_exact(path));
+        }
+        let vars: Vec<(String, String)> = env
+            .into_iter()
+            .filter_map(|(k, v)| k.strip_prefix("SWITCHBOARD_").map(|rest| (rest.to_ascii_lowercase(), v)))
+            .filter(|(k, _)| k != "config")
+            .collect();
+        for (key, value) in vars {
+            fig = fig.merge(Serialized::default(&key, value_for(&key, value)));
+        }
+        fig = fig.merge(Serialized::defaults(flags));
+        let config: Config = fig.extract().map_err(|e| ConfigError::Invalid(describe(e)))?;
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        if !(self.database_url.starts_with("sqlite:")
+            || self.database_url.starts_with("postgres://")
+            || self.database_url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError::Invalid(
+                "database_url (SWITCHBOARD_DATABASE_URL) must start with sqlite:, postgres:// or postgresql://".into(),
+            ));
+        }
+        if let Some(url) = &self.public_url {
+            switchboard_core::validation::web_url(url, true)
+                .map_err(|e| ConfigError::Invalid(format!("public_url (SWITCHBOARD_PUBLIC_URL) {e}")))?;
+        }
+        if self.workers == Some(0) {
+            return Err(ConfigError::Invalid("workers (SWITCHBOARD_WORKERS) must be at least 1".into()));
+        }
+        Ok(())
+    }
+
+    /// The public URL, defaulting to the listen address.
+    pub fn public_url(&self) -> String {
+        self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.listen)).trim_end_matches('/').to_owned()
+    }
+
+    /// The SQLite file this configuration uses, if it uses a file.
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        let rest = self.database_url.strip_prefix("sqlite:")?;
+        let rest = rest.strip_prefix("//").unwrap_or(rest);
+        let path = rest.split('?').next().unwrap_or("");
+        if path.is_empty() || path == ":memory:" { None } else { Some(PathBuf::from(path)) }
+    }
+}
+
+/// Environment values arrive as text; numbers are parsed so `SWITCHBOARD_WORKERS=4` reads as 4.
+fn value_for(key: &str, value: String) -> figment::value::Value {
+    use figment::value::{Tag, Value};
+    if (key == "workers" || key == "shutdown_timeout_secs")
+        && let Ok(n) = value.parse::<u64>()
+    {
+        return Value::from(n);
+    }
+    Value::String(Tag::Default, value)
+}
+
+/// A figment error as one line that names the key and where it came from, never the value of a secret.
+fn describe(err: figment::Error) -> String {
+    err.into_iter()
+        .map(|e| {
+            let key = e.path.join(".");
+            let key = if key.is_empty() { "(top level)".to_owned() } else { key };
+            let env = format!("SWITCHBOARD_{}", key.to_ascii_uppercase());
+            let kind = match &e.kind {
+                figment::error::Kind::UnknownField(f, _) => {
+                    format!("unknown key '{f}' (environment variable SWITCHBOARD_{})", f.to_ascii_uppercase())
+                }
+                other => format!("key '{key}' ({env}): {other}"),
+            };
+            let source = e.metadata.as_ref().map(|m| format!(" [from {}]", m.name)).unwrap_or_default();
+            format!("{kind}{source}")
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    fn error_of(file: Option<&Path>, pairs: &[(&str, &str)]) -> String {
+        Config::load(file, env(pairs), &FlagOverrides::default()).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn defaults_are_the_embedded_setup() {
+        let c = Config::load(None, env(&[]), &FlagOverrides::default()).unwrap();
+        assert_eq!(c.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(c.public_url(), "http://127.0.0.1:8080");
+        assert_eq!(c.sqlite_path(), Some(PathBuf::from("./switchboard.db")));
+        assert!(c.jwt_secret.is_none() && c.master_key.is_none());
+    }
+
+    #[test]
+    fn flags_beat_env_which_beats_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("sb.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:1000\"\npublic_url = \"https://file.example/\"\nworkers = 2\n")
+            .unwrap();
+        let e = env(&[("SWITCHBOARD_LISTEN", "127.0.0.1:2000"), ("SWITCHBOARD_WORKERS", "3"), ("HOME", "/root")]);
+        let flags = FlagOverrides { listen: Some("127.0.0.1:3000".into()), ..Default::default() };
+        let c = Config::load(Some(&file), e, &flags).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:3000");
+        assert_eq!(c.workers, Some(3));
+        assert_eq!(c.public_url(), "https://file.example");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_by_name() {
+        let err = error_of(None, &[("SWITCHBOARD_LISTN", "x")]);
+        assert!(err.contains("SWITCHBOARD_LISTN"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("sb.toml");
+        std::fs::write(&file, "databse_url = \"sqlite::memory:\"\n").unwrap();
+        let err = error_of(Some(&file), &[]);
+        assert!(err.contains("databse_url"), "{err}");
+        let err = error_of(Some(&dir.path().join("missing.toml")), &[]);
+        assert!(err.contains("missing.toml"), "{err}");
+    }
+
+    #[test]
+    fn malformed_values_name_their_key() {
+        let cases = [
+            ("SWITCHBOARD_LISTEN", "not-an-address", "listen"),
+            ("SWITCHBOARD_WORKERS", "many", "workers"),
+            ("SWITCHBOARD_WORKERS", "0", "workers"),
+            ("SWITCHBOARD_LOG_FORMAT", "xml", "log_format"),
+            ("SWITCHBOARD_DATABASE_URL", "mysql://x", "database_url"),
+            ("SWITCHBOARD_PUBLIC_URL", "not a url", "public_url"),
+        ];
+        for (k, v, key) in cases {
+            let err = error_of(None, &[(k, v)]);
+            assert!(err.contains(key), "{k}={v}: {err}");
+        }
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug() {
+        let secret = "super-secret-jwt-value-0123456789abcdef";
+        let c = Config::load(None, env(&[("SWITCHBOARD_JWT_SECRET", secret)]), &FlagOverrides::default()).unwrap();
+        assert!(!format!("{c:?}").contains("super-secret"), "{c:?}");
+        assert_eq!(c.jwt_secret.unwrap().expose_secret(), secret);
+    }
+}

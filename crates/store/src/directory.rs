@@ -1,0 +1,259 @@
+//! The tenant's directory: companies and contacts, which inbound texts are matched against.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set, TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+use switchboard_core::validation::text;
+use switchboard_core::{E164, FieldErrors};
+use uuid::Uuid;
+
+use crate::entity::{company, contact, provider};
+use crate::error::OnUnique;
+use crate::page::{self, Page, PageRequest};
+use crate::refs::{in_use, owned};
+use crate::{Patch, Store, StoreError, new_id, now};
+
+/// A company as the API shows it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Company {
+    pub id: Uuid,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Body of `POST …/companies` and `PATCH …/companies/{id}`.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompanyInput {
+    pub name: String,
+}
+
+/// A contact as the API shows it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Contact {
+    pub id: Uuid,
+    pub name: String,
+    /// E.164; unique within the tenant.
+    #[schema(example = "+12065550123")]
+    pub phone: String,
+    pub company_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Body of `POST …/contacts`.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewContact {
+    pub name: String,
+    #[schema(example = "+12065550123")]
+    pub phone: String,
+    #[serde(default)]
+    pub company_id: Option<Uuid>,
+}
+
+/// Body of `PATCH …/contacts/{id}`.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContactPatch {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<Uuid>)]
+    pub company_id: Patch<Uuid>,
+}
+
+fn company_record(m: company::Model) -> Company {
+    Company { id: m.id, name: m.name, created_at: m.created_at, updated_at: m.updated_at }
+}
+
+fn contact_record(m: contact::Model) -> Contact {
+    Contact {
+        id: m.id,
+        name: m.name,
+        phone: m.phone,
+        company_id: m.company_id,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+    }
+}
+
+async fn check_company<C: ConnectionTrait>(
+    db: &C,
+    tenant: Uuid,
+    id: Option<Uuid>,
+    errors: &mut FieldErrors,
+) -> Result<(), StoreError> {
+    if let Some(id) = id
+        && owned::<company::Entity, _>(db, company::Column::TenantId, company::Column::Id, tenant, id).await?.is_none()
+    {
+        errors.add("company_id", "no such company in this tenant");
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Adds a company.
+    pub async fn create_company(&self, tenant: Uuid, input: CompanyInput) -> Result<Company, StoreError> {
+        let mut errors = FieldErrors::new();
+        text(&mut errors, "name", &input.name, 200);
+        errors.finish().map_err(StoreError::Invalid)?;
+        let at = now();
+        let model = company::ActiveModel {
+            id: Set(new_id()),
+            tenant_id: Set(tenant),
+            name: Set(input.name),
+            created_at: Set(at),
+            updated_at: Set(at),
+        }
+        .insert(self.db())
+        .await?;
+        Ok(company_record(model))
+    }
+
+    /// The tenant's companies, oldest first.
+    pub async fn list_companies(&self, tenant: Uuid, req: PageRequest) -> Result<Page<Company>, StoreError> {
+        let select = company::Entity::find().filter(company::Column::TenantId.eq(tenant));
+        Ok(page::fetch(self.db(), select, company::Column::Id, |m| m.id, req, false).await?.map(company_record))
+    }
+
+    /// One company of the tenant.
+    pub async fn get_company(&self, tenant: Uuid, id: Uuid) -> Result<Company, StoreError> {
+        owned::<company::Entity, _>(self.db(), company::Column::TenantId, company::Column::Id, tenant, id)
+            .await?
+            .map(company_record)
+            .ok_or(StoreError::NotFound)
+    }
+
+    /// Renames a company.
+    pub async fn update_company(&self, tenant: Uuid, id: Uuid, input: CompanyInput) -> Result<Company, StoreError> {
+        let mut errors = FieldErrors::new();
+        text(&mut errors, "name", &input.name, 200);
+        errors.finish().map_err(StoreError::Invalid)?;
+        let current =
+            owned::<company::Entity, _>(self.db(), company::Column::TenantId, company::Column::Id, tenant, id)
+                .await?
+                .ok_or(StoreError::NotFound)?;
+        let mut model: company::ActiveModel = current.into();
+        model.name = Set(input.name);
+        model.updated_at = Set(now());
+        Ok(company_record(model.update(self.db()).await?))
+    }
+
+    /// Deletes a company no contact or provider names.
+    pub async fn delete_company(&self, tenant: Uuid, id: Uuid) -> Result<(), StoreError> {
+        let txn = self.db().begin().await?;
+        let current = owned::<company::Entity, _>(&txn, company::Column::TenantId, company::Column::Id, tenant, id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let mut referrers: Vec<String> = provider::Entity::find()
+            .filter(provider::Column::CatchAllCompanyId.eq(id))
+            .all(&txn)
+            .await?
+            .into_iter()
+            .map(|p| format!("provider '{}' (as its catch-all company)", p.name))
+            .collect();
+        referrers.extend(
+            contact::Entity::find()
+                .filter(contact::Column::CompanyId.eq(id))
+                .limit(20)
+                .all(&txn)
+                .await?
+                .into_iter()
+                .map(|c| format!("contact '{}' ({})", c.name, c.phone)),
+        );
+        in_use(&format!("company '{}'", current.name), &referrers)?;
+        company::Entity::delete_by_id(id).exec(&txn).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Adds a contact; one contact per phone number in a tenant.
+    pub async fn create_contact(&self, tenant: Uuid, input: NewContact) -> Result<Contact, StoreError> {
+        let mut errors = FieldErrors::new();
+        text(&mut errors, "name", &input.name, 200);
+        let phone = errors.check("phone", E164::parse(&input.phone)).map(|p| p.to_string()).unwrap_or_default();
+        let txn = self.db().begin().await?;
+        check_company(&txn, tenant, input.company_id, &mut errors).await?;
+        errors.finish().map_err(StoreError::Invalid)?;
+        let at = now();
+        let model = contact::ActiveModel {
+            id: Set(new_id()),
+            tenant_id: Set(tenant),
+            name: Set(input.name),
+            phone: Set(phone.clone()),
+            company_id: Set(input.company_id),
+            created_at: Set(at),
+            updated_at: Set(at),
+        }
+        .insert(&txn)
+        .await
+        .on_unique(|| format!("a contact with phone {phone} already exists in this tenant"))?;
+        txn.commit().await?;
+        Ok(contact_record(model))
+    }
+
+    /// The tenant's contacts, oldest first.
+    pub async fn list_contacts(&self, tenant: Uuid, req: PageRequest) -> Result<Page<Contact>, StoreError> {
+        let select = contact::Entity::find().filter(contact::Column::TenantId.eq(tenant));
+        Ok(page::fetch(self.db(), select, contact::Column::Id, |m| m.id, req, false).await?.map(contact_record))
+    }
+
+    /// One contact of the tenant.
+    pub async fn get_contact(&self, tenant: Uuid, id: Uuid) -> Result<Contact, StoreError> {
+        owned::<contact::Entity, _>(self.db(), contact::Column::TenantId, contact::Column::Id, tenant, id)
+            .await?
+            .map(contact_record)
+            .ok_or(StoreError::NotFound)
+    }
+
+    /// Changes a contact.
+    pub async fn update_contact(&self, tenant: Uuid, id: Uuid, patch: ContactPatch) -> Result<Contact, StoreError> {
+        let mut errors = FieldErrors::new();
+        if let Some(name) = &patch.name {
+            text(&mut errors, "name", name, 200);
+        }
+        let phone = match &patch.phone {
+            Some(p) => errors.check("phone", E164::parse(p)).map(|p| p.to_string()),
+            None => None,
+        };
+        let txn = self.db().begin().await?;
+        let current = owned::<contact::Entity, _>(&txn, contact::Column::TenantId, contact::Column::Id, tenant, id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        if let Patch::Value(cid) = patch.company_id {
+            check_company(&txn, tenant, Some(cid), &mut errors).await?;
+        }
+        errors.finish().map_err(StoreError::Invalid)?;
+        let company = patch.company_id.apply(current.company_id);
+        let mut model: contact::ActiveModel = current.into();
+        if let Some(v) = patch.name {
+            model.name = Set(v);
+        }
+        if let Some(v) = phone.clone() {
+            model.phone = Set(v);
+        }
+        model.company_id = Set(company);
+        model.updated_at = Set(now());
+        let model = model.update(&txn).await.on_unique(|| {
+            format!("a contact with phone {} already exists in this tenant", phone.unwrap_or_default())
+        })?;
+        txn.commit().await?;
+        Ok(contact_record(model))
+    }
+
+    /// Deletes a contact; messages keep their history.
+    pub async fn delete_contact(&self, tenant: Uuid, id: Uuid) -> Result<(), StoreError> {
+        let res = contact::Entity::delete_many()
+            .filter(contact::Column::TenantId.eq(tenant))
+            .filter(contact::Column::Id.eq(id))
+            .exec(self.db())
+            .await?;
+        if res.rows_affected == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+}

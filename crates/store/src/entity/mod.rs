@@ -1,0 +1,15 @@
+//! sea-orm entities, one per table; private to the store so no other crate touches them.
+
+pub mod company;
+pub mod contact;
+pub mod extension;
+pub mod inbound_prefix;
+pub mod message;
+pub mod number;
+pub mod number_destination;
+pub mod number_sender;
+pub mod opt_out;
+pub mod policy;
+pub mod policy_extension;
+pub mod provider;
+pub mod tenant;

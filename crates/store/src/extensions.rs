@@ -1,0 +1,182 @@
+//! Extensions: the PBX's own names for the people and phones that receive and send texts.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
+use serde::{Deserialize, Serialize};
+use switchboard_core::FieldErrors;
+use switchboard_core::names::check_extension;
+use switchboard_core::validation::text;
+use uuid::Uuid;
+
+use crate::entity::{extension, number, number_destination, number_sender, policy, policy_extension};
+use crate::error::OnUnique;
+use crate::page::{self, Page, PageRequest};
+use crate::refs::in_use;
+use crate::{Store, StoreError, new_id, now};
+
+/// An extension as the API shows it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Extension {
+    pub id: Uuid,
+    /// As the PBX knows it, such as `101`.
+    #[schema(example = "101")]
+    pub extension: String,
+    pub name: String,
+    /// A disabled extension receives no texts and may not send.
+    pub enabled: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Body of `POST …/extensions`.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewExtension {
+    #[schema(example = "101")]
+    pub extension: String,
+    #[schema(example = "Front desk")]
+    pub name: String,
+    #[serde(default)]
+    pub enabled: Option<bool>,
+}
+
+/// Body of `PATCH …/extensions/{ext}`.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExtensionPatch {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub enabled: Option<bool>,
+}
+
+fn record(m: extension::Model) -> Extension {
+    Extension {
+        id: m.id,
+        extension: m.extension,
+        name: m.name,
+        enabled: m.enabled,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+    }
+}
+
+impl Store {
+    /// Adds an extension to the tenant.
+    pub async fn create_extension(&self, tenant: Uuid, input: NewExtension) -> Result<Extension, StoreError> {
+        let mut errors = FieldErrors::new();
+        errors.check("extension", check_extension(&input.extension));
+        text(&mut errors, "name", &input.name, 200);
+        errors.finish().map_err(StoreError::Invalid)?;
+        let at = now();
+        let model = extension::ActiveModel {
+            id: Set(new_id()),
+            tenant_id: Set(tenant),
+            extension: Set(input.extension.clone()),
+            name: Set(input.name),
+            enabled: Set(input.enabled.unwrap_or(true)),
+            created_at: Set(at),
+            updated_at: Set(at),
+        }
+        .insert(self.db())
+        .await
+        .on_unique(|| format!("extension '{}' already exists in this tenant", input.extension))?;
+        Ok(record(model))
+    }
+
+    /// The tenant's extensions, oldest first.
+    pub async fn list_extensions(&self, tenant: Uuid, req: PageRequest) -> Result<Page<Extension>, StoreError> {
+        let select = extension::Entity::find().filter(extension::Column::TenantId.eq(tenant));
+        Ok(page::fetch(self.db(), select, extension::Column::Id, |m| m.id, req, false).await?.map(record))
+    }
+
+    async fn extension_model<C: sea_orm::ConnectionTrait>(
+        db: &C,
+        tenant: Uuid,
+        ext: &str,
+    ) -> Result<extension::Model, StoreError> {
+        extension::Entity::find()
+            .filter(extension::Column::TenantId.eq(tenant))
+            .filter(extension::Column::Extension.eq(ext))
+            .one(db)
+            .await?
+            .ok_or(StoreError::NotFound)
+    }
+
+    /// One extension of the tenant.
+    pub async fn get_extension(&self, tenant: Uuid, ext: &str) -> Result<Extension, StoreError> {
+        Self::extension_model(self.db(), tenant, ext).await.map(record)
+    }
+
+    /// Renames, enables or disables an extension.
+    pub async fn update_extension(
+        &self,
+        tenant: Uuid,
+        ext: &str,
+        patch: ExtensionPatch,
+    ) -> Result<Extension, StoreError> {
+        let mut errors = FieldErrors::new();
+        if let Some(name) = &patch.name {
+            text(&mut errors, "name", name, 200);
+        }
+        errors.finish().map_err(StoreError::Invalid)?;
+        let mut model: extension::ActiveModel = Self::extension_model(self.db(), tenant, ext).await?.into();
+        if let Some(v) = patch.name {
+            model.name = Set(v);
+        }
+        if let Some(v) = patch.enabled {
+            model.enabled = Set(v);
+        }
+        model.updated_at = Set(now());
+        Ok(record(model.update(self.db()).await?))
+    }
+
+    /// Deletes an extension that no number or policy names.
+    pub async fn delete_extension(&self, tenant: Uuid, ext: &str) -> Result<(), StoreError> {
+        let txn = self.db().begin().await?;
+        let current = Self::extension_model(&txn, tenant, ext).await?;
+        let mut number_ids: BTreeSet<Uuid> = number_destination::Entity::find()
+            .filter(number_destination::Column::ExtensionId.eq(current.id))
+            .all(&txn)
+            .await?
+            .into_iter()
+            .map(|r| r.number_id)
+            .collect();
+        number_ids.extend(
+            number_sender::Entity::find()
+                .filter(number_sender::Column::ExtensionId.eq(current.id))
+                .all(&txn)
+                .await?
+                .into_iter()
+                .map(|r| r.number_id),
+        );
+        let mut referrers: Vec<String> = number::Entity::find()
+            .filter(number::Column::Id.is_in(number_ids))
+            .all(&txn)
+            .await?
+            .into_iter()
+            .map(|n| format!("number {}", n.e164))
+            .collect();
+        let policy_ids: Vec<Uuid> = policy_extension::Entity::find()
+            .filter(policy_extension::Column::ExtensionId.eq(current.id))
+            .all(&txn)
+            .await?
+            .into_iter()
+            .map(|r| r.policy_id)
+            .collect();
+        referrers.extend(
+            policy::Entity::find()
+                .filter(policy::Column::Id.is_in(policy_ids))
+                .all(&txn)
+                .await?
+                .into_iter()
+                .map(|p| format!("policy '{}'", p.name)),
+        );
+        in_use(&format!("extension '{ext}'"), &referrers)?;
+        extension::Entity::delete_by_id(current.id).exec(&txn).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+}

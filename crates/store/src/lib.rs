@@ -1,0 +1,112 @@
+//! Switchboard's durable store: connection setup for SQLite and PostgreSQL, migrations, the
+//! repositories behind the admin API, and encryption of secrets at rest.
+//!
+//! Other crates see plain records (the API's resource shapes) and [`StoreError`]; the sea-orm
+//! entities stay private to this crate.
+
+mod crypto;
+mod entity;
+mod error;
+mod page;
+mod patch;
+mod refs;
+
+pub mod directory;
+pub mod extensions;
+pub mod messages;
+pub mod numbers;
+pub mod policies;
+pub mod prefixes;
+pub mod providers;
+pub mod tenants;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
+use switchboard_migrations::MigratorTrait;
+
+pub use crypto::{MASTER_KEY_LEN, SecretCipher};
+pub use error::StoreError;
+pub use page::{Page, PageRequest};
+pub use patch::Patch;
+
+/// The store: a connection pool and the cipher for secrets at rest. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+    cipher: Arc<SecretCipher>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("backend", &self.db.get_database_backend()).finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Connects to `url` (`sqlite://…` or `postgres://…`).
+    ///
+    /// SQLite runs in WAL mode with `synchronous=FULL`, so a write acknowledged by a commit survives
+    /// a crash of the process or of the machine; foreign keys are enforced.
+    pub async fn connect(url: &str, master_key: &[u8; MASTER_KEY_LEN]) -> Result<Self, StoreError> {
+        let mut opts = ConnectOptions::new(url.to_owned());
+        opts.sqlx_logging(false)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_timeout(Duration::from_secs(5))
+            .max_connections(16)
+            .min_connections(1)
+            .map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Full)
+                    .busy_timeout(Duration::from_secs(10))
+                    .foreign_keys(true)
+            });
+        let db = Database::connect(opts).await.map_err(StoreError::from)?;
+        Ok(Self { db, cipher: Arc::new(SecretCipher::new(master_key)) })
+    }
+
+    /// Applies every pending migration.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        switchboard_migrations::Migrator::up(&self.db, None).await.map_err(StoreError::from)
+    }
+
+    /// True when the store answers a trivial query.
+    pub async fn ping(&self) -> bool {
+        self.db.ping().await.is_ok()
+    }
+
+    /// Which database this store runs on, for logs: `sqlite` or `postgres`.
+    pub fn backend_name(&self) -> &'static str {
+        match self.db.get_database_backend() {
+            DbBackend::Sqlite => "sqlite",
+            DbBackend::Postgres => "postgres",
+            _ => "other",
+        }
+    }
+
+    /// Closes the pool, waiting for connections in use to be returned.
+    pub async fn close(self) {
+        let _ = self.db.close().await;
+    }
+
+    pub(crate) fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    pub(crate) fn cipher(&self) -> &SecretCipher {
+        &self.cipher
+    }
+}
+
+/// A fresh time-ordered id (UUIDv7): ids sort in creation order, which cursor pagination uses.
+pub(crate) fn new_id() -> uuid::Uuid {
+    uuid::Uuid::now_v7()
+}
+
+/// The current time, truncated to microseconds so it round-trips through both databases exactly.
+pub(crate) fn now() -> chrono::DateTime<chrono::Utc> {
+    use chrono::{SubsecRound, Utc};
+    Utc::now().trunc_subsecs(6)
+}

@@ -1,0 +1,169 @@
+//! Reading the message log and managing opt-outs. Messages are written by the inbound and
+//! outbound paths; the admin API only reads them.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde::{Deserialize, Serialize};
+use switchboard_core::{E164, FieldErrors};
+use uuid::Uuid;
+
+use crate::entity::{message, opt_out};
+use crate::page::{self, Page, PageRequest};
+use crate::{Store, StoreError};
+
+/// A text, inbound or outbound, as the API shows it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Message {
+    pub id: Uuid,
+    /// `inbound` or `outbound`.
+    pub direction: String,
+    /// The tenant's number.
+    pub number: String,
+    /// The other party.
+    pub remote: String,
+    pub body: Option<String>,
+    #[schema(value_type = Vec<Object>)]
+    pub media: serde_json::Value,
+    pub segments: i32,
+    /// 0 for GSM/ASCII, 8 for UCS-2.
+    pub encoding: i16,
+    /// `received`, `queued`, `sending`, `sent`, `delivered` or `failed`.
+    pub status: String,
+    pub provider_message_id: Option<String>,
+    pub error_code: Option<i32>,
+    pub error_message: Option<String>,
+    /// Extensions the text was routed to.
+    #[schema(value_type = Vec<String>)]
+    pub extensions: serde_json::Value,
+    pub sender_extension: Option<String>,
+    pub contact_id: Option<Uuid>,
+    pub company_id: Option<Uuid>,
+    /// The compliance keyword the text carried, if any.
+    pub keyword: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Filters of `GET …/messages`.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct MessageFilter {
+    /// The tenant's number, E.164.
+    pub number: Option<String>,
+    /// The other party, E.164.
+    pub remote: Option<String>,
+    /// `inbound` or `outbound`.
+    pub direction: Option<String>,
+    /// A status.
+    pub status: Option<String>,
+}
+
+/// An opt-out as the API shows it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct OptOut {
+    pub id: Uuid,
+    /// The party that opted out.
+    pub remote: String,
+    /// The number opted out of, or `all` for every number of the tenant (STOPALL).
+    pub scope: String,
+    /// The keyword that recorded it.
+    pub keyword: String,
+    pub created_at: DateTime<Utc>,
+}
+
+const STATUSES: &[&str] = &["received", "queued", "sending", "sent", "delivered", "failed"];
+
+fn message_record(m: message::Model) -> Message {
+    Message {
+        id: m.id,
+        direction: m.direction,
+        number: m.number,
+        remote: m.remote,
+        body: m.body,
+        media: m.media,
+        segments: m.segments,
+        encoding: m.encoding,
+        status: m.status,
+        provider_message_id: m.provider_message_id,
+        error_code: m.error_code,
+        error_message: m.error_message,
+        extensions: m.extensions,
+        sender_extension: m.sender_extension,
+        contact_id: m.contact_id,
+        company_id: m.company_id,
+        keyword: m.keyword,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+    }
+}
+
+fn opt_out_record(m: opt_out::Model) -> OptOut {
+    OptOut { id: m.id, remote: m.remote, scope: m.scope, keyword: m.keyword, created_at: m.created_at }
+}
+
+impl Store {
+    /// The tenant's messages, newest first, filtered.
+    pub async fn list_messages(
+        &self,
+        tenant: Uuid,
+        filter: MessageFilter,
+        req: PageRequest,
+    ) -> Result<Page<Message>, StoreError> {
+        let mut errors = FieldErrors::new();
+        let mut select = message::Entity::find().filter(message::Column::TenantId.eq(tenant));
+        if let Some(n) = &filter.number
+            && let Some(n) = errors.check("number", E164::parse(n))
+        {
+            select = select.filter(message::Column::Number.eq(n.as_str()));
+        }
+        if let Some(r) = &filter.remote
+            && let Some(r) = errors.check("remote", E164::parse(r))
+        {
+            select = select.filter(message::Column::Remote.eq(r.as_str()));
+        }
+        if let Some(d) = &filter.direction {
+            if d == "inbound" || d == "outbound" {
+                select = select.filter(message::Column::Direction.eq(d.as_str()));
+            } else {
+                errors.add("direction", "must be 'inbound' or 'outbound'");
+            }
+        }
+        if let Some(s) = &filter.status {
+            if STATUSES.contains(&s.as_str()) {
+                select = select.filter(message::Column::Status.eq(s.as_str()));
+            } else {
+                errors.add("status", format!("must be one of {}", STATUSES.join(", ")));
+            }
+        }
+        errors.finish().map_err(StoreError::Invalid)?;
+        Ok(page::fetch(self.db(), select, message::Column::Id, |m| m.id, req, true).await?.map(message_record))
+    }
+
+    /// One message of the tenant.
+    pub async fn get_message(&self, tenant: Uuid, id: Uuid) -> Result<Message, StoreError> {
+        message::Entity::find()
+            .filter(message::Column::TenantId.eq(tenant))
+            .filter(message::Column::Id.eq(id))
+            .one(self.db())
+            .await?
+            .map(message_record)
+            .ok_or(StoreError::NotFound)
+    }
+
+    /// The tenant's opt-outs, oldest first.
+    pub async fn list_opt_outs(&self, tenant: Uuid, req: PageRequest) -> Result<Page<OptOut>, StoreError> {
+        let select = opt_out::Entity::find().filter(opt_out::Column::TenantId.eq(tenant));
+        Ok(page::fetch(self.db(), select, opt_out::Column::Id, |m| m.id, req, false).await?.map(opt_out_record))
+    }
+
+    /// Lifts every opt-out of `remote` in the tenant (per number and tenant-wide).
+    pub async fn delete_opt_outs(&self, tenant: Uuid, remote: &str) -> Result<(), StoreError> {
+        let remote = E164::parse(remote).map_err(|_| StoreError::NotFound)?;
+        let res = opt_out::Entity::delete_many()
+            .filter(opt_out::Column::TenantId.eq(tenant))
+            .filter(opt_out::Column::Remote.eq(remote.as_str()))
+            .exec(self.db())
+            .await?;
+        if res.rows_affected == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+}

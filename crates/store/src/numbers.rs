@@ -1,0 +1,329 @@
+//! Numbers (DIDs): unique across all tenants, each with its provider, prefix, policy, the
+//! extensions that receive its texts and the extensions that may send from it.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+use switchboard_core::validation::text;
+use switchboard_core::{E164, FieldErrors};
+use uuid::Uuid;
+
+use crate::entity::{inbound_prefix, number, number_destination, number_sender, policy, provider};
+use crate::error::OnUnique;
+use crate::page::{self, Page, PageRequest};
+use crate::refs::{extension_ids, extension_names, in_use, owned};
+use crate::{Patch, Store, StoreError, new_id, now};
+
+/// A number as the API shows it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Number {
+    pub id: Uuid,
+    #[schema(example = "+12025550100")]
+    pub e164: String,
+    pub name: String,
+    pub provider_id: Uuid,
+    /// The inbound prefix Flowroute posts this number's texts to.
+    #[schema(example = "flowrouteinbound")]
+    pub prefix: String,
+    pub policy_id: Option<Uuid>,
+    /// Extensions that receive texts to this number, in order.
+    pub destinations: Vec<String>,
+    /// Extensions that may send from this number.
+    pub senders: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Body of `POST …/numbers`.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewNumber {
+    #[schema(example = "+12025550100")]
+    pub e164: String,
+    pub name: String,
+    pub provider_id: Uuid,
+    #[schema(example = "flowrouteinbound")]
+    pub prefix: String,
+    #[serde(default)]
+    pub policy_id: Option<Uuid>,
+    #[serde(default)]
+    pub destinations: Vec<String>,
+    #[serde(default)]
+    pub senders: Vec<String>,
+}
+
+/// Body of `PATCH …/numbers/{e164}`; the number itself cannot change.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NumberPatch {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub provider_id: Option<Uuid>,
+    #[serde(default)]
+    pub prefix: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<Uuid>)]
+    pub policy_id: Patch<Uuid>,
+    #[serde(default)]
+    pub destinations: Option<Vec<String>>,
+    #[serde(default)]
+    pub senders: Option<Vec<String>>,
+}
+
+/// The settings of a number after a create or a patch, before they are checked against the store.
+struct Settings {
+    name: String,
+    provider_id: Uuid,
+    prefix: String,
+    policy_id: Option<Uuid>,
+    destinations: Vec<String>,
+    senders: Vec<String>,
+}
+
+/// The same settings, checked: every reference resolved inside the tenant.
+struct Resolved {
+    prefix_id: Uuid,
+    destination_ids: Vec<Uuid>,
+    sender_ids: Vec<Uuid>,
+}
+
+fn check_list(errors: &mut FieldErrors, field: &str, list: &[String]) {
+    let mut seen = std::collections::HashSet::new();
+    for (i, ext) in list.iter().enumerate() {
+        if !seen.insert(ext) {
+            errors.add(format!("{field}[{i}]"), format!("extension '{ext}' is listed twice"));
+        }
+    }
+    if list.len() > 100 {
+        errors.add(field, "must name at most 100 extensions");
+    }
+}
+
+async fn resolve<C: ConnectionTrait>(
+    db: &C,
+    tenant: Uuid,
+    s: &Settings,
+    mut errors: FieldErrors,
+) -> Result<Resolved, StoreError> {
+    text(&mut errors, "name", &s.name, 200);
+    check_list(&mut errors, "destinations", &s.destinations);
+    check_list(&mut errors, "senders", &s.senders);
+    let provider =
+        owned::<provider::Entity, _>(db, provider::Column::TenantId, provider::Column::Id, tenant, s.provider_id)
+            .await?;
+    if provider.is_none() {
+        errors.add("provider_id", "no such provider in this tenant");
+    }
+    let prefix = inbound_prefix::Entity::find()
+        .filter(inbound_prefix::Column::TenantId.eq(tenant))
+        .filter(inbound_prefix::Column::Prefix.eq(s.prefix.to_ascii_lowercase()))
+        .one(db)
+        .await?;
+    match &prefix {
+        None => errors.add("prefix", "no such prefix in this tenant"),
+        Some(p) if provider.is_some() && p.provider_id != s.provider_id => {
+            errors.add("prefix", format!("prefix '{}' is bound to another provider", p.prefix))
+        }
+        Some(_) => {}
+    }
+    if let Some(pid) = s.policy_id
+        && owned::<policy::Entity, _>(db, policy::Column::TenantId, policy::Column::Id, tenant, pid).await?.is_none()
+    {
+        errors.add("policy_id", "no such policy in this tenant");
+    }
+    let destination_ids = extension_ids(db, tenant, "destinations", &s.destinations, &mut errors).await?;
+    let sender_ids = extension_ids(db, tenant, "senders", &s.senders, &mut errors).await?;
+    errors.finish().map_err(StoreError::Invalid)?;
+    Ok(Resolved { prefix_id: prefix.map(|p| p.id).unwrap_or_default(), destination_ids, sender_ids })
+}
+
+async fn write_links<C: ConnectionTrait>(db: &C, number_id: Uuid, r: &Resolved) -> Result<(), StoreError> {
+    number_destination::Entity::delete_many()
+        .filter(number_destination::Column::NumberId.eq(number_id))
+        .exec(db)
+        .await?;
+    number_sender::Entity::delete_many().filter(number_sender::Column::NumberId.eq(number_id)).exec(db).await?;
+    if !r.destination_ids.is_empty() {
+        number_destination::Entity::insert_many(r.destination_ids.iter().enumerate().map(|(i, ext)| {
+            number_destination::ActiveModel {
+                number_id: Set(number_id),
+                extension_id: Set(*ext),
+                position: Set(i32::try_from(i).unwrap_or(i32::MAX)),
+            }
+        }))
+        .exec(db)
+        .await?;
+    }
+    if !r.sender_ids.is_empty() {
+        number_sender::Entity::insert_many(
+            r.sender_ids
+                .iter()
+                .map(|ext| number_sender::ActiveModel { number_id: Set(number_id), extension_id: Set(*ext) }),
+        )
+        .exec(db)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Builds API records for a batch of numbers with four queries, whatever the batch size.
+async fn records<C: ConnectionTrait>(db: &C, models: Vec<number::Model>) -> Result<Vec<Number>, StoreError> {
+    let ids: Vec<Uuid> = models.iter().map(|m| m.id).collect();
+    let dests = number_destination::Entity::find()
+        .filter(number_destination::Column::NumberId.is_in(ids.clone()))
+        .order_by_asc(number_destination::Column::Position)
+        .all(db)
+        .await?;
+    let senders = number_sender::Entity::find().filter(number_sender::Column::NumberId.is_in(ids)).all(db).await?;
+    let names =
+        extension_names(db, dests.iter().map(|d| d.extension_id).chain(senders.iter().map(|s| s.extension_id))).await?;
+    let prefixes: HashMap<Uuid, String> = inbound_prefix::Entity::find()
+        .filter(inbound_prefix::Column::Id.is_in(models.iter().map(|m| m.prefix_id)))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p.prefix))
+        .collect();
+    let name_of = |id: &Uuid| names.get(id).cloned().unwrap_or_default();
+    Ok(models
+        .into_iter()
+        .map(|m| {
+            let mut senders_of: Vec<String> =
+                senders.iter().filter(|s| s.number_id == m.id).map(|s| name_of(&s.extension_id)).collect();
+            senders_of.sort();
+            Number {
+                destinations: dests.iter().filter(|d| d.number_id == m.id).map(|d| name_of(&d.extension_id)).collect(),
+                senders: senders_of,
+                prefix: prefixes.get(&m.prefix_id).cloned().unwrap_or_default(),
+                id: m.id,
+                e164: m.e164,
+                name: m.name,
+                provider_id: m.provider_id,
+                policy_id: m.policy_id,
+                created_at: m.created_at,
+                updated_at: m.updated_at,
+            }
+        })
+        .collect())
+}
+
+async fn one_record<C: ConnectionTrait>(db: &C, model: number::Model) -> Result<Number, StoreError> {
+    records(db, vec![model]).await?.pop().ok_or(StoreError::NotFound)
+}
+
+/// Parses a number given in a path; anything that is not a valid E.164 number cannot exist.
+fn path_number(e164: &str) -> Result<E164, StoreError> {
+    E164::parse(e164).map_err(|_| StoreError::NotFound)
+}
+
+async fn number_model<C: ConnectionTrait>(db: &C, tenant: Uuid, e164: &E164) -> Result<number::Model, StoreError> {
+    number::Entity::find()
+        .filter(number::Column::TenantId.eq(tenant))
+        .filter(number::Column::E164.eq(e164.as_str()))
+        .one(db)
+        .await?
+        .ok_or(StoreError::NotFound)
+}
+
+impl Store {
+    /// Adds a number to the tenant; a number held by any tenant is a conflict.
+    pub async fn create_number(&self, tenant: Uuid, input: NewNumber) -> Result<Number, StoreError> {
+        let mut errors = FieldErrors::new();
+        let e164 = errors.check("e164", E164::parse(&input.e164));
+        let settings = Settings {
+            name: input.name,
+            provider_id: input.provider_id,
+            prefix: input.prefix,
+            policy_id: input.policy_id,
+            destinations: input.destinations,
+            senders: input.senders,
+        };
+        let txn = self.db().begin().await?;
+        let resolved = resolve(&txn, tenant, &settings, errors).await?;
+        let e164 = e164.map(|e| e.to_string()).unwrap_or_default();
+        let at = now();
+        let model = number::ActiveModel {
+            id: Set(new_id()),
+            tenant_id: Set(tenant),
+            e164: Set(e164.clone()),
+            name: Set(settings.name),
+            provider_id: Set(settings.provider_id),
+            prefix_id: Set(resolved.prefix_id),
+            policy_id: Set(settings.policy_id),
+            created_at: Set(at),
+            updated_at: Set(at),
+        }
+        .insert(&txn)
+        .await
+        .on_unique(|| format!("number {e164} is already held"))?;
+        write_links(&txn, model.id, &resolved).await?;
+        let out = one_record(&txn, model).await?;
+        txn.commit().await?;
+        Ok(out)
+    }
+
+    /// The tenant's numbers, oldest first.
+    pub async fn list_numbers(&self, tenant: Uuid, req: PageRequest) -> Result<Page<Number>, StoreError> {
+        let select = number::Entity::find().filter(number::Column::TenantId.eq(tenant));
+        let page = page::fetch(self.db(), select, number::Column::Id, |m| m.id, req, false).await?;
+        Ok(Page { items: records(self.db(), page.items).await?, next_cursor: page.next_cursor })
+    }
+
+    /// One number of the tenant.
+    pub async fn get_number(&self, tenant: Uuid, e164: &str) -> Result<Number, StoreError> {
+        let model = number_model(self.db(), tenant, &path_number(e164)?).await?;
+        one_record(self.db(), model).await
+    }
+
+    /// Changes a number's settings; lists given replace the current ones.
+    pub async fn update_number(&self, tenant: Uuid, e164: &str, patch: NumberPatch) -> Result<Number, StoreError> {
+        let e164 = path_number(e164)?;
+        let txn = self.db().begin().await?;
+        let current = number_model(&txn, tenant, &e164).await?;
+        let now_record = one_record(&txn, current.clone()).await?;
+        let settings = Settings {
+            name: patch.name.unwrap_or(now_record.name),
+            provider_id: patch.provider_id.unwrap_or(now_record.provider_id),
+            prefix: patch.prefix.unwrap_or(now_record.prefix),
+            policy_id: patch.policy_id.apply(now_record.policy_id),
+            destinations: patch.destinations.unwrap_or(now_record.destinations),
+            senders: patch.senders.unwrap_or(now_record.senders),
+        };
+        let resolved = resolve(&txn, tenant, &settings, FieldErrors::new()).await?;
+        let mut model: number::ActiveModel = current.into();
+        model.name = Set(settings.name);
+        model.provider_id = Set(settings.provider_id);
+        model.prefix_id = Set(resolved.prefix_id);
+        model.policy_id = Set(settings.policy_id);
+        model.updated_at = Set(now());
+        let model = model.update(&txn).await?;
+        write_links(&txn, model.id, &resolved).await?;
+        let out = one_record(&txn, model).await?;
+        txn.commit().await?;
+        Ok(out)
+    }
+
+    /// Releases a number; its messages stay in the tenant's history.
+    pub async fn delete_number(&self, tenant: Uuid, e164: &str) -> Result<(), StoreError> {
+        let e164 = path_number(e164)?;
+        let txn = self.db().begin().await?;
+        let current = number_model(&txn, tenant, &e164).await?;
+        let referrers: Vec<String> = provider::Entity::find()
+            .filter(provider::Column::TenantId.eq(tenant))
+            .filter(provider::Column::DefaultDid.eq(e164.as_str()))
+            .all(&txn)
+            .await?
+            .into_iter()
+            .map(|p| format!("provider '{}' (as its default_did)", p.name))
+            .collect();
+        in_use(&format!("number {e164}"), &referrers)?;
+        number::Entity::delete_by_id(current.id).exec(&txn).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,239 @@
+//! Tenants: the global list of PBX customers, their delivery webhook and its signing secret.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use chrono::{DateTime, Duration, Utc};
+use rand::RngCore;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set, TransactionTrait};
+use serde::{Deserialize, Serialize};
+use switchboard_core::FieldErrors;
+use switchboard_core::names::check_slug;
+use switchboard_core::validation::{text, web_url};
+use uuid::Uuid;
+
+use crate::entity::{number, tenant};
+use crate::error::OnUnique;
+use crate::page::{self, Page, PageRequest};
+use crate::{Patch, Store, StoreError, new_id, now};
+
+/// How long a rotated-out webhook secret still signs deliveries.
+pub const PREVIOUS_SECRET_GRACE: Duration = Duration::hours(24);
+
+/// Whether a tenant's traffic is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TenantStatus {
+    /// Served normally.
+    Active,
+    /// Inbound texts are refused and nothing is sent (set by the system administrator).
+    Suspended,
+}
+
+impl TenantStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Suspended => "suspended",
+        }
+    }
+    fn parse(s: &str) -> Self {
+        if s == "suspended" { Self::Suspended } else { Self::Active }
+    }
+}
+
+/// A tenant as the API shows it. The webhook secret is never part of it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Tenant {
+    pub id: Uuid,
+    /// Unique, `[a-z0-9-]{2,63}`; the tenant's name in paths and tokens.
+    pub slug: String,
+    pub name: String,
+    pub status: TenantStatus,
+    /// Where events are delivered (Standard Webhooks signed); none means no delivery.
+    pub webhook_url: Option<String>,
+    /// When the webhook secret was last rotated.
+    pub webhook_secret_rotated_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The creation response: the tenant and, this once, its webhook signing secret.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TenantCreated {
+    #[serde(flatten)]
+    pub tenant: Tenant,
+    /// `whsec_` + base64; shown only here and when rotated.
+    pub webhook_secret: String,
+}
+
+/// A new webhook secret, shown once.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct WebhookSecretRotated {
+    /// The new secret, `whsec_` + base64.
+    pub webhook_secret: String,
+    /// Until then deliveries are signed with the previous secret too.
+    pub previous_secret_valid_until: DateTime<Utc>,
+}
+
+/// Body of `POST /api/v1/tenants`.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewTenant {
+    #[schema(example = "acme")]
+    pub slug: String,
+    #[schema(example = "Acme Dental")]
+    pub name: String,
+    #[serde(default)]
+    pub webhook_url: Option<String>,
+}
+
+/// Body of `PATCH /api/v1/tenants/{tenant}`; absent fields stay as they are.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TenantPatch {
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `null` stops delivery.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub webhook_url: Patch<String>,
+    /// Only the system administrator may change it.
+    #[serde(default)]
+    pub status: Option<TenantStatus>,
+}
+
+fn new_webhook_secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("whsec_{}", STANDARD.encode(bytes))
+}
+
+fn aad(id: Uuid) -> String {
+    format!("tenant:{id}:webhook_secret")
+}
+
+fn record(m: tenant::Model) -> Tenant {
+    Tenant {
+        id: m.id,
+        slug: m.slug,
+        name: m.name,
+        status: TenantStatus::parse(&m.status),
+        webhook_url: m.webhook_url,
+        webhook_secret_rotated_at: m.webhook_secret_rotated_at,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+    }
+}
+
+fn check_webhook_url(errors: &mut FieldErrors, url: Option<&String>) {
+    if let Some(url) = url {
+        errors.check("webhook_url", web_url(url, false));
+    }
+}
+
+impl Store {
+    /// Creates a tenant with a fresh webhook secret.
+    pub async fn create_tenant(&self, input: NewTenant) -> Result<TenantCreated, StoreError> {
+        let mut errors = FieldErrors::new();
+        errors.check("slug", check_slug(&input.slug));
+        text(&mut errors, "name", &input.name, 200);
+        check_webhook_url(&mut errors, input.webhook_url.as_ref());
+        errors.finish().map_err(StoreError::Invalid)?;
+
+        let id = new_id();
+        let secret = new_webhook_secret();
+        let at = now();
+        let model = tenant::ActiveModel {
+            id: Set(id),
+            slug: Set(input.slug.clone()),
+            name: Set(input.name),
+            status: Set(TenantStatus::Active.as_str().into()),
+            webhook_url: Set(input.webhook_url),
+            webhook_secret_enc: Set(self.cipher().seal(&secret, &aad(id))),
+            webhook_secret_prev_enc: Set(None),
+            webhook_secret_rotated_at: Set(None),
+            event_seq: Set(0),
+            created_at: Set(at),
+            updated_at: Set(at),
+        }
+        .insert(self.db())
+        .await
+        .on_unique(|| format!("tenant slug '{}' is taken", input.slug))?;
+        Ok(TenantCreated { tenant: record(model), webhook_secret: secret })
+    }
+
+    /// Lists every tenant, oldest first.
+    pub async fn list_tenants(&self, req: PageRequest) -> Result<Page<Tenant>, StoreError> {
+        let page = page::fetch(self.db(), tenant::Entity::find(), tenant::Column::Id, |m| m.id, req, false).await?;
+        Ok(page.map(record))
+    }
+
+    /// The tenant with this slug.
+    pub async fn tenant_by_slug(&self, slug: &str) -> Result<Tenant, StoreError> {
+        self.tenant_model(slug).await.map(record)
+    }
+
+    async fn tenant_model(&self, slug: &str) -> Result<tenant::Model, StoreError> {
+        tenant::Entity::find().filter(tenant::Column::Slug.eq(slug)).one(self.db()).await?.ok_or(StoreError::NotFound)
+    }
+
+    /// Updates name, webhook URL or status.
+    pub async fn update_tenant(&self, slug: &str, patch: TenantPatch) -> Result<Tenant, StoreError> {
+        let mut errors = FieldErrors::new();
+        if let Some(name) = &patch.name {
+            text(&mut errors, "name", name, 200);
+        }
+        if let Patch::Value(url) = &patch.webhook_url {
+            check_webhook_url(&mut errors, Some(url));
+        }
+        errors.finish().map_err(StoreError::Invalid)?;
+        let current = self.tenant_model(slug).await?;
+        let webhook_url = patch.webhook_url.apply(current.webhook_url.clone());
+        let mut model: tenant::ActiveModel = current.into();
+        if let Some(name) = patch.name {
+            model.name = Set(name);
+        }
+        if let Some(status) = patch.status {
+            model.status = Set(status.as_str().into());
+        }
+        model.webhook_url = Set(webhook_url);
+        model.updated_at = Set(now());
+        Ok(record(model.update(self.db()).await?))
+    }
+
+    /// Replaces the webhook secret; the previous one stays valid for [`PREVIOUS_SECRET_GRACE`].
+    pub async fn rotate_webhook_secret(&self, slug: &str) -> Result<WebhookSecretRotated, StoreError> {
+        let current = self.tenant_model(slug).await?;
+        let secret = new_webhook_secret();
+        let at = now();
+        let id = current.id;
+        let previous = current.webhook_secret_enc.clone();
+        let mut model: tenant::ActiveModel = current.into();
+        model.webhook_secret_prev_enc = Set(Some(previous));
+        model.webhook_secret_enc = Set(self.cipher().seal(&secret, &aad(id)));
+        model.webhook_secret_rotated_at = Set(Some(at));
+        model.updated_at = Set(at);
+        model.update(self.db()).await?;
+        Ok(WebhookSecretRotated { webhook_secret: secret, previous_secret_valid_until: at + PREVIOUS_SECRET_GRACE })
+    }
+
+    /// Deletes a tenant and everything it owns. Refused while it still holds numbers, so live
+    /// traffic is never cut off by one call.
+    pub async fn delete_tenant(&self, slug: &str) -> Result<(), StoreError> {
+        let txn = self.db().begin().await?;
+        let current = tenant::Entity::find()
+            .filter(tenant::Column::Slug.eq(slug))
+            .one(&txn)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let numbers = number::Entity::find().filter(number::Column::TenantId.eq(current.id)).count(&txn).await?;
+        if numbers > 0 {
+            return Err(StoreError::Conflict(format!(
+                "tenant '{slug}' still holds {numbers} number(s); delete them first"
+            )));
+        }
+        tenant::Entity::delete_by_id(current.id).exec(&txn).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+}
