@@ -1,1 +1,86 @@
-fn main() {}
+//! End-to-end tests of the admin API: each test starts the real application on 127.0.0.1:0 and
+//! runs once on SQLite and once on PostgreSQL (a fresh database per test).
+//!
+//! PostgreSQL runs when `SB_TEST_POSTGRES_URL` names a server (`.ci/run` sets it); without it
+//! those variants are reported as ignored and a line says PostgreSQL was not covered.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+mod admin;
+mod auth;
+mod isolation;
+mod ops;
+mod validation;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use libtest_mimic::{Arguments, Trial};
+use support::{Backend, TestApp};
+
+type TestFn = fn(TestApp) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Registers async test functions by name.
+macro_rules! tests {
+    ($($path:path),* $(,)?) => {
+        vec![$((stringify!($path), (|app| Box::pin($path(app))) as TestFn)),*]
+    };
+}
+
+fn main() {
+    let args = Arguments::from_args();
+    let postgres = std::env::var("SB_TEST_POSTGRES_URL").ok().filter(|s| !s.is_empty());
+    let all: Vec<(&str, TestFn)> = tests![
+        admin::tenant_lifecycle_shows_the_secret_once,
+        admin::a_tenant_is_configured_end_to_end_through_the_api,
+        admin::deleting_something_in_use_is_409_naming_the_referrer,
+        admin::names_taken_anywhere_are_409,
+        admin::lists_paginate_with_cursors,
+        admin::patches_set_clear_and_keep_fields,
+        admin::provider_secret_is_never_returned_nor_stored_in_plain_text,
+        admin::messages_and_opt_outs_are_readable_filtered_and_liftable,
+        auth::tokens_are_hs256_with_expiry_only,
+        auth::roles_are_enforced_per_route,
+        isolation::another_tenants_resources_are_404_everywhere,
+        validation::malformed_input_gets_a_clear_problem_and_changes_nothing,
+        validation::bodies_must_be_json_and_small,
+        ops::health_metrics_openapi_and_docs_need_no_token,
+        ops::every_response_carries_a_request_id_and_security_headers,
+        ops::graceful_shutdown_finishes_requests_in_flight,
+    ];
+    if postgres.is_none() {
+        eprintln!(
+            "note: PostgreSQL was not covered: set SB_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres \
+             to run every test on PostgreSQL too (.ci/run does)"
+        );
+    }
+    let mut trials = Vec::new();
+    for (name, test) in all {
+        let name = name.replace("::", "_");
+        for backend in [Backend::Sqlite, Backend::Postgres] {
+            let pg = postgres.clone();
+            let skip = backend == Backend::Postgres && pg.is_none();
+            let trial = Trial::test(format!("{}::{name}", backend.name()), move || {
+                let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+                rt.block_on(async move {
+                    let app = TestApp::spawn(backend, pg.as_deref()).await;
+                    let teardown = app.teardown_handle();
+                    // The test runs as a task so a failure still lets its database be dropped.
+                    let outcome = tokio::spawn(test(app)).await;
+                    teardown.run().await;
+                    if let Err(e) = outcome
+                        && e.is_panic()
+                    {
+                        std::panic::resume_unwind(e.into_panic());
+                    }
+                });
+                Ok(())
+            })
+            .with_ignored_flag(skip);
+            trials.push(trial);
+        }
+    }
+    libtest_mimic::run(&args, trials).exit();
+}

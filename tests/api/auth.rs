@@ -1,0 +1,98 @@
+//! Bearer tokens: HS256 only, expiry required, claims that fit the role, roles enforced per route.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use switchboard_http::Role;
+
+use crate::support::TestApp;
+
+fn sign(alg: Algorithm, secret: &str, claims: &Value) -> String {
+    jsonwebtoken::encode(&Header::new(alg), claims, &EncodingKey::from_secret(secret.as_bytes())).unwrap()
+}
+
+fn unsigned(claims: &Value) -> String {
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
+    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
+    format!("{header}.{payload}.")
+}
+
+pub async fn tokens_are_hs256_with_expiry_only(app: TestApp) {
+    app.tenant("acme").await;
+    let exp = chrono::Utc::now().timestamp() + 600;
+    let good = json!({"sub": "t", "role": "system", "exp": exp});
+    let secret = app.jwt_secret.clone();
+    assert_eq!(
+        app.get("/api/v1/tenants", &sign(Algorithm::HS256, &secret, &good)).await.status,
+        StatusCode::OK,
+        "the control: a proper HS256 token works"
+    );
+    let refused = [
+        ("alg none", unsigned(&good)),
+        ("HS384", sign(Algorithm::HS384, &secret, &good)),
+        ("HS512", sign(Algorithm::HS512, &secret, &good)),
+        ("wrong secret", sign(Algorithm::HS256, "another-secret-that-is-long-enough-000", &good)),
+        ("expired", sign(Algorithm::HS256, &secret, &json!({"sub": "t", "role": "system", "exp": exp - 4000}))),
+        ("no exp", sign(Algorithm::HS256, &secret, &json!({"sub": "t", "role": "system"}))),
+        ("no sub", sign(Algorithm::HS256, &secret, &json!({"role": "system", "exp": exp}))),
+        ("no role", sign(Algorithm::HS256, &secret, &json!({"sub": "t", "exp": exp}))),
+        ("unknown role", sign(Algorithm::HS256, &secret, &json!({"sub": "t", "role": "root", "exp": exp}))),
+        (
+            "admin without tenant",
+            sign(Algorithm::HS256, &secret, &json!({"sub": "t", "role": "tenant_admin", "exp": exp})),
+        ),
+        (
+            "system with tenant",
+            sign(Algorithm::HS256, &secret, &json!({"sub": "t", "role": "system", "tenant": "acme", "exp": exp})),
+        ),
+        (
+            "extension without ext",
+            sign(Algorithm::HS256, &secret, &json!({"sub": "t", "role": "extension", "tenant": "acme", "exp": exp})),
+        ),
+        ("garbage", "not.a.jwt".to_owned()),
+    ];
+    for (what, token) in refused {
+        let r = app.get("/api/v1/tenants/acme", &token).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{what}: {}", r.text);
+        r.problem(StatusCode::UNAUTHORIZED, "unauthorized");
+    }
+    let none = app.call(Method::GET, "/api/v1/tenants/acme", None, None).await;
+    none.problem(StatusCode::UNAUTHORIZED, "unauthorized");
+    let res = app
+        .client
+        .get(format!("{}/api/v1/tenants/acme", app.base))
+        .header("authorization", "Basic YTpi")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
+
+pub async fn roles_are_enforced_per_route(app: TestApp) {
+    let acme = app.tenant("acme").await;
+    app.tenant("globex").await;
+    let ext = app.token(Role::Extension, Some("acme"), Some("101"));
+    let other_ext = app.token(Role::Extension, Some("globex"), Some("101"));
+    let ghost = app.admin("no-such-tenant");
+
+    // Tenant admins may not list or create tenants.
+    app.get("/api/v1/tenants", &acme).await.problem(StatusCode::FORBIDDEN, "forbidden");
+    app.post("/api/v1/tenants", &acme, json!({"slug": "mine", "name": "Mine"}))
+        .await
+        .problem(StatusCode::FORBIDDEN, "forbidden");
+    // Extensions may not manage anything of their tenant: 403; of another tenant: 404.
+    for path in ["/api/v1/tenants/acme", "/api/v1/tenants/acme/numbers", "/api/v1/tenants/acme/providers"] {
+        app.get(path, &ext).await.problem(StatusCode::FORBIDDEN, "forbidden");
+        app.get(path, &other_ext).await.problem(StatusCode::NOT_FOUND, "not_found");
+    }
+    app.get("/api/v1/tenants", &ext).await.problem(StatusCode::FORBIDDEN, "forbidden");
+    // A token for a tenant that does not exist reaches nothing.
+    app.get("/api/v1/tenants/no-such-tenant/numbers", &ghost).await.problem(StatusCode::NOT_FOUND, "not_found");
+    // The system administrator can act in any tenant.
+    let sys = app.system.clone();
+    let r = app.post("/api/v1/tenants/acme/extensions", &sys, json!({"extension": "101", "name": "Front"})).await;
+    r.expect(StatusCode::CREATED);
+    app.get("/api/v1/tenants/acme/extensions/101", &acme).await.expect(StatusCode::OK);
+}

@@ -1,0 +1,130 @@
+//! Tenant isolation: for every resource, another tenant's admin gets `404` on read, update and
+//! delete, sees nothing of it in lists, and the resource is untouched afterwards.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::support::TestApp;
+
+pub async fn another_tenants_resources_are_404_everywhere(app: TestApp) {
+    let a = app.configured_tenant("acme", "acmein", "+12025550100").await;
+    let b = app.configured_tenant("globex", "globexin", "+12025550101").await;
+    let ta = &a.base;
+    let company = app.post(&format!("{ta}/companies"), &a.token, json!({"name": "Walk-ins"})).await;
+    let company_id = company.expect(StatusCode::CREATED)["id"].as_str().unwrap().to_owned();
+    let contact = app.post(&format!("{ta}/contacts"), &a.token, json!({"name": "Pat", "phone": "+12065550123"})).await;
+    let contact_id = contact.expect(StatusCode::CREATED)["id"].as_str().unwrap().to_owned();
+    let policy = app.post(&format!("{ta}/policies"), &a.token, json!({"name": "P", "timezone": "UTC"})).await;
+    // An extension name only A has (both tenants have 101 and 102 of their own).
+    app.post(&format!("{ta}/extensions"), &a.token, json!({"extension": "777", "name": "A only"}))
+        .await
+        .expect(StatusCode::CREATED);
+    let policy_id = policy.expect(StatusCode::CREATED)["id"].as_str().unwrap().to_owned();
+
+    // (item path under a tenant, a harmless patch body or none where the resource has no PATCH)
+    let items: Vec<(String, Option<Value>)> = vec![
+        (format!("providers/{}", a.provider), Some(json!({"name": "pwned"}))),
+        ("prefixes/acmein".into(), None),
+        ("extensions/777".into(), Some(json!({"name": "pwned"}))),
+        ("numbers/+12025550100".into(), Some(json!({"name": "pwned"}))),
+        (format!("policies/{policy_id}"), Some(json!({"name": "pwned"}))),
+        (format!("companies/{company_id}"), Some(json!({"name": "pwned"}))),
+        (format!("contacts/{contact_id}"), Some(json!({"name": "pwned"}))),
+    ];
+    for (item, patch) in &items {
+        // Through B's own tenant path: the id names nothing there.
+        let own = format!("{}/{item}", b.base);
+        // Through A's path with B's token: the whole tenant is invisible.
+        let foreign = format!("{ta}/{item}");
+        for path in [&own, &foreign] {
+            if item.starts_with("prefixes/") && path == &own {
+                continue; // B has a prefix of its own name space; acmein is simply not B's.
+            }
+            app.get(path, &b.token).await.problem(StatusCode::NOT_FOUND, "not_found");
+            if let Some(body) = patch {
+                app.patch(path, &b.token, body.clone()).await.problem(StatusCode::NOT_FOUND, "not_found");
+            }
+            app.delete(path, &b.token).await.problem(StatusCode::NOT_FOUND, "not_found");
+        }
+        // Untouched for its owner.
+        let mine = app.get(&foreign, &a.token).await;
+        assert_ne!(mine.expect(StatusCode::OK)["name"], "pwned", "{item}");
+    }
+    app.get(&format!("{}/prefixes/acmein", b.base), &b.token).await.problem(StatusCode::NOT_FOUND, "not_found");
+    app.delete(&format!("{}/prefixes/acmein", b.base), &b.token).await.problem(StatusCode::NOT_FOUND, "not_found");
+
+    // The tenant itself, and tenant-level actions.
+    app.get(ta, &b.token).await.problem(StatusCode::NOT_FOUND, "not_found");
+    app.patch(ta, &b.token, json!({"name": "pwned"})).await.problem(StatusCode::NOT_FOUND, "not_found");
+    app.delete(ta, &b.token).await.problem(StatusCode::NOT_FOUND, "not_found");
+    app.post(&format!("{ta}/webhook-secret:rotate"), &b.token, json!({}))
+        .await
+        .problem(StatusCode::NOT_FOUND, "not_found");
+    for list in
+        ["providers", "prefixes", "extensions", "numbers", "policies", "companies", "contacts", "messages", "opt-outs"]
+    {
+        app.get(&format!("{ta}/{list}"), &b.token).await.problem(StatusCode::NOT_FOUND, "not_found");
+        // Creating inside A with B's token is refused too.
+        app.post(&format!("{ta}/{list}"), &b.token, json!({})).await.problem(StatusCode::NOT_FOUND, "not_found");
+    }
+    // B's lists hold only B's own things.
+    let numbers = app.get(&format!("{}/numbers", b.base), &b.token).await;
+    let listed: Vec<&str> = numbers.expect(StatusCode::OK)["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["e164"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, vec!["+12025550101"]);
+    assert_eq!(app.get(&format!("{}/companies", b.base), &b.token).await.json["items"], json!([]));
+    assert_eq!(app.get(&format!("{}/contacts", b.base), &b.token).await.json["items"], json!([]));
+
+    // References across tenants are refused as if the target did not exist.
+    let r = app
+        .post(
+            &format!("{}/numbers", b.base),
+            &b.token,
+            json!({"e164": "+12025550102", "name": "x", "provider_id": a.provider, "prefix": "acmein", "policy_id": policy_id}),
+        )
+        .await;
+    r.problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    let mut fields = r.fields();
+    fields.sort();
+    assert_eq!(fields, vec!["policy_id", "prefix", "provider_id"]);
+    let r = app
+        .post(
+            &format!("{}/contacts", b.base),
+            &b.token,
+            json!({"name": "x", "phone": "+12065550199", "company_id": company_id}),
+        )
+        .await;
+    assert_eq!(
+        r.problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").clone()["errors"][0]["field"],
+        "company_id"
+    );
+
+    // Messages and opt-outs of A, by id, are invisible to B.
+    let tenant_id = uuid::Uuid::parse_str(app.get(ta, &a.token).await.json["id"].as_str().unwrap()).unwrap();
+    let msg = uuid::Uuid::now_v7();
+    let now = chrono::Utc::now();
+    app.sql(
+        "INSERT INTO message (id, tenant_id, direction, number, remote, body, media, segments, encoding, status, \
+         extensions, created_at, updated_at) VALUES ($1, $2, 'inbound', '+12025550100', '+12065550123', 'hi', $3, 1, 0, \
+         'received', $4, $5, $6)",
+        vec![msg.into(), tenant_id.into(), json!([]).into(), json!([]).into(), now.into(), now.into()],
+    )
+    .await;
+    app.sql(
+        "INSERT INTO opt_out (id, tenant_id, scope, remote, keyword, created_at) VALUES ($1, $2, 'all', '+12065550123', 'STOP', $3)",
+        vec![uuid::Uuid::now_v7().into(), tenant_id.into(), now.into()],
+    )
+    .await;
+    app.get(&format!("{}/messages/{msg}", b.base), &b.token).await.problem(StatusCode::NOT_FOUND, "not_found");
+    app.delete(&format!("{}/opt-outs/+12065550123", b.base), &b.token)
+        .await
+        .problem(StatusCode::NOT_FOUND, "not_found");
+    assert_eq!(app.get(&format!("{}/messages", b.base), &b.token).await.json["items"], json!([]));
+    assert_eq!(app.get(&format!("{}/opt-outs", b.base), &b.token).await.json["items"], json!([]));
+    app.get(&format!("{ta}/messages/{msg}"), &a.token).await.expect(StatusCode::OK);
+    assert_eq!(app.get(&format!("{ta}/opt-outs"), &a.token).await.json["items"].as_array().unwrap().len(), 1);
+}

@@ -1,0 +1,144 @@
+//! Operations: health, readiness, metrics, the OpenAPI document and its page, request ids,
+//! security headers, and a graceful stop.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::support::TestApp;
+
+pub async fn health_metrics_openapi_and_docs_need_no_token(app: TestApp) {
+    assert_eq!(app.call(Method::GET, "/healthz", None, None).await.expect(StatusCode::OK)["status"], "ok");
+    assert_eq!(app.call(Method::GET, "/readyz", None, None).await.expect(StatusCode::OK)["status"], "ready");
+    let sys = app.system.clone();
+    app.get("/api/v1/tenants", &sys).await.expect(StatusCode::OK);
+    app.get("/api/v1/tenants/nope", &sys).await.expect(StatusCode::NOT_FOUND);
+
+    let metrics = app.call(Method::GET, "/metrics", None, None).await;
+    assert!(metrics.headers["content-type"].to_str().unwrap().starts_with("text/plain"));
+    let text = metrics.text;
+    assert!(
+        text.contains(r#"switchboard_http_requests_total{method="GET",route="/api/v1/tenants",status="200"} 1"#),
+        "{text}"
+    );
+    assert!(text.contains(r#"route="/api/v1/tenants/{tenant}",status="404""#), "{text}");
+    assert!(text.contains("switchboard_http_request_duration_seconds_bucket"), "{text}");
+
+    let doc = app.call(Method::GET, "/api/v1/openapi.json", None, None).await;
+    let doc = doc.expect(StatusCode::OK).clone();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = doc["paths"].as_object().unwrap();
+    let expected = [
+        ("/api/v1/tenants", &["get", "post"][..]),
+        ("/api/v1/tenants/{tenant}", &["get", "patch", "delete"][..]),
+        ("/api/v1/tenants/{tenant}/webhook-secret:rotate", &["post"][..]),
+        ("/api/v1/tenants/{tenant}/providers", &["get", "post"][..]),
+        ("/api/v1/tenants/{tenant}/providers/{id}", &["get", "patch", "delete"][..]),
+        ("/api/v1/tenants/{tenant}/prefixes", &["get", "post"][..]),
+        ("/api/v1/tenants/{tenant}/prefixes/{prefix}", &["get", "delete"][..]),
+        ("/api/v1/tenants/{tenant}/extensions", &["get", "post"][..]),
+        ("/api/v1/tenants/{tenant}/extensions/{ext}", &["get", "patch", "delete"][..]),
+        ("/api/v1/tenants/{tenant}/numbers", &["get", "post"][..]),
+        ("/api/v1/tenants/{tenant}/numbers/{e164}", &["get", "patch", "delete"][..]),
+        ("/api/v1/tenants/{tenant}/policies", &["get", "post"][..]),
+        ("/api/v1/tenants/{tenant}/policies/{id}", &["get", "patch", "delete"][..]),
+        ("/api/v1/tenants/{tenant}/companies", &["get", "post"][..]),
+        ("/api/v1/tenants/{tenant}/companies/{id}", &["get", "patch", "delete"][..]),
+        ("/api/v1/tenants/{tenant}/contacts", &["get", "post"][..]),
+        ("/api/v1/tenants/{tenant}/contacts/{id}", &["get", "patch", "delete"][..]),
+        ("/api/v1/tenants/{tenant}/messages", &["get"][..]),
+        ("/api/v1/tenants/{tenant}/messages/{id}", &["get"][..]),
+        ("/api/v1/tenants/{tenant}/opt-outs", &["get"][..]),
+        ("/api/v1/tenants/{tenant}/opt-outs/{e164}", &["delete"][..]),
+        ("/healthz", &["get"][..]),
+        ("/readyz", &["get"][..]),
+        ("/metrics", &["get"][..]),
+    ];
+    assert_eq!(paths.len(), expected.len(), "documented paths: {:?}", paths.keys().collect::<Vec<_>>());
+    for (path, methods) in expected {
+        let item = paths.get(path).unwrap_or_else(|| panic!("{path} is not documented"));
+        let mut documented: Vec<&str> = item.as_object().unwrap().keys().map(String::as_str).collect();
+        documented.retain(|k| ["get", "post", "patch", "delete", "put"].contains(k));
+        documented.sort();
+        let mut want = methods.to_vec();
+        want.sort();
+        assert_eq!(documented, want, "{path}");
+    }
+    // Every documented operation is really served: an unauthenticated call is 401, never 404.
+    for (path, item) in paths {
+        if !path.starts_with("/api/") {
+            continue;
+        }
+        let concrete = path
+            .replace("{tenant}", "acme")
+            .replace("{e164}", "+12025550100")
+            .replace("{id}", &uuid::Uuid::now_v7().to_string())
+            .replace("{ext}", "101")
+            .replace("{prefix}", "acmein");
+        for method in item.as_object().unwrap().keys() {
+            let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let r = app.call(m, &concrete, None, Some(json!({}))).await;
+            assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{method} {concrete}: {}", r.text);
+        }
+    }
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    for s in ["Problem", "PolicySpec", "Tenant", "Provider", "Number"] {
+        assert!(schemas.contains_key(s), "schema {s}");
+    }
+
+    let page = app.client.get(format!("{}/docs/", app.base)).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("swagger"), "the docs page renders Swagger UI");
+    let page = app.client.get(format!("{}/docs/swagger-ui.css", app.base)).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK, "assets are served by Switchboard itself");
+    let redirect = app.client.get(format!("{}/docs", app.base)).send().await.unwrap();
+    assert_eq!(redirect.status(), StatusCode::OK, "/docs redirects to the page");
+
+    app.call(Method::GET, "/no/such/route", None, None).await.problem(StatusCode::NOT_FOUND, "not_found");
+}
+
+pub async fn every_response_carries_a_request_id_and_security_headers(app: TestApp) {
+    let a = app.call(Method::GET, "/healthz", None, None).await;
+    let b = app.call(Method::GET, "/api/v1/tenants", None, None).await;
+    let id_a = a.headers["x-request-id"].to_str().unwrap().to_owned();
+    let id_b = b.headers["x-request-id"].to_str().unwrap().to_owned();
+    assert!(!id_a.is_empty() && id_a != id_b, "a fresh id per request");
+    for r in [&a, &b] {
+        assert_eq!(r.headers["x-content-type-options"], "nosniff");
+        assert_eq!(r.headers["x-frame-options"], "DENY");
+    }
+    let given =
+        app.client.get(format!("{}/healthz", app.base)).header("x-request-id", "pbx-trace-42").send().await.unwrap();
+    assert_eq!(given.headers()["x-request-id"], "pbx-trace-42", "a caller's id is kept for correlation");
+    let hostile =
+        app.client.get(format!("{}/healthz", app.base)).header("x-request-id", "a b\"c").send().await.unwrap();
+    assert_ne!(hostile.headers()["x-request-id"], "a b\"c", "an id that is not a plain token is replaced");
+}
+
+pub async fn graceful_shutdown_finishes_requests_in_flight(mut app: TestApp) {
+    let body = br#"{"slug":"inflight","name":"Sent slowly"}"#;
+    let head = format!(
+        "POST /api/v1/tenants HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        app.system,
+        body.len()
+    );
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    conn.write_all(head.as_bytes()).await.unwrap();
+    conn.write_all(&body[..10]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let stopping = app.begin_stop().unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!stopping.is_finished(), "the stop waits for the request in flight");
+    conn.write_all(&body[10..]).await.unwrap();
+    let mut answer = String::new();
+    tokio::time::timeout(Duration::from_secs(10), conn.read_to_string(&mut answer)).await.unwrap().unwrap();
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    assert!(answer.contains("\"slug\":\"inflight\""), "{answer}");
+    tokio::time::timeout(Duration::from_secs(15), stopping).await.unwrap().unwrap().unwrap();
+    assert!(tokio::net::TcpStream::connect(&addr).await.is_err(), "no new connections after the stop");
+}

@@ -1,0 +1,308 @@
+//! Starting the real application for a test, and a small client for its API.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use base64::Engine;
+use reqwest::{Method, StatusCode};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+use secrecy::{SecretBox, SecretString};
+use serde_json::{Value, json};
+use switchboard::{App, Settings};
+use switchboard_http::{Claims, JwtKeys, Role};
+use tokio::sync::oneshot;
+
+/// The database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// A running application and what a test needs to talk to it.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub jwt_secret: String,
+    pub database_url: String,
+    pub system: String,
+    pub sqlite_dir: Option<tempfile::TempDir>,
+    shutdown: Option<oneshot::Sender<()>>,
+    finished: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    admin_url: Option<String>,
+    db_name: Option<String>,
+}
+
+/// Stops the app and drops its PostgreSQL database after a test.
+pub struct Teardown {
+    admin_url: Option<String>,
+    db_name: Option<String>,
+}
+
+impl Teardown {
+    pub async fn run(self) {
+        if let (Some(admin), Some(name)) = (self.admin_url, self.db_name)
+            && let Ok(db) = Database::connect(admin).await
+        {
+            let _ = db.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await;
+        }
+    }
+}
+
+fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut b = [0u8; N];
+    for chunk in b.chunks_mut(16) {
+        let id = uuid::Uuid::new_v4();
+        chunk.copy_from_slice(&id.as_bytes()[..chunk.len()]);
+    }
+    b
+}
+
+/// Replaces the database name of a PostgreSQL URL.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (url, String::new()),
+    };
+    let root = match base.rfind('/') {
+        Some(i) if base[..i].contains("://") && i > base.find("://").unwrap_or(0) + 2 => &base[..i],
+        _ => base,
+    };
+    format!("{root}/{name}{query}")
+}
+
+impl TestApp {
+    /// Starts the application on a fresh database of `backend`.
+    pub async fn spawn(backend: Backend, postgres: Option<&str>) -> Self {
+        let (database_url, sqlite_dir, admin_url, db_name) = match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                let url = format!("sqlite://{}/switchboard.db?mode=rwc", dir.path().display());
+                (url, Some(dir), None, None)
+            }
+            Backend::Postgres => {
+                let admin = postgres.expect("SB_TEST_POSTGRES_URL").to_owned();
+                let name = format!("sb_test_{}", uuid::Uuid::new_v4().simple());
+                let db = Database::connect(admin.clone()).await.expect("connect to PostgreSQL");
+                db.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.unwrap();
+                db.close().await.ok();
+                (with_database(&admin, &name), None, Some(admin), Some(name))
+            }
+        };
+        let jwt_secret = base64::engine::general_purpose::STANDARD.encode(random_bytes::<48>());
+        let master_key = random_bytes::<32>();
+        let settings = Settings {
+            database_url: database_url.clone(),
+            public_url: "https://sms.example.net".into(),
+            jwt_secret: SecretString::from(jwt_secret.clone()),
+            master_key: SecretBox::new(Box::new(master_key)),
+            workers: 2,
+            shutdown_timeout: Duration::from_secs(10),
+        };
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let app = App::build(settings, listener).await.unwrap();
+        let base = format!("http://{}", app.local_addr());
+        let (tx, rx) = oneshot::channel::<()>();
+        let finished = tokio::spawn(app.run_until(async {
+            let _ = rx.await;
+        }));
+        let mut me = Self {
+            base,
+            client: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap(),
+            jwt_secret,
+            database_url,
+            system: String::new(),
+            sqlite_dir,
+            shutdown: Some(tx),
+            finished: Some(finished),
+            admin_url,
+            db_name,
+        };
+        me.system = me.token(Role::System, None, None);
+        me
+    }
+
+    pub fn teardown_handle(&self) -> Teardown {
+        Teardown { admin_url: self.admin_url.clone(), db_name: self.db_name.clone() }
+    }
+
+    /// Signals shutdown without waiting.
+    pub fn begin_stop(&mut self) -> Option<tokio::task::JoinHandle<anyhow::Result<()>>> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.finished.take()
+    }
+
+    /// A token signed with the application's secret.
+    pub fn token(&self, role: Role, tenant: Option<&str>, ext: Option<&str>) -> String {
+        let exp = (chrono::Utc::now().timestamp() + 3600) as u64;
+        let claims = Claims {
+            sub: "test".into(),
+            role,
+            tenant: tenant.map(str::to_owned),
+            ext: ext.map(str::to_owned),
+            exp,
+            iat: None,
+        };
+        JwtKeys::new(&SecretString::from(self.jwt_secret.clone())).sign(&claims).unwrap()
+    }
+
+    /// A tenant admin token for `slug`.
+    pub fn admin(&self, slug: &str) -> String {
+        self.token(Role::TenantAdmin, Some(slug), None)
+    }
+
+    /// Sends a request; returns status, headers and the body parsed as JSON (or as a JSON string).
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        Reply::read(req.send().await.unwrap()).await
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.call(Method::PATCH, path, Some(token), Some(body)).await
+    }
+    pub async fn delete(&self, path: &str, token: &str) -> Reply {
+        self.call(Method::DELETE, path, Some(token), None).await
+    }
+
+    /// Creates a tenant as the system administrator and returns its admin token.
+    pub async fn tenant(&self, slug: &str) -> String {
+        let r = self.post("/api/v1/tenants", &self.system, json!({"slug": slug, "name": format!("{slug} Inc")})).await;
+        r.expect(StatusCode::CREATED);
+        self.admin(slug)
+    }
+
+    /// A tenant with a provider, a prefix, two extensions and a number: what most tests need.
+    pub async fn configured_tenant(&self, slug: &str, prefix: &str, e164: &str) -> Configured {
+        let token = self.tenant(slug).await;
+        let t = format!("/api/v1/tenants/{slug}");
+        let provider = self
+            .post(
+                &format!("{t}/providers"),
+                &token,
+                json!({"name": "Main", "kind": "flowroute", "access_key": "AK123456", "secret_key": "sk-test-secret"}),
+            )
+            .await
+            .expect(StatusCode::CREATED)["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        self.post(&format!("{t}/prefixes"), &token, json!({"prefix": prefix, "provider_id": provider}))
+            .await
+            .expect(StatusCode::CREATED);
+        for ext in ["101", "102"] {
+            self.post(&format!("{t}/extensions"), &token, json!({"extension": ext, "name": format!("Ext {ext}")}))
+                .await
+                .expect(StatusCode::CREATED);
+        }
+        self.post(
+            &format!("{t}/numbers"),
+            &token,
+            json!({"e164": e164, "name": "Main line", "provider_id": provider, "prefix": prefix,
+                   "destinations": ["101", "102"], "senders": ["101"]}),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+        Configured { token, base: t, provider }
+    }
+
+    /// A separate connection to the application's database, for checks the API cannot make.
+    pub async fn db(&self) -> DatabaseConnection {
+        Database::connect(self.database_url.clone()).await.unwrap()
+    }
+
+    /// Runs SQL on the application's database; write `$1`, `$2`… for the values, in order.
+    pub async fn sql(&self, sql: &str, values: Vec<sea_orm::Value>) {
+        let db = self.db().await;
+        let backend = db.get_database_backend();
+        let sql = match backend {
+            sea_orm::DbBackend::Postgres => sql.to_owned(),
+            _ => {
+                let mut out = sql.to_owned();
+                for i in (1..=values.len()).rev() {
+                    out = out.replace(&format!("${i}"), "?");
+                }
+                out
+            }
+        };
+        db.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await.unwrap();
+        db.close().await.ok();
+    }
+}
+
+/// What [`TestApp::configured_tenant`] made.
+pub struct Configured {
+    pub token: String,
+    /// `/api/v1/tenants/<slug>`.
+    pub base: String,
+    pub provider: String,
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+    pub json: Value,
+}
+
+impl Reply {
+    pub async fn read(res: reqwest::Response) -> Self {
+        let status = res.status();
+        let headers = res.headers().clone();
+        let text = res.text().await.unwrap();
+        let json = serde_json::from_str(&text).unwrap_or(Value::String(text.clone()));
+        Self { status, headers, text, json }
+    }
+
+    /// Asserts the status and returns the JSON body.
+    #[track_caller]
+    pub fn expect(&self, status: StatusCode) -> &Value {
+        assert_eq!(self.status, status, "body: {}", self.text);
+        &self.json
+    }
+
+    /// Asserts a problem+json answer with this status and code.
+    #[track_caller]
+    pub fn problem(&self, status: StatusCode, code: &str) -> &Value {
+        assert_eq!(self.status, status, "body: {}", self.text);
+        let ct = self.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+        assert_eq!(ct, "application/problem+json", "content type of {}", self.text);
+        assert_eq!(self.json["code"], code, "body: {}", self.text);
+        assert_eq!(self.json["status"], status.as_u16(), "body: {}", self.text);
+        assert_eq!(self.json["type"], format!("urn:switchboard:problem:{code}"));
+        assert!(self.json["title"].is_string() && self.json["detail"].is_string(), "body: {}", self.text);
+        &self.json
+    }
+
+    /// The field names of a validation problem.
+    pub fn fields(&self) -> Vec<String> {
+        self.json["errors"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|e| e["field"].as_str().map(str::to_owned)).collect())
+            .unwrap_or_default()
+    }
+}
