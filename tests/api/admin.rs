@@ -3,6 +3,8 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
+use futures_util::StreamExt;
+
 use crate::support::TestApp;
 
 pub async fn tenant_lifecycle_shows_the_secret_once(app: TestApp) {
@@ -475,4 +477,49 @@ pub async fn messages_and_opt_outs_are_readable_filtered_and_liftable(app: TestA
     app.delete(&format!("{t}/opt-outs/+12065550123"), &c.token).await.expect(StatusCode::NO_CONTENT);
     assert_eq!(app.get(&format!("{t}/opt-outs"), &c.token).await.json["items"], json!([]));
     app.delete(&format!("{t}/opt-outs/+12065550123"), &c.token).await.problem(StatusCode::NOT_FOUND, "not_found");
+}
+
+pub async fn concurrent_writers_queue_instead_of_failing(app: TestApp) {
+    let a = app.configured_tenant("acme", "acmein", "+12025550100").await;
+    let b = app.configured_tenant("globex", "globexin", "+12025550101").await;
+    // Forty writers at once, each in its own transaction that reads before it writes.
+    let creates = (0..40).map(|i| {
+        let (base, token) = if i % 2 == 0 { (&a.base, &a.token) } else { (&b.base, &b.token) };
+        let app = &app;
+        async move {
+            let body = json!({"name": format!("P{i}"), "timezone": "UTC",
+                              "keywords": [{"keyword": "SALES", "destinations": ["101"]}]});
+            app.post(&format!("{base}/policies"), token, body).await.status
+        }
+    });
+    let statuses = futures_util::future::join_all(creates).await;
+    assert!(statuses.iter().all(|s| *s == StatusCode::CREATED), "{statuses:?}");
+    // Two tenants racing for one number: exactly one wins, the other gets 409, nothing half-written.
+    let race = [(&a, "acmein"), (&b, "globexin")].map(|(c, prefix)| {
+        let app = &app;
+        async move {
+            app.post(
+                &format!("{}/numbers", c.base),
+                &c.token,
+                json!({"e164": "+12025550150", "name": "race", "provider_id": c.provider, "prefix": prefix,
+                       "destinations": ["101"]}),
+            )
+            .await
+            .status
+        }
+    });
+    let mut statuses = futures_util::future::join_all(race).await;
+    statuses.sort();
+    assert_eq!(statuses, vec![StatusCode::CREATED, StatusCode::CONFLICT]);
+    let held: usize = [&a, &b]
+        .iter()
+        .map(|c| async {
+            app.get(&format!("{}/numbers", c.base), &c.token).await.json["items"].as_array().unwrap().len()
+        })
+        .collect::<futures_util::stream::FuturesOrdered<_>>()
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .sum();
+    assert_eq!(held, 3, "two numbers from setup plus the one winner");
 }

@@ -1,9 +1,7 @@
 //! The tenant's directory: companies and contacts, which inbound texts are matched against.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
 use serde::{Deserialize, Serialize};
 use switchboard_core::validation::text;
 use switchboard_core::{E164, FieldErrors};
@@ -147,7 +145,7 @@ impl Store {
 
     /// Deletes a company no contact or provider names.
     pub async fn delete_company(&self, tenant: Uuid, id: Uuid) -> Result<(), StoreError> {
-        let txn = self.db().begin().await?;
+        let txn = self.write_txn().await?;
         let current = owned::<company::Entity, _>(&txn, company::Column::TenantId, company::Column::Id, tenant, id)
             .await?
             .ok_or(StoreError::NotFound)?;
@@ -178,7 +176,7 @@ impl Store {
         let mut errors = FieldErrors::new();
         text(&mut errors, "name", &input.name, 200);
         let phone = errors.check("phone", E164::parse(&input.phone)).map(|p| p.to_string()).unwrap_or_default();
-        let txn = self.db().begin().await?;
+        let txn = self.write_txn().await?;
         check_company(&txn, tenant, input.company_id, &mut errors).await?;
         errors.finish().map_err(StoreError::Invalid)?;
         let at = now();
@@ -222,7 +220,7 @@ impl Store {
             Some(p) => errors.check("phone", E164::parse(p)).map(|p| p.to_string()),
             None => None,
         };
-        let txn = self.db().begin().await?;
+        let txn = self.write_txn().await?;
         let current = owned::<contact::Entity, _>(&txn, contact::Column::TenantId, contact::Column::Id, tenant, id)
             .await?
             .ok_or(StoreError::NotFound)?;

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde::{Deserialize, Serialize};
 use switchboard_core::FieldErrors;
 use switchboard_core::names::check_extension;
@@ -135,7 +135,7 @@ impl Store {
 
     /// Deletes an extension that no number or policy names.
     pub async fn delete_extension(&self, tenant: Uuid, ext: &str) -> Result<(), StoreError> {
-        let txn = self.db().begin().await?;
+        let txn = self.write_txn().await?;
         let current = Self::extension_model(&txn, tenant, ext).await?;
         let mut number_ids: BTreeSet<Uuid> = number_destination::Entity::find()
             .filter(number_destination::Column::ExtensionId.eq(current.id))

@@ -4,9 +4,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde::{Deserialize, Serialize};
 use switchboard_core::validation::text;
 use switchboard_core::{E164, FieldErrors};
@@ -243,7 +241,7 @@ impl Store {
             destinations: input.destinations,
             senders: input.senders,
         };
-        let txn = self.db().begin().await?;
+        let txn = self.write_txn().await?;
         let resolved = resolve(&txn, tenant, &settings, errors).await?;
         let e164 = e164.map(|e| e.to_string()).unwrap_or_default();
         let at = now();
@@ -283,7 +281,7 @@ impl Store {
     /// Changes a number's settings; lists given replace the current ones.
     pub async fn update_number(&self, tenant: Uuid, e164: &str, patch: NumberPatch) -> Result<Number, StoreError> {
         let e164 = path_number(e164)?;
-        let txn = self.db().begin().await?;
+        let txn = self.write_txn().await?;
         let current = number_model(&txn, tenant, &e164).await?;
         let now_record = one_record(&txn, current.clone()).await?;
         let settings = Settings {
@@ -311,7 +309,7 @@ impl Store {
     /// Releases a number; its messages stay in the tenant's history.
     pub async fn delete_number(&self, tenant: Uuid, e164: &str) -> Result<(), StoreError> {
         let e164 = path_number(e164)?;
-        let txn = self.db().begin().await?;
+        let txn = self.write_txn().await?;
         let current = number_model(&txn, tenant, &e164).await?;
         let referrers: Vec<String> = provider::Entity::find()
             .filter(provider::Column::TenantId.eq(tenant))

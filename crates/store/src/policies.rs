@@ -1,9 +1,7 @@
 //! Policies: routing rules a tenant attaches to its numbers.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
 use serde::{Deserialize, Serialize};
 use switchboard_core::{AfterHours, BusinessWindow, FieldErrors, KeywordRule, PolicySpec};
 use uuid::Uuid;
@@ -118,7 +116,7 @@ fn fill(model: &mut policy::ActiveModel, spec: &PolicySpec) {
 impl Store {
     /// Creates a policy after checking every rule and every extension it names.
     pub async fn create_policy(&self, tenant: Uuid, spec: PolicySpec) -> Result<Policy, StoreError> {
-        let txn = self.db().begin().await?;
+        let txn = self.write_txn().await?;
         let ext_ids = check(&txn, tenant, &spec).await?;
         let at = now();
         let mut model = policy::ActiveModel {
@@ -151,7 +149,7 @@ impl Store {
 
     /// Changes a policy; the result is checked as a whole, as if created anew.
     pub async fn update_policy(&self, tenant: Uuid, id: Uuid, patch: PolicyPatch) -> Result<Policy, StoreError> {
-        let txn = self.db().begin().await?;
+        let txn = self.write_txn().await?;
         let current = owned::<policy::Entity, _>(&txn, policy::Column::TenantId, policy::Column::Id, tenant, id)
             .await?
             .ok_or(StoreError::NotFound)?;
@@ -178,7 +176,7 @@ impl Store {
 
     /// Deletes a policy no number uses.
     pub async fn delete_policy(&self, tenant: Uuid, id: Uuid) -> Result<(), StoreError> {
-        let txn = self.db().begin().await?;
+        let txn = self.write_txn().await?;
         let current = owned::<policy::Entity, _>(&txn, policy::Column::TenantId, policy::Column::Id, tenant, id)
             .await?
             .ok_or(StoreError::NotFound)?;

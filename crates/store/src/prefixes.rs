@@ -1,7 +1,7 @@
 //! Inbound prefixes: the path segment Flowroute posts a tenant's texts to, unique across tenants.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Set};
 use serde::{Deserialize, Serialize};
 use switchboard_core::FieldErrors;
 use switchboard_core::names::normalize_prefix;
@@ -51,7 +51,7 @@ impl Store {
     pub async fn create_prefix(&self, tenant: Uuid, input: NewPrefix) -> Result<Prefix, StoreError> {
         let mut errors = FieldErrors::new();
         let prefix = errors.check("prefix", normalize_prefix(&input.prefix));
-        let txn = self.db().begin().await?;
+        let txn = self.write_txn().await?;
         if owned::<provider::Entity, _>(
             &txn,
             provider::Column::TenantId,
@@ -109,7 +109,7 @@ impl Store {
 
     /// Releases a prefix no number uses.
     pub async fn delete_prefix(&self, tenant: Uuid, prefix: &str) -> Result<(), StoreError> {
-        let txn = self.db().begin().await?;
+        let txn = self.write_txn().await?;
         let current = self.prefix_model(&txn, tenant, prefix).await?;
         let referrers: Vec<String> = number::Entity::find()
             .filter(number::Column::PrefixId.eq(current.id))

@@ -2,7 +2,7 @@
 //! leaves the store through this API.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Set};
 use serde::{Deserialize, Serialize};
 use switchboard_core::validation::{text, web_url};
 use switchboard_core::{E164, FieldErrors};
@@ -177,7 +177,7 @@ impl Store {
         if let Some(s) = &input.sender_id {
             check_sender_id(&mut errors, s);
         }
-        let txn = self.db().begin().await?;
+        let txn = self.write_txn().await?;
         let did = check_refs(&txn, tenant, &mut errors, input.default_did.as_ref(), input.catch_all_company_id).await?;
         errors.finish().map_err(StoreError::Invalid)?;
         let id = new_id();
@@ -234,7 +234,7 @@ impl Store {
         if let Patch::Value(s) = &patch.sender_id {
             check_sender_id(&mut errors, s);
         }
-        let txn = self.db().begin().await?;
+        let txn = self.write_txn().await?;
         let current = owned::<provider::Entity, _>(&txn, provider::Column::TenantId, provider::Column::Id, tenant, id)
             .await?
             .ok_or(StoreError::NotFound)?;
@@ -278,7 +278,7 @@ impl Store {
 
     /// Deletes a provider no prefix or number uses.
     pub async fn delete_provider(&self, tenant: Uuid, id: Uuid) -> Result<(), StoreError> {
-        let txn = self.db().begin().await?;
+        let txn = self.write_txn().await?;
         owned::<provider::Entity, _>(&txn, provider::Column::TenantId, provider::Column::Id, tenant, id)
             .await?
             .ok_or(StoreError::NotFound)?;

@@ -4,7 +4,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Duration, Utc};
 use rand::RngCore;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
 use serde::{Deserialize, Serialize};
 use switchboard_core::FieldErrors;
 use switchboard_core::names::check_slug;
@@ -220,7 +220,7 @@ impl Store {
     /// Deletes a tenant and everything it owns. Refused while it still holds numbers, so live
     /// traffic is never cut off by one call.
     pub async fn delete_tenant(&self, slug: &str) -> Result<(), StoreError> {
-        let txn = self.db().begin().await?;
+        let txn = self.write_txn().await?;
         let current = tenant::Entity::find()
             .filter(tenant::Column::Slug.eq(slug))
             .one(&txn)
