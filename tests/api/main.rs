@@ -51,6 +51,10 @@ fn main() {
         ops::every_response_carries_a_request_id_and_security_headers,
         ops::graceful_shutdown_finishes_requests_in_flight,
     ];
+    if postgres.is_none() && std::env::var_os("SB_TEST_REQUIRE_POSTGRES").is_some() {
+        eprintln!("SB_TEST_REQUIRE_POSTGRES is set but SB_TEST_POSTGRES_URL is not");
+        std::process::exit(2);
+    }
     if postgres.is_none() {
         eprintln!(
             "note: PostgreSQL was not covered: set SB_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres \
