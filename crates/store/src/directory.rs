@@ -1,7 +1,7 @@
 //! The tenant's directory: companies and contacts, which inbound texts are matched against.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use serde::{Deserialize, Serialize};
 use switchboard_core::validation::text;
 use switchboard_core::{E164, FieldErrors};
@@ -159,7 +159,6 @@ impl Store {
         referrers.extend(
             contact::Entity::find()
                 .filter(contact::Column::CompanyId.eq(id))
-                .limit(20)
                 .all(&txn)
                 .await?
                 .into_iter()

@@ -1,14 +1,14 @@
 //! Policies: routing rules a tenant attaches to its numbers.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use serde::{Deserialize, Serialize};
 use switchboard_core::{AfterHours, BusinessWindow, FieldErrors, KeywordRule, PolicySpec};
 use uuid::Uuid;
 
 use crate::entity::{number, policy, policy_extension};
 use crate::page::{self, Page, PageRequest};
-use crate::refs::{extension_ids, in_use, owned};
+use crate::refs::{extension_ids, in_use, numbers_using, owned};
 use crate::{Patch, Store, StoreError, new_id, now};
 
 /// A policy as the API shows it: its id, the spec as written, and timestamps.
@@ -180,14 +180,7 @@ impl Store {
         let current = owned::<policy::Entity, _>(&txn, policy::Column::TenantId, policy::Column::Id, tenant, id)
             .await?
             .ok_or(StoreError::NotFound)?;
-        let referrers: Vec<String> = number::Entity::find()
-            .filter(number::Column::PolicyId.eq(id))
-            .limit(20)
-            .all(&txn)
-            .await?
-            .into_iter()
-            .map(|n| format!("number {}", n.e164))
-            .collect();
+        let referrers = numbers_using(&txn, number::Column::PolicyId, id).await?;
         in_use(&format!("policy '{}'", current.name), &referrers)?;
         policy::Entity::delete_by_id(id).exec(&txn).await?;
         txn.commit().await?;

@@ -1,7 +1,7 @@
 //! Inbound prefixes: the path segment Flowroute posts a tenant's texts to, unique across tenants.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde::{Deserialize, Serialize};
 use switchboard_core::FieldErrors;
 use switchboard_core::names::normalize_prefix;
@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::entity::{inbound_prefix, number, provider};
 use crate::error::OnUnique;
 use crate::page::{self, Page, PageRequest};
-use crate::refs::{in_use, owned};
+use crate::refs::{in_use, numbers_using, owned};
 use crate::{Store, StoreError, new_id, now};
 
 /// An inbound prefix as the API shows it.
@@ -111,14 +111,7 @@ impl Store {
     pub async fn delete_prefix(&self, tenant: Uuid, prefix: &str) -> Result<(), StoreError> {
         let txn = self.write_txn().await?;
         let current = self.prefix_model(&txn, tenant, prefix).await?;
-        let referrers: Vec<String> = number::Entity::find()
-            .filter(number::Column::PrefixId.eq(current.id))
-            .limit(20)
-            .all(&txn)
-            .await?
-            .into_iter()
-            .map(|n| format!("number {}", n.e164))
-            .collect();
+        let referrers = numbers_using(&txn, number::Column::PrefixId, current.id).await?;
         in_use(&format!("prefix '{}'", current.prefix), &referrers)?;
         inbound_prefix::Entity::delete_by_id(current.id).exec(&txn).await?;
         txn.commit().await?;

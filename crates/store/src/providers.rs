@@ -2,7 +2,7 @@
 //! leaves the store through this API.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde::{Deserialize, Serialize};
 use switchboard_core::validation::{text, web_url};
 use switchboard_core::{E164, FieldErrors};
@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::entity::{company, inbound_prefix, number, provider};
 use crate::page::{self, Page, PageRequest};
-use crate::refs::{in_use, owned};
+use crate::refs::{in_use, numbers_using, owned};
 use crate::{Patch, Store, StoreError, new_id, now};
 
 /// Flowroute's messaging endpoint, used when a provider names none.
@@ -284,21 +284,12 @@ impl Store {
             .ok_or(StoreError::NotFound)?;
         let mut referrers: Vec<String> = inbound_prefix::Entity::find()
             .filter(inbound_prefix::Column::ProviderId.eq(id))
-            .limit(20)
             .all(&txn)
             .await?
             .into_iter()
             .map(|p| format!("prefix '{}'", p.prefix))
             .collect();
-        referrers.extend(
-            number::Entity::find()
-                .filter(number::Column::ProviderId.eq(id))
-                .limit(20)
-                .all(&txn)
-                .await?
-                .into_iter()
-                .map(|n| format!("number {}", n.e164)),
-        );
+        referrers.extend(numbers_using(&txn, number::Column::ProviderId, id).await?);
         in_use("this provider", &referrers)?;
         provider::Entity::delete_by_id(id).exec(&txn).await?;
         txn.commit().await?;

@@ -2,11 +2,11 @@
 
 use std::collections::HashMap;
 
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
 use crate::StoreError;
-use crate::entity::extension;
+use crate::entity::{extension, number};
 
 /// Finds the record `id` of `tenant`, or `None` when it is absent or belongs to another tenant.
 pub(crate) async fn owned<E, C>(
@@ -63,6 +63,22 @@ pub(crate) async fn extension_names<C: ConnectionTrait>(
         .await?
         .into_iter()
         .map(|e| (e.id, e.extension))
+        .collect())
+}
+
+/// The numbers whose `column` is `id`, named for a `409`.
+pub(crate) async fn numbers_using<C: ConnectionTrait>(
+    db: &C,
+    column: number::Column,
+    id: Uuid,
+) -> Result<Vec<String>, StoreError> {
+    Ok(number::Entity::find()
+        .filter(column.eq(id))
+        .order_by_asc(number::Column::E164)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|n| format!("number {}", n.e164))
         .collect())
 }
 
