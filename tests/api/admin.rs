@@ -167,7 +167,7 @@ pub async fn deleting_something_in_use_is_409_naming_the_referrer(app: TestApp) 
     assert!(r.problem(StatusCode::CONFLICT, "conflict")["detail"].as_str().unwrap().contains("+12025550100"));
     let r = app.delete(&format!("{t}/providers/{}", c.provider), tok).await;
     assert!(
-        r.problem(StatusCode::CONFLICT, "conflict")["detail"].as_str().unwrap().contains("prefix 'acmein'"),
+        r.problem(StatusCode::CONFLICT, "conflict")["detail"].as_str().unwrap().contains("prefix 'acmein' and 1 more"),
         "{}",
         r.text
     );
