@@ -31,6 +31,18 @@ impl E164 {
         Ok(Self(number.format().mode(phonenumber::Mode::E164).to_string()))
     }
 
+    /// Parses a number as a provider writes it: digits with or without the `+` (Flowroute sends
+    /// `12025550100`).
+    pub fn from_provider(input: &str) -> Result<Self, E164Error> {
+        let input = input.trim();
+        if input.starts_with('+') { Self::parse(input) } else { Self::parse(&format!("+{input}")) }
+    }
+
+    /// The number without its `+`, as Flowroute wants it (`12025550100`).
+    pub fn digits(&self) -> &str {
+        &self.0[1..]
+    }
+
     /// The number with its `+`.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -73,6 +85,21 @@ mod tests {
     #[case("+11005550100", E164Error::Invalid)]
     fn refuses_malformed_and_invalid(#[case] input: &str, #[case] expected: E164Error) {
         assert_eq!(E164::parse(input), Err(expected));
+    }
+
+    #[rstest]
+    #[case("12025550100", Ok("+12025550100"))]
+    #[case("+12025550100", Ok("+12025550100"))]
+    #[case("442071838750", Ok("+442071838750"))]
+    #[case("2025550100", Err(E164Error::Invalid))]
+    #[case("1-202-555-0100", Err(E164Error::Shape))]
+    fn provider_numbers(#[case] input: &str, #[case] expected: Result<&str, E164Error>) {
+        assert_eq!(E164::from_provider(input).map(|n| n.to_string()), expected.map(str::to_string));
+    }
+
+    #[test]
+    fn digits_drop_the_plus() {
+        assert_eq!(E164::parse("+12025550100").map(|n| n.digits().to_owned()), Ok("12025550100".to_owned()));
     }
 
     #[test]

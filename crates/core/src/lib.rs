@@ -5,9 +5,11 @@
 
 pub mod e164;
 pub mod names;
+pub mod party;
 pub mod policy;
 pub mod validation;
 
 pub use e164::{E164, E164Error};
+pub use party::Party;
 pub use policy::{AfterHours, BusinessWindow, KeywordRule, PolicySpec, Weekday};
 pub use validation::{FieldError, FieldErrors};
