@@ -3,10 +3,12 @@
 //! Nothing here performs I/O, knows about HTTP or SQL, or is async; `.ci/run` proves the crate
 //! depends on none of actix-web, sea-orm or reqwest.
 
+pub mod compliance;
 pub mod e164;
 pub mod names;
 pub mod party;
 pub mod policy;
+pub mod routing;
 pub mod validation;
 
 pub use e164::{E164, E164Error};
