@@ -3,6 +3,7 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_initial;
+mod m20261122_000002_inbound;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -10,6 +11,6 @@ pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261122_000001_initial::Migration)]
+        vec![Box::new(m20261122_000001_initial::Migration), Box::new(m20261122_000002_inbound::Migration)]
     }
 }

@@ -6,10 +6,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod sink;
 mod support;
 
 mod admin;
 mod auth;
+mod inbound;
 mod isolation;
 mod ops;
 mod validation;
@@ -45,6 +47,15 @@ fn main() {
         auth::tokens_are_hs256_with_expiry_only,
         auth::roles_are_enforced_per_route,
         isolation::another_tenants_resources_are_404_everywhere,
+        inbound::every_inbound_fixture_reaches_the_pbx_signed,
+        inbound::unknown_senders_get_the_catch_all_company,
+        inbound::the_same_text_posted_concurrently_is_stored_and_delivered_once,
+        inbound::what_must_be_refused_is_refused_and_stores_nothing,
+        inbound::a_pbx_outage_delays_but_never_loses_or_repeats,
+        inbound::a_delivery_that_never_succeeds_goes_dead_with_an_event,
+        inbound::policies_route_reply_and_record_opt_outs,
+        inbound::after_hours_auto_reply_goes_once_per_interval,
+        inbound::delivery_receipts_move_status_forward_only,
         validation::malformed_input_gets_a_clear_problem_and_changes_nothing,
         validation::bodies_must_be_json_and_small,
         ops::health_metrics_openapi_and_docs_need_no_token,

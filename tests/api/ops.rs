@@ -55,6 +55,7 @@ pub async fn health_metrics_openapi_and_docs_need_no_token(app: TestApp) {
         ("/healthz", &["get"][..]),
         ("/readyz", &["get"][..]),
         ("/metrics", &["get"][..]),
+        ("/{prefix}", &["post"][..]),
     ];
     assert_eq!(paths.len(), expected.len(), "documented paths: {:?}", paths.keys().collect::<Vec<_>>());
     for (path, methods) in expected {

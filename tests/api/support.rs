@@ -9,6 +9,7 @@ use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use secrecy::{SecretBox, SecretString};
 use serde_json::{Value, json};
 use switchboard::{App, Settings};
+use switchboard_engine::RetryPolicy;
 use switchboard_http::{Claims, JwtKeys, Role};
 use tokio::sync::oneshot;
 
@@ -107,6 +108,12 @@ impl TestApp {
             master_key: SecretBox::new(Box::new(master_key)),
             workers: 2,
             shutdown_timeout: Duration::from_secs(10),
+            // Fast retries, without jitter, so outage tests finish in seconds.
+            retry: RetryPolicy {
+                schedule: vec![Duration::from_millis(500), Duration::from_secs(1), Duration::from_secs(1)],
+                jitter: 0.0,
+                max_retry_after: Duration::from_secs(2),
+            },
         };
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let app = App::build(settings, listener).await.unwrap();

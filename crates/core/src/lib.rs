@@ -9,6 +9,8 @@ pub mod names;
 pub mod party;
 pub mod policy;
 pub mod routing;
+pub mod segments;
+pub mod status;
 pub mod validation;
 
 pub use e164::{E164, E164Error};

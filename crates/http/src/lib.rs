@@ -28,6 +28,7 @@ use crate::error::ApiError;
 #[derive(Debug)]
 pub struct AppState {
     pub store: Store,
+    pub engine: std::sync::Arc<switchboard_engine::Engine>,
     pub jwt: JwtKeys,
     /// The base URL Flowroute reaches, without a trailing slash.
     pub public_url: String,
@@ -56,6 +57,26 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", openapi::ApiDoc::openapi()))
         .service(web::redirect("/docs", "/docs/"));
     routes::configure(cfg);
+    // Last: a prefix is any single path segment the routes above did not take.
+    cfg.service(routes::ingress::receive);
+}
+
+/// Empties the routing cache after every successful admin write, whichever resource it touched,
+/// so the inbound path never routes by a stale prefix, number, policy or extension.
+async fn invalidate_routes(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let write = req.method() != actix_web::http::Method::GET && req.path().starts_with("/api/v1/tenants");
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let res = next.call(req).await?;
+    if write
+        && res.status().is_success()
+        && let Some(state) = state
+    {
+        state.engine.cache.invalidate();
+    }
+    Ok(res)
 }
 
 /// Builds the server on an already bound listener; signals are left to the caller, who stops it
@@ -72,6 +93,7 @@ pub fn server(listener: TcpListener, state: web::Data<AppState>, settings: &Serv
                     .add((header::REFERRER_POLICY, "no-referrer"))
                     .add((header::CACHE_CONTROL, "no-store")),
             )
+            .wrap(from_fn(invalidate_routes))
             .wrap(from_fn(observe::middleware))
             .configure(configure)
             .default_service(web::to(not_found))

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{directory, extensions, messages, numbers, ops, policies, prefixes, providers, tenants};
+use crate::routes::{directory, extensions, ingress, messages, numbers, ops, policies, prefixes, providers, tenants};
 
 struct BearerAuth;
 
@@ -35,6 +35,7 @@ impl Modify for BearerAuth {
         directory::contact_create, directory::contact_list, directory::contact_get_one, directory::contact_update,
         directory::contact_remove,
         messages::list, messages::get_one, messages::opt_outs, messages::lift_opt_out,
+        ingress::receive,
     ),
     components(schemas(crate::error::Problem)),
 )]

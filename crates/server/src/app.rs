@@ -3,11 +3,13 @@
 
 use std::future::Future;
 use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::web;
 use secrecy::{ExposeSecret, SecretBox, SecretString};
+use switchboard_engine::{Engine, EngineConfig, RetryPolicy};
 use switchboard_http::{AppState, JwtKeys, Metrics, ServerSettings};
 use switchboard_store::{MASTER_KEY_LEN, Store};
 
@@ -22,6 +24,8 @@ pub struct Settings {
     pub master_key: SecretBox<[u8; MASTER_KEY_LEN]>,
     pub workers: usize,
     pub shutdown_timeout: Duration,
+    /// When failed PBX deliveries are retried.
+    pub retry: RetryPolicy,
 }
 
 impl std::fmt::Debug for Settings {
@@ -43,6 +47,7 @@ impl Settings {
             master_key: keys.master_key,
             workers: config.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
             shutdown_timeout: Duration::from_secs(config.shutdown_timeout_secs),
+            retry: config.retry_policy(),
         }
     }
 }
@@ -52,6 +57,7 @@ pub struct App {
     server: Server,
     addr: SocketAddr,
     store: Store,
+    engine: Arc<Engine>,
 }
 
 impl std::fmt::Debug for App {
@@ -66,7 +72,11 @@ impl App {
         let store = Store::connect(&settings.database_url, settings.master_key.expose_secret()).await?;
         store.migrate().await?;
         let addr = listener.local_addr()?;
+        let mut engine_config = EngineConfig::new(settings.public_url.clone());
+        engine_config.retry = settings.retry.clone();
+        let engine = Arc::new(Engine::new(store.clone(), engine_config)?);
         let state = web::Data::new(AppState {
+            engine: engine.clone(),
             store: store.clone(),
             jwt: JwtKeys::new(&settings.jwt_secret),
             public_url: settings.public_url.clone(),
@@ -78,7 +88,7 @@ impl App {
             &ServerSettings { workers: settings.workers, shutdown_timeout: settings.shutdown_timeout },
         )?;
         tracing::info!(%addr, backend = store.backend_name(), public_url = %settings.public_url, "switchboard ready");
-        Ok(Self { server, addr, store })
+        Ok(Self { server, addr, store, engine })
     }
 
     /// The address the server listens on.
@@ -90,6 +100,8 @@ impl App {
     /// flight finish (up to the shutdown timeout), and the store is closed.
     pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         let handle = self.server.handle();
+        let (stop_workers, stop) = tokio::sync::watch::channel(false);
+        let deliverer = tokio::spawn(switchboard_engine::run_webhook_worker(self.engine.clone(), stop));
         let mut running = tokio::spawn(self.server);
         let result = tokio::select! {
             r = &mut running => r,
@@ -99,6 +111,10 @@ impl App {
                 running.await
             }
         };
+        // Workers stop after the server: a delivery in flight finishes or its lease expires and
+        // another run claims it again.
+        let _ = stop_workers.send(true);
+        let _ = deliverer.await;
         self.store.close().await;
         result??;
         tracing::info!("stopped");

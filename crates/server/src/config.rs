@@ -10,6 +10,7 @@ use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
+use switchboard_engine::RetryPolicy;
 
 /// The embedded default database: a SQLite file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://./switchboard.db?mode=rwc";
@@ -51,6 +52,10 @@ pub struct Config {
     pub log_format: LogFormat,
     /// A tracing filter, such as `info` or `switchboard=debug,info`.
     pub log: String,
+    /// Waits between PBX delivery attempts, in seconds (the last one's failure makes a delivery dead).
+    pub webhook_retry_schedule_secs: Vec<u64>,
+    /// How much each wait varies, as a fraction (0.2 is ±20 %).
+    pub webhook_retry_jitter: f64,
 }
 
 impl Default for Config {
@@ -65,6 +70,8 @@ impl Default for Config {
             shutdown_timeout_secs: 30,
             log_format: LogFormat::Auto,
             log: "info".into(),
+            webhook_retry_schedule_secs: RetryPolicy::default().schedule.iter().map(|d| d.as_secs()).collect(),
+            webhook_retry_jitter: 0.2,
         }
     }
 }
@@ -130,10 +137,32 @@ impl Config {
             switchboard_core::validation::web_url(url, true)
                 .map_err(|e| ConfigError::Invalid(format!("public_url (SWITCHBOARD_PUBLIC_URL) {e}")))?;
         }
+        if self.webhook_retry_schedule_secs.is_empty()
+            || self.webhook_retry_schedule_secs.iter().any(|s| *s > 7 * 86_400)
+        {
+            return Err(ConfigError::Invalid(
+                "webhook_retry_schedule_secs (SWITCHBOARD_WEBHOOK_RETRY_SCHEDULE_SECS) must list 1 or more waits of at most 7 days"
+                    .into(),
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.webhook_retry_jitter) {
+            return Err(ConfigError::Invalid(
+                "webhook_retry_jitter (SWITCHBOARD_WEBHOOK_RETRY_JITTER) must be between 0 and 1".into(),
+            ));
+        }
         if self.workers == Some(0) {
             return Err(ConfigError::Invalid("workers (SWITCHBOARD_WORKERS) must be at least 1".into()));
         }
         Ok(())
+    }
+
+    /// The PBX delivery retry policy.
+    pub fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            schedule: self.webhook_retry_schedule_secs.iter().map(|s| std::time::Duration::from_secs(*s)).collect(),
+            jitter: self.webhook_retry_jitter,
+            ..RetryPolicy::default()
+        }
     }
 
     /// The public URL, defaulting to the listen address.
@@ -157,6 +186,18 @@ fn value_for(key: &str, value: String) -> figment::value::Value {
         && let Ok(n) = value.parse::<u64>()
     {
         return Value::from(n);
+    }
+    if key == "webhook_retry_jitter"
+        && let Ok(f) = value.parse::<f64>()
+    {
+        return Value::from(f);
+    }
+    if key == "webhook_retry_schedule_secs" {
+        // A comma-separated list: `5,300,1800`.
+        let items: Result<Vec<u64>, _> = value.split(',').map(|s| s.trim().parse::<u64>()).collect();
+        if let Ok(items) = items {
+            return Value::from(items);
+        }
     }
     Value::String(Tag::Default, value)
 }

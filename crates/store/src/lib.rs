@@ -10,14 +10,20 @@ mod error;
 mod page;
 mod patch;
 mod refs;
+mod sql;
 
 pub mod directory;
+pub mod events;
 pub mod extensions;
+pub mod inbound;
 pub mod messages;
 pub mod numbers;
+pub mod outbox;
 pub mod policies;
 pub mod prefixes;
 pub mod providers;
+pub mod receipts;
+pub mod routes;
 pub mod tenants;
 
 use std::sync::Arc;
@@ -34,6 +40,7 @@ pub use crypto::{MASTER_KEY_LEN, SecretCipher};
 pub use error::StoreError;
 pub use page::{Page, PageRequest};
 pub use patch::Patch;
+pub use sea_orm::DbErr;
 
 /// The store: a connection pool and the cipher for secrets at rest. Cheap to clone.
 #[derive(Clone)]

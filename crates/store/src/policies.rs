@@ -47,7 +47,7 @@ pub struct PolicyPatch {
     pub opt_out_handling: Option<bool>,
 }
 
-fn spec_of(m: &policy::Model) -> Result<PolicySpec, StoreError> {
+pub(crate) fn spec_of(m: &policy::Model) -> Result<PolicySpec, StoreError> {
     let corrupt = |e: serde_json::Error| StoreError::Internal(sea_orm::DbErr::Json(e.to_string()));
     Ok(PolicySpec {
         name: m.name.clone(),

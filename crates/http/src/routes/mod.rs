@@ -2,6 +2,7 @@
 
 pub mod directory;
 pub mod extensions;
+pub mod ingress;
 pub mod messages;
 pub mod numbers;
 pub mod ops;

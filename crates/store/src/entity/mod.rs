@@ -2,8 +2,12 @@
 
 pub mod company;
 pub mod contact;
+pub mod conversation;
+pub mod event;
 pub mod extension;
 pub mod inbound_prefix;
+pub mod job;
+pub mod media;
 pub mod message;
 pub mod number;
 pub mod number_destination;

@@ -1,0 +1,193 @@
+//! The PBX webhook deliverer: claims `webhook_delivery` jobs, posts each event signed as Standard
+//! Webhooks, and retries on a schedule with jitter (honouring `Retry-After` within bounds) until a
+//! 2xx or the last attempt, after which the job is dead and an event says so.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use rand::Rng;
+use secrecy::ExposeSecret;
+use switchboard_store::events::WEBHOOK_DELIVERY;
+use switchboard_store::outbox::ClaimedJob;
+use tokio::sync::watch;
+
+use crate::Engine;
+use crate::signing;
+
+/// When failed deliveries are tried again: after the first attempt, wait `schedule[0]`, then
+/// `schedule[1]`, …; each wait varies by ±`jitter`. After the last wait's attempt fails, the job is dead.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    pub schedule: Vec<Duration>,
+    /// Fraction of each wait to vary by, 0.0 to 1.0.
+    pub jitter: f64,
+    /// The longest `Retry-After` honoured.
+    pub max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, ±20 %.
+    fn default() -> Self {
+        let m = 60;
+        let h = 3600;
+        Self {
+            schedule: [5, 5 * m, 30 * m, 2 * h, 5 * h, 10 * h, 10 * h].map(Duration::from_secs).to_vec(),
+            jitter: 0.2,
+            max_retry_after: Duration::from_secs(10 * h),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait before the next attempt after `attempts` failed ones, or `None` when none is left.
+    pub fn next_delay(&self, attempts: u32, retry_after: Option<Duration>) -> Option<Duration> {
+        let base = *self.schedule.get(usize::try_from(attempts).ok()?.checked_sub(1)?)?;
+        if let Some(after) = retry_after {
+            return Some(after.clamp(Duration::from_secs(1), self.max_retry_after).max(base.min(self.max_retry_after)));
+        }
+        let spread = self.jitter.clamp(0.0, 1.0);
+        let factor = 1.0 + rand::rng().random_range(-spread..=spread);
+        Some(base.mul_f64(factor.max(0.0)))
+    }
+}
+
+/// `Retry-After` in seconds or as an HTTP date.
+fn retry_after(res: &reqwest::Response) -> Option<Duration> {
+    let value = res.headers().get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim().to_owned();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = chrono::DateTime::parse_from_rfc2822(&value).ok()?;
+    (when.with_timezone(&Utc) - Utc::now()).to_std().ok()
+}
+
+enum Outcome {
+    Delivered,
+    Skipped,
+    Failed { error: String, retry_after: Option<Duration> },
+}
+
+async fn attempt(engine: &Engine, job: &ClaimedJob) -> Outcome {
+    let delivery = match engine.store.webhook_delivery(job).await {
+        Ok(Some(d)) => d,
+        Ok(None) => return Outcome::Skipped,
+        Err(e) => return Outcome::Failed { error: format!("loading the event: {e}"), retry_after: None },
+    };
+    let body = serde_json::to_vec(&delivery.body).unwrap_or_default();
+    let timestamp = Utc::now().timestamp();
+    let signatures: Vec<String> = delivery
+        .secrets
+        .iter()
+        .filter_map(|s| signing::sign(s.expose_secret(), &delivery.webhook_id, timestamp, &body).ok())
+        .collect();
+    let res = engine
+        .http
+        .post(&delivery.url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .header("webhook-id", &delivery.webhook_id)
+        .header("webhook-timestamp", timestamp.to_string())
+        .header("webhook-signature", signatures.join(" "))
+        .body(body)
+        .send()
+        .await;
+    match res {
+        Ok(r) if r.status().is_success() => Outcome::Delivered,
+        Ok(r) => Outcome::Failed { error: format!("the PBX answered {}", r.status()), retry_after: retry_after(&r) },
+        Err(e) if e.is_timeout() => {
+            Outcome::Failed { error: "the PBX did not answer in time".into(), retry_after: None }
+        }
+        Err(e) if e.is_connect() => Outcome::Failed { error: "could not connect to the PBX".into(), retry_after: None },
+        Err(e) => Outcome::Failed { error: format!("request failed: {e}"), retry_after: None },
+    }
+}
+
+async fn handle(engine: &Engine, job: ClaimedJob) {
+    let span =
+        tracing::info_span!("webhook_delivery", job_id = %job.id, event_id = ?job.event_id, attempt = job.attempts);
+    let _enter = span.enter();
+    let result = match attempt(engine, &job).await {
+        Outcome::Delivered => {
+            tracing::info!("delivered to the PBX");
+            engine.store.complete_job(job.id).await
+        }
+        Outcome::Skipped => engine.store.complete_job(job.id).await,
+        Outcome::Failed { error, retry_after } => {
+            let attempts = u32::try_from(job.attempts).unwrap_or(u32::MAX);
+            match engine.config.retry.next_delay(attempts, retry_after) {
+                Some(delay) => {
+                    tracing::warn!(%error, retry_in_s = delay.as_secs_f64(), "delivery failed; will retry");
+                    let next = Utc::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::hours(10));
+                    engine.store.retry_job(job.id, next, &error).await
+                }
+                None => {
+                    tracing::error!(%error, "delivery failed for the last time; the job is dead");
+                    engine.store.kill_job(&job, &error).await
+                }
+            }
+        }
+    };
+    if let Err(e) = result {
+        // The lease runs out and the job is claimed again: at least once, never lost.
+        tracing::error!(error = %e, "could not record the delivery outcome");
+    }
+}
+
+/// Runs the deliverer until `stop` turns true.
+pub async fn run_webhook_worker(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
+    let lease = chrono::Duration::from_std(engine.config.webhook_timeout * 4).unwrap_or(chrono::Duration::minutes(1));
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let jobs = match engine.store.claim_jobs(WEBHOOK_DELIVERY, engine.config.webhook_concurrency, lease).await {
+            Ok(jobs) => jobs,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not claim deliveries");
+                Vec::new()
+            }
+        };
+        if jobs.is_empty() {
+            tokio::select! {
+                () = engine.deliveries.notified() => {}
+                () = tokio::time::sleep(Duration::from_millis(500)) => {}
+                _ = stop.changed() => {}
+            }
+            continue;
+        }
+        // Each job is the head of its conversation, so they may all run at once.
+        futures_util::future::join_all(jobs.into_iter().map(|job| handle(&engine, job))).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedule_with_jitter_then_none() {
+        let p = RetryPolicy::default();
+        for (attempts, base) in [(1u32, 5u64), (2, 300), (3, 1800), (4, 7200), (5, 18000), (6, 36000), (7, 36000)] {
+            for _ in 0..50 {
+                let d = p.next_delay(attempts, None).map(|d| d.as_secs_f64()).unwrap_or_default();
+                let b = base as f64;
+                assert!(d >= b * 0.8 - 1e-9 && d <= b * 1.2 + 1e-9, "attempt {attempts}: {d}");
+            }
+        }
+        assert_eq!(p.next_delay(8, None), None, "seven retries, then dead");
+        assert_eq!(p.next_delay(0, None), None);
+    }
+
+    #[test]
+    fn retry_after_is_honoured_within_bounds() {
+        let p = RetryPolicy::default();
+        assert_eq!(p.next_delay(1, Some(Duration::from_secs(120))), Some(Duration::from_secs(120)));
+        assert_eq!(
+            p.next_delay(1, Some(Duration::from_secs(0))),
+            Some(Duration::from_secs(5)),
+            "never sooner than the schedule"
+        );
+        assert_eq!(p.next_delay(1, Some(Duration::from_secs(999_999))), Some(Duration::from_secs(36_000)), "capped");
+        assert_eq!(p.next_delay(8, Some(Duration::from_secs(1))), None);
+    }
+}

@@ -1,0 +1,172 @@
+//! `POST /{prefix}`: what Flowroute posts. The prefix names the tenant; a text's `to` must be a
+//! number of that tenant; a text is stored once, in one transaction, before the `200`.
+
+use std::sync::Arc;
+
+use switchboard_core::routing::{RouteInput, route};
+use switchboard_core::status;
+use switchboard_flowroute::{Callback, DeliveryReceipt, InboundMessage, parse_callback};
+use switchboard_store::StoreError;
+use switchboard_store::inbound::{InboundOutcome, InboundText, MediaIn};
+use switchboard_store::receipts::{ReceiptIn, ReceiptOutcome};
+use switchboard_store::routes::PrefixRoute;
+use uuid::Uuid;
+
+use crate::Engine;
+
+/// What the ingress did with a callback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Received {
+    /// A new text, stored and queued for delivery.
+    Stored { message_id: Uuid },
+    /// A copy of a text already stored: nothing was done.
+    Duplicate { message_id: Uuid },
+    /// A receipt that moved a message's status.
+    ReceiptApplied { message_id: Uuid },
+    /// A repeated or out-of-date receipt: nothing changed.
+    ReceiptUnchanged { message_id: Uuid },
+    /// Not an inbound text (Flowroute's own record of an outbound one): acknowledged, ignored.
+    Ignored,
+}
+
+/// Why a callback was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum IngressError {
+    #[error("no such prefix")]
+    UnknownPrefix,
+    #[error("the tenant is suspended")]
+    Suspended,
+    #[error("{0}")]
+    Malformed(String),
+    #[error("the number {0} is not a number of this prefix's tenant")]
+    UnknownNumber(String),
+    #[error("no outbound message of this tenant has the provider id {0}")]
+    UnknownReceipt(String),
+    /// The store cannot be reached; nothing was stored, and Flowroute will retry.
+    #[error("store unavailable")]
+    Unavailable,
+    /// Anything else; logged where it happened.
+    #[error("internal error")]
+    Internal,
+}
+
+impl From<&StoreError> for IngressError {
+    fn from(e: &StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "store unavailable");
+                Self::Unavailable
+            }
+            other => {
+                tracing::error!(error = ?other, "store failure on the inbound path");
+                Self::Internal
+            }
+        }
+    }
+}
+
+impl From<StoreError> for IngressError {
+    fn from(e: StoreError) -> Self {
+        Self::from(&e)
+    }
+}
+
+fn shared(e: Arc<StoreError>) -> IngressError {
+    IngressError::from(&*e)
+}
+
+impl Engine {
+    /// Handles one callback posted to `prefix`.
+    pub async fn receive(&self, prefix: &str, body: &[u8]) -> Result<Received, IngressError> {
+        let route = self.cache.prefix(&self.store, prefix).await.map_err(shared)?.ok_or(IngressError::UnknownPrefix)?;
+        if !route.tenant_active {
+            return Err(IngressError::Suspended);
+        }
+        match parse_callback(body).map_err(|e| IngressError::Malformed(e.to_string()))? {
+            Callback::Message(m) => self.receive_text(&route, m).await,
+            Callback::Receipt(r) => self.receive_receipt(&route, r).await,
+        }
+    }
+
+    async fn receive_text(&self, prefix: &PrefixRoute, m: InboundMessage) -> Result<Received, IngressError> {
+        if m.direction.as_deref().is_some_and(|d| !d.eq_ignore_ascii_case("inbound")) {
+            tracing::info!(provider_message_id = %m.id, direction = ?m.direction, "ignored a callback that is not an inbound text");
+            return Ok(Received::Ignored);
+        }
+        let number = self
+            .cache
+            .number(&self.store, m.to.as_str())
+            .await
+            .map_err(shared)?
+            .filter(|n| n.tenant_id == prefix.tenant_id)
+            .ok_or_else(|| IngressError::UnknownNumber(m.to.to_string()))?;
+        let text = InboundText {
+            tenant_id: prefix.tenant_id,
+            provider_message_id: m.id.clone(),
+            number: number.e164.clone(),
+            remote: m.from.to_string(),
+            remote_reachable: m.from.number().is_some(),
+            body: m.body.clone(),
+            media: m
+                .media
+                .iter()
+                .map(|x| MediaIn {
+                    url: x.url.clone(),
+                    file_name: x.file_name.clone(),
+                    mime_type: x.mime_type.clone(),
+                    size: x.file_size,
+                })
+                .collect(),
+            catch_all_company_id: prefix.catch_all_company_id,
+            media_base_url: format!("{}/api/v1/media", self.config.public_url),
+        };
+        let body = m.body.clone();
+        let now = chrono::Utc::now();
+        let outcome = self
+            .store
+            .record_inbound(text, move |last_auto_reply| {
+                let mut decision = route(RouteInput {
+                    number_destinations: &number.destinations,
+                    policy: number.policy.as_deref(),
+                    body: body.as_deref(),
+                    now,
+                    last_auto_reply,
+                });
+                // Disabled extensions receive nothing, whichever rule named them.
+                decision.destinations.retain(|d| number.enabled_extensions.contains(d));
+                decision
+            })
+            .await?;
+        match outcome {
+            InboundOutcome::Stored { message_id, event, decision } => {
+                tracing::info!(%message_id, tenant = %prefix.tenant_slug, provider_message_id = %m.id,
+                    extensions = ?decision.destinations, "inbound text stored");
+                self.published(&event);
+                Ok(Received::Stored { message_id })
+            }
+            InboundOutcome::Duplicate { message_id } => {
+                tracing::info!(%message_id, provider_message_id = %m.id, "duplicate inbound text acknowledged");
+                Ok(Received::Duplicate { message_id })
+            }
+        }
+    }
+
+    async fn receive_receipt(&self, prefix: &PrefixRoute, r: DeliveryReceipt) -> Result<Received, IngressError> {
+        let input = ReceiptIn {
+            tenant_id: prefix.tenant_id,
+            provider_message_id: r.id.clone(),
+            status: status::from_receipt(r.status_code, &r.status),
+            code: r.status_code,
+            description: r.status_description.clone(),
+        };
+        match self.store.apply_receipt(input).await {
+            Ok(ReceiptOutcome::Applied { message_id, event }) => {
+                self.published(&event);
+                Ok(Received::ReceiptApplied { message_id })
+            }
+            Ok(ReceiptOutcome::Unchanged { message_id }) => Ok(Received::ReceiptUnchanged { message_id }),
+            Err(StoreError::NotFound) => Err(IngressError::UnknownReceipt(r.id)),
+            Err(e) => Err(e.into()),
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! Switchboard's use cases and workers: receiving what Flowroute posts, applying delivery
+//! receipts, delivering events to each tenant's PBX webhook, and the read-through routing cache.
+
+mod cache;
+mod deliver;
+mod ingress;
+pub mod signing;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use switchboard_store::Store;
+use tokio::sync::{Notify, broadcast};
+
+pub use cache::RoutingCache;
+pub use deliver::{RetryPolicy, run_webhook_worker};
+pub use ingress::{IngressError, Received};
+
+/// How the engine behaves.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// The base URL Flowroute and clients reach, without a trailing slash.
+    pub public_url: String,
+    /// When failed webhook deliveries are tried again.
+    pub retry: RetryPolicy,
+    /// How long one webhook request may take.
+    pub webhook_timeout: Duration,
+    /// How many deliveries run at once.
+    pub webhook_concurrency: u32,
+}
+
+impl EngineConfig {
+    /// Defaults for a public URL.
+    pub fn new(public_url: impl Into<String>) -> Self {
+        Self {
+            public_url: public_url.into().trim_end_matches('/').to_owned(),
+            retry: RetryPolicy::default(),
+            webhook_timeout: Duration::from_secs(15),
+            webhook_concurrency: 32,
+        }
+    }
+}
+
+/// An event just committed, for live streams.
+#[derive(Debug, Clone)]
+pub struct LiveEvent {
+    pub tenant_id: uuid::Uuid,
+    pub seq: i64,
+    pub payload: serde_json::Value,
+}
+
+/// The engine: the store, the routing cache, and the signals between the request path and workers.
+#[derive(Debug)]
+pub struct Engine {
+    pub store: Store,
+    pub cache: RoutingCache,
+    pub config: EngineConfig,
+    /// Wakes the webhook worker when new deliveries are committed.
+    pub deliveries: Notify,
+    live: broadcast::Sender<Arc<LiveEvent>>,
+    http: reqwest::Client,
+}
+
+impl Engine {
+    /// An engine over `store`.
+    pub fn new(store: Store, config: EngineConfig) -> Result<Self, reqwest::Error> {
+        // One TLS provider for the process (ring, which sqlx already builds); installing twice is
+        // harmless, and without one the first HTTPS request would fail.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .timeout(config.webhook_timeout)
+            .connect_timeout(Duration::from_secs(5))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("Switchboard/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        let (live, _) = broadcast::channel(4096);
+        Ok(Self { store, cache: RoutingCache::new(), config, deliveries: Notify::new(), live, http })
+    }
+
+    /// Subscribes to events as they commit.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<LiveEvent>> {
+        self.live.subscribe()
+    }
+
+    fn published(&self, event: &switchboard_store::events::AppendedEvent) {
+        let _ = self.live.send(Arc::new(LiveEvent {
+            tenant_id: event.tenant_id,
+            seq: event.seq,
+            payload: event.payload.clone(),
+        }));
+        self.deliveries.notify_one();
+    }
+}

@@ -1,0 +1,72 @@
+//! `POST /{prefix}`: the callback URL a tenant enters in Flowroute, for inbound texts and delivery
+//! receipts alike. `200` only after the text is committed; Flowroute retries anything else.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, post, web};
+use futures_util::StreamExt;
+use serde::Serialize;
+use switchboard_engine::{IngressError, Received};
+
+use crate::AppState;
+use crate::error::{ApiError, Problem};
+
+/// Largest callback accepted: an inbound MMS callback carries links, not media, so 1 MiB is ample.
+pub const MAX_CALLBACK: usize = 1024 * 1024;
+
+/// The answer to Flowroute.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Acknowledged {
+    /// `stored`, `duplicate`, `receipt_applied`, `receipt_unchanged` or `ignored`.
+    pub status: &'static str,
+    pub message_id: Option<uuid::Uuid>,
+}
+
+impl From<IngressError> for ApiError {
+    fn from(e: IngressError) -> Self {
+        match e {
+            IngressError::UnknownPrefix => ApiError::not_found(),
+            IngressError::UnknownNumber(n) => {
+                ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("{n} is not a number of this tenant."))
+            }
+            IngressError::UnknownReceipt(id) => {
+                ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("No message of this tenant has the id {id}."))
+            }
+            IngressError::Suspended => {
+                ApiError::new(StatusCode::FORBIDDEN, "tenant_suspended", "This tenant is suspended.")
+            }
+            IngressError::Malformed(detail) => ApiError::malformed(detail),
+            IngressError::Unavailable => ApiError::unavailable(),
+            IngressError::Internal => ApiError::internal(),
+        }
+    }
+}
+
+/// Receives what Flowroute posts: an inbound SMS or MMS (JSON:API or compact) or a delivery receipt.
+#[utoipa::path(tag = "ingress", params(("prefix" = String, Path, description = "the tenant's inbound prefix")),
+    request_body(content = Object, description = "Flowroute's callback body, as documented in shared/flowroute", content_type = "application/json"),
+    responses((status = 200, body = Acknowledged), (status = 400, body = Problem), (status = 403, body = Problem),
+              (status = 404, body = Problem), (status = 413, body = Problem), (status = 503, body = Problem)))]
+#[post("/{prefix}")]
+pub async fn receive(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    mut payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| ApiError::malformed("The body could not be read."))?;
+        if body.len() + chunk.len() > MAX_CALLBACK {
+            return Err(ApiError::too_large(MAX_CALLBACK));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let received = state.engine.receive(&path, &body).await?;
+    let (status, message_id) = match received {
+        Received::Stored { message_id } => ("stored", Some(message_id)),
+        Received::Duplicate { message_id } => ("duplicate", Some(message_id)),
+        Received::ReceiptApplied { message_id } => ("receipt_applied", Some(message_id)),
+        Received::ReceiptUnchanged { message_id } => ("receipt_unchanged", Some(message_id)),
+        Received::Ignored => ("ignored", None),
+    };
+    Ok(HttpResponse::Ok().json(Acknowledged { status, message_id }))
+}

@@ -1,0 +1,186 @@
+//! The durable job queue. Jobs are written in the same transaction as the change that needs them;
+//! workers claim due jobs with a lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so several
+//! instances share the work), and a job waits while an earlier job with the same ordering key
+//! (a conversation) is unfinished, which keeps each conversation's deliveries in order.
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::{DbBackend, EntityTrait, QueryResult};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::entity::{event, tenant};
+use crate::events::{self};
+use crate::tenants::PREVIOUS_SECRET_GRACE;
+use crate::{Store, StoreError, now, sql};
+
+/// A job a worker holds until its lease ends.
+#[derive(Debug, Clone)]
+pub struct ClaimedJob {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub kind: String,
+    pub event_id: Option<i64>,
+    pub message_id: Option<Uuid>,
+    pub media_id: Option<Uuid>,
+    /// Attempts so far, this one included.
+    pub attempts: i32,
+}
+
+/// Everything needed to post one event to a tenant's PBX.
+pub struct WebhookDelivery {
+    pub url: String,
+    /// The current secret first, then the previous one while its grace period lasts.
+    pub secrets: Vec<SecretString>,
+    /// The `webhook-id`: the event's stable id.
+    pub webhook_id: String,
+    pub body: Value,
+}
+
+impl std::fmt::Debug for WebhookDelivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookDelivery")
+            .field("url", &self.url)
+            .field("webhook_id", &self.webhook_id)
+            .finish_non_exhaustive()
+    }
+}
+
+const CLAIM_PG: &str = "\
+WITH due AS (
+  SELECT j.id FROM job j
+  WHERE j.kind = $1
+    AND ((j.state = 'pending' AND j.next_attempt_at <= $2) OR (j.state = 'running' AND j.locked_until < $2))
+    AND NOT EXISTS (
+      SELECT 1 FROM job e
+      WHERE e.ordering_key = j.ordering_key AND e.kind = j.kind AND e.state IN ('pending', 'running')
+        AND (e.created_at < j.created_at OR (e.created_at = j.created_at AND e.id < j.id)))
+  ORDER BY j.created_at, j.id
+  LIMIT $3
+  FOR UPDATE SKIP LOCKED)
+UPDATE job SET state = 'running', locked_until = $4, attempts = job.attempts + 1, updated_at = $2
+FROM due WHERE job.id = due.id
+RETURNING job.id, job.tenant_id, job.kind, job.event_id, job.message_id, job.media_id, job.attempts";
+
+const CLAIM_SQLITE: &str = "\
+UPDATE job SET state = 'running', locked_until = $4, attempts = attempts + 1, updated_at = $2
+WHERE id IN (
+  SELECT j.id FROM job j
+  WHERE j.kind = $1
+    AND ((j.state = 'pending' AND j.next_attempt_at <= $2) OR (j.state = 'running' AND j.locked_until < $2))
+    AND NOT EXISTS (
+      SELECT 1 FROM job e
+      WHERE e.ordering_key = j.ordering_key AND e.kind = j.kind AND e.state IN ('pending', 'running')
+        AND (e.created_at < j.created_at OR (e.created_at = j.created_at AND e.id < j.id)))
+  ORDER BY j.created_at, j.id
+  LIMIT $3)
+RETURNING id, tenant_id, kind, event_id, message_id, media_id, attempts";
+
+fn claimed(row: &QueryResult) -> Result<ClaimedJob, StoreError> {
+    Ok(ClaimedJob {
+        id: row.try_get("", "id")?,
+        tenant_id: row.try_get("", "tenant_id")?,
+        kind: row.try_get("", "kind")?,
+        event_id: row.try_get("", "event_id")?,
+        message_id: row.try_get("", "message_id")?,
+        media_id: row.try_get("", "media_id")?,
+        attempts: row.try_get("", "attempts")?,
+    })
+}
+
+impl Store {
+    /// Claims up to `limit` due jobs of `kind` for `lease`; a job whose lease ends unfinished (its
+    /// worker died) is claimed again.
+    pub async fn claim_jobs(&self, kind: &str, limit: u32, lease: Duration) -> Result<Vec<ClaimedJob>, StoreError> {
+        let at = now();
+        let txn = self.write_txn().await?;
+        let sql_text = match self.db().get_database_backend() {
+            DbBackend::Postgres => CLAIM_PG,
+            _ => CLAIM_SQLITE,
+        };
+        let rows =
+            sql::query(&txn, sql_text, vec![kind.into(), at.into(), i64::from(limit).into(), (at + lease).into()])
+                .await?;
+        txn.commit().await?;
+        let mut jobs = rows.iter().map(claimed).collect::<Result<Vec<_>, _>>()?;
+        jobs.sort_by_key(|j| j.id);
+        Ok(jobs)
+    }
+
+    /// Marks a job done.
+    pub async fn complete_job(&self, id: Uuid) -> Result<(), StoreError> {
+        sql::execute(
+            self.db(),
+            "UPDATE job SET state = 'done', locked_until = NULL, last_error = NULL, updated_at = $2 WHERE id = $1",
+            vec![id.into(), now().into()],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Puts a job back to wait until `next_attempt_at`, keeping the reason.
+    pub async fn retry_job(&self, id: Uuid, next_attempt_at: DateTime<Utc>, error: &str) -> Result<(), StoreError> {
+        sql::execute(
+            self.db(),
+            "UPDATE job SET state = 'pending', locked_until = NULL, next_attempt_at = $2, last_error = $3, updated_at = $4 \
+             WHERE id = $1",
+            vec![id.into(), next_attempt_at.into(), truncate(error).into(), now().into()],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Gives a job up for good and records an event saying so (on the live stream only: the PBX
+    /// that could not be reached would not get it either).
+    pub async fn kill_job(&self, job: &ClaimedJob, error: &str) -> Result<(), StoreError> {
+        let at = now();
+        let txn = self.write_txn().await?;
+        sql::execute(
+            &txn,
+            "UPDATE job SET state = 'dead', locked_until = NULL, last_error = $2, updated_at = $3 WHERE id = $1",
+            vec![job.id.into(), truncate(error).into(), at.into()],
+        )
+        .await?;
+        let data = json!({"job_id": job.id, "kind": job.kind, "event_id": job.event_id, "message_id": job.message_id,
+                          "attempts": job.attempts, "last_error": truncate(error)});
+        events::append_unrouted(&txn, job.tenant_id, "delivery.dead", data, at).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// What to post for a webhook job; `None` when the tenant no longer has a webhook.
+    pub async fn webhook_delivery(&self, job: &ClaimedJob) -> Result<Option<WebhookDelivery>, StoreError> {
+        let event_id = job.event_id.ok_or(StoreError::NotFound)?;
+        let ev = event::Entity::find_by_id(event_id).one(self.db()).await?.ok_or(StoreError::NotFound)?;
+        let t = tenant::Entity::find_by_id(ev.tenant_id).one(self.db()).await?.ok_or(StoreError::NotFound)?;
+        let Some(url) = t.webhook_url.clone() else { return Ok(None) };
+        let aad = format!("tenant:{}:webhook_secret", t.id);
+        let open = |sealed: &str| {
+            self.cipher().open(sealed, &aad).map_err(|e| StoreError::Internal(sea_orm::DbErr::Custom(e.to_string())))
+        };
+        let mut secrets = vec![open(&t.webhook_secret_enc)?];
+        if let (Some(prev), Some(rotated)) = (&t.webhook_secret_prev_enc, t.webhook_secret_rotated_at)
+            && now() < rotated + PREVIOUS_SECRET_GRACE
+        {
+            secrets.push(open(prev)?);
+        }
+        let webhook_id =
+            ev.payload.get("id").and_then(Value::as_str).map_or_else(|| format!("evt_{}", ev.id), str::to_owned);
+        Ok(Some(WebhookDelivery { url, secrets, webhook_id, body: ev.payload }))
+    }
+
+    /// Counts jobs by state, for tests and metrics.
+    pub async fn job_counts(&self, kind: &str) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sql::query(
+            self.db(),
+            "SELECT state, COUNT(*) AS n FROM job WHERE kind = $1 GROUP BY state ORDER BY state",
+            vec![kind.into()],
+        )
+        .await?;
+        rows.iter().map(|r| Ok((r.try_get("", "state")?, r.try_get("", "n")?))).collect()
+    }
+}
+
+fn truncate(error: &str) -> String {
+    error.chars().take(1000).collect()
+}

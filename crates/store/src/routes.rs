@@ -1,0 +1,99 @@
+//! The lookups the inbound path makes for every text, shaped for a read-through cache: a prefix
+//! to its tenant and provider, a number (DID) to its tenant, destinations and policy.
+
+use std::sync::Arc;
+
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use switchboard_core::PolicySpec;
+use uuid::Uuid;
+
+use crate::entity::{extension, inbound_prefix, number, number_destination, policy, provider, tenant};
+use crate::{Store, StoreError};
+
+/// What an inbound prefix leads to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrefixRoute {
+    pub prefix_id: Uuid,
+    pub tenant_id: Uuid,
+    pub tenant_slug: String,
+    /// False while the tenant is suspended.
+    pub tenant_active: bool,
+    pub provider_id: Uuid,
+    /// The provider's company for senders that match no contact.
+    pub catch_all_company_id: Option<Uuid>,
+}
+
+/// What a number leads to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NumberRoute {
+    pub number_id: Uuid,
+    pub tenant_id: Uuid,
+    pub e164: String,
+    /// The number's destinations that are enabled, in order.
+    pub destinations: Vec<String>,
+    /// Every enabled extension of the tenant that a policy may name; disabled ones receive nothing.
+    pub enabled_extensions: Vec<String>,
+    pub policy: Option<Arc<PolicySpec>>,
+}
+
+impl Store {
+    /// The route of a prefix (any case), if it exists.
+    pub async fn prefix_route(&self, prefix: &str) -> Result<Option<PrefixRoute>, StoreError> {
+        let Some(p) = inbound_prefix::Entity::find()
+            .filter(inbound_prefix::Column::Prefix.eq(prefix.to_ascii_lowercase()))
+            .one(self.db())
+            .await?
+        else {
+            return Ok(None);
+        };
+        let Some(t) = tenant::Entity::find_by_id(p.tenant_id).one(self.db()).await? else {
+            return Ok(None);
+        };
+        let catch_all =
+            provider::Entity::find_by_id(p.provider_id).one(self.db()).await?.and_then(|p| p.catch_all_company_id);
+        Ok(Some(PrefixRoute {
+            prefix_id: p.id,
+            tenant_id: t.id,
+            tenant_slug: t.slug,
+            tenant_active: t.status == "active",
+            provider_id: p.provider_id,
+            catch_all_company_id: catch_all,
+        }))
+    }
+
+    /// The route of a number (E.164 with `+`), if any tenant holds it.
+    pub async fn number_route(&self, e164: &str) -> Result<Option<NumberRoute>, StoreError> {
+        let Some(n) = number::Entity::find().filter(number::Column::E164.eq(e164)).one(self.db()).await? else {
+            return Ok(None);
+        };
+        let enabled: Vec<extension::Model> = extension::Entity::find()
+            .filter(extension::Column::TenantId.eq(n.tenant_id))
+            .filter(extension::Column::Enabled.eq(true))
+            .all(self.db())
+            .await?;
+        let links = number_destination::Entity::find()
+            .filter(number_destination::Column::NumberId.eq(n.id))
+            .order_by_asc(number_destination::Column::Position)
+            .all(self.db())
+            .await?;
+        let destinations = links
+            .iter()
+            .filter_map(|l| enabled.iter().find(|e| e.id == l.extension_id).map(|e| e.extension.clone()))
+            .collect();
+        let policy = match n.policy_id {
+            Some(id) => match policy::Entity::find_by_id(id).one(self.db()).await? {
+                Some(p) => Some(Arc::new(crate::policies::spec_of(&p)?)),
+                None => None,
+            },
+            None => None,
+        };
+        Ok(Some(NumberRoute {
+            number_id: n.id,
+            tenant_id: n.tenant_id,
+            e164: n.e164,
+            destinations,
+            enabled_extensions: enabled.into_iter().map(|e| e.extension).collect(),
+            policy,
+        }))
+    }
+}

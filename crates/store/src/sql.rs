@@ -1,0 +1,63 @@
+//! Raw SQL for the few statements sea-orm's builder cannot say portably (`RETURNING` on an
+//! update, `FOR UPDATE SKIP LOCKED`). Written with `$1`, `$2`…; rewritten to SQLite's numbered
+//! `?1`, `?2`…, so a parameter may appear more than once.
+
+use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Statement, Value};
+
+use crate::StoreError;
+
+/// A statement for the connection's backend.
+pub(crate) fn statement(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statement {
+    let sql = match backend {
+        DbBackend::Postgres => sql.to_owned(),
+        _ => {
+            let mut out = sql.to_owned();
+            for i in (1..=values.len()).rev() {
+                out = out.replace(&format!("${i}"), &format!("?{i}"));
+            }
+            out
+        }
+    };
+    Statement::from_sql_and_values(backend, sql, values)
+}
+
+/// Runs a query and returns its rows.
+pub(crate) async fn query<C: ConnectionTrait>(
+    db: &C,
+    sql: &str,
+    values: Vec<Value>,
+) -> Result<Vec<QueryResult>, StoreError> {
+    Ok(db.query_all_raw(statement(db.get_database_backend(), sql, values)).await?)
+}
+
+/// Runs a statement and returns the number of rows it touched.
+pub(crate) async fn execute<C: ConnectionTrait>(db: &C, sql: &str, values: Vec<Value>) -> Result<u64, StoreError> {
+    Ok(db.execute_raw(statement(db.get_database_backend(), sql, values)).await?.rows_affected())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_follow_the_backend() {
+        let v = || {
+            vec![
+                Value::from(1),
+                Value::from(2),
+                Value::from(3),
+                Value::from(4),
+                Value::from(5),
+                Value::from(6),
+                Value::from(7),
+                Value::from(8),
+                Value::from(9),
+                Value::from(10),
+            ]
+        };
+        let pg = statement(DbBackend::Postgres, "a = $1 and b = $10", v());
+        assert_eq!(pg.sql, "a = $1 and b = $10");
+        let lite = statement(DbBackend::Sqlite, "a = $1 and b = $10", v());
+        assert_eq!(lite.sql, "a = ?1 and b = ?10", "$10 is not read as $1 followed by 0");
+    }
+}

@@ -1,0 +1,402 @@
+//! Inbound texts end to end: Flowroute's payloads posted to a prefix reach a PBX sink signed, once,
+//! in order, with the right extensions, contact and company — and what must be refused is refused
+//! without storing anything.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use switchboard_engine::signing;
+
+use crate::sink::{Delivery, Sink};
+use crate::support::{Reply, TestApp};
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/../flowroute/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+/// A tenant wired for inbound texts: webhook at a sink, a provider with a catch-all company, a
+/// prefix, extensions, a number, and a contact for the fixtures' sender.
+pub struct Wired {
+    pub base: String,
+    pub token: String,
+    pub secret: String,
+    pub sink: Sink,
+    pub provider: String,
+}
+
+pub async fn wire(app: &TestApp, slug: &str, prefix: &str, e164: &str) -> Wired {
+    let sink = Sink::start().await;
+    let sys = app.system.clone();
+    let created = app.post("/api/v1/tenants", &sys, json!({"slug": slug, "name": slug, "webhook_url": sink.url})).await;
+    let secret = created.expect(StatusCode::CREATED)["webhook_secret"].as_str().unwrap().to_owned();
+    let token = app.admin(slug);
+    let base = format!("/api/v1/tenants/{slug}");
+    let post = |path: &str, body: Value| {
+        let (base, token) = (base.clone(), token.clone());
+        let path = path.to_owned();
+        async move { app.post(&format!("{base}/{path}"), &token, body).await.expect(StatusCode::CREATED).clone() }
+    };
+    let catch_all = post("companies", json!({"name": "Unknown senders"})).await["id"].as_str().unwrap().to_owned();
+    let plumbing = post("companies", json!({"name": "Doe Plumbing"})).await["id"].as_str().unwrap().to_owned();
+    let provider = post(
+        "providers",
+        json!({"name": "Main", "kind": "flowroute", "access_key": "AK1", "secret_key": "SK1", "catch_all_company_id": catch_all}),
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    post("prefixes", json!({"prefix": prefix, "provider_id": provider})).await;
+    for ext in ["101", "102", "200", "300"] {
+        post("extensions", json!({"extension": ext, "name": format!("Ext {ext}")})).await;
+    }
+    post(
+        "numbers",
+        json!({"e164": e164, "name": "Main", "provider_id": provider, "prefix": prefix, "destinations": ["101", "102"]}),
+    )
+    .await;
+    post("contacts", json!({"name": "Pat Doe", "phone": "+12065550123", "company_id": plumbing})).await;
+    Wired { base, token, secret, sink, provider }
+}
+
+impl TestApp {
+    /// Posts a body to a prefix as Flowroute does.
+    pub async fn flowroute(&self, prefix: &str, body: &[u8]) -> Reply {
+        let res = self
+            .client
+            .post(format!("{}/{prefix}", self.base))
+            .header("content-type", "application/json")
+            .body(body.to_vec())
+            .send()
+            .await
+            .unwrap();
+        Reply::read(res).await
+    }
+}
+
+fn verified(d: &Delivery, secret: &str) {
+    assert!(signing::verify(secret, &d.id, d.timestamp, &d.body, &d.signature), "a bad signature on {d:?}");
+    assert!((chrono::Utc::now().timestamp() - d.timestamp).abs() < 60);
+    assert_eq!(d.json["id"], d.id.as_str(), "webhook-id is the event's id");
+}
+
+pub async fn every_inbound_fixture_reaches_the_pbx_signed(app: TestApp) {
+    let w = wire(&app, "acme", "acmein", "+12025550100").await;
+    let fixtures = [
+        "inbound_sms_jsonapi.json",
+        "inbound_sms_compact.json",
+        "inbound_sms_unicode.json",
+        "inbound_mms_jsonapi.json",
+        "inbound_mms_null_body.json",
+    ];
+    for f in fixtures {
+        let r = app.flowroute("acmein", &fixture(f)).await;
+        assert_eq!(r.expect(StatusCode::OK)["status"], "stored", "{f}");
+    }
+    let got = w.sink.wait_for(fixtures.len(), Duration::from_secs(20)).await;
+    assert_eq!(got.len(), fixtures.len());
+    let mut ids: Vec<&str> = got.iter().map(|d| d.id.as_str()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), fixtures.len(), "one webhook-id per event");
+    for d in &got {
+        verified(d, &w.secret);
+        let data = &d.json["data"];
+        assert_eq!(d.json["type"], "message.received");
+        assert_eq!(d.json["tenant"], "acme");
+        assert_eq!(data["extensions"], json!(["101", "102"]));
+        assert_eq!((data["number"].as_str(), data["from"].as_str()), (Some("+12025550100"), Some("+12065550123")));
+        assert_eq!(data["contact"]["name"], "Pat Doe");
+        assert_eq!(data["company"]["name"], "Doe Plumbing");
+        assert!(data["keyword"].is_null());
+    }
+    let bodies: Vec<&Value> = got.iter().map(|d| &d.json["data"]["body"]).collect();
+    assert!(bodies.contains(&&json!("Merci beaucoup! \u{1F600} \u{e0} demain")));
+    assert!(bodies.contains(&&Value::Null), "an MMS without text");
+    let mms = got.iter().find(|d| d.json["data"]["body"] == "photo of the damage").unwrap();
+    let media = mms.json["data"]["media"].as_array().unwrap();
+    assert_eq!(media.len(), 2);
+    assert_eq!(media[0]["mime_type"], "image/jpeg");
+    assert_eq!(media[0]["size"], 662_315);
+    assert!(media[0]["url"].as_str().unwrap().starts_with("https://sms.example.net/api/v1/media/"));
+    // The message log holds them, newest first, with segments and encoding.
+    let log = app.get(&format!("{}/messages?direction=inbound", w.base), &w.token).await;
+    let items = log.expect(StatusCode::OK)["items"].as_array().unwrap().clone();
+    assert_eq!(items.len(), fixtures.len());
+    let unicode = items.iter().find(|m| m["body"].as_str().is_some_and(|b| b.starts_with("Merci"))).unwrap();
+    assert_eq!((unicode["encoding"].as_i64(), unicode["segments"].as_i64()), (Some(8), Some(1)));
+    assert_eq!(unicode["status"], "received");
+}
+
+pub async fn unknown_senders_get_the_catch_all_company(app: TestApp) {
+    let w = wire(&app, "acme", "acmein", "+12025550100").await;
+    let body = br#"{"to": "12025550100", "from": "12065550199", "body": "who is this?", "id": "mdr2-unknown-1"}"#;
+    app.flowroute("acmein", body).await.expect(StatusCode::OK);
+    let d = &w.sink.wait_for(1, Duration::from_secs(10)).await[0];
+    assert!(d.json["data"]["contact"].is_null());
+    assert_eq!(d.json["data"]["company"]["name"], "Unknown senders");
+    // A short code is a sender too; it cannot be texted back, so it gets no auto-reply either.
+    let body = br#"{"to": "12025550100", "from": "22395", "body": "Your code is 1234", "id": "mdr2-short-1"}"#;
+    app.flowroute("acmein", body).await.expect(StatusCode::OK);
+    let got = w.sink.wait_for(2, Duration::from_secs(10)).await;
+    assert_eq!(got[1].json["data"]["from"], "22395");
+}
+
+pub async fn the_same_text_posted_concurrently_is_stored_and_delivered_once(app: TestApp) {
+    let w = wire(&app, "acme", "acmein", "+12025550100").await;
+    let body = fixture("inbound_sms_jsonapi.json");
+    let posts = (0..12).map(|_| app.flowroute("acmein", &body));
+    let replies = futures_util::future::join_all(posts).await;
+    let mut statuses: Vec<&str> =
+        replies.iter().map(|r| r.expect(StatusCode::OK)["status"].as_str().unwrap()).collect();
+    statuses.sort();
+    assert_eq!(statuses.iter().filter(|s| **s == "stored").count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == "duplicate").count(), 11);
+    let ids: Vec<&Value> = replies.iter().map(|r| &r.json["message_id"]).collect();
+    assert!(ids.iter().all(|i| *i == ids[0]), "every copy names the one message");
+    w.sink.wait_for(1, Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(w.sink.accepted().len(), 1, "delivered once");
+    let log = app.get(&format!("{}/messages", w.base), &w.token).await;
+    assert_eq!(log.json["items"].as_array().unwrap().len(), 1);
+    // A later retry by Flowroute is still a duplicate.
+    assert_eq!(app.flowroute("acmein", &body).await.json["status"], "duplicate");
+}
+
+async fn stored_rows(app: &TestApp) -> (i64, i64, i64, i64) {
+    use sea_orm::ConnectionTrait;
+    let db = app.db().await;
+    let mut counts = Vec::new();
+    for table in ["message", "event", "job", "conversation"] {
+        let rows = db
+            .query_all_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                format!("SELECT COUNT(*) AS n FROM {table}"),
+            ))
+            .await
+            .unwrap();
+        counts.push(rows[0].try_get::<i64>("", "n").unwrap());
+    }
+    db.close().await.ok();
+    (counts[0], counts[1], counts[2], counts[3])
+}
+
+pub async fn what_must_be_refused_is_refused_and_stores_nothing(app: TestApp) {
+    let _a = wire(&app, "acme", "acmein", "+12025550100").await;
+    let _b = wire(&app, "globex", "globexin", "+12025550101").await;
+    // Globex's number posted on Acme's prefix: 404, and no trace in either tenant.
+    let foreign = br#"{"to": "12025550101", "from": "12065550123", "body": "hi", "id": "mdr2-foreign-1"}"#;
+    app.flowroute("acmein", foreign).await.problem(StatusCode::NOT_FOUND, "not_found");
+    let nobody = br#"{"to": "12025550177", "from": "12065550123", "body": "hi", "id": "mdr2-nobody-1"}"#;
+    app.flowroute("acmein", nobody).await.problem(StatusCode::NOT_FOUND, "not_found");
+    app.flowroute("no-such-prefix", &fixture("inbound_sms_jsonapi.json"))
+        .await
+        .problem(StatusCode::NOT_FOUND, "not_found");
+    app.flowroute("acmein", b"{not json").await.problem(StatusCode::BAD_REQUEST, "malformed_body");
+    let r = app.flowroute("acmein", br#"{"data": {"type": "message", "attributes": {"to": "12025550100"}}}"#).await;
+    assert!(r.problem(StatusCode::BAD_REQUEST, "malformed_body")["detail"].as_str().unwrap().contains("'id'"));
+    let big =
+        format!(r#"{{"to":"12025550100","from":"12065550123","id":"mdr2-big","body":"{}"}}"#, "x".repeat(1_100_000));
+    app.flowroute("acmein", big.as_bytes()).await.problem(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+    let receipt = app.flowroute("acmein", &fixture("dlr_jsonapi_level1.json")).await;
+    receipt.problem(StatusCode::NOT_FOUND, "not_found");
+    assert_eq!(stored_rows(&app).await, (0, 0, 0, 0), "messages, events, jobs, conversations");
+    // A suspended tenant's texts are refused (Flowroute retries them).
+    let sys = app.system.clone();
+    app.patch("/api/v1/tenants/acme", &sys, json!({"status": "suspended"})).await.expect(StatusCode::OK);
+    let r = app.flowroute("acmein", &fixture("inbound_sms_jsonapi.json")).await;
+    r.problem(StatusCode::FORBIDDEN, "tenant_suspended");
+    app.patch("/api/v1/tenants/acme", &sys, json!({"status": "active"})).await.expect(StatusCode::OK);
+    app.flowroute("acmein", &fixture("inbound_sms_jsonapi.json")).await.expect(StatusCode::OK);
+    // Moving the number to another tenant takes effect at once (the routing cache is invalidated).
+    let a = app.admin("acme");
+    app.delete("/api/v1/tenants/acme/numbers/+12025550100", &a).await.expect(StatusCode::NO_CONTENT);
+    let again = br#"{"to": "12025550100", "from": "12065550123", "body": "still there?", "id": "mdr2-after-delete"}"#;
+    app.flowroute("acmein", again).await.problem(StatusCode::NOT_FOUND, "not_found");
+}
+
+pub async fn a_pbx_outage_delays_but_never_loses_or_repeats(app: TestApp) {
+    let w = wire(&app, "acme", "acmein", "+12025550100").await;
+    w.sink.set_down(true);
+    for i in 0..4 {
+        let body = format!(r#"{{"to":"12025550100","from":"12065550123","body":"part {i}","id":"mdr2-order-{i}"}}"#);
+        app.flowroute("acmein", body.as_bytes()).await.expect(StatusCode::OK);
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while w.sink.refused() < 2 {
+        assert!(tokio::time::Instant::now() < deadline, "the deliverer never tried");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(w.sink.accepted().is_empty());
+    w.sink.set_down(false);
+    let got = w.sink.wait_for(4, Duration::from_secs(20)).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let got_after = w.sink.accepted();
+    assert_eq!(got_after.len(), 4, "each delivered exactly once: {got_after:?}");
+    let bodies: Vec<&str> = got.iter().map(|d| d.json["data"]["body"].as_str().unwrap()).collect();
+    assert_eq!(bodies, vec!["part 0", "part 1", "part 2", "part 3"], "in order within the conversation");
+    for d in &got {
+        verified(d, &w.secret);
+    }
+}
+
+pub async fn a_delivery_that_never_succeeds_goes_dead_with_an_event(app: TestApp) {
+    let w = wire(&app, "acme", "acmein", "+12025550100").await;
+    w.sink.set_down(true);
+    app.flowroute("acmein", &fixture("inbound_sms_compact.json")).await.expect(StatusCode::OK);
+    // The test schedule: 0.5 s, 1 s, 1 s, so four attempts within a few seconds.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        use sea_orm::ConnectionTrait;
+        let db = app.db().await;
+        let rows = db
+            .query_all_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                "SELECT state, attempts, last_error FROM job WHERE kind = 'webhook_delivery'".to_owned(),
+            ))
+            .await
+            .unwrap();
+        db.close().await.ok();
+        let state: String = rows[0].try_get("", "state").unwrap();
+        if state == "dead" {
+            assert_eq!(rows[0].try_get::<i32>("", "attempts").unwrap(), 4);
+            assert!(rows[0].try_get::<String>("", "last_error").unwrap().contains("503"));
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never went dead (state {state})");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(w.sink.refused(), 4);
+    use sea_orm::ConnectionTrait;
+    let db = app.db().await;
+    let rows = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT event_type FROM event ORDER BY seq".to_owned(),
+        ))
+        .await
+        .unwrap();
+    let types: Vec<String> = rows.iter().map(|r| r.try_get("", "event_type").unwrap()).collect();
+    assert_eq!(types, vec!["message.received", "delivery.dead"]);
+}
+
+pub async fn policies_route_reply_and_record_opt_outs(app: TestApp) {
+    let w = wire(&app, "acme", "acmein", "+12025550100").await;
+    let policy = app
+        .post(
+            &format!("{}/policies", w.base),
+            &w.token,
+            json!({"name": "Desk", "timezone": "UTC", "keywords": [{"keyword": "SALES", "destinations": ["300"]}],
+                   "business_hours": [], "help_reply": "Acme: reply STOP to opt out."}),
+        )
+        .await;
+    let pid = policy.expect(StatusCode::CREATED)["id"].as_str().unwrap().to_owned();
+    app.patch(&format!("{}/numbers/+12025550100", w.base), &w.token, json!({"policy_id": pid}))
+        .await
+        .expect(StatusCode::OK);
+    let text =
+        |id: &str, body: &str| format!(r#"{{"to":"12025550100","from":"12065550123","body":"{body}","id":"{id}"}}"#);
+    app.flowroute("acmein", text("mdr2-k1", "Sales: a quote please").as_bytes()).await.expect(StatusCode::OK);
+    app.flowroute("acmein", text("mdr2-k2", "STOP").as_bytes()).await.expect(StatusCode::OK);
+    app.flowroute("acmein", text("mdr2-k3", "help").as_bytes()).await.expect(StatusCode::OK);
+    let got = w.sink.wait_for(3, Duration::from_secs(10)).await;
+    assert_eq!(got[0].json["data"]["extensions"], json!(["300"]), "keyword rule");
+    assert_eq!(got[1].json["data"]["keyword"], "STOP");
+    assert_eq!(got[1].json["data"]["extensions"], json!(["101", "102"]), "a STOP is still delivered");
+    assert_eq!(got[2].json["data"]["keyword"], "HELP");
+    let opt = app.get(&format!("{}/opt-outs", w.base), &w.token).await;
+    let items = opt.expect(StatusCode::OK)["items"].as_array().unwrap().clone();
+    assert_eq!(items.len(), 1);
+    assert_eq!((items[0]["remote"].as_str(), items[0]["scope"].as_str()), (Some("+12065550123"), Some("+12025550100")));
+    // The HELP answer is queued for the outbound dispatcher, even to a party that opted out.
+    let out = app.get(&format!("{}/messages?direction=outbound", w.base), &w.token).await;
+    let out = out.expect(StatusCode::OK)["items"].as_array().unwrap().clone();
+    assert_eq!(out.len(), 1);
+    assert_eq!(
+        (out[0]["body"].as_str(), out[0]["status"].as_str()),
+        (Some("Acme: reply STOP to opt out."), Some("queued"))
+    );
+    // START lifts it; disabling an extension takes it out of routing at once.
+    app.flowroute("acmein", text("mdr2-k4", "start").as_bytes()).await.expect(StatusCode::OK);
+    assert_eq!(app.get(&format!("{}/opt-outs", w.base), &w.token).await.json["items"], json!([]));
+    app.patch(&format!("{}/extensions/102", w.base), &w.token, json!({"enabled": false})).await.expect(StatusCode::OK);
+    app.flowroute("acmein", text("mdr2-k5", "hello").as_bytes()).await.expect(StatusCode::OK);
+    let got = w.sink.wait_for(5, Duration::from_secs(10)).await;
+    assert_eq!(got[4].json["data"]["extensions"], json!(["101"]));
+}
+
+pub async fn after_hours_auto_reply_goes_once_per_interval(app: TestApp) {
+    let w = wire(&app, "acme", "acmein", "+12025550100").await;
+    // The conversation exists before the race, so nothing but its lock can serialise the texts.
+    let first = br#"{"to":"12025550100","from":"12065550123","body":"hello","id":"mdr2-ah-first"}"#;
+    app.flowroute("acmein", first).await.expect(StatusCode::OK);
+    // A window that is never open: always after hours.
+    let policy = app
+        .post(
+            &format!("{}/policies", w.base),
+            &w.token,
+            json!({"name": "Closed", "timezone": "UTC",
+                   "business_hours": [{"days": ["mon"], "start": "00:00", "end": "00:01"}],
+                   "after_hours": {"destinations": ["200"], "auto_reply": "We are closed."}}),
+        )
+        .await;
+    let pid = policy.expect(StatusCode::CREATED)["id"].as_str().unwrap().to_owned();
+    app.patch(&format!("{}/numbers/+12025550100", w.base), &w.token, json!({"policy_id": pid}))
+        .await
+        .expect(StatusCode::OK);
+    let app = &app;
+    let posts = (0..6).map(|i| {
+        let body = format!(r#"{{"to":"12025550100","from":"12065550123","body":"anyone? {i}","id":"mdr2-ah-{i}"}}"#);
+        async move { app.flowroute("acmein", body.as_bytes()).await.status }
+    });
+    let statuses = futures_util::future::join_all(posts).await;
+    assert!(statuses.iter().all(|s| *s == StatusCode::OK));
+    let out = app.get(&format!("{}/messages?direction=outbound", w.base), &w.token).await;
+    let out = out.expect(StatusCode::OK)["items"].as_array().unwrap().clone();
+    assert_eq!(out.len(), 1, "six concurrent texts, one auto-reply: {out:?}");
+    assert_eq!(out[0]["body"], "We are closed.");
+    let got = w.sink.wait_for(7, Duration::from_secs(10)).await;
+    assert!(got[1..].iter().all(|d| d.json["data"]["extensions"] == json!(["200"])));
+}
+
+pub async fn delivery_receipts_move_status_forward_only(app: TestApp) {
+    let w = wire(&app, "acme", "acmein", "+12025550100").await;
+    let tenant_id = uuid::Uuid::parse_str(app.get(&w.base, &w.token).await.json["id"].as_str().unwrap()).unwrap();
+    let id = uuid::Uuid::now_v7();
+    let now = chrono::Utc::now();
+    app.sql(
+        "INSERT INTO message (id, tenant_id, direction, number, remote, body, media, segments, encoding, status, \
+         provider_message_id, extensions, sender_extension, created_at, updated_at) VALUES ($1, $2, 'outbound', \
+         '+12025550100', '+12065550123', 'Your appointment is confirmed', $3, 1, 0, 'sending', \
+         'mdr2-39cadeace66e11e7aff806cd7f24ba2d', $4, '101', $5, $6)",
+        vec![id.into(), tenant_id.into(), json!([]).into(), json!([]).into(), now.into(), now.into()],
+    )
+    .await;
+    let path = format!("{}/messages/{id}", w.base);
+    let status = || app.get(&path, &w.token);
+    let r = app.flowroute("acmein", &fixture("dlr_jsonapi_level1.json")).await;
+    assert_eq!(r.expect(StatusCode::OK)["status"], "receipt_applied");
+    assert_eq!(status().await.json["status"], "sent");
+    let r = app.flowroute("acmein", &fixture("dlr_jsonapi_level2.json")).await;
+    assert_eq!(r.expect(StatusCode::OK)["status"], "receipt_unchanged", "1003 is still 'sent'");
+    let r = app.flowroute("acmein", &fixture("dlr_jsonapi_failed.json")).await;
+    assert_eq!(r.expect(StatusCode::OK)["status"], "receipt_applied");
+    let m = status().await.json;
+    assert_eq!((m["status"].as_str(), m["error_code"].as_i64()), (Some("failed"), Some(1110)));
+    assert_eq!(m["error_message"], "User Opted Out (STOP)");
+    for late in ["dlr_jsonapi_level1.json", "dlr_compact.json", "dlr_jsonapi_failed.json"] {
+        let r = app.flowroute("acmein", &fixture(late)).await;
+        assert_ne!(r.json["status"], "receipt_applied", "{late} must not move a final status");
+    }
+    assert_eq!(status().await.json["status"], "failed");
+    let got = w.sink.wait_for(2, Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(w.sink.accepted().len(), 2, "one event per change");
+    assert_eq!(got[0].json["type"], "message.status");
+    assert_eq!(got[0].json["data"]["status"], "sent");
+    assert_eq!(got[1].json["data"]["status"], "failed");
+    assert_eq!(got[1].json["data"]["error_code"], 1110);
+    assert_eq!(got[1].json["data"]["sender_extension"], "101");
+    let _ = &w.provider;
+}
