@@ -13,6 +13,7 @@ mod admin;
 mod auth;
 mod inbound;
 mod isolation;
+mod live;
 mod ops;
 mod validation;
 
@@ -56,6 +57,8 @@ fn main() {
         inbound::policies_route_reply_and_record_opt_outs,
         inbound::after_hours_auto_reply_goes_once_per_interval,
         inbound::delivery_receipts_move_status_forward_only,
+        live::event_streams_resume_and_show_each_caller_only_its_texts,
+        live::inboxes_show_each_extension_its_conversations_and_unread_counts,
         validation::malformed_input_gets_a_clear_problem_and_changes_nothing,
         validation::bodies_must_be_json_and_small,
         ops::health_metrics_openapi_and_docs_need_no_token,

@@ -56,6 +56,11 @@ pub async fn health_metrics_openapi_and_docs_need_no_token(app: TestApp) {
         ("/readyz", &["get"][..]),
         ("/metrics", &["get"][..]),
         ("/{prefix}", &["post"][..]),
+        ("/api/v1/conversations", &["get"][..]),
+        ("/api/v1/conversations/{remote}/messages", &["get"][..]),
+        ("/api/v1/conversations/{remote}/read", &["post"][..]),
+        ("/api/v1/messages/{id}", &["get"][..]),
+        ("/api/v1/events", &["get"][..]),
     ];
     assert_eq!(paths.len(), expected.len(), "documented paths: {:?}", paths.keys().collect::<Vec<_>>());
     for (path, methods) in expected {
@@ -77,7 +82,8 @@ pub async fn health_metrics_openapi_and_docs_need_no_token(app: TestApp) {
             .replace("{e164}", "+12025550100")
             .replace("{id}", &uuid::Uuid::now_v7().to_string())
             .replace("{ext}", "101")
-            .replace("{prefix}", "acmein");
+            .replace("{prefix}", "acmein")
+            .replace("{remote}", "+12065550123");
         for method in item.as_object().unwrap().keys() {
             let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let r = app.call(m, &concrete, None, Some(json!({}))).await;

@@ -189,3 +189,55 @@ impl FromRequest for TenantScope {
         })
     }
 }
+
+/// The caller of the extension API: an extension (sees its own texts) or a tenant admin (sees the
+/// whole tenant). The system administrator has no tenant here: `403`.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub tenant: Tenant,
+    /// The extension, for the extension role.
+    pub ext: Option<String>,
+}
+
+impl Caller {
+    /// The store's view for this caller.
+    pub fn viewer(&self) -> switchboard_store::inbox::Viewer<'_> {
+        match &self.ext {
+            Some(e) => switchboard_store::inbox::Viewer::Extension(e),
+            None => switchboard_store::inbox::Viewer::Tenant,
+        }
+    }
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let principal = Principal::from_req(req);
+        let st = state(req);
+        Box::pin(async move {
+            let claims = principal?.0;
+            let st = st?;
+            let slug = match (claims.role, &claims.tenant) {
+                (Role::System, _) | (_, None) => return Err(ApiError::forbidden()),
+                (_, Some(slug)) => slug.clone(),
+            };
+            let tenant = match st.store.tenant_by_slug(&slug).await {
+                Err(switchboard_store::StoreError::NotFound) => {
+                    return Err(ApiError::unauthorized("The token's tenant no longer exists."));
+                }
+                other => other?,
+            };
+            if let Some(ext) = &claims.ext {
+                match st.store.get_extension(tenant.id, ext).await {
+                    Err(switchboard_store::StoreError::NotFound) => {
+                        return Err(ApiError::unauthorized("The token's extension no longer exists."));
+                    }
+                    other => other?,
+                };
+            }
+            Ok(Self { tenant, ext: claims.ext })
+        })
+    }
+}

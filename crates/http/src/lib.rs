@@ -33,6 +33,8 @@ pub struct AppState {
     /// The base URL Flowroute reaches, without a trailing slash.
     pub public_url: String,
     pub metrics: Metrics,
+    /// Turns true when the service is stopping: live streams end so the stop need not wait for them.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 /// How the HTTP server runs.

@@ -3,7 +3,9 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{directory, extensions, ingress, messages, numbers, ops, policies, prefixes, providers, tenants};
+use crate::routes::{
+    directory, events, extensions, inbox, ingress, messages, numbers, ops, policies, prefixes, providers, tenants,
+};
 
 struct BearerAuth;
 
@@ -35,6 +37,7 @@ impl Modify for BearerAuth {
         directory::contact_create, directory::contact_list, directory::contact_get_one, directory::contact_update,
         directory::contact_remove,
         messages::list, messages::get_one, messages::opt_outs, messages::lift_opt_out,
+        inbox::conversations, inbox::conversation_messages, inbox::mark_read, inbox::message, events::events,
         ingress::receive,
     ),
     components(schemas(crate::error::Problem)),

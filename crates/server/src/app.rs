@@ -58,6 +58,7 @@ pub struct App {
     addr: SocketAddr,
     store: Store,
     engine: Arc<Engine>,
+    stop: tokio::sync::watch::Sender<bool>,
 }
 
 impl std::fmt::Debug for App {
@@ -75,7 +76,9 @@ impl App {
         let mut engine_config = EngineConfig::new(settings.public_url.clone());
         engine_config.retry = settings.retry.clone();
         let engine = Arc::new(Engine::new(store.clone(), engine_config)?);
+        let (stop, shutdown) = tokio::sync::watch::channel(false);
         let state = web::Data::new(AppState {
+            shutdown,
             engine: engine.clone(),
             store: store.clone(),
             jwt: JwtKeys::new(&settings.jwt_secret),
@@ -88,7 +91,7 @@ impl App {
             &ServerSettings { workers: settings.workers, shutdown_timeout: settings.shutdown_timeout },
         )?;
         tracing::info!(%addr, backend = store.backend_name(), public_url = %settings.public_url, "switchboard ready");
-        Ok(Self { server, addr, store, engine })
+        Ok(Self { server, addr, store, engine, stop })
     }
 
     /// The address the server listens on.
@@ -100,20 +103,22 @@ impl App {
     /// flight finish (up to the shutdown timeout), and the store is closed.
     pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         let handle = self.server.handle();
-        let (stop_workers, stop) = tokio::sync::watch::channel(false);
-        let deliverer = tokio::spawn(switchboard_engine::run_webhook_worker(self.engine.clone(), stop));
+        let deliverer =
+            tokio::spawn(switchboard_engine::run_webhook_worker(self.engine.clone(), self.stop.subscribe()));
         let mut running = tokio::spawn(self.server);
         let result = tokio::select! {
             r = &mut running => r,
             () = shutdown => {
                 tracing::info!("shutting down: finishing requests in flight");
+                // Live streams end at once; ordinary requests get the shutdown timeout.
+                let _ = self.stop.send(true);
                 handle.stop(true).await;
                 running.await
             }
         };
         // Workers stop after the server: a delivery in flight finishes or its lease expires and
         // another run claims it again.
-        let _ = stop_workers.send(true);
+        let _ = self.stop.send(true);
         let _ = deliverer.await;
         self.store.close().await;
         result??;

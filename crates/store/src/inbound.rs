@@ -179,6 +179,12 @@ impl Store {
                 vec![conv.id.into(), ext.clone().into()],
             )
             .await?;
+            sql::execute(
+                &txn,
+                "INSERT INTO message_extension (message_id, tenant_id, extension, remote) VALUES ($1, $2, $3, $4)",
+                vec![message_id.into(), text.tenant_id.into(), ext.clone().into(), text.remote.clone().into()],
+            )
+            .await?;
         }
         match decision.opt_out {
             Some(OptOutChange::OptOut { all_numbers }) => {

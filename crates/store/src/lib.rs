@@ -16,6 +16,7 @@ pub mod directory;
 pub mod events;
 pub mod extensions;
 pub mod inbound;
+pub mod inbox;
 pub mod messages;
 pub mod numbers;
 pub mod outbox;

@@ -73,7 +73,7 @@ pub struct OptOut {
 
 const STATUSES: &[&str] = &["received", "queued", "sending", "sent", "delivered", "failed"];
 
-fn message_record(m: message::Model) -> Message {
+pub(crate) fn message_record(m: message::Model) -> Message {
     Message {
         id: m.id,
         direction: m.direction,

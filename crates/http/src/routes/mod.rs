@@ -1,7 +1,9 @@
 //! The HTTP routes, one module per resource.
 
 pub mod directory;
+pub mod events;
 pub mod extensions;
+pub mod inbox;
 pub mod ingress;
 pub mod messages;
 pub mod numbers;
@@ -51,4 +53,6 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
     policies::configure(cfg);
     directory::configure(cfg);
     messages::configure(cfg);
+    inbox::configure(cfg);
+    cfg.service(events::events);
 }
