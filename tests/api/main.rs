@@ -11,6 +11,7 @@ mod support;
 
 mod admin;
 mod auth;
+mod crash;
 mod inbound;
 mod isolation;
 mod live;
@@ -59,6 +60,7 @@ fn main() {
         inbound::delivery_receipts_move_status_forward_only,
         live::event_streams_resume_and_show_each_caller_only_its_texts,
         live::inboxes_show_each_extension_its_conversations_and_unread_counts,
+        crash::a_crash_after_the_200_loses_and_repeats_nothing,
         validation::malformed_input_gets_a_clear_problem_and_changes_nothing,
         validation::bodies_must_be_json_and_small,
         ops::health_metrics_openapi_and_docs_need_no_token,

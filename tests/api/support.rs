@@ -34,6 +34,8 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub jwt_secret: String,
+    /// The master key, base64, to start the real binary on the same database.
+    pub master_key: String,
     pub database_url: String,
     pub system: String,
     pub sqlite_dir: Option<tempfile::TempDir>,
@@ -126,6 +128,7 @@ impl TestApp {
             base,
             client: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap(),
             jwt_secret,
+            master_key: base64::engine::general_purpose::STANDARD.encode(master_key),
             database_url,
             system: String::new(),
             sqlite_dir,

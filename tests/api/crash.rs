@@ -1,0 +1,90 @@
+//! The durable promise under a crash: the real binary, killed with SIGKILL after it answered `200`
+//! but before it could deliver, delivers every text exactly once after a restart.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+
+use crate::inbound::wire;
+use crate::support::TestApp;
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    async fn start(app: &TestApp, log: &std::path::Path) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let base = format!("http://127.0.0.1:{port}");
+        let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .arg("serve")
+            .env_clear()
+            .env("SWITCHBOARD_DATABASE_URL", &app.database_url)
+            .env("SWITCHBOARD_LISTEN", format!("127.0.0.1:{port}"))
+            .env("SWITCHBOARD_PUBLIC_URL", "https://sms.example.net")
+            .env("SWITCHBOARD_JWT_SECRET", &app.jwt_secret)
+            .env("SWITCHBOARD_MASTER_KEY", &app.master_key)
+            .env("SWITCHBOARD_WEBHOOK_RETRY_SCHEDULE_SECS", "1,1,1,1,1,1")
+            .env("SWITCHBOARD_WEBHOOK_RETRY_JITTER", "0")
+            .env("SWITCHBOARD_LOG_FORMAT", "json")
+            .stdout(std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let client = reqwest::Client::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = client.get(format!("{base}/readyz")).send().await
+                && r.status() == StatusCode::OK
+            {
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "the server did not become ready");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Self { child, base }
+    }
+
+    fn kill(mut self) {
+        self.child.kill().unwrap(); // SIGKILL: no shutdown code runs
+        self.child.wait().unwrap();
+    }
+}
+
+pub async fn a_crash_after_the_200_loses_and_repeats_nothing(mut app: TestApp) {
+    // The in-process app steps aside; the real binary takes over its database.
+    if let Some(stopped) = app.begin_stop() {
+        stopped.await.unwrap().unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("server.log");
+    let first = Server::start(&app, &log).await;
+    app.base = first.base.clone();
+    let w = wire(&app, "acme", "acmein", "+12025550100").await;
+    w.sink.set_down(true);
+    for i in 0..3 {
+        let body = format!(r#"{{"to":"12025550100","from":"12065550123","body":"crash {i}","id":"mdr2-crash-{i}"}}"#);
+        assert_eq!(app.flowroute("acmein", body.as_bytes()).await.json["status"], "stored");
+    }
+    first.kill();
+    assert!(w.sink.accepted().is_empty(), "nothing was delivered before the crash");
+
+    w.sink.set_down(false);
+    let second = Server::start(&app, &log).await;
+    app.base = second.base.clone();
+    let got = w.sink.wait_for(3, Duration::from_secs(30)).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let got_after = w.sink.accepted();
+    assert_eq!(got_after.len(), 3, "exactly once each: {got_after:?}");
+    let bodies: Vec<&str> = got.iter().map(|d| d.json["data"]["body"].as_str().unwrap()).collect();
+    assert_eq!(bodies, vec!["crash 0", "crash 1", "crash 2"]);
+    let log_text = std::fs::read_to_string(&log).unwrap();
+    assert!(!log_text.contains(&app.jwt_secret) && !log_text.contains(&app.master_key), "a secret reached the log");
+    assert!(!log_text.contains(&w.secret), "the webhook secret reached the log");
+    // The same texts posted again by Flowroute's retries are duplicates.
+    let again = br#"{"to":"12025550100","from":"12065550123","body":"crash 0","id":"mdr2-crash-0"}"#;
+    assert_eq!(app.flowroute("acmein", again).await.json["status"], "duplicate");
+    second.kill();
+}
