@@ -29,6 +29,7 @@ impl Server {
             .env("SWITCHBOARD_WEBHOOK_RETRY_SCHEDULE_SECS", "1,1,1,1,1,1")
             .env("SWITCHBOARD_WEBHOOK_RETRY_JITTER", "0")
             .env("SWITCHBOARD_LOG_FORMAT", "json")
+            .env("SWITCHBOARD_MEDIA_DIR", log.with_file_name("media"))
             .stdout(std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap())
             .stderr(Stdio::inherit())
             .spawn()

@@ -15,6 +15,7 @@ mod crash;
 mod inbound;
 mod isolation;
 mod live;
+mod media;
 mod ops;
 mod validation;
 
@@ -61,6 +62,7 @@ fn main() {
         live::event_streams_resume_and_show_each_caller_only_its_texts,
         live::inboxes_show_each_extension_its_conversations_and_unread_counts,
         crash::a_crash_after_the_200_loses_and_repeats_nothing,
+        media::mms_media_are_fetched_kept_and_served_to_who_may_see_them,
         validation::malformed_input_gets_a_clear_problem_and_changes_nothing,
         validation::bodies_must_be_json_and_small,
         ops::health_metrics_openapi_and_docs_need_no_token,

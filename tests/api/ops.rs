@@ -61,6 +61,7 @@ pub async fn health_metrics_openapi_and_docs_need_no_token(app: TestApp) {
         ("/api/v1/conversations/{remote}/read", &["post"][..]),
         ("/api/v1/messages/{id}", &["get"][..]),
         ("/api/v1/events", &["get"][..]),
+        ("/api/v1/media/{id}", &["get"][..]),
     ];
     assert_eq!(paths.len(), expected.len(), "documented paths: {:?}", paths.keys().collect::<Vec<_>>());
     for (path, methods) in expected {

@@ -39,6 +39,8 @@ pub struct TestApp {
     pub database_url: String,
     pub system: String,
     pub sqlite_dir: Option<tempfile::TempDir>,
+    /// Kept alive for the app's lifetime: fetched media live here.
+    pub _media_dir: tempfile::TempDir,
     shutdown: Option<oneshot::Sender<()>>,
     finished: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     admin_url: Option<String>,
@@ -86,6 +88,7 @@ fn with_database(url: &str, name: &str) -> String {
 impl TestApp {
     /// Starts the application on a fresh database of `backend`.
     pub async fn spawn(backend: Backend, postgres: Option<&str>) -> Self {
+        let media_dir = tempfile::tempdir().unwrap();
         let (database_url, sqlite_dir, admin_url, db_name) = match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().unwrap();
@@ -116,6 +119,8 @@ impl TestApp {
                 jitter: 0.0,
                 max_retry_after: Duration::from_secs(2),
             },
+            media_dir: media_dir.path().to_owned(),
+            media_allow_http: true,
         };
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let app = App::build(settings, listener).await.unwrap();
@@ -132,6 +137,7 @@ impl TestApp {
             database_url,
             system: String::new(),
             sqlite_dir,
+            _media_dir: media_dir,
             shutdown: Some(tx),
             finished: Some(finished),
             admin_url,

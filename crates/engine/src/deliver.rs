@@ -14,6 +14,7 @@ use tokio::sync::watch;
 
 use crate::Engine;
 use crate::signing;
+use crate::worker::{self, Attempt};
 
 /// When failed deliveries are tried again: after the first attempt, wait `schedule[0]`, then
 /// `schedule[1]`, …; each wait varies by ±`jitter`. After the last wait's attempt fails, the job is dead.
@@ -62,17 +63,11 @@ fn retry_after(res: &reqwest::Response) -> Option<Duration> {
     (when.with_timezone(&Utc) - Utc::now()).to_std().ok()
 }
 
-enum Outcome {
-    Delivered,
-    Skipped,
-    Failed { error: String, retry_after: Option<Duration> },
-}
-
-async fn attempt(engine: &Engine, job: &ClaimedJob) -> Outcome {
+async fn attempt(engine: &Engine, job: &ClaimedJob) -> Attempt {
     let delivery = match engine.store.webhook_delivery(job).await {
         Ok(Some(d)) => d,
-        Ok(None) => return Outcome::Skipped,
-        Err(e) => return Outcome::Failed { error: format!("loading the event: {e}"), retry_after: None },
+        Ok(None) => return Attempt::Done,
+        Err(e) => return Attempt::Retry { error: format!("loading the event: {e}"), retry_after: None },
     };
     let body = serde_json::to_vec(&delivery.body).unwrap_or_default();
     let timestamp = Utc::now().timestamp();
@@ -92,72 +87,36 @@ async fn attempt(engine: &Engine, job: &ClaimedJob) -> Outcome {
         .send()
         .await;
     match res {
-        Ok(r) if r.status().is_success() => Outcome::Delivered,
-        Ok(r) => Outcome::Failed { error: format!("the PBX answered {}", r.status()), retry_after: retry_after(&r) },
+        Ok(r) if r.status().is_success() => {
+            tracing::info!(job_id = %job.id, webhook_id = %delivery.webhook_id, "delivered to the PBX");
+            Attempt::Done
+        }
+        Ok(r) => Attempt::Retry { error: format!("the PBX answered {}", r.status()), retry_after: retry_after(&r) },
         Err(e) if e.is_timeout() => {
-            Outcome::Failed { error: "the PBX did not answer in time".into(), retry_after: None }
+            Attempt::Retry { error: "the PBX did not answer in time".into(), retry_after: None }
         }
-        Err(e) if e.is_connect() => Outcome::Failed { error: "could not connect to the PBX".into(), retry_after: None },
-        Err(e) => Outcome::Failed { error: format!("request failed: {e}"), retry_after: None },
-    }
-}
-
-async fn handle(engine: &Engine, job: ClaimedJob) {
-    let span =
-        tracing::info_span!("webhook_delivery", job_id = %job.id, event_id = ?job.event_id, attempt = job.attempts);
-    let _enter = span.enter();
-    let result = match attempt(engine, &job).await {
-        Outcome::Delivered => {
-            tracing::info!("delivered to the PBX");
-            engine.store.complete_job(job.id).await
-        }
-        Outcome::Skipped => engine.store.complete_job(job.id).await,
-        Outcome::Failed { error, retry_after } => {
-            let attempts = u32::try_from(job.attempts).unwrap_or(u32::MAX);
-            match engine.config.retry.next_delay(attempts, retry_after) {
-                Some(delay) => {
-                    tracing::warn!(%error, retry_in_s = delay.as_secs_f64(), "delivery failed; will retry");
-                    let next = Utc::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::hours(10));
-                    engine.store.retry_job(job.id, next, &error).await
-                }
-                None => {
-                    tracing::error!(%error, "delivery failed for the last time; the job is dead");
-                    engine.store.kill_job(&job, &error).await
-                }
-            }
-        }
-    };
-    if let Err(e) = result {
-        // The lease runs out and the job is claimed again: at least once, never lost.
-        tracing::error!(error = %e, "could not record the delivery outcome");
+        Err(e) if e.is_connect() => Attempt::Retry { error: "could not connect to the PBX".into(), retry_after: None },
+        Err(e) => Attempt::Retry { error: format!("request failed: {e}"), retry_after: None },
     }
 }
 
 /// Runs the deliverer until `stop` turns true.
-pub async fn run_webhook_worker(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
-    let lease = chrono::Duration::from_std(engine.config.webhook_timeout * 4).unwrap_or(chrono::Duration::minutes(1));
-    loop {
-        if *stop.borrow() {
-            return;
-        }
-        let jobs = match engine.store.claim_jobs(WEBHOOK_DELIVERY, engine.config.webhook_concurrency, lease).await {
-            Ok(jobs) => jobs,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not claim deliveries");
-                Vec::new()
-            }
-        };
-        if jobs.is_empty() {
-            tokio::select! {
-                () = engine.deliveries.notified() => {}
-                () = tokio::time::sleep(Duration::from_millis(500)) => {}
-                _ = stop.changed() => {}
-            }
-            continue;
-        }
-        // Each job is the head of its conversation, so they may all run at once.
-        futures_util::future::join_all(jobs.into_iter().map(|job| handle(&engine, job))).await;
-    }
+pub async fn run_webhook_worker(engine: Arc<Engine>, stop: watch::Receiver<bool>) {
+    let lease = engine.config.webhook_timeout * 4;
+    let concurrency = engine.config.webhook_concurrency;
+    worker::run(
+        engine,
+        WEBHOOK_DELIVERY,
+        concurrency,
+        lease,
+        |e| &e.deliveries,
+        stop,
+        |engine, job| async move {
+            let outcome = attempt(&engine, &job).await;
+            worker::settle(&engine, &job, outcome, &engine.config.retry).await;
+        },
+    )
+    .await;
 }
 
 #[cfg(test)]

@@ -4,7 +4,9 @@
 mod cache;
 mod deliver;
 mod ingress;
+mod media;
 pub mod signing;
+mod worker;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +17,7 @@ use tokio::sync::{Notify, broadcast};
 pub use cache::RoutingCache;
 pub use deliver::{RetryPolicy, run_webhook_worker};
 pub use ingress::{IngressError, Received};
+pub use media::{allowed_type, run_media_worker};
 
 /// How the engine behaves.
 #[derive(Debug, Clone)]
@@ -27,6 +30,14 @@ pub struct EngineConfig {
     pub webhook_timeout: Duration,
     /// How many deliveries run at once.
     pub webhook_concurrency: u32,
+    /// Where fetched MMS media are kept.
+    pub media_dir: std::path::PathBuf,
+    /// The largest attachment kept, in bytes.
+    pub media_max_bytes: u64,
+    /// Whether plain-http media links are fetched (local tests and simulators only).
+    pub media_allow_http: bool,
+    /// When failed media fetches are tried again.
+    pub media_retry: RetryPolicy,
 }
 
 impl EngineConfig {
@@ -37,6 +48,14 @@ impl EngineConfig {
             retry: RetryPolicy::default(),
             webhook_timeout: Duration::from_secs(15),
             webhook_concurrency: 32,
+            media_dir: std::path::PathBuf::from("switchboard-media"),
+            media_max_bytes: 15 * 1024 * 1024,
+            media_allow_http: false,
+            // Flowroute's links last about a week; the last try is a day and a half in.
+            media_retry: RetryPolicy {
+                schedule: [10, 60, 300, 1800, 7200, 21_600, 43_200, 43_200].map(Duration::from_secs).to_vec(),
+                ..RetryPolicy::default()
+            },
         }
     }
 }
@@ -57,6 +76,8 @@ pub struct Engine {
     pub config: EngineConfig,
     /// Wakes the webhook worker when new deliveries are committed.
     pub deliveries: Notify,
+    /// Wakes the media fetcher when an MMS is stored.
+    pub media: Notify,
     live: broadcast::Sender<Arc<LiveEvent>>,
     http: reqwest::Client,
 }
@@ -74,7 +95,15 @@ impl Engine {
             .user_agent(concat!("Switchboard/", env!("CARGO_PKG_VERSION")))
             .build()?;
         let (live, _) = broadcast::channel(4096);
-        Ok(Self { store, cache: RoutingCache::new(), config, deliveries: Notify::new(), live, http })
+        Ok(Self {
+            store,
+            cache: RoutingCache::new(),
+            config,
+            deliveries: Notify::new(),
+            media: Notify::new(),
+            live,
+            http,
+        })
     }
 
     /// Subscribes to events as they commit.
@@ -89,5 +118,6 @@ impl Engine {
             payload: event.payload.clone(),
         }));
         self.deliveries.notify_one();
+        self.media.notify_one();
     }
 }

@@ -4,7 +4,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    directory, events, extensions, inbox, ingress, messages, numbers, ops, policies, prefixes, providers, tenants,
+    directory, events, extensions, inbox, ingress, media, messages, numbers, ops, policies, prefixes, providers,
+    tenants,
 };
 
 struct BearerAuth;
@@ -38,6 +39,7 @@ impl Modify for BearerAuth {
         directory::contact_remove,
         messages::list, messages::get_one, messages::opt_outs, messages::lift_opt_out,
         inbox::conversations, inbox::conversation_messages, inbox::mark_read, inbox::message, events::events,
+        media::media,
         ingress::receive,
     ),
     components(schemas(crate::error::Problem)),

@@ -26,6 +26,10 @@ pub struct Settings {
     pub shutdown_timeout: Duration,
     /// When failed PBX deliveries are retried.
     pub retry: RetryPolicy,
+    /// Where fetched MMS media are kept.
+    pub media_dir: std::path::PathBuf,
+    /// Fetch media over plain http too (tests and simulators).
+    pub media_allow_http: bool,
 }
 
 impl std::fmt::Debug for Settings {
@@ -48,6 +52,8 @@ impl Settings {
             workers: config.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
             shutdown_timeout: Duration::from_secs(config.shutdown_timeout_secs),
             retry: config.retry_policy(),
+            media_dir: config.media_dir.clone(),
+            media_allow_http: config.media_allow_http,
         }
     }
 }
@@ -75,6 +81,8 @@ impl App {
         let addr = listener.local_addr()?;
         let mut engine_config = EngineConfig::new(settings.public_url.clone());
         engine_config.retry = settings.retry.clone();
+        engine_config.media_dir = settings.media_dir.clone();
+        engine_config.media_allow_http = settings.media_allow_http;
         let engine = Arc::new(Engine::new(store.clone(), engine_config)?);
         let (stop, shutdown) = tokio::sync::watch::channel(false);
         let state = web::Data::new(AppState {
@@ -105,6 +113,7 @@ impl App {
         let handle = self.server.handle();
         let deliverer =
             tokio::spawn(switchboard_engine::run_webhook_worker(self.engine.clone(), self.stop.subscribe()));
+        let fetcher = tokio::spawn(switchboard_engine::run_media_worker(self.engine.clone(), self.stop.subscribe()));
         let mut running = tokio::spawn(self.server);
         let result = tokio::select! {
             r = &mut running => r,
@@ -120,6 +129,7 @@ impl App {
         // another run claims it again.
         let _ = self.stop.send(true);
         let _ = deliverer.await;
+        let _ = fetcher.await;
         self.store.close().await;
         result??;
         tracing::info!("stopped");

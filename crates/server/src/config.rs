@@ -56,6 +56,10 @@ pub struct Config {
     pub webhook_retry_schedule_secs: Vec<u64>,
     /// How much each wait varies, as a fraction (0.2 is ±20 %).
     pub webhook_retry_jitter: f64,
+    /// Where fetched MMS media are kept.
+    pub media_dir: std::path::PathBuf,
+    /// Fetch media over plain http too (for a local Flowroute simulator; never in production).
+    pub media_allow_http: bool,
 }
 
 impl Default for Config {
@@ -72,6 +76,8 @@ impl Default for Config {
             log: "info".into(),
             webhook_retry_schedule_secs: RetryPolicy::default().schedule.iter().map(|d| d.as_secs()).collect(),
             webhook_retry_jitter: 0.2,
+            media_dir: "./switchboard-media".into(),
+            media_allow_http: false,
         }
     }
 }
@@ -191,6 +197,11 @@ fn value_for(key: &str, value: String) -> figment::value::Value {
         && let Ok(f) = value.parse::<f64>()
     {
         return Value::from(f);
+    }
+    if key == "media_allow_http"
+        && let Ok(b) = value.parse::<bool>()
+    {
+        return Value::from(b);
     }
     if key == "webhook_retry_schedule_secs" {
         // A comma-separated list: `5,300,1800`.

@@ -17,6 +17,7 @@ pub mod events;
 pub mod extensions;
 pub mod inbound;
 pub mod inbox;
+pub mod media;
 pub mod messages;
 pub mod numbers;
 pub mod outbox;

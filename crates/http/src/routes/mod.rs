@@ -5,6 +5,7 @@ pub mod events;
 pub mod extensions;
 pub mod inbox;
 pub mod ingress;
+pub mod media;
 pub mod messages;
 pub mod numbers;
 pub mod ops;
@@ -54,5 +55,5 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
     directory::configure(cfg);
     messages::configure(cfg);
     inbox::configure(cfg);
-    cfg.service(events::events);
+    cfg.service(events::events).service(media::media);
 }

@@ -1,0 +1,169 @@
+//! The MMS media fetcher. Flowroute's media links expire after about a week, so each attachment
+//! is fetched soon after its text is stored, kept under the media directory (at most 15 MB, only
+//! content types a phone sends), and served by Switchboard from then on. A failed fetch is retried
+//! and never holds up the text itself, which was delivered when it arrived.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use switchboard_store::events::MEDIA_FETCH;
+use switchboard_store::media::{MediaItem, MediaState};
+use switchboard_store::outbox::ClaimedJob;
+use tokio::io::AsyncWriteExt;
+use tokio::sync::watch;
+
+use crate::Engine;
+use crate::worker::{self, Attempt};
+
+/// Whether Switchboard keeps media of this type: pictures, audio, video, text, contact cards and
+/// PDFs; nothing executable or renderable as a web page.
+pub fn allowed_type(mime: &str) -> bool {
+    let mime = mime.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let (major, minor) = mime.split_once('/').unwrap_or(("", ""));
+    match major {
+        "image" => minor != "svg+xml",
+        "audio" | "video" => true,
+        "text" => matches!(minor, "plain" | "vcard" | "x-vcard" | "calendar" | "csv"),
+        "application" => matches!(minor, "pdf" | "smil" | "smil+xml" | "vcard" | "ogg" | "octet-stream"),
+        _ => false,
+    }
+}
+
+/// Where an attachment lives under the media directory.
+pub fn relative_path(m: &MediaItem) -> PathBuf {
+    Path::new(&m.tenant_id.to_string()).join(m.id.to_string())
+}
+
+enum Failure {
+    /// Worth another try later.
+    Transient(String),
+    /// Final: the attachment will never be stored.
+    Final(MediaState, String),
+}
+
+async fn fetch(engine: &Engine, m: &MediaItem) -> Result<(u64, String), Failure> {
+    let cfg = &engine.config;
+    let url = reqwest::Url::parse(&m.source_url).map_err(|_| Failure::Final(MediaState::Failed, "not a URL".into()))?;
+    // Only the provider's https links are fetched; plain http only where configured (local tests).
+    if url.scheme() != "https" && !(url.scheme() == "http" && cfg.media_allow_http) {
+        return Err(Failure::Final(MediaState::Rejected, format!("refusing to fetch a {} URL", url.scheme())));
+    }
+    let mut res = engine
+        .http
+        .get(url)
+        .timeout(Duration::from_secs(120))
+        .send()
+        .await
+        .map_err(|e| Failure::Transient(format!("fetch failed: {e}")))?;
+    let status = res.status();
+    if status.is_client_error() && status.as_u16() != 408 && status.as_u16() != 429 {
+        return Err(Failure::Final(MediaState::Failed, format!("the media host answered {status}")));
+    }
+    if !status.is_success() {
+        return Err(Failure::Transient(format!("the media host answered {status}")));
+    }
+    let served = res.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let mime =
+        served.unwrap_or_else(|| m.mime_type.clone()).split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if !allowed_type(&mime) || !allowed_type(&m.mime_type) {
+        return Err(Failure::Final(MediaState::Rejected, format!("content type {mime} is not kept")));
+    }
+    let cap = cfg.media_max_bytes;
+    if res.content_length().is_some_and(|n| n > cap) || m.size.is_some_and(|n| n > cap) {
+        return Err(Failure::Final(MediaState::TooLarge, format!("over the {cap}-byte cap")));
+    }
+    let path = cfg.media_dir.join(relative_path(m));
+    let partial = path.with_extension("part");
+    let io = |e: std::io::Error| Failure::Transient(format!("writing {}: {e}", partial.display()));
+    if let Some(dir) = path.parent() {
+        tokio::fs::create_dir_all(dir).await.map_err(io)?;
+    }
+    let mut file = tokio::fs::File::create(&partial).await.map_err(io)?;
+    let mut size: u64 = 0;
+    loop {
+        let chunk = match res.chunk().await {
+            Ok(Some(c)) => c,
+            Ok(None) => break,
+            Err(e) => {
+                let _ = tokio::fs::remove_file(&partial).await;
+                return Err(Failure::Transient(format!("download interrupted: {e}")));
+            }
+        };
+        size += chunk.len() as u64;
+        if size > cap {
+            drop(file);
+            let _ = tokio::fs::remove_file(&partial).await;
+            return Err(Failure::Final(MediaState::TooLarge, format!("over the {cap}-byte cap")));
+        }
+        file.write_all(&chunk).await.map_err(io)?;
+    }
+    file.sync_all().await.map_err(io)?;
+    drop(file);
+    tokio::fs::rename(&partial, &path).await.map_err(io)?;
+    Ok((size, mime))
+}
+
+async fn attempt(engine: &Engine, job: &ClaimedJob) -> Attempt {
+    let Some(id) = job.media_id else { return Attempt::Done };
+    let m = match engine.store.media_item(id).await {
+        Ok(m) if m.state == MediaState::Pending => m,
+        Ok(_) => return Attempt::Done,
+        Err(e) => return Attempt::Retry { error: format!("loading the media row: {e}"), retry_after: None },
+    };
+    let (state, stored, note) = match fetch(engine, &m).await {
+        Ok((size, mime)) => {
+            let rel = relative_path(&m).to_string_lossy().into_owned();
+            (MediaState::Stored, Some((rel, size, mime)), None)
+        }
+        Err(Failure::Final(state, why)) => (state, None, Some(why)),
+        Err(Failure::Transient(why)) => return Attempt::Retry { error: why, retry_after: None },
+    };
+    if let Some(why) = note {
+        tracing::warn!(media_id = %m.id, reason = %why, "media will not be stored");
+    }
+    match engine.store.set_media_state(m.id, state, stored).await {
+        Ok(()) => Attempt::Done,
+        Err(e) => Attempt::Retry { error: format!("recording the media: {e}"), retry_after: None },
+    }
+}
+
+/// Runs the media fetcher until `stop` turns true.
+pub async fn run_media_worker(engine: Arc<Engine>, stop: watch::Receiver<bool>) {
+    worker::run(
+        engine,
+        MEDIA_FETCH,
+        8,
+        Duration::from_secs(600),
+        |e| &e.media,
+        stop,
+        |engine, job| async move {
+            let outcome = attempt(&engine, &job).await;
+            worker::settle(&engine, &job, outcome, &engine.config.media_retry).await;
+        },
+    )
+    .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::allowed_type;
+
+    #[test]
+    fn kept_types() {
+        for ok in [
+            "image/jpeg",
+            "image/png; charset=binary",
+            "video/mp4",
+            "audio/amr",
+            "text/plain",
+            "text/vcard",
+            "application/pdf",
+        ] {
+            assert!(allowed_type(ok), "{ok}");
+        }
+        for no in ["text/html", "image/svg+xml", "application/javascript", "application/x-msdownload", "", "nonsense"] {
+            assert!(!allowed_type(no), "{no}");
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! The loop every job worker shares: claim due jobs of one kind, run them concurrently (each is
+//! the head of its ordering key), settle each outcome (done, retry later, or dead), and sleep until
+//! woken or a short poll interval passes.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use switchboard_store::outbox::ClaimedJob;
+use tokio::sync::{Notify, watch};
+
+use crate::Engine;
+use crate::deliver::RetryPolicy;
+
+/// How one attempt at a job went.
+#[derive(Debug)]
+pub(crate) enum Attempt {
+    /// Done; nothing more to do.
+    Done,
+    /// Failed; try again on the policy's schedule (or after `retry_after`).
+    Retry { error: String, retry_after: Option<Duration> },
+}
+
+/// Records an attempt's outcome; a job out of retries is dead, with an event saying so.
+pub(crate) async fn settle(engine: &Engine, job: &ClaimedJob, attempt: Attempt, policy: &RetryPolicy) {
+    let result = match attempt {
+        Attempt::Done => engine.store.complete_job(job.id).await,
+        Attempt::Retry { error, retry_after } => {
+            let attempts = u32::try_from(job.attempts).unwrap_or(u32::MAX);
+            match policy.next_delay(attempts, retry_after) {
+                Some(delay) => {
+                    tracing::warn!(job_id = %job.id, kind = %job.kind, %error, retry_in_s = delay.as_secs_f64(), "job failed; will retry");
+                    let next = Utc::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::hours(10));
+                    engine.store.retry_job(job.id, next, &error).await
+                }
+                None => {
+                    tracing::error!(job_id = %job.id, kind = %job.kind, %error, "job failed for the last time; it is dead");
+                    engine.store.kill_job(job, &error).await
+                }
+            }
+        }
+    };
+    if let Err(e) = result {
+        // The lease runs out and the job is claimed again: at least once, never lost.
+        tracing::error!(job_id = %job.id, error = %e, "could not record a job's outcome");
+    }
+}
+
+/// Runs jobs of `kind` with `work` until `stop` turns true.
+pub(crate) async fn run<W, F>(
+    engine: Arc<Engine>,
+    kind: &'static str,
+    concurrency: u32,
+    lease: Duration,
+    wake: fn(&Engine) -> &Notify,
+    mut stop: watch::Receiver<bool>,
+    work: W,
+) where
+    W: Fn(Arc<Engine>, ClaimedJob) -> F,
+    F: Future<Output = ()>,
+{
+    let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(1));
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let jobs = match engine.store.claim_jobs(kind, concurrency, lease).await {
+            Ok(jobs) => jobs,
+            Err(e) => {
+                tracing::warn!(error = %e, kind, "could not claim jobs");
+                Vec::new()
+            }
+        };
+        if jobs.is_empty() {
+            tokio::select! {
+                () = wake(&engine).notified() => {}
+                () = tokio::time::sleep(Duration::from_millis(500)) => {}
+                _ = stop.changed() => {}
+            }
+            continue;
+        }
+        futures_util::future::join_all(jobs.into_iter().map(|job| work(engine.clone(), job))).await;
+    }
+}

@@ -1,0 +1,66 @@
+//! `GET /api/v1/media/{id}`: a fetched MMS attachment, for whoever may see its message.
+
+use std::path::PathBuf;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, get, web};
+use switchboard_store::media::MediaState;
+
+use super::path_id;
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiError, Problem};
+
+/// A file name safe to put in a header.
+fn safe_name(name: Option<&str>) -> String {
+    let cleaned: String = name
+        .unwrap_or("attachment")
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        .take(100)
+        .collect();
+    if cleaned.is_empty() { "attachment".into() } else { cleaned }
+}
+
+/// The attachment's bytes, with its content type. `503 media_pending` (with `Retry-After`) until it
+/// has been fetched; `410 media_unavailable` when it never will be (too large, a refused type, or its
+/// link expired).
+#[utoipa::path(tag = "extension", security(("bearer" = [])), params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, description = "the attachment", content_type = "application/octet-stream", body = Vec<u8>),
+              (status = 404, body = Problem), (status = 410, body = Problem), (status = 503, body = Problem)))]
+#[get("/api/v1/media/{id}")]
+pub async fn media(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let item = state.store.viewer_media(caller.tenant.id, caller.viewer(), path_id(&path)?).await?;
+    match item.state {
+        MediaState::Stored => {}
+        MediaState::Pending => {
+            let e = ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "media_pending",
+                "The attachment is still being fetched.",
+            );
+            return Err(e);
+        }
+        _ => {
+            return Err(ApiError::new(StatusCode::GONE, "media_unavailable", "This attachment was not kept."));
+        }
+    }
+    let rel = item.storage_path.ok_or_else(ApiError::internal)?;
+    let full: PathBuf = state.engine.config.media_dir.join(rel);
+    let bytes = tokio::fs::read(&full).await.map_err(|e| {
+        tracing::error!(path = %full.display(), error = %e, "a stored attachment could not be read");
+        ApiError::internal()
+    })?;
+    Ok(HttpResponse::Ok()
+        .content_type(item.mime_type)
+        .insert_header((
+            "content-disposition",
+            format!("inline; filename=\"{}\"", safe_name(item.file_name.as_deref())),
+        ))
+        .insert_header(("content-security-policy", "sandbox; default-src 'none'"))
+        .body(bytes))
+}

@@ -1,0 +1,115 @@
+//! MMS media: what the fetcher needs to download an attachment while its link is valid, and what
+//! the API needs to serve it afterwards to the people allowed to see its message.
+
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use uuid::Uuid;
+
+use crate::entity::media;
+use crate::inbox::Viewer;
+use crate::{Store, StoreError};
+
+/// Where an attachment stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaState {
+    /// Not fetched yet (or a fetch will be retried).
+    Pending,
+    /// Stored locally.
+    Stored,
+    /// Larger than the cap: never stored.
+    TooLarge,
+    /// A content type Switchboard does not keep.
+    Rejected,
+    /// Every fetch failed until the link expired.
+    Failed,
+}
+
+impl MediaState {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Stored => "stored",
+            Self::TooLarge => "too_large",
+            Self::Rejected => "rejected",
+            Self::Failed => "failed",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "stored" => Self::Stored,
+            "too_large" => Self::TooLarge,
+            "rejected" => Self::Rejected,
+            "failed" => Self::Failed,
+            _ => Self::Pending,
+        }
+    }
+}
+
+/// One attachment.
+#[derive(Debug, Clone)]
+pub struct MediaItem {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub message_id: Uuid,
+    pub source_url: String,
+    pub file_name: Option<String>,
+    pub mime_type: String,
+    /// Bytes, when known.
+    pub size: Option<u64>,
+    /// Path relative to the media directory, once stored.
+    pub storage_path: Option<String>,
+    pub state: MediaState,
+}
+
+fn item(m: media::Model) -> MediaItem {
+    MediaItem {
+        id: m.id,
+        tenant_id: m.tenant_id,
+        message_id: m.message_id,
+        source_url: m.source_url,
+        file_name: m.file_name,
+        mime_type: m.mime_type,
+        size: u64::try_from(m.size).ok(),
+        storage_path: m.storage_path,
+        state: MediaState::parse(&m.state),
+    }
+}
+
+impl Store {
+    /// An attachment by id, whatever its tenant (for the fetcher).
+    pub async fn media_item(&self, id: Uuid) -> Result<MediaItem, StoreError> {
+        media::Entity::find_by_id(id).one(self.db()).await?.map(item).ok_or(StoreError::NotFound)
+    }
+
+    /// Records the outcome of a fetch.
+    pub async fn set_media_state(
+        &self,
+        id: Uuid,
+        state: MediaState,
+        stored: Option<(String, u64, String)>,
+    ) -> Result<(), StoreError> {
+        let current = media::Entity::find_by_id(id).one(self.db()).await?.ok_or(StoreError::NotFound)?;
+        let mut model: media::ActiveModel = current.into();
+        model.state = Set(state.as_str().into());
+        if let Some((path, size, mime)) = stored {
+            model.storage_path = Set(Some(path));
+            model.size = Set(i64::try_from(size).unwrap_or(i64::MAX));
+            model.mime_type = Set(mime);
+        }
+        model.update(self.db()).await?;
+        Ok(())
+    }
+
+    /// An attachment of the tenant whose message the viewer may see.
+    pub async fn viewer_media(&self, tenant: Uuid, viewer: Viewer<'_>, id: Uuid) -> Result<MediaItem, StoreError> {
+        let m = media::Entity::find()
+            .filter(media::Column::TenantId.eq(tenant))
+            .filter(media::Column::Id.eq(id))
+            .one(self.db())
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        // Seeing the message is what allows seeing its media.
+        self.viewer_message(tenant, viewer, m.message_id).await?;
+        Ok(item(m))
+    }
+}

@@ -1,0 +1,129 @@
+//! MMS media: fetched promptly from the provider's expiring links, kept within limits, retried when
+//! the host fails, and served only to those who may see the text.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use actix_web::{App, HttpResponse, HttpServer, web};
+use reqwest::StatusCode;
+use serde_json::json;
+use switchboard_http::Role;
+
+use crate::inbound::wire;
+use crate::support::TestApp;
+
+const JPEG: &[u8] = b"\xff\xd8\xff\xe0 not really a jpeg, but bytes all the same";
+
+async fn media_host() -> String {
+    let flaky = Arc::new(AtomicUsize::new(0));
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let server = HttpServer::new(move || {
+        let flaky = flaky.clone();
+        App::new()
+            .route("/img.jpg", web::get().to(|| async { HttpResponse::Ok().content_type("image/jpeg").body(JPEG) }))
+            .route(
+                "/big.png",
+                web::get().to(|| async {
+                    // No Content-Length: the cap must hold while streaming.
+                    let chunk = web::Bytes::from(vec![0u8; 1024 * 1024]);
+                    let body =
+                        futures_util::stream::iter((0..16).map(move |_| Ok::<_, actix_web::Error>(chunk.clone())));
+                    HttpResponse::Ok().content_type("image/png").streaming(body)
+                }),
+            )
+            .route(
+                "/page.html",
+                web::get().to(|| async { HttpResponse::Ok().content_type("text/html").body("<script>") }),
+            )
+            .route(
+                "/flaky.jpg",
+                web::get().to(move || {
+                    let n = flaky.fetch_add(1, Ordering::SeqCst);
+                    async move {
+                        if n == 0 {
+                            HttpResponse::InternalServerError().finish()
+                        } else {
+                            HttpResponse::Ok().content_type("image/jpeg").body(JPEG)
+                        }
+                    }
+                }),
+            )
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)
+    .unwrap()
+    .run();
+    tokio::spawn(server);
+    base
+}
+
+fn mms(id: &str, host: &str, files: &[(&str, &str)]) -> Vec<u8> {
+    let included: Vec<_> = files
+        .iter()
+        .map(|(name, mime)| {
+            json!({"type": "media", "id": name, "attributes": {"url": format!("{host}/{name}"), "file_name": name,
+                   "mime_type": mime, "file_size": 10}})
+        })
+        .collect();
+    let refs: Vec<_> = files.iter().map(|(name, _)| json!({"type": "media", "id": name})).collect();
+    json!({"data": {"type": "message", "id": id, "attributes": {"to": "12025550100", "from": "12065550123", "body": null,
+            "is_mms": true, "direction": "inbound"}, "relationships": {"media": {"data": refs}}}, "included": included})
+    .to_string()
+    .into_bytes()
+}
+
+async fn fetch(app: &TestApp, url: &str, token: &str) -> (StatusCode, Vec<u8>, String) {
+    let path = url.trim_start_matches("https://sms.example.net");
+    let res = app.client.get(format!("{}{path}", app.base)).bearer_auth(token).send().await.unwrap();
+    let status = res.status();
+    let ct = res.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    (status, res.bytes().await.unwrap().to_vec(), ct)
+}
+
+async fn settled(app: &TestApp, url: &str, token: &str) -> (StatusCode, Vec<u8>, String) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let got = fetch(app, url, token).await;
+        if got.0 != StatusCode::SERVICE_UNAVAILABLE {
+            return got;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{url} never settled");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+pub async fn mms_media_are_fetched_kept_and_served_to_who_may_see_them(app: TestApp) {
+    let host = media_host().await;
+    let w = wire(&app, "acme", "acmein", "+12025550100").await;
+    let files =
+        [("img.jpg", "image/jpeg"), ("big.png", "image/png"), ("page.html", "text/html"), ("flaky.jpg", "image/jpeg")];
+    app.flowroute("acmein", &mms("mdr2-mms-1", &host, &files)).await.expect(StatusCode::OK);
+    let event = &w.sink.wait_for(1, Duration::from_secs(10)).await[0];
+    let media = event.json["data"]["media"].as_array().unwrap().clone();
+    assert_eq!(media.len(), 4, "the text is delivered at once, media links included");
+    let url = |i: usize| media[i]["url"].as_str().unwrap().to_owned();
+
+    let (status, bytes, ct) = settled(&app, &url(0), &w.token).await;
+    assert_eq!((status, bytes.as_slice(), ct.as_str()), (StatusCode::OK, JPEG, "image/jpeg"));
+    let (status, _, _) = settled(&app, &url(1), &w.token).await;
+    assert_eq!(status, StatusCode::GONE, "over 15 MB");
+    let (status, _, _) = settled(&app, &url(2), &w.token).await;
+    assert_eq!(status, StatusCode::GONE, "an HTML page is not kept");
+    let (status, bytes, _) = settled(&app, &url(3), &w.token).await;
+    assert_eq!((status, bytes.as_slice()), (StatusCode::OK, JPEG), "a failed fetch is retried");
+
+    // An extension the text was routed to may see it; another may not; another tenant never.
+    let ext101 = app.token(Role::Extension, Some("acme"), Some("101"));
+    let ext300 = app.token(Role::Extension, Some("acme"), Some("300"));
+    assert_eq!(fetch(&app, &url(0), &ext101).await.0, StatusCode::OK);
+    assert_eq!(fetch(&app, &url(0), &ext300).await.0, StatusCode::NOT_FOUND);
+    let other = app.tenant("globex").await;
+    assert_eq!(fetch(&app, &url(0), &other).await.0, StatusCode::NOT_FOUND);
+    let anonymous =
+        app.client.get(format!("{}{}", app.base, url(0).trim_start_matches("https://sms.example.net"))).send().await;
+    assert_eq!(anonymous.unwrap().status(), StatusCode::UNAUTHORIZED);
+}
