@@ -400,3 +400,15 @@ pub async fn delivery_receipts_move_status_forward_only(app: TestApp) {
     assert_eq!(got[1].json["data"]["sender_extension"], "101");
     let _ = &w.provider;
 }
+
+pub async fn a_rotated_secret_signs_alongside_the_previous_one(app: TestApp) {
+    let w = wire(&app, "acme", "acmein", "+12025550100").await;
+    let rotated = app.post("/api/v1/tenants/acme/webhook-secret:rotate", &w.token, json!({})).await;
+    let new_secret = rotated.expect(StatusCode::OK)["webhook_secret"].as_str().unwrap().to_owned();
+    app.flowroute("acmein", &fixture("inbound_sms_compact.json")).await.expect(StatusCode::OK);
+    let d = &w.sink.wait_for(1, Duration::from_secs(10)).await[0];
+    assert_eq!(d.signature.split(' ').count(), 2, "both signatures during the grace period: {}", d.signature);
+    verified(d, &new_secret);
+    verified(d, &w.secret);
+    assert!(!signing::verify("whsec_c29tZS1vdGhlci1zZWNyZXQ=", &d.id, d.timestamp, &d.body, &d.signature));
+}
