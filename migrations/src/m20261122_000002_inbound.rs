@@ -1,6 +1,7 @@
 //! What the inbound path needs beyond the first schema: when a conversation last got an
 //! auto-reply (so concurrent texts cannot both trigger one), where an outbound message came from,
-//! jobs that fetch MMS media, and which extensions may see which messages (indexed, so an
+//! jobs that fetch MMS media, optional hardening of inbound prefixes (a token, a source
+//! allow-list), and which extensions may see which messages (indexed, so an
 //! extension's inbox is a range scan on both databases).
 
 use sea_orm_migration::prelude::*;
@@ -24,6 +25,12 @@ impl MigrationTrait for Migration {
         )
         .await?;
         m.alter_table(Table::alter().table("job").add_column(uuid_null("media_id")).to_owned()).await?;
+        m.alter_table(Table::alter().table("inbound_prefix").add_column(string_len_null("token_hash", 64)).to_owned())
+            .await?;
+        m.alter_table(
+            Table::alter().table("inbound_prefix").add_column(json_binary_null("allowed_sources")).to_owned(),
+        )
+        .await?;
         m.create_table(
             Table::create()
                 .table("message_extension")
@@ -60,6 +67,8 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
         m.drop_table(Table::drop().table("message_extension").if_exists().to_owned()).await?;
+        m.alter_table(Table::alter().table("inbound_prefix").drop_column("allowed_sources").to_owned()).await?;
+        m.alter_table(Table::alter().table("inbound_prefix").drop_column("token_hash").to_owned()).await?;
         m.alter_table(Table::alter().table("job").drop_column("media_id").to_owned()).await?;
         m.alter_table(Table::alter().table("message").drop_column("origin").to_owned()).await?;
         m.alter_table(Table::alter().table("conversation").drop_column("last_auto_reply_at").to_owned()).await?;

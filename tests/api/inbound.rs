@@ -412,3 +412,37 @@ pub async fn a_rotated_secret_signs_alongside_the_previous_one(app: TestApp) {
     verified(d, &w.secret);
     assert!(!signing::verify("whsec_c29tZS1vdGhlci1zZWNyZXQ=", &d.id, d.timestamp, &d.body, &d.signature));
 }
+
+pub async fn a_hardened_prefix_answers_only_its_token_and_sources(app: TestApp) {
+    let w = wire(&app, "acme", "acmein", "+12025550100").await;
+    let p = format!("{}/prefixes/acmein", w.base);
+    let token = "tok_0123456789abcdef";
+    let r = app.patch(&p, &w.token, json!({"token": token})).await;
+    let body = r.expect(StatusCode::OK).clone();
+    assert_eq!(body["token_required"], true);
+    assert!(!r.text.contains(token), "the token is never shown back");
+    let text = |n: u32| format!(r#"{{"to":"12025550100","from":"12065550123","body":"t{n}","id":"mdr2-tok-{n}"}}"#);
+    app.flowroute("acmein", text(1).as_bytes()).await.problem(StatusCode::NOT_FOUND, "not_found");
+    app.flowroute("acmein?token=tok_0123456789abcdeX", text(2).as_bytes())
+        .await
+        .problem(StatusCode::NOT_FOUND, "not_found");
+    let ok = app.flowroute(&format!("acmein?token={token}"), text(3).as_bytes()).await;
+    assert_eq!(ok.expect(StatusCode::OK)["status"], "stored");
+
+    // Flowroute's documented addresses only: this test's 127.0.0.1 is refused, then allowed.
+    app.patch(&p, &w.token, json!({"allowed_sources": ["flowroute"]})).await.expect(StatusCode::OK);
+    app.flowroute(&format!("acmein?token={token}"), text(4).as_bytes())
+        .await
+        .problem(StatusCode::NOT_FOUND, "not_found");
+    let r = app.patch(&p, &w.token, json!({"allowed_sources": ["flowroute", "127.0.0.0/8"], "token": null})).await;
+    assert_eq!(r.expect(StatusCode::OK)["allowed_sources"], json!(["flowroute", "127.0.0.0/8"]));
+    assert_eq!(r.json["token_required"], false);
+    assert_eq!(app.flowroute("acmein", text(5).as_bytes()).await.expect(StatusCode::OK)["status"], "stored");
+    let r = app.patch(&p, &w.token, json!({"token": "short", "allowed_sources": ["not-an-address"]})).await;
+    r.problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    let mut fields = r.fields();
+    fields.sort();
+    assert_eq!(fields, vec!["allowed_sources", "token"]);
+    let texts = app.get(&format!("{}/messages", w.base), &w.token).await;
+    assert_eq!(texts.json["items"].as_array().unwrap().len(), 2, "only the accepted callbacks were stored");
+}

@@ -60,6 +60,7 @@ fn main() {
         inbound::after_hours_auto_reply_goes_once_per_interval,
         inbound::delivery_receipts_move_status_forward_only,
         inbound::a_rotated_secret_signs_alongside_the_previous_one,
+        inbound::a_hardened_prefix_answers_only_its_token_and_sources,
         live::event_streams_resume_and_show_each_caller_only_its_texts,
         live::inboxes_show_each_extension_its_conversations_and_unread_counts,
         crash::a_crash_after_the_200_loses_and_repeats_nothing,

@@ -10,6 +10,7 @@ pub mod party;
 pub mod policy;
 pub mod routing;
 pub mod segments;
+pub mod sources;
 pub mod status;
 pub mod validation;
 

@@ -75,10 +75,30 @@ fn shared(e: Arc<StoreError>) -> IngressError {
     IngressError::from(&*e)
 }
 
+/// Who posted a callback: the `token` of its query and the address it came from.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Origin<'a> {
+    pub token: Option<&'a str>,
+    pub ip: Option<std::net::IpAddr>,
+}
+
 impl Engine {
-    /// Handles one callback posted to `prefix`.
-    pub async fn receive(&self, prefix: &str, body: &[u8]) -> Result<Received, IngressError> {
+    /// Handles one callback posted to `prefix`. A prefix that requires a token, or allows only
+    /// some sources, answers a caller without them as if it did not exist.
+    pub async fn receive(&self, prefix: &str, body: &[u8], origin: Origin<'_>) -> Result<Received, IngressError> {
         let route = self.cache.prefix(&self.store, prefix).await.map_err(shared)?.ok_or(IngressError::UnknownPrefix)?;
+        if let Some(hash) = &route.token_hash
+            && !switchboard_core::sources::token_matches(hash, origin.token)
+        {
+            tracing::warn!(prefix, "callback without the prefix's token refused");
+            return Err(IngressError::UnknownPrefix);
+        }
+        if let Some(list) = &route.allowed_sources
+            && !origin.ip.is_some_and(|ip| switchboard_core::sources::source_allowed(list, ip))
+        {
+            tracing::warn!(prefix, source = ?origin.ip, "callback from a source not on the prefix's allow-list refused");
+            return Err(IngressError::UnknownPrefix);
+        }
         if !route.tenant_active {
             return Err(IngressError::Suspended);
         }

@@ -16,7 +16,7 @@ use tokio::sync::{Notify, broadcast};
 
 pub use cache::RoutingCache;
 pub use deliver::{RetryPolicy, run_webhook_worker};
-pub use ingress::{IngressError, Received};
+pub use ingress::{IngressError, Origin, Received};
 pub use media::{allowed_type, run_media_worker};
 
 /// How the engine behaves.

@@ -33,6 +33,8 @@ pub struct AppState {
     /// The base URL Flowroute reaches, without a trailing slash.
     pub public_url: String,
     pub metrics: Metrics,
+    /// Take the caller's address from `Forwarded`/`X-Forwarded-For` (behind a trusted proxy only).
+    pub trust_forwarded_for: bool,
     /// Turns true when the service is stopping: live streams end so the stop need not wait for them.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }

@@ -29,7 +29,7 @@ impl Modify for BearerAuth {
         ops::healthz, ops::readyz, ops::metrics,
         tenants::create, tenants::list, tenants::get_one, tenants::update, tenants::remove, tenants::rotate,
         providers::create, providers::list, providers::get_one, providers::update, providers::remove,
-        prefixes::create, prefixes::list, prefixes::get_one, prefixes::remove,
+        prefixes::create, prefixes::list, prefixes::get_one, prefixes::update, prefixes::remove,
         extensions::create, extensions::list, extensions::get_one, extensions::update, extensions::remove,
         numbers::create, numbers::list, numbers::get_one, numbers::update, numbers::remove,
         policies::create, policies::list, policies::get_one, policies::update, policies::remove,

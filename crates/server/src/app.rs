@@ -30,6 +30,8 @@ pub struct Settings {
     pub media_dir: std::path::PathBuf,
     /// Fetch media over plain http too (tests and simulators).
     pub media_allow_http: bool,
+    /// Read callers' addresses from `X-Forwarded-For` (behind a trusted proxy).
+    pub trust_forwarded_for: bool,
 }
 
 impl std::fmt::Debug for Settings {
@@ -54,6 +56,7 @@ impl Settings {
             retry: config.retry_policy(),
             media_dir: config.media_dir.clone(),
             media_allow_http: config.media_allow_http,
+            trust_forwarded_for: config.trust_forwarded_for,
         }
     }
 }
@@ -87,6 +90,7 @@ impl App {
         let (stop, shutdown) = tokio::sync::watch::channel(false);
         let state = web::Data::new(AppState {
             shutdown,
+            trust_forwarded_for: settings.trust_forwarded_for,
             engine: engine.clone(),
             store: store.clone(),
             jwt: JwtKeys::new(&settings.jwt_secret),

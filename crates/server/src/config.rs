@@ -60,6 +60,8 @@ pub struct Config {
     pub media_dir: std::path::PathBuf,
     /// Fetch media over plain http too (for a local Flowroute simulator; never in production).
     pub media_allow_http: bool,
+    /// Take callers' addresses from `Forwarded`/`X-Forwarded-For`; only behind a proxy that sets them.
+    pub trust_forwarded_for: bool,
 }
 
 impl Default for Config {
@@ -78,6 +80,7 @@ impl Default for Config {
             webhook_retry_jitter: 0.2,
             media_dir: "./switchboard-media".into(),
             media_allow_http: false,
+            trust_forwarded_for: false,
         }
     }
 }
@@ -198,7 +201,7 @@ fn value_for(key: &str, value: String) -> figment::value::Value {
     {
         return Value::from(f);
     }
-    if key == "media_allow_http"
+    if (key == "media_allow_http" || key == "trust_forwarded_for")
         && let Ok(b) = value.parse::<bool>()
     {
         return Value::from(b);

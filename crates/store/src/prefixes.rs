@@ -5,13 +5,14 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde::{Deserialize, Serialize};
 use switchboard_core::FieldErrors;
 use switchboard_core::names::normalize_prefix;
+use switchboard_core::sources;
 use uuid::Uuid;
 
 use crate::entity::{inbound_prefix, number, provider};
 use crate::error::OnUnique;
 use crate::page::{self, Page, PageRequest};
 use crate::refs::{in_use, numbers_using, owned};
-use crate::{Store, StoreError, new_id, now};
+use crate::{Patch, Store, StoreError, new_id, now};
 
 /// An inbound prefix as the API shows it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -21,19 +22,66 @@ pub struct Prefix {
     #[schema(example = "flowrouteinbound")]
     pub prefix: String,
     pub provider_id: Uuid,
-    /// The URL to enter in Flowroute as the inbound and delivery-receipt callback.
+    /// The URL to enter in Flowroute as the inbound and delivery-receipt callback (append
+    /// `?token=…` when a token is required).
     #[schema(example = "https://sms.example.net/flowrouteinbound")]
     pub webhook_url: String,
+    /// Whether callbacks must carry `?token=` (the token itself is never shown again).
+    pub token_required: bool,
+    /// Source addresses allowed to post, as given; `null` allows any.
+    pub allowed_sources: Option<Vec<String>>,
     pub created_at: DateTime<Utc>,
 }
 
 /// Body of `POST …/prefixes`.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPrefix {
     /// Case-insensitive; stored in lower case.
     pub prefix: String,
     pub provider_id: Uuid,
+    /// A secret Flowroute must send as `?token=` (16 to 128 URL-safe characters); stored hashed.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// Addresses or CIDR blocks allowed to post, or `flowroute` for Flowroute's documented ones.
+    #[serde(default)]
+    pub allowed_sources: Option<Vec<String>>,
+}
+
+impl std::fmt::Debug for NewPrefix {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewPrefix").field("prefix", &self.prefix).finish_non_exhaustive()
+    }
+}
+
+/// Body of `PATCH …/prefixes/{prefix}`: the hardening settings; `null` removes one.
+#[derive(Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PrefixPatch {
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub token: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub allowed_sources: Patch<Vec<String>>,
+}
+
+impl std::fmt::Debug for PrefixPatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PrefixPatch").finish_non_exhaustive()
+    }
+}
+
+fn check_hardening(errors: &mut FieldErrors, token: Option<&String>, sources: Option<&Vec<String>>) {
+    if let Some(t) = token {
+        errors.check("token", sources::check_token(t));
+    }
+    if let Some(list) = sources {
+        if list.is_empty() || list.len() > 100 {
+            errors.add("allowed_sources", "must list 1 to 100 entries (or be null to allow any source)");
+        }
+        errors.check("allowed_sources", sources::parse_sources(list));
+    }
 }
 
 fn record(m: inbound_prefix::Model) -> Prefix {
@@ -42,6 +90,8 @@ fn record(m: inbound_prefix::Model) -> Prefix {
         prefix: m.prefix,
         provider_id: m.provider_id,
         webhook_url: String::new(),
+        token_required: m.token_hash.is_some(),
+        allowed_sources: m.allowed_sources.and_then(|v| serde_json::from_value(v).ok()),
         created_at: m.created_at,
     }
 }
@@ -51,6 +101,7 @@ impl Store {
     pub async fn create_prefix(&self, tenant: Uuid, input: NewPrefix) -> Result<Prefix, StoreError> {
         let mut errors = FieldErrors::new();
         let prefix = errors.check("prefix", normalize_prefix(&input.prefix));
+        check_hardening(&mut errors, input.token.as_ref(), input.allowed_sources.as_ref());
         let txn = self.write_txn().await?;
         if owned::<provider::Entity, _>(
             &txn,
@@ -72,6 +123,8 @@ impl Store {
             tenant_id: Set(tenant),
             prefix: Set(prefix.clone()),
             provider_id: Set(input.provider_id),
+            token_hash: Set(input.token.as_deref().map(sources::token_hash)),
+            allowed_sources: Set(input.allowed_sources.as_ref().map(|l| serde_json::json!(l))),
             created_at: Set(at),
             updated_at: Set(at),
         }
@@ -105,6 +158,37 @@ impl Store {
             .one(db)
             .await?
             .ok_or(StoreError::NotFound)
+    }
+
+    /// Sets or removes a prefix's token and source allow-list.
+    pub async fn update_prefix(&self, tenant: Uuid, prefix: &str, patch: PrefixPatch) -> Result<Prefix, StoreError> {
+        let mut errors = FieldErrors::new();
+        let token = match &patch.token {
+            Patch::Value(t) => Some(t),
+            _ => None,
+        };
+        let list = match &patch.allowed_sources {
+            Patch::Value(l) => Some(l),
+            _ => None,
+        };
+        check_hardening(&mut errors, token, list);
+        errors.finish().map_err(StoreError::Invalid)?;
+        let current = self.prefix_model(self.db(), tenant, prefix).await?;
+        let token_hash = match patch.token {
+            Patch::Absent => current.token_hash.clone(),
+            Patch::Null => None,
+            Patch::Value(t) => Some(sources::token_hash(&t)),
+        };
+        let allowed = match patch.allowed_sources {
+            Patch::Absent => current.allowed_sources.clone(),
+            Patch::Null => None,
+            Patch::Value(l) => Some(serde_json::json!(l)),
+        };
+        let mut model: inbound_prefix::ActiveModel = current.into();
+        model.token_hash = Set(token_hash);
+        model.allowed_sources = Set(allowed);
+        model.updated_at = Set(now());
+        Ok(record(model.update(self.db()).await?))
     }
 
     /// Releases a prefix no number uses.

@@ -21,6 +21,10 @@ pub struct PrefixRoute {
     pub provider_id: Uuid,
     /// The provider's company for senders that match no contact.
     pub catch_all_company_id: Option<Uuid>,
+    /// SHA-256 of the token callbacks must carry, if one is required.
+    pub token_hash: Option<String>,
+    /// Source addresses allowed to post, if restricted.
+    pub allowed_sources: Option<Vec<ipnet::IpNet>>,
 }
 
 /// What a number leads to.
@@ -58,6 +62,11 @@ impl Store {
             tenant_active: t.status == "active",
             provider_id: p.provider_id,
             catch_all_company_id: catch_all,
+            token_hash: p.token_hash,
+            allowed_sources: p
+                .allowed_sources
+                .and_then(|v| serde_json::from_value::<Vec<String>>(v).ok())
+                .and_then(|l| switchboard_core::sources::parse_sources(&l).ok()),
         }))
     }
 

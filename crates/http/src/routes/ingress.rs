@@ -2,16 +2,26 @@
 //! receipts alike. `200` only after the text is committed; Flowroute retries anything else.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, post, web};
+use std::net::SocketAddr;
+
+use actix_web::{HttpRequest, HttpResponse, post, web};
 use futures_util::StreamExt;
-use serde::Serialize;
-use switchboard_engine::{IngressError, Received};
+use serde::{Deserialize, Serialize};
+use switchboard_engine::{IngressError, Origin, Received};
 
 use crate::AppState;
 use crate::error::{ApiError, Problem};
 
 /// Largest callback accepted: an inbound MMS callback carries links, not media, so 1 MiB is ample.
 pub const MAX_CALLBACK: usize = 1024 * 1024;
+
+/// The callback URL's query.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CallbackQuery {
+    /// The prefix's token, when it requires one.
+    pub token: Option<String>,
+}
 
 /// The answer to Flowroute.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -42,14 +52,16 @@ impl From<IngressError> for ApiError {
 }
 
 /// Receives what Flowroute posts: an inbound SMS or MMS (JSON:API or compact) or a delivery receipt.
-#[utoipa::path(tag = "ingress", params(("prefix" = String, Path, description = "the tenant's inbound prefix")),
+#[utoipa::path(tag = "ingress", params(("prefix" = String, Path, description = "the tenant's inbound prefix"), CallbackQuery),
     request_body(content = Object, description = "Flowroute's callback body, as documented in shared/flowroute", content_type = "application/json"),
     responses((status = 200, body = Acknowledged), (status = 400, body = Problem), (status = 403, body = Problem),
               (status = 404, body = Problem), (status = 413, body = Problem), (status = 503, body = Problem)))]
 #[post("/{prefix}")]
 pub async fn receive(
     state: web::Data<AppState>,
+    req: HttpRequest,
     path: web::Path<String>,
+    q: web::Query<CallbackQuery>,
     mut payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let mut body = web::BytesMut::new();
@@ -60,7 +72,15 @@ pub async fn receive(
         }
         body.extend_from_slice(&chunk);
     }
-    let received = state.engine.receive(&path, &body).await?;
+    let ip = if state.trust_forwarded_for {
+        req.connection_info()
+            .realip_remote_addr()
+            .and_then(|a| a.parse::<SocketAddr>().map(|s| s.ip()).or_else(|_| a.parse()).ok())
+    } else {
+        req.peer_addr().map(|a| a.ip())
+    };
+    let origin = Origin { token: q.token.as_deref(), ip };
+    let received = state.engine.receive(&path, &body, origin).await?;
     let (status, message_id) = match received {
         Received::Stored { message_id } => ("stored", Some(message_id)),
         Received::Duplicate { message_id } => ("duplicate", Some(message_id)),

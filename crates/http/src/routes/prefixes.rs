@@ -1,8 +1,8 @@
 //! `/api/v1/tenants/{tenant}/prefixes`: the URLs Flowroute posts the tenant's texts to.
 
-use actix_web::{HttpResponse, delete, get, post, web};
+use actix_web::{HttpResponse, delete, get, patch, post, web};
 use switchboard_store::Page;
-use switchboard_store::prefixes::{NewPrefix, Prefix};
+use switchboard_store::prefixes::{NewPrefix, Prefix, PrefixPatch};
 
 use super::ListQuery;
 use crate::AppState;
@@ -11,7 +11,7 @@ use crate::body::Json;
 use crate::error::{ApiError, Problem};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(create).service(list).service(get_one).service(remove);
+    cfg.service(create).service(list).service(get_one).service(update).service(remove);
 }
 
 fn with_url(state: &AppState, mut p: Prefix) -> Prefix {
@@ -56,6 +56,21 @@ pub async fn get_one(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let p = state.store.get_prefix(scope.tenant.id, &path.1).await?;
+    Ok(HttpResponse::Ok().json(with_url(&state, p)))
+}
+
+/// Sets or removes the prefix's token and source allow-list.
+#[utoipa::path(tag = "prefixes", security(("bearer" = [])), params(("tenant" = String, Path), ("prefix" = String, Path)),
+    request_body = PrefixPatch,
+    responses((status = 200, body = Prefix), (status = 404, body = Problem), (status = 422, body = Problem)))]
+#[patch("/api/v1/tenants/{tenant}/prefixes/{prefix}")]
+pub async fn update(
+    scope: TenantScope,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    Json(body): Json<PrefixPatch>,
+) -> Result<HttpResponse, ApiError> {
+    let p = state.store.update_prefix(scope.tenant.id, &path.1, body).await?;
     Ok(HttpResponse::Ok().json(with_url(&state, p)))
 }
 

@@ -12,6 +12,9 @@ pub struct Model {
     pub provider_id: Uuid,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    pub token_hash: Option<String>,
+    #[sea_orm(column_type = "JsonBinary", nullable)]
+    pub allowed_sources: Option<Json>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

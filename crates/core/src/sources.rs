@@ -1,0 +1,96 @@
+//! Hardening of an inbound prefix: a secret token Flowroute sends in the callback URL's query, and a
+//! list of source addresses allowed to post (Flowroute's documented addresses as a preset).
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use sha2::{Digest, Sha256};
+
+/// Flowroute's documented callback source addresses (may be outdated; check their documentation).
+pub const FLOWROUTE_SOURCES: &[&str] = &["52.88.246.140/32", "52.10.220.50/32"];
+
+/// The word that stands for [`FLOWROUTE_SOURCES`] in an allow-list.
+pub const FLOWROUTE_PRESET: &str = "flowroute";
+
+/// Parses an allow-list: addresses, CIDR blocks, or `flowroute`.
+pub fn parse_sources(entries: &[String]) -> Result<Vec<IpNet>, String> {
+    let mut out = Vec::new();
+    for e in entries {
+        let e = e.trim();
+        if e.eq_ignore_ascii_case(FLOWROUTE_PRESET) {
+            out.extend(FLOWROUTE_SOURCES.iter().filter_map(|s| s.parse::<IpNet>().ok()));
+        } else if let Ok(net) = e.parse::<IpNet>() {
+            out.push(net.trunc());
+        } else if let Ok(ip) = e.parse::<IpAddr>() {
+            out.push(IpNet::from(ip));
+        } else {
+            return Err(format!("'{e}' is neither an IP address, a CIDR block nor 'flowroute'"));
+        }
+    }
+    Ok(out)
+}
+
+/// True when `ip` is in the list (an IPv4 address mapped into IPv6 counts as IPv4).
+pub fn source_allowed(list: &[IpNet], ip: IpAddr) -> bool {
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        v4 => v4,
+    };
+    list.iter().any(|net| net.contains(&ip))
+}
+
+/// Checks a prefix token's syntax: 16 to 128 URL-safe characters.
+pub fn check_token(token: &str) -> Result<(), String> {
+    if (16..=128).contains(&token.len()) && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        Ok(())
+    } else {
+        Err("must be 16 to 128 characters of A-Z, a-z, 0-9, '-' and '_'".into())
+    }
+}
+
+/// The stored form of a token: its SHA-256, hex.
+pub fn token_hash(token: &str) -> String {
+    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// True when `given` hashes to `hash`, compared in constant time.
+pub fn token_matches(hash: &str, given: Option<&str>) -> bool {
+    let Some(given) = given else { return false };
+    let computed = token_hash(given);
+    computed.len() == hash.len() && computed.bytes().zip(hash.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap_or(IpAddr::from([0, 0, 0, 0]))
+    }
+
+    #[test]
+    fn allow_lists() {
+        let list = parse_sources(&["flowroute".into(), "10.0.0.0/8".into(), "2001:db8::1".into()]).unwrap_or_default();
+        assert!(source_allowed(&list, ip("52.88.246.140")));
+        assert!(source_allowed(&list, ip("52.10.220.50")));
+        assert!(source_allowed(&list, ip("10.20.30.40")));
+        assert!(source_allowed(&list, ip("::ffff:10.1.1.1")), "v4-mapped v6");
+        assert!(source_allowed(&list, ip("2001:db8::1")));
+        assert!(!source_allowed(&list, ip("52.88.246.141")));
+        assert!(!source_allowed(&list, ip("127.0.0.1")));
+        assert!(parse_sources(&["not-an-ip".into()]).is_err());
+        assert!(parse_sources(&["10.0.0.0/33".into()]).is_err());
+    }
+
+    #[test]
+    fn tokens() {
+        assert!(check_token("abcdefghijklmnop").is_ok());
+        assert!(check_token("short").is_err());
+        assert!(check_token("has space in it, too long enough").is_err());
+        let h = token_hash("abcdefghijklmnop");
+        assert_eq!(h.len(), 64);
+        assert!(token_matches(&h, Some("abcdefghijklmnop")));
+        assert!(!token_matches(&h, Some("abcdefghijklmnoq")));
+        assert!(!token_matches(&h, None));
+    }
+}
