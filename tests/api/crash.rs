@@ -34,7 +34,7 @@ impl Server {
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap();
-        let client = reqwest::Client::new();
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
             if let Ok(r) = client.get(format!("{base}/readyz")).send().await
@@ -51,6 +51,14 @@ impl Server {
     fn kill(mut self) {
         self.child.kill().unwrap(); // SIGKILL: no shutdown code runs
         self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Server {
+    /// A failing test leaves no server behind.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

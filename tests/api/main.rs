@@ -25,6 +25,9 @@ use std::pin::Pin;
 use libtest_mimic::{Arguments, Trial};
 use support::{Backend, TestApp};
 
+/// The longest any one test may take.
+const TEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(180);
+
 type TestFn = fn(TestApp) -> Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// Registers async test functions by name.
@@ -93,12 +96,13 @@ fn main() {
                     let app = TestApp::spawn(backend, pg.as_deref()).await;
                     let teardown = app.teardown_handle();
                     // The test runs as a task so a failure still lets its database be dropped.
-                    let outcome = tokio::spawn(test(app)).await;
+                    // A hung test fails with its name instead of stalling the whole run.
+                    let outcome = tokio::time::timeout(TEST_TIMEOUT, tokio::spawn(test(app))).await;
                     teardown.run().await;
-                    if let Err(e) = outcome
-                        && e.is_panic()
-                    {
-                        std::panic::resume_unwind(e.into_panic());
+                    match outcome {
+                        Err(_) => panic!("timed out after {TEST_TIMEOUT:?}"),
+                        Ok(Err(e)) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                        Ok(_) => {}
                     }
                 });
                 Ok(())
