@@ -46,8 +46,9 @@ impl std::fmt::Debug for WebhookDelivery {
     }
 }
 
-const CLAIM_PG: &str = "\
-WITH due AS (
+/// The jobs a worker may take: due (or leased by a worker that died), and the oldest unfinished
+/// job of their ordering key — so one conversation's jobs run one at a time, in order.
+const CLAIMABLE: &str = "\
   SELECT j.id FROM job j
   WHERE j.kind = $1
     AND ((j.state = 'pending' AND j.next_attempt_at <= $2) OR (j.state = 'running' AND j.locked_until < $2))
@@ -56,25 +57,22 @@ WITH due AS (
       WHERE e.ordering_key = j.ordering_key AND e.kind = j.kind AND e.state IN ('pending', 'running')
         AND (e.created_at < j.created_at OR (e.created_at = j.created_at AND e.id < j.id)))
   ORDER BY j.created_at, j.id
-  LIMIT $3
-  FOR UPDATE SKIP LOCKED)
-UPDATE job SET state = 'running', locked_until = $4, attempts = job.attempts + 1, updated_at = $2
-FROM due WHERE job.id = due.id
-RETURNING job.id, job.tenant_id, job.kind, job.event_id, job.message_id, job.media_id, job.attempts";
+  LIMIT $3";
 
-const CLAIM_SQLITE: &str = "\
-UPDATE job SET state = 'running', locked_until = $4, attempts = attempts + 1, updated_at = $2
-WHERE id IN (
-  SELECT j.id FROM job j
-  WHERE j.kind = $1
-    AND ((j.state = 'pending' AND j.next_attempt_at <= $2) OR (j.state = 'running' AND j.locked_until < $2))
-    AND NOT EXISTS (
-      SELECT 1 FROM job e
-      WHERE e.ordering_key = j.ordering_key AND e.kind = j.kind AND e.state IN ('pending', 'running')
-        AND (e.created_at < j.created_at OR (e.created_at = j.created_at AND e.id < j.id)))
-  ORDER BY j.created_at, j.id
-  LIMIT $3)
-RETURNING id, tenant_id, kind, event_id, message_id, media_id, attempts";
+const CLAIM_SET: &str = "SET state = 'running', locked_until = $4, attempts = job.attempts + 1, updated_at = $2";
+const CLAIM_RETURNING: &str =
+    "RETURNING job.id, job.tenant_id, job.kind, job.event_id, job.message_id, job.media_id, job.attempts";
+
+/// The claim statement: on PostgreSQL the candidates are locked with `SKIP LOCKED`, so concurrent
+/// workers of several instances take different jobs; SQLite has one writer at a time anyway.
+fn claim_sql(backend: DbBackend) -> String {
+    match backend {
+        DbBackend::Postgres => format!(
+            "WITH due AS ({CLAIMABLE} FOR UPDATE SKIP LOCKED) UPDATE job {CLAIM_SET} FROM due WHERE job.id = due.id {CLAIM_RETURNING}"
+        ),
+        _ => format!("UPDATE job {CLAIM_SET} WHERE id IN ({CLAIMABLE}) {CLAIM_RETURNING}"),
+    }
+}
 
 fn claimed(row: &QueryResult) -> Result<ClaimedJob, StoreError> {
     Ok(ClaimedJob {
@@ -94,13 +92,9 @@ impl Store {
     pub async fn claim_jobs(&self, kind: &str, limit: u32, lease: Duration) -> Result<Vec<ClaimedJob>, StoreError> {
         let at = now();
         let txn = self.write_txn().await?;
-        let sql_text = match self.db().get_database_backend() {
-            DbBackend::Postgres => CLAIM_PG,
-            _ => CLAIM_SQLITE,
-        };
+        let text = claim_sql(self.db().get_database_backend());
         let rows =
-            sql::query(&txn, sql_text, vec![kind.into(), at.into(), i64::from(limit).into(), (at + lease).into()])
-                .await?;
+            sql::query(&txn, &text, vec![kind.into(), at.into(), i64::from(limit).into(), (at + lease).into()]).await?;
         txn.commit().await?;
         let mut jobs = rows.iter().map(claimed).collect::<Result<Vec<_>, _>>()?;
         jobs.sort_by_key(|j| j.id);
