@@ -28,6 +28,8 @@ impl Server {
             .env("SWITCHBOARD_MASTER_KEY", &app.master_key)
             .env("SWITCHBOARD_WEBHOOK_RETRY_SCHEDULE_SECS", "1,1,1,1,1,1")
             .env("SWITCHBOARD_WEBHOOK_RETRY_JITTER", "0")
+            // A delivery the killed server held is claimed again after 2 × 2 s + 5 s.
+            .env("SWITCHBOARD_WEBHOOK_TIMEOUT_SECS", "2")
             .env("SWITCHBOARD_LOG_FORMAT", "json")
             .env("SWITCHBOARD_MEDIA_DIR", log.with_file_name("media"))
             .stdout(std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap())

@@ -121,6 +121,7 @@ impl TestApp {
             },
             media_dir: media_dir.path().to_owned(),
             media_allow_http: true,
+            webhook_timeout: Duration::from_secs(5),
             trust_forwarded_for: false,
         };
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();

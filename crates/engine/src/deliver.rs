@@ -102,7 +102,9 @@ async fn attempt(engine: &Engine, job: &ClaimedJob) -> Attempt {
 
 /// Runs the deliverer until `stop` turns true.
 pub async fn run_webhook_worker(engine: Arc<Engine>, stop: watch::Receiver<bool>) {
-    let lease = engine.config.webhook_timeout * 4;
+    // Long enough for one attempt to finish; after a crash, a job held by the dead process waits
+    // this long before another run claims it again.
+    let lease = engine.config.webhook_timeout * 2 + Duration::from_secs(5);
     let concurrency = engine.config.webhook_concurrency;
     worker::run(
         engine,

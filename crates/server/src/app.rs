@@ -26,6 +26,8 @@ pub struct Settings {
     pub shutdown_timeout: Duration,
     /// When failed PBX deliveries are retried.
     pub retry: RetryPolicy,
+    /// How long one PBX delivery may take.
+    pub webhook_timeout: Duration,
     /// Where fetched MMS media are kept.
     pub media_dir: std::path::PathBuf,
     /// Fetch media over plain http too (tests and simulators).
@@ -54,6 +56,7 @@ impl Settings {
             workers: config.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
             shutdown_timeout: Duration::from_secs(config.shutdown_timeout_secs),
             retry: config.retry_policy(),
+            webhook_timeout: Duration::from_secs(config.webhook_timeout_secs),
             media_dir: config.media_dir.clone(),
             media_allow_http: config.media_allow_http,
             trust_forwarded_for: config.trust_forwarded_for,
@@ -84,6 +87,7 @@ impl App {
         let addr = listener.local_addr()?;
         let mut engine_config = EngineConfig::new(settings.public_url.clone());
         engine_config.retry = settings.retry.clone();
+        engine_config.webhook_timeout = settings.webhook_timeout;
         engine_config.media_dir = settings.media_dir.clone();
         engine_config.media_allow_http = settings.media_allow_http;
         let engine = Arc::new(Engine::new(store.clone(), engine_config)?);

@@ -56,6 +56,8 @@ pub struct Config {
     pub webhook_retry_schedule_secs: Vec<u64>,
     /// How much each wait varies, as a fraction (0.2 is ±20 %).
     pub webhook_retry_jitter: f64,
+    /// How long one PBX delivery may take, in seconds (1 to 120).
+    pub webhook_timeout_secs: u64,
     /// Where fetched MMS media are kept.
     pub media_dir: std::path::PathBuf,
     /// Fetch media over plain http too (for a local Flowroute simulator; never in production).
@@ -78,6 +80,7 @@ impl Default for Config {
             log: "info".into(),
             webhook_retry_schedule_secs: RetryPolicy::default().schedule.iter().map(|d| d.as_secs()).collect(),
             webhook_retry_jitter: 0.2,
+            webhook_timeout_secs: 15,
             media_dir: "./switchboard-media".into(),
             media_allow_http: false,
             trust_forwarded_for: false,
@@ -154,6 +157,11 @@ impl Config {
                     .into(),
             ));
         }
+        if !(1..=120).contains(&self.webhook_timeout_secs) {
+            return Err(ConfigError::Invalid(
+                "webhook_timeout_secs (SWITCHBOARD_WEBHOOK_TIMEOUT_SECS) must be between 1 and 120".into(),
+            ));
+        }
         if !(0.0..=1.0).contains(&self.webhook_retry_jitter) {
             return Err(ConfigError::Invalid(
                 "webhook_retry_jitter (SWITCHBOARD_WEBHOOK_RETRY_JITTER) must be between 0 and 1".into(),
@@ -191,7 +199,7 @@ impl Config {
 /// Environment values arrive as text; numbers are parsed so `SWITCHBOARD_WORKERS=4` reads as 4.
 fn value_for(key: &str, value: String) -> figment::value::Value {
     use figment::value::{Tag, Value};
-    if (key == "workers" || key == "shutdown_timeout_secs")
+    if (key == "workers" || key == "shutdown_timeout_secs" || key == "webhook_timeout_secs")
         && let Ok(n) = value.parse::<u64>()
     {
         return Value::from(n);
