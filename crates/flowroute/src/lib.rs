@@ -5,8 +5,12 @@
 //! shape — leniently, as captured payloads require (see `shared/flowroute/README.md`): key order and
 //! unknown fields are ignored, amounts may be strings or numbers, bodies may be null or missing,
 //! status codes may be missing, numbers may carry a `+`, timestamps have 0 to 6 fraction digits.
+//!
+//! [`Client`] sends texts through Flowroute's v2.2 API and classifies every answer.
 
+mod client;
 mod inbound;
 mod lenient;
 
+pub use client::{Accepted, Client, Credentials, Outgoing, SendError, classify, error_detail, request_body};
 pub use inbound::{Callback, DeliveryReceipt, InboundMedia, InboundMessage, ParseError, WireFormat, parse_callback};
