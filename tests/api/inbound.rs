@@ -53,7 +53,8 @@ pub async fn wire(app: &TestApp, slug: &str, prefix: &str, e164: &str) -> Wired 
     }
     post(
         "numbers",
-        json!({"e164": e164, "name": "Main", "provider_id": provider, "prefix": prefix, "destinations": ["101", "102"]}),
+        json!({"e164": e164, "name": "Main", "provider_id": provider, "prefix": prefix, "destinations": ["101", "102"],
+               "senders": ["101"]}),
     )
     .await;
     post("contacts", json!({"name": "Pat Doe", "phone": "+12065550123", "company_id": plumbing})).await;

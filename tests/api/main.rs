@@ -17,6 +17,7 @@ mod isolation;
 mod live;
 mod media;
 mod ops;
+mod send;
 mod validation;
 
 use std::future::Future;
@@ -68,6 +69,8 @@ fn main() {
         live::inboxes_show_each_extension_its_conversations_and_unread_counts,
         crash::a_crash_after_the_200_loses_and_repeats_nothing,
         media::mms_media_are_fetched_kept_and_served_to_who_may_see_them,
+        send::extensions_send_from_their_numbers_and_refusals_say_why,
+        send::an_idempotency_key_sends_once,
         validation::malformed_input_gets_a_clear_problem_and_changes_nothing,
         validation::bodies_must_be_json_and_small,
         ops::health_metrics_openapi_and_docs_need_no_token,

@@ -48,7 +48,7 @@ pub async fn health_metrics_openapi_and_docs_need_no_token(app: TestApp) {
         ("/api/v1/tenants/{tenant}/companies/{id}", &["get", "patch", "delete"][..]),
         ("/api/v1/tenants/{tenant}/contacts", &["get", "post"][..]),
         ("/api/v1/tenants/{tenant}/contacts/{id}", &["get", "patch", "delete"][..]),
-        ("/api/v1/tenants/{tenant}/messages", &["get"][..]),
+        ("/api/v1/tenants/{tenant}/messages", &["get", "post"][..]),
         ("/api/v1/tenants/{tenant}/messages/{id}", &["get"][..]),
         ("/api/v1/tenants/{tenant}/opt-outs", &["get"][..]),
         ("/api/v1/tenants/{tenant}/opt-outs/{e164}", &["delete"][..]),
@@ -60,6 +60,7 @@ pub async fn health_metrics_openapi_and_docs_need_no_token(app: TestApp) {
         ("/api/v1/conversations/{remote}/messages", &["get"][..]),
         ("/api/v1/conversations/{remote}/read", &["post"][..]),
         ("/api/v1/messages/{id}", &["get"][..]),
+        ("/api/v1/messages", &["post"][..]),
         ("/api/v1/events", &["get"][..]),
         ("/api/v1/media/{id}", &["get"][..]),
     ];

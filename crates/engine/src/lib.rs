@@ -111,6 +111,21 @@ impl Engine {
         self.live.subscribe()
     }
 
+    /// Queues an outbound text (the dispatcher sends it) and tells live streams.
+    pub async fn queue_text(
+        &self,
+        tenant: uuid::Uuid,
+        sender: switchboard_store::outbound::Sender,
+        input: switchboard_store::outbound::SendInput,
+        idempotency_key: Option<&str>,
+    ) -> Result<switchboard_store::outbound::Queued, switchboard_store::StoreError> {
+        let (queued, event) = self.store.queue_outbound(tenant, sender, input, idempotency_key).await?;
+        if let Some(event) = event {
+            self.published(&event);
+        }
+        Ok(queued)
+    }
+
     fn published(&self, event: &switchboard_store::events::AppendedEvent) {
         let _ = self.live.send(Arc::new(LiveEvent {
             tenant_id: event.tenant_id,

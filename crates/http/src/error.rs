@@ -120,6 +120,11 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound => Self::not_found(),
             StoreError::Conflict(detail) => Self::new(StatusCode::CONFLICT, "conflict", detail),
             StoreError::Invalid(errors) => Self::invalid(errors),
+            StoreError::Refused { code, detail } => {
+                let status =
+                    if code == "extension_disabled" { StatusCode::FORBIDDEN } else { StatusCode::UNPROCESSABLE_ENTITY };
+                Self::new(status, code, detail)
+            }
             StoreError::Unavailable(cause) => {
                 tracing::warn!(error = %cause, "store unavailable");
                 Self::unavailable()

@@ -1,5 +1,6 @@
-//! Switchboard's HTTP surface on actix-web: the admin API, bearer-token auth, health, metrics and
-//! the OpenAPI document. Thin by design: parse, authorise, call the store, map errors.
+//! Switchboard's HTTP surface on actix-web: the admin API, the extension API and live stream, the
+//! Flowroute ingress, bearer-token auth, health, metrics and the OpenAPI document. Thin by design:
+//! parse, authorise, call the store or the engine, map errors.
 
 pub mod auth;
 pub mod body;
@@ -14,7 +15,7 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::http::header;
 use actix_web::middleware::{DefaultHeaders, from_fn};
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use actix_web::{App, HttpResponse, HttpServer, web};
 use switchboard_store::Store;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
@@ -48,8 +49,7 @@ pub struct ServerSettings {
     pub shutdown_timeout: Duration,
 }
 
-async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let _ = req;
+async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::not_found())
 }
 

@@ -4,7 +4,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    directory, events, extensions, inbox, ingress, media, messages, numbers, ops, policies, prefixes, providers,
+    directory, events, extensions, inbox, ingress, media, messages, numbers, ops, policies, prefixes, providers, send,
     tenants,
 };
 
@@ -40,6 +40,7 @@ impl Modify for BearerAuth {
         messages::list, messages::get_one, messages::opt_outs, messages::lift_opt_out,
         inbox::conversations, inbox::conversation_messages, inbox::mark_read, inbox::message, events::events,
         media::media,
+        send::send, send::admin_send,
         ingress::receive,
     ),
     components(schemas(crate::error::Problem)),

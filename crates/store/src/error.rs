@@ -15,6 +15,9 @@ pub enum StoreError {
     /// Well-formed input that breaks a rule, field by field.
     #[error("validation failed")]
     Invalid(Vec<FieldError>),
+    /// A request the rules refuse as a whole, with a stable code (`opted_out`, `sender_not_allowed`, …).
+    #[error("{detail}")]
+    Refused { code: &'static str, detail: String },
     /// The database cannot be reached; the caller may retry.
     #[error("store unavailable")]
     Unavailable(#[source] DbErr),

@@ -20,6 +20,7 @@ pub mod inbox;
 pub mod media;
 pub mod messages;
 pub mod numbers;
+pub mod outbound;
 pub mod outbox;
 pub mod policies;
 pub mod prefixes;

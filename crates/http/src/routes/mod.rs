@@ -12,6 +12,7 @@ pub mod ops;
 pub mod policies;
 pub mod prefixes;
 pub mod providers;
+pub mod send;
 pub mod tenants;
 
 use serde::Deserialize;
@@ -55,5 +56,5 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
     directory::configure(cfg);
     messages::configure(cfg);
     inbox::configure(cfg);
-    cfg.service(events::events).service(media::media);
+    cfg.service(events::events).service(media::media).service(send::send).service(send::admin_send);
 }

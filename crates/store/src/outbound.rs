@@ -1,0 +1,326 @@
+//! Queuing an outbound text: validation, sender resolution, the opt-out check, idempotency, and
+//! message + conversation + event + send job in one transaction. The dispatcher sends it.
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use switchboard_core::validation::web_url;
+use switchboard_core::{E164, FieldErrors, segments};
+use uuid::Uuid;
+
+use crate::entity::{extension, message, number, provider};
+use crate::events::{self, JobRef, PROVIDER_SEND};
+use crate::{Store, StoreError, new_id, now, sql};
+
+/// How long an `Idempotency-Key` is remembered.
+pub const IDEMPOTENCY_WINDOW: Duration = Duration::hours(24);
+/// Longest body accepted (Flowroute documents no limit; this is 20+ segments).
+pub const MAX_BODY_CHARS: usize = 5000;
+
+/// Body of `POST /api/v1/messages` and `POST /api/v1/tenants/{tenant}/messages`.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendInput {
+    /// The recipient, E.164 (US and Canada only).
+    #[schema(example = "+12065550123")]
+    pub to: String,
+    #[serde(default)]
+    pub body: Option<String>,
+    /// The number to send from; an extension may omit it (its own number is used).
+    #[serde(default)]
+    pub from: Option<String>,
+    /// https links to attach, at most 10.
+    #[serde(default)]
+    pub media_urls: Vec<String>,
+}
+
+/// Who is sending.
+#[derive(Debug, Clone)]
+pub enum Sender {
+    /// An extension: may send only from numbers it is a sender of.
+    Extension(String),
+    /// A tenant admin: must name `from`, any number of the tenant.
+    Admin(String),
+}
+
+/// A queued text, as the API answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Queued {
+    pub id: Uuid,
+    #[schema(example = "queued")]
+    pub status: String,
+    pub from: String,
+    pub to: String,
+    pub segments: i32,
+}
+
+fn refused(code: &'static str, detail: impl Into<String>) -> StoreError {
+    StoreError::Refused { code, detail: detail.into() }
+}
+
+fn request_hash(from: &str, to: &str, body: Option<&str>, media: &[String]) -> String {
+    let canonical = json!([from, to, body, media]).to_string();
+    Sha256::digest(canonical.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn queued(m: &message::Model) -> Queued {
+    Queued { id: m.id, status: m.status.clone(), from: m.number.clone(), to: m.remote.clone(), segments: m.segments }
+}
+
+impl Store {
+    async fn sender_number(
+        &self,
+        db: &impl sea_orm::ConnectionTrait,
+        tenant: Uuid,
+        sender: &Sender,
+        from: Option<&E164>,
+    ) -> Result<number::Model, StoreError> {
+        let ext = match sender {
+            Sender::Extension(e) => {
+                let found = extension::Entity::find()
+                    .filter(extension::Column::TenantId.eq(tenant))
+                    .filter(extension::Column::Extension.eq(e.as_str()))
+                    .one(db)
+                    .await?
+                    .ok_or_else(|| refused("sender_not_allowed", "this extension no longer exists"))?;
+                if !found.enabled {
+                    return Err(refused("extension_disabled", format!("extension '{e}' is disabled and may not send")));
+                }
+                Some(found)
+            }
+            Sender::Admin(_) => None,
+        };
+        let may_send = |n: &number::Model| {
+            let ext = ext.clone();
+            let n = n.clone();
+            async move {
+                let Some(ext) = ext else { return Ok::<bool, StoreError>(true) };
+                let rows = sql::query(
+                    self.db(),
+                    "SELECT 1 AS x FROM number_sender WHERE number_id = $1 AND extension_id = $2",
+                    vec![n.id.into(), ext.id.into()],
+                )
+                .await?;
+                Ok(!rows.is_empty())
+            }
+        };
+        if let Some(from) = from {
+            let n = number::Entity::find()
+                .filter(number::Column::TenantId.eq(tenant))
+                .filter(number::Column::E164.eq(from.as_str()))
+                .one(db)
+                .await?
+                .ok_or_else(|| refused("sender_not_allowed", format!("{from} is not a number of this tenant")))?;
+            if !may_send(&n).await? {
+                return Err(refused("sender_not_allowed", format!("this extension may not send from {from}")));
+            }
+            return Ok(n);
+        }
+        let Some(ext) = &ext else {
+            return Err(StoreError::invalid("from", "a tenant admin must name the number to send from"));
+        };
+        let own = sql::query(
+            db,
+            "SELECT n.id FROM number n JOIN number_sender s ON s.number_id = n.id \
+             WHERE n.tenant_id = $1 AND s.extension_id = $2 ORDER BY n.id LIMIT 1",
+            vec![tenant.into(), ext.id.into()],
+        )
+        .await?;
+        if let Some(row) = own.first() {
+            let id: Uuid = row.try_get("", "id")?;
+            return number::Entity::find_by_id(id).one(db).await?.ok_or(StoreError::NotFound);
+        }
+        // No number of its own: the first provider's default number.
+        let providers = provider::Entity::find()
+            .filter(provider::Column::TenantId.eq(tenant))
+            .filter(provider::Column::DefaultDid.is_not_null())
+            .order_by_asc(provider::Column::Id)
+            .all(db)
+            .await?;
+        for p in providers {
+            if let Some(did) = p.default_did
+                && let Some(n) = number::Entity::find()
+                    .filter(number::Column::TenantId.eq(tenant))
+                    .filter(number::Column::E164.eq(did))
+                    .one(db)
+                    .await?
+            {
+                return Ok(n);
+            }
+        }
+        Err(refused(
+            "sender_not_allowed",
+            format!("extension '{}' is a sender of no number, and no provider has a default number", ext.extension),
+        ))
+    }
+
+    /// Queues a text and returns it with its `queued` event. With an idempotency key already used
+    /// for the same request within 24 hours, answers the first message again (with no event) and
+    /// queues nothing.
+    pub async fn queue_outbound(
+        &self,
+        tenant: Uuid,
+        sender: Sender,
+        input: SendInput,
+        idempotency_key: Option<&str>,
+    ) -> Result<(Queued, Option<events::AppendedEvent>), StoreError> {
+        let mut errors = FieldErrors::new();
+        let to = errors.check("to", E164::parse(&input.to));
+        let from = match &input.from {
+            Some(f) => errors.check("from", E164::parse(f)),
+            None => None,
+        };
+        let body = input.body.clone().filter(|b| !b.is_empty());
+        if body.is_none() && input.media_urls.is_empty() {
+            errors.add("body", "a text needs a body or media_urls");
+        }
+        if let Some(b) = &body
+            && b.chars().count() > MAX_BODY_CHARS
+        {
+            errors.add("body", format!("must be at most {MAX_BODY_CHARS} characters"));
+        }
+        if input.media_urls.len() > 10 {
+            errors.add("media_urls", "at most 10 links");
+        }
+        for (i, u) in input.media_urls.iter().enumerate() {
+            match web_url(u, false) {
+                Ok(url) if url.scheme() == "https" => {}
+                Ok(_) => errors.add(format!("media_urls[{i}]"), "must use https"),
+                Err(e) => errors.add(format!("media_urls[{i}]"), e),
+            }
+        }
+        if let Some(key) = idempotency_key
+            && (key.is_empty() || key.len() > 255 || key.chars().any(|c| c.is_control()))
+        {
+            errors.add("Idempotency-Key", "must be 1 to 255 printable characters");
+        }
+        errors.finish().map_err(StoreError::Invalid)?;
+        let to = to.ok_or(StoreError::NotFound)?;
+        if !to.is_nanp() {
+            return Err(refused(
+                "unsupported_destination",
+                format!("{to} is outside the US and Canada, where Flowroute delivers"),
+            ));
+        }
+
+        let at = now();
+        let principal = match &sender {
+            Sender::Extension(e) => format!("ext:{e}"),
+            Sender::Admin(sub) => format!("admin:{sub}"),
+        };
+        let txn = self.write_txn().await?;
+        let n = self.sender_number(&txn, tenant, &sender, from.as_ref()).await?;
+        let hash = request_hash(&n.e164, to.as_str(), body.as_deref(), &input.media_urls);
+        if let Some(key) = idempotency_key {
+            sql::execute(
+                &txn,
+                "DELETE FROM idempotency_key WHERE tenant_id = $1 AND expires_at < $2",
+                vec![tenant.into(), at.into()],
+            )
+            .await?;
+            let seen = sql::query(
+                &txn,
+                "SELECT request_hash, message_id FROM idempotency_key WHERE tenant_id = $1 AND principal = $2 AND key = $3",
+                vec![tenant.into(), principal.clone().into(), key.into()],
+            )
+            .await?;
+            if let Some(row) = seen.first() {
+                let earlier: String = row.try_get("", "request_hash")?;
+                if earlier != hash {
+                    return Err(refused(
+                        "idempotency_conflict",
+                        "this Idempotency-Key was used for a different request",
+                    ));
+                }
+                let id: Option<Uuid> = row.try_get("", "message_id")?;
+                let m = message::Entity::find_by_id(id.ok_or(StoreError::NotFound)?)
+                    .one(&txn)
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
+                return Ok((queued(&m), None));
+            }
+        }
+        let opted_out = sql::query(
+            &txn,
+            "SELECT 1 AS x FROM opt_out WHERE tenant_id = $1 AND remote = $2 AND (scope = $3 OR scope = 'all')",
+            vec![tenant.into(), to.to_string().into(), n.e164.clone().into()],
+        )
+        .await?;
+        if !opted_out.is_empty() {
+            return Err(refused("opted_out", format!("{to} has opted out of texts from {}", n.e164)));
+        }
+        let (encoding, segment_count) = segments::count(body.as_deref());
+        let id = new_id();
+        let sender_ext = match &sender {
+            Sender::Extension(e) => Some(e.clone()),
+            Sender::Admin(_) => None,
+        };
+        let m = message::ActiveModel {
+            id: Set(id),
+            tenant_id: Set(tenant),
+            direction: Set("outbound".into()),
+            number: Set(n.e164.clone()),
+            remote: Set(to.to_string()),
+            body: Set(body.clone()),
+            media: Set(json!(input.media_urls.iter().map(|u| json!({"url": u})).collect::<Vec<_>>())),
+            segments: Set(i32::try_from(segment_count).unwrap_or(i32::MAX)),
+            encoding: Set(encoding.code()),
+            status: Set("queued".into()),
+            provider_message_id: Set(None),
+            error_code: Set(None),
+            error_message: Set(None),
+            extensions: Set(json!([])),
+            sender_extension: Set(sender_ext.clone()),
+            contact_id: Set(None),
+            company_id: Set(None),
+            keyword: Set(None),
+            created_at: Set(at),
+            updated_at: Set(at),
+            origin: Set(if sender_ext.is_some() { "extension".into() } else { "admin".into() }),
+        }
+        .insert(&txn)
+        .await?;
+        if let Some(key) = idempotency_key {
+            let expires: DateTime<Utc> = at + IDEMPOTENCY_WINDOW;
+            let inserted = sql::execute(
+                &txn,
+                "INSERT INTO idempotency_key (tenant_id, principal, key, request_hash, message_id, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant_id, principal, key) DO NOTHING",
+                vec![tenant.into(), principal.clone().into(), key.into(), hash.clone().into(), id.into(), at.into(), expires.into()],
+            )
+            .await?;
+            if inserted == 0 {
+                // A concurrent request with the same key won; answer what it queued.
+                drop(txn);
+                return Box::pin(self.queue_outbound(tenant, sender, input, idempotency_key)).await;
+            }
+        }
+        if let Some(ext) = &sender_ext {
+            sql::execute(
+                &txn,
+                "INSERT INTO message_extension (message_id, tenant_id, extension, remote) VALUES ($1, $2, $3, $4)",
+                vec![id.into(), tenant.into(), ext.clone().into(), to.to_string().into()],
+            )
+            .await?;
+        }
+        sql::execute(
+            &txn,
+            "INSERT INTO conversation (id, tenant_id, number, remote, last_message_id, last_message_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (tenant_id, number, remote) \
+             DO UPDATE SET last_message_id = $5, last_message_at = $6",
+            vec![new_id().into(), tenant.into(), n.e164.clone().into(), to.to_string().into(), id.into(), at.into()],
+        )
+        .await?;
+        let ordering = events::ordering_key(&n.e164, to.as_str());
+        events::enqueue(&txn, tenant, PROVIDER_SEND, &ordering, JobRef::Message(id), at).await?;
+        let mut data = json!({"message_id": id, "status": "queued", "number": n.e164, "to": to.to_string()});
+        if let Some(ext) = &sender_ext {
+            data["sender_extension"] = json!(ext);
+        }
+        let event = events::append(&txn, tenant, "message.status", data, &ordering, at).await?;
+        txn.commit().await?;
+        Ok((queued(&m), Some(event)))
+    }
+}
