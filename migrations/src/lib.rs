@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_initial;
 mod m20261122_000002_inbound;
+mod m20261122_000003_dispatch;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -11,6 +12,10 @@ pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261122_000001_initial::Migration), Box::new(m20261122_000002_inbound::Migration)]
+        vec![
+            Box::new(m20261122_000001_initial::Migration),
+            Box::new(m20261122_000002_inbound::Migration),
+            Box::new(m20261122_000003_dispatch::Migration),
+        ]
     }
 }

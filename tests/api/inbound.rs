@@ -23,10 +23,17 @@ pub struct Wired {
     pub secret: String,
     pub sink: Sink,
     pub provider: String,
+    /// The provider's Flowroute, simulated.
+    pub sim: flowroute_sim::Sim,
 }
 
 pub async fn wire(app: &TestApp, slug: &str, prefix: &str, e164: &str) -> Wired {
     let sink = Sink::start().await;
+    let sim = flowroute_sim::Sim::start(
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap(),
+        flowroute_sim::SimConfig { receipts: false, ..Default::default() },
+    )
+    .unwrap();
     let sys = app.system.clone();
     let created = app.post("/api/v1/tenants", &sys, json!({"slug": slug, "name": slug, "webhook_url": sink.url})).await;
     let secret = created.expect(StatusCode::CREATED)["webhook_secret"].as_str().unwrap().to_owned();
@@ -41,7 +48,8 @@ pub async fn wire(app: &TestApp, slug: &str, prefix: &str, e164: &str) -> Wired 
     let plumbing = post("companies", json!({"name": "Doe Plumbing"})).await["id"].as_str().unwrap().to_owned();
     let provider = post(
         "providers",
-        json!({"name": "Main", "kind": "flowroute", "access_key": "AK1", "secret_key": "SK1", "catch_all_company_id": catch_all}),
+        json!({"name": "Main", "kind": "flowroute", "access_key": "sim-access", "secret_key": "sim-secret",
+               "endpoint": sim.endpoint(), "catch_all_company_id": catch_all}),
     )
     .await["id"]
         .as_str()
@@ -58,7 +66,7 @@ pub async fn wire(app: &TestApp, slug: &str, prefix: &str, e164: &str) -> Wired 
     )
     .await;
     post("contacts", json!({"name": "Pat Doe", "phone": "+12065550123", "company_id": plumbing})).await;
-    Wired { base, token, secret, sink, provider }
+    Wired { base, token, secret, sink, provider, sim }
 }
 
 impl TestApp {
@@ -73,6 +81,19 @@ impl TestApp {
             .await
             .unwrap();
         Reply::read(res).await
+    }
+}
+
+/// The first `n` `message.received` deliveries (status events of replies left out).
+async fn received(sink: &Sink, n: usize) -> Vec<Delivery> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let got: Vec<Delivery> = sink.accepted().into_iter().filter(|d| d.json["type"] == "message.received").collect();
+        if got.len() >= n {
+            return got;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "only {} of {n} texts delivered", got.len());
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -301,7 +322,7 @@ pub async fn policies_route_reply_and_record_opt_outs(app: TestApp) {
     app.flowroute("acmein", text("mdr2-k1", "Sales: a quote please").as_bytes()).await.expect(StatusCode::OK);
     app.flowroute("acmein", text("mdr2-k2", "STOP").as_bytes()).await.expect(StatusCode::OK);
     app.flowroute("acmein", text("mdr2-k3", "help").as_bytes()).await.expect(StatusCode::OK);
-    let got = w.sink.wait_for(3, Duration::from_secs(10)).await;
+    let got = received(&w.sink, 3).await;
     assert_eq!(got[0].json["data"]["extensions"], json!(["300"]), "keyword rule");
     assert_eq!(got[1].json["data"]["keyword"], "STOP");
     assert_eq!(got[1].json["data"]["extensions"], json!(["101", "102"]), "a STOP is still delivered");
@@ -310,20 +331,24 @@ pub async fn policies_route_reply_and_record_opt_outs(app: TestApp) {
     let items = opt.expect(StatusCode::OK)["items"].as_array().unwrap().clone();
     assert_eq!(items.len(), 1);
     assert_eq!((items[0]["remote"].as_str(), items[0]["scope"].as_str()), (Some("+12065550123"), Some("+12025550100")));
-    // The HELP answer is queued for the outbound dispatcher, even to a party that opted out.
+    // The HELP answer goes out through Flowroute, even to a party that opted out.
     let out = app.get(&format!("{}/messages?direction=outbound", w.base), &w.token).await;
     let out = out.expect(StatusCode::OK)["items"].as_array().unwrap().clone();
     assert_eq!(out.len(), 1);
-    assert_eq!(
-        (out[0]["body"].as_str(), out[0]["status"].as_str()),
-        (Some("Acme: reply STOP to opt out."), Some("queued"))
-    );
+    assert_eq!(out[0]["body"], "Acme: reply STOP to opt out.");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while w.sim.accepted().is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "the HELP reply was never sent");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let sent = &w.sim.accepted()[0];
+    assert_eq!((sent.to.as_str(), sent.body.as_deref()), ("12065550123", Some("Acme: reply STOP to opt out.")));
     // START lifts it; disabling an extension takes it out of routing at once.
     app.flowroute("acmein", text("mdr2-k4", "start").as_bytes()).await.expect(StatusCode::OK);
     assert_eq!(app.get(&format!("{}/opt-outs", w.base), &w.token).await.json["items"], json!([]));
     app.patch(&format!("{}/extensions/102", w.base), &w.token, json!({"enabled": false})).await.expect(StatusCode::OK);
     app.flowroute("acmein", text("mdr2-k5", "hello").as_bytes()).await.expect(StatusCode::OK);
-    let got = w.sink.wait_for(5, Duration::from_secs(10)).await;
+    let got = received(&w.sink, 5).await;
     assert_eq!(got[4].json["data"]["extensions"], json!(["101"]));
 }
 
@@ -357,7 +382,8 @@ pub async fn after_hours_auto_reply_goes_once_per_interval(app: TestApp) {
     let out = out.expect(StatusCode::OK)["items"].as_array().unwrap().clone();
     assert_eq!(out.len(), 1, "six concurrent texts, one auto-reply: {out:?}");
     assert_eq!(out[0]["body"], "We are closed.");
-    let got = w.sink.wait_for(7, Duration::from_secs(10)).await;
+    // Seven texts reach the PBX (besides the auto-reply's status events), all after hours to 200.
+    let got = received(&w.sink, 7).await;
     assert!(got[1..].iter().all(|d| d.json["data"]["extensions"] == json!(["200"])));
 }
 

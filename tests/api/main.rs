@@ -12,6 +12,7 @@ mod support;
 mod admin;
 mod auth;
 mod crash;
+mod dispatch;
 mod inbound;
 mod isolation;
 mod live;
@@ -71,6 +72,10 @@ fn main() {
         media::mms_media_are_fetched_kept_and_served_to_who_may_see_them,
         send::extensions_send_from_their_numbers_and_refusals_say_why,
         send::an_idempotency_key_sends_once,
+        dispatch::a_queued_text_reaches_flowroute_exactly_as_documented,
+        dispatch::transient_failures_are_retried_and_sent_once,
+        dispatch::a_refusal_fails_the_text_without_retry,
+        dispatch::limits_per_number_and_per_key_hold,
         validation::malformed_input_gets_a_clear_problem_and_changes_nothing,
         validation::bodies_must_be_json_and_small,
         ops::health_metrics_openapi_and_docs_need_no_token,

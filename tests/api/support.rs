@@ -122,6 +122,11 @@ impl TestApp {
             media_dir: media_dir.path().to_owned(),
             media_allow_http: true,
             webhook_timeout: Duration::from_secs(5),
+            send_retry: RetryPolicy {
+                schedule: vec![Duration::from_millis(200), Duration::from_millis(500), Duration::from_secs(1)],
+                jitter: 0.0,
+                max_retry_after: Duration::from_secs(2),
+            },
             trust_forwarded_for: false,
         };
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();

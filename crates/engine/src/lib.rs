@@ -3,6 +3,7 @@
 
 mod cache;
 mod deliver;
+mod dispatch;
 mod ingress;
 mod media;
 pub mod signing;
@@ -16,6 +17,7 @@ use tokio::sync::{Notify, broadcast};
 
 pub use cache::RoutingCache;
 pub use deliver::{RetryPolicy, run_webhook_worker};
+pub use dispatch::run_dispatcher;
 pub use ingress::{IngressError, Origin, Received};
 pub use media::{allowed_type, run_media_worker};
 
@@ -38,6 +40,10 @@ pub struct EngineConfig {
     pub media_allow_http: bool,
     /// When failed media fetches are tried again.
     pub media_retry: RetryPolicy,
+    /// When transient send failures are tried again.
+    pub send_retry: RetryPolicy,
+    /// Keep under Flowroute's 5 SMS/s and 1 MMS/s per access key.
+    pub pace_provider: bool,
 }
 
 impl EngineConfig {
@@ -52,6 +58,11 @@ impl EngineConfig {
             media_max_bytes: 15 * 1024 * 1024,
             media_allow_http: false,
             // Flowroute's links last about a week; the last try is a day and a half in.
+            send_retry: RetryPolicy {
+                schedule: [1, 5, 30, 120, 600, 1800, 3600].map(Duration::from_secs).to_vec(),
+                ..RetryPolicy::default()
+            },
+            pace_provider: true,
             media_retry: RetryPolicy {
                 schedule: [10, 60, 300, 1800, 7200, 21_600, 43_200, 43_200].map(Duration::from_secs).to_vec(),
                 ..RetryPolicy::default()
@@ -78,6 +89,10 @@ pub struct Engine {
     pub deliveries: Notify,
     /// Wakes the media fetcher when an MMS is stored.
     pub media: Notify,
+    /// Wakes the dispatcher when a text is queued.
+    pub sends: Notify,
+    pacer: dispatch::Pacer,
+    flowroute: switchboard_flowroute::Client,
     live: broadcast::Sender<Arc<LiveEvent>>,
     http: reqwest::Client,
 }
@@ -95,12 +110,16 @@ impl Engine {
             .user_agent(concat!("Switchboard/", env!("CARGO_PKG_VERSION")))
             .build()?;
         let (live, _) = broadcast::channel(4096);
+        let flowroute = switchboard_flowroute::Client::new()?;
         Ok(Self {
             store,
             cache: RoutingCache::new(),
             config,
             deliveries: Notify::new(),
             media: Notify::new(),
+            sends: Notify::new(),
+            pacer: dispatch::Pacer::default(),
+            flowroute,
             live,
             http,
         })
@@ -134,5 +153,6 @@ impl Engine {
         }));
         self.deliveries.notify_one();
         self.media.notify_one();
+        self.sends.notify_one();
     }
 }

@@ -20,12 +20,15 @@ pub(crate) enum Attempt {
     Done,
     /// Failed; try again on the policy's schedule (or after `retry_after`).
     Retry { error: String, retry_after: Option<Duration> },
+    /// Put back to wait by the work itself (a rate limit); nothing to record.
+    Deferred,
 }
 
 /// Records an attempt's outcome; a job out of retries is dead, with an event saying so.
 pub(crate) async fn settle(engine: &Engine, job: &ClaimedJob, attempt: Attempt, policy: &RetryPolicy) {
     let result = match attempt {
         Attempt::Done => engine.store.complete_job(job.id).await,
+        Attempt::Deferred => Ok(()),
         Attempt::Retry { error, retry_after } => {
             let attempts = u32::try_from(job.attempts).unwrap_or(u32::MAX);
             match policy.next_delay(attempts, retry_after) {

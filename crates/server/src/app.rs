@@ -28,6 +28,8 @@ pub struct Settings {
     pub retry: RetryPolicy,
     /// How long one PBX delivery may take.
     pub webhook_timeout: Duration,
+    /// When transient send failures are retried.
+    pub send_retry: RetryPolicy,
     /// Where fetched MMS media are kept.
     pub media_dir: std::path::PathBuf,
     /// Fetch media over plain http too (tests and simulators).
@@ -57,6 +59,7 @@ impl Settings {
             shutdown_timeout: Duration::from_secs(config.shutdown_timeout_secs),
             retry: config.retry_policy(),
             webhook_timeout: Duration::from_secs(config.webhook_timeout_secs),
+            send_retry: EngineConfig::new("").send_retry,
             media_dir: config.media_dir.clone(),
             media_allow_http: config.media_allow_http,
             trust_forwarded_for: config.trust_forwarded_for,
@@ -88,6 +91,7 @@ impl App {
         let mut engine_config = EngineConfig::new(settings.public_url.clone());
         engine_config.retry = settings.retry.clone();
         engine_config.webhook_timeout = settings.webhook_timeout;
+        engine_config.send_retry = settings.send_retry.clone();
         engine_config.media_dir = settings.media_dir.clone();
         engine_config.media_allow_http = settings.media_allow_http;
         let engine = Arc::new(Engine::new(store.clone(), engine_config)?);
@@ -122,6 +126,7 @@ impl App {
         let deliverer =
             tokio::spawn(switchboard_engine::run_webhook_worker(self.engine.clone(), self.stop.subscribe()));
         let fetcher = tokio::spawn(switchboard_engine::run_media_worker(self.engine.clone(), self.stop.subscribe()));
+        let dispatcher = tokio::spawn(switchboard_engine::run_dispatcher(self.engine.clone(), self.stop.subscribe()));
         let mut running = tokio::spawn(self.server);
         let result = tokio::select! {
             r = &mut running => r,
@@ -138,6 +143,7 @@ impl App {
         let _ = self.stop.send(true);
         let _ = deliverer.await;
         let _ = fetcher.await;
+        let _ = dispatcher.await;
         self.store.close().await;
         result??;
         tracing::info!("stopped");

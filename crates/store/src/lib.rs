@@ -13,6 +13,7 @@ mod refs;
 mod sql;
 
 pub mod directory;
+pub mod dispatch;
 pub mod events;
 pub mod extensions;
 pub mod inbound;

@@ -1,0 +1,344 @@
+//! `flowroute-sim`: a stand-in for Flowroute's messaging API, for tests, benchmarks and the demo.
+//!
+//! It accepts `POST /v2.2/messages` as Flowroute does — Basic auth checked against its accounts,
+//! JSON:API bodies, 11-digit NANP numbers, MMS with media, 5 SMS/s and 1 MMS/s per access key (429
+//! past that) — answers `202` with an `mdr2-` id, records what it accepted, fails on demand (the
+//! next N requests 429, 500, 400 or no answer), and posts level-1 and level-2 delivery receipts to
+//! each message's `dlr_callback`. [`post_inbound`] posts an inbound text in either of Flowroute's
+//! formats, as Flowroute would.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use actix_web::dev::ServerHandle;
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// A failure to inject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fault {
+    /// `429 Too Many Requests`.
+    TooMany,
+    /// `500 Internal Server Error`.
+    ServerError,
+    /// `400 Bad Request`.
+    BadRequest,
+    /// No answer for a minute (the client times out).
+    Timeout,
+}
+
+/// How the simulator behaves.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// Access key → secret key.
+    pub accounts: Vec<(String, String)>,
+    /// Enforce Flowroute's 5 SMS/s and 1 MMS/s per access key.
+    pub rate_limits: bool,
+    /// Post delivery receipts to `dlr_callback`.
+    pub receipts: bool,
+    /// Wait before each receipt.
+    pub receipt_delay: Duration,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            accounts: vec![("sim-access".into(), "sim-secret".into())],
+            rate_limits: true,
+            receipts: true,
+            receipt_delay: Duration::from_millis(200),
+        }
+    }
+}
+
+/// A send the simulator accepted.
+#[derive(Debug, Clone, Serialize)]
+pub struct Accepted {
+    pub id: String,
+    pub access_key: String,
+    pub to: String,
+    pub from: String,
+    pub body: Option<String>,
+    pub media_urls: Vec<String>,
+    pub dlr_callback: Option<String>,
+    /// Milliseconds since the simulator started.
+    pub at_ms: u128,
+    /// The request body exactly as received.
+    pub raw: String,
+}
+
+#[derive(Default)]
+struct State {
+    accepted: Vec<Accepted>,
+    requests: usize,
+    faults: VecDeque<Fault>,
+    recent: HashMap<(String, bool), VecDeque<Instant>>,
+}
+
+struct Shared {
+    config: SimConfig,
+    state: Mutex<State>,
+    started: Instant,
+    http: reqwest::Client,
+}
+
+/// A running simulator.
+#[derive(Clone)]
+pub struct Sim {
+    /// Base URL, such as `http://127.0.0.1:8585`; sends go to `<url>/v2.2/messages`.
+    pub url: String,
+    shared: Arc<Shared>,
+    handle: ServerHandle,
+}
+
+impl std::fmt::Debug for Sim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sim").field("url", &self.url).finish_non_exhaustive()
+    }
+}
+
+fn error(status: u16, title: &str, detail: &str) -> HttpResponse {
+    let body = json!({"errors": [{"id": new_hex(16), "status": status, "title": title, "detail": detail}]});
+    HttpResponse::build(
+        actix_web::http::StatusCode::from_u16(status).unwrap_or(actix_web::http::StatusCode::BAD_REQUEST),
+    )
+    .content_type("application/vnd.api+json")
+    .body(body.to_string())
+}
+
+fn new_hex(bytes: usize) -> String {
+    let mut b = vec![0u8; bytes];
+    rand::rng().fill_bytes(&mut b);
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn nanp(n: &str) -> bool {
+    n.len() == 11 && n.starts_with('1') && n.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn authorised(req: &HttpRequest, accounts: &[(String, String)]) -> Option<String> {
+    let value = req.headers().get("authorization")?.to_str().ok()?;
+    let encoded = value.strip_prefix("Basic ")?;
+    let decoded = String::from_utf8(STANDARD.decode(encoded).ok()?).ok()?;
+    let (user, pass) = decoded.split_once(':')?;
+    accounts.iter().any(|(a, s)| a == user && s == pass).then(|| user.to_owned())
+}
+
+async fn send(req: HttpRequest, body: web::Bytes, shared: web::Data<Arc<Shared>>) -> HttpResponse {
+    let fault = {
+        let mut st = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.requests += 1;
+        st.faults.pop_front()
+    };
+    match fault {
+        Some(Fault::TooMany) => return error(429, "Too Many Requests", "Injected by flowroute-sim"),
+        Some(Fault::ServerError) => return error(500, "Internal Server Error", "Injected by flowroute-sim"),
+        Some(Fault::BadRequest) => return error(400, "Bad Request", "Injected by flowroute-sim"),
+        Some(Fault::Timeout) => {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            return error(504, "Gateway Timeout", "Injected by flowroute-sim");
+        }
+        None => {}
+    }
+    let Some(access_key) = authorised(&req, &shared.config.accounts) else {
+        return error(401, "Unauthorized", "Authentication failed.");
+    };
+    let ct = req.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !ct.starts_with("application/vnd.api+json") && !ct.starts_with("application/json") {
+        return error(415, "Unsupported Media Type", "Use application/vnd.api+json.");
+    }
+    let Ok(v) = serde_json::from_slice::<Value>(&body) else {
+        return error(400, "Bad Request", "The body is not JSON.");
+    };
+    let a = &v["data"]["attributes"];
+    let text = |k: &str| a[k].as_str().map(str::to_owned);
+    let (Some(to), Some(from)) = (text("to"), text("from")) else {
+        return error(422, "Unprocessable Entity", "to and from are required.");
+    };
+    if !nanp(&to) || !nanp(&from) {
+        return error(422, "Unprocessable Entity", "to and from must be 11-digit NANP numbers.");
+    }
+    let media_urls: Vec<String> = a["media_urls"]
+        .as_array()
+        .map(|l| l.iter().filter_map(|u| u.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default();
+    let is_mms = a["is_mms"].as_bool().unwrap_or(false) || !media_urls.is_empty();
+    let body_text = text("body");
+    if body_text.is_none() && media_urls.is_empty() {
+        return error(422, "Unprocessable Entity", "A body or media_urls is required.");
+    }
+    if is_mms && media_urls.iter().any(|u| u.contains("too-big")) {
+        return error(422, "Unprocessable Entity", "Error fetching media: File is over 767840 byte limit.");
+    }
+    let now = Instant::now();
+    let accepted = {
+        let mut st = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+        if shared.config.rate_limits {
+            let window = st.recent.entry((access_key.clone(), is_mms)).or_default();
+            while window.front().is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1)) {
+                window.pop_front();
+            }
+            if window.len() >= if is_mms { 1 } else { 5 } {
+                return error(429, "Too Many Requests", "Rate limit exceeded.");
+            }
+            window.push_back(now);
+        }
+        let id = format!("mdr2-{}", new_hex(16));
+        let accepted = Accepted {
+            id,
+            access_key,
+            to,
+            from,
+            body: body_text,
+            media_urls,
+            dlr_callback: text("dlr_callback"),
+            at_ms: now.duration_since(shared.started).as_millis(),
+            raw: String::from_utf8_lossy(&body).into_owned(),
+        };
+        st.accepted.push(accepted.clone());
+        accepted
+    };
+    if shared.config.receipts
+        && let Some(url) = accepted.dlr_callback.clone()
+    {
+        let shared = shared.get_ref().clone();
+        let id = accepted.id.clone();
+        let body = accepted.body.clone();
+        actix_web::rt::spawn(async move {
+            for (level, status, code, description) in [
+                (1, "smsc submit", Value::Null, "Message has been sent"),
+                (2, "message buffered", json!(1003), "Message accepted by Carrier"),
+            ] {
+                tokio::time::sleep(shared.config.receipt_delay).await;
+                let receipt = json!({"data": {"id": id, "type": "delivery_receipt", "attributes": {
+                    "level": level, "status": status, "status_code": code, "status_code_description": description,
+                    "body": body, "timestamp": chrono::Utc::now().to_rfc3339()}}});
+                let _ = shared.http.post(&url).json(&receipt).send().await;
+            }
+        });
+    }
+    let payload = json!({"data": {"links": {"self": format!("https://api.flowroute.com/v2.2/messages/{}", accepted.id)},
+                                  "type": "message", "id": accepted.id}});
+    HttpResponse::Accepted().content_type("application/vnd.api+json").body(payload.to_string())
+}
+
+async fn received(shared: web::Data<Arc<Shared>>) -> HttpResponse {
+    let st = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+    HttpResponse::Ok().json(json!({"requests": st.requests, "accepted": st.accepted}))
+}
+
+#[derive(Deserialize)]
+struct FaultRequest {
+    fault: Fault,
+    count: usize,
+}
+
+async fn faults(shared: web::Data<Arc<Shared>>, body: web::Json<FaultRequest>) -> HttpResponse {
+    let mut st = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+    st.faults.extend(std::iter::repeat_n(body.fault, body.count));
+    HttpResponse::NoContent().finish()
+}
+
+impl Sim {
+    /// Starts the simulator on a bound listener.
+    pub fn start(listener: TcpListener, config: SimConfig) -> std::io::Result<Self> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http =
+            reqwest::Client::builder().timeout(Duration::from_secs(10)).build().map_err(std::io::Error::other)?;
+        let shared = Arc::new(Shared { config, state: Mutex::new(State::default()), started: Instant::now(), http });
+        let url = format!("http://{}", listener.local_addr()?);
+        let data = web::Data::new(shared.clone());
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .route("/v2.2/messages", web::post().to(send))
+                .route("/v2.1/messages", web::post().to(send))
+                .route("/sim/received", web::get().to(received))
+                .route("/sim/faults", web::post().to(faults))
+        })
+        .workers(2)
+        .disable_signals()
+        .listen(listener)?
+        .run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        Ok(Self { url, shared, handle })
+    }
+
+    /// The messages endpoint to configure as a provider's `endpoint`.
+    pub fn endpoint(&self) -> String {
+        format!("{}/v2.2/messages", self.url)
+    }
+
+    /// Every send accepted so far, in order.
+    pub fn accepted(&self) -> Vec<Accepted> {
+        self.shared.state.lock().unwrap_or_else(|e| e.into_inner()).accepted.clone()
+    }
+
+    /// Every request received so far, refused ones included.
+    pub fn requests(&self) -> usize {
+        self.shared.state.lock().unwrap_or_else(|e| e.into_inner()).requests
+    }
+
+    /// Makes the next `count` requests fail with `fault`.
+    pub fn inject(&self, fault: Fault, count: usize) {
+        self.shared.state.lock().unwrap_or_else(|e| e.into_inner()).faults.extend(std::iter::repeat_n(fault, count));
+    }
+
+    /// Stops the simulator.
+    pub async fn stop(&self) {
+        self.handle.stop(false).await;
+    }
+}
+
+/// Flowroute's inbound formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InboundFormat {
+    JsonApi,
+    Compact,
+}
+
+/// Posts an inbound text to `url` as Flowroute does; returns the HTTP status.
+pub async fn post_inbound(
+    url: &str,
+    from: &str,
+    to: &str,
+    body: Option<&str>,
+    media_urls: &[String],
+    format: InboundFormat,
+) -> anyhow::Result<u16> {
+    let digits = |n: &str| n.trim_start_matches('+').to_owned();
+    let id = format!("mdr2-{}", new_hex(16));
+    let payload = match format {
+        InboundFormat::Compact => json!({"to": digits(to), "from": digits(from), "body": body, "id": id}),
+        InboundFormat::JsonApi => {
+            let media: Vec<Value> = media_urls
+                .iter()
+                .enumerate()
+                .map(|(i, u)| json!({"type": "media", "id": format!("{i}-{}", new_hex(4)),
+                                      "attributes": {"url": u, "file_name": u.rsplit('/').next(), "mime_type": "image/jpeg", "file_size": 1}}))
+                .collect();
+            let refs: Vec<Value> = media.iter().map(|m| json!({"type": "media", "id": m["id"]})).collect();
+            json!({"data": {"type": "message", "id": id, "attributes": {
+                "to": digits(to), "from": digits(from), "body": body, "direction": "inbound", "is_mms": !media.is_empty(),
+                "message_encoding": 0, "message_type": "longcode", "status": "delivered",
+                "timestamp": chrono::Utc::now().to_rfc3339(), "amount_nanodollars": "7000000"},
+                "relationships": {"media": {"data": refs}}}, "included": media})
+        }
+    };
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let res = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .body(payload.to_string())
+        .send()
+        .await?;
+    Ok(res.status().as_u16())
+}

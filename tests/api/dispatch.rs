@@ -1,0 +1,109 @@
+//! The dispatcher against the Flowroute simulator: the bytes Flowroute receives, retries of
+//! transient failures, no retry of a refusal, and the limits per number and per access key.
+
+use std::time::Duration;
+
+use flowroute_sim::Fault;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use switchboard_http::Role;
+
+use crate::inbound::{Wired, wire};
+use crate::support::TestApp;
+
+async fn send(app: &TestApp, to: &str, body: &str) -> String {
+    let ext = app.token(Role::Extension, Some("acme"), Some("101"));
+    let r = app.post("/api/v1/messages", &ext, json!({"to": to, "body": body})).await;
+    r.expect(StatusCode::ACCEPTED)["id"].as_str().unwrap().to_owned()
+}
+
+async fn message(app: &TestApp, w: &Wired, id: &str) -> Value {
+    app.get(&format!("{}/messages/{id}", w.base), &w.token).await.json.clone()
+}
+
+/// Waits until the message has `status`, or panics.
+async fn until_status(app: &TestApp, w: &Wired, id: &str, status: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let m = message(app, w, id).await;
+        if m["status"] == status {
+            return m;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never {status}: {m}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+pub async fn a_queued_text_reaches_flowroute_exactly_as_documented(app: TestApp) {
+    let w = wire(&app, "acme", "acmein", "+12025550100").await;
+    let id = send(&app, "+12065550123", "Your appointment is confirmed").await;
+    let m = until_status(&app, &w, &id, "sent").await;
+    let got = w.sim.accepted();
+    assert_eq!(got.len(), 1);
+    assert_eq!(m["provider_message_id"], got[0].id.as_str(), "the mdr2- id is recorded");
+    assert_eq!(
+        got[0].raw,
+        r#"{"data":{"type":"message","attributes":{"to":"12065550123","from":"12025550100","body":"Your appointment is confirmed","dlr_callback":"https://sms.example.net/acmein"}}}"#
+    );
+    assert_eq!(got[0].access_key, "sim-access");
+    // The PBX hears queued, sending, sent, in that order.
+    let events = w.sink.wait_for(3, Duration::from_secs(10)).await;
+    let statuses: Vec<&str> = events.iter().map(|e| e.json["data"]["status"].as_str().unwrap_or("")).collect();
+    assert_eq!(statuses, vec!["queued", "sending", "sent"]);
+}
+
+pub async fn transient_failures_are_retried_and_sent_once(app: TestApp) {
+    let w = wire(&app, "acme", "acmein", "+12025550100").await;
+    w.sim.inject(Fault::ServerError, 2);
+    let id = send(&app, "+12065550123", "hello").await;
+    until_status(&app, &w, &id, "sent").await;
+    assert_eq!((w.sim.requests(), w.sim.accepted().len()), (3, 1), "500, 500, 202");
+    w.sim.inject(Fault::TooMany, 1);
+    let id = send(&app, "+12065550124", "again").await;
+    until_status(&app, &w, &id, "sent").await;
+    assert_eq!((w.sim.requests(), w.sim.accepted().len()), (5, 2), "429, then 202");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(w.sim.accepted().len(), 2, "nothing sent again after a 202");
+}
+
+pub async fn a_refusal_fails_the_text_without_retry(app: TestApp) {
+    let w = wire(&app, "acme", "acmein", "+12025550100").await;
+    w.sim.inject(Fault::BadRequest, 1);
+    let id = send(&app, "+12065550123", "hello").await;
+    let m = until_status(&app, &w, &id, "failed").await;
+    assert_eq!(m["error_code"], 400);
+    assert!(m["error_message"].as_str().unwrap().contains("Bad Request"), "{m}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!((w.sim.requests(), w.sim.accepted().len()), (1, 0), "a 4xx is never retried");
+}
+
+pub async fn limits_per_number_and_per_key_hold(app: TestApp) {
+    let w = wire(&app, "acme", "acmein", "+12025550100").await;
+    // Flowroute's 5 SMS/s per key: eight texts to eight people, paced, none refused with 429.
+    let mut ids = Vec::new();
+    for i in 0..8 {
+        ids.push(send(&app, &format!("+1206555013{i}"), "hi").await);
+    }
+    for id in &ids {
+        until_status(&app, &w, id, "sent").await;
+    }
+    assert_eq!((w.sim.requests(), w.sim.accepted().len()), (8, 8), "paced under 5 per second");
+    // The policy's per-number limit: 3 a minute, counted in the store.
+    let policy = app
+        .post(
+            &format!("{}/policies", w.base),
+            &w.token,
+            json!({"name": "Slow", "timezone": "UTC", "outbound_per_minute": 3}),
+        )
+        .await;
+    let pid = policy.expect(StatusCode::CREATED)["id"].as_str().unwrap().to_owned();
+    app.patch(&format!("{}/numbers/+12025550100", w.base), &w.token, json!({"policy_id": pid}))
+        .await
+        .expect(StatusCode::OK);
+    // The eight sends of the last minute count: nothing more may go for now.
+    let held = send(&app, "+12065550199", "wait your turn").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(w.sim.accepted().len(), 8, "no more than the limit in any minute");
+    let m = message(&app, &w, &held).await;
+    assert_eq!(m["status"], "queued", "waiting for the window, not failed: {m}");
+}
