@@ -81,6 +81,7 @@ fn main() {
         ops::health_metrics_openapi_and_docs_need_no_token,
         ops::every_response_carries_a_request_id_and_security_headers,
         ops::graceful_shutdown_finishes_requests_in_flight,
+        ops::the_demo_routes_a_text_end_to_end,
     ];
     if postgres.is_none() && std::env::var_os("SB_TEST_REQUIRE_POSTGRES").is_some() {
         eprintln!("SB_TEST_REQUIRE_POSTGRES is set but SB_TEST_POSTGRES_URL is not");

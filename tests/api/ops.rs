@@ -151,3 +151,20 @@ pub async fn graceful_shutdown_finishes_requests_in_flight(mut app: TestApp) {
     tokio::time::timeout(Duration::from_secs(15), stopping).await.unwrap().unwrap().unwrap();
     assert!(tokio::net::TcpStream::connect(&addr).await.is_err(), "no new connections after the stop");
 }
+
+pub async fn the_demo_routes_a_text_end_to_end(_app: TestApp) {
+    let out =
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_switchboard")).arg("demo").env_clear().output().await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    for step in [
+        "answers 200",
+        "Extension 101 sees it",
+        "Hi, can I move my appointment to Friday?",
+        "Pat Doe",
+        "answers 202",
+        "now 'delivered'",
+    ] {
+        assert!(stdout.contains(step), "missing '{step}' in:\n{stdout}");
+    }
+}

@@ -39,6 +39,8 @@ pub enum Command {
     },
     /// Apply migrations and exit.
     Migrate,
+    /// Show a text routed end to end: a temporary database, a simulated Flowroute, no setup.
+    Demo,
     /// Print a signed API token.
     Token {
         #[arg(long, value_enum)]
@@ -101,6 +103,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .with_context(|| format!("cannot listen on {}", config.listen))?;
             let app = App::build(Settings::new(&config, keys), listener).await?;
             app.run_until(shutdown_signal()).await
+        }
+        Command::Demo => {
+            let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into());
+            telemetry::init(crate::config::LogFormat::Text, &filter);
+            crate::demo::run().await
         }
         Command::Migrate => {
             let config = load(&cli, None, None)?;

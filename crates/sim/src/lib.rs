@@ -214,7 +214,7 @@ async fn send(req: HttpRequest, body: web::Bytes, shared: web::Data<Arc<Shared>>
         actix_web::rt::spawn(async move {
             for (level, status, code, description) in [
                 (1, "smsc submit", Value::Null, "Message has been sent"),
-                (2, "message buffered", json!(1003), "Message accepted by Carrier"),
+                (2, "delivered", json!(1004), "Message delivered to handset"),
             ] {
                 tokio::time::sleep(shared.config.receipt_delay).await;
                 let receipt = json!({"data": {"id": id, "type": "delivery_receipt", "attributes": {
