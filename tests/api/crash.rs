@@ -30,6 +30,8 @@ impl Server {
             .env("SWITCHBOARD_WEBHOOK_RETRY_JITTER", "0")
             // A delivery the killed server held is claimed again after 2 × 2 s + 5 s.
             .env("SWITCHBOARD_WEBHOOK_TIMEOUT_SECS", "2")
+            // A send the killed server held is claimed again after 2 × 2 s + 5 s.
+            .env("SWITCHBOARD_FLOWROUTE_TIMEOUT_SECS", "2")
             .env("SWITCHBOARD_LOG_FORMAT", "json")
             .env("SWITCHBOARD_MEDIA_DIR", log.with_file_name("media"))
             .stdout(std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap())
@@ -97,5 +99,61 @@ pub async fn a_crash_after_the_200_loses_and_repeats_nothing(mut app: TestApp) {
     // The same texts posted again by Flowroute's retries are duplicates.
     let again = br#"{"to":"12025550100","from":"12065550123","body":"crash 0","id":"mdr2-crash-0"}"#;
     assert_eq!(app.flowroute("acmein", again).await.json["status"], "duplicate");
+    second.kill();
+}
+
+pub async fn a_crash_mid_dispatch_sends_everything_and_nothing_twice_after_its_202(mut app: TestApp) {
+    use sea_orm::ConnectionTrait;
+    if let Some(stopped) = app.begin_stop() {
+        stopped.await.unwrap().unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("server.log");
+    let first = Server::start(&app, &log).await;
+    app.base = first.base.clone();
+    let w = wire(&app, "acme", "acmein", "+12025550100").await;
+    let ext = app.token(switchboard_http::Role::Extension, Some("acme"), Some("101"));
+    // Twenty texts to twenty people, paced at five a second: four seconds of sending, so the kill
+    // half a second after the last is queued lands mid-dispatch.
+    for i in 0..20 {
+        let body = serde_json::json!({"to": format!("+120655501{:02}", 40 + i), "body": format!("text {i}")});
+        app.post("/api/v1/messages", &ext, body).await.expect(StatusCode::ACCEPTED);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    first.kill();
+    let sent_before = w.sim.accepted().len();
+    assert!(sent_before > 0 && sent_before < 20, "the kill should land mid-dispatch ({sent_before} sent)");
+    // What the store recorded as accepted at the moment of the crash.
+    let db = app.db().await;
+    let rows = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT body FROM message WHERE direction = 'outbound' AND provider_message_id IS NOT NULL".to_owned(),
+        ))
+        .await
+        .unwrap();
+    db.close().await.ok();
+    let recorded: Vec<String> = rows.iter().map(|r| r.try_get::<String>("", "body").unwrap()).collect();
+
+    let second = Server::start(&app, &log).await;
+    app.base = second.base.clone();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
+    loop {
+        let out = app.get(&format!("{}/messages?direction=outbound&status=sent", w.base), &w.token).await;
+        if out.json["items"].as_array().unwrap().len() == 20 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "not every text was sent after the restart: {}", out.text);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let accepted = w.sim.accepted();
+    for i in 0..20 {
+        let body = format!("text {i}");
+        let times = accepted.iter().filter(|a| a.body.as_deref() == Some(body.as_str())).count();
+        assert!(times >= 1, "{body} was never sent");
+        if recorded.contains(&body) {
+            assert_eq!(times, 1, "{body} was sent again after its 202 was recorded");
+        }
+    }
     second.kill();
 }

@@ -69,6 +69,7 @@ fn main() {
         live::event_streams_resume_and_show_each_caller_only_its_texts,
         live::inboxes_show_each_extension_its_conversations_and_unread_counts,
         crash::a_crash_after_the_200_loses_and_repeats_nothing,
+        crash::a_crash_mid_dispatch_sends_everything_and_nothing_twice_after_its_202,
         media::mms_media_are_fetched_kept_and_served_to_who_may_see_them,
         send::extensions_send_from_their_numbers_and_refusals_say_why,
         send::an_idempotency_key_sends_once,

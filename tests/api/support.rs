@@ -122,6 +122,7 @@ impl TestApp {
             media_dir: media_dir.path().to_owned(),
             media_allow_http: true,
             webhook_timeout: Duration::from_secs(5),
+            send_timeout: Duration::from_secs(5),
             send_retry: RetryPolicy {
                 schedule: vec![Duration::from_millis(200), Duration::from_millis(500), Duration::from_secs(1)],
                 jitter: 0.0,

@@ -123,11 +123,13 @@ async fn attempt(engine: &Engine, job: &ClaimedJob) -> Attempt {
 
 /// Runs the dispatcher until `stop` turns true.
 pub async fn run_dispatcher(engine: Arc<Engine>, stop: watch::Receiver<bool>) {
+    // A send held by a process that died is claimed again after this long.
+    let lease = engine.config.send_timeout * 2 + Duration::from_secs(5);
     worker::run(
         engine,
         PROVIDER_SEND,
         16,
-        Duration::from_secs(65),
+        lease,
         |e| &e.sends,
         stop,
         |engine, job| async move {

@@ -44,6 +44,8 @@ pub struct EngineConfig {
     pub send_retry: RetryPolicy,
     /// Keep under Flowroute's 5 SMS/s and 1 MMS/s per access key.
     pub pace_provider: bool,
+    /// How long one request to Flowroute may take.
+    pub send_timeout: Duration,
 }
 
 impl EngineConfig {
@@ -63,6 +65,7 @@ impl EngineConfig {
                 ..RetryPolicy::default()
             },
             pace_provider: true,
+            send_timeout: Duration::from_secs(30),
             media_retry: RetryPolicy {
                 schedule: [10, 60, 300, 1800, 7200, 21_600, 43_200, 43_200].map(Duration::from_secs).to_vec(),
                 ..RetryPolicy::default()
@@ -110,7 +113,7 @@ impl Engine {
             .user_agent(concat!("Switchboard/", env!("CARGO_PKG_VERSION")))
             .build()?;
         let (live, _) = broadcast::channel(4096);
-        let flowroute = switchboard_flowroute::Client::new()?;
+        let flowroute = switchboard_flowroute::Client::with_timeouts(Duration::from_secs(5), config.send_timeout)?;
         Ok(Self {
             store,
             cache: RoutingCache::new(),

@@ -30,6 +30,8 @@ pub struct Settings {
     pub webhook_timeout: Duration,
     /// When transient send failures are retried.
     pub send_retry: RetryPolicy,
+    /// How long one request to Flowroute may take.
+    pub send_timeout: Duration,
     /// Where fetched MMS media are kept.
     pub media_dir: std::path::PathBuf,
     /// Fetch media over plain http too (tests and simulators).
@@ -60,6 +62,7 @@ impl Settings {
             retry: config.retry_policy(),
             webhook_timeout: Duration::from_secs(config.webhook_timeout_secs),
             send_retry: EngineConfig::new("").send_retry,
+            send_timeout: Duration::from_secs(config.flowroute_timeout_secs),
             media_dir: config.media_dir.clone(),
             media_allow_http: config.media_allow_http,
             trust_forwarded_for: config.trust_forwarded_for,
@@ -92,6 +95,7 @@ impl App {
         engine_config.retry = settings.retry.clone();
         engine_config.webhook_timeout = settings.webhook_timeout;
         engine_config.send_retry = settings.send_retry.clone();
+        engine_config.send_timeout = settings.send_timeout;
         engine_config.media_dir = settings.media_dir.clone();
         engine_config.media_allow_http = settings.media_allow_http;
         let engine = Arc::new(Engine::new(store.clone(), engine_config)?);

@@ -58,6 +58,8 @@ pub struct Config {
     pub webhook_retry_jitter: f64,
     /// How long one PBX delivery may take, in seconds (1 to 120).
     pub webhook_timeout_secs: u64,
+    /// How long one request to Flowroute may take, in seconds (1 to 120).
+    pub flowroute_timeout_secs: u64,
     /// Where fetched MMS media are kept.
     pub media_dir: std::path::PathBuf,
     /// Fetch media over plain http too (for a local Flowroute simulator; never in production).
@@ -81,6 +83,7 @@ impl Default for Config {
             webhook_retry_schedule_secs: RetryPolicy::default().schedule.iter().map(|d| d.as_secs()).collect(),
             webhook_retry_jitter: 0.2,
             webhook_timeout_secs: 15,
+            flowroute_timeout_secs: 30,
             media_dir: "./switchboard-media".into(),
             media_allow_http: false,
             trust_forwarded_for: false,
@@ -157,6 +160,11 @@ impl Config {
                     .into(),
             ));
         }
+        if !(1..=120).contains(&self.flowroute_timeout_secs) {
+            return Err(ConfigError::Invalid(
+                "flowroute_timeout_secs (SWITCHBOARD_FLOWROUTE_TIMEOUT_SECS) must be between 1 and 120".into(),
+            ));
+        }
         if !(1..=120).contains(&self.webhook_timeout_secs) {
             return Err(ConfigError::Invalid(
                 "webhook_timeout_secs (SWITCHBOARD_WEBHOOK_TIMEOUT_SECS) must be between 1 and 120".into(),
@@ -199,7 +207,10 @@ impl Config {
 /// Environment values arrive as text; numbers are parsed so `SWITCHBOARD_WORKERS=4` reads as 4.
 fn value_for(key: &str, value: String) -> figment::value::Value {
     use figment::value::{Tag, Value};
-    if (key == "workers" || key == "shutdown_timeout_secs" || key == "webhook_timeout_secs")
+    if (key == "workers"
+        || key == "shutdown_timeout_secs"
+        || key == "webhook_timeout_secs"
+        || key == "flowroute_timeout_secs")
         && let Ok(n) = value.parse::<u64>()
     {
         return Value::from(n);
