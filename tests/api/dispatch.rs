@@ -107,3 +107,16 @@ pub async fn limits_per_number_and_per_key_hold(app: TestApp) {
     let m = message(&app, &w, &held).await;
     assert_eq!(m["status"], "queued", "waiting for the window, not failed: {m}");
 }
+
+pub async fn an_mms_flowroute_cannot_fetch_fails_with_its_reason(app: TestApp) {
+    let w = wire(&app, "acme", "acmein", "+12025550100").await;
+    let ext = app.token(Role::Extension, Some("acme"), Some("101"));
+    let body = json!({"to": "+12065550123", "body": "the map", "media_urls": ["https://files.invalid/map.png"]});
+    let r = app.post("/api/v1/messages", &ext, body).await;
+    let id = r.expect(StatusCode::ACCEPTED)["id"].as_str().unwrap().to_owned();
+    let m = until_status(&app, &w, &id, "failed").await;
+    assert_eq!(m["error_code"], 422);
+    assert!(m["error_message"].as_str().unwrap().contains("Error fetching media"), "{m}");
+    assert!(w.sim.accepted().is_empty());
+    assert_eq!(w.sim.requests(), 1, "a 422 is not retried");
+}

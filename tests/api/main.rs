@@ -77,6 +77,7 @@ fn main() {
         dispatch::transient_failures_are_retried_and_sent_once,
         dispatch::a_refusal_fails_the_text_without_retry,
         dispatch::limits_per_number_and_per_key_hold,
+        dispatch::an_mms_flowroute_cannot_fetch_fails_with_its_reason,
         validation::malformed_input_gets_a_clear_problem_and_changes_nothing,
         validation::bodies_must_be_json_and_small,
         ops::health_metrics_openapi_and_docs_need_no_token,

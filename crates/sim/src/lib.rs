@@ -20,6 +20,9 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+/// Flowroute's limit on the total size of one MMS, in bytes.
+pub const MMS_LIMIT: usize = 767_840;
+
 /// A failure to inject.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -174,8 +177,25 @@ async fn send(req: HttpRequest, body: web::Bytes, shared: web::Data<Arc<Shared>>
     if body_text.is_none() && media_urls.is_empty() {
         return error(422, "Unprocessable Entity", "A body or media_urls is required.");
     }
-    if is_mms && media_urls.iter().any(|u| u.contains("too-big")) {
-        return error(422, "Unprocessable Entity", "Error fetching media: File is over 767840 byte limit.");
+    if is_mms {
+        // As Flowroute does: fetch each attachment and refuse the message if one is too large.
+        for url in &media_urls {
+            match shared.http.get(url).send().await {
+                Ok(r) if r.status().is_success() => {
+                    let size = match r.bytes().await {
+                        Ok(b) => b.len(),
+                        Err(_) => {
+                            return error(422, "Unprocessable Entity", &format!("Error fetching media: \"{url}\""));
+                        }
+                    };
+                    if size > MMS_LIMIT {
+                        let detail = format!("Error fetching media: File at \"{url}\" is over {MMS_LIMIT} byte limit.");
+                        return error(422, "Unprocessable Entity", &detail);
+                    }
+                }
+                _ => return error(422, "Unprocessable Entity", &format!("Error fetching media: \"{url}\"")),
+            }
+        }
     }
     let now = Instant::now();
     let accepted = {
