@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::entity::{company, contact, conversation, media, message};
 use crate::events::{self, AppendedEvent, JobRef, MEDIA_FETCH, PROVIDER_SEND};
+use crate::outbound::{NewOutbound, insert_outbound, is_opted_out};
 use crate::{Store, StoreError, new_id, now, sql};
 
 /// One attachment as the provider described it.
@@ -214,13 +215,7 @@ impl Store {
             }
             None => {}
         }
-        let opted_out = !sql::query(
-            &txn,
-            "SELECT 1 AS x FROM opt_out WHERE tenant_id = $1 AND remote = $2 AND (scope = $3 OR scope = 'all')",
-            vec![text.tenant_id.into(), text.remote.clone().into(), text.number.clone().into()],
-        )
-        .await?
-        .is_empty();
+        let opted_out = is_opted_out(&txn, text.tenant_id, &text.remote, &text.number).await?;
         let mut auto_replied = false;
         if text.remote_reachable {
             for reply in &decision.replies {
@@ -232,31 +227,22 @@ impl Store {
                 };
                 auto_replied |= origin == "auto_reply";
                 let reply_id = new_id();
-                let (encoding, segment_count) = segments::count(Some(body));
-                message::ActiveModel {
-                    id: Set(reply_id),
-                    tenant_id: Set(text.tenant_id),
-                    direction: Set("outbound".into()),
-                    number: Set(text.number.clone()),
-                    remote: Set(text.remote.clone()),
-                    body: Set(Some(body.clone())),
-                    media: Set(json!([])),
-                    segments: Set(i32::try_from(segment_count).unwrap_or(i32::MAX)),
-                    encoding: Set(encoding.code()),
-                    status: Set("queued".into()),
-                    provider_message_id: Set(None),
-                    error_code: Set(None),
-                    error_message: Set(None),
-                    extensions: Set(json!([])),
-                    sender_extension: Set(None),
-                    contact_id: Set(contact_id),
-                    company_id: Set(company_id),
-                    keyword: Set(None),
-                    created_at: Set(at),
-                    updated_at: Set(at),
-                    origin: Set(origin.into()),
-                }
-                .insert(&txn)
+                insert_outbound(
+                    &txn,
+                    NewOutbound {
+                        id: reply_id,
+                        tenant: text.tenant_id,
+                        number: &text.number,
+                        remote: &text.remote,
+                        body: Some(body),
+                        media_urls: &[],
+                        sender_extension: None,
+                        contact_id,
+                        company_id,
+                        origin,
+                        at,
+                    },
+                )
                 .await?;
                 events::enqueue(&txn, text.tenant_id, PROVIDER_SEND, &ordering, JobRef::Message(reply_id), at).await?;
             }

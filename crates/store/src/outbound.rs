@@ -65,6 +65,72 @@ fn request_hash(from: &str, to: &str, body: Option<&str>, media: &[String]) -> S
     Sha256::digest(canonical.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// True when `remote` opted out of `number` (or of every number of the tenant).
+pub(crate) async fn is_opted_out(
+    db: &impl sea_orm::ConnectionTrait,
+    tenant: Uuid,
+    remote: &str,
+    number: &str,
+) -> Result<bool, StoreError> {
+    let rows = sql::query(
+        db,
+        "SELECT 1 AS x FROM opt_out WHERE tenant_id = $1 AND remote = $2 AND (scope = $3 OR scope = 'all')",
+        vec![tenant.into(), remote.into(), number.into()],
+    )
+    .await?;
+    Ok(!rows.is_empty())
+}
+
+/// An outbound text to write: what differs between a text an extension sends and a reply
+/// Switchboard sends itself.
+pub(crate) struct NewOutbound<'a> {
+    pub id: Uuid,
+    pub tenant: Uuid,
+    pub number: &'a str,
+    pub remote: &'a str,
+    pub body: Option<&'a str>,
+    pub media_urls: &'a [String],
+    pub sender_extension: Option<&'a str>,
+    pub contact_id: Option<Uuid>,
+    pub company_id: Option<Uuid>,
+    /// `extension`, `admin`, `auto_reply` or `help_reply`.
+    pub origin: &'a str,
+    pub at: DateTime<Utc>,
+}
+
+/// Writes a `queued` outbound message.
+pub(crate) async fn insert_outbound(
+    db: &impl sea_orm::ConnectionTrait,
+    m: NewOutbound<'_>,
+) -> Result<message::Model, StoreError> {
+    let (encoding, segment_count) = segments::count(m.body);
+    Ok(message::ActiveModel {
+        id: Set(m.id),
+        tenant_id: Set(m.tenant),
+        direction: Set("outbound".into()),
+        number: Set(m.number.to_owned()),
+        remote: Set(m.remote.to_owned()),
+        body: Set(m.body.map(str::to_owned)),
+        media: Set(json!(m.media_urls.iter().map(|u| json!({"url": u})).collect::<Vec<_>>())),
+        segments: Set(i32::try_from(segment_count).unwrap_or(i32::MAX)),
+        encoding: Set(encoding.code()),
+        status: Set("queued".into()),
+        provider_message_id: Set(None),
+        error_code: Set(None),
+        error_message: Set(None),
+        extensions: Set(json!([])),
+        sender_extension: Set(m.sender_extension.map(str::to_owned)),
+        contact_id: Set(m.contact_id),
+        company_id: Set(m.company_id),
+        keyword: Set(None),
+        created_at: Set(m.at),
+        updated_at: Set(m.at),
+        origin: Set(m.origin.to_owned()),
+    }
+    .insert(db)
+    .await?)
+}
+
 fn queued(m: &message::Model) -> Queued {
     Queued { id: m.id, status: m.status.clone(), from: m.number.clone(), to: m.remote.clone(), segments: m.segments }
 }
@@ -242,45 +308,30 @@ impl Store {
                 return Ok((queued(&m), None));
             }
         }
-        let opted_out = sql::query(
-            &txn,
-            "SELECT 1 AS x FROM opt_out WHERE tenant_id = $1 AND remote = $2 AND (scope = $3 OR scope = 'all')",
-            vec![tenant.into(), to.to_string().into(), n.e164.clone().into()],
-        )
-        .await?;
-        if !opted_out.is_empty() {
+        if is_opted_out(&txn, tenant, to.as_str(), &n.e164).await? {
             return Err(refused("opted_out", format!("{to} has opted out of texts from {}", n.e164)));
         }
-        let (encoding, segment_count) = segments::count(body.as_deref());
         let id = new_id();
         let sender_ext = match &sender {
             Sender::Extension(e) => Some(e.clone()),
             Sender::Admin(_) => None,
         };
-        let m = message::ActiveModel {
-            id: Set(id),
-            tenant_id: Set(tenant),
-            direction: Set("outbound".into()),
-            number: Set(n.e164.clone()),
-            remote: Set(to.to_string()),
-            body: Set(body.clone()),
-            media: Set(json!(input.media_urls.iter().map(|u| json!({"url": u})).collect::<Vec<_>>())),
-            segments: Set(i32::try_from(segment_count).unwrap_or(i32::MAX)),
-            encoding: Set(encoding.code()),
-            status: Set("queued".into()),
-            provider_message_id: Set(None),
-            error_code: Set(None),
-            error_message: Set(None),
-            extensions: Set(json!([])),
-            sender_extension: Set(sender_ext.clone()),
-            contact_id: Set(None),
-            company_id: Set(None),
-            keyword: Set(None),
-            created_at: Set(at),
-            updated_at: Set(at),
-            origin: Set(if sender_ext.is_some() { "extension".into() } else { "admin".into() }),
-        }
-        .insert(&txn)
+        let m = insert_outbound(
+            &txn,
+            NewOutbound {
+                id,
+                tenant,
+                number: &n.e164,
+                remote: to.as_str(),
+                body: body.as_deref(),
+                media_urls: &input.media_urls,
+                sender_extension: sender_ext.as_deref(),
+                contact_id: None,
+                company_id: None,
+                origin: if sender_ext.is_some() { "extension" } else { "admin" },
+                at,
+            },
+        )
         .await?;
         if let Some(key) = idempotency_key {
             let expires: DateTime<Utc> = at + IDEMPOTENCY_WINDOW;
