@@ -25,8 +25,7 @@ impl MigrationTrait for Migration {
         )
         .await?;
         m.alter_table(Table::alter().table("job").add_column(uuid_null("media_id")).to_owned()).await?;
-        m.alter_table(Table::alter().table("inbound_prefix").add_column(string_len_null("token_hash", 64)).to_owned())
-            .await?;
+        m.alter_table(Table::alter().table("inbound_prefix").add_column(text_null("token_enc")).to_owned()).await?;
         m.alter_table(
             Table::alter().table("inbound_prefix").add_column(json_binary_null("allowed_sources")).to_owned(),
         )
@@ -68,7 +67,7 @@ impl MigrationTrait for Migration {
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
         m.drop_table(Table::drop().table("message_extension").if_exists().to_owned()).await?;
         m.alter_table(Table::alter().table("inbound_prefix").drop_column("allowed_sources").to_owned()).await?;
-        m.alter_table(Table::alter().table("inbound_prefix").drop_column("token_hash").to_owned()).await?;
+        m.alter_table(Table::alter().table("inbound_prefix").drop_column("token_enc").to_owned()).await?;
         m.alter_table(Table::alter().table("job").drop_column("media_id").to_owned()).await?;
         m.alter_table(Table::alter().table("message").drop_column("origin").to_owned()).await?;
         m.alter_table(Table::alter().table("conversation").drop_column("last_auto_reply_at").to_owned()).await?;

@@ -455,6 +455,18 @@ pub async fn a_hardened_prefix_answers_only_its_token_and_sources(app: TestApp) 
         .problem(StatusCode::NOT_FOUND, "not_found");
     let ok = app.flowroute(&format!("acmein?token={token}"), text(3).as_bytes()).await;
     assert_eq!(ok.expect(StatusCode::OK)["status"], "stored");
+    // Texts sent from the number ask for receipts at a URL that carries the token.
+    let ext = app.token(switchboard_http::Role::Extension, Some("acme"), Some("101"));
+    app.post("/api/v1/messages", &ext, json!({"to": "+12065550123", "body": "hi"})).await.expect(StatusCode::ACCEPTED);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while w.sim.accepted().is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "never sent");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        w.sim.accepted()[0].dlr_callback.as_deref(),
+        Some(format!("https://sms.example.net/acmein?token={token}").as_str())
+    );
 
     // Flowroute's documented addresses only: this test's 127.0.0.1 is refused, then allowed.
     app.patch(&p, &w.token, json!({"allowed_sources": ["flowroute"]})).await.expect(StatusCode::OK);
@@ -470,6 +482,6 @@ pub async fn a_hardened_prefix_answers_only_its_token_and_sources(app: TestApp) 
     let mut fields = r.fields();
     fields.sort();
     assert_eq!(fields, vec!["allowed_sources", "token"]);
-    let texts = app.get(&format!("{}/messages", w.base), &w.token).await;
+    let texts = app.get(&format!("{}/messages?direction=inbound", w.base), &w.token).await;
     assert_eq!(texts.json["items"].as_array().unwrap().len(), 2, "only the accepted callbacks were stored");
 }

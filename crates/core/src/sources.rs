@@ -48,16 +48,12 @@ pub fn check_token(token: &str) -> Result<(), String> {
     }
 }
 
-/// The stored form of a token: its SHA-256, hex.
-pub fn token_hash(token: &str) -> String {
-    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// True when `given` hashes to `hash`, compared in constant time.
-pub fn token_matches(hash: &str, given: Option<&str>) -> bool {
+/// True when `given` equals `expected`, compared in time that does not depend on where they differ
+/// (both are hashed first, so their lengths leak nothing either).
+pub fn tokens_equal(expected: &str, given: Option<&str>) -> bool {
     let Some(given) = given else { return false };
-    let computed = token_hash(given);
-    computed.len() == hash.len() && computed.bytes().zip(hash.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    let (a, b) = (Sha256::digest(expected.as_bytes()), Sha256::digest(given.as_bytes()));
+    a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]
@@ -87,10 +83,9 @@ mod tests {
         assert!(check_token("abcdefghijklmnop").is_ok());
         assert!(check_token("short").is_err());
         assert!(check_token("has space in it, too long enough").is_err());
-        let h = token_hash("abcdefghijklmnop");
-        assert_eq!(h.len(), 64);
-        assert!(token_matches(&h, Some("abcdefghijklmnop")));
-        assert!(!token_matches(&h, Some("abcdefghijklmnoq")));
-        assert!(!token_matches(&h, None));
+        assert!(tokens_equal("abcdefghijklmnop", Some("abcdefghijklmnop")));
+        assert!(!tokens_equal("abcdefghijklmnop", Some("abcdefghijklmnoq")));
+        assert!(!tokens_equal("abcdefghijklmnop", Some("abcdefghijklmnop-longer")));
+        assert!(!tokens_equal("abcdefghijklmnop", None));
     }
 }

@@ -75,7 +75,10 @@ async fn attempt(engine: &Engine, job: &ClaimedJob) -> Attempt {
     if engine.config.pace_provider {
         engine.pacer.wait(&ctx.access_key, mms).await;
     }
-    let dlr = ctx.prefix.as_ref().map(|p| format!("{}/{p}", engine.config.public_url));
+    let dlr = ctx.prefix.as_ref().map(|p| match &ctx.prefix_token {
+        Some(t) => format!("{}/{p}?token={}", engine.config.public_url, t.expose_secret()),
+        None => format!("{}/{p}", engine.config.public_url),
+    });
     let creds = Credentials {
         access_key: ctx.access_key.clone(),
         secret_key: ctx.secret_key.expose_secret().to_owned().into(),

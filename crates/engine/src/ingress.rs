@@ -87,8 +87,8 @@ impl Engine {
     /// some sources, answers a caller without them as if it did not exist.
     pub async fn receive(&self, prefix: &str, body: &[u8], origin: Origin<'_>) -> Result<Received, IngressError> {
         let route = self.cache.prefix(&self.store, prefix).await.map_err(shared)?.ok_or(IngressError::UnknownPrefix)?;
-        if let Some(hash) = &route.token_hash
-            && !switchboard_core::sources::token_matches(hash, origin.token)
+        if let Some(token) = &route.token
+            && !switchboard_core::sources::tokens_equal(secrecy::ExposeSecret::expose_secret(token), origin.token)
         {
             tracing::warn!(prefix, "callback without the prefix's token refused");
             return Err(IngressError::UnknownPrefix);

@@ -29,6 +29,8 @@ pub struct SendContext {
     pub secret_key: SecretString,
     /// The number's inbound prefix, for the delivery-receipt callback.
     pub prefix: Option<String>,
+    /// The prefix's token, which the callback URL must carry.
+    pub prefix_token: Option<SecretString>,
     /// The number's policy's limit, if it has a policy.
     pub per_minute: Option<u32>,
 }
@@ -66,7 +68,16 @@ impl Store {
             .cipher()
             .open(&p.secret_key_enc, &format!("provider:{}:secret_key", p.id))
             .map_err(|e| StoreError::Internal(sea_orm::DbErr::Custom(e.to_string())))?;
-        let prefix = inbound_prefix::Entity::find_by_id(n.prefix_id).one(self.db()).await?.map(|x| x.prefix);
+        let prefix_row = inbound_prefix::Entity::find_by_id(n.prefix_id).one(self.db()).await?;
+        let prefix_token = match prefix_row.as_ref().and_then(|p| p.token_enc.as_ref().map(|t| (p.id, t))) {
+            Some((pid, sealed)) => Some(
+                self.cipher()
+                    .open(sealed, &crate::prefixes::token_aad(pid))
+                    .map_err(|e| StoreError::Internal(sea_orm::DbErr::Custom(e.to_string())))?,
+            ),
+            None => None,
+        };
+        let prefix = prefix_row.map(|x| x.prefix);
         let per_minute = match n.policy_id {
             Some(pid) => policy::Entity::find_by_id(pid)
                 .one(self.db())
@@ -92,6 +103,7 @@ impl Store {
             access_key: p.access_key,
             secret_key: secret,
             prefix,
+            prefix_token,
             per_minute,
         })
     }

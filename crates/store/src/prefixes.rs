@@ -40,7 +40,8 @@ pub struct NewPrefix {
     /// Case-insensitive; stored in lower case.
     pub prefix: String,
     pub provider_id: Uuid,
-    /// A secret Flowroute must send as `?token=` (16 to 128 URL-safe characters); stored hashed.
+    /// A secret Flowroute must send as `?token=` (16 to 128 URL-safe characters); sealed at rest
+    /// and never shown back.
     #[serde(default)]
     pub token: Option<String>,
     /// Addresses or CIDR blocks allowed to post, or `flowroute` for Flowroute's documented ones.
@@ -84,13 +85,18 @@ fn check_hardening(errors: &mut FieldErrors, token: Option<&String>, sources: Op
     }
 }
 
+/// Where a prefix's token is sealed: bound to the prefix's row.
+pub(crate) fn token_aad(id: Uuid) -> String {
+    format!("inbound_prefix:{id}:token")
+}
+
 fn record(m: inbound_prefix::Model) -> Prefix {
     Prefix {
         id: m.id,
         prefix: m.prefix,
         provider_id: m.provider_id,
         webhook_url: String::new(),
-        token_required: m.token_hash.is_some(),
+        token_required: m.token_enc.is_some(),
         allowed_sources: m.allowed_sources.and_then(|v| serde_json::from_value(v).ok()),
         created_at: m.created_at,
     }
@@ -118,12 +124,13 @@ impl Store {
         errors.finish().map_err(StoreError::Invalid)?;
         let prefix = prefix.unwrap_or_default();
         let at = now();
+        let id = new_id();
         let model = inbound_prefix::ActiveModel {
-            id: Set(new_id()),
+            id: Set(id),
             tenant_id: Set(tenant),
             prefix: Set(prefix.clone()),
             provider_id: Set(input.provider_id),
-            token_hash: Set(input.token.as_deref().map(sources::token_hash)),
+            token_enc: Set(input.token.as_deref().map(|t| self.cipher().seal(t, &token_aad(id)))),
             allowed_sources: Set(input.allowed_sources.as_ref().map(|l| serde_json::json!(l))),
             created_at: Set(at),
             updated_at: Set(at),
@@ -174,10 +181,10 @@ impl Store {
         check_hardening(&mut errors, token, list);
         errors.finish().map_err(StoreError::Invalid)?;
         let current = self.prefix_model(self.db(), tenant, prefix).await?;
-        let token_hash = match patch.token {
-            Patch::Absent => current.token_hash.clone(),
+        let token_enc = match patch.token {
+            Patch::Absent => current.token_enc.clone(),
             Patch::Null => None,
-            Patch::Value(t) => Some(sources::token_hash(&t)),
+            Patch::Value(t) => Some(self.cipher().seal(&t, &token_aad(current.id))),
         };
         let allowed = match patch.allowed_sources {
             Patch::Absent => current.allowed_sources.clone(),
@@ -185,7 +192,7 @@ impl Store {
             Patch::Value(l) => Some(serde_json::json!(l)),
         };
         let mut model: inbound_prefix::ActiveModel = current.into();
-        model.token_hash = Set(token_hash);
+        model.token_enc = Set(token_enc);
         model.allowed_sources = Set(allowed);
         model.updated_at = Set(now());
         Ok(record(model.update(self.db()).await?))

@@ -11,7 +11,7 @@ use crate::entity::{extension, inbound_prefix, number, number_destination, polic
 use crate::{Store, StoreError};
 
 /// What an inbound prefix leads to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct PrefixRoute {
     pub prefix_id: Uuid,
     pub tenant_id: Uuid,
@@ -21,8 +21,8 @@ pub struct PrefixRoute {
     pub provider_id: Uuid,
     /// The provider's company for senders that match no contact.
     pub catch_all_company_id: Option<Uuid>,
-    /// SHA-256 of the token callbacks must carry, if one is required.
-    pub token_hash: Option<String>,
+    /// The token callbacks must carry, if one is required.
+    pub token: Option<secrecy::SecretString>,
     /// Source addresses allowed to post, if restricted.
     pub allowed_sources: Option<Vec<ipnet::IpNet>>,
 }
@@ -62,7 +62,14 @@ impl Store {
             tenant_active: t.status == "active",
             provider_id: p.provider_id,
             catch_all_company_id: catch_all,
-            token_hash: p.token_hash,
+            token: match &p.token_enc {
+                Some(sealed) => Some(
+                    self.cipher()
+                        .open(sealed, &crate::prefixes::token_aad(p.id))
+                        .map_err(|e| StoreError::Internal(sea_orm::DbErr::Custom(e.to_string())))?,
+                ),
+                None => None,
+            },
             allowed_sources: p
                 .allowed_sources
                 .and_then(|v| serde_json::from_value::<Vec<String>>(v).ok())

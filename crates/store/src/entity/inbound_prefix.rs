@@ -12,7 +12,7 @@ pub struct Model {
     pub provider_id: Uuid,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
-    pub token_hash: Option<String>,
+    pub token_enc: Option<String>,
     #[sea_orm(column_type = "JsonBinary", nullable)]
     pub allowed_sources: Option<Json>,
 }
