@@ -79,7 +79,8 @@ pub async fn a_crash_after_the_200_loses_and_repeats_nothing(mut app: TestApp) {
     w.sink.set_down(true);
     for i in 0..3 {
         let body = format!(r#"{{"to":"12025550100","from":"12065550123","body":"crash {i}","id":"mdr2-crash-{i}"}}"#);
-        assert_eq!(app.flowroute("acmein", body.as_bytes()).await.json["status"], "stored");
+        let r = app.flowroute("acmein", body.as_bytes()).await;
+        assert_eq!(r.json["status"], "stored", "{} {}", r.status, r.text);
     }
     first.kill();
     assert!(w.sink.accepted().is_empty(), "nothing was delivered before the crash");
@@ -98,7 +99,8 @@ pub async fn a_crash_after_the_200_loses_and_repeats_nothing(mut app: TestApp) {
     assert!(!log_text.contains(&w.secret), "the webhook secret reached the log");
     // The same texts posted again by Flowroute's retries are duplicates.
     let again = br#"{"to":"12025550100","from":"12065550123","body":"crash 0","id":"mdr2-crash-0"}"#;
-    assert_eq!(app.flowroute("acmein", again).await.json["status"], "duplicate");
+    let r = app.flowroute("acmein", again).await;
+    assert_eq!(r.json["status"], "duplicate", "{} {}", r.status, r.text);
     second.kill();
 }
 

@@ -39,6 +39,37 @@ pub fn source_allowed(list: &[IpNet], ip: IpAddr) -> bool {
     list.iter().any(|net| net.contains(&ip))
 }
 
+/// True for an address on the public internet: not loopback, private, link-local, shared (CGNAT),
+/// documentation, multicast or unspecified — where a server Switchboard was told to fetch from must
+/// not be, lest a forged request reach the operator's own network.
+pub fn is_public_address(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_documentation()
+                || v4.is_multicast()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b)))
+        }
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => is_public_address(IpAddr::V4(v4)),
+            None => {
+                let first = v6.segments()[0];
+                !(v6.is_loopback()
+                    || v6.is_unspecified()
+                    || v6.is_multicast()
+                    || (first & 0xfe00) == 0xfc00
+                    || (first & 0xffc0) == 0xfe80)
+            }
+        },
+    }
+}
+
 /// Checks a prefix token's syntax: 16 to 128 URL-safe characters.
 pub fn check_token(token: &str) -> Result<(), String> {
     if (16..=128).contains(&token.len()) && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
@@ -76,6 +107,29 @@ mod tests {
         assert!(!source_allowed(&list, ip("127.0.0.1")));
         assert!(parse_sources(&["not-an-ip".into()]).is_err());
         assert!(parse_sources(&["10.0.0.0/33".into()]).is_err());
+    }
+
+    #[test]
+    fn public_addresses() {
+        for ok in ["52.88.246.140", "8.8.8.8", "2606:4700::1111"] {
+            assert!(is_public_address(ip(ok)), "{ok}");
+        }
+        for no in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:10.0.0.1",
+            "224.0.0.1",
+        ] {
+            assert!(!is_public_address(ip(no)), "{no}");
+        }
     }
 
     #[test]

@@ -95,6 +95,7 @@ pub struct Engine {
     /// Wakes the dispatcher when a text is queued.
     pub sends: Notify,
     pacer: dispatch::Pacer,
+    media_http: reqwest::Client,
     flowroute: switchboard_flowroute::Client,
     live: broadcast::Sender<Arc<LiveEvent>>,
     http: reqwest::Client,
@@ -114,6 +115,7 @@ impl Engine {
             .build()?;
         let (live, _) = broadcast::channel(4096);
         let flowroute = switchboard_flowroute::Client::with_timeouts(Duration::from_secs(5), config.send_timeout)?;
+        let media_http = media::client(config.media_allow_http)?;
         Ok(Self {
             store,
             cache: RoutingCache::new(),
@@ -123,6 +125,7 @@ impl Engine {
             sends: Notify::new(),
             pacer: dispatch::Pacer::default(),
             flowroute,
+            media_http,
             live,
             http,
         })

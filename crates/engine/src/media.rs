@@ -35,6 +35,40 @@ pub fn relative_path(m: &MediaItem) -> PathBuf {
     Path::new(&m.tenant_id.to_string()).join(m.id.to_string())
 }
 
+/// Resolves names to public addresses only (checked where the connection is made, so a name that
+/// changes its answer cannot slip through): a forged MMS callback cannot make Switchboard fetch from
+/// the operator's internal network.
+struct PublicOnly;
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .filter(|a| switchboard_core::sources::is_public_address(a.ip()))
+                .collect();
+            if addrs.is_empty() {
+                return Err(format!("{host} has no public address").into());
+            }
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// The client the fetcher uses: public addresses only, unless plain http is allowed (local tests).
+pub(crate) fn client(allow_local: bool) -> Result<reqwest::Client, reqwest::Error> {
+    let mut b = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(120))
+        .redirect(reqwest::redirect::Policy::limited(3))
+        .user_agent(concat!("Switchboard/", env!("CARGO_PKG_VERSION")));
+    if !allow_local {
+        b = b.dns_resolver(PublicOnly);
+    }
+    b.build()
+}
+
 enum Failure {
     /// Worth another try later.
     Transient(String),
@@ -49,13 +83,17 @@ async fn fetch(engine: &Engine, m: &MediaItem) -> Result<(u64, String), Failure>
     if url.scheme() != "https" && !(url.scheme() == "http" && cfg.media_allow_http) {
         return Err(Failure::Final(MediaState::Rejected, format!("refusing to fetch a {} URL", url.scheme())));
     }
-    let mut res = engine
-        .http
-        .get(url)
-        .timeout(Duration::from_secs(120))
-        .send()
-        .await
-        .map_err(|e| Failure::Transient(format!("fetch failed: {e}")))?;
+    // An address written into the URL is not resolved, so it is checked here.
+    let literal =
+        url.host_str().and_then(|h| h.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>().ok());
+    if let Some(ip) = literal
+        && !cfg.media_allow_http
+        && !switchboard_core::sources::is_public_address(ip)
+    {
+        return Err(Failure::Final(MediaState::Rejected, format!("refusing to fetch from {ip}, not a public address")));
+    }
+    let mut res =
+        engine.media_http.get(url).send().await.map_err(|e| Failure::Transient(format!("fetch failed: {e}")))?;
     let status = res.status();
     if status.is_client_error() && status.as_u16() != 408 && status.as_u16() != 429 {
         return Err(Failure::Final(MediaState::Failed, format!("the media host answered {status}")));
