@@ -23,6 +23,7 @@ impl Server {
             .env_clear()
             .env("SWITCHBOARD_DATABASE_URL", &app.database_url)
             .env("SWITCHBOARD_LISTEN", format!("127.0.0.1:{port}"))
+            .env("SWITCHBOARD_DATABASE_MAX_CONNECTIONS", "6")
             .env("SWITCHBOARD_PUBLIC_URL", "https://sms.example.net")
             .env("SWITCHBOARD_JWT_SECRET", &app.jwt_secret)
             .env("SWITCHBOARD_MASTER_KEY", &app.master_key)

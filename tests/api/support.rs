@@ -108,6 +108,8 @@ impl TestApp {
         let master_key = random_bytes::<32>();
         let settings = Settings {
             database_url: database_url.clone(),
+            // Tests run side by side on one PostgreSQL (100 connections): each app takes few.
+            database_max_connections: 6,
             public_url: "https://sms.example.net".into(),
             jwt_secret: SecretString::from(jwt_secret.clone()),
             master_key: SecretBox::new(Box::new(master_key)),

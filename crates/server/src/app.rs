@@ -19,6 +19,8 @@ use crate::keys::Keys;
 /// Everything the running service needs, resolved: no optional secrets left.
 pub struct Settings {
     pub database_url: String,
+    /// Pooled database connections at most.
+    pub database_max_connections: u32,
     pub public_url: String,
     pub jwt_secret: SecretString,
     pub master_key: SecretBox<[u8; MASTER_KEY_LEN]>,
@@ -54,6 +56,7 @@ impl Settings {
     pub fn new(config: &Config, keys: Keys) -> Self {
         Self {
             database_url: config.database_url.clone(),
+            database_max_connections: config.database_max_connections,
             public_url: config.public_url(),
             jwt_secret: keys.jwt_secret,
             master_key: keys.master_key,
@@ -88,7 +91,12 @@ impl std::fmt::Debug for App {
 impl App {
     /// Connects the store, applies migrations and builds the HTTP server on `listener`.
     pub async fn build(settings: Settings, listener: TcpListener) -> anyhow::Result<Self> {
-        let store = Store::connect(&settings.database_url, settings.master_key.expose_secret()).await?;
+        let store = Store::connect_with(
+            &settings.database_url,
+            settings.master_key.expose_secret(),
+            settings.database_max_connections,
+        )
+        .await?;
         store.migrate().await?;
         let addr = listener.local_addr()?;
         let mut engine_config = EngineConfig::new(settings.public_url.clone());

@@ -35,6 +35,8 @@ pub struct Config {
     pub database_url: String,
     /// Address and port to listen on.
     pub listen: SocketAddr,
+    /// The largest number of database connections this process holds (1 to 1000).
+    pub database_max_connections: u32,
     /// The base URL Flowroute reaches (delivery-receipt callbacks, prefix URLs); defaults to
     /// `http://<listen>`.
     pub public_url: Option<String>,
@@ -73,6 +75,7 @@ impl Default for Config {
         Self {
             database_url: DEFAULT_DATABASE_URL.into(),
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_max_connections: 16,
             public_url: None,
             jwt_secret: None,
             master_key: None,
@@ -175,6 +178,11 @@ impl Config {
                 "webhook_retry_jitter (SWITCHBOARD_WEBHOOK_RETRY_JITTER) must be between 0 and 1".into(),
             ));
         }
+        if !(1..=1000).contains(&self.database_max_connections) {
+            return Err(ConfigError::Invalid(
+                "database_max_connections (SWITCHBOARD_DATABASE_MAX_CONNECTIONS) must be between 1 and 1000".into(),
+            ));
+        }
         if self.workers == Some(0) {
             return Err(ConfigError::Invalid("workers (SWITCHBOARD_WORKERS) must be at least 1".into()));
         }
@@ -208,6 +216,7 @@ impl Config {
 fn value_for(key: &str, value: String) -> figment::value::Value {
     use figment::value::{Tag, Value};
     if (key == "workers"
+        || key == "database_max_connections"
         || key == "shutdown_timeout_secs"
         || key == "webhook_timeout_secs"
         || key == "flowroute_timeout_secs")

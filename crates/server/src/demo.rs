@@ -89,6 +89,7 @@ pub async fn run() -> anyhow::Result<()> {
     let config = Config::default();
     let settings = Settings {
         database_url: format!("sqlite://{}/demo.db?mode=rwc", dir.display()),
+        database_max_connections: 8,
         public_url: base.clone(),
         jwt_secret: jwt.clone(),
         master_key: SecretBox::new(Box::new(master)),

@@ -65,11 +65,20 @@ impl Store {
     /// SQLite runs in WAL mode with `synchronous=FULL`, so a write acknowledged by a commit survives
     /// a crash of the process or of the machine; foreign keys are enforced.
     pub async fn connect(url: &str, master_key: &[u8; MASTER_KEY_LEN]) -> Result<Self, StoreError> {
+        Self::connect_with(url, master_key, 16).await
+    }
+
+    /// Connects with at most `max_connections` pooled connections.
+    pub async fn connect_with(
+        url: &str,
+        master_key: &[u8; MASTER_KEY_LEN],
+        max_connections: u32,
+    ) -> Result<Self, StoreError> {
         let mut opts = ConnectOptions::new(url.to_owned());
         opts.sqlx_logging(false)
             .acquire_timeout(Duration::from_secs(5))
             .connect_timeout(Duration::from_secs(5))
-            .max_connections(16)
+            .max_connections(max_connections.max(1))
             .min_connections(1)
             .map_sqlx_sqlite_opts(|o| {
                 o.journal_mode(SqliteJournalMode::Wal)
