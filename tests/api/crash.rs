@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
-use crate::inbound::wire;
+use crate::inbound::{Wired, wire};
 use crate::support::TestApp;
 
 struct Server {
@@ -67,16 +67,21 @@ impl Drop for Server {
     }
 }
 
-pub async fn a_crash_after_the_200_loses_and_repeats_nothing(mut app: TestApp) {
-    // The in-process app steps aside; the real binary takes over its database.
+/// Stops the in-process app and starts the real binary on its database, with a wired tenant.
+async fn take_over(app: &mut TestApp) -> (tempfile::TempDir, std::path::PathBuf, Server, Wired) {
     if let Some(stopped) = app.begin_stop() {
         stopped.await.unwrap().unwrap();
     }
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("server.log");
-    let first = Server::start(&app, &log).await;
+    let first = Server::start(app, &log).await;
     app.base = first.base.clone();
-    let w = wire(&app, "acme", "acmein", "+12025550100").await;
+    let w = wire(app, "acme", "acmein", "+12025550100").await;
+    (dir, log, first, w)
+}
+
+pub async fn a_crash_after_the_200_loses_and_repeats_nothing(mut app: TestApp) {
+    let (_dir, log, first, w) = take_over(&mut app).await;
     w.sink.set_down(true);
     for i in 0..3 {
         let body = format!(r#"{{"to":"12025550100","from":"12065550123","body":"crash {i}","id":"mdr2-crash-{i}"}}"#);
@@ -107,14 +112,7 @@ pub async fn a_crash_after_the_200_loses_and_repeats_nothing(mut app: TestApp) {
 
 pub async fn a_crash_mid_dispatch_sends_everything_and_nothing_twice_after_its_202(mut app: TestApp) {
     use sea_orm::ConnectionTrait;
-    if let Some(stopped) = app.begin_stop() {
-        stopped.await.unwrap().unwrap();
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("server.log");
-    let first = Server::start(&app, &log).await;
-    app.base = first.base.clone();
-    let w = wire(&app, "acme", "acmein", "+12025550100").await;
+    let (_dir, log, first, w) = take_over(&mut app).await;
     let ext = app.token(switchboard_http::Role::Extension, Some("acme"), Some("101"));
     // Twenty texts to twenty people, paced at five a second: four seconds of sending, so the kill
     // half a second after the last is queued lands mid-dispatch.
