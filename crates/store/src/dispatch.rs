@@ -64,17 +64,10 @@ impl Store {
             .await?
             .ok_or(StoreError::NotFound)?;
         let p = provider::Entity::find_by_id(n.provider_id).one(self.db()).await?.ok_or(StoreError::NotFound)?;
-        let secret = self
-            .cipher()
-            .open(&p.secret_key_enc, &format!("provider:{}:secret_key", p.id))
-            .map_err(|e| StoreError::Internal(sea_orm::DbErr::Custom(e.to_string())))?;
+        let secret = self.open_secret(&p.secret_key_enc, &format!("provider:{}:secret_key", p.id))?;
         let prefix_row = inbound_prefix::Entity::find_by_id(n.prefix_id).one(self.db()).await?;
-        let prefix_token = match prefix_row.as_ref().and_then(|p| p.token_enc.as_ref().map(|t| (p.id, t))) {
-            Some((pid, sealed)) => Some(
-                self.cipher()
-                    .open(sealed, &crate::prefixes::token_aad(pid))
-                    .map_err(|e| StoreError::Internal(sea_orm::DbErr::Custom(e.to_string())))?,
-            ),
+        let prefix_token = match &prefix_row {
+            Some(row) => self.prefix_token(row)?,
             None => None,
         };
         let prefix = prefix_row.map(|x| x.prefix);

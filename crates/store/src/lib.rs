@@ -129,6 +129,19 @@ impl Store {
         Ok(self.db.begin_with_options(options).await?)
     }
 
+    /// Opens a secret sealed for `aad`; a failure (wrong master key, tampering) is an internal error.
+    pub(crate) fn open_secret(&self, sealed: &str, aad: &str) -> Result<secrecy::SecretString, StoreError> {
+        self.cipher.open(sealed, aad).map_err(|e| StoreError::Internal(sea_orm::DbErr::Custom(e.to_string())))
+    }
+
+    /// A prefix's token, when it has one.
+    pub(crate) fn prefix_token(
+        &self,
+        prefix: &entity::inbound_prefix::Model,
+    ) -> Result<Option<secrecy::SecretString>, StoreError> {
+        prefix.token_enc.as_deref().map(|sealed| self.open_secret(sealed, &prefixes::token_aad(prefix.id))).transpose()
+    }
+
     pub(crate) fn cipher(&self) -> &SecretCipher {
         &self.cipher
     }

@@ -149,9 +149,7 @@ impl Store {
         let t = tenant::Entity::find_by_id(ev.tenant_id).one(self.db()).await?.ok_or(StoreError::NotFound)?;
         let Some(url) = t.webhook_url.clone() else { return Ok(None) };
         let aad = format!("tenant:{}:webhook_secret", t.id);
-        let open = |sealed: &str| {
-            self.cipher().open(sealed, &aad).map_err(|e| StoreError::Internal(sea_orm::DbErr::Custom(e.to_string())))
-        };
+        let open = |sealed: &str| self.open_secret(sealed, &aad);
         let mut secrets = vec![open(&t.webhook_secret_enc)?];
         if let (Some(prev), Some(rotated)) = (&t.webhook_secret_prev_enc, t.webhook_secret_rotated_at)
             && now() < rotated + PREVIOUS_SECRET_GRACE

@@ -62,14 +62,7 @@ impl Store {
             tenant_active: t.status == "active",
             provider_id: p.provider_id,
             catch_all_company_id: catch_all,
-            token: match &p.token_enc {
-                Some(sealed) => Some(
-                    self.cipher()
-                        .open(sealed, &crate::prefixes::token_aad(p.id))
-                        .map_err(|e| StoreError::Internal(sea_orm::DbErr::Custom(e.to_string())))?,
-                ),
-                None => None,
-            },
+            token: self.prefix_token(&p)?,
             allowed_sources: p
                 .allowed_sources
                 .and_then(|v| serde_json::from_value::<Vec<String>>(v).ok())
