@@ -1,84 +1,12 @@
 //! The durable promise under a crash: the real binary, killed with SIGKILL after it answered `200`
 //! but before it could deliver, delivers every text exactly once after a restart.
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use reqwest::StatusCode;
 
-use crate::inbound::{Wired, wire};
+use crate::server::{Server, take_over};
 use crate::support::TestApp;
-
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    async fn start(app: &TestApp, log: &std::path::Path) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let base = format!("http://127.0.0.1:{port}");
-        let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-            .arg("serve")
-            .env_clear()
-            .env("SWITCHBOARD_DATABASE_URL", &app.database_url)
-            .env("SWITCHBOARD_LISTEN", format!("127.0.0.1:{port}"))
-            .env("SWITCHBOARD_DATABASE_MAX_CONNECTIONS", "6")
-            .env("SWITCHBOARD_PUBLIC_URL", "https://sms.example.net")
-            .env("SWITCHBOARD_JWT_SECRET", &app.jwt_secret)
-            .env("SWITCHBOARD_MASTER_KEY", &app.master_key)
-            .env("SWITCHBOARD_WEBHOOK_RETRY_SCHEDULE_SECS", "1,1,1,1,1,1")
-            .env("SWITCHBOARD_WEBHOOK_RETRY_JITTER", "0")
-            // A delivery the killed server held is claimed again after 2 × 2 s + 5 s.
-            .env("SWITCHBOARD_WEBHOOK_TIMEOUT_SECS", "2")
-            // A send the killed server held is claimed again after 2 × 2 s + 5 s.
-            .env("SWITCHBOARD_FLOWROUTE_TIMEOUT_SECS", "2")
-            .env("SWITCHBOARD_LOG_FORMAT", "json")
-            .env("SWITCHBOARD_MEDIA_DIR", log.with_file_name("media"))
-            .stdout(std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(r) = client.get(format!("{base}/readyz")).send().await
-                && r.status() == StatusCode::OK
-            {
-                break;
-            }
-            assert!(tokio::time::Instant::now() < deadline, "the server did not become ready");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        Self { child, base }
-    }
-
-    fn kill(mut self) {
-        self.child.kill().unwrap(); // SIGKILL: no shutdown code runs
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Server {
-    /// A failing test leaves no server behind.
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Stops the in-process app and starts the real binary on its database, with a wired tenant.
-async fn take_over(app: &mut TestApp) -> (tempfile::TempDir, std::path::PathBuf, Server, Wired) {
-    if let Some(stopped) = app.begin_stop() {
-        stopped.await.unwrap().unwrap();
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("server.log");
-    let first = Server::start(app, &log).await;
-    app.base = first.base.clone();
-    let w = wire(app, "acme", "acmein", "+12025550100").await;
-    (dir, log, first, w)
-}
 
 pub async fn a_crash_after_the_200_loses_and_repeats_nothing(mut app: TestApp) {
     let (_dir, log, first, w) = take_over(&mut app).await;

@@ -8,8 +8,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use switchboard_http::Role;
 
-use crate::inbound::{Wired, wire};
 use crate::support::TestApp;
+use crate::wired::{Wired, wire};
 
 async fn send(app: &TestApp, to: &str, body: &str) -> String {
     let ext = app.token(Role::Extension, Some("acme"), Some("101"));

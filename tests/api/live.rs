@@ -7,8 +7,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use switchboard_http::Role;
 
-use crate::inbound::wire;
 use crate::support::TestApp;
+use crate::wired::wire;
 
 /// An open event stream.
 struct Sse {

@@ -6,8 +6,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod server;
 mod sink;
 mod support;
+mod wired;
 
 mod admin;
 mod auth;

@@ -11,8 +11,8 @@ use reqwest::StatusCode;
 use serde_json::json;
 use switchboard_http::Role;
 
-use crate::inbound::wire;
 use crate::support::TestApp;
+use crate::wired::wire;
 
 const JPEG: &[u8] = b"\xff\xd8\xff\xe0 not really a jpeg, but bytes all the same";
 

@@ -6,8 +6,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use switchboard_http::Role;
 
-use crate::inbound::wire;
 use crate::support::{Reply, TestApp};
+use crate::wired::wire;
 
 async fn send(app: &TestApp, token: &str, body: Value, key: Option<&str>) -> Reply {
     let mut req = app.client.post(format!("{}/api/v1/messages", app.base)).bearer_auth(token).json(&body);

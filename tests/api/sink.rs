@@ -1,6 +1,9 @@
 //! A stand-in PBX: records every webhook delivery it receives, and can be taken down (answering 503)
 //! and brought back.
 
+// Shared by the `api` and `fault` test targets; each uses part of it.
+#![allow(dead_code)]
+
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

@@ -1,5 +1,8 @@
 //! Starting the real application for a test, and a small client for its API.
 
+// Shared by the `api` and `fault` test targets; each uses part of it.
+#![allow(dead_code)]
+
 use std::net::TcpListener;
 use std::time::Duration;
 

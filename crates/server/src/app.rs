@@ -64,7 +64,7 @@ impl Settings {
             shutdown_timeout: Duration::from_secs(config.shutdown_timeout_secs),
             retry: config.retry_policy(),
             webhook_timeout: Duration::from_secs(config.webhook_timeout_secs),
-            send_retry: EngineConfig::new("").send_retry,
+            send_retry: config.send_retry_policy(),
             send_timeout: Duration::from_secs(config.flowroute_timeout_secs),
             media_dir: config.media_dir.clone(),
             media_allow_http: config.media_allow_http,

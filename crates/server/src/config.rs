@@ -10,7 +10,7 @@ use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
-use switchboard_engine::RetryPolicy;
+use switchboard_engine::{EngineConfig, RetryPolicy};
 
 /// The embedded default database: a SQLite file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://./switchboard.db?mode=rwc";
@@ -62,6 +62,9 @@ pub struct Config {
     pub webhook_timeout_secs: u64,
     /// How long one request to Flowroute may take, in seconds (1 to 120).
     pub flowroute_timeout_secs: u64,
+    /// Waits between attempts of a send Flowroute refused for now (429, 5xx, no answer), in seconds;
+    /// the last one's failure fails the text.
+    pub flowroute_retry_schedule_secs: Vec<u64>,
     /// Where fetched MMS media are kept.
     pub media_dir: std::path::PathBuf,
     /// Fetch media over plain http too (for a local Flowroute simulator; never in production).
@@ -87,6 +90,12 @@ impl Default for Config {
             webhook_retry_jitter: 0.2,
             webhook_timeout_secs: 15,
             flowroute_timeout_secs: 30,
+            flowroute_retry_schedule_secs: EngineConfig::new("")
+                .send_retry
+                .schedule
+                .iter()
+                .map(|d| d.as_secs())
+                .collect(),
             media_dir: "./switchboard-media".into(),
             media_allow_http: false,
             trust_forwarded_for: false,
@@ -163,6 +172,14 @@ impl Config {
                     .into(),
             ));
         }
+        if self.flowroute_retry_schedule_secs.is_empty()
+            || self.flowroute_retry_schedule_secs.iter().any(|s| *s > 7 * 86_400)
+        {
+            return Err(ConfigError::Invalid(
+                "flowroute_retry_schedule_secs (SWITCHBOARD_FLOWROUTE_RETRY_SCHEDULE_SECS) must list 1 or more waits of at most 7 days"
+                    .into(),
+            ));
+        }
         if !(1..=120).contains(&self.flowroute_timeout_secs) {
             return Err(ConfigError::Invalid(
                 "flowroute_timeout_secs (SWITCHBOARD_FLOWROUTE_TIMEOUT_SECS) must be between 1 and 120".into(),
@@ -187,6 +204,14 @@ impl Config {
             return Err(ConfigError::Invalid("workers (SWITCHBOARD_WORKERS) must be at least 1".into()));
         }
         Ok(())
+    }
+
+    /// The retry policy of sends Flowroute refused for now.
+    pub fn send_retry_policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            schedule: self.flowroute_retry_schedule_secs.iter().map(|s| std::time::Duration::from_secs(*s)).collect(),
+            ..EngineConfig::new("").send_retry
+        }
     }
 
     /// The PBX delivery retry policy.
@@ -234,7 +259,7 @@ fn value_for(key: &str, value: String) -> figment::value::Value {
     {
         return Value::from(b);
     }
-    if key == "webhook_retry_schedule_secs" {
+    if key == "webhook_retry_schedule_secs" || key == "flowroute_retry_schedule_secs" {
         // A comma-separated list: `5,300,1800`.
         let items: Result<Vec<u64>, _> = value.split(',').map(|s| s.trim().parse::<u64>()).collect();
         if let Ok(items) = items {
@@ -323,11 +348,25 @@ mod tests {
             ("SWITCHBOARD_LOG_FORMAT", "xml", "log_format"),
             ("SWITCHBOARD_DATABASE_URL", "mysql://x", "database_url"),
             ("SWITCHBOARD_PUBLIC_URL", "not a url", "public_url"),
+            ("SWITCHBOARD_FLOWROUTE_RETRY_SCHEDULE_SECS", "1,x", "flowroute_retry_schedule_secs"),
+            ("SWITCHBOARD_FLOWROUTE_RETRY_SCHEDULE_SECS", "999999999", "flowroute_retry_schedule_secs"),
         ];
         for (k, v, key) in cases {
             let err = error_of(None, &[(k, v)]);
             assert!(err.contains(key), "{k}={v}: {err}");
         }
+    }
+
+    #[test]
+    fn retry_schedules_are_comma_separated_seconds() {
+        let e = env(&[
+            ("SWITCHBOARD_WEBHOOK_RETRY_SCHEDULE_SECS", "1, 2,3"),
+            ("SWITCHBOARD_FLOWROUTE_RETRY_SCHEDULE_SECS", "4,5"),
+        ]);
+        let c = Config::load(None, e, &FlagOverrides::default()).unwrap();
+        let secs = |p: RetryPolicy| p.schedule.iter().map(|d| d.as_secs()).collect::<Vec<_>>();
+        assert_eq!(secs(c.retry_policy()), vec![1, 2, 3]);
+        assert_eq!(secs(c.send_retry_policy()), vec![4, 5]);
     }
 
     #[test]

@@ -33,7 +33,7 @@ pub enum Fault {
     ServerError,
     /// `400 Bad Request`.
     BadRequest,
-    /// No answer for a minute (the client times out).
+    /// No answer for [`SimConfig::stall`] (the client times out); nothing is sent.
     Timeout,
 }
 
@@ -48,6 +48,11 @@ pub struct SimConfig {
     pub receipts: bool,
     /// Wait before each receipt.
     pub receipt_delay: Duration,
+    /// The share of sends, 0 to 1, that fail at random — 429, 500 or no answer, equally often —
+    /// besides the faults injected one by one.
+    pub failure_rate: f64,
+    /// How long a [`Fault::Timeout`] holds the request before answering `504`.
+    pub stall: Duration,
 }
 
 impl Default for SimConfig {
@@ -57,6 +62,8 @@ impl Default for SimConfig {
             rate_limits: true,
             receipts: true,
             receipt_delay: Duration::from_millis(200),
+            failure_rate: 0.0,
+            stall: Duration::from_secs(60),
         }
     }
 }
@@ -116,6 +123,15 @@ fn error(status: u16, title: &str, detail: &str) -> HttpResponse {
     .body(body.to_string())
 }
 
+fn random_fault(rate: f64) -> Option<Fault> {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    if rate <= 0.0 || !rng.random_bool(rate.min(1.0)) {
+        return None;
+    }
+    Some([Fault::TooMany, Fault::ServerError, Fault::Timeout][rng.random_range(0..3)])
+}
+
 fn new_hex(bytes: usize) -> String {
     let mut b = vec![0u8; bytes];
     rand::rng().fill_bytes(&mut b);
@@ -138,14 +154,14 @@ async fn send(req: HttpRequest, body: web::Bytes, shared: web::Data<Arc<Shared>>
     let fault = {
         let mut st = shared.state.lock().unwrap_or_else(|e| e.into_inner());
         st.requests += 1;
-        st.faults.pop_front()
+        st.faults.pop_front().or_else(|| random_fault(shared.config.failure_rate))
     };
     match fault {
         Some(Fault::TooMany) => return error(429, "Too Many Requests", "Injected by flowroute-sim"),
         Some(Fault::ServerError) => return error(500, "Internal Server Error", "Injected by flowroute-sim"),
         Some(Fault::BadRequest) => return error(400, "Bad Request", "Injected by flowroute-sim"),
         Some(Fault::Timeout) => {
-            tokio::time::sleep(Duration::from_secs(60)).await;
+            tokio::time::sleep(shared.config.stall).await;
             return error(504, "Gateway Timeout", "Injected by flowroute-sim");
         }
         None => {}

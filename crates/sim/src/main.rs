@@ -25,6 +25,9 @@ enum Command {
         /// Post no delivery receipts.
         #[arg(long)]
         no_receipts: bool,
+        /// Fail this share of sends (0 to 1) at random with 429, 500 or no answer.
+        #[arg(long, default_value_t = 0.0)]
+        failure_rate: f64,
     },
     /// Post an inbound text to a URL (a Switchboard prefix).
     Inbound {
@@ -48,8 +51,10 @@ enum Command {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::Serve { listen, accounts, no_limits, no_receipts } => {
-            let mut config = SimConfig { rate_limits: !no_limits, receipts: !no_receipts, ..SimConfig::default() };
+        Command::Serve { listen, accounts, no_limits, no_receipts, failure_rate } => {
+            anyhow::ensure!((0.0..=1.0).contains(&failure_rate), "--failure-rate must be between 0 and 1");
+            let mut config =
+                SimConfig { rate_limits: !no_limits, receipts: !no_receipts, failure_rate, ..SimConfig::default() };
             if !accounts.is_empty() {
                 config.accounts = accounts
                     .iter()

@@ -1,0 +1,67 @@
+//! Two Switchboard processes on one PostgreSQL database, both taking texts and both running
+//! workers: every text is still delivered and sent exactly once.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::json;
+use switchboard_http::Role;
+
+use crate::load::{self, delivered_once};
+use crate::server::{Server, take_over_with};
+use crate::support::TestApp;
+
+const INBOUND: usize = 1_000;
+const OUTBOUND: usize = 30;
+const SENDERS: usize = 16;
+const PEOPLE: usize = 40;
+
+pub async fn two_servers_share_the_work_exactly_once(mut app: TestApp) {
+    let sim = flowroute_sim::SimConfig { receipts: false, ..Default::default() };
+    let (dir, log_a, a, w) = take_over_with(&mut app, &[], sim).await;
+    let log_b = dir.path().join("second.log");
+    let b = Server::start(&app, &log_b).await;
+    let bases = [a.base.clone(), b.base.clone()];
+
+    // Outbound texts queued through both, then inbound texts posted to both, alternately.
+    let ext = app.token(Role::Extension, Some("acme"), Some("101"));
+    let client = load::client();
+    for i in 0..OUTBOUND {
+        let body = json!({"to": format!("+120655503{:02}", i), "body": format!("pair {i}")});
+        let r = client.post(format!("{}/api/v1/messages", bases[i % 2])).bearer_auth(&ext).json(&body).send().await;
+        assert_eq!(r.unwrap().status(), StatusCode::ACCEPTED);
+    }
+    crate::in_parallel((0..INBOUND).collect(), SENDERS, |i| {
+        let (client, url) = (client.clone(), format!("{}/acmein", bases[i % 2]));
+        async move {
+            assert_eq!(load::post(&client, &url, i, PEOPLE).await, Some(200), "text {i}");
+        }
+    })
+    .await;
+
+    let seen = delivered_once(&w.sink, INBOUND, Duration::from_secs(120)).await;
+    assert_eq!(seen.repeats(), 0, "with no crash, nothing is delivered twice");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while w.sim.accepted().len() < OUTBOUND {
+        assert!(tokio::time::Instant::now() < deadline, "only {} of {OUTBOUND} sent", w.sim.accepted().len());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let accepted = w.sim.accepted();
+    for i in 0..OUTBOUND {
+        let body = format!("pair {i}");
+        let times = accepted.iter().filter(|s| s.body.as_deref() == Some(body.as_str())).count();
+        assert_eq!(times, 1, "{body} was sent {times} times");
+    }
+    // Both processes did some of the delivering and sending.
+    let count = |log: &std::path::Path, what: &str| {
+        std::fs::read_to_string(log).unwrap().lines().filter(|l| l.contains(what)).count()
+    };
+    let delivered = (count(&log_a, "delivered to the PBX"), count(&log_b, "delivered to the PBX"));
+    let sent = (count(&log_a, "\"sent\""), count(&log_b, "\"sent\""));
+    println!("deliveries by process: {delivered:?}; sends by process: {sent:?}");
+    assert!(delivered.0 > 0 && delivered.1 > 0, "one process did all the delivering: {delivered:?}");
+    assert!(delivered.0 + delivered.1 >= INBOUND, "deliveries logged: {delivered:?}");
+    a.kill();
+    b.kill();
+}
