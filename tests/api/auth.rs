@@ -13,6 +13,17 @@ fn sign(alg: Algorithm, secret: &str, claims: &Value) -> String {
     jsonwebtoken::encode(&Header::new(alg), claims, &EncodingKey::from_secret(secret.as_bytes())).unwrap()
 }
 
+/// A token whose header names `alg` but whose signature is HMAC-SHA256 with the server's secret:
+/// the algorithm-confusion attack (an RS256 verifier fed the HMAC of its own public key).
+fn confused(alg: &str, secret: &str, claims: &Value) -> String {
+    use hmac::Mac;
+    let header = URL_SAFE_NO_PAD.encode(json!({"alg": alg, "typ": "JWT"}).to_string());
+    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{header}.{payload}").as_bytes());
+    format!("{header}.{payload}.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+}
+
 fn unsigned(claims: &Value) -> String {
     let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
     let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
@@ -29,8 +40,17 @@ pub async fn tokens_are_hs256_with_expiry_only(app: TestApp) {
         StatusCode::OK,
         "the control: a proper HS256 token works"
     );
+    assert_eq!(
+        app.get("/api/v1/tenants", &confused("HS256", &secret, &good)).await.status,
+        StatusCode::OK,
+        "the control: the hand-made token is valid when it names HS256"
+    );
     let refused = [
         ("alg none", unsigned(&good)),
+        ("RS256 header, HMAC signature", confused("RS256", &secret, &good)),
+        ("ES256 header, HMAC signature", confused("ES256", &secret, &good)),
+        ("PS256 header, HMAC signature", confused("PS256", &secret, &good)),
+        ("None header, HMAC signature", confused("None", &secret, &good)),
         ("HS384", sign(Algorithm::HS384, &secret, &good)),
         ("HS512", sign(Algorithm::HS512, &secret, &good)),
         ("wrong secret", sign(Algorithm::HS256, "another-secret-that-is-long-enough-000", &good)),

@@ -20,6 +20,7 @@ mod isolation;
 mod live;
 mod media;
 mod ops;
+mod security;
 mod send;
 mod validation;
 
@@ -80,6 +81,10 @@ fn main() {
         dispatch::a_refusal_fails_the_text_without_retry,
         dispatch::limits_per_number_and_per_key_hold,
         dispatch::an_mms_flowroute_cannot_fetch_fails_with_its_reason,
+        security::every_route_refuses_an_oversized_body_up_front,
+        security::guessing_at_the_ingress_blocks_only_the_guesser,
+        security::sql_looking_strings_are_stored_and_returned_verbatim,
+        security::no_secret_reaches_the_log_even_at_debug_level,
         validation::malformed_input_gets_a_clear_problem_and_changes_nothing,
         validation::bodies_must_be_json_and_small,
         ops::health_metrics_openapi_and_docs_need_no_token,

@@ -134,6 +134,8 @@ impl TestApp {
                 max_retry_after: Duration::from_secs(2),
             },
             trust_forwarded_for: false,
+            ingress_failure_limit: 30,
+            ingress_block: Duration::from_secs(300),
         };
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let app = App::build(settings, listener).await.unwrap();

@@ -39,6 +39,28 @@ pub fn source_allowed(list: &[IpNet], ip: IpAddr) -> bool {
     list.iter().any(|net| net.contains(&ip))
 }
 
+/// Whether `ip` is one of Flowroute's documented sources.
+pub fn is_flowroute(ip: IpAddr) -> bool {
+    let nets: Vec<IpNet> = FLOWROUTE_SOURCES.iter().filter_map(|s| s.parse::<IpNet>().ok()).collect();
+    source_allowed(&nets, ip)
+}
+
+/// The unit a source is counted in when it misbehaves: an IPv4 address (IPv4-mapped IPv6
+/// included) or an IPv6 /64, the smallest block a host is usually given — so one host cannot
+/// escape a limit by walking the addresses of its own network.
+pub fn source_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+    }
+}
+
 /// True for an address on the public internet: not loopback, private, link-local, shared (CGNAT),
 /// documentation, multicast or unspecified — where a server Switchboard was told to fetch from must
 /// not be, lest a forged request reach the operator's own network.
@@ -90,6 +112,18 @@ pub fn tokens_equal(expected: &str, given: Option<&str>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sources_are_counted_per_ipv4_address_and_ipv6_64() {
+        let key = |s: &str| source_key(ip(s)).to_string();
+        assert_eq!(key("203.0.113.7"), "203.0.113.7");
+        assert_eq!(key("::ffff:203.0.113.7"), "203.0.113.7");
+        assert_eq!(key("2001:db8:1:2:3:4:5:6"), "2001:db8:1:2::");
+        assert_eq!(key("2001:db8:1:2:ffff::1"), key("2001:db8:1:2::9"));
+        assert_ne!(key("2001:db8:1:3::1"), key("2001:db8:1:2::1"));
+        assert!(is_flowroute(ip("52.88.246.140")) && is_flowroute(ip("::ffff:52.10.220.50")));
+        assert!(!is_flowroute(ip("52.88.246.141")));
+    }
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap_or(IpAddr::from([0, 0, 0, 0]))

@@ -38,6 +38,9 @@ pub enum IngressError {
     Suspended,
     #[error("{0}")]
     Malformed(String),
+    /// The source guessed at prefixes or tokens too often; it must wait this long.
+    #[error("too many unknown-prefix callbacks from this source")]
+    Blocked(std::time::Duration),
     #[error("the number {0} is not a number of this prefix's tenant")]
     UnknownNumber(String),
     #[error("no outbound message of this tenant has the provider id {0}")]
@@ -84,8 +87,20 @@ pub struct Origin<'a> {
 
 impl Engine {
     /// Handles one callback posted to `prefix`. A prefix that requires a token, or allows only
-    /// some sources, answers a caller without them as if it did not exist.
+    /// some sources, answers a caller without them as if it did not exist; a source that keeps
+    /// naming prefixes that do not exist is answered `Blocked` for a while.
     pub async fn receive(&self, prefix: &str, body: &[u8], origin: Origin<'_>) -> Result<Received, IngressError> {
+        if let Some(wait) = self.guard.blocked(origin.ip) {
+            return Err(IngressError::Blocked(wait));
+        }
+        let received = self.receive_unguarded(prefix, body, origin).await;
+        if matches!(received, Err(IngressError::UnknownPrefix)) {
+            self.guard.failed(origin.ip);
+        }
+        received
+    }
+
+    async fn receive_unguarded(&self, prefix: &str, body: &[u8], origin: Origin<'_>) -> Result<Received, IngressError> {
         let route = self.cache.prefix(&self.store, prefix).await.map_err(shared)?.ok_or(IngressError::UnknownPrefix)?;
         if let Some(token) = &route.token
             && !switchboard_core::sources::tokens_equal(secrecy::ExposeSecret::expose_secret(token), origin.token)
@@ -120,27 +135,29 @@ impl Engine {
             .map_err(shared)?
             .filter(|n| n.tenant_id == prefix.tenant_id)
             .ok_or_else(|| IngressError::UnknownNumber(m.to.to_string()))?;
+        // PostgreSQL's text cannot hold NUL; a text Flowroute delivers is kept, with U+FFFD in its place
+        // (a link or type with a NUL is useless anyway, and fails its fetch).
+        let body = m.body.as_deref().map(|b| b.replace('\0', "\u{FFFD}"));
         let text = InboundText {
             tenant_id: prefix.tenant_id,
             provider_message_id: m.id.clone(),
             number: number.e164.clone(),
             remote: m.from.to_string(),
             remote_reachable: m.from.number().is_some(),
-            body: m.body.clone(),
+            body: body.clone(),
             media: m
                 .media
                 .iter()
                 .map(|x| MediaIn {
-                    url: x.url.clone(),
-                    file_name: x.file_name.clone(),
-                    mime_type: x.mime_type.clone(),
+                    url: x.url.replace('\0', ""),
+                    file_name: x.file_name.as_deref().map(|f| f.replace('\0', "\u{FFFD}")),
+                    mime_type: x.mime_type.replace('\0', ""),
                     size: x.file_size,
                 })
                 .collect(),
             catch_all_company_id: prefix.catch_all_company_id,
             media_base_url: format!("{}/api/v1/media", self.config.public_url),
         };
-        let body = m.body.clone();
         let now = chrono::Utc::now();
         let outcome = self
             .store

@@ -4,6 +4,7 @@
 mod cache;
 mod deliver;
 mod dispatch;
+mod guard;
 mod ingress;
 mod media;
 pub mod signing;
@@ -46,6 +47,10 @@ pub struct EngineConfig {
     pub pace_provider: bool,
     /// How long one request to Flowroute may take.
     pub send_timeout: Duration,
+    /// Unknown-prefix callbacks a minute from one source before it is blocked (0: never).
+    pub ingress_failure_limit: u32,
+    /// How long a blocked source is answered `429`.
+    pub ingress_block: Duration,
 }
 
 impl EngineConfig {
@@ -66,6 +71,8 @@ impl EngineConfig {
             },
             pace_provider: true,
             send_timeout: Duration::from_secs(30),
+            ingress_failure_limit: 30,
+            ingress_block: Duration::from_secs(300),
             media_retry: RetryPolicy {
                 schedule: [10, 60, 300, 1800, 7200, 21_600, 43_200, 43_200].map(Duration::from_secs).to_vec(),
                 ..RetryPolicy::default()
@@ -95,6 +102,7 @@ pub struct Engine {
     /// Wakes the dispatcher when a text is queued.
     pub sends: Notify,
     pacer: dispatch::Pacer,
+    guard: guard::IngressGuard,
     media_http: reqwest::Client,
     flowroute: switchboard_flowroute::Client,
     live: broadcast::Sender<Arc<LiveEvent>>,
@@ -116,6 +124,7 @@ impl Engine {
         let (live, _) = broadcast::channel(4096);
         let flowroute = switchboard_flowroute::Client::with_timeouts(Duration::from_secs(5), config.send_timeout)?;
         let media_http = media::client(config.media_allow_http)?;
+        let guard = guard::IngressGuard::new(config.ingress_failure_limit, config.ingress_block);
         Ok(Self {
             store,
             cache: RoutingCache::new(),
@@ -124,6 +133,7 @@ impl Engine {
             media: Notify::new(),
             sends: Notify::new(),
             pacer: dispatch::Pacer::default(),
+            guard,
             flowroute,
             media_http,
             live,

@@ -14,6 +14,8 @@ pub struct ApiError {
     code: &'static str,
     detail: String,
     errors: Vec<FieldError>,
+    /// Seconds for a `Retry-After` header.
+    retry_after: Option<u64>,
 }
 
 /// The problem+json body.
@@ -36,7 +38,7 @@ pub struct Problem {
 impl ApiError {
     /// An error with a status, a stable code and a detail for people.
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
-        Self { status, code, detail: detail.into(), errors: Vec::new() }
+        Self { status, code, detail: detail.into(), errors: Vec::new(), retry_after: None }
     }
 
     /// `400 malformed_body`.
@@ -69,6 +71,13 @@ impl ApiError {
     /// `413 payload_too_large`.
     pub fn too_large(limit: usize) -> Self {
         Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("The body is over {limit} bytes."))
+    }
+
+    /// `429 rate_limited`, with `Retry-After`.
+    pub fn rate_limited(detail: impl Into<String>, retry_after: std::time::Duration) -> Self {
+        let mut e = Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", detail);
+        e.retry_after = Some(retry_after.as_secs().max(1));
+        e
     }
 
     /// `503 unavailable`.
@@ -110,7 +119,11 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status).content_type("application/problem+json").json(self.problem())
+        let mut res = HttpResponse::build(self.status);
+        if let Some(secs) = self.retry_after {
+            res.insert_header(("retry-after", secs.to_string()));
+        }
+        res.content_type("application/problem+json").json(self.problem())
     }
 }
 

@@ -83,6 +83,25 @@ async fn invalidate_routes(
     Ok(res)
 }
 
+/// Refuses a body declared larger than the route takes — 1 MiB for Flowroute's callbacks, 256 KiB
+/// for the API — before any handler runs, on every route, with or without a body of its own.
+/// Chunked bodies, which declare no length, are counted as they are read by the extractors.
+async fn limit_body<B: actix_web::body::MessageBody + 'static>(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<B>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::EitherBody<B>>, actix_web::Error> {
+    let limit = if req.path().starts_with("/api/") { body::MAX_BODY } else { routes::ingress::MAX_CALLBACK };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Ok(req.error_response(ApiError::too_large(limit)).map_into_right_body());
+    }
+    next.call(req).await.map(actix_web::dev::ServiceResponse::map_into_left_body)
+}
+
 /// Builds the server on an already bound listener; signals are left to the caller, who stops it
 /// through the returned server's handle.
 pub fn server(listener: TcpListener, state: web::Data<AppState>, settings: &ServerSettings) -> std::io::Result<Server> {
@@ -90,6 +109,7 @@ pub fn server(listener: TcpListener, state: web::Data<AppState>, settings: &Serv
         App::new()
             .app_data(state.clone())
             .app_data(web::QueryConfig::default().error_handler(error::query_error))
+            .wrap(from_fn(limit_body))
             .wrap(
                 DefaultHeaders::new()
                     .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))

@@ -40,6 +40,10 @@ pub struct Settings {
     pub media_allow_http: bool,
     /// Read callers' addresses from `X-Forwarded-For` (behind a trusted proxy).
     pub trust_forwarded_for: bool,
+    /// Unknown-prefix callbacks a minute from one source before it is blocked (0: never).
+    pub ingress_failure_limit: u32,
+    /// How long a blocked source is answered `429`.
+    pub ingress_block: Duration,
 }
 
 impl std::fmt::Debug for Settings {
@@ -69,6 +73,8 @@ impl Settings {
             media_dir: config.media_dir.clone(),
             media_allow_http: config.media_allow_http,
             trust_forwarded_for: config.trust_forwarded_for,
+            ingress_failure_limit: config.ingress_failure_limit,
+            ingress_block: Duration::from_secs(config.ingress_block_secs),
         }
     }
 }
@@ -106,6 +112,8 @@ impl App {
         engine_config.send_timeout = settings.send_timeout;
         engine_config.media_dir = settings.media_dir.clone();
         engine_config.media_allow_http = settings.media_allow_http;
+        engine_config.ingress_failure_limit = settings.ingress_failure_limit;
+        engine_config.ingress_block = settings.ingress_block;
         let engine = Arc::new(Engine::new(store.clone(), engine_config)?);
         let (stop, shutdown) = tokio::sync::watch::channel(false);
         let state = web::Data::new(AppState {

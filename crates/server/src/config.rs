@@ -71,6 +71,11 @@ pub struct Config {
     pub media_allow_http: bool,
     /// Take callers' addresses from `Forwarded`/`X-Forwarded-For`; only behind a proxy that sets them.
     pub trust_forwarded_for: bool,
+    /// Callbacks a minute from one source naming no prefix (or missing a prefix's token or
+    /// allow-list) before that source is answered `429`; 0 turns the guard off.
+    pub ingress_failure_limit: u32,
+    /// How long such a source is answered `429`, in seconds (1 to 86,400).
+    pub ingress_block_secs: u64,
 }
 
 impl Default for Config {
@@ -99,6 +104,8 @@ impl Default for Config {
             media_dir: "./switchboard-media".into(),
             media_allow_http: false,
             trust_forwarded_for: false,
+            ingress_failure_limit: 30,
+            ingress_block_secs: 300,
         }
     }
 }
@@ -200,6 +207,11 @@ impl Config {
                 "database_max_connections (SWITCHBOARD_DATABASE_MAX_CONNECTIONS) must be between 1 and 1000".into(),
             ));
         }
+        if !(1..=86_400).contains(&self.ingress_block_secs) {
+            return Err(ConfigError::Invalid(
+                "ingress_block_secs (SWITCHBOARD_INGRESS_BLOCK_SECS) must be between 1 and 86400".into(),
+            ));
+        }
         if self.workers == Some(0) {
             return Err(ConfigError::Invalid("workers (SWITCHBOARD_WORKERS) must be at least 1".into()));
         }
@@ -244,7 +256,9 @@ fn value_for(key: &str, value: String) -> figment::value::Value {
         || key == "database_max_connections"
         || key == "shutdown_timeout_secs"
         || key == "webhook_timeout_secs"
-        || key == "flowroute_timeout_secs")
+        || key == "flowroute_timeout_secs"
+        || key == "ingress_failure_limit"
+        || key == "ingress_block_secs")
         && let Ok(n) = value.parse::<u64>()
     {
         return Value::from(n);

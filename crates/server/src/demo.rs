@@ -102,6 +102,8 @@ pub async fn run() -> anyhow::Result<()> {
         media_dir: dir.join("media"),
         media_allow_http: true,
         trust_forwarded_for: false,
+        ingress_failure_limit: 30,
+        ingress_block: Duration::from_secs(300),
     };
     let app = App::build(settings, listener).await?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -246,6 +246,8 @@ impl Store {
             && b.chars().count() > MAX_BODY_CHARS
         {
             errors.add("body", format!("must be at most {MAX_BODY_CHARS} characters"));
+        } else if body.as_deref().is_some_and(|b| b.contains('\0')) {
+            errors.add("body", "must not contain NUL characters");
         }
         if input.media_urls.len() > 10 {
             errors.add("media_urls", "at most 10 links");

@@ -45,6 +45,10 @@ impl From<IngressError> for ApiError {
                 ApiError::new(StatusCode::FORBIDDEN, "tenant_suspended", "This tenant is suspended.")
             }
             IngressError::Malformed(detail) => ApiError::malformed(detail),
+            IngressError::Blocked(wait) => ApiError::rate_limited(
+                "Too many callbacks from this address named no prefix of Switchboard; wait and retry.",
+                wait,
+            ),
             IngressError::Unavailable => ApiError::unavailable(),
             IngressError::Internal => ApiError::internal(),
         }
@@ -55,7 +59,8 @@ impl From<IngressError> for ApiError {
 #[utoipa::path(tag = "ingress", params(("prefix" = String, Path, description = "the tenant's inbound prefix"), CallbackQuery),
     request_body(content = Object, description = "Flowroute's callback body, as documented in shared/flowroute", content_type = "application/json"),
     responses((status = 200, body = Acknowledged), (status = 400, body = Problem), (status = 403, body = Problem),
-              (status = 404, body = Problem), (status = 413, body = Problem), (status = 503, body = Problem)))]
+              (status = 404, body = Problem), (status = 413, body = Problem), (status = 429, body = Problem),
+              (status = 503, body = Problem)))]
 #[post("/{prefix}")]
 pub async fn receive(
     state: web::Data<AppState>,

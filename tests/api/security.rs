@@ -1,0 +1,277 @@
+//! Hostile callers: oversized bodies on every route, guessing at the ingress, SQL in every text
+//! field, and a log searched for every secret after a busy session at debug level.
+
+use std::time::Duration;
+
+use base64::Engine;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use switchboard_http::Role;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::server::take_over_with;
+use crate::support::TestApp;
+use crate::wired::wire;
+
+/// Sends only a request head and reads the answer's status and body: the server must answer
+/// without waiting for a body it will not take.
+async fn head_only(base: &str, method: &str, path: &str, content_length: usize) -> (u16, String) {
+    let addr = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: {content_length}\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), async {
+        let mut chunk = [0u8; 4096];
+        loop {
+            let n = stream.read(&mut chunk).await.unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+            let text = String::from_utf8_lossy(&buf);
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let len = head
+                    .lines()
+                    .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_owned()))
+                    .and_then(|v| v.parse::<usize>().ok());
+                if len.is_some_and(|len| body.len() >= len) {
+                    break;
+                }
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "{method} {path}: no answer while the body was still owed");
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, text)
+}
+
+pub async fn every_route_refuses_an_oversized_body_up_front(app: TestApp) {
+    let w = wire(&app, "acme", "acmein", "+12025550100").await;
+    let doc = app.call(Method::GET, "/api/v1/openapi.json", None, None).await;
+    let mut checked = 0;
+    for (path, item) in doc.json["paths"].as_object().unwrap() {
+        let concrete = path
+            .replace("{tenant}", "acme")
+            .replace("{prefix}", "acmein")
+            .replace("{id}", "0190b6a1-7c3e-7000-8000-000000000000")
+            .replace("{ext}", "101")
+            .replace("{e164}", "+12025550100")
+            .replace("{remote}", "+12065550123");
+        assert!(!concrete.contains('{'), "a parameter this test does not know: {path}");
+        let limit = if path.starts_with("/api/") { 256 * 1024 } else { 1024 * 1024 };
+        for method in item.as_object().unwrap().keys() {
+            let (status, text) = head_only(&app.base, &method.to_ascii_uppercase(), &concrete, limit + 1).await;
+            assert_eq!(status, 413, "{method} {path}: {text}");
+            assert!(text.contains("application/problem+json") && text.contains("payload_too_large"), "{text}");
+            assert!(text.to_ascii_lowercase().contains("x-content-type-options: nosniff"), "{text}");
+            checked += 1;
+        }
+    }
+    assert!(checked > 40, "only {checked} routes checked");
+    // Routes outside the document too: the docs, an unknown path.
+    for path in ["/docs/", "/no/such/path"] {
+        assert_eq!(head_only(&app.base, "POST", path, 2 * 1024 * 1024).await.0, 413, "{path}");
+    }
+    // At the limit a callback is read and judged on its content, not refused for its size.
+    let mut at_limit = vec![b' '; 1024 * 1024];
+    at_limit[0] = b'{';
+    let r = app.client.post(format!("{}/acmein", app.base)).body(at_limit).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST, "a body at the limit is read, and refused as malformed");
+    drop(w);
+}
+
+pub async fn guessing_at_the_ingress_blocks_only_the_guesser(app: TestApp) {
+    let w = wire(&app, "acme", "acmein", "+12025550100").await;
+    // The guesser comes from 127.0.0.2; the tenant's real traffic from 127.0.0.1.
+    let guesser = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let text = |i: usize| format!(r#"{{"to":"12025550100","from":"12065550123","body":"real {i}","id":"mdr2-g-{i}"}}"#);
+    let guess = |path: String| {
+        let guesser = guesser.clone();
+        async move {
+            let r = guesser.post(path).header("content-type", "application/json").body(text(999)).send().await.unwrap();
+            let retry_after = r.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
+            (r.status(), retry_after)
+        }
+    };
+    // The default limit: 30 unknown prefixes a minute are answered 404 like any unknown path.
+    for i in 0..30 {
+        let (status, _) = guess(format!("{}/guess{i}", app.base)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "guess {i}");
+    }
+    // The 31st is counted and the source is blocked: from now on it hears 429, even for the real prefix.
+    assert_eq!(guess(format!("{}/guess30", app.base)).await.0, StatusCode::NOT_FOUND);
+    let (status, retry_after) = guess(format!("{}/acmein", app.base)).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(retry_after.as_deref(), Some("300"));
+    let r = guesser.post(format!("{}/guess31", app.base)).body("{}").send().await.unwrap();
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["code"], "rate_limited");
+    // Meanwhile the tenant's own traffic from another address flows as before, at full speed.
+    let started = std::time::Instant::now();
+    for i in 0..20 {
+        let r = app.flowroute("acmein", text(i).as_bytes()).await;
+        assert_eq!(r.expect(StatusCode::OK)["status"], "stored");
+    }
+    assert!(started.elapsed() < Duration::from_secs(10), "legitimate callbacks were slowed");
+    // Nothing of what the guesser sent was stored.
+    let log = app.get(&format!("{}/messages?direction=inbound&limit=100", w.base), &w.token).await;
+    assert_eq!(log.json["items"].as_array().unwrap().len(), 20);
+    // Token guessing on a hardened prefix counts the same way.
+    app.patch(&format!("{}/prefixes/acmein", w.base), &w.token, json!({"token": "tok_0123456789abcdef"}))
+        .await
+        .expect(StatusCode::OK);
+    let wrong = |i: usize| format!("{}/acmein?token=tok_guess_{i:010}", app.base);
+    let token_guesser =
+        reqwest::Client::builder().local_address(std::net::IpAddr::from([127, 0, 0, 3])).build().unwrap();
+    let mut statuses = Vec::new();
+    for i in 0..32 {
+        let r = token_guesser.post(wrong(i)).header("content-type", "application/json").body(text(1000)).send().await;
+        statuses.push(r.unwrap().status().as_u16());
+    }
+    assert_eq!(statuses[..31], [404; 31]);
+    assert_eq!(statuses[31], 429, "{statuses:?}");
+}
+
+pub async fn sql_looking_strings_are_stored_and_returned_verbatim(app: TestApp) {
+    let w = wire(&app, "acme", "acmein", "+12025550100").await;
+    let hostile = [
+        "Robert'); DROP TABLE company;--",
+        "' OR '1'='1",
+        "\"; DELETE FROM message WHERE ''='",
+        "%_\\ LIKE '%' ESCAPE '\\'",
+        "$1 ?1 :name @p1 -- /* */",
+        "\u{0}nul byte",
+    ];
+    let mut ids = Vec::new();
+    for name in &hostile {
+        let r = app.post(&format!("{}/companies", w.base), &w.token, json!({"name": name})).await;
+        if name.contains('\u{0}') {
+            // A NUL cannot be stored in PostgreSQL text; it is refused as a field error, not a 500.
+            r.problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+            continue;
+        }
+        ids.push((r.expect(StatusCode::CREATED)["id"].as_str().unwrap().to_owned(), name.to_string()));
+    }
+    for (id, name) in &ids {
+        let got = app.get(&format!("{}/companies/{id}", w.base), &w.token).await;
+        assert_eq!(got.expect(StatusCode::OK)["name"], name.as_str());
+    }
+    let listed = app.get(&format!("{}/companies?limit=100", w.base), &w.token).await;
+    assert_eq!(listed.expect(StatusCode::OK)["items"].as_array().unwrap().len(), ids.len() + 2);
+
+    // In a text's body, both ways.
+    let body = hostile[0];
+    let inbound = json!({"to": "12025550100", "from": "12065550123", "body": body, "id": "mdr2-sql-1"});
+    app.flowroute("acmein", inbound.to_string().as_bytes()).await.expect(StatusCode::OK);
+    let got = w.sink.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(got[0].json["data"]["body"], body);
+    let ext = app.token(Role::Extension, Some("acme"), Some("101"));
+    let sent = app.post("/api/v1/messages", &ext, json!({"to": "+12065550123", "body": hostile[2]})).await;
+    let id = sent.expect(StatusCode::ACCEPTED)["id"].as_str().unwrap().to_owned();
+    let m = app.get(&format!("{}/messages/{id}", w.base), &w.token).await;
+    assert_eq!(m.expect(StatusCode::OK)["body"], hostile[2]);
+    // A NUL in a text: refused from an extension, kept (as U+FFFD) from Flowroute, which would
+    // otherwise retry it for ever — on SQLite and on PostgreSQL, whose text cannot hold a NUL.
+    let r = app.post("/api/v1/messages", &ext, json!({"to": "+12065550123", "body": "a\u{0}b"})).await;
+    r.problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    let inbound = json!({"to": "12025550100", "from": "12065550123", "body": "nul\u{0}byte", "id": "mdr2-sql-2"});
+    let r = app.flowroute("acmein", inbound.to_string().as_bytes()).await;
+    assert_eq!(r.expect(StatusCode::OK)["status"], "stored");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let kept = loop {
+        let got = w.sink.accepted();
+        if let Some(d) = got.iter().find(|d| d.json["data"]["body"].as_str().is_some_and(|b| b.starts_with("nul"))) {
+            break d.json["data"]["body"].clone();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the text with a NUL never reached the PBX");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(kept, "nul\u{fffd}byte");
+    let all = app.get(&format!("{}/messages?limit=100", w.base), &w.token).await;
+    assert_eq!(all.expect(StatusCode::OK)["items"].as_array().unwrap().len(), 3, "no message was deleted");
+
+    // In query strings and path segments: a clear refusal, never a 500.
+    for q in ["status=' OR 1=1--", "direction=inbound' --", "cursor=' OR '1'='1", "limit=1;DROP TABLE message"] {
+        let r = app.get(&format!("{}/messages?{q}", w.base), &w.token).await;
+        assert!(r.status.is_client_error(), "{q}: {} {}", r.status, r.text);
+        assert_eq!(r.headers.get("content-type").unwrap(), "application/problem+json", "{q}");
+    }
+    let r = app.get(&format!("{}/companies/'%20OR%20'1'='1", w.base), &w.token).await;
+    assert!(r.status.is_client_error(), "{} {}", r.status, r.text);
+    let r = app.get(&format!("{}/numbers/'%20OR%201=1--", w.base), &w.token).await;
+    assert!(r.status.is_client_error(), "{} {}", r.status, r.text);
+}
+
+pub async fn no_secret_reaches_the_log_even_at_debug_level(mut app: TestApp) {
+    let sim = flowroute_sim::SimConfig { receipts: false, ..Default::default() };
+    let env = [("SWITCHBOARD_LOG", "debug")];
+    let (_dir, log, server, w) = take_over_with(&mut app, &env, sim).await;
+    let token = "tok_secret_0123456789abcdef";
+    app.patch(&format!("{}/prefixes/acmein", w.base), &w.token, json!({"token": token})).await.expect(StatusCode::OK);
+    let rotated = app.post(&format!("{}/webhook-secret:rotate", w.base), &w.token, json!({})).await;
+    let new_secret = rotated.expect(StatusCode::OK)["webhook_secret"].as_str().unwrap().to_owned();
+    let provider = app
+        .post(
+            &format!("{}/providers", w.base),
+            &w.token,
+            json!({"name": "Backup", "kind": "flowroute", "access_key": "AKBACKUP", "secret_key": "sk-backup-very-secret"}),
+        )
+        .await;
+    provider.expect(StatusCode::CREATED);
+    // Traffic every way: inbound with the token, a wrong token, an outbound text with Basic auth,
+    // refused bearer tokens, and the tokens themselves.
+    let inbound = br#"{"to":"12025550100","from":"12065550123","body":"hello","id":"mdr2-log-1"}"#;
+    app.flowroute(&format!("acmein?token={token}"), inbound).await.expect(StatusCode::OK);
+    app.flowroute("acmein?token=tok_wrong_0123456789abcd", inbound).await.expect(StatusCode::NOT_FOUND);
+    let ext = app.token(Role::Extension, Some("acme"), Some("101"));
+    app.post("/api/v1/messages", &ext, json!({"to": "+12065550123", "body": "reply"}))
+        .await
+        .expect(StatusCode::ACCEPTED);
+    let forged = format!("{}x", app.system);
+    app.get("/api/v1/tenants", &forged).await.expect(StatusCode::UNAUTHORIZED);
+    w.sink.wait_for(2, Duration::from_secs(20)).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while w.sim.accepted().is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "the reply was never sent");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    server.kill();
+
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains(r#""level":"DEBUG""#), "debug logging was not on:\n{text}");
+    let basic = base64::engine::general_purpose::STANDARD.encode("sim-access:sim-secret");
+    let secrets = [
+        ("the JWT secret", app.jwt_secret.as_str()),
+        ("the master key", app.master_key.as_str()),
+        ("the webhook secret", w.secret.as_str()),
+        ("the rotated webhook secret", new_secret.as_str()),
+        ("a provider's secret key", "sim-secret"),
+        ("another provider's secret key", "sk-backup-very-secret"),
+        ("Flowroute Basic credentials", basic.as_str()),
+        ("the prefix token", token),
+        ("a guessed prefix token", "tok_wrong_0123456789abcd"),
+        ("a system token", app.system.as_str()),
+        ("a tenant admin token", w.token.as_str()),
+        ("an extension token", ext.as_str()),
+        ("a forged token", forged.as_str()),
+    ];
+    for (what, secret) in secrets {
+        // The base64 secrets' key material without its padding, in case a log shortened it.
+        let needle = secret.trim_end_matches('=');
+        assert!(!text.contains(needle), "{what} reached the log");
+    }
+    // The JWT secret and master key in any other common shape.
+    let raw_master = base64::engine::general_purpose::STANDARD.decode(&app.master_key).unwrap();
+    let hex: String = raw_master.iter().map(|b| format!("{b:02x}")).collect();
+    assert!(!text.to_ascii_lowercase().contains(&hex), "the master key reached the log as hex");
+}
