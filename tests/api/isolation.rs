@@ -1,8 +1,9 @@
 //! Tenant isolation: for every resource, another tenant's admin gets `404` on read, update and
 //! delete, sees nothing of it in lists, and the resource is untouched afterwards.
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use switchboard_http::Role;
 
 use crate::support::TestApp;
 
@@ -127,4 +128,108 @@ pub async fn another_tenants_resources_are_404_everywhere(app: TestApp) {
     assert_eq!(app.get(&format!("{}/opt-outs", b.base), &b.token).await.json["items"], json!([]));
     app.get(&format!("{ta}/messages/{msg}"), &a.token).await.expect(StatusCode::OK);
     assert_eq!(app.get(&format!("{ta}/opt-outs"), &a.token).await.json["items"].as_array().unwrap().len(), 1);
+}
+
+/// The matrix: every documented route with a path parameter, every method, called by another
+/// tenant with this tenant's real ids — `404` each time, and the owner still sees each resource.
+/// Generated from `/api/v1/openapi.json`, so a new route is covered the day it is documented.
+pub async fn every_documented_route_hides_another_tenants_data(app: TestApp) {
+    let w = crate::wired::wire(&app, "acme", "acmein", "+12025550100").await;
+    let b = app.configured_tenant("globex", "globexin", "+12025550101").await;
+    let a_ext = app.token(Role::Extension, Some("acme"), Some("101"));
+    let b_ext = app.token(Role::Extension, Some("globex"), Some("101"));
+    let t = &w.base;
+    let created = |path: &str, body: Value| {
+        let (path, token) = (format!("{t}/{path}"), w.token.clone());
+        let app = &app;
+        async move { app.post(&path, &token, body).await.expect(StatusCode::CREATED)["id"].as_str().unwrap().to_owned() }
+    };
+    let policy = created("policies", json!({"name": "P", "timezone": "UTC"})).await;
+    let company = created("companies", json!({"name": "Walk-ins"})).await;
+    let contact = created("contacts", json!({"name": "Lee", "phone": "+12065550177"})).await;
+    app.post(&format!("{t}/extensions"), &w.token, json!({"extension": "777", "name": "A only"}))
+        .await
+        .expect(StatusCode::CREATED);
+    // A text with a picture from +12065550123, and an opt-out from +12065550124.
+    let host = crate::media::media_host().await;
+    let r = app.flowroute("acmein", &crate::media::mms("mdr2-iso-1", &host, &[("img.jpg", "image/jpeg")])).await;
+    let message = r.expect(StatusCode::OK)["message_id"].as_str().unwrap().to_owned();
+    let stop = br#"{"to":"12025550100","from":"12065550124","body":"STOP","id":"mdr2-iso-2"}"#;
+    app.flowroute("acmein", stop).await.expect(StatusCode::OK);
+    let event = w.sink.wait_for(1, std::time::Duration::from_secs(10)).await;
+    let media_url = event[0].json["data"]["media"][0]["url"].as_str().unwrap().to_owned();
+    crate::media::settled(&app, &media_url, &a_ext).await;
+    let media = media_url.rsplit('/').next().unwrap().to_owned();
+
+    // A's value for each path parameter, chosen by the collection it follows.
+    let value = |path: &str, param: &str| -> String {
+        let collection = path.split('/').take_while(|s| *s != format!("{{{param}}}")).last().unwrap_or("");
+        match (param, collection) {
+            ("tenant", _) => "acme".into(),
+            ("prefix", _) => "acmein".into(),
+            ("ext", _) => "777".into(),
+            ("remote", _) => "+12065550123".into(),
+            ("e164", "numbers") => "+12025550100".into(),
+            ("e164", "opt-outs") => "+12065550124".into(),
+            ("id", "providers") => w.provider.clone(),
+            ("id", "policies") => policy.clone(),
+            ("id", "companies") => company.clone(),
+            ("id", "contacts") => contact.clone(),
+            ("id", "messages") => message.clone(),
+            ("id", "media") => media.clone(),
+            _ => panic!("the isolation matrix has no value for {{{param}}} in {path}: add one"),
+        }
+    };
+    let fill = |path: &str| {
+        let mut out = path.to_owned();
+        while let Some(start) = out.find('{') {
+            let end = out[start..].find('}').unwrap() + start;
+            let param = out[start + 1..end].to_owned();
+            out.replace_range(start..=end, &value(path, &param));
+        }
+        out
+    };
+    let doc = app.call(Method::GET, "/api/v1/openapi.json", None, None).await;
+    let mut checked = Vec::new();
+    let mut controls = Vec::new();
+    for (path, item) in doc.json["paths"].as_object().unwrap() {
+        if !path.starts_with("/api/") || !path.contains('{') {
+            continue;
+        }
+        let tenant_scoped = path.contains("{tenant}");
+        let (theirs, ours) = if tenant_scoped { (&b.token, &w.token) } else { (&b_ext, &a_ext) };
+        let concrete = fill(path);
+        // Through B's own tenant path too, where the rest of the path names A's things.
+        let mut urls = vec![concrete.clone()];
+        if tenant_scoped && path.matches('{').count() > 1 {
+            urls.push(concrete.replacen("/tenants/acme", "/tenants/globex", 1));
+        }
+        for method in item.as_object().unwrap().keys() {
+            let m = Method::from_bytes(method.to_ascii_uppercase().as_bytes()).unwrap();
+            // A body the route would take from its owner, so only isolation can refuse it.
+            let body = match m {
+                Method::PATCH if path.contains("/prefixes/") => Some(json!({"allowed_sources": ["flowroute"]})),
+                Method::PATCH => Some(json!({"name": "pwned"})),
+                Method::POST => Some(json!({})),
+                _ => None,
+            };
+            for url in &urls {
+                let r = app.call(m.clone(), url, Some(theirs), body.clone()).await;
+                assert_eq!(r.status, StatusCode::NOT_FOUND, "{method} {url} by another tenant: {}", r.text);
+                r.problem(StatusCode::NOT_FOUND, "not_found");
+                checked.push(format!("{method} {url}"));
+            }
+            if m == Method::GET {
+                controls.push((concrete.clone(), ours.clone()));
+            }
+        }
+    }
+    assert!(checked.len() >= 40, "only {} calls in the matrix: {checked:?}", checked.len());
+    // Nothing was touched, and the control: the owner sees each of them (so the 404s above were
+    // isolation, not ids that named nothing).
+    for (url, token) in controls {
+        let r = app.get(&url, &token).await;
+        assert_eq!(r.status, StatusCode::OK, "GET {url} by its owner: {}", r.text);
+        assert!(!r.text.contains("pwned"), "GET {url}: changed by another tenant: {}", r.text);
+    }
 }

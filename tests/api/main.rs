@@ -58,6 +58,7 @@ fn main() {
         auth::tokens_are_hs256_with_expiry_only,
         auth::roles_are_enforced_per_route,
         isolation::another_tenants_resources_are_404_everywhere,
+        isolation::every_documented_route_hides_another_tenants_data,
         inbound::every_inbound_fixture_reaches_the_pbx_signed,
         inbound::unknown_senders_get_the_catch_all_company,
         inbound::the_same_text_posted_concurrently_is_stored_and_delivered_once,

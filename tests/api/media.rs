@@ -16,7 +16,7 @@ use crate::wired::wire;
 
 const JPEG: &[u8] = b"\xff\xd8\xff\xe0 not really a jpeg, but bytes all the same";
 
-async fn media_host() -> String {
+pub async fn media_host() -> String {
     let flaky = Arc::new(AtomicUsize::new(0));
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -61,7 +61,7 @@ async fn media_host() -> String {
     base
 }
 
-fn mms(id: &str, host: &str, files: &[(&str, &str)]) -> Vec<u8> {
+pub fn mms(id: &str, host: &str, files: &[(&str, &str)]) -> Vec<u8> {
     let included: Vec<_> = files
         .iter()
         .map(|(name, mime)| {
@@ -84,7 +84,7 @@ async fn fetch(app: &TestApp, url: &str, token: &str) -> (StatusCode, Vec<u8>, S
     (status, res.bytes().await.unwrap().to_vec(), ct)
 }
 
-async fn settled(app: &TestApp, url: &str, token: &str) -> (StatusCode, Vec<u8>, String) {
+pub async fn settled(app: &TestApp, url: &str, token: &str) -> (StatusCode, Vec<u8>, String) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
         let got = fetch(app, url, token).await;
