@@ -28,7 +28,13 @@ impl E164 {
         if !phonenumber::is_valid(&number) {
             return Err(E164Error::Invalid);
         }
-        Ok(Self(number.format().mode(phonenumber::Mode::E164).to_string()))
+        // Only a number already written canonically: the numbering plan may drop a digit (a trunk
+        // `0` after the country code), and the shorter form could then fail this very check.
+        let canonical = number.format().mode(phonenumber::Mode::E164).to_string();
+        if canonical != input {
+            return Err(E164Error::Invalid);
+        }
+        Ok(Self(canonical))
     }
 
     /// Parses a number as a provider writes it: digits with or without the `+` (Flowroute sends
@@ -63,6 +69,16 @@ impl fmt::Display for E164 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_canonical_numbers_are_accepted() {
+        // Found by the e164 fuzz target: libphonenumber reads the trunk 0 away, and "+4315597" has
+        // too few digits to be read back.
+        assert_eq!(E164::from_provider("43015597"), Err(E164Error::Invalid));
+        assert_eq!(E164::parse("+43015597"), Err(E164Error::Invalid));
+        assert_eq!(E164::parse("+12025550100").map(|n| n.to_string()), Ok("+12025550100".to_owned()));
+        assert_eq!(E164::parse("+390612345678").map(|n| n.to_string()), Ok("+390612345678".to_owned()));
+    }
     use rstest::rstest;
 
     #[rstest]

@@ -5,6 +5,8 @@
 
 pub mod compliance;
 pub mod e164;
+#[doc(hidden)]
+pub mod invariants;
 pub mod names;
 pub mod party;
 pub mod policy;

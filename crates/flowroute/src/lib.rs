@@ -12,5 +12,7 @@ mod client;
 mod inbound;
 mod lenient;
 
+#[doc(hidden)]
+pub mod invariants;
 pub use client::{Accepted, Client, Credentials, Outgoing, SendError, classify, error_detail, request_body};
 pub use inbound::{Callback, DeliveryReceipt, InboundMedia, InboundMessage, ParseError, WireFormat, parse_callback};

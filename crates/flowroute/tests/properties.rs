@@ -106,7 +106,27 @@ proptest! {
     }
 
     #[test]
-    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
-        let _ = parse_callback(&bytes);
+    fn arbitrary_bytes_hold_the_fuzz_targets_properties(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        switchboard_flowroute::invariants::callback(&bytes);
+    }
+
+    #[test]
+    fn near_valid_callbacks_hold_the_fuzz_targets_properties((text, ..) in sms(), cut in 0usize..400, junk in ".{0,3}") {
+        switchboard_flowroute::invariants::callback(text.as_bytes());
+        // The same text cut short or with a few characters spliced in, as a fuzzer would mutate it.
+        let mut mutated = text.clone();
+        let at = mutated.char_indices().map(|(i, _)| i).nth(cut % text.chars().count().max(1)).unwrap_or(0);
+        mutated.insert_str(at, &junk);
+        switchboard_flowroute::invariants::callback(mutated.as_bytes());
+        switchboard_flowroute::invariants::callback(&text.as_bytes()[..at]);
+    }
+
+    #[test]
+    fn compact_texts_with_any_fields_hold_the_properties(
+        to in "[+]?[0-9]{0,13}", from in "[+]?[0-9a-zA-Z]{0,16}", body in proptest::option::of(".{0,20}"),
+        id in "[a-zA-Z0-9._ -]{0,70}",
+    ) {
+        let text = serde_json::json!({"to": to, "from": from, "body": body, "id": id}).to_string();
+        switchboard_flowroute::invariants::callback(text.as_bytes());
     }
 }
