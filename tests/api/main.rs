@@ -86,6 +86,7 @@ fn main() {
         security::guessing_at_the_ingress_blocks_only_the_guesser,
         security::sql_looking_strings_are_stored_and_returned_verbatim,
         security::no_secret_reaches_the_log_even_at_debug_level,
+        security::tenant_set_urls_cannot_reach_private_networks,
         validation::malformed_input_gets_a_clear_problem_and_changes_nothing,
         validation::bodies_must_be_json_and_small,
         ops::health_metrics_openapi_and_docs_need_no_token,

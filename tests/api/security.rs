@@ -275,3 +275,51 @@ pub async fn no_secret_reaches_the_log_even_at_debug_level(mut app: TestApp) {
     let hex: String = raw_master.iter().map(|b| format!("{b:02x}")).collect();
     assert!(!text.to_ascii_lowercase().contains(&hex), "the master key reached the log as hex");
 }
+
+pub async fn tenant_set_urls_cannot_reach_private_networks(mut app: TestApp) {
+    // The operator lists no private network: the sink and the simulator, on loopback, are off limits.
+    let sim = flowroute_sim::SimConfig { receipts: false, ..Default::default() };
+    let (_dir, _log, server, w) = take_over_with(&mut app, &[("SWITCHBOARD_PRIVATE_TARGETS", "")], sim).await;
+    // The webhook by a name that resolves to loopback; the provider endpoint by address.
+    let by_name = w.sink.url.replace("127.0.0.1", "localhost");
+    app.patch(&w.base, &w.token, json!({"webhook_url": by_name})).await.expect(StatusCode::OK);
+    let text = br#"{"to":"12025550100","from":"12065550123","body":"hello","id":"mdr2-ssrf-1"}"#;
+    app.flowroute("acmein", text).await.expect(StatusCode::OK);
+    let ext = app.token(Role::Extension, Some("acme"), Some("101"));
+    app.post("/api/v1/messages", &ext, json!({"to": "+12065550123", "body": "reply"}))
+        .await
+        .expect(StatusCode::ACCEPTED);
+    let last_errors = |kind: &'static str| {
+        let app = &app;
+        async move {
+            crate::support::column(app, &format!("SELECT COALESCE(last_error, '') FROM job WHERE kind = '{kind}'"))
+                .await
+        }
+    };
+    // Until every job of the kind (or, with `any`, one of them) failed for this reason.
+    let until = |kind: &'static str, needle: &'static str, any: bool| {
+        let last_errors = &last_errors;
+        async move {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+            loop {
+                let errors = last_errors(kind).await;
+                let hit = |e: &String| e.contains(needle);
+                if !errors.is_empty() && if any { errors.iter().any(hit) } else { errors.iter().all(hit) } {
+                    return;
+                }
+                assert!(tokio::time::Instant::now() < deadline, "{kind}: {errors:?}, waiting for '{needle}'");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    until("webhook_delivery", "localhost has no public address", false).await;
+    until("provider_send", "refusing to connect to 127.0.0.1", false).await;
+    // The cloud metadata address written into the URL is refused before any connection.
+    app.patch(&w.base, &w.token, json!({"webhook_url": "https://169.254.169.254/latest/meta-data"}))
+        .await
+        .expect(StatusCode::OK);
+    until("webhook_delivery", "refusing to connect to 169.254.169.254", true).await;
+    assert!(w.sink.accepted().is_empty() && w.sink.refused() == 0, "a request reached the loopback PBX");
+    assert_eq!(w.sim.requests(), 0, "a request reached the loopback Flowroute");
+    server.kill();
+}

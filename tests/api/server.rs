@@ -42,6 +42,8 @@ impl Server {
             .env("SWITCHBOARD_FLOWROUTE_TIMEOUT_SECS", "2")
             .env("SWITCHBOARD_LOG_FORMAT", "json")
             .env("SWITCHBOARD_MEDIA_DIR", log.with_file_name("media"))
+            // The PBX sink and the simulated Flowroute listen on loopback.
+            .env("SWITCHBOARD_PRIVATE_TARGETS", "127.0.0.0/8")
             .envs(extra.iter().copied())
             .stdout(std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap())
             .stderr(Stdio::inherit())

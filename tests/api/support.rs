@@ -136,6 +136,8 @@ impl TestApp {
             trust_forwarded_for: false,
             ingress_failure_limit: 30,
             ingress_block: Duration::from_secs(300),
+            // The simulator and the PBX sink listen on loopback.
+            private_targets: "127.0.0.0/8".parse::<ipnet::IpNet>().into_iter().collect(),
         };
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let app = App::build(settings, listener).await.unwrap();
@@ -336,4 +338,12 @@ impl Reply {
             .map(|a| a.iter().filter_map(|e| e["field"].as_str().map(str::to_owned)).collect())
             .unwrap_or_default()
     }
+}
+
+/// One text column from a test's database.
+pub async fn column(app: &TestApp, sql: &str) -> Vec<String> {
+    let db = app.db().await;
+    let rows = db.query_all_raw(Statement::from_string(db.get_database_backend(), sql.to_owned())).await.unwrap();
+    db.close().await.ok();
+    rows.iter().map(|r| r.try_get_by_index::<String>(0).unwrap()).collect()
 }

@@ -69,7 +69,8 @@ pub async fn a_kill_during_an_inbound_burst_loses_and_repeats_nothing(mut app: T
     assert!(acked.len() < TEXTS && !unanswered.is_empty(), "the kill landed after the burst");
 
     // Straight after the kill: every acknowledged text is stored, and every stored text is whole.
-    let stored = crate::column(&app, "SELECT provider_message_id FROM message WHERE direction = 'inbound'").await;
+    let stored =
+        crate::support::column(&app, "SELECT provider_message_id FROM message WHERE direction = 'inbound'").await;
     let stored: std::collections::HashSet<String> = stored.into_iter().collect();
     for i in &acked {
         assert!(stored.contains(&format!("mdr2-fault-{i:06}")), "text {i} got a 200 but is not stored");

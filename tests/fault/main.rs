@@ -57,14 +57,6 @@ pub async fn scalar(app: &TestApp, sql: &str) -> i64 {
     row.unwrap().try_get_by_index::<i64>(0).unwrap()
 }
 
-/// One text column from the test's database.
-pub async fn column(app: &TestApp, sql: &str) -> Vec<String> {
-    let db = app.db().await;
-    let rows = db.query_all_raw(Statement::from_string(db.get_database_backend(), sql.to_owned())).await.unwrap();
-    db.close().await.ok();
-    rows.iter().map(|r| r.try_get_by_index::<String>(0).unwrap()).collect()
-}
-
 /// Runs `task` for every item, `width` at a time.
 pub async fn in_parallel<T, F, Fut>(items: Vec<T>, width: usize, task: F)
 where

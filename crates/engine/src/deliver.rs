@@ -69,6 +69,9 @@ async fn attempt(engine: &Engine, job: &ClaimedJob) -> Attempt {
         Ok(None) => return Attempt::Done,
         Err(e) => return Attempt::Retry { error: format!("loading the event: {e}"), retry_after: None },
     };
+    if let Err(error) = crate::net::check_literal(&delivery.url, &engine.config.private_targets) {
+        return Attempt::Retry { error, retry_after: None };
+    }
     let body = serde_json::to_vec(&delivery.body).unwrap_or_default();
     let timestamp = Utc::now().timestamp();
     let signatures: Vec<String> = delivery
@@ -95,7 +98,10 @@ async fn attempt(engine: &Engine, job: &ClaimedJob) -> Attempt {
         Err(e) if e.is_timeout() => {
             Attempt::Retry { error: "the PBX did not answer in time".into(), retry_after: None }
         }
-        Err(e) if e.is_connect() => Attempt::Retry { error: "could not connect to the PBX".into(), retry_after: None },
+        Err(e) if e.is_connect() => Attempt::Retry {
+            error: format!("could not connect to the PBX: {}", crate::net::chain(&e)),
+            retry_after: None,
+        },
         Err(e) => Attempt::Retry { error: format!("request failed: {e}"), retry_after: None },
     }
 }

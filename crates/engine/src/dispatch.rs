@@ -90,7 +90,11 @@ async fn attempt(engine: &Engine, job: &ClaimedJob) -> Attempt {
         media_urls: &ctx.media_urls,
         dlr_callback: dlr.as_deref(),
     };
-    match engine.flowroute.send(&ctx.endpoint, &creds, &msg).await {
+    let sent = match crate::net::check_literal(&ctx.endpoint, &engine.config.private_targets) {
+        Err(detail) => Err(SendError::Transient { status: None, detail, retry_after: None }),
+        Ok(()) => engine.flowroute.send(&ctx.endpoint, &creds, &msg).await,
+    };
+    match sent {
         Ok(accepted) => match engine.store.record_accepted(id, attempt_id, &accepted.id).await {
             Ok(event) => {
                 tracing::info!(message_id = %id, provider_message_id = %accepted.id, "sent");

@@ -7,6 +7,7 @@ mod dispatch;
 mod guard;
 mod ingress;
 mod media;
+pub mod net;
 pub mod signing;
 mod worker;
 
@@ -51,6 +52,9 @@ pub struct EngineConfig {
     pub ingress_failure_limit: u32,
     /// How long a blocked source is answered `429`.
     pub ingress_block: Duration,
+    /// Non-public networks that webhook URLs and provider endpoints may reach (an on-premises
+    /// PBX, a local simulator); everything else must be a public address.
+    pub private_targets: Vec<ipnet::IpNet>,
 }
 
 impl EngineConfig {
@@ -73,6 +77,7 @@ impl EngineConfig {
             send_timeout: Duration::from_secs(30),
             ingress_failure_limit: 30,
             ingress_block: Duration::from_secs(300),
+            private_targets: Vec::new(),
             media_retry: RetryPolicy {
                 schedule: [10, 60, 300, 1800, 7200, 21_600, 43_200, 43_200].map(Duration::from_secs).to_vec(),
                 ..RetryPolicy::default()
@@ -115,14 +120,24 @@ impl Engine {
         // One TLS provider for the process (ring, which sqlx already builds); installing twice is
         // harmless, and without one the first HTTPS request would fail.
         let _ = rustls::crypto::ring::default_provider().install_default();
+        let guarded = net::Guarded { private_targets: Arc::new(config.private_targets.clone()) };
         let http = reqwest::Client::builder()
+            .dns_resolver(guarded.clone())
             .timeout(config.webhook_timeout)
             .connect_timeout(Duration::from_secs(5))
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("Switchboard/", env!("CARGO_PKG_VERSION")))
             .build()?;
         let (live, _) = broadcast::channel(4096);
-        let flowroute = switchboard_flowroute::Client::with_timeouts(Duration::from_secs(5), config.send_timeout)?;
+        let flowroute = switchboard_flowroute::Client::from_http(
+            reqwest::Client::builder()
+                .dns_resolver(guarded)
+                .connect_timeout(Duration::from_secs(5))
+                .timeout(config.send_timeout)
+                .redirect(reqwest::redirect::Policy::none())
+                .user_agent(concat!("Switchboard/", env!("CARGO_PKG_VERSION")))
+                .build()?,
+        );
         let media_http = media::client(config.media_allow_http)?;
         let guard = guard::IngressGuard::new(config.ingress_failure_limit, config.ingress_block);
         Ok(Self {

@@ -38,24 +38,6 @@ pub fn relative_path(m: &MediaItem) -> PathBuf {
 /// Resolves names to public addresses only (checked where the connection is made, so a name that
 /// changes its answer cannot slip through): a forged MMS callback cannot make Switchboard fetch from
 /// the operator's internal network.
-struct PublicOnly;
-
-impl reqwest::dns::Resolve for PublicOnly {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let host = name.as_str().to_owned();
-        Box::pin(async move {
-            let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .filter(|a| switchboard_core::sources::is_public_address(a.ip()))
-                .collect();
-            if addrs.is_empty() {
-                return Err(format!("{host} has no public address").into());
-            }
-            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
-        })
-    }
-}
-
 /// The client the fetcher uses: public addresses only, unless plain http is allowed (local tests).
 pub(crate) fn client(allow_local: bool) -> Result<reqwest::Client, reqwest::Error> {
     let mut b = reqwest::Client::builder()
@@ -64,7 +46,7 @@ pub(crate) fn client(allow_local: bool) -> Result<reqwest::Client, reqwest::Erro
         .redirect(reqwest::redirect::Policy::limited(3))
         .user_agent(concat!("Switchboard/", env!("CARGO_PKG_VERSION")));
     if !allow_local {
-        b = b.dns_resolver(PublicOnly);
+        b = b.dns_resolver(crate::net::Guarded { private_targets: Arc::new(Vec::new()) });
     }
     b.build()
 }

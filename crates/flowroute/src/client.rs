@@ -193,6 +193,12 @@ impl Client {
         Ok(Self { http })
     }
 
+    /// A client over an HTTP client built elsewhere (with its own resolver or timeouts); it should
+    /// not follow redirects, which would replay the credentials elsewhere.
+    pub fn from_http(http: reqwest::Client) -> Self {
+        Self { http }
+    }
+
     /// Sends one message to `endpoint` (such as `https://api.flowroute.com/v2.2/messages`).
     pub async fn send(&self, endpoint: &str, creds: &Credentials, msg: &Outgoing<'_>) -> Result<Accepted, SendError> {
         let res = self
@@ -214,11 +220,14 @@ impl Client {
                 });
             }
             Err(e) if e.is_connect() => {
-                return Err(SendError::Transient {
-                    status: None,
-                    detail: "could not connect to Flowroute".into(),
-                    retry_after: None,
-                });
+                // The causes say why: refused, unreachable, or a host with no address it may use.
+                let mut detail = "could not connect to Flowroute".to_owned();
+                let mut cause = std::error::Error::source(&e);
+                while let Some(c) = cause {
+                    detail.push_str(&format!(": {c}"));
+                    cause = c.source();
+                }
+                return Err(SendError::Transient { status: None, detail, retry_after: None });
             }
             Err(e) => {
                 return Err(SendError::Transient {

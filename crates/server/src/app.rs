@@ -44,6 +44,8 @@ pub struct Settings {
     pub ingress_failure_limit: u32,
     /// How long a blocked source is answered `429`.
     pub ingress_block: Duration,
+    /// Non-public networks webhook URLs and provider endpoints may reach.
+    pub private_targets: Vec<ipnet::IpNet>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -75,6 +77,8 @@ impl Settings {
             trust_forwarded_for: config.trust_forwarded_for,
             ingress_failure_limit: config.ingress_failure_limit,
             ingress_block: Duration::from_secs(config.ingress_block_secs),
+            // Validated when the configuration was loaded.
+            private_targets: config.private_target_nets().unwrap_or_default(),
         }
     }
 }
@@ -114,6 +118,7 @@ impl App {
         engine_config.media_allow_http = settings.media_allow_http;
         engine_config.ingress_failure_limit = settings.ingress_failure_limit;
         engine_config.ingress_block = settings.ingress_block;
+        engine_config.private_targets = settings.private_targets.clone();
         let engine = Arc::new(Engine::new(store.clone(), engine_config)?);
         let (stop, shutdown) = tokio::sync::watch::channel(false);
         let state = web::Data::new(AppState {

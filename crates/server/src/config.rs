@@ -76,6 +76,9 @@ pub struct Config {
     pub ingress_failure_limit: u32,
     /// How long such a source is answered `429`, in seconds (1 to 86,400).
     pub ingress_block_secs: u64,
+    /// Non-public networks (CIDR) that webhook URLs and provider endpoints may reach, such as an
+    /// on-premises PBX's LAN; every other target must be a public address.
+    pub private_targets: Vec<String>,
 }
 
 impl Default for Config {
@@ -106,6 +109,7 @@ impl Default for Config {
             trust_forwarded_for: false,
             ingress_failure_limit: 30,
             ingress_block_secs: 300,
+            private_targets: Vec::new(),
         }
     }
 }
@@ -207,6 +211,9 @@ impl Config {
                 "database_max_connections (SWITCHBOARD_DATABASE_MAX_CONNECTIONS) must be between 1 and 1000".into(),
             ));
         }
+        if let Err(e) = self.private_target_nets() {
+            return Err(ConfigError::Invalid(format!("private_targets (SWITCHBOARD_PRIVATE_TARGETS): {e}")));
+        }
         if !(1..=86_400).contains(&self.ingress_block_secs) {
             return Err(ConfigError::Invalid(
                 "ingress_block_secs (SWITCHBOARD_INGRESS_BLOCK_SECS) must be between 1 and 86400".into(),
@@ -216,6 +223,16 @@ impl Config {
             return Err(ConfigError::Invalid("workers (SWITCHBOARD_WORKERS) must be at least 1".into()));
         }
         Ok(())
+    }
+
+    /// `private_targets` as networks.
+    pub fn private_target_nets(&self) -> Result<Vec<ipnet::IpNet>, String> {
+        self.private_targets
+            .iter()
+            .map(|s| {
+                s.trim().parse::<ipnet::IpNet>().map_err(|_| format!("'{s}' is not a network such as 10.20.0.0/16"))
+            })
+            .collect()
     }
 
     /// The retry policy of sends Flowroute refused for now.
@@ -272,6 +289,11 @@ fn value_for(key: &str, value: String) -> figment::value::Value {
         && let Ok(b) = value.parse::<bool>()
     {
         return Value::from(b);
+    }
+    if key == "private_targets" {
+        // A comma-separated list: `10.20.0.0/16,192.168.1.0/24`; empty for none.
+        let items: Vec<String> = value.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
+        return Value::from(items);
     }
     if key == "webhook_retry_schedule_secs" || key == "flowroute_retry_schedule_secs" {
         // A comma-separated list: `5,300,1800`.
@@ -364,6 +386,7 @@ mod tests {
             ("SWITCHBOARD_PUBLIC_URL", "not a url", "public_url"),
             ("SWITCHBOARD_FLOWROUTE_RETRY_SCHEDULE_SECS", "1,x", "flowroute_retry_schedule_secs"),
             ("SWITCHBOARD_FLOWROUTE_RETRY_SCHEDULE_SECS", "999999999", "flowroute_retry_schedule_secs"),
+            ("SWITCHBOARD_PRIVATE_TARGETS", "10.0.0.0/8,lan", "private_targets"),
         ];
         for (k, v, key) in cases {
             let err = error_of(None, &[(k, v)]);
@@ -381,6 +404,11 @@ mod tests {
         let secs = |p: RetryPolicy| p.schedule.iter().map(|d| d.as_secs()).collect::<Vec<_>>();
         assert_eq!(secs(c.retry_policy()), vec![1, 2, 3]);
         assert_eq!(secs(c.send_retry_policy()), vec![4, 5]);
+        let e = env(&[("SWITCHBOARD_PRIVATE_TARGETS", "10.20.0.0/16, 127.0.0.0/8")]);
+        let c = Config::load(None, e, &FlagOverrides::default()).unwrap();
+        assert_eq!(c.private_target_nets().unwrap().len(), 2);
+        let c = Config::load(None, env(&[("SWITCHBOARD_PRIVATE_TARGETS", "")]), &FlagOverrides::default()).unwrap();
+        assert!(c.private_target_nets().unwrap().is_empty());
     }
 
     #[test]

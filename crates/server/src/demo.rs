@@ -104,6 +104,8 @@ pub async fn run() -> anyhow::Result<()> {
         trust_forwarded_for: false,
         ingress_failure_limit: 30,
         ingress_block: Duration::from_secs(300),
+        // The simulator and the PBX sink listen on loopback.
+        private_targets: "127.0.0.0/8".parse::<ipnet::IpNet>().into_iter().collect(),
     };
     let app = App::build(settings, listener).await?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
