@@ -24,6 +24,16 @@ impl Server {
     /// Starts the binary with more settings (`SWITCHBOARD_…` variables), which override the defaults.
     pub async fn start_with(app: &TestApp, log: &std::path::Path, extra: &[(&str, &str)]) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        Self::start_on(app, log, extra, port).await
+    }
+
+    /// Starts it again where a killed one listened: the same public URL, as a restarted server has.
+    pub async fn restart(app: &TestApp, log: &std::path::Path, extra: &[(&str, &str)], killed: &str) -> Self {
+        let port = killed.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap();
+        Self::start_on(app, log, extra, port).await
+    }
+
+    async fn start_on(app: &TestApp, log: &std::path::Path, extra: &[(&str, &str)], port: u16) -> Self {
         let base = format!("http://127.0.0.1:{port}");
         let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
             .arg("serve")
@@ -31,7 +41,8 @@ impl Server {
             .env("SWITCHBOARD_DATABASE_URL", &app.database_url)
             .env("SWITCHBOARD_LISTEN", format!("127.0.0.1:{port}"))
             .env("SWITCHBOARD_DATABASE_MAX_CONNECTIONS", "6")
-            .env("SWITCHBOARD_PUBLIC_URL", "https://sms.example.net")
+            // Its own address, so the simulator's delivery receipts come back to it.
+            .env("SWITCHBOARD_PUBLIC_URL", &base)
             .env("SWITCHBOARD_JWT_SECRET", &app.jwt_secret)
             .env("SWITCHBOARD_MASTER_KEY", &app.master_key)
             .env("SWITCHBOARD_WEBHOOK_RETRY_SCHEDULE_SECS", "1,1,1,1,1,1")

@@ -128,6 +128,7 @@ impl TestApp {
             media_allow_http: true,
             webhook_timeout: Duration::from_secs(5),
             send_timeout: Duration::from_secs(5),
+            unknown_outcome_wait: Duration::from_secs(3),
             send_retry: RetryPolicy {
                 schedule: vec![Duration::from_millis(200), Duration::from_millis(500), Duration::from_secs(1)],
                 jitter: 0.0,

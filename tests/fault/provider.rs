@@ -23,6 +23,8 @@ pub async fn a_flaky_flowroute_gets_every_text_once(mut app: TestApp) {
         ("SWITCHBOARD_FLOWROUTE_RETRY_SCHEDULE_SECS", "1,1,1,1,1,1,1,1,1,1,1,1"),
         // A stalled request is given up after 2 s, before the simulator's 3 s stall ends.
         ("SWITCHBOARD_FLOWROUTE_TIMEOUT_SECS", "2"),
+        // A stalled send may have been taken; nothing will name it here, so it goes again after 3 s.
+        ("SWITCHBOARD_FLOWROUTE_UNKNOWN_OUTCOME_WAIT_SECS", "3"),
     ];
     let (_dir, log, server, w) = take_over_with(&mut app, &env, sim).await;
     let ext = app.token(Role::Extension, Some("acme"), Some("101"));

@@ -50,11 +50,32 @@ async fn attempt(engine: &Engine, job: &ClaimedJob) -> Attempt {
     if ctx.provider_message_id.is_some() || ctx.status.is_final() || ctx.status == MessageStatus::Sent {
         return Attempt::Done; // accepted before: never again
     }
+    // An earlier send went out and no answer came back: Flowroute may have the text. Wait for a
+    // receipt naming it (the store then records its id) before sending it again.
+    match engine.store.open_attempt(id).await {
+        Ok(Some(since)) => {
+            let wait = chrono::Duration::from_std(engine.config.unknown_outcome_wait).unwrap_or_default();
+            if since + wait > chrono::Utc::now() {
+                if let Err(e) = engine.store.defer_job(job.id, since + wait).await {
+                    return Attempt::Retry { error: format!("deferring: {e}"), retry_after: None };
+                }
+                return Attempt::Deferred;
+            }
+            tracing::warn!(message_id = %id, "no receipt named an unanswered send; sending again");
+        }
+        Ok(None) => {}
+        Err(e) => return Attempt::Retry { error: format!("loading attempts: {e}"), retry_after: None },
+    }
     let (Ok(from), Ok(to)) = (E164::parse(&ctx.from), E164::parse(&ctx.to)) else {
         let _ =
             engine.store.record_failure(id, None, None, "the number or the recipient is not valid E.164", true).await;
         return Attempt::Done;
     };
+    // Paced before the attempt is recorded, so a crash while waiting leaves no attempt that looks
+    // as if it might have gone out.
+    if engine.config.pace_provider {
+        engine.pacer.wait(&ctx.access_key, !ctx.media_urls.is_empty()).await;
+    }
     let attempt_id = match engine.store.reserve_send(&ctx).await {
         Ok(Slot::Granted { attempt_id, event }) => {
             if let Some(e) = event {
@@ -71,10 +92,6 @@ async fn attempt(engine: &Engine, job: &ClaimedJob) -> Attempt {
         }
         Err(e) => return Attempt::Retry { error: format!("reserving a send slot: {e}"), retry_after: None },
     };
-    let mms = !ctx.media_urls.is_empty();
-    if engine.config.pace_provider {
-        engine.pacer.wait(&ctx.access_key, mms).await;
-    }
     let dlr = ctx.prefix.as_ref().map(|p| match &ctx.prefix_token {
         Some(t) => format!("{}/{p}?token={}", engine.config.public_url, t.expose_secret()),
         None => format!("{}/{p}", engine.config.public_url),
@@ -120,6 +137,11 @@ async fn attempt(engine: &Engine, job: &ClaimedJob) -> Attempt {
                 }
                 Err(e) => Attempt::Retry { error: format!("recording the refusal: {e}"), retry_after: None },
             }
+        }
+        Err(SendError::Unknown { detail }) => {
+            tracing::warn!(message_id = %id, %detail, "a send went unanswered; waiting for a receipt before resending");
+            let _ = engine.store.record_unknown(attempt_id, &detail).await;
+            Attempt::Retry { error: detail, retry_after: Some(engine.config.unknown_outcome_wait) }
         }
         Err(SendError::Transient { status, detail, retry_after }) => {
             let _ = engine.store.record_failure(id, Some(attempt_id), status, &detail, false).await;

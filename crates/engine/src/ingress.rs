@@ -195,6 +195,9 @@ impl Engine {
             status: status::from_receipt(r.status_code, &r.status),
             code: r.status_code,
             description: r.status_description.clone(),
+            body: r.body.clone(),
+            to: r.to.as_ref().map(ToString::to_string),
+            from: r.from.as_ref().map(ToString::to_string),
         };
         match self.store.apply_receipt(input).await {
             Ok(ReceiptOutcome::Applied { message_id, event }) => {

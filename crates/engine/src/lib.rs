@@ -48,6 +48,9 @@ pub struct EngineConfig {
     pub pace_provider: bool,
     /// How long one request to Flowroute may take.
     pub send_timeout: Duration,
+    /// After a send whose answer never came, how long to wait for a delivery receipt naming it
+    /// before sending it again (Flowroute retries a receipt for about two minutes).
+    pub unknown_outcome_wait: Duration,
     /// Unknown-prefix callbacks a minute from one source before it is blocked (0: never).
     pub ingress_failure_limit: u32,
     /// How long a blocked source is answered `429`.
@@ -75,6 +78,7 @@ impl EngineConfig {
             },
             pace_provider: true,
             send_timeout: Duration::from_secs(30),
+            unknown_outcome_wait: Duration::from_secs(150),
             ingress_failure_limit: 30,
             ingress_block: Duration::from_secs(300),
             private_targets: Vec::new(),

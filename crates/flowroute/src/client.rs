@@ -95,6 +95,10 @@ pub enum SendError {
     /// Try again later: 429, 5xx, a timeout or a connection failure.
     #[error("transient: {detail}")]
     Transient { status: Option<u16>, detail: String, retry_after: Option<Duration> },
+    /// The request went out but no answer came back (a timeout, a dropped connection): Flowroute
+    /// may have taken it. Resending risks a second text; wait for a receipt that names it first.
+    #[error("unknown outcome: {detail}")]
+    Unknown { detail: String },
     /// Do not resend: Flowroute refused this message (other 4xx), or answered in a way that does
     /// not prove it was not taken.
     #[error("permanent: {detail}")]
@@ -212,13 +216,7 @@ impl Client {
             .await;
         let res = match res {
             Ok(r) => r,
-            Err(e) if e.is_timeout() => {
-                return Err(SendError::Transient {
-                    status: None,
-                    detail: "Flowroute did not answer in time".into(),
-                    retry_after: None,
-                });
-            }
+            // Not even connected: the request never left, so resending is safe.
             Err(e) if e.is_connect() => {
                 // The causes say why: refused, unreachable, or a host with no address it may use.
                 let mut detail = "could not connect to Flowroute".to_owned();
@@ -229,13 +227,10 @@ impl Client {
                 }
                 return Err(SendError::Transient { status: None, detail, retry_after: None });
             }
-            Err(e) => {
-                return Err(SendError::Transient {
-                    status: None,
-                    detail: format!("request failed: {e}"),
-                    retry_after: None,
-                });
+            Err(e) if e.is_timeout() => {
+                return Err(SendError::Unknown { detail: "Flowroute did not answer in time".into() });
             }
+            Err(e) => return Err(SendError::Unknown { detail: format!("request failed: {e}") }),
         };
         let status = res.status().as_u16();
         let retry_after = res

@@ -62,6 +62,12 @@ pub struct DeliveryReceipt {
     pub status_code: Option<u32>,
     pub status_description: Option<String>,
     pub timestamp: Option<DateTime<Utc>>,
+    /// The message's text, which both shapes carry: it lets a receipt for a send whose answer was
+    /// lost name its message.
+    pub body: Option<String>,
+    /// The recipient and sender, in the compact shape only; `None` when absent or not a number.
+    pub to: Option<E164>,
+    pub from: Option<E164>,
     pub format: WireFormat,
 }
 
@@ -251,6 +257,9 @@ fn receipt(id: Option<String>, a: RawAttributes, format: WireFormat) -> Result<D
         status_code: a.status_code.and_then(|c| u32::try_from(c).ok()),
         status_description: a.status_code_description,
         timestamp: a.timestamp,
+        body: a.body,
+        to: a.to.as_deref().and_then(|n| E164::from_provider(n).ok()),
+        from: a.from.as_deref().and_then(|n| E164::from_provider(n).ok()),
         format,
     })
 }

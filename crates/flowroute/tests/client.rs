@@ -166,12 +166,15 @@ async fn silence_and_refusal_are_transient() {
     let client = Client::with_timeouts(Duration::from_secs(1), Duration::from_millis(500)).unwrap();
     let silent = client.send(&format!("http://{addr}/v2.2/messages"), &creds, &msg).await;
     assert!(
-        matches!(silent, Err(SendError::Transient { status: None, ref detail, .. }) if detail.contains("in time")),
-        "{silent:?}"
+        matches!(silent, Err(SendError::Unknown { ref detail }) if detail.contains("in time")),
+        "a request that went out unanswered has an unknown outcome: {silent:?}"
     );
     let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let gone = closed.local_addr().unwrap();
     drop(closed);
     let refused = client.send(&format!("http://{gone}/v2.2/messages"), &creds, &msg).await;
-    assert!(matches!(refused, Err(SendError::Transient { status: None, .. })), "{refused:?}");
+    assert!(
+        matches!(refused, Err(SendError::Transient { status: None, .. })),
+        "a request that never connected is safe to resend: {refused:?}"
+    );
 }

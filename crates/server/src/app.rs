@@ -34,6 +34,8 @@ pub struct Settings {
     pub send_retry: RetryPolicy,
     /// How long one request to Flowroute may take.
     pub send_timeout: Duration,
+    /// How long an unanswered send waits for a receipt before it is sent again.
+    pub unknown_outcome_wait: Duration,
     /// Where fetched MMS media are kept.
     pub media_dir: std::path::PathBuf,
     /// Fetch media over plain http too (tests and simulators).
@@ -72,6 +74,7 @@ impl Settings {
             webhook_timeout: Duration::from_secs(config.webhook_timeout_secs),
             send_retry: config.send_retry_policy(),
             send_timeout: Duration::from_secs(config.flowroute_timeout_secs),
+            unknown_outcome_wait: Duration::from_secs(config.flowroute_unknown_outcome_wait_secs),
             media_dir: config.media_dir.clone(),
             media_allow_http: config.media_allow_http,
             trust_forwarded_for: config.trust_forwarded_for,
@@ -114,6 +117,7 @@ impl App {
         engine_config.webhook_timeout = settings.webhook_timeout;
         engine_config.send_retry = settings.send_retry.clone();
         engine_config.send_timeout = settings.send_timeout;
+        engine_config.unknown_outcome_wait = settings.unknown_outcome_wait;
         engine_config.media_dir = settings.media_dir.clone();
         engine_config.media_allow_http = settings.media_allow_http;
         engine_config.ingress_failure_limit = settings.ingress_failure_limit;

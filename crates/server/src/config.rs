@@ -62,6 +62,9 @@ pub struct Config {
     pub webhook_timeout_secs: u64,
     /// How long one request to Flowroute may take, in seconds (1 to 120).
     pub flowroute_timeout_secs: u64,
+    /// After a send that went out unanswered (a timeout), how long to wait for a delivery receipt
+    /// naming it before sending it again, in seconds (0 to 3,600).
+    pub flowroute_unknown_outcome_wait_secs: u64,
     /// Waits between attempts of a send Flowroute refused for now (429, 5xx, no answer), in seconds;
     /// the last one's failure fails the text.
     pub flowroute_retry_schedule_secs: Vec<u64>,
@@ -98,6 +101,7 @@ impl Default for Config {
             webhook_retry_jitter: 0.2,
             webhook_timeout_secs: 15,
             flowroute_timeout_secs: 30,
+            flowroute_unknown_outcome_wait_secs: 150,
             flowroute_retry_schedule_secs: EngineConfig::new("")
                 .send_retry
                 .schedule
@@ -214,6 +218,12 @@ impl Config {
         if let Err(e) = self.private_target_nets() {
             return Err(ConfigError::Invalid(format!("private_targets (SWITCHBOARD_PRIVATE_TARGETS): {e}")));
         }
+        if self.flowroute_unknown_outcome_wait_secs > 3600 {
+            return Err(ConfigError::Invalid(
+                "flowroute_unknown_outcome_wait_secs (SWITCHBOARD_FLOWROUTE_UNKNOWN_OUTCOME_WAIT_SECS) must be at most 3600"
+                    .into(),
+            ));
+        }
         if !(1..=86_400).contains(&self.ingress_block_secs) {
             return Err(ConfigError::Invalid(
                 "ingress_block_secs (SWITCHBOARD_INGRESS_BLOCK_SECS) must be between 1 and 86400".into(),
@@ -274,6 +284,7 @@ fn value_for(key: &str, value: String) -> figment::value::Value {
         || key == "shutdown_timeout_secs"
         || key == "webhook_timeout_secs"
         || key == "flowroute_timeout_secs"
+        || key == "flowroute_unknown_outcome_wait_secs"
         || key == "ingress_failure_limit"
         || key == "ingress_block_secs")
         && let Ok(n) = value.parse::<u64>()

@@ -99,6 +99,7 @@ pub async fn run() -> anyhow::Result<()> {
         webhook_timeout: Duration::from_secs(5),
         send_retry: switchboard_engine::EngineConfig::new("").send_retry,
         send_timeout: Duration::from_secs(10),
+        unknown_outcome_wait: Duration::from_secs(150),
         media_dir: dir.join("media"),
         media_allow_http: true,
         trust_forwarded_for: false,

@@ -35,6 +35,9 @@ pub enum Fault {
     BadRequest,
     /// No answer for [`SimConfig::stall`] (the client times out); nothing is sent.
     Timeout,
+    /// The message is accepted — recorded, receipts posted — but the answer is lost: no answer
+    /// for [`SimConfig::stall`], then `504`. The sender cannot know it was sent.
+    LostAnswer,
 }
 
 /// How the simulator behaves.
@@ -53,6 +56,10 @@ pub struct SimConfig {
     pub failure_rate: f64,
     /// How long a [`Fault::Timeout`] holds the request before answering `504`.
     pub stall: Duration,
+    /// A receipt the callback did not take (no `2xx`) is posted again this many times…
+    pub receipt_retries: u32,
+    /// …this far apart (Flowroute: four more times, 30 s apart).
+    pub receipt_retry_interval: Duration,
 }
 
 impl Default for SimConfig {
@@ -64,6 +71,8 @@ impl Default for SimConfig {
             receipt_delay: Duration::from_millis(200),
             failure_rate: 0.0,
             stall: Duration::from_secs(60),
+            receipt_retries: 4,
+            receipt_retry_interval: Duration::from_secs(30),
         }
     }
 }
@@ -156,6 +165,7 @@ async fn send(req: HttpRequest, body: web::Bytes, shared: web::Data<Arc<Shared>>
         st.requests += 1;
         st.faults.pop_front().or_else(|| random_fault(shared.config.failure_rate))
     };
+    let lose_answer = fault == Some(Fault::LostAnswer);
     match fault {
         Some(Fault::TooMany) => return error(429, "Too Many Requests", "Injected by flowroute-sim"),
         Some(Fault::ServerError) => return error(500, "Internal Server Error", "Injected by flowroute-sim"),
@@ -164,7 +174,7 @@ async fn send(req: HttpRequest, body: web::Bytes, shared: web::Data<Arc<Shared>>
             tokio::time::sleep(shared.config.stall).await;
             return error(504, "Gateway Timeout", "Injected by flowroute-sim");
         }
-        None => {}
+        Some(Fault::LostAnswer) | None => {}
     }
     let Some(access_key) = authorised(&req, &shared.config.accounts) else {
         return error(401, "Unauthorized", "Authentication failed.");
@@ -256,9 +266,21 @@ async fn send(req: HttpRequest, body: web::Bytes, shared: web::Data<Arc<Shared>>
                 let receipt = json!({"data": {"id": id, "type": "delivery_receipt", "attributes": {
                     "level": level, "status": status, "status_code": code, "status_code_description": description,
                     "body": body, "timestamp": chrono::Utc::now().to_rfc3339()}}});
-                let _ = shared.http.post(&url).json(&receipt).send().await;
+                for attempt in 0..=shared.config.receipt_retries {
+                    if attempt > 0 {
+                        tokio::time::sleep(shared.config.receipt_retry_interval).await;
+                    }
+                    let sent = shared.http.post(&url).json(&receipt).send().await;
+                    if sent.is_ok_and(|r| r.status().is_success()) {
+                        break;
+                    }
+                }
             }
         });
+    }
+    if lose_answer {
+        tokio::time::sleep(shared.config.stall).await;
+        return error(504, "Gateway Timeout", "Injected by flowroute-sim after accepting the message");
     }
     let payload = json!({"data": {"links": {"self": format!("https://api.flowroute.com/v2.2/messages/{}", accepted.id)},
                                   "type": "message", "id": accepted.id}});

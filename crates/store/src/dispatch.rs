@@ -120,7 +120,7 @@ impl Store {
             let rows = sql::query(
                 &txn,
                 "SELECT attempted_at FROM send_attempt WHERE number = $1 AND attempted_at > $2 \
-                 AND outcome IN ('in_flight', 'accepted') ORDER BY attempted_at",
+                 AND outcome IN ('in_flight', 'accepted', 'unknown', 'unanswered') ORDER BY attempted_at",
                 vec![ctx.from.clone().into(), window_start.into()],
             )
             .await?;
@@ -129,6 +129,13 @@ impl Store {
                 return Ok(Slot::Wait(oldest + Duration::minutes(1) + Duration::milliseconds(10)));
             }
         }
+        // An earlier attempt whose answer never came is given up on: this one replaces it.
+        sql::execute(
+            &txn,
+            "UPDATE send_attempt SET outcome = 'unanswered' WHERE message_id = $1 AND outcome IN ('in_flight', 'unknown')",
+            vec![ctx.message_id.into()],
+        )
+        .await?;
         let attempt_id = new_id();
         sql::execute(
             &txn,
@@ -146,7 +153,7 @@ impl Store {
     }
 
     /// Moves a message's status forward (never back), with an event; `None` when nothing moved.
-    async fn set_status(
+    pub(crate) async fn set_status(
         &self,
         txn: &sea_orm::DatabaseTransaction,
         id: Uuid,
@@ -237,6 +244,33 @@ impl Store {
         };
         txn.commit().await?;
         Ok(event)
+    }
+
+    /// When the message's latest attempt went out and no answer came back — a timeout, or a process
+    /// that died mid-send — if it is still waiting on one.
+    pub async fn open_attempt(&self, message_id: Uuid) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let rows = sql::query(
+            self.db(),
+            "SELECT attempted_at FROM send_attempt WHERE message_id = $1 AND outcome IN ('in_flight', 'unknown') \
+             ORDER BY attempted_at DESC LIMIT 1",
+            vec![message_id.into()],
+        )
+        .await?;
+        match rows.first() {
+            Some(row) => Ok(Some(row.try_get("", "attempted_at")?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Records an attempt whose request went out without an answer: Flowroute may have the text.
+    pub async fn record_unknown(&self, attempt_id: Uuid, detail: &str) -> Result<(), StoreError> {
+        sql::execute(
+            self.db(),
+            "UPDATE send_attempt SET outcome = 'unknown', detail = $2 WHERE id = $1 AND outcome = 'in_flight'",
+            vec![attempt_id.into(), detail.chars().take(1000).collect::<String>().into()],
+        )
+        .await?;
+        Ok(())
     }
 
     /// Puts a job back without counting the attempt (it waited for a rate limit, it did not fail).

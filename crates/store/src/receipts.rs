@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::entity::message;
 use crate::events::{self, AppendedEvent};
-use crate::{Store, StoreError, now};
+use crate::{Store, StoreError, now, sql};
 
 /// A receipt, resolved to its tenant.
 #[derive(Debug, Clone)]
@@ -19,6 +19,10 @@ pub struct ReceiptIn {
     pub status: MessageStatus,
     pub code: Option<u32>,
     pub description: Option<String>,
+    /// The text the receipt quotes, and its parties when it names them (E.164).
+    pub body: Option<String>,
+    pub to: Option<String>,
+    pub from: Option<String>,
 }
 
 /// What a receipt did.
@@ -42,7 +46,10 @@ impl Store {
         if self.db().get_database_backend() == DbBackend::Postgres {
             find = find.lock_exclusive();
         }
-        let current = find.one(&txn).await?.ok_or(StoreError::NotFound)?;
+        let current = match find.one(&txn).await? {
+            Some(m) => m,
+            None => self.adopt(&txn, &r).await?.ok_or(StoreError::NotFound)?,
+        };
         let from = MessageStatus::parse(&current.status).unwrap_or(MessageStatus::Queued);
         if !from.may_become(r.status) {
             return Ok(ReceiptOutcome::Unchanged { message_id: current.id });
@@ -71,5 +78,48 @@ impl Store {
         let event = events::append(&txn, r.tenant_id, "message.status", data, &ordering, at).await?;
         txn.commit().await?;
         Ok(ReceiptOutcome::Applied { message_id: id, event })
+    }
+
+    /// A receipt for an id no text of the tenant carries: the answer to one of our sends was lost
+    /// (a timeout, or a crash after Flowroute's `202`). If exactly one text still waiting on such
+    /// a send matches — the same body, and the same parties when the receipt names them — the id
+    /// is recorded as its own, with `sent`, and the dispatcher will not send it again. Two or more
+    /// candidates are left alone: guessing could mark the wrong text sent.
+    async fn adopt(
+        &self,
+        txn: &sea_orm::DatabaseTransaction,
+        r: &ReceiptIn,
+    ) -> Result<Option<message::Model>, StoreError> {
+        let Some(body) = r.body.as_deref().filter(|b| !b.is_empty()) else { return Ok(None) };
+        let mut query = "SELECT m.id FROM message m WHERE m.tenant_id = $1 AND m.direction = 'outbound' \
+             AND m.provider_message_id IS NULL AND m.status IN ('queued', 'sending') AND m.body = $2 \
+             AND EXISTS (SELECT 1 FROM send_attempt a WHERE a.message_id = m.id \
+             AND a.outcome IN ('in_flight', 'unknown', 'unanswered'))"
+            .to_owned();
+        let mut values: Vec<sea_orm::Value> = vec![r.tenant_id.into(), body.into()];
+        if let Some(to) = &r.to {
+            values.push(to.clone().into());
+            query.push_str(&format!(" AND m.remote = ${}", values.len()));
+        }
+        if let Some(from) = &r.from {
+            values.push(from.clone().into());
+            query.push_str(&format!(" AND m.number = ${}", values.len()));
+        }
+        query.push_str(" LIMIT 2");
+        let rows = sql::query(txn, &query, values).await?;
+        let [row] = rows.as_slice() else { return Ok(None) };
+        let id: Uuid = row.try_get("", "id")?;
+        sql::execute(
+            txn,
+            "UPDATE send_attempt SET outcome = 'accepted', detail = $2 \
+             WHERE message_id = $1 AND outcome IN ('in_flight', 'unknown', 'unanswered')",
+            vec![id.into(), r.provider_message_id.clone().into()],
+        )
+        .await?;
+        tracing::info!(message_id = %id, provider_message_id = %r.provider_message_id,
+            "a receipt named a send whose answer was lost; it will not be sent again");
+        // `sent`, with its event, as if the 202 had arrived; the receipt then applies on top.
+        self.set_status(txn, id, MessageStatus::Sent, Some(&r.provider_message_id), None, None).await?;
+        Ok(message::Entity::find_by_id(id).one(txn).await?)
     }
 }
