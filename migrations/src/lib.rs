@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_initial;
 mod m20261122_000002_inbound;
 mod m20261122_000003_dispatch;
+mod m20261122_000004_job_heads;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_initial::Migration),
             Box::new(m20261122_000002_inbound::Migration),
             Box::new(m20261122_000003_dispatch::Migration),
+            Box::new(m20261122_000004_job_heads::Migration),
         ]
     }
 }

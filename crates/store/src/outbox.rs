@@ -50,7 +50,7 @@ impl std::fmt::Debug for WebhookDelivery {
 /// job of their ordering key — so one conversation's jobs run one at a time, in order.
 const CLAIMABLE: &str = "\
   SELECT j.id FROM job j
-  WHERE j.kind = $1
+  WHERE j.kind = $1 AND j.state IN ('pending', 'running')
     AND ((j.state = 'pending' AND j.next_attempt_at <= $2) OR (j.state = 'running' AND j.locked_until < $2))
     AND NOT EXISTS (
       SELECT 1 FROM job e
