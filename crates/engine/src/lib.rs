@@ -133,15 +133,8 @@ impl Engine {
             .user_agent(concat!("Switchboard/", env!("CARGO_PKG_VERSION")))
             .build()?;
         let (live, _) = broadcast::channel(4096);
-        let flowroute = switchboard_flowroute::Client::from_http(
-            reqwest::Client::builder()
-                .dns_resolver(guarded)
-                .connect_timeout(Duration::from_secs(5))
-                .timeout(config.send_timeout)
-                .redirect(reqwest::redirect::Policy::none())
-                .user_agent(concat!("Switchboard/", env!("CARGO_PKG_VERSION")))
-                .build()?,
-        );
+        let flowroute =
+            switchboard_flowroute::Client::with_resolver(Duration::from_secs(5), config.send_timeout, guarded)?;
         let media_http = media::client(config.media_allow_http)?;
         let guard = guard::IngressGuard::new(config.ingress_failure_limit, config.ingress_block);
         Ok(Self {

@@ -188,19 +188,25 @@ impl Client {
 
     /// A client with other timeouts.
     pub fn with_timeouts(connect: Duration, total: Duration) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
+        Ok(Self { http: Self::builder(connect, total).build()? })
+    }
+
+    /// A client whose host names go through `resolver` (one that refuses some addresses, say).
+    pub fn with_resolver<R: reqwest::dns::Resolve + 'static>(
+        connect: Duration,
+        total: Duration,
+        resolver: R,
+    ) -> Result<Self, reqwest::Error> {
+        Ok(Self { http: Self::builder(connect, total).dns_resolver(resolver).build()? })
+    }
+
+    /// Never follows a redirect, which would replay the credentials to another host.
+    fn builder(connect: Duration, total: Duration) -> reqwest::ClientBuilder {
+        reqwest::Client::builder()
             .connect_timeout(connect)
             .timeout(total)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("Switchboard/", env!("CARGO_PKG_VERSION")))
-            .build()?;
-        Ok(Self { http })
-    }
-
-    /// A client over an HTTP client built elsewhere (with its own resolver or timeouts); it should
-    /// not follow redirects, which would replay the credentials elsewhere.
-    pub fn from_http(http: reqwest::Client) -> Self {
-        Self { http }
     }
 
     /// Sends one message to `endpoint` (such as `https://api.flowroute.com/v2.2/messages`).
