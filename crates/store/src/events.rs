@@ -75,14 +75,7 @@ async fn write<C: ConnectionTrait>(
     let seq: i64 = row.try_get("", "event_seq")?;
     let slug: String = row.try_get("", "slug")?;
     let webhook_url: Option<String> = row.try_get("", "webhook_url")?;
-    // The id PBXs deduplicate on (`webhook-id`): stable across retries, unique across tenants.
-    let payload = json!({
-        "type": event_type,
-        "id": format!("evt_{}", new_id().simple()),
-        "tenant": slug,
-        "created_at": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        "data": data,
-    });
+    let payload = payload(event_type, &slug, data, at);
     let model = event::ActiveModel {
         tenant_id: Set(tenant_id),
         seq: Set(seq),
@@ -97,6 +90,18 @@ async fn write<C: ConnectionTrait>(
         enqueue(db, tenant_id, WEBHOOK_DELIVERY, key, JobRef::Event(model.id), at).await?;
     }
     Ok(AppendedEvent { id: model.id, seq, tenant_id, payload })
+}
+
+/// An event's body as streams and PBX webhooks receive it. Its `id` is what PBXs deduplicate on
+/// (`webhook-id`): stable across retries, unique across tenants.
+pub(crate) fn payload(event_type: &str, slug: &str, data: Value, at: DateTime<Utc>) -> Value {
+    json!({
+        "type": event_type,
+        "id": format!("evt_{}", new_id().simple()),
+        "tenant": slug,
+        "created_at": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "data": data,
+    })
 }
 
 /// What a job works on.
@@ -116,12 +121,25 @@ pub(crate) async fn enqueue<C: ConnectionTrait>(
     target: JobRef,
     at: DateTime<Utc>,
 ) -> Result<Uuid, StoreError> {
+    let id = new_id();
+    job_model(id, tenant_id, kind, ordering_key, target, at).insert(db).await?;
+    Ok(id)
+}
+
+/// A pending job, due now, not yet written.
+pub(crate) fn job_model(
+    id: Uuid,
+    tenant_id: Uuid,
+    kind: &str,
+    ordering_key: &str,
+    target: JobRef,
+    at: DateTime<Utc>,
+) -> job::ActiveModel {
     let (event_id, message_id, media_id) = match target {
         JobRef::Event(e) => (Some(e), None, None),
         JobRef::Message(m) => (None, Some(m), None),
         JobRef::Media(m) => (None, None, Some(m)),
     };
-    let id = new_id();
     job::ActiveModel {
         id: Set(id),
         tenant_id: Set(tenant_id),
@@ -138,7 +156,4 @@ pub(crate) async fn enqueue<C: ConnectionTrait>(
         created_at: Set(at),
         updated_at: Set(at),
     }
-    .insert(db)
-    .await?;
-    Ok(id)
 }

@@ -1,16 +1,24 @@
-//! Recording one inbound text: message, conversation and unread counts, opt-out change, event,
+//! Recording inbound texts: message, conversation and unread counts, opt-out change, event,
 //! delivery jobs, queued replies and media fetch jobs — all in one transaction, so a text is
 //! either wholly stored (and will be delivered) or not at all.
+//!
+//! Texts are written in batches (group commit, see [`crate::group`]): the texts waiting when a
+//! transaction starts share it, with one statement per table rather than per text, and each
+//! caller is answered only after that transaction commits.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect, Set};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult, Set, Value as Sql,
+};
 use serde_json::{Value, json};
 use switchboard_core::routing::{OptOutChange, Reply, RouteDecision};
 use switchboard_core::segments;
 use uuid::Uuid;
 
-use crate::entity::{company, contact, conversation, media, message};
-use crate::events::{self, AppendedEvent, JobRef, MEDIA_FETCH, PROVIDER_SEND};
+use crate::entity::{conversation, event, job, media, message};
+use crate::events::{self, AppendedEvent, JobRef, MEDIA_FETCH, PROVIDER_SEND, WEBHOOK_DELIVERY};
 use crate::outbound::{NewOutbound, insert_outbound, is_opted_out};
 use crate::{Store, StoreError, new_id, now, sql};
 
@@ -52,85 +60,242 @@ pub enum InboundOutcome {
     Duplicate { message_id: Uuid },
 }
 
-async fn named(
-    db: &impl sea_orm::ConnectionTrait,
-    tenant: Uuid,
-    remote: &str,
-    catch_all: Option<Uuid>,
-) -> Result<(Value, Value, Option<Uuid>, Option<Uuid>), StoreError> {
-    let found = contact::Entity::find()
-        .filter(contact::Column::TenantId.eq(tenant))
-        .filter(contact::Column::Phone.eq(remote))
-        .one(db)
-        .await?;
-    let company_id = found.as_ref().and_then(|c| c.company_id).or(catch_all);
-    let company = match company_id {
-        Some(id) => company::Entity::find_by_id(id).one(db).await?.filter(|c| c.tenant_id == tenant),
-        None => None,
-    };
-    let contact_json = found.as_ref().map_or(Value::Null, |c| json!({"id": c.id, "name": c.name}));
-    let company_json = company.as_ref().map_or(Value::Null, |c| json!({"id": c.id, "name": c.name}));
-    Ok((contact_json, company_json, found.map(|c| c.id), company.map(|c| c.id)))
+/// Routes a text, given when its conversation last got an auto-reply. It may run more than once
+/// (when a batch is retried text by text), so it must not have side effects.
+pub(crate) type Decide = Box<dyn Fn(Option<DateTime<Utc>>) -> RouteDecision + Send + Sync>;
+
+/// A text waiting for a batch.
+pub(crate) struct Item {
+    pub text: InboundText,
+    pub decide: Decide,
 }
 
 impl Store {
-    /// Records an inbound text exactly once. `decide` routes it, given when this conversation last
-    /// got an auto-reply; it runs under the conversation's lock, so two texts from one sender cannot
-    /// both trigger an auto-reply, and two copies of one text cannot both be stored.
+    /// Records an inbound text exactly once and answers when it is durable. `decide` routes it,
+    /// given when this conversation last got an auto-reply; it runs while the conversation is
+    /// locked, so two texts from one sender cannot both trigger an auto-reply, and two copies of
+    /// one text cannot both be stored.
     pub async fn record_inbound<F>(&self, text: InboundText, decide: F) -> Result<InboundOutcome, StoreError>
     where
-        F: FnOnce(Option<DateTime<Utc>>) -> RouteDecision + Send,
+        F: Fn(Option<DateTime<Utc>>) -> RouteDecision + Send + Sync + 'static,
     {
-        let at = now();
-        let txn = self.write_txn().await?;
-        sql::execute(
-            &txn,
-            "INSERT INTO conversation (id, tenant_id, number, remote, last_message_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (tenant_id, number, remote) DO NOTHING",
-            vec![
-                new_id().into(),
-                text.tenant_id.into(),
-                text.number.clone().into(),
-                text.remote.clone().into(),
-                at.into(),
-            ],
+        self.inbound.submit(Item { text, decide: Box::new(decide) }).await
+    }
+}
+
+type ConvKey = (Uuid, String, String);
+
+fn conv_key(text: &InboundText) -> ConvKey {
+    (text.tenant_id, text.number.clone(), text.remote.clone())
+}
+
+/// Contacts (by tenant and phone) and companies (by id) the batch's senders name.
+struct Directory {
+    contacts: HashMap<(Uuid, String), (Uuid, String, Option<Uuid>)>,
+    companies: HashMap<Uuid, (Uuid, String)>,
+}
+
+impl Directory {
+    async fn load(db: &impl ConnectionTrait, items: &[Item]) -> Result<Self, StoreError> {
+        let pairs: BTreeSet<(Uuid, &str)> = items.iter().map(|i| (i.text.tenant_id, i.text.remote.as_str())).collect();
+        let mut values: Vec<Sql> = Vec::with_capacity(pairs.len() * 2);
+        for (t, phone) in &pairs {
+            values.push((*t).into());
+            values.push((*phone).into());
+        }
+        let rows = sql::query(
+            db,
+            &format!(
+                "SELECT id, tenant_id, phone, name, company_id FROM contact WHERE (tenant_id, phone) IN ({})",
+                sql::tuples(pairs.len(), 2)
+            ),
+            values,
         )
         .await?;
-        let mut find = conversation::Entity::find()
-            .filter(conversation::Column::TenantId.eq(text.tenant_id))
-            .filter(conversation::Column::Number.eq(text.number.as_str()))
-            .filter(conversation::Column::Remote.eq(text.remote.as_str()));
-        if self.db().get_database_backend() == DbBackend::Postgres {
-            find = find.lock_exclusive();
+        let mut contacts = HashMap::new();
+        for r in &rows {
+            let tenant: Uuid = r.try_get("", "tenant_id")?;
+            contacts.insert(
+                (tenant, r.try_get::<String>("", "phone")?),
+                (r.try_get("", "id")?, r.try_get("", "name")?, r.try_get("", "company_id")?),
+            );
         }
-        let conv = find.one(&txn).await?.ok_or(StoreError::NotFound)?;
-
-        if let Some(existing) = message::Entity::find()
-            .filter(message::Column::Direction.eq("inbound"))
-            .filter(message::Column::ProviderMessageId.eq(text.provider_message_id.as_str()))
-            .one(&txn)
-            .await?
-        {
-            return Ok(InboundOutcome::Duplicate { message_id: existing.id });
+        let ids: BTreeSet<Uuid> = contacts
+            .values()
+            .filter_map(|c| c.2)
+            .chain(items.iter().filter_map(|i| i.text.catch_all_company_id))
+            .collect();
+        let mut companies = HashMap::new();
+        if !ids.is_empty() {
+            let rows = sql::query(
+                db,
+                &format!("SELECT id, tenant_id, name FROM company WHERE id IN {}", sql::tuples(1, ids.len())),
+                ids.iter().map(|id| (*id).into()).collect(),
+            )
+            .await?;
+            for r in &rows {
+                companies.insert(r.try_get("", "id")?, (r.try_get("", "tenant_id")?, r.try_get("", "name")?));
+            }
         }
+        Ok(Self { contacts, companies })
+    }
 
+    /// The sender's contact and company (the contact's, else the catch-all), as ids and as the
+    /// event shows them.
+    fn named(&self, text: &InboundText) -> (Value, Value, Option<Uuid>, Option<Uuid>) {
+        let found = self.contacts.get(&(text.tenant_id, text.remote.clone()));
+        let company_id = found.and_then(|c| c.2).or(text.catch_all_company_id);
+        let company = company_id
+            .and_then(|id| self.companies.get(&id).map(|c| (id, c)))
+            .filter(|(_, (tenant, _))| *tenant == text.tenant_id);
+        let contact_json = found.map_or(Value::Null, |c| json!({"id": c.0, "name": c.1}));
+        let company_json = company.map_or(Value::Null, |(id, c)| json!({"id": id, "name": c.1}));
+        (contact_json, company_json, found.map(|c| c.0), company.map(|(id, _)| id))
+    }
+}
+
+/// Creates the batch's missing conversations, then locks all of them (in id order, so two
+/// batches never wait on each other in a cycle) and returns them by key.
+async fn conversations(
+    db: &impl ConnectionTrait,
+    items: &[Item],
+    at: DateTime<Utc>,
+) -> Result<HashMap<ConvKey, conversation::Model>, StoreError> {
+    let keys: BTreeSet<ConvKey> = items.iter().map(|i| conv_key(&i.text)).collect();
+    let mut values: Vec<Sql> = Vec::with_capacity(keys.len() * 6);
+    for (tenant, number, remote) in &keys {
+        values.extend([
+            new_id().into(),
+            (*tenant).into(),
+            number.clone().into(),
+            remote.clone().into(),
+            at.into(),
+            at.into(),
+        ]);
+    }
+    sql::execute(
+        db,
+        &format!(
+            "INSERT INTO conversation (id, tenant_id, number, remote, last_message_at, created_at) VALUES {} \
+             ON CONFLICT (tenant_id, number, remote) DO NOTHING",
+            sql::tuples(keys.len(), 6)
+        ),
+        values,
+    )
+    .await?;
+    let mut values: Vec<Sql> = Vec::with_capacity(keys.len() * 3);
+    for (tenant, number, remote) in &keys {
+        values.extend([(*tenant).into(), number.clone().into(), remote.clone().into()]);
+    }
+    let lock = if db.get_database_backend() == DbBackend::Postgres { " FOR UPDATE" } else { "" };
+    let select = sql::statement(
+        db.get_database_backend(),
+        &format!(
+            "SELECT * FROM conversation WHERE (tenant_id, number, remote) IN ({}) ORDER BY id{lock}",
+            sql::tuples(keys.len(), 3)
+        ),
+        values,
+    );
+    let rows = db.query_all_raw(select).await?;
+    let mut found = HashMap::with_capacity(rows.len());
+    for row in &rows {
+        let c = conversation::Model::from_query_result(row, "")?;
+        found.insert((c.tenant_id, c.number.clone(), c.remote.clone()), c);
+    }
+    Ok(found)
+}
+
+/// The inbound messages among `ids` already stored, by provider id.
+async fn stored(db: &impl ConnectionTrait, items: &[Item]) -> Result<HashMap<String, Uuid>, StoreError> {
+    let ids: BTreeSet<&str> = items.iter().map(|i| i.text.provider_message_id.as_str()).collect();
+    let rows = sql::query(
+        db,
+        &format!(
+            "SELECT id, provider_message_id FROM message WHERE direction = 'inbound' AND provider_message_id IN {}",
+            sql::tuples(1, ids.len())
+        ),
+        ids.iter().map(|id| (*id).into()).collect(),
+    )
+    .await?;
+    rows.iter().map(|r| Ok((r.try_get("", "provider_message_id")?, r.try_get("", "id")?))).collect()
+}
+
+/// An event to append once the batch's sequence numbers are known.
+struct PendingEvent {
+    item: usize,
+    tenant_id: Uuid,
+    data: Value,
+    ordering: String,
+    message_id: Uuid,
+    decision: RouteDecision,
+}
+
+/// Everything the batch writes besides what the rare paths (opt-out changes, replies) write as
+/// they go.
+#[derive(Default)]
+struct Writes {
+    messages: Vec<message::ActiveModel>,
+    media: Vec<media::ActiveModel>,
+    jobs: Vec<job::ActiveModel>,
+    /// (message, tenant, extension, remote)
+    routed: Vec<(Uuid, Uuid, String, String)>,
+    /// (conversation, extension) → texts to add to its unread count
+    unread: BTreeMap<(Uuid, String), i32>,
+    events: Vec<PendingEvent>,
+}
+
+/// Writes one batch in one transaction and returns each text's outcome, in order. Any error
+/// rolls the whole batch back.
+pub(crate) async fn record_batch(
+    db: &DatabaseConnection,
+    items: &[Item],
+) -> Result<Vec<Option<InboundOutcome>>, StoreError> {
+    if items.is_empty() {
+        return Ok(Vec::new());
+    }
+    let at = now();
+    let txn = crate::begin_write(db).await?;
+    let mut convs = conversations(&txn, items, at).await?;
+    let mut seen = stored(&txn, items).await?;
+    let directory = Directory::load(&txn, items).await?;
+    let mut changed: HashSet<Uuid> = HashSet::new();
+    let mut outcomes: Vec<Option<InboundOutcome>> = Vec::with_capacity(items.len());
+    let mut w = Writes::default();
+
+    for (index, Item { text, decide }) in items.iter().enumerate() {
+        if let Some(existing) = seen.get(&text.provider_message_id) {
+            outcomes.push(Some(InboundOutcome::Duplicate { message_id: *existing }));
+            continue;
+        }
+        let conv = convs.get_mut(&conv_key(text)).ok_or(StoreError::NotFound)?;
         let decision = decide(conv.last_auto_reply_at);
         let ordering = events::ordering_key(&text.number, &text.remote);
-        let (contact_json, company_json, contact_id, company_id) =
-            named(&txn, text.tenant_id, &text.remote, text.catch_all_company_id).await?;
-        let (encoding, segment_count) = segments::count(text.body.as_deref());
+        let (contact_json, company_json, contact_id, company_id) = directory.named(text);
         let message_id = new_id();
-        let media_ids: Vec<Uuid> = text.media.iter().map(|_| new_id()).collect();
-        let media_json: Vec<Value> = text
-            .media
-            .iter()
-            .zip(&media_ids)
-            .map(|(m, id)| {
-                json!({"id": id, "url": format!("{}/{id}", text.media_base_url), "mime_type": m.mime_type,
-                       "size": m.size, "file_name": m.file_name})
-            })
-            .collect();
-        message::ActiveModel {
+        seen.insert(text.provider_message_id.clone(), message_id);
+
+        let mut media_json = Vec::with_capacity(text.media.len());
+        for m in &text.media {
+            let id = new_id();
+            media_json.push(json!({"id": id, "url": format!("{}/{id}", text.media_base_url),
+                "mime_type": m.mime_type, "size": m.size, "file_name": m.file_name}));
+            w.media.push(media::ActiveModel {
+                id: Set(id),
+                tenant_id: Set(text.tenant_id),
+                message_id: Set(message_id),
+                source_url: Set(m.url.clone()),
+                file_name: Set(m.file_name.clone()),
+                mime_type: Set(m.mime_type.clone()),
+                size: Set(m.size.and_then(|s| i64::try_from(s).ok()).unwrap_or(-1)),
+                storage_path: Set(None),
+                state: Set("pending".into()),
+                created_at: Set(at),
+            });
+            let key = format!("media:{id}");
+            w.jobs.push(events::job_model(new_id(), text.tenant_id, MEDIA_FETCH, &key, JobRef::Media(id), at));
+        }
+        let (encoding, segment_count) = segments::count(text.body.as_deref());
+        w.messages.push(message::ActiveModel {
             id: Set(message_id),
             tenant_id: Set(text.tenant_id),
             direction: Set("inbound".into()),
@@ -152,72 +317,16 @@ impl Store {
             created_at: Set(at),
             updated_at: Set(at),
             origin: Set("provider".into()),
-        }
-        .insert(&txn)
-        .await?;
-        for (m, id) in text.media.iter().zip(&media_ids) {
-            media::ActiveModel {
-                id: Set(*id),
-                tenant_id: Set(text.tenant_id),
-                message_id: Set(message_id),
-                source_url: Set(m.url.clone()),
-                file_name: Set(m.file_name.clone()),
-                mime_type: Set(m.mime_type.clone()),
-                size: Set(m.size.and_then(|s| i64::try_from(s).ok()).unwrap_or(-1)),
-                storage_path: Set(None),
-                state: Set("pending".into()),
-                created_at: Set(at),
-            }
-            .insert(&txn)
-            .await?;
-            events::enqueue(&txn, text.tenant_id, MEDIA_FETCH, &format!("media:{id}"), JobRef::Media(*id), at).await?;
-        }
+        });
         for ext in &decision.destinations {
-            sql::execute(
-                &txn,
-                "INSERT INTO conversation_unread (conversation_id, extension, unread) VALUES ($1, $2, 1) \
-                 ON CONFLICT (conversation_id, extension) DO UPDATE SET unread = conversation_unread.unread + 1",
-                vec![conv.id.into(), ext.clone().into()],
-            )
-            .await?;
-            sql::execute(
-                &txn,
-                "INSERT INTO message_extension (message_id, tenant_id, extension, remote) VALUES ($1, $2, $3, $4)",
-                vec![message_id.into(), text.tenant_id.into(), ext.clone().into(), text.remote.clone().into()],
-            )
-            .await?;
+            *w.unread.entry((conv.id, ext.clone())).or_default() += 1;
+            w.routed.push((message_id, text.tenant_id, ext.clone(), text.remote.clone()));
         }
-        match decision.opt_out {
-            Some(OptOutChange::OptOut { all_numbers }) => {
-                let scope = if all_numbers { "all".to_owned() } else { text.number.clone() };
-                sql::execute(
-                    &txn,
-                    "INSERT INTO opt_out (id, tenant_id, scope, remote, keyword, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
-                     ON CONFLICT (tenant_id, remote, scope) DO NOTHING",
-                    vec![
-                        new_id().into(),
-                        text.tenant_id.into(),
-                        scope.into(),
-                        text.remote.clone().into(),
-                        decision.keyword.unwrap_or("STOP").into(),
-                        at.into(),
-                    ],
-                )
-                .await?;
-            }
-            Some(OptOutChange::OptIn) => {
-                sql::execute(
-                    &txn,
-                    "DELETE FROM opt_out WHERE tenant_id = $1 AND remote = $2 AND (scope = $3 OR scope = 'all')",
-                    vec![text.tenant_id.into(), text.remote.clone().into(), text.number.clone().into()],
-                )
-                .await?;
-            }
-            None => {}
-        }
-        let opted_out = is_opted_out(&txn, text.tenant_id, &text.remote, &text.number).await?;
+        // The rare paths write as they go, in order, so a later text of the batch sees them.
+        apply_opt_out(&txn, text, &decision, at).await?;
         let mut auto_replied = false;
-        if text.remote_reachable {
+        if text.remote_reachable && !decision.replies.is_empty() {
+            let opted_out = is_opted_out(&txn, text.tenant_id, &text.remote, &text.number).await?;
             for reply in &decision.replies {
                 let (origin, body) = match reply {
                     // Nothing but the HELP answer goes to a party that has opted out.
@@ -244,17 +353,16 @@ impl Store {
                     },
                 )
                 .await?;
-                events::enqueue(&txn, text.tenant_id, PROVIDER_SEND, &ordering, JobRef::Message(reply_id), at).await?;
+                let job = JobRef::Message(reply_id);
+                w.jobs.push(events::job_model(new_id(), text.tenant_id, PROVIDER_SEND, &ordering, job, at));
             }
         }
-        let mut conv_update: conversation::ActiveModel = conv.clone().into();
-        conv_update.last_message_id = Set(Some(message_id));
-        conv_update.last_message_at = Set(at);
+        conv.last_message_id = Some(message_id);
+        conv.last_message_at = at;
         if auto_replied {
-            conv_update.last_auto_reply_at = Set(Some(at));
+            conv.last_auto_reply_at = Some(at);
         }
-        conv_update.update(&txn).await?;
-
+        changed.insert(conv.id);
         let data = json!({
             "message_id": message_id,
             "number": text.number,
@@ -268,8 +376,210 @@ impl Store {
             "keyword": decision.keyword,
             "conversation_id": conv.id,
         });
-        let event = events::append(&txn, text.tenant_id, "message.received", data, &ordering, at).await?;
-        txn.commit().await?;
-        Ok(InboundOutcome::Stored { message_id, event, decision })
+        w.events.push(PendingEvent { item: index, tenant_id: text.tenant_id, data, ordering, message_id, decision });
+        outcomes.push(None);
     }
+
+    let updated: Vec<&conversation::Model> = convs.values().filter(|c| changed.contains(&c.id)).collect();
+    write_rows(&txn, w.messages, w.media, &w.routed, &w.unread, &updated).await?;
+    let mut jobs = w.jobs;
+    for (index, appended) in append_events(&txn, w.events, at, &mut jobs).await? {
+        if let Some(slot) = outcomes.get_mut(index) {
+            *slot = Some(appended);
+        }
+    }
+    for chunk in chunks(jobs) {
+        job::Entity::insert_many(chunk).exec_without_returning(&txn).await?;
+    }
+    txn.commit().await?;
+    Ok(outcomes)
+}
+
+async fn apply_opt_out(
+    db: &impl ConnectionTrait,
+    text: &InboundText,
+    decision: &RouteDecision,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    match decision.opt_out {
+        Some(OptOutChange::OptOut { all_numbers }) => {
+            let scope = if all_numbers { "all".to_owned() } else { text.number.clone() };
+            sql::execute(
+                db,
+                "INSERT INTO opt_out (id, tenant_id, scope, remote, keyword, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (tenant_id, remote, scope) DO NOTHING",
+                vec![
+                    new_id().into(),
+                    text.tenant_id.into(),
+                    scope.into(),
+                    text.remote.clone().into(),
+                    decision.keyword.unwrap_or("STOP").into(),
+                    at.into(),
+                ],
+            )
+            .await?;
+        }
+        Some(OptOutChange::OptIn) => {
+            sql::execute(
+                db,
+                "DELETE FROM opt_out WHERE tenant_id = $1 AND remote = $2 AND (scope = $3 OR scope = 'all')",
+                vec![text.tenant_id.into(), text.remote.clone().into(), text.number.clone().into()],
+            )
+            .await?;
+        }
+        None => {}
+    }
+    Ok(())
+}
+
+/// Rows per multi-row statement: well under either database's limit on bound values.
+const CHUNK: usize = 200;
+
+fn chunks<T>(rows: Vec<T>) -> Vec<Vec<T>> {
+    let mut out = Vec::with_capacity(rows.len() / CHUNK + 1);
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        out.push(rows.by_ref().take(CHUNK).collect());
+    }
+    out
+}
+
+/// The batch's messages, media, routing rows, unread counts and conversation heads.
+async fn write_rows(
+    db: &impl ConnectionTrait,
+    messages: Vec<message::ActiveModel>,
+    media_rows: Vec<media::ActiveModel>,
+    routed: &[(Uuid, Uuid, String, String)],
+    unread: &BTreeMap<(Uuid, String), i32>,
+    updated: &[&conversation::Model],
+) -> Result<(), StoreError> {
+    for chunk in chunks(messages) {
+        message::Entity::insert_many(chunk).exec_without_returning(db).await?;
+    }
+    for chunk in chunks(media_rows) {
+        media::Entity::insert_many(chunk).exec_without_returning(db).await?;
+    }
+    for chunk in routed.chunks(CHUNK) {
+        let mut values: Vec<Sql> = Vec::with_capacity(chunk.len() * 4);
+        for (message_id, tenant, ext, remote) in chunk {
+            values.extend([(*message_id).into(), (*tenant).into(), ext.clone().into(), remote.clone().into()]);
+        }
+        sql::execute(
+            db,
+            &format!(
+                "INSERT INTO message_extension (message_id, tenant_id, extension, remote) VALUES {}",
+                sql::tuples(chunk.len(), 4)
+            ),
+            values,
+        )
+        .await?;
+    }
+    let unread: Vec<_> = unread.iter().collect();
+    for chunk in unread.chunks(CHUNK) {
+        let mut values: Vec<Sql> = Vec::with_capacity(chunk.len() * 3);
+        for ((conv, ext), n) in chunk {
+            values.extend([(*conv).into(), ext.clone().into(), (**n).into()]);
+        }
+        sql::execute(
+            db,
+            &format!(
+                "INSERT INTO conversation_unread (conversation_id, extension, unread) VALUES {} \
+                 ON CONFLICT (conversation_id, extension) DO UPDATE SET unread = conversation_unread.unread + excluded.unread",
+                sql::tuples(chunk.len(), 3)
+            ),
+            values,
+        )
+        .await?;
+    }
+    // The rows exist (and are locked): an upsert on the id is a many-row update both databases accept.
+    for chunk in updated.chunks(CHUNK) {
+        let mut values: Vec<Sql> = Vec::with_capacity(chunk.len() * 8);
+        for c in chunk {
+            values.extend([
+                c.id.into(),
+                c.tenant_id.into(),
+                c.number.clone().into(),
+                c.remote.clone().into(),
+                c.last_message_id.into(),
+                c.last_message_at.into(),
+                c.created_at.into(),
+                c.last_auto_reply_at.into(),
+            ]);
+        }
+        sql::execute(
+            db,
+            &format!(
+                "INSERT INTO conversation (id, tenant_id, number, remote, last_message_id, last_message_at, created_at, \
+                 last_auto_reply_at) VALUES {} ON CONFLICT (id) DO UPDATE SET last_message_id = excluded.last_message_id, \
+                 last_message_at = excluded.last_message_at, last_auto_reply_at = excluded.last_auto_reply_at",
+                sql::tuples(chunk.len(), 8)
+            ),
+            values,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Appends the batch's `message.received` events: one sequence update per tenant (which holds
+/// the tenant's row until commit, so sequence numbers follow commit order), one insert for all,
+/// and a delivery job for each event of a tenant with a webhook. Returns each text's outcome.
+async fn append_events(
+    db: &impl ConnectionTrait,
+    pending: Vec<PendingEvent>,
+    at: DateTime<Utc>,
+    jobs: &mut Vec<job::ActiveModel>,
+) -> Result<Vec<(usize, InboundOutcome)>, StoreError> {
+    let mut per_tenant: BTreeMap<Uuid, i64> = BTreeMap::new();
+    for p in &pending {
+        *per_tenant.entry(p.tenant_id).or_default() += 1;
+    }
+    // tenant → (next seq, slug, has a webhook)
+    let mut tenants: HashMap<Uuid, (i64, String, bool)> = HashMap::with_capacity(per_tenant.len());
+    for (tenant, n) in per_tenant {
+        let rows = sql::query(
+            db,
+            "UPDATE tenant SET event_seq = event_seq + $2 WHERE id = $1 RETURNING event_seq, slug, webhook_url",
+            vec![tenant.into(), n.into()],
+        )
+        .await?;
+        let row = rows.first().ok_or(StoreError::NotFound)?;
+        let last: i64 = row.try_get("", "event_seq")?;
+        let webhook: Option<String> = row.try_get("", "webhook_url")?;
+        tenants.insert(tenant, (last - n + 1, row.try_get("", "slug")?, webhook.is_some()));
+    }
+    let mut models = Vec::with_capacity(pending.len());
+    let mut by_seq: HashMap<(Uuid, i64), (PendingEvent, Value, bool)> = HashMap::with_capacity(pending.len());
+    for p in pending {
+        let (next, slug, webhook) = tenants.get_mut(&p.tenant_id).ok_or(StoreError::NotFound)?;
+        let seq = *next;
+        *next += 1;
+        let payload = events::payload("message.received", slug, p.data.clone(), at);
+        models.push(event::ActiveModel {
+            tenant_id: Set(p.tenant_id),
+            seq: Set(seq),
+            event_type: Set("message.received".into()),
+            payload: Set(payload.clone()),
+            created_at: Set(at),
+            ..Default::default()
+        });
+        by_seq.insert((p.tenant_id, seq), (p, payload, *webhook));
+    }
+    let mut written: Vec<(i64, Uuid, i64)> = Vec::with_capacity(models.len());
+    for chunk in chunks(models) {
+        let ids = event::Entity::insert_many(chunk).exec_with_returning(db).await?;
+        written.extend(ids.into_iter().map(|e| (e.id, e.tenant_id, e.seq)));
+    }
+    // Jobs in event order, so one conversation's deliveries keep the texts' order.
+    written.sort_by_key(|(id, _, _)| *id);
+    let mut out = Vec::with_capacity(written.len());
+    for (id, tenant_id, seq) in written {
+        let (p, payload, webhook) = by_seq.remove(&(tenant_id, seq)).ok_or(StoreError::NotFound)?;
+        if webhook {
+            jobs.push(events::job_model(new_id(), tenant_id, WEBHOOK_DELIVERY, &p.ordering, JobRef::Event(id), at));
+        }
+        let event = AppendedEvent { id, seq, tenant_id, payload };
+        out.push((p.item, InboundOutcome::Stored { message_id: p.message_id, event, decision: p.decision }));
+    }
+    Ok(out)
 }

@@ -7,6 +7,7 @@
 mod crypto;
 mod entity;
 mod error;
+mod group;
 mod page;
 mod patch;
 mod refs;
@@ -51,6 +52,7 @@ pub use sea_orm::DbErr;
 pub struct Store {
     db: DatabaseConnection,
     cipher: Arc<SecretCipher>,
+    inbound: Arc<group::Lanes>,
 }
 
 impl std::fmt::Debug for Store {
@@ -87,7 +89,8 @@ impl Store {
                     .foreign_keys(true)
             });
         let db = Database::connect(opts).await.map_err(StoreError::from)?;
-        Ok(Self { db, cipher: Arc::new(SecretCipher::new(master_key)) })
+        let inbound = Arc::new(group::Lanes::start(&db));
+        Ok(Self { db, cipher: Arc::new(SecretCipher::new(master_key)), inbound })
     }
 
     /// Applies every pending migration.
@@ -122,11 +125,7 @@ impl Store {
     /// (`BEGIN IMMEDIATE`), so two writers queue on the busy timeout instead of one failing when
     /// it upgrades a read lock; PostgreSQL ignores the option.
     pub(crate) async fn write_txn(&self) -> Result<DatabaseTransaction, StoreError> {
-        let options = TransactionOptions {
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            ..TransactionOptions::default()
-        };
-        Ok(self.db.begin_with_options(options).await?)
+        begin_write(&self.db).await
     }
 
     /// Opens a secret sealed for `aad`; a failure (wrong master key, tampering) is an internal error.
@@ -145,6 +144,15 @@ impl Store {
     pub(crate) fn cipher(&self) -> &SecretCipher {
         &self.cipher
     }
+}
+
+/// Begins a transaction that will write (see [`Store::write_txn`]).
+pub(crate) async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, StoreError> {
+    let options = TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    };
+    Ok(db.begin_with_options(options).await?)
 }
 
 /// A fresh time-ordered id (UUIDv7): ids sort in creation order, which cursor pagination uses.

@@ -10,15 +10,30 @@ use crate::StoreError;
 pub(crate) fn statement(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statement {
     let sql = match backend {
         DbBackend::Postgres => sql.to_owned(),
-        _ => {
-            let mut out = sql.to_owned();
-            for i in (1..=values.len()).rev() {
-                out = out.replace(&format!("${i}"), &format!("?{i}"));
-            }
-            out
-        }
+        // One pass: a batch statement may hold thousands of placeholders.
+        _ => sql.replace('$', "?"),
     };
     Statement::from_sql_and_values(backend, sql, values)
+}
+
+/// `($1, $2), ($3, $4)` for `rows` rows of `cols` values each.
+pub(crate) fn tuples(rows: usize, cols: usize) -> String {
+    let mut out = String::with_capacity(rows * cols * 6);
+    for r in 0..rows {
+        if r > 0 {
+            out.push_str(", ");
+        }
+        out.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                out.push_str(", ");
+            }
+            out.push('$');
+            out.push_str(&(r * cols + c + 1).to_string());
+        }
+        out.push(')');
+    }
+    out
 }
 
 /// Runs a query and returns its rows.
@@ -59,5 +74,12 @@ mod tests {
         assert_eq!(pg.sql, "a = $1 and b = $10");
         let lite = statement(DbBackend::Sqlite, "a = $1 and b = $10", v());
         assert_eq!(lite.sql, "a = ?1 and b = ?10", "$10 is not read as $1 followed by 0");
+    }
+
+    #[test]
+    fn tuples_number_every_value_once() {
+        assert_eq!(tuples(2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(tuples(1, 1), "($1)");
+        assert_eq!(tuples(0, 4), "");
     }
 }
