@@ -113,11 +113,13 @@ async fn start_server(bin: PathBuf, database_url: String) -> anyhow::Result<Serv
         ("SWITCHBOARD_MASTER_KEY".into(), random_key()),
         ("SWITCHBOARD_PRIVATE_TARGETS".into(), "127.0.0.0/8".into()),
         ("SWITCHBOARD_INGRESS_FAILURE_LIMIT".into(), "0".into()),
-        ("SWITCHBOARD_LOG".into(), "warn".into()),
+        // `SWITCHBOARD_LOG=switchboard_store=debug` (say) in the bench's environment reaches the server.
+        ("SWITCHBOARD_LOG".into(), std::env::var("SWITCHBOARD_LOG").unwrap_or_else(|_| "warn".into())),
         ("SWITCHBOARD_LOG_FORMAT".into(), "json".into()),
         ("SWITCHBOARD_MEDIA_DIR".into(), dir.path().join("media").display().to_string()),
     ];
-    let log = std::fs::File::create(dir.path().join("server.log"))?;
+    let log_path = std::env::var_os("SB_BENCH_SERVER_LOG").map_or_else(|| dir.path().join("server.log"), PathBuf::from);
+    let log = std::fs::File::create(log_path)?;
     let child = Command::new(&bin)
         .arg("serve")
         .current_dir(dir.path())

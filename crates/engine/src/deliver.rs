@@ -112,19 +112,14 @@ pub async fn run_webhook_worker(engine: Arc<Engine>, stop: watch::Receiver<bool>
     // this long before another run claims it again.
     let lease = engine.config.webhook_timeout * 2 + Duration::from_secs(5);
     let concurrency = engine.config.webhook_concurrency;
-    worker::run(
-        engine,
-        WEBHOOK_DELIVERY,
+    let kind = worker::Kind {
+        kind: WEBHOOK_DELIVERY,
         concurrency,
         lease,
-        |e| &e.deliveries,
-        stop,
-        |engine, job| async move {
-            let outcome = attempt(&engine, &job).await;
-            worker::settle(&engine, &job, outcome, &engine.config.retry).await;
-        },
-    )
-    .await;
+        wake: |e| &e.deliveries,
+        retry: |e| &e.config.retry,
+    };
+    worker::run(engine, kind, stop, |engine, job| async move { attempt(&engine, &job).await }).await;
 }
 
 #[cfg(test)]

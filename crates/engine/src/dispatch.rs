@@ -154,26 +154,25 @@ async fn attempt(engine: &Engine, job: &ClaimedJob) -> Attempt {
 pub async fn run_dispatcher(engine: Arc<Engine>, stop: watch::Receiver<bool>) {
     // A send held by a process that died is claimed again after this long.
     let lease = engine.config.send_timeout * 2 + Duration::from_secs(5);
-    worker::run(
-        engine,
-        PROVIDER_SEND,
-        16,
+    let kind = worker::Kind {
+        kind: PROVIDER_SEND,
+        concurrency: 16,
         lease,
-        |e| &e.sends,
-        stop,
-        |engine, job| async move {
-            let outcome = attempt(&engine, &job).await;
-            if let (Attempt::Retry { error, .. }, Some(id)) = (&outcome, job.message_id) {
-                let attempts = u32::try_from(job.attempts).unwrap_or(u32::MAX);
-                if engine.config.send_retry.next_delay(attempts, None).is_none() {
-                    // Out of retries: the text fails for good.
-                    if let Ok(Some(e)) = engine.store.record_failure(id, None, None, error, true).await {
-                        engine.published(&e);
-                    }
+        wake: |e| &e.sends,
+        retry: |e| &e.config.send_retry,
+    };
+    worker::run(engine, kind, stop, |engine, job| async move {
+        let outcome = attempt(&engine, &job).await;
+        if let (Attempt::Retry { error, .. }, Some(id)) = (&outcome, job.message_id) {
+            let attempts = u32::try_from(job.attempts).unwrap_or(u32::MAX);
+            if engine.config.send_retry.next_delay(attempts, None).is_none() {
+                // Out of retries: the text fails for good.
+                if let Ok(Some(e)) = engine.store.record_failure(id, None, None, error, true).await {
+                    engine.published(&e);
                 }
             }
-            worker::settle(&engine, &job, outcome, &engine.config.send_retry).await;
-        },
-    )
+        }
+        outcome
+    })
     .await;
 }

@@ -150,19 +150,14 @@ async fn attempt(engine: &Engine, job: &ClaimedJob) -> Attempt {
 
 /// Runs the media fetcher until `stop` turns true.
 pub async fn run_media_worker(engine: Arc<Engine>, stop: watch::Receiver<bool>) {
-    worker::run(
-        engine,
-        MEDIA_FETCH,
-        8,
-        Duration::from_secs(600),
-        |e| &e.media,
-        stop,
-        |engine, job| async move {
-            let outcome = attempt(&engine, &job).await;
-            worker::settle(&engine, &job, outcome, &engine.config.media_retry).await;
-        },
-    )
-    .await;
+    let kind = worker::Kind {
+        kind: MEDIA_FETCH,
+        concurrency: 8,
+        lease: Duration::from_secs(600),
+        wake: |e| &e.media,
+        retry: |e| &e.config.media_retry,
+    };
+    worker::run(engine, kind, stop, |engine, job| async move { attempt(&engine, &job).await }).await;
 }
 
 #[cfg(test)]

@@ -24,45 +24,53 @@ pub(crate) enum Attempt {
     Deferred,
 }
 
-/// Records an attempt's outcome; a job out of retries is dead, with an event saying so.
-pub(crate) async fn settle(engine: &Engine, job: &ClaimedJob, attempt: Attempt, policy: &RetryPolicy) {
-    let result = match attempt {
-        Attempt::Done => engine.store.complete_job(job.id).await,
-        Attempt::Deferred => Ok(()),
-        Attempt::Retry { error, retry_after } => {
-            let attempts = u32::try_from(job.attempts).unwrap_or(u32::MAX);
-            match policy.next_delay(attempts, retry_after) {
-                Some(delay) => {
-                    tracing::warn!(job_id = %job.id, kind = %job.kind, %error, retry_in_s = delay.as_secs_f64(), "job failed; will retry");
-                    let next = Utc::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::hours(10));
-                    engine.store.retry_job(job.id, next, &error).await
-                }
-                None => {
-                    tracing::error!(job_id = %job.id, kind = %job.kind, %error, "job failed for the last time; it is dead");
-                    engine.store.kill_job(job, &error).await
-                }
+/// Records a round's outcomes: the jobs done in one statement, each other one on its own; a job
+/// out of retries is dead, with an event saying so. A failure to record leaves the job leased:
+/// it runs again when the lease ends (at least once, never lost).
+async fn settle(engine: &Engine, outcomes: Vec<(ClaimedJob, Attempt)>, policy: &RetryPolicy) {
+    let done: Vec<uuid::Uuid> =
+        outcomes.iter().filter(|(_, a)| matches!(a, Attempt::Done)).map(|(job, _)| job.id).collect();
+    if !done.is_empty()
+        && let Err(e) = engine.store.complete_jobs(&done).await
+    {
+        tracing::error!(jobs = done.len(), error = %e, "could not record jobs as done");
+    }
+    for (job, attempt) in outcomes {
+        let Attempt::Retry { error, retry_after } = attempt else { continue };
+        let attempts = u32::try_from(job.attempts).unwrap_or(u32::MAX);
+        let result = match policy.next_delay(attempts, retry_after) {
+            Some(delay) => {
+                tracing::warn!(job_id = %job.id, kind = %job.kind, %error, retry_in_s = delay.as_secs_f64(), "job failed; will retry");
+                let next = Utc::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::hours(10));
+                engine.store.retry_job(job.id, next, &error).await
             }
+            None => {
+                tracing::error!(job_id = %job.id, kind = %job.kind, %error, "job failed for the last time; it is dead");
+                engine.store.kill_job(&job, &error).await
+            }
+        };
+        if let Err(e) = result {
+            tracing::error!(job_id = %job.id, error = %e, "could not record a job's outcome");
         }
-    };
-    if let Err(e) = result {
-        // The lease runs out and the job is claimed again: at least once, never lost.
-        tracing::error!(job_id = %job.id, error = %e, "could not record a job's outcome");
     }
 }
 
+/// How a kind of job runs: its wake-up, its retry schedule, how many at once, and its lease.
+pub(crate) struct Kind {
+    pub kind: &'static str,
+    pub concurrency: u32,
+    pub lease: Duration,
+    pub wake: fn(&Engine) -> &Notify,
+    pub retry: fn(&Engine) -> &RetryPolicy,
+}
+
 /// Runs jobs of `kind` with `work` until `stop` turns true.
-pub(crate) async fn run<W, F>(
-    engine: Arc<Engine>,
-    kind: &'static str,
-    concurrency: u32,
-    lease: Duration,
-    wake: fn(&Engine) -> &Notify,
-    mut stop: watch::Receiver<bool>,
-    work: W,
-) where
+pub(crate) async fn run<W, F>(engine: Arc<Engine>, kind: Kind, mut stop: watch::Receiver<bool>, work: W)
+where
     W: Fn(Arc<Engine>, ClaimedJob) -> F,
-    F: Future<Output = ()>,
+    F: Future<Output = Attempt>,
 {
+    let Kind { kind, concurrency, lease, wake, retry } = kind;
     let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(1));
     loop {
         if *stop.borrow() {
@@ -83,6 +91,11 @@ pub(crate) async fn run<W, F>(
             }
             continue;
         }
-        futures_util::future::join_all(jobs.into_iter().map(|job| work(engine.clone(), job))).await;
+        let outcomes = futures_util::future::join_all(jobs.into_iter().map(|job| {
+            let attempt = work(engine.clone(), job.clone());
+            async move { (job, attempt.await) }
+        }))
+        .await;
+        settle(&engine, outcomes, retry(&engine)).await;
     }
 }

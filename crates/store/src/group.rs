@@ -89,9 +89,10 @@ async fn run(db: DatabaseConnection, mut rx: mpsc::Receiver<(Item, Answer)>) {
 
 async fn commit(db: DatabaseConnection, batch: Vec<(Item, Answer)>) {
     let (items, answers): (Vec<Item>, Vec<Answer>) = batch.into_iter().unzip();
-    tracing::trace!(texts = items.len(), "inbound batch");
+    let started = std::time::Instant::now();
     match record_batch(&db, &items).await {
         Ok(outcomes) => {
+            tracing::debug!(texts = items.len(), ms = started.elapsed().as_secs_f64() * 1e3, "inbound batch committed");
             for (answer, outcome) in answers.into_iter().zip(outcomes) {
                 let _ = answer.send(outcome.ok_or_else(|| stopped("a text of the batch has no outcome")));
             }

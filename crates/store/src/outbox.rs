@@ -101,14 +101,22 @@ impl Store {
         Ok(jobs)
     }
 
-    /// Marks a job done.
-    pub async fn complete_job(&self, id: Uuid) -> Result<(), StoreError> {
-        sql::execute(
-            self.db(),
-            "UPDATE job SET state = 'done', locked_until = NULL, last_error = NULL, updated_at = $2 WHERE id = $1",
-            vec![id.into(), now().into()],
-        )
-        .await?;
+    /// Marks jobs done, in one statement (one commit for a whole round of work).
+    pub async fn complete_jobs(&self, ids: &[Uuid]) -> Result<(), StoreError> {
+        for chunk in ids.chunks(500) {
+            let mut values: Vec<sea_orm::Value> = vec![now().into()];
+            values.extend(chunk.iter().map(|id| (*id).into()));
+            let list: Vec<String> = (2..=chunk.len() + 1).map(|i| format!("${i}")).collect();
+            sql::execute(
+                self.db(),
+                &format!(
+                    "UPDATE job SET state = 'done', locked_until = NULL, last_error = NULL, updated_at = $1 WHERE id IN ({})",
+                    list.join(", ")
+                ),
+                values,
+            )
+            .await?;
+        }
         Ok(())
     }
 
