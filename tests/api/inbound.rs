@@ -417,3 +417,109 @@ pub async fn a_hardened_prefix_answers_only_its_token_and_sources(app: TestApp) 
     let texts = app.get(&format!("{}/messages?direction=inbound", w.base), &w.token).await;
     assert_eq!(texts.json["items"].as_array().unwrap().len(), 2, "only the accepted callbacks were stored");
 }
+
+/// A batch as the store's lanes write it, given directly so that its make-up is certain: copies
+/// of one text, a text that cannot be written, three texts of one conversation.
+pub async fn a_batch_keeps_every_promise_of_a_single_text(app: TestApp) {
+    use base64::Engine as _;
+    use switchboard_core::routing::{Reply, RouteDecision, RouteReason};
+    use switchboard_store::inbound::{InboundOutcome, InboundText};
+
+    let w = wire(&app, "acme", "acmein", "+12025550100").await;
+    let tenant: uuid::Uuid =
+        app.get("/api/v1/tenants/acme", &w.token).await.expect(StatusCode::OK)["id"].as_str().unwrap().parse().unwrap();
+    let key: [u8; 32] = base64::engine::general_purpose::STANDARD.decode(&app.master_key).unwrap().try_into().unwrap();
+    let store = switchboard_store::Store::connect(&app.database_url, &key).await.unwrap();
+    let text = |tenant: uuid::Uuid, id: &str, from: &str| InboundText {
+        tenant_id: tenant,
+        provider_message_id: id.to_owned(),
+        number: "+12025550100".into(),
+        remote: from.to_owned(),
+        remote_reachable: true,
+        body: Some(format!("text {id}")),
+        media: vec![],
+        catch_all_company_id: None,
+        media_base_url: format!("{}/api/v1/media", app.base),
+    };
+    // Auto-replies when the conversation never had one: the batch must pass each text the state
+    // the texts before it left.
+    let decide = |last: Option<chrono::DateTime<chrono::Utc>>| RouteDecision {
+        destinations: vec!["101".into()],
+        reason: RouteReason::Default,
+        keyword: None,
+        opt_out: None,
+        replies: if last.is_none() { vec![Reply::AutoReply { body: "Thanks!".into() }] } else { vec![] },
+    };
+    // Not a tenant: its rows break a foreign key on both databases, which fails the whole batch.
+    let stranger = uuid::Uuid::from_u128(tenant.as_u128() ^ 0xff);
+    let batch = vec![
+        (text(tenant, "mdr2-b1", "+12065550123"), decide),
+        (text(tenant, "mdr2-b1", "+12065550123"), decide),
+        (text(stranger, "mdr2-b2", "+12065550123"), decide),
+        (text(tenant, "mdr2-b3", "+12065550123"), decide),
+        (text(tenant, "mdr2-b4", "+12065550124"), decide),
+        (text(tenant, "mdr2-b5", "+12065550123"), decide),
+    ];
+    let out = store.record_inbound_batch(batch).await;
+    let stored = |i: usize| match &out[i] {
+        Ok(InboundOutcome::Stored { message_id, .. }) => *message_id,
+        other => panic!("text {i} not stored: {other:?}"),
+    };
+    let first = stored(0);
+    assert!(matches!(out[1], Ok(InboundOutcome::Duplicate { message_id }) if message_id == first), "{:?}", out[1]);
+    assert!(matches!(out[2], Err(switchboard_store::StoreError::Conflict(_))), "{:?}", out[2]);
+    let ids = [first, stored(3), stored(4), stored(5)];
+
+    // The same again, all good now: one batch, copies of one text inside it.
+    let again = vec![
+        (text(tenant, "mdr2-b6", "+12065550125"), decide),
+        (text(tenant, "mdr2-b6", "+12065550125"), decide),
+        (text(tenant, "mdr2-b3", "+12065550123"), decide),
+    ];
+    let out = store.record_inbound_batch(again).await;
+    let sixth = match &out[0] {
+        Ok(InboundOutcome::Stored { message_id, .. }) => *message_id,
+        other => panic!("{other:?}"),
+    };
+    assert!(matches!(out[1], Ok(InboundOutcome::Duplicate { message_id }) if message_id == sixth), "{:?}", out[1]);
+    assert!(matches!(out[2], Ok(InboundOutcome::Duplicate { message_id }) if message_id == ids[1]), "{:?}", out[2]);
+    store.close().await;
+
+    // Five texts stored, nothing of the stranger's; one auto-reply per conversation.
+    let (messages, _, _, conversations) = stored_rows(&app).await;
+    assert_eq!((messages, conversations), (5 + 3, 3), "5 texts and 3 replies in 3 conversations");
+    let received_events =
+        crate::support::column(&app, "SELECT event_type FROM event WHERE event_type = 'message.received'").await;
+    assert_eq!(received_events.len(), 5);
+    let out = app.get(&format!("{}/messages?direction=outbound", w.base), &w.token).await;
+    let replies = out.expect(StatusCode::OK)["items"].as_array().unwrap().len();
+    assert_eq!(replies, 3, "one auto-reply per conversation, not per text");
+    // The PBX gets each text once, each conversation's in order.
+    let got = received(&w.sink, 5).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let got_ids: Vec<String> =
+        received(&w.sink, 5).await.iter().map(|d| d.json["data"]["message_id"].to_string()).collect();
+    assert_eq!(got_ids.len(), 5, "each text once: {got_ids:?}");
+    let order: Vec<String> = got
+        .iter()
+        .filter(|d| d.json["data"]["from"] == "+12065550123")
+        .map(|d| d.json["data"]["message_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(order, [ids[0], ids[1], ids[3]].map(|i| i.to_string()), "one conversation, in order");
+}
+
+pub async fn overlong_media_names_are_shortened_not_refused(app: TestApp) {
+    let w = wire(&app, "acme", "acmein", "+12025550100").await;
+    let long_name = format!("{}.jpg", "a".repeat(400));
+    let long_type = format!("image/{}", "x".repeat(300));
+    let body = String::from_utf8(fixture("inbound_mms_jsonapi.json"))
+        .unwrap()
+        .replace(r#""file_name": "IMG_6735.jpg""#, &format!(r#""file_name": "{long_name}""#))
+        .replace(r#""mime_type": "image/jpeg""#, &format!(r#""mime_type": "{long_type}""#));
+    // Refused, it would come back from Flowroute for ever; stored whole, it would not fit PostgreSQL's columns.
+    app.flowroute("acmein", body.as_bytes()).await.expect(StatusCode::OK);
+    let got = received(&w.sink, 1).await;
+    let media = &got[0].json["data"]["media"][0];
+    assert_eq!(media["file_name"].as_str().unwrap(), &long_name[..255]);
+    assert_eq!(media["mime_type"].as_str().unwrap(), &long_type[..127]);
+}

@@ -150,8 +150,10 @@ impl Engine {
                 .iter()
                 .map(|x| MediaIn {
                     url: x.url.replace('\0', ""),
-                    file_name: x.file_name.as_deref().map(|f| f.replace('\0', "\u{FFFD}")),
-                    mime_type: x.mime_type.replace('\0', ""),
+                    // Kept within the columns' widths: a text is never refused (and retried by
+                    // Flowroute for ever) for an overlong name or type.
+                    file_name: x.file_name.as_deref().map(|f| f.replace('\0', "\u{FFFD}").chars().take(255).collect()),
+                    mime_type: x.mime_type.replace('\0', "").chars().take(127).collect(),
                     size: x.file_size,
                 })
                 .collect(),

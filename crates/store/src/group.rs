@@ -89,33 +89,35 @@ async fn run(db: DatabaseConnection, mut rx: mpsc::Receiver<(Item, Answer)>) {
 
 async fn commit(db: DatabaseConnection, batch: Vec<(Item, Answer)>) {
     let (items, answers): (Vec<Item>, Vec<Answer>) = batch.into_iter().unzip();
+    for (answer, outcome) in answers.into_iter().zip(write(&db, &items).await) {
+        let _ = answer.send(outcome);
+    }
+}
+
+/// Writes `items` as one batch; if that fails for any reason but an unreachable database, each
+/// text on its own. One outcome per text, in order.
+pub(crate) async fn write(db: &DatabaseConnection, items: &[Item]) -> Vec<Result<InboundOutcome, StoreError>> {
     let started = std::time::Instant::now();
-    match record_batch(&db, &items).await {
+    match record_batch(db, items).await {
         Ok(outcomes) => {
             tracing::debug!(texts = items.len(), ms = started.elapsed().as_secs_f64() * 1e3, "inbound batch committed");
-            for (answer, outcome) in answers.into_iter().zip(outcomes) {
-                let _ = answer.send(outcome.ok_or_else(|| stopped("a text of the batch has no outcome")));
-            }
+            outcomes.into_iter().map(|o| o.ok_or_else(|| stopped("a text of the batch has no outcome"))).collect()
         }
         Err(StoreError::Unavailable(cause)) => {
             let cause = cause.to_string();
-            for answer in answers {
-                let _ = answer.send(Err(StoreError::Unavailable(DbErr::Custom(cause.clone()))));
-            }
+            items.iter().map(|_| Err(StoreError::Unavailable(DbErr::Custom(cause.clone())))).collect()
         }
-        Err(e) if items.len() == 1 => {
-            if let Some(answer) = answers.into_iter().next() {
-                let _ = answer.send(Err(e));
-            }
-        }
+        Err(e) if items.len() == 1 => vec![Err(e)],
         Err(e) => {
             tracing::warn!(error = ?e, texts = items.len(), "an inbound batch failed; writing its texts one by one");
-            for (item, answer) in items.iter().zip(answers) {
-                let one = record_batch(&db, slice::from_ref(item)).await.and_then(|mut o| {
-                    o.pop().flatten().ok_or_else(|| stopped("the text has no outcome"))
-                });
-                let _ = answer.send(one);
+            let mut out = Vec::with_capacity(items.len());
+            for item in items {
+                let one = record_batch(db, slice::from_ref(item))
+                    .await
+                    .and_then(|mut o| o.pop().flatten().ok_or_else(|| stopped("the text has no outcome")));
+                out.push(one);
             }
+            out
         }
     }
 }

@@ -9,9 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult, Set, Value as Sql,
-};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult, Set, Value as Sql};
 use serde_json::{Value, json};
 use switchboard_core::routing::{OptOutChange, Reply, RouteDecision};
 use switchboard_core::segments;
@@ -80,6 +78,18 @@ impl Store {
         F: Fn(Option<DateTime<Utc>>) -> RouteDecision + Send + Sync + 'static,
     {
         self.inbound.submit(Item { text, decide: Box::new(decide) }).await
+    }
+
+    /// Writes `texts` as one batch, as a lane would (for tests of the batch itself: a bad text
+    /// among good ones, copies in one batch). One outcome per text, in order.
+    #[doc(hidden)]
+    pub async fn record_inbound_batch<F>(&self, texts: Vec<(InboundText, F)>) -> Vec<Result<InboundOutcome, StoreError>>
+    where
+        F: Fn(Option<DateTime<Utc>>) -> RouteDecision + Send + Sync + 'static,
+    {
+        let items: Vec<Item> =
+            texts.into_iter().map(|(text, decide)| Item { text, decide: Box::new(decide) }).collect();
+        crate::group::write(self.db(), &items).await
     }
 }
 
