@@ -3,9 +3,10 @@
 //! under load, one commit (one fsync) and one statement per table serve many texts; alone, a
 //! text is written at once, with no added wait.
 //!
-//! A tenant's texts always go to the same lane, so its batches commit one after another (and
-//! never wait on each other's locks). SQLite has one lane, as it has one writer; PostgreSQL has
-//! [`POSTGRES_LANES`], so tenants' batches commit in parallel.
+//! A conversation's texts always go to the same lane, so its batches commit one after another,
+//! in order, and copies of one text meet in one lane. SQLite has one lane, as it has one writer;
+//! PostgreSQL has [`POSTGRES_LANES`], whose batches run in parallel up to the tenant's event
+//! counter, which each holds from its update to its commit (so events stay in commit order).
 //!
 //! When a batch fails, nothing of it is written; unless the database is unreachable, its texts
 //! are then written one by one, so one bad text fails alone.
@@ -13,11 +14,11 @@
 use std::slice;
 
 use sea_orm::{DatabaseConnection, DbBackend, DbErr};
+use std::hash::{Hash, Hasher};
 use tokio::sync::{mpsc, oneshot};
-use uuid::Uuid;
 
 use crate::StoreError;
-use crate::inbound::{InboundOutcome, Item, record_batch};
+use crate::inbound::{InboundOutcome, InboundText, Item, record_batch};
 
 /// Most texts in one transaction.
 pub const MAX_BATCH: usize = 256;
@@ -56,14 +57,18 @@ impl Lanes {
         Self { lanes }
     }
 
-    fn lane(&self, tenant: Uuid) -> Option<&mpsc::Sender<(Item, Answer)>> {
-        let n = u128::try_from(self.lanes.len()).ok()?;
-        self.lanes.get(usize::try_from(tenant.as_u128() % n.max(1)).ok()?)
+    /// The lane of a conversation: always the same, so its texts are written in order and its
+    /// copies meet in one lane.
+    fn lane(&self, text: &InboundText) -> Option<&mpsc::Sender<(Item, Answer)>> {
+        let mut h = std::hash::DefaultHasher::new();
+        (text.tenant_id, &text.number, &text.remote).hash(&mut h);
+        let n = u64::try_from(self.lanes.len()).ok()?.max(1);
+        self.lanes.get(usize::try_from(h.finish() % n).ok()?)
     }
 
-    /// Hands a text to its tenant's lane and waits until it is durable (or refused).
+    /// Hands a text to its conversation's lane and waits until it is durable (or refused).
     pub(crate) async fn submit(&self, item: Item) -> Result<InboundOutcome, StoreError> {
-        let lane = self.lane(item.text.tenant_id).ok_or_else(|| stopped("no lane"))?;
+        let lane = self.lane(&item.text).ok_or_else(|| stopped("no lane"))?;
         let (tx, rx) = oneshot::channel();
         lane.send((item, tx)).await.map_err(|_| stopped("the inbound writer has stopped"))?;
         // A dropped answer means the batch's task panicked: nothing of it was committed.
