@@ -9,7 +9,7 @@ use chrono::Utc;
 use rand::Rng;
 use secrecy::ExposeSecret;
 use switchboard_store::events::WEBHOOK_DELIVERY;
-use switchboard_store::outbox::ClaimedJob;
+use switchboard_store::outbox::{ClaimedJob, WebhookDelivery};
 use tokio::sync::watch;
 
 use crate::Engine;
@@ -63,11 +63,11 @@ fn retry_after(res: &reqwest::Response) -> Option<Duration> {
     (when.with_timezone(&Utc) - Utc::now()).to_std().ok()
 }
 
-async fn attempt(engine: &Engine, job: &ClaimedJob) -> Attempt {
-    let delivery = match engine.store.webhook_delivery(job).await {
-        Ok(Some(d)) => d,
-        Ok(None) => return Attempt::Done,
-        Err(e) => return Attempt::Retry { error: format!("loading the event: {e}"), retry_after: None },
+async fn attempt(engine: &Engine, job: &ClaimedJob, delivery: Option<Option<WebhookDelivery>>) -> Attempt {
+    let delivery = match delivery {
+        Some(Some(d)) => d,
+        Some(None) => return Attempt::Done,
+        None => return Attempt::Retry { error: "loading the event: not found".into(), retry_after: None },
     };
     if let Err(error) = crate::net::check_literal(&delivery.url, &engine.config.private_targets) {
         return Attempt::Retry { error, retry_after: None };
@@ -119,7 +119,26 @@ pub async fn run_webhook_worker(engine: Arc<Engine>, stop: watch::Receiver<bool>
         wake: |e| &e.deliveries,
         retry: |e| &e.config.retry,
     };
-    worker::run(engine, kind, stop, |engine, job| async move { attempt(&engine, &job).await }).await;
+    worker::run_rounds(engine, kind, stop, |engine, jobs| async move {
+        // What the whole round posts, in two queries.
+        let mut loaded = match engine.store.webhook_deliveries(&jobs).await {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                let error = format!("loading the events: {e}");
+                return jobs.into_iter().map(|job| (job, Attempt::Retry { error: error.clone(), retry_after: None })).collect();
+            }
+        };
+        let posts = jobs.into_iter().map(|job| {
+            let delivery = loaded.remove(&job.id);
+            let engine = engine.clone();
+            async move {
+                let outcome = attempt(&engine, &job, delivery).await;
+                (job, outcome)
+            }
+        });
+        futures_util::future::join_all(posts).await
+    })
+    .await;
 }
 
 #[cfg(test)]

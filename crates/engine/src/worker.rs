@@ -64,11 +64,27 @@ pub(crate) struct Kind {
     pub retry: fn(&Engine) -> &RetryPolicy,
 }
 
-/// Runs jobs of `kind` with `work` until `stop` turns true.
-pub(crate) async fn run<W, F>(engine: Arc<Engine>, kind: Kind, mut stop: watch::Receiver<bool>, work: W)
+/// Runs jobs of `kind`, each with `work`, until `stop` turns true.
+pub(crate) async fn run<W, F>(engine: Arc<Engine>, kind: Kind, stop: watch::Receiver<bool>, work: W)
 where
     W: Fn(Arc<Engine>, ClaimedJob) -> F,
     F: Future<Output = Attempt>,
+{
+    run_rounds(engine, kind, stop, |engine, jobs| {
+        futures_util::future::join_all(jobs.into_iter().map(|job| {
+            let attempt = work(engine.clone(), job.clone());
+            async move { (job, attempt.await) }
+        }))
+    })
+    .await;
+}
+
+/// Runs jobs of `kind` a claimed round at a time with `round` (which may load what the whole
+/// round needs at once), until `stop` turns true.
+pub(crate) async fn run_rounds<R, F>(engine: Arc<Engine>, kind: Kind, mut stop: watch::Receiver<bool>, round: R)
+where
+    R: Fn(Arc<Engine>, Vec<ClaimedJob>) -> F,
+    F: Future<Output = Vec<(ClaimedJob, Attempt)>>,
 {
     let Kind { kind, concurrency, lease, wake, retry } = kind;
     let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(1));
@@ -91,11 +107,7 @@ where
             }
             continue;
         }
-        let outcomes = futures_util::future::join_all(jobs.into_iter().map(|job| {
-            let attempt = work(engine.clone(), job.clone());
-            async move { (job, attempt.await) }
-        }))
-        .await;
+        let outcomes = round(engine.clone(), jobs).await;
         settle(&engine, outcomes, retry(&engine)).await;
     }
 }

@@ -4,7 +4,9 @@
 //! (a conversation) is unfinished, which keeps each conversation's deliveries in order.
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::{DbBackend, EntityTrait, QueryResult};
+use std::collections::{BTreeSet, HashMap};
+
+use sea_orm::{ColumnTrait, DbBackend, EntityTrait, QueryFilter, QueryResult};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -150,12 +152,52 @@ impl Store {
         Ok(())
     }
 
-    /// What to post for a webhook job; `None` when the tenant no longer has a webhook.
-    pub async fn webhook_delivery(&self, job: &ClaimedJob) -> Result<Option<WebhookDelivery>, StoreError> {
-        let event_id = job.event_id.ok_or(StoreError::NotFound)?;
-        let ev = event::Entity::find_by_id(event_id).one(self.db()).await?.ok_or(StoreError::NotFound)?;
-        let t = tenant::Entity::find_by_id(ev.tenant_id).one(self.db()).await?.ok_or(StoreError::NotFound)?;
-        let Some(url) = t.webhook_url.clone() else { return Ok(None) };
+    /// What to post for each webhook job of a round, by job id: `None` inside when the tenant no
+    /// longer has a webhook; a job whose event is gone is left out. Two queries for the round;
+    /// each tenant's secrets are opened once.
+    pub async fn webhook_deliveries(
+        &self,
+        jobs: &[ClaimedJob],
+    ) -> Result<HashMap<Uuid, Option<WebhookDelivery>>, StoreError> {
+        let event_ids: BTreeSet<i64> = jobs.iter().filter_map(|j| j.event_id).collect();
+        let events: HashMap<i64, event::Model> = event::Entity::find()
+            .filter(event::Column::Id.is_in(event_ids))
+            .all(self.db())
+            .await?
+            .into_iter()
+            .map(|e| (e.id, e))
+            .collect();
+        let tenant_ids: BTreeSet<Uuid> = events.values().map(|e| e.tenant_id).collect();
+        let mut targets: HashMap<Uuid, Option<(String, Vec<SecretString>)>> = HashMap::new();
+        for t in tenant::Entity::find().filter(tenant::Column::Id.is_in(tenant_ids)).all(self.db()).await? {
+            let target = match t.webhook_url.clone() {
+                Some(url) => Some((url, self.webhook_secrets(&t)?)),
+                None => None,
+            };
+            targets.insert(t.id, target);
+        }
+        let mut out = HashMap::with_capacity(jobs.len());
+        for job in jobs {
+            let Some(ev) = job.event_id.and_then(|id| events.get(&id)) else { continue };
+            let Some(target) = targets.get(&ev.tenant_id) else { continue };
+            let delivery = target.as_ref().map(|(url, secrets)| WebhookDelivery {
+                url: url.clone(),
+                secrets: secrets.clone(),
+                webhook_id: ev
+                    .payload
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .map_or_else(|| format!("evt_{}", ev.id), str::to_owned),
+                body: ev.payload.clone(),
+            });
+            out.insert(job.id, delivery);
+        }
+        Ok(out)
+    }
+
+    /// A tenant's webhook secrets: the current one first, then the previous one while its grace
+    /// period lasts.
+    fn webhook_secrets(&self, t: &tenant::Model) -> Result<Vec<SecretString>, StoreError> {
         let aad = format!("tenant:{}:webhook_secret", t.id);
         let open = |sealed: &str| self.open_secret(sealed, &aad);
         let mut secrets = vec![open(&t.webhook_secret_enc)?];
@@ -164,9 +206,7 @@ impl Store {
         {
             secrets.push(open(prev)?);
         }
-        let webhook_id =
-            ev.payload.get("id").and_then(Value::as_str).map_or_else(|| format!("evt_{}", ev.id), str::to_owned);
-        Ok(Some(WebhookDelivery { url, secrets, webhook_id, body: ev.payload }))
+        Ok(secrets)
     }
 
     /// Counts jobs by state, for tests and metrics.
