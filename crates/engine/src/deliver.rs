@@ -125,7 +125,10 @@ pub async fn run_webhook_worker(engine: Arc<Engine>, stop: watch::Receiver<bool>
             Ok(loaded) => loaded,
             Err(e) => {
                 let error = format!("loading the events: {e}");
-                return jobs.into_iter().map(|job| (job, Attempt::Retry { error: error.clone(), retry_after: None })).collect();
+                return jobs
+                    .into_iter()
+                    .map(|job| (job, Attempt::Retry { error: error.clone(), retry_after: None }))
+                    .collect();
             }
         };
         let posts = jobs.into_iter().map(|job| {

@@ -141,7 +141,7 @@ impl Engine {
         let text = InboundText {
             tenant_id: prefix.tenant_id,
             provider_message_id: m.id.clone(),
-            number: number.e164.clone(),
+            number: m.to.as_str().to_owned(),
             remote: m.from.to_string(),
             remote_reachable: m.from.number().is_some(),
             body: body.clone(),

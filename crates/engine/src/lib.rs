@@ -17,7 +17,7 @@ use std::time::Duration;
 use switchboard_store::Store;
 use tokio::sync::{Notify, broadcast};
 
-pub use cache::RoutingCache;
+pub use cache::{NumberRouting, RoutingCache};
 pub use deliver::{RetryPolicy, run_webhook_worker};
 pub use dispatch::run_dispatcher;
 pub use ingress::{IngressError, Origin, Received};
