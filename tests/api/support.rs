@@ -126,6 +126,7 @@ impl TestApp {
             },
             media_dir: media_dir.path().to_owned(),
             media_allow_http: true,
+            flowroute_pacing: true,
             webhook_timeout: Duration::from_secs(5),
             send_timeout: Duration::from_secs(5),
             unknown_outcome_wait: Duration::from_secs(3),

@@ -47,10 +47,41 @@ enum Cmd {
         /// Post for this many seconds instead of a number of texts.
         #[arg(long)]
         seconds: Option<u64>,
+        /// Post at most this many texts a second (for latency at a given rate).
+        #[arg(long)]
+        rate: Option<f64>,
         /// The server binary (default: `switchboard` beside this one).
         #[arg(long)]
         server: Option<PathBuf>,
         /// Print the report as JSON too.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Outbound texts queued through the API and dispatched to the simulator, limits lifted.
+    Outbound {
+        #[arg(long, value_enum, default_value = "sqlite")]
+        database: Db,
+        #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+        postgres: String,
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        /// Texts to queue (after a warm-up of a tenth as many).
+        #[arg(long, default_value_t = 10_000)]
+        texts: usize,
+        #[arg(long)]
+        server: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Inbound (full speed, then at half that rate) and outbound, on SQLite and on PostgreSQL.
+    All {
+        #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+        postgres: String,
+        /// Inbound texts per run (outbound and the half-rate run use half as many).
+        #[arg(long, default_value_t = 20_000)]
+        texts: usize,
+        #[arg(long)]
+        server: Option<PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -101,11 +132,11 @@ fn random_key() -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-async fn start_server(bin: PathBuf, database_url: String) -> anyhow::Result<Server> {
+async fn start_server(bin: PathBuf, database_url: String, extra: &[(&str, &str)]) -> anyhow::Result<Server> {
     let dir = tempfile::tempdir()?;
     let port = free_port()?;
     let base = format!("http://127.0.0.1:{port}");
-    let env: Vec<(String, String)> = vec![
+    let mut env: Vec<(String, String)> = vec![
         ("SWITCHBOARD_DATABASE_URL".into(), database_url),
         ("SWITCHBOARD_LISTEN".into(), format!("127.0.0.1:{port}")),
         ("SWITCHBOARD_PUBLIC_URL".into(), base.clone()),
@@ -118,6 +149,7 @@ async fn start_server(bin: PathBuf, database_url: String) -> anyhow::Result<Serv
         ("SWITCHBOARD_LOG_FORMAT".into(), "json".into()),
         ("SWITCHBOARD_MEDIA_DIR".into(), dir.path().join("media").display().to_string()),
     ];
+    env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
     let log_path = std::env::var_os("SB_BENCH_SERVER_LOG").map_or_else(|| dir.path().join("server.log"), PathBuf::from);
     let log = std::fs::File::create(log_path)?;
     let child = Command::new(&bin)
@@ -174,7 +206,7 @@ async fn sink() -> anyhow::Result<(String, Arc<AtomicUsize>)> {
     Ok((url, count))
 }
 
-async fn wire(server: &Server, sink_url: &str) -> anyhow::Result<()> {
+async fn wire(server: &Server, sink_url: &str, endpoint: Option<&str>) -> anyhow::Result<()> {
     let client = reqwest::Client::new();
     let token = token(server)?;
     let post = |path: &str, body: Value| {
@@ -189,11 +221,12 @@ async fn wire(server: &Server, sink_url: &str) -> anyhow::Result<()> {
     };
     post("/api/v1/tenants", json!({"slug": "bench", "name": "Bench", "webhook_url": sink_url})).await?;
     let t = "/api/v1/tenants/bench";
-    let provider = post(
-        &format!("{t}/providers"),
-        json!({"name": "Main", "kind": "flowroute", "access_key": "bench", "secret_key": "bench-secret"}),
-    )
-    .await?;
+    let mut provider =
+        json!({"name": "Main", "kind": "flowroute", "access_key": "sim-access", "secret_key": "sim-secret"});
+    if let Some(endpoint) = endpoint {
+        provider["endpoint"] = json!(endpoint);
+    }
+    let provider = post(&format!("{t}/providers"), provider).await?;
     let provider = provider["id"].as_str().context("a provider id")?.to_owned();
     post(&format!("{t}/prefixes"), json!({"prefix": "benchin", "provider_id": provider})).await?;
     for ext in ["101", "102"] {
@@ -229,8 +262,9 @@ impl Phase {
     }
 }
 
-/// Runs `count` requests (or for `seconds`) at `concurrency`, each made by `request(i)`.
-async fn load<F>(concurrency: usize, count: usize, seconds: Option<u64>, request: F) -> Phase
+/// Runs `count` requests (or for `seconds`) at `concurrency`, each made by `request(i)`; with a
+/// `rate`, request `i` is not sent before `i / rate` seconds into the run.
+async fn load<F>(concurrency: usize, count: usize, seconds: Option<u64>, rate: Option<f64>, request: F) -> Phase
 where
     F: Fn(usize) -> reqwest::RequestBuilder + Send + Sync + 'static,
 {
@@ -247,6 +281,9 @@ where
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 if until.map_or(i >= count, |u| Instant::now() >= u) {
                     break;
+                }
+                if let Some(rate) = rate.filter(|r| *r > 0.0) {
+                    tokio::time::sleep_until((started + Duration::from_secs_f64(i as f64 / rate)).into()).await;
                 }
                 let t = Instant::now();
                 match request(i).send().await {
@@ -280,124 +317,259 @@ fn text(i: usize, run: &str) -> String {
     )
 }
 
-async fn inbound(
-    database: Db,
+/// What every command shares: where the server binary is and which PostgreSQL to use.
+#[derive(Clone)]
+struct Setup {
+    bin: PathBuf,
     postgres: String,
+}
+
+impl Setup {
+    fn new(server: Option<PathBuf>, postgres: String) -> anyhow::Result<Self> {
+        let bin = match server {
+            Some(b) => b,
+            None => std::env::current_exe()?.with_file_name("switchboard"),
+        };
+        ensure!(bin.exists(), "no server binary at {} (cargo build --release first)", bin.display());
+        Ok(Self { bin, postgres })
+    }
+
+    /// Runs `body` against a fresh database of `database`'s kind, dropped afterwards.
+    async fn with_database<T, F, Fut>(&self, database: Db, body: F) -> anyhow::Result<T>
+    where
+        F: FnOnce(String) -> Fut,
+        Fut: std::future::Future<Output = anyhow::Result<T>>,
+    {
+        let (db_name, database_url) = match database {
+            Db::Sqlite => (None, "sqlite://switchboard.db?mode=rwc".to_owned()),
+            Db::Postgres => {
+                let name = format!("sb_bench_{}", uuid::Uuid::new_v4().simple());
+                let out =
+                    Command::new("psql").args([&self.postgres, "-qc", &format!("CREATE DATABASE {name}")]).output()?;
+                ensure!(out.status.success(), "creating {name}: {}", String::from_utf8_lossy(&out.stderr));
+                let root = self.postgres.rsplit_once('/').map_or(self.postgres.as_str(), |(r, _)| r);
+                (Some(name.clone()), format!("{root}/{name}"))
+            }
+        };
+        let result = body(database_url).await;
+        if let Some(name) = db_name {
+            let drop = format!("DROP DATABASE {name} WITH (FORCE)");
+            let _ = Command::new("psql").args([&self.postgres, "-qc", &drop]).output();
+        }
+        result
+    }
+}
+
+fn label(database: Db) -> &'static str {
+    match database {
+        Db::Sqlite => "sqlite",
+        Db::Postgres => "postgres",
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Inbound texts, the delivery queue's drain, and the no-op route; the report as JSON.
+async fn inbound(
+    setup: &Setup,
+    database: Db,
     concurrency: usize,
     texts: usize,
     seconds: Option<u64>,
-    server: Option<PathBuf>,
-    as_json: bool,
-) -> anyhow::Result<()> {
-    let bin = match server {
-        Some(b) => b,
-        None => std::env::current_exe()?.with_file_name("switchboard"),
-    };
-    ensure!(bin.exists(), "no server binary at {} (cargo build --release first)", bin.display());
-    let (db_name, database_url) = match database {
-        Db::Sqlite => (None, "sqlite://switchboard.db?mode=rwc".to_owned()),
-        Db::Postgres => {
-            let name = format!("sb_bench_{}", uuid::Uuid::new_v4().simple());
-            let out = Command::new("psql").args([&postgres, "-qc", &format!("CREATE DATABASE {name}")]).output()?;
-            ensure!(out.status.success(), "creating {name}: {}", String::from_utf8_lossy(&out.stderr));
-            let root = postgres.rsplit_once('/').map_or(postgres.as_str(), |(r, _)| r);
-            (Some(name.clone()), format!("{root}/{name}"))
-        }
-    };
-    let result = async {
-        let (sink_url, delivered) = sink().await?;
-        let server = start_server(bin.clone(), database_url.clone()).await?;
-        wire(&server, &sink_url).await?;
-        let pid = server.child.id();
-        let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
-        let url = format!("{}/benchin", server.base);
-        let run = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
+    rate: Option<f64>,
+) -> anyhow::Result<Value> {
+    setup
+        .with_database(database, |database_url| async move {
+            let (sink_url, delivered) = sink().await?;
+            let server = start_server(setup.bin.clone(), database_url, &[]).await?;
+            wire(&server, &sink_url, None).await?;
+            let pid = server.child.id();
+            let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
+            let url = format!("{}/benchin", server.base);
+            let run = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
 
-        // Warm-up: connections, caches, the database's pages.
-        let warm = (texts / 10).max(200);
-        let (c, u, r) = (client.clone(), url.clone(), format!("w{run}"));
-        load(concurrency, warm, None, move |i| c.post(&u).header("content-type", "application/json").body(text(i, &r)))
+            // Warm-up: connections, caches, the database's pages.
+            let warm = (texts / 10).max(200);
+            let (c, u, r) = (client.clone(), url.clone(), format!("w{run}"));
+            load(concurrency, warm, None, None, move |i| {
+                c.post(&u).header("content-type", "application/json").body(text(i, &r))
+            })
             .await;
 
-        let (cpu_before, _) = usage(pid)?;
-        let (c, u, r) = (client.clone(), url.clone(), run.clone());
-        let hot = load(concurrency, texts, seconds, move |i| {
-            c.post(&u).header("content-type", "application/json").body(text(i, &r))
-        })
-        .await;
-        let (cpu_after, _) = usage(pid)?;
-        let posted = warm + hot.done;
+            let (cpu_before, _) = usage(pid)?;
+            let (c, u, r) = (client.clone(), url.clone(), run.clone());
+            let hot = load(concurrency, texts, seconds, rate, move |i| {
+                c.post(&u).header("content-type", "application/json").body(text(i, &r))
+            })
+            .await;
+            let (cpu_after, _) = usage(pid)?;
+            let posted = warm + hot.done;
 
-        // The delivery queue: how long until the sink has everything.
-        let drain_started = Instant::now();
-        let deadline = drain_started + Duration::from_secs(600);
-        while delivered.load(Ordering::Relaxed) < posted {
-            if Instant::now() > deadline {
-                bail!("only {} of {posted} deliveries arrived", delivered.load(Ordering::Relaxed));
+            // The delivery queue: how long until the sink has everything.
+            let drain_started = Instant::now();
+            let deadline = drain_started + Duration::from_secs(600);
+            while delivered.load(Ordering::Relaxed) < posted {
+                if Instant::now() > deadline {
+                    bail!("only {} of {posted} deliveries arrived", delivered.load(Ordering::Relaxed));
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        let drained_after = drain_started.elapsed();
+            let drained_after = drain_started.elapsed();
 
-        let (c, u) = (client.clone(), format!("{}/healthz", server.base));
-        let noop = load(concurrency, hot.done.max(1000), seconds, move |_| c.get(&u)).await;
-        let (_, peak_rss) = usage(pid)?;
+            let (c, u) = (client.clone(), format!("{}/healthz", server.base));
+            let noop = load(concurrency, hot.done.max(1000), seconds, None, move |_| c.get(&u)).await;
+            let (_, peak_rss) = usage(pid)?;
+            let report = json!({
+                "bench": "inbound",
+                "database": label(database),
+                "concurrency": concurrency,
+                "rate_limit_per_s": rate,
+                "inbound": {"texts": hot.done, "errors": hot.errors, "seconds": hot.elapsed.as_secs_f64(),
+                            "texts_per_s": hot.rate(), "p50_ms": ms(hot.percentile(0.5)),
+                            "p95_ms": ms(hot.percentile(0.95)), "p99_ms": ms(hot.percentile(0.99))},
+                "noop": {"requests": noop.done, "errors": noop.errors, "requests_per_s": noop.rate(),
+                         "p50_ms": ms(noop.percentile(0.5)), "p99_ms": ms(noop.percentile(0.99))},
+                "ratio_inbound_to_noop": hot.rate() / noop.rate(),
+                "server_cpu_seconds_inbound": cpu_after - cpu_before,
+                "server_peak_rss_mb": peak_rss as f64 / 1_048_576.0,
+                "delivery": {"delivered": delivered.load(Ordering::Relaxed),
+                             "drained_after_inbound_s": drained_after.as_secs_f64(),
+                             "drain_rate_per_s": posted as f64 / (hot.elapsed + drained_after).as_secs_f64()},
+            });
+            println!(
+                "{}: inbound {:.0} texts/s ({} texts, {} errors{}) p50 {:.2} ms p95 {:.2} ms p99 {:.2} ms | \
+                 no-op {:.0} req/s | ratio {:.1} % | server CPU {:.1} s, peak RSS {:.0} MB | \
+                 deliveries drained {:.1} s after the last text ({:.0}/s overall)",
+                label(database),
+                hot.rate(),
+                hot.done,
+                hot.errors,
+                rate.map(|r| format!(", paced at {r:.0}/s")).unwrap_or_default(),
+                ms(hot.percentile(0.5)),
+                ms(hot.percentile(0.95)),
+                ms(hot.percentile(0.99)),
+                noop.rate(),
+                100.0 * hot.rate() / noop.rate(),
+                cpu_after - cpu_before,
+                peak_rss as f64 / 1_048_576.0,
+                drained_after.as_secs_f64(),
+                report["delivery"]["drain_rate_per_s"].as_f64().unwrap_or(0.0),
+            );
+            Ok(report)
+        })
+        .await
+}
 
-        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-        let label = match database {
-            Db::Sqlite => "sqlite",
-            Db::Postgres => "postgres",
-        };
-        let report = json!({
-            "database": label,
-            "concurrency": concurrency,
-            "inbound": {"texts": hot.done, "errors": hot.errors, "seconds": hot.elapsed.as_secs_f64(),
-                        "texts_per_s": hot.rate(), "p50_ms": ms(hot.percentile(0.5)),
-                        "p95_ms": ms(hot.percentile(0.95)), "p99_ms": ms(hot.percentile(0.99))},
-            "noop": {"requests": noop.done, "errors": noop.errors, "requests_per_s": noop.rate(),
-                     "p50_ms": ms(noop.percentile(0.5)), "p99_ms": ms(noop.percentile(0.99))},
-            "ratio_inbound_to_noop": hot.rate() / noop.rate(),
-            "server_cpu_seconds_inbound": cpu_after - cpu_before,
-            "server_peak_rss_mb": peak_rss as f64 / 1_048_576.0,
-            "delivery": {"delivered": delivered.load(Ordering::Relaxed),
-                         "drained_after_inbound_s": drained_after.as_secs_f64(),
-                         "drain_rate_per_s": posted as f64 / (hot.elapsed + drained_after).as_secs_f64()},
-        });
-        println!(
-            "{label}: inbound {:.0} texts/s ({} texts, {} errors) p50 {:.2} ms p95 {:.2} ms p99 {:.2} ms | \
-             no-op {:.0} req/s | ratio {:.1} % | server CPU {:.1} s, peak RSS {:.0} MB | \
-             deliveries drained {:.1} s after the last text ({:.0}/s overall)",
-            hot.rate(),
-            hot.done,
-            hot.errors,
-            ms(hot.percentile(0.5)),
-            ms(hot.percentile(0.95)),
-            ms(hot.percentile(0.99)),
-            noop.rate(),
-            100.0 * hot.rate() / noop.rate(),
-            cpu_after - cpu_before,
-            peak_rss as f64 / 1_048_576.0,
-            drained_after.as_secs_f64(),
-            report["delivery"]["drain_rate_per_s"].as_f64().unwrap_or(0.0),
-        );
-        if as_json {
-            println!("{report}");
-        }
-        Ok::<(), anyhow::Error>(())
+/// Outbound texts queued through the API and dispatched to the simulator with its limits (and
+/// Switchboard's pacing) lifted; the report as JSON.
+async fn outbound(setup: &Setup, database: Db, concurrency: usize, texts: usize) -> anyhow::Result<Value> {
+    setup
+        .with_database(database, |database_url| async move {
+            let (sink_url, _) = sink().await?;
+            let sim_config = flowroute_sim::SimConfig { rate_limits: false, receipts: false, ..Default::default() };
+            let sim = flowroute_sim::Sim::start(std::net::TcpListener::bind("127.0.0.1:0")?, sim_config)?;
+            let server =
+                start_server(setup.bin.clone(), database_url, &[("SWITCHBOARD_FLOWROUTE_PACING", "false")]).await?;
+            wire(&server, &sink_url, Some(&sim.endpoint())).await?;
+            let pid = server.child.id();
+            let token = token(&server)?;
+            let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
+            let url = format!("{}/api/v1/tenants/bench/messages", server.base);
+            // A thousand recipients: one conversation's texts go one at a time, in order.
+            let send = move |c: &reqwest::Client, i: usize| {
+                c.post(&url).bearer_auth(&token).json(&json!({
+                    "from": "+12025550100", "to": format!("+1206555{:04}", i % 1000), "body": format!("bench {i}")}))
+            };
+            let first = send(&client, 0).send().await?;
+            let status = first.status();
+            ensure!(status.is_success(), "queueing a text: {status} {}", first.text().await?);
+            let warm = (texts / 10).max(200);
+            let c = client.clone();
+            let s = send.clone();
+            load(concurrency, warm, None, None, move |i| s(&c, i)).await;
+            wait_for(|| sim.accepted_count() >= warm, Duration::from_secs(300)).await?;
+
+            let (cpu_before, _) = usage(pid)?;
+            let started = Instant::now();
+            let c = client.clone();
+            let queued = load(concurrency, texts, None, None, move |i| send(&c, warm + i)).await;
+            let queued_at = started.elapsed();
+            wait_for(|| sim.accepted_count() >= warm + queued.done, Duration::from_secs(600)).await?;
+            let dispatched_at = started.elapsed();
+            let (cpu_after, peak_rss) = usage(pid)?;
+            let report = json!({
+                "bench": "outbound",
+                "database": label(database),
+                "concurrency": concurrency,
+                "queued": {"texts": queued.done, "errors": queued.errors, "texts_per_s": queued.rate(),
+                           "p50_ms": ms(queued.percentile(0.5)), "p99_ms": ms(queued.percentile(0.99))},
+                "dispatch": {"texts_per_s": queued.done as f64 / dispatched_at.as_secs_f64(),
+                             "lag_after_last_queued_s": (dispatched_at - queued_at).as_secs_f64()},
+                "server_cpu_seconds": cpu_after - cpu_before,
+                "server_peak_rss_mb": peak_rss as f64 / 1_048_576.0,
+            });
+            println!(
+                "{}: outbound {:.0} texts/s accepted by the simulator ({} texts queued at {:.0}/s, {} errors; \
+                 the last accepted {:.1} s after the last queued) | server CPU {:.1} s, peak RSS {:.0} MB",
+                label(database),
+                report["dispatch"]["texts_per_s"].as_f64().unwrap_or(0.0),
+                queued.done,
+                queued.rate(),
+                queued.errors,
+                (dispatched_at - queued_at).as_secs_f64(),
+                cpu_after - cpu_before,
+                peak_rss as f64 / 1_048_576.0,
+            );
+            Ok(report)
+        })
+        .await
+}
+
+async fn wait_for(done: impl Fn() -> bool, within: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + within;
+    while !done() {
+        ensure!(Instant::now() < deadline, "not done within {within:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    .await;
-    if let Some(name) = db_name {
-        let _ = Command::new("psql").args([&postgres, "-qc", &format!("DROP DATABASE {name} WITH (FORCE)")]).output();
+    Ok(())
+}
+
+/// Everything docs/BENCHMARKS.md reports from a running server, in one go.
+async fn all(setup: &Setup, texts: usize) -> anyhow::Result<Vec<Value>> {
+    let mut reports = Vec::new();
+    for database in [Db::Sqlite, Db::Postgres] {
+        let full = inbound(setup, database, 64, texts, None, None).await?;
+        let half = full["inbound"]["texts_per_s"].as_f64().unwrap_or(100.0) / 2.0;
+        reports.push(full);
+        reports.push(inbound(setup, database, 64, texts / 2, None, Some(half)).await?);
+        reports.push(outbound(setup, database, 64, texts / 2).await?);
     }
-    result
+    Ok(reports)
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    match Cli::parse().command {
-        Cmd::Inbound { database, postgres, concurrency, texts, seconds, server, json } => {
-            inbound(database, postgres, concurrency, texts, seconds, server, json).await
+    let (report, as_json) = match Cli::parse().command {
+        Cmd::Inbound { database, postgres, concurrency, texts, seconds, rate, server, json } => {
+            let setup = Setup::new(server, postgres)?;
+            (vec![inbound(&setup, database, concurrency, texts, seconds, rate).await?], json)
+        }
+        Cmd::Outbound { database, postgres, concurrency, texts, server, json } => {
+            let setup = Setup::new(server, postgres)?;
+            (vec![outbound(&setup, database, concurrency, texts).await?], json)
+        }
+        Cmd::All { postgres, texts, server, json } => {
+            let setup = Setup::new(server, postgres)?;
+            (all(&setup, texts).await?, json)
+        }
+    };
+    if as_json {
+        for r in report {
+            println!("{r}");
         }
     }
+    Ok(())
 }

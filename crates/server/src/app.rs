@@ -36,6 +36,8 @@ pub struct Settings {
     pub send_timeout: Duration,
     /// How long an unanswered send waits for a receipt before it is sent again.
     pub unknown_outcome_wait: Duration,
+    /// Space sends under Flowroute's default per-key limits.
+    pub flowroute_pacing: bool,
     /// Where fetched MMS media are kept.
     pub media_dir: std::path::PathBuf,
     /// Fetch media over plain http too (tests and simulators).
@@ -77,6 +79,7 @@ impl Settings {
             unknown_outcome_wait: Duration::from_secs(config.flowroute_unknown_outcome_wait_secs),
             media_dir: config.media_dir.clone(),
             media_allow_http: config.media_allow_http,
+            flowroute_pacing: config.flowroute_pacing,
             trust_forwarded_for: config.trust_forwarded_for,
             ingress_failure_limit: config.ingress_failure_limit,
             ingress_block: Duration::from_secs(config.ingress_block_secs),
@@ -118,6 +121,7 @@ impl App {
         engine_config.send_retry = settings.send_retry.clone();
         engine_config.send_timeout = settings.send_timeout;
         engine_config.unknown_outcome_wait = settings.unknown_outcome_wait;
+        engine_config.pace_provider = settings.flowroute_pacing;
         engine_config.media_dir = settings.media_dir.clone();
         engine_config.media_allow_http = settings.media_allow_http;
         engine_config.ingress_failure_limit = settings.ingress_failure_limit;

@@ -68,6 +68,9 @@ pub struct Config {
     /// Waits between attempts of a send Flowroute refused for now (429, 5xx, no answer), in seconds;
     /// the last one's failure fails the text.
     pub flowroute_retry_schedule_secs: Vec<u64>,
+    /// Space sends per access key under Flowroute's default limits (5 SMS/s, 1 MMS/s). Turn off
+    /// only for an account whose limits Flowroute raised, or against a simulator.
+    pub flowroute_pacing: bool,
     /// Where fetched MMS media are kept.
     pub media_dir: std::path::PathBuf,
     /// Fetch media over plain http too (for a local Flowroute simulator; never in production).
@@ -110,6 +113,7 @@ impl Default for Config {
                 .collect(),
             media_dir: "./switchboard-media".into(),
             media_allow_http: false,
+            flowroute_pacing: true,
             trust_forwarded_for: false,
             ingress_failure_limit: 30,
             ingress_block_secs: 300,
@@ -296,7 +300,7 @@ fn value_for(key: &str, value: String) -> figment::value::Value {
     {
         return Value::from(f);
     }
-    if (key == "media_allow_http" || key == "trust_forwarded_for")
+    if (key == "media_allow_http" || key == "trust_forwarded_for" || key == "flowroute_pacing")
         && let Ok(b) = value.parse::<bool>()
     {
         return Value::from(b);

@@ -102,6 +102,7 @@ pub async fn run() -> anyhow::Result<()> {
         unknown_outcome_wait: Duration::from_secs(150),
         media_dir: dir.join("media"),
         media_allow_http: true,
+        flowroute_pacing: true,
         trust_forwarded_for: false,
         ingress_failure_limit: 30,
         ingress_block: Duration::from_secs(300),

@@ -340,6 +340,11 @@ impl Sim {
         self.shared.state.lock().unwrap_or_else(|e| e.into_inner()).accepted.clone()
     }
 
+    /// How many sends were accepted so far (without copying them, for load tests).
+    pub fn accepted_count(&self) -> usize {
+        self.shared.state.lock().unwrap_or_else(|e| e.into_inner()).accepted.len()
+    }
+
     /// Every request received so far, refused ones included.
     pub fn requests(&self) -> usize {
         self.shared.state.lock().unwrap_or_else(|e| e.into_inner()).requests
