@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::{Value, json};
 
 #[derive(Parser)]
@@ -29,15 +29,26 @@ enum Db {
     Postgres,
 }
 
+/// What every command takes: the PostgreSQL to use, the server binary, the output.
+#[derive(Args)]
+struct Common {
+    /// An administrative PostgreSQL URL; the bench creates and drops its own database.
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+    postgres: String,
+    /// The server binary (default: `switchboard` beside this one).
+    #[arg(long)]
+    server: Option<PathBuf>,
+    /// Print the report as JSON too.
+    #[arg(long)]
+    json: bool,
+}
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Inbound texts against the no-op route, on one database.
     Inbound {
         #[arg(long, value_enum, default_value = "sqlite")]
         database: Db,
-        /// An administrative PostgreSQL URL; the bench creates and drops its own database.
-        #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
-        postgres: String,
         /// Concurrent connections.
         #[arg(long, default_value_t = 64)]
         concurrency: usize,
@@ -50,40 +61,29 @@ enum Cmd {
         /// Post at most this many texts a second (for latency at a given rate).
         #[arg(long)]
         rate: Option<f64>,
-        /// The server binary (default: `switchboard` beside this one).
-        #[arg(long)]
-        server: Option<PathBuf>,
-        /// Print the report as JSON too.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        common: Common,
     },
     /// Outbound texts queued through the API and dispatched to the simulator, limits lifted.
     Outbound {
         #[arg(long, value_enum, default_value = "sqlite")]
         database: Db,
-        #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
-        postgres: String,
+        /// Concurrent connections.
         #[arg(long, default_value_t = 64)]
         concurrency: usize,
         /// Texts to queue (after a warm-up of a tenth as many).
         #[arg(long, default_value_t = 10_000)]
         texts: usize,
-        #[arg(long)]
-        server: Option<PathBuf>,
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        common: Common,
     },
     /// Inbound (full speed, then at half that rate) and outbound, on SQLite and on PostgreSQL.
     All {
-        #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
-        postgres: String,
         /// Inbound texts per run (outbound and the half-rate run use half as many).
         #[arg(long, default_value_t = 20_000)]
         texts: usize,
-        #[arg(long)]
-        server: Option<PathBuf>,
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        common: Common,
     },
 }
 
@@ -553,17 +553,17 @@ async fn all(setup: &Setup, texts: usize) -> anyhow::Result<Vec<Value>> {
 async fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let (report, as_json) = match Cli::parse().command {
-        Cmd::Inbound { database, postgres, concurrency, texts, seconds, rate, server, json } => {
-            let setup = Setup::new(server, postgres)?;
-            (vec![inbound(&setup, database, concurrency, texts, seconds, rate).await?], json)
+        Cmd::Inbound { database, concurrency, texts, seconds, rate, common } => {
+            let setup = Setup::new(common.server, common.postgres)?;
+            (vec![inbound(&setup, database, concurrency, texts, seconds, rate).await?], common.json)
         }
-        Cmd::Outbound { database, postgres, concurrency, texts, server, json } => {
-            let setup = Setup::new(server, postgres)?;
-            (vec![outbound(&setup, database, concurrency, texts).await?], json)
+        Cmd::Outbound { database, concurrency, texts, common } => {
+            let setup = Setup::new(common.server, common.postgres)?;
+            (vec![outbound(&setup, database, concurrency, texts).await?], common.json)
         }
-        Cmd::All { postgres, texts, server, json } => {
-            let setup = Setup::new(server, postgres)?;
-            (all(&setup, texts).await?, json)
+        Cmd::All { texts, common } => {
+            let setup = Setup::new(common.server, common.postgres)?;
+            (all(&setup, texts).await?, common.json)
         }
     };
     if as_json {

@@ -6,7 +6,7 @@
 //! Numbers are the big set (a platform may hold millions), so they live in a compact table of
 //! their own: the key is the E.164 number as an integer, the value one pointer to a route shared
 //! by every number routed alike (same tenant, destinations, extensions and policy) and the time
-//! it was loaded — 24 bytes a number, where a general-purpose cache entry holding its own copy
+//! it was loaded — a 16-byte slot a number, where a general-purpose cache entry holding its own copy
 //! of the route took over a kilobyte (docs/BENCHMARKS.md).
 
 use std::collections::HashMap;

@@ -172,25 +172,17 @@ async fn conversations(
     at: DateTime<Utc>,
 ) -> Result<HashMap<ConvKey, conversation::Model>, StoreError> {
     let keys: BTreeSet<ConvKey> = items.iter().map(|i| conv_key(&i.text)).collect();
-    let mut values: Vec<Sql> = Vec::with_capacity(keys.len() * 6);
-    for (tenant, number, remote) in &keys {
-        values.extend([
-            new_id().into(),
-            (*tenant).into(),
-            number.clone().into(),
-            remote.clone().into(),
-            at.into(),
-            at.into(),
-        ]);
-    }
-    sql::execute(
+    let rows = keys
+        .iter()
+        .map(|(tenant, number, remote)| {
+            vec![new_id().into(), (*tenant).into(), number.clone().into(), remote.clone().into(), at.into(), at.into()]
+        })
+        .collect();
+    sql::insert_rows(
         db,
-        &format!(
-            "INSERT INTO conversation (id, tenant_id, number, remote, last_message_at, created_at) VALUES {} \
-             ON CONFLICT (tenant_id, number, remote) DO NOTHING",
-            sql::tuples(keys.len(), 6)
-        ),
-        values,
+        "INSERT INTO conversation (id, tenant_id, number, remote, last_message_at, created_at)",
+        "ON CONFLICT (tenant_id, number, remote) DO NOTHING",
+        rows,
     )
     .await?;
     let mut values: Vec<Sql> = Vec::with_capacity(keys.len() * 3);
@@ -442,14 +434,11 @@ async fn apply_opt_out(
     Ok(())
 }
 
-/// Rows per multi-row statement: well under either database's limit on bound values.
-const CHUNK: usize = 200;
-
 fn chunks<T>(rows: Vec<T>) -> Vec<Vec<T>> {
-    let mut out = Vec::with_capacity(rows.len() / CHUNK + 1);
+    let mut out = Vec::with_capacity(rows.len() / sql::CHUNK + 1);
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
-        out.push(rows.by_ref().take(CHUNK).collect());
+        out.push(rows.by_ref().take(sql::CHUNK).collect());
     }
     out
 }
@@ -469,43 +458,26 @@ async fn write_rows(
     for chunk in chunks(media_rows) {
         media::Entity::insert_many(chunk).exec_without_returning(db).await?;
     }
-    for chunk in routed.chunks(CHUNK) {
-        let mut values: Vec<Sql> = Vec::with_capacity(chunk.len() * 4);
-        for (message_id, tenant, ext, remote) in chunk {
-            values.extend([(*message_id).into(), (*tenant).into(), ext.clone().into(), remote.clone().into()]);
-        }
-        sql::execute(
-            db,
-            &format!(
-                "INSERT INTO message_extension (message_id, tenant_id, extension, remote) VALUES {}",
-                sql::tuples(chunk.len(), 4)
-            ),
-            values,
-        )
-        .await?;
-    }
-    let unread: Vec<_> = unread.iter().collect();
-    for chunk in unread.chunks(CHUNK) {
-        let mut values: Vec<Sql> = Vec::with_capacity(chunk.len() * 3);
-        for ((conv, ext), n) in chunk {
-            values.extend([(*conv).into(), ext.clone().into(), (**n).into()]);
-        }
-        sql::execute(
-            db,
-            &format!(
-                "INSERT INTO conversation_unread (conversation_id, extension, unread) VALUES {} \
-                 ON CONFLICT (conversation_id, extension) DO UPDATE SET unread = conversation_unread.unread + excluded.unread",
-                sql::tuples(chunk.len(), 3)
-            ),
-            values,
-        )
-        .await?;
-    }
+    let rows = routed
+        .iter()
+        .map(|(message_id, tenant, ext, remote)| {
+            vec![(*message_id).into(), (*tenant).into(), ext.clone().into(), remote.clone().into()]
+        })
+        .collect();
+    sql::insert_rows(db, "INSERT INTO message_extension (message_id, tenant_id, extension, remote)", "", rows).await?;
+    let rows = unread.iter().map(|((conv, ext), n)| vec![(*conv).into(), ext.clone().into(), (*n).into()]).collect();
+    sql::insert_rows(
+        db,
+        "INSERT INTO conversation_unread (conversation_id, extension, unread)",
+        "ON CONFLICT (conversation_id, extension) DO UPDATE SET unread = conversation_unread.unread + excluded.unread",
+        rows,
+    )
+    .await?;
     // The rows exist (and are locked): an upsert on the id is a many-row update both databases accept.
-    for chunk in updated.chunks(CHUNK) {
-        let mut values: Vec<Sql> = Vec::with_capacity(chunk.len() * 8);
-        for c in chunk {
-            values.extend([
+    let rows = updated
+        .iter()
+        .map(|c| {
+            vec![
                 c.id.into(),
                 c.tenant_id.into(),
                 c.number.clone().into(),
@@ -514,20 +486,18 @@ async fn write_rows(
                 c.last_message_at.into(),
                 c.created_at.into(),
                 c.last_auto_reply_at.into(),
-            ]);
-        }
-        sql::execute(
-            db,
-            &format!(
-                "INSERT INTO conversation (id, tenant_id, number, remote, last_message_id, last_message_at, created_at, \
-                 last_auto_reply_at) VALUES {} ON CONFLICT (id) DO UPDATE SET last_message_id = excluded.last_message_id, \
-                 last_message_at = excluded.last_message_at, last_auto_reply_at = excluded.last_auto_reply_at",
-                sql::tuples(chunk.len(), 8)
-            ),
-            values,
-        )
-        .await?;
-    }
+            ]
+        })
+        .collect();
+    sql::insert_rows(
+        db,
+        "INSERT INTO conversation (id, tenant_id, number, remote, last_message_id, last_message_at, created_at, \
+         last_auto_reply_at)",
+        "ON CONFLICT (id) DO UPDATE SET last_message_id = excluded.last_message_id, \
+         last_message_at = excluded.last_message_at, last_auto_reply_at = excluded.last_auto_reply_at",
+        rows,
+    )
+    .await?;
     Ok(())
 }
 

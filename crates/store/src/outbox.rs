@@ -105,15 +105,16 @@ impl Store {
 
     /// Marks jobs done, in one statement (one commit for a whole round of work).
     pub async fn complete_jobs(&self, ids: &[Uuid]) -> Result<(), StoreError> {
-        for chunk in ids.chunks(500) {
-            let mut values: Vec<sea_orm::Value> = vec![now().into()];
-            values.extend(chunk.iter().map(|id| (*id).into()));
-            let list: Vec<String> = (2..=chunk.len() + 1).map(|i| format!("${i}")).collect();
+        for chunk in ids.chunks(sql::CHUNK) {
+            let mut values: Vec<sea_orm::Value> = chunk.iter().map(|id| (*id).into()).collect();
+            values.push(now().into());
+            let at = chunk.len() + 1;
             sql::execute(
                 self.db(),
                 &format!(
-                    "UPDATE job SET state = 'done', locked_until = NULL, last_error = NULL, updated_at = $1 WHERE id IN ({})",
-                    list.join(", ")
+                    "UPDATE job SET state = 'done', locked_until = NULL, last_error = NULL, updated_at = ${at} \
+                     WHERE id IN {}",
+                    sql::tuples(1, chunk.len())
                 ),
                 values,
             )

@@ -36,6 +36,27 @@ pub(crate) fn tuples(rows: usize, cols: usize) -> String {
     out
 }
 
+/// Rows per multi-row statement: well under either database's limit on bound values.
+pub(crate) const CHUNK: usize = 200;
+
+/// Writes `rows` (each the values of one tuple, in the order of `head`'s columns) as
+/// `{head} VALUES (…), (…) {tail}`, [`CHUNK`] rows a statement.
+pub(crate) async fn insert_rows<C: ConnectionTrait>(
+    db: &C,
+    head: &str,
+    tail: &str,
+    rows: Vec<Vec<Value>>,
+) -> Result<(), StoreError> {
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<Vec<Value>> = rows.by_ref().take(CHUNK).collect();
+        let cols = chunk.first().map_or(0, Vec::len);
+        let text = format!("{head} VALUES {} {tail}", tuples(chunk.len(), cols));
+        execute(db, &text, chunk.into_iter().flatten().collect()).await?;
+    }
+    Ok(())
+}
+
 /// Runs a query and returns its rows.
 pub(crate) async fn query<C: ConnectionTrait>(
     db: &C,
