@@ -3,7 +3,7 @@
 //! paced in this process). Transient failures are retried with backoff; a permanent refusal fails
 //! the text at once; once Flowroute's `202` and id are recorded, the text is never sent again.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,7 +24,12 @@ use crate::worker::{self, Attempt};
 #[derive(Debug, Default)]
 pub struct Pacer {
     next: Mutex<HashMap<(String, bool), Instant>>,
+    /// When each key's last requests actually left, for [`Pacer::hold`].
+    sent: Mutex<HashMap<(String, bool), VecDeque<Instant>>>,
 }
+
+/// Flowroute's window, with a margin for the request's way there.
+const WINDOW: Duration = Duration::from_millis(1050);
 
 impl Pacer {
     async fn wait(&self, key: &str, mms: bool) {
@@ -37,6 +42,29 @@ impl Pacer {
             slot
         };
         tokio::time::sleep_until(at).await;
+    }
+
+    /// Right before a request leaves: waits while the key's last requests would put this one over
+    /// Flowroute's limit in any one-second window. The slots [`Pacer::wait`] hands out are spaced,
+    /// but the database write between a slot and its request can bunch requests together again.
+    async fn hold(&self, key: &str, mms: bool) {
+        let limit = if mms { 1 } else { 5 };
+        loop {
+            let until = {
+                let mut sent = self.sent.lock().await;
+                let recent = sent.entry((key.to_owned(), mms)).or_default();
+                let now = Instant::now();
+                while recent.front().is_some_and(|t| now.duration_since(*t) >= WINDOW) {
+                    recent.pop_front();
+                }
+                if recent.len() < limit {
+                    recent.push_back(now);
+                    return;
+                }
+                recent.front().map_or(now, |t| *t + WINDOW)
+            };
+            tokio::time::sleep_until(until).await;
+        }
     }
 }
 
@@ -109,7 +137,12 @@ async fn attempt(engine: &Engine, job: &ClaimedJob) -> Attempt {
     };
     let sent = match crate::net::check_literal(&ctx.endpoint, &engine.config.private_targets) {
         Err(detail) => Err(SendError::Transient { status: None, detail, retry_after: None }),
-        Ok(()) => engine.flowroute.send(&ctx.endpoint, &creds, &msg).await,
+        Ok(()) => {
+            if engine.config.pace_provider {
+                engine.pacer.hold(&ctx.access_key, !ctx.media_urls.is_empty()).await;
+            }
+            engine.flowroute.send(&ctx.endpoint, &creds, &msg).await
+        }
     };
     match sent {
         Ok(accepted) => match engine.store.record_accepted(id, attempt_id, &accepted.id).await {
