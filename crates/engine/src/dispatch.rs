@@ -4,17 +4,20 @@
 //! the text at once; once Flowroute's `202` and id are recorded, the text is never sent again.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
 
 use secrecy::ExposeSecret;
 use switchboard_core::E164;
 use switchboard_core::status::MessageStatus;
 use switchboard_flowroute::{Credentials, Outgoing, SendError};
-use switchboard_store::dispatch::Slot;
+use switchboard_store::dispatch::{SendContext, SendOutcome, SendResult, Slot};
 use switchboard_store::events::PROVIDER_SEND;
 use switchboard_store::outbox::ClaimedJob;
-use tokio::sync::{Mutex, watch};
+use tokio::sync::{Mutex, mpsc, watch};
 use tokio::time::Instant;
 
 use crate::Engine;
@@ -23,7 +26,8 @@ use crate::worker::{self, Attempt};
 /// Spaces requests per access key: Flowroute allows 5 SMS and 1 MMS per second.
 #[derive(Debug, Default)]
 pub struct Pacer {
-    next: Mutex<HashMap<(String, bool), Instant>>,
+    /// Each key's next free slot.
+    next: std::sync::Mutex<HashMap<(String, bool), Instant>>,
     /// When each key's last requests actually left, for [`Pacer::hold`].
     sent: Mutex<HashMap<(String, bool), VecDeque<Instant>>>,
 }
@@ -32,16 +36,18 @@ pub struct Pacer {
 const WINDOW: Duration = Duration::from_millis(1050);
 
 impl Pacer {
-    async fn wait(&self, key: &str, mms: bool) {
+    /// The key's next slot, taken if it comes within `horizon`; if not, when it comes, untaken.
+    fn take(&self, key: &str, mms: bool, horizon: Duration) -> Result<Instant, Instant> {
         let gap = if mms { Duration::from_millis(1010) } else { Duration::from_millis(210) };
-        let at = {
-            let mut next = self.next.lock().await;
-            let now = Instant::now();
-            let slot = next.get(&(key.to_owned(), mms)).copied().filter(|t| *t > now).unwrap_or(now);
-            next.insert((key.to_owned(), mms), slot + gap);
-            slot
-        };
-        tokio::time::sleep_until(at).await;
+        let mut next = self.next.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
+        let free = next.entry((key.to_owned(), mms)).or_insert(now);
+        let slot = (*free).max(now);
+        if slot > now + horizon {
+            return Err(slot);
+        }
+        *free = slot + gap;
+        Ok(slot)
     }
 
     /// Right before a request leaves: waits while the key's last requests would put this one over
@@ -68,58 +74,161 @@ impl Pacer {
     }
 }
 
-async fn attempt(engine: &Engine, job: &ClaimedJob) -> Attempt {
-    let Some(id) = job.message_id else { return Attempt::Done };
-    let ctx = match engine.store.send_context(id).await {
+/// Texts claimed a round.
+const ROUND: u32 = 256;
+
+/// How far ahead a round takes paced slots; a key's texts beyond it wait for a later round.
+const HORIZON: Duration = Duration::from_secs(1);
+
+/// A text cleared to go at its paced slot.
+struct Ready {
+    job: ClaimedJob,
+    ctx: SendContext,
+    from: E164,
+    to: E164,
+    at: Instant,
+}
+
+/// One round: loads every text in a few queries, reserves the slots of each wave of texts whose
+/// paced slot has come in one transaction, sends them concurrently, and records every outcome
+/// in one more.
+async fn round(engine: Arc<Engine>, jobs: Vec<ClaimedJob>) -> Vec<(ClaimedJob, Attempt)> {
+    let ids: Vec<Uuid> = jobs.iter().filter_map(|j| j.message_id).collect();
+    let mut contexts = match engine.store.send_contexts(&ids).await {
         Ok(c) => c,
-        Err(switchboard_store::StoreError::NotFound) => return Attempt::Done,
-        Err(e) => return Attempt::Retry { error: format!("loading the message: {e}"), retry_after: None },
+        Err(e) => return retry_all(jobs, &format!("loading the messages: {e}")),
     };
-    if ctx.provider_message_id.is_some() || ctx.status.is_final() || ctx.status == MessageStatus::Sent {
-        return Attempt::Done; // accepted before: never again
-    }
-    // An earlier send went out and no answer came back: Flowroute may have the text. Wait for a
-    // receipt naming it (the store then records its id) before sending it again.
-    match engine.store.open_attempt(id).await {
-        Ok(Some(since)) => {
-            let wait = chrono::Duration::from_std(engine.config.unknown_outcome_wait).unwrap_or_default();
-            if since + wait > chrono::Utc::now() {
-                if let Err(e) = engine.store.defer_job(job.id, since + wait).await {
-                    return Attempt::Retry { error: format!("deferring: {e}"), retry_after: None };
+    let mut out = Vec::with_capacity(jobs.len());
+    let mut deferred: Vec<(ClaimedJob, DateTime<Utc>)> = Vec::new();
+    let mut finished: Vec<Finished> = Vec::new();
+    let mut ready = Vec::with_capacity(jobs.len());
+    let unknown_wait = chrono::Duration::from_std(engine.config.unknown_outcome_wait).unwrap_or_default();
+    for job in jobs {
+        let Some(ctx) = job.message_id.and_then(|id| contexts.remove(&id)) else {
+            out.push((job, Attempt::Done));
+            continue;
+        };
+        if ctx.provider_message_id.is_some() || ctx.status.is_final() || ctx.status == MessageStatus::Sent {
+            out.push((job, Attempt::Done)); // accepted before: never again
+            continue;
+        }
+        // An earlier send went out and no answer came back: Flowroute may have the text. Wait for
+        // a receipt naming it (the store then records its id) before sending it again.
+        if let Some(since) = ctx.open_since {
+            if since + unknown_wait > Utc::now() {
+                deferred.push((job, since + unknown_wait));
+                continue;
+            }
+            tracing::warn!(message_id = %ctx.message_id, "no receipt named an unanswered send; sending again");
+        }
+        let (Ok(from), Ok(to)) = (E164::parse(&ctx.from), E164::parse(&ctx.to)) else {
+            let detail = "the number or the recipient is not valid E.164".to_owned();
+            let result = SendResult {
+                message_id: ctx.message_id,
+                attempt_id: None,
+                outcome: SendOutcome::Refused { status: None, detail },
+            };
+            finished.push((job, result, None));
+            continue;
+        };
+        // Paced before the attempt is recorded, so a crash while waiting leaves no attempt that
+        // looks as if it might have gone out.
+        let at = if engine.config.pace_provider {
+            match engine.pacer.take(&ctx.access_key, !ctx.media_urls.is_empty(), HORIZON) {
+                Ok(at) => at,
+                Err(later) => {
+                    let wait = chrono::Duration::from_std(later - Instant::now()).unwrap_or_default();
+                    deferred.push((job, Utc::now() + wait));
+                    continue;
                 }
-                return Attempt::Deferred;
             }
-            tracing::warn!(message_id = %id, "no receipt named an unanswered send; sending again");
-        }
-        Ok(None) => {}
-        Err(e) => return Attempt::Retry { error: format!("loading attempts: {e}"), retry_after: None },
+        } else {
+            Instant::now()
+        };
+        ready.push(Ready { job, ctx, from, to, at });
     }
-    let (Ok(from), Ok(to)) = (E164::parse(&ctx.from), E164::parse(&ctx.to)) else {
-        let _ =
-            engine.store.record_failure(id, None, None, "the number or the recipient is not valid E.164", true).await;
-        return Attempt::Done;
-    };
-    // Paced before the attempt is recorded, so a crash while waiting leaves no attempt that looks
-    // as if it might have gone out.
-    if engine.config.pace_provider {
-        engine.pacer.wait(&ctx.access_key, !ctx.media_urls.is_empty()).await;
+
+    // Each answer is recorded as soon as it comes, together with whatever else came meanwhile:
+    // a text Flowroute took is never left unrecorded while slower sends of its round go on.
+    let (tx, mut rx) = mpsc::unbounded_channel::<Finished>();
+    for f in finished {
+        let _ = tx.send(f);
     }
-    let attempt_id = match engine.store.reserve_send(&ctx).await {
-        Ok(Slot::Granted { attempt_id, event }) => {
-            if let Some(e) = event {
-                engine.published(&e);
+    let waves = async {
+        let mut refused = Vec::new();
+        let mut waiting = Vec::new();
+        ready.sort_by_key(|r| r.at);
+        let mut ready = ready.into_iter().peekable();
+        while let Some(first) = ready.peek() {
+            tokio::time::sleep_until(first.at).await;
+            let now = Instant::now();
+            let mut wave = Vec::new();
+            while let Some(r) = ready.next_if(|r| r.at <= now) {
+                wave.push(r);
             }
-            attempt_id
-        }
-        Ok(Slot::Wait(until)) => {
-            tracing::info!(message_id = %id, number = %ctx.from, "at the number's per-minute limit; waiting");
-            if let Err(e) = engine.store.defer_job(job.id, until).await {
-                return Attempt::Retry { error: format!("deferring: {e}"), retry_after: None };
+            let slots = {
+                let ctxs: Vec<&SendContext> = wave.iter().map(|r| &r.ctx).collect();
+                engine.store.reserve_sends(&ctxs).await
+            };
+            for (r, slot) in wave.into_iter().zip(slots) {
+                match slot {
+                    Ok(Slot::Granted { attempt_id, event }) => {
+                        if let Some(e) = event {
+                            engine.published(&e);
+                        }
+                        spawn_send(&engine, r, attempt_id, tx.clone());
+                    }
+                    Ok(Slot::Wait(until)) => {
+                        tracing::info!(message_id = %r.ctx.message_id, number = %r.ctx.from, "at the number's per-minute limit; waiting");
+                        waiting.push((r.job, until));
+                    }
+                    Err(e) => refused.push((r.job, retry(format!("reserving a send slot: {e}")))),
+                }
             }
-            return Attempt::Deferred;
         }
-        Err(e) => return Attempt::Retry { error: format!("reserving a send slot: {e}"), retry_after: None },
+        drop(tx);
+        (refused, waiting)
     };
+    let recorder = async {
+        let mut recorded = Vec::new();
+        let mut answered = Vec::new();
+        while rx.recv_many(&mut answered, ROUND as usize).await > 0 {
+            recorded.extend(record(&engine, std::mem::take(&mut answered)).await);
+        }
+        recorded
+    };
+    let ((refused, waiting), recorded) = tokio::join!(waves, recorder);
+    out.extend(refused);
+    out.extend(recorded);
+    deferred.extend(waiting);
+
+    let until: Vec<(Uuid, DateTime<Utc>)> = deferred.iter().map(|(job, until)| (job.id, *until)).collect();
+    match engine.store.defer_jobs(&until).await {
+        Ok(()) => out.extend(deferred.into_iter().map(|(job, _)| (job, Attempt::Deferred))),
+        Err(e) => out.extend(retry_all(deferred.into_iter().map(|(job, _)| job).collect(), &format!("deferring: {e}"))),
+    }
+    out
+}
+
+/// A job's attempt with how it ended, and when Flowroute asked to be tried again.
+type Finished = (ClaimedJob, SendResult, Option<Duration>);
+
+/// Sends a text whose slot was reserved, in a task of its own, and hands its outcome to `done`.
+fn spawn_send(engine: &Arc<Engine>, r: Ready, attempt_id: Uuid, done: mpsc::UnboundedSender<Finished>) {
+    let message_id = r.ctx.message_id;
+    let task = tokio::spawn(send(engine.clone(), r.ctx, r.from, r.to));
+    tokio::spawn(async move {
+        let (outcome, retry_after) = match task.await {
+            Ok(sent) => sent,
+            // The request may have gone out.
+            Err(e) => (SendOutcome::Unknown(format!("the send stopped: {e}")), None),
+        };
+        let _ = done.send((r.job, SendResult { message_id, attempt_id: Some(attempt_id), outcome }, retry_after));
+    });
+}
+
+/// Sends one text, right after its slot was reserved.
+async fn send(engine: Arc<Engine>, ctx: SendContext, from: E164, to: E164) -> (SendOutcome, Option<Duration>) {
     let dlr = ctx.prefix.as_ref().map(|p| match &ctx.prefix_token {
         Some(t) => format!("{}/{p}?token={}", engine.config.public_url, t.expose_secret()),
         None => format!("{}/{p}", engine.config.public_url),
@@ -135,77 +244,105 @@ async fn attempt(engine: &Engine, job: &ClaimedJob) -> Attempt {
         media_urls: &ctx.media_urls,
         dlr_callback: dlr.as_deref(),
     };
-    let sent = match crate::net::check_literal(&ctx.endpoint, &engine.config.private_targets) {
-        Err(detail) => Err(SendError::Transient { status: None, detail, retry_after: None }),
-        Ok(()) => {
-            if engine.config.pace_provider {
-                engine.pacer.hold(&ctx.access_key, !ctx.media_urls.is_empty()).await;
-            }
-            engine.flowroute.send(&ctx.endpoint, &creds, &msg).await
-        }
-    };
-    match sent {
-        Ok(accepted) => match engine.store.record_accepted(id, attempt_id, &accepted.id).await {
-            Ok(event) => {
-                tracing::info!(message_id = %id, provider_message_id = %accepted.id, "sent");
-                if let Some(e) = event {
-                    engine.published(&e);
-                }
-                Attempt::Done
-            }
-            // Flowroute has it; resending would send twice. Keep trying to record it.
-            Err(e) => {
-                tracing::error!(message_id = %id, provider_message_id = %accepted.id, error = %e, "sent, but the id could not be recorded");
-                Attempt::Retry { error: format!("recording {}: {e}", accepted.id), retry_after: None }
-            }
-        },
+    if let Err(detail) = crate::net::check_literal(&ctx.endpoint, &engine.config.private_targets) {
+        return (SendOutcome::Failed { status: None, detail }, None);
+    }
+    if engine.config.pace_provider {
+        engine.pacer.hold(&ctx.access_key, !ctx.media_urls.is_empty()).await;
+    }
+    match engine.flowroute.send(&ctx.endpoint, &creds, &msg).await {
+        Ok(accepted) => (SendOutcome::Accepted(accepted.id), None),
         Err(SendError::Permanent { status, detail }) => {
-            tracing::warn!(message_id = %id, status, %detail, "Flowroute refused the text");
-            match engine.store.record_failure(id, Some(attempt_id), Some(status), &detail, true).await {
-                Ok(event) => {
+            tracing::warn!(message_id = %ctx.message_id, status, %detail, "Flowroute refused the text");
+            (SendOutcome::Refused { status: Some(status), detail }, None)
+        }
+        Err(SendError::Unknown { detail }) => {
+            tracing::warn!(message_id = %ctx.message_id, %detail, "a send went unanswered; waiting for a receipt before resending");
+            (SendOutcome::Unknown(detail), None)
+        }
+        Err(SendError::Transient { status, detail, retry_after }) => {
+            (SendOutcome::Failed { status, detail }, retry_after)
+        }
+    }
+}
+
+/// Records a round's outcomes in one transaction and says what each means for its job.
+async fn record(engine: &Engine, finished: Vec<Finished>) -> Vec<(ClaimedJob, Attempt)> {
+    let results: Vec<SendResult> = finished.iter().map(|(_, r, _)| r.clone()).collect();
+    let recorded = engine.store.record_outcomes(&results).await;
+    finished
+        .into_iter()
+        .zip(recorded)
+        .map(|((job, result, retry_after), recorded)| {
+            let id = result.message_id;
+            let attempt = match (result.outcome, recorded) {
+                (SendOutcome::Accepted(pid), Ok(event)) => {
+                    tracing::info!(message_id = %id, provider_message_id = %pid, "sent");
                     if let Some(e) = event {
                         engine.published(&e);
                     }
                     Attempt::Done
                 }
-                Err(e) => Attempt::Retry { error: format!("recording the refusal: {e}"), retry_after: None },
-            }
-        }
-        Err(SendError::Unknown { detail }) => {
-            tracing::warn!(message_id = %id, %detail, "a send went unanswered; waiting for a receipt before resending");
-            let _ = engine.store.record_unknown(attempt_id, &detail).await;
-            Attempt::Retry { error: detail, retry_after: Some(engine.config.unknown_outcome_wait) }
-        }
-        Err(SendError::Transient { status, detail, retry_after }) => {
-            let _ = engine.store.record_failure(id, Some(attempt_id), status, &detail, false).await;
-            Attempt::Retry { error: detail, retry_after }
-        }
-    }
+                // Flowroute has it; resending would send twice. Keep trying to record it.
+                (SendOutcome::Accepted(pid), Err(e)) => {
+                    tracing::error!(message_id = %id, provider_message_id = %pid, error = %e, "sent, but the id could not be recorded");
+                    retry(format!("recording {pid}: {e}"))
+                }
+                (SendOutcome::Refused { .. }, Ok(event)) => {
+                    if let Some(e) = event {
+                        engine.published(&e);
+                    }
+                    Attempt::Done
+                }
+                (SendOutcome::Refused { .. }, Err(e)) => retry(format!("recording the refusal: {e}")),
+                (SendOutcome::Unknown(detail), _) => {
+                    Attempt::Retry { error: detail, retry_after: Some(engine.config.unknown_outcome_wait) }
+                }
+                (SendOutcome::Failed { detail, .. }, _) => Attempt::Retry { error: detail, retry_after },
+            };
+            (job, attempt)
+        })
+        .collect()
+}
+
+fn retry(error: String) -> Attempt {
+    Attempt::Retry { error, retry_after: None }
+}
+
+fn retry_all(jobs: Vec<ClaimedJob>, error: &str) -> Vec<(ClaimedJob, Attempt)> {
+    jobs.into_iter().map(|job| (job, retry(error.to_owned()))).collect()
 }
 
 /// Runs the dispatcher until `stop` turns true.
 pub async fn run_dispatcher(engine: Arc<Engine>, stop: watch::Receiver<bool>) {
     // A send held by a process that died is claimed again after this long.
-    let lease = engine.config.send_timeout * 2 + Duration::from_secs(5);
+    let lease = engine.config.send_timeout * 2 + HORIZON + Duration::from_secs(5);
     let kind = worker::Kind {
         kind: PROVIDER_SEND,
-        concurrency: 16,
+        concurrency: ROUND,
         lease,
         wake: |e| &e.sends,
         retry: |e| &e.config.send_retry,
     };
-    worker::run(engine, kind, stop, |engine, job| async move {
-        let outcome = attempt(&engine, &job).await;
-        if let (Attempt::Retry { error, .. }, Some(id)) = (&outcome, job.message_id) {
-            let attempts = u32::try_from(job.attempts).unwrap_or(u32::MAX);
-            if engine.config.send_retry.next_delay(attempts, None).is_none() {
-                // Out of retries: the text fails for good.
-                if let Ok(Some(e)) = engine.store.record_failure(id, None, None, error, true).await {
-                    engine.published(&e);
-                }
-            }
+    worker::run_rounds(engine, kind, stop, |engine, jobs| async move {
+        let outcomes = round(engine.clone(), jobs).await;
+        // Out of retries: those texts fail for good.
+        let last: Vec<SendResult> = outcomes
+            .iter()
+            .filter_map(|(job, outcome)| {
+                let (Attempt::Retry { error, .. }, Some(message_id)) = (outcome, job.message_id) else { return None };
+                let attempts = u32::try_from(job.attempts).unwrap_or(u32::MAX);
+                engine.config.send_retry.next_delay(attempts, None).is_none().then(|| SendResult {
+                    message_id,
+                    attempt_id: None,
+                    outcome: SendOutcome::Refused { status: None, detail: error.clone() },
+                })
+            })
+            .collect();
+        for event in engine.store.record_outcomes(&last).await.into_iter().flatten().flatten() {
+            engine.published(&event);
         }
-        outcome
+        outcomes
     })
     .await;
 }

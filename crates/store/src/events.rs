@@ -1,8 +1,10 @@
 //! The event log: per-tenant sequence numbers in commit order, the source of live streams and of
 //! PBX webhook deliveries. An event and its delivery job are written in the caller's transaction.
 
+use std::collections::{BTreeMap, HashMap};
+
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -38,7 +40,7 @@ pub struct AppendedEvent {
 pub(crate) async fn append<C: ConnectionTrait>(
     db: &C,
     tenant_id: Uuid,
-    event_type: &str,
+    event_type: &'static str,
     data: Value,
     ordering_key: &str,
     at: DateTime<Utc>,
@@ -50,7 +52,7 @@ pub(crate) async fn append<C: ConnectionTrait>(
 pub(crate) async fn append_unrouted<C: ConnectionTrait>(
     db: &C,
     tenant_id: Uuid,
-    event_type: &str,
+    event_type: &'static str,
     data: Value,
     at: DateTime<Utc>,
 ) -> Result<AppendedEvent, StoreError> {
@@ -60,36 +62,94 @@ pub(crate) async fn append_unrouted<C: ConnectionTrait>(
 async fn write<C: ConnectionTrait>(
     db: &C,
     tenant_id: Uuid,
-    event_type: &str,
+    event_type: &'static str,
     data: Value,
     ordering_key: Option<&str>,
     at: DateTime<Utc>,
 ) -> Result<AppendedEvent, StoreError> {
-    let rows = sql::query(
-        db,
-        "UPDATE tenant SET event_seq = event_seq + 1 WHERE id = $1 RETURNING event_seq, slug, webhook_url",
-        vec![tenant_id.into()],
-    )
-    .await?;
-    let row = rows.first().ok_or(StoreError::NotFound)?;
-    let seq: i64 = row.try_get("", "event_seq")?;
-    let slug: String = row.try_get("", "slug")?;
-    let webhook_url: Option<String> = row.try_get("", "webhook_url")?;
-    let payload = payload(event_type, &slug, data, at);
-    let model = event::ActiveModel {
-        tenant_id: Set(tenant_id),
-        seq: Set(seq),
-        event_type: Set(event_type.to_owned()),
-        payload: Set(payload.clone()),
-        created_at: Set(at),
-        ..Default::default()
+    let mut jobs = Vec::new();
+    let new = NewEvent { tenant_id, event_type, data, ordering: ordering_key.map(str::to_owned) };
+    let event = append_batch(db, vec![new], at, &mut jobs).await?.pop().ok_or(StoreError::NotFound)?;
+    for job in jobs {
+        job.insert(db).await?;
     }
-    .insert(db)
-    .await?;
-    if let (Some(_), Some(key)) = (webhook_url, ordering_key) {
-        enqueue(db, tenant_id, WEBHOOK_DELIVERY, key, JobRef::Event(model.id), at).await?;
+    Ok(event)
+}
+
+/// An event to append in a batch: with an ordering key it is also delivered to the tenant's PBX.
+pub(crate) struct NewEvent {
+    pub tenant_id: Uuid,
+    pub event_type: &'static str,
+    pub data: Value,
+    pub ordering: Option<String>,
+}
+
+/// Appends many events at once: one sequence update per tenant (which, like [`append`], holds the
+/// tenant's row until commit, so sequence numbers follow commit order), one insert for all, and a
+/// delivery job pushed onto `jobs` for each routed event of a tenant with a webhook, in event
+/// order. Returns the events as written, in the order given.
+pub(crate) async fn append_batch<C: ConnectionTrait>(
+    db: &C,
+    new: Vec<NewEvent>,
+    at: DateTime<Utc>,
+    jobs: &mut Vec<job::ActiveModel>,
+) -> Result<Vec<AppendedEvent>, StoreError> {
+    let mut per_tenant: BTreeMap<Uuid, i64> = BTreeMap::new();
+    for e in &new {
+        *per_tenant.entry(e.tenant_id).or_default() += 1;
     }
-    Ok(AppendedEvent { id: model.id, seq, tenant_id, payload })
+    // tenant → (next seq, slug, has a webhook)
+    let mut tenants: HashMap<Uuid, (i64, String, bool)> = HashMap::with_capacity(per_tenant.len());
+    for (tenant, n) in per_tenant {
+        let rows = sql::query(
+            db,
+            "UPDATE tenant SET event_seq = event_seq + $2 WHERE id = $1 RETURNING event_seq, slug, webhook_url",
+            vec![tenant.into(), n.into()],
+        )
+        .await?;
+        let row = rows.first().ok_or(StoreError::NotFound)?;
+        let last: i64 = row.try_get("", "event_seq")?;
+        let webhook: Option<String> = row.try_get("", "webhook_url")?;
+        tenants.insert(tenant, (last - n + 1, row.try_get("", "slug")?, webhook.is_some()));
+    }
+    let mut models = Vec::with_capacity(new.len());
+    // (tenant, seq) → (position given, payload, delivery ordering key)
+    let mut by_seq: HashMap<(Uuid, i64), (usize, Value, Option<String>)> = HashMap::with_capacity(new.len());
+    for (position, e) in new.into_iter().enumerate() {
+        let (next, slug, webhook) = tenants.get_mut(&e.tenant_id).ok_or(StoreError::NotFound)?;
+        let seq = *next;
+        *next += 1;
+        let payload = payload(e.event_type, slug, e.data, at);
+        models.push(event::ActiveModel {
+            tenant_id: Set(e.tenant_id),
+            seq: Set(seq),
+            event_type: Set(e.event_type.to_owned()),
+            payload: Set(payload.clone()),
+            created_at: Set(at),
+            ..Default::default()
+        });
+        by_seq.insert((e.tenant_id, seq), (position, payload, e.ordering.filter(|_| *webhook)));
+    }
+    let mut written: Vec<(i64, Uuid, i64)> = Vec::with_capacity(models.len());
+    let mut models = models.into_iter().peekable();
+    while models.peek().is_some() {
+        let chunk: Vec<event::ActiveModel> = models.by_ref().take(sql::CHUNK).collect();
+        let rows = event::Entity::insert_many(chunk).exec_with_returning(db).await?;
+        written.extend(rows.into_iter().map(|e| (e.id, e.tenant_id, e.seq)));
+    }
+    // Jobs in event order, so one conversation's deliveries keep the events' order.
+    written.sort_by_key(|(id, _, _)| *id);
+    let mut out: Vec<Option<AppendedEvent>> = vec![None; written.len()];
+    for (id, tenant_id, seq) in written {
+        let (position, payload, delivery) = by_seq.remove(&(tenant_id, seq)).ok_or(StoreError::NotFound)?;
+        if let Some(key) = delivery {
+            jobs.push(job_model(new_id(), tenant_id, WEBHOOK_DELIVERY, &key, JobRef::Event(id), at));
+        }
+        if let Some(slot) = out.get_mut(position) {
+            *slot = Some(AppendedEvent { id, seq, tenant_id, payload });
+        }
+    }
+    out.into_iter().map(|e| e.ok_or(StoreError::NotFound)).collect()
 }
 
 /// An event's body as streams and PBX webhooks receive it. Its `id` is what PBXs deduplicate on

@@ -15,8 +15,8 @@ use switchboard_core::routing::{OptOutChange, Reply, RouteDecision};
 use switchboard_core::segments;
 use uuid::Uuid;
 
-use crate::entity::{conversation, event, job, media, message};
-use crate::events::{self, AppendedEvent, JobRef, MEDIA_FETCH, PROVIDER_SEND, WEBHOOK_DELIVERY};
+use crate::entity::{conversation, job, media, message};
+use crate::events::{self, AppendedEvent, JobRef, MEDIA_FETCH, NewEvent, PROVIDER_SEND};
 use crate::outbound::{NewOutbound, insert_outbound, is_opted_out};
 use crate::{Store, StoreError, new_id, now, sql};
 
@@ -222,14 +222,12 @@ async fn stored(db: &impl ConnectionTrait, items: &[Item]) -> Result<HashMap<Str
     rows.iter().map(|r| Ok((r.try_get("", "provider_message_id")?, r.try_get("", "id")?))).collect()
 }
 
-/// An event to append once the batch's sequence numbers are known.
+/// A text's `message.received` event, appended once the batch's sequence numbers are known.
 struct PendingEvent {
     item: usize,
-    tenant_id: Uuid,
-    data: Value,
-    ordering: String,
     message_id: Uuid,
     decision: RouteDecision,
+    event: NewEvent,
 }
 
 /// Everything the batch writes besides what the rare paths (opt-out changes, replies) write as
@@ -378,16 +376,21 @@ pub(crate) async fn record_batch(
             "keyword": decision.keyword,
             "conversation_id": conv.id,
         });
-        w.events.push(PendingEvent { item: index, tenant_id: text.tenant_id, data, ordering, message_id, decision });
+        let event =
+            NewEvent { tenant_id: text.tenant_id, event_type: "message.received", data, ordering: Some(ordering) };
+        w.events.push(PendingEvent { item: index, message_id, decision, event });
         outcomes.push(None);
     }
 
     let updated: Vec<&conversation::Model> = convs.values().filter(|c| changed.contains(&c.id)).collect();
     write_rows(&txn, w.messages, w.media, &w.routed, &w.unread, &updated).await?;
     let mut jobs = w.jobs;
-    for (index, appended) in append_events(&txn, w.events, at, &mut jobs).await? {
+    let (pending, new): (Vec<_>, Vec<_>) =
+        w.events.into_iter().map(|p| ((p.item, p.message_id, p.decision), p.event)).unzip();
+    let appended = events::append_batch(&txn, new, at, &mut jobs).await?;
+    for ((index, message_id, decision), event) in pending.into_iter().zip(appended) {
         if let Some(slot) = outcomes.get_mut(index) {
-            *slot = Some(appended);
+            *slot = Some(InboundOutcome::Stored { message_id, event, decision });
         }
     }
     for chunk in chunks(jobs) {
@@ -499,67 +502,4 @@ async fn write_rows(
     )
     .await?;
     Ok(())
-}
-
-/// Appends the batch's `message.received` events: one sequence update per tenant (which holds
-/// the tenant's row until commit, so sequence numbers follow commit order), one insert for all,
-/// and a delivery job for each event of a tenant with a webhook. Returns each text's outcome.
-async fn append_events(
-    db: &impl ConnectionTrait,
-    pending: Vec<PendingEvent>,
-    at: DateTime<Utc>,
-    jobs: &mut Vec<job::ActiveModel>,
-) -> Result<Vec<(usize, InboundOutcome)>, StoreError> {
-    let mut per_tenant: BTreeMap<Uuid, i64> = BTreeMap::new();
-    for p in &pending {
-        *per_tenant.entry(p.tenant_id).or_default() += 1;
-    }
-    // tenant → (next seq, slug, has a webhook)
-    let mut tenants: HashMap<Uuid, (i64, String, bool)> = HashMap::with_capacity(per_tenant.len());
-    for (tenant, n) in per_tenant {
-        let rows = sql::query(
-            db,
-            "UPDATE tenant SET event_seq = event_seq + $2 WHERE id = $1 RETURNING event_seq, slug, webhook_url",
-            vec![tenant.into(), n.into()],
-        )
-        .await?;
-        let row = rows.first().ok_or(StoreError::NotFound)?;
-        let last: i64 = row.try_get("", "event_seq")?;
-        let webhook: Option<String> = row.try_get("", "webhook_url")?;
-        tenants.insert(tenant, (last - n + 1, row.try_get("", "slug")?, webhook.is_some()));
-    }
-    let mut models = Vec::with_capacity(pending.len());
-    let mut by_seq: HashMap<(Uuid, i64), (PendingEvent, Value, bool)> = HashMap::with_capacity(pending.len());
-    for p in pending {
-        let (next, slug, webhook) = tenants.get_mut(&p.tenant_id).ok_or(StoreError::NotFound)?;
-        let seq = *next;
-        *next += 1;
-        let payload = events::payload("message.received", slug, p.data.clone(), at);
-        models.push(event::ActiveModel {
-            tenant_id: Set(p.tenant_id),
-            seq: Set(seq),
-            event_type: Set("message.received".into()),
-            payload: Set(payload.clone()),
-            created_at: Set(at),
-            ..Default::default()
-        });
-        by_seq.insert((p.tenant_id, seq), (p, payload, *webhook));
-    }
-    let mut written: Vec<(i64, Uuid, i64)> = Vec::with_capacity(models.len());
-    for chunk in chunks(models) {
-        let ids = event::Entity::insert_many(chunk).exec_with_returning(db).await?;
-        written.extend(ids.into_iter().map(|e| (e.id, e.tenant_id, e.seq)));
-    }
-    // Jobs in event order, so one conversation's deliveries keep the texts' order.
-    written.sort_by_key(|(id, _, _)| *id);
-    let mut out = Vec::with_capacity(written.len());
-    for (id, tenant_id, seq) in written {
-        let (p, payload, webhook) = by_seq.remove(&(tenant_id, seq)).ok_or(StoreError::NotFound)?;
-        if webhook {
-            jobs.push(events::job_model(new_id(), tenant_id, WEBHOOK_DELIVERY, &p.ordering, JobRef::Event(id), at));
-        }
-        let event = AppendedEvent { id, seq, tenant_id, payload };
-        out.push((p.item, InboundOutcome::Stored { message_id: p.message_id, event, decision: p.decision }));
-    }
-    Ok(out)
 }

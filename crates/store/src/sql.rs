@@ -57,6 +57,25 @@ pub(crate) async fn insert_rows<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Updates many rows with their own values in one statement per [`CHUNK`]: `rows` become the
+/// common table `cte` (`v(id, a, b)`), which `update` (`UPDATE t SET a = v.a … FROM v WHERE …`)
+/// joins. Each row should name a different record.
+pub(crate) async fn update_rows<C: ConnectionTrait>(
+    db: &C,
+    cte: &str,
+    update: &str,
+    rows: Vec<Vec<Value>>,
+) -> Result<(), StoreError> {
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<Vec<Value>> = rows.by_ref().take(CHUNK).collect();
+        let cols = chunk.first().map_or(0, Vec::len);
+        let text = format!("WITH {cte} AS (VALUES {}) {update}", tuples(chunk.len(), cols));
+        execute(db, &text, chunk.into_iter().flatten().collect()).await?;
+    }
+    Ok(())
+}
+
 /// Runs a query and returns its rows.
 pub(crate) async fn query<C: ConnectionTrait>(
     db: &C,
