@@ -50,14 +50,20 @@ impl std::fmt::Debug for WebhookDelivery {
 
 /// The jobs a worker may take: due (or leased by a worker that died), and the oldest unfinished
 /// job of their ordering key — so one conversation's jobs run one at a time, in order.
+///
+/// The head check is a scalar subquery ordered exactly as `ix_job_open_key`, so it is one probe of
+/// that index whatever the statistics say. Written as `NOT EXISTS (an older open job)`, PostgreSQL
+/// planned it, on a table whose statistics lagged a burst, as a scan of every open job of the kind
+/// per candidate: 340 ms instead of 1.5 ms to claim 256 of 3,000 (docs/BENCHMARKS.md).
 const CLAIMABLE: &str = "\
   SELECT j.id FROM job j
   WHERE j.kind = $1 AND j.state IN ('pending', 'running')
     AND ((j.state = 'pending' AND j.next_attempt_at <= $2) OR (j.state = 'running' AND j.locked_until < $2))
-    AND NOT EXISTS (
-      SELECT 1 FROM job e
+    AND j.id = (
+      SELECT e.id FROM job e
       WHERE e.ordering_key = j.ordering_key AND e.kind = j.kind AND e.state IN ('pending', 'running')
-        AND (e.created_at < j.created_at OR (e.created_at = j.created_at AND e.id < j.id)))
+      ORDER BY e.ordering_key, e.kind, e.created_at, e.id
+      LIMIT 1)
   ORDER BY j.created_at, j.id
   LIMIT $3";
 
