@@ -27,6 +27,9 @@ pub const MMS_LIMIT: usize = 767_840;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Fault {
+    /// No fault: the request is handled as usual. Queued before another, it makes that one hit a
+    /// later request (three `Pass`, then `LostAnswer`: the fourth request's answer is lost).
+    Pass,
     /// `429 Too Many Requests`.
     TooMany,
     /// `500 Internal Server Error`.
@@ -106,6 +109,8 @@ struct Shared {
     state: Mutex<State>,
     started: Instant,
     http: reqwest::Client,
+    /// While true, sends wait before being looked at (see [`Sim::hold`]).
+    held: tokio::sync::watch::Sender<bool>,
 }
 
 /// A running simulator.
@@ -160,6 +165,8 @@ fn authorised(req: &HttpRequest, accounts: &[(String, String)]) -> Option<String
 }
 
 async fn send(req: HttpRequest, body: web::Bytes, shared: web::Data<Arc<Shared>>) -> HttpResponse {
+    // Closed sender is impossible (Shared owns it); waiting fails only then.
+    let _ = shared.held.subscribe().wait_for(|held| !*held).await;
     let fault = {
         let mut st = shared.state.lock().unwrap_or_else(|e| e.into_inner());
         st.requests += 1;
@@ -174,7 +181,7 @@ async fn send(req: HttpRequest, body: web::Bytes, shared: web::Data<Arc<Shared>>
             tokio::time::sleep(shared.config.stall).await;
             return error(504, "Gateway Timeout", "Injected by flowroute-sim");
         }
-        Some(Fault::LostAnswer) | None => {}
+        Some(Fault::LostAnswer | Fault::Pass) | None => {}
     }
     let Some(access_key) = authorised(&req, &shared.config.accounts) else {
         return error(401, "Unauthorized", "Authentication failed.");
@@ -310,7 +317,13 @@ impl Sim {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http =
             reqwest::Client::builder().timeout(Duration::from_secs(10)).build().map_err(std::io::Error::other)?;
-        let shared = Arc::new(Shared { config, state: Mutex::new(State::default()), started: Instant::now(), http });
+        let shared = Arc::new(Shared {
+            config,
+            state: Mutex::new(State::default()),
+            started: Instant::now(),
+            http,
+            held: tokio::sync::watch::Sender::new(false),
+        });
         let url = format!("http://{}", listener.local_addr()?);
         let data = web::Data::new(shared.clone());
         let server = HttpServer::new(move || {
@@ -353,6 +366,12 @@ impl Sim {
     /// Makes the next `count` requests fail with `fault`.
     pub fn inject(&self, fault: Fault, count: usize) {
         self.shared.state.lock().unwrap_or_else(|e| e.into_inner()).faults.extend(std::iter::repeat_n(fault, count));
+    }
+
+    /// Holds every send (`true`) — each waits, unanswered, until released (`false`) — so that a
+    /// backlog can build up behind the sends in flight, as behind a slow provider.
+    pub fn hold(&self, held: bool) {
+        self.shared.held.send_replace(held);
     }
 
     /// Stops the simulator.
