@@ -77,6 +77,12 @@ impl Pacer {
 /// Texts claimed a round.
 const ROUND: u32 = 256;
 
+/// How long the recorder waits for more answers before recording what it has.
+const LINGER: Duration = Duration::from_millis(10);
+
+/// Rounds in flight at once: while one waits on Flowroute, another reserves or records.
+const ROUNDS_IN_FLIGHT: usize = 4;
+
 /// How far ahead a round takes paced slots; a key's texts beyond it wait for a later round.
 const HORIZON: Duration = Duration::from_secs(1);
 
@@ -193,6 +199,14 @@ async fn round(engine: Arc<Engine>, jobs: Vec<ClaimedJob>) -> Vec<(ClaimedJob, A
         let mut recorded = Vec::new();
         let mut answered = Vec::new();
         while rx.recv_many(&mut answered, ROUND as usize).await > 0 {
+            // Answers come close together: a moment's wait records many in one transaction, and
+            // each transaction holds the tenant's event counter until it commits.
+            tokio::time::sleep(LINGER).await;
+            while answered.len() < ROUND as usize
+                && let Ok(more) = rx.try_recv()
+            {
+                answered.push(more);
+            }
             recorded.extend(record(&engine, std::mem::take(&mut answered)).await);
         }
         recorded
@@ -320,6 +334,7 @@ pub async fn run_dispatcher(engine: Arc<Engine>, stop: watch::Receiver<bool>) {
     let kind = worker::Kind {
         kind: PROVIDER_SEND,
         concurrency: ROUND,
+        rounds: ROUNDS_IN_FLIGHT,
         lease,
         wake: |e| &e.sends,
         retry: |e| &e.config.send_retry,

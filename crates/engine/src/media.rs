@@ -153,6 +153,7 @@ pub async fn run_media_worker(engine: Arc<Engine>, stop: watch::Receiver<bool>) 
     let kind = worker::Kind {
         kind: MEDIA_FETCH,
         concurrency: 8,
+        rounds: 1,
         lease: Duration::from_secs(600),
         wake: |e| &e.media,
         retry: |e| &e.config.media_retry,

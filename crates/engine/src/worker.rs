@@ -58,7 +58,11 @@ async fn settle(engine: &Engine, outcomes: Vec<(ClaimedJob, Attempt)>, policy: &
 /// How a kind of job runs: its wake-up, its retry schedule, how many at once, and its lease.
 pub(crate) struct Kind {
     pub kind: &'static str,
+    /// Jobs claimed a round.
     pub concurrency: u32,
+    /// Rounds in flight at once, each claiming its own jobs (as several instances would), so that
+    /// one round's database work overlaps another's network waits.
+    pub rounds: usize,
     pub lease: Duration,
     pub wake: fn(&Engine) -> &Notify,
     pub retry: fn(&Engine) -> &RetryPolicy,
@@ -81,21 +85,31 @@ where
 
 /// Runs jobs of `kind` a claimed round at a time with `round` (which may load what the whole
 /// round needs at once), until `stop` turns true.
-pub(crate) async fn run_rounds<R, F>(engine: Arc<Engine>, kind: Kind, mut stop: watch::Receiver<bool>, round: R)
+pub(crate) async fn run_rounds<R, F>(engine: Arc<Engine>, kind: Kind, stop: watch::Receiver<bool>, round: R)
 where
     R: Fn(Arc<Engine>, Vec<ClaimedJob>) -> F,
     F: Future<Output = Vec<(ClaimedJob, Attempt)>>,
 {
-    let Kind { kind, concurrency, lease, wake, retry } = kind;
+    let lanes = (0..kind.rounds.max(1)).map(|_| run_lane(engine.clone(), &kind, stop.clone(), &round));
+    futures_util::future::join_all(lanes).await;
+}
+
+/// One loop of claimed rounds.
+async fn run_lane<R, F>(engine: Arc<Engine>, kind: &Kind, mut stop: watch::Receiver<bool>, round: &R)
+where
+    R: Fn(Arc<Engine>, Vec<ClaimedJob>) -> F,
+    F: Future<Output = Vec<(ClaimedJob, Attempt)>>,
+{
+    let &Kind { kind: name, concurrency, lease, wake, retry, .. } = kind;
     let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(1));
     loop {
         if *stop.borrow() {
             return;
         }
-        let jobs = match engine.store.claim_jobs(kind, concurrency, lease).await {
+        let jobs = match engine.store.claim_jobs(name, concurrency, lease).await {
             Ok(jobs) => jobs,
             Err(e) => {
-                tracing::warn!(error = %e, kind, "could not claim jobs");
+                tracing::warn!(error = %e, kind = name, "could not claim jobs");
                 Vec::new()
             }
         };
