@@ -115,7 +115,7 @@ pub async fn run_webhook_worker(engine: Arc<Engine>, stop: watch::Receiver<bool>
     let kind = worker::Kind {
         kind: WEBHOOK_DELIVERY,
         concurrency,
-        rounds: 2,
+        rounds: 1,
         lease,
         wake: |e| &e.deliveries,
         retry: |e| &e.config.retry,
