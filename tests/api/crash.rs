@@ -39,7 +39,6 @@ pub async fn a_crash_after_the_200_loses_and_repeats_nothing(mut app: TestApp) {
 }
 
 pub async fn a_crash_mid_dispatch_sends_everything_exactly_once(mut app: TestApp) {
-    use sea_orm::ConnectionTrait;
     // Flowroute posts receipts a second after a send (so none has come when the kill does) and
     // retries them once a second; a send whose answer the crash lost waits up to 12 s for one
     // before it is sent again.
@@ -64,16 +63,9 @@ pub async fn a_crash_mid_dispatch_sends_everything_exactly_once(mut app: TestApp
         let body = serde_json::json!({"to": format!("+120655501{:02}", 40 + i), "body": format!("text {i}")});
         app.post("/api/v1/messages", &ext, body).await.expect(StatusCode::ACCEPTED);
     }
-    let db = app.db().await;
-    let recorded = || async {
-        let rows = db
-            .query_all_raw(sea_orm::Statement::from_string(
-                db.get_database_backend(),
-                "SELECT body FROM message WHERE direction = 'outbound' AND provider_message_id IS NOT NULL".to_owned(),
-            ))
-            .await
-            .unwrap();
-        rows.iter().map(|r| r.try_get::<String>("", "body").unwrap()).collect::<Vec<_>>()
+    let recorded = || {
+        let sql = "SELECT body FROM message WHERE direction = 'outbound' AND provider_message_id IS NOT NULL";
+        crate::support::column(&app, sql)
     };
     // The three answered sends are recorded as they are answered, while the fourth is held.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
@@ -89,7 +81,6 @@ pub async fn a_crash_mid_dispatch_sends_everything_exactly_once(mut app: TestApp
     // What the store recorded as accepted at the moment of the crash: never the held send.
     let held = accepted[3].body.clone().unwrap();
     let recorded = recorded().await;
-    db.close().await.ok();
     assert!(!recorded.contains(&held), "{held} was recorded although its answer never came: {recorded:?}");
     assert!(recorded.len() >= 3 && recorded.len() < sent_before, "recorded {recorded:?} of {sent_before} sent");
 

@@ -83,8 +83,8 @@ where
     .await;
 }
 
-/// Runs jobs of `kind` a claimed round at a time with `round` (which may load what the whole
-/// round needs at once), until `stop` turns true.
+/// Runs jobs of `kind` in claimed rounds with `round` (which may load what the whole round needs
+/// at once), `kind.rounds` of them in flight, until `stop` turns true.
 pub(crate) async fn run_rounds<R, F>(engine: Arc<Engine>, kind: Kind, stop: watch::Receiver<bool>, round: R)
 where
     R: Fn(Arc<Engine>, Vec<ClaimedJob>) -> F,
