@@ -66,6 +66,32 @@ pub async fn transient_failures_are_retried_and_sent_once(app: TestApp) {
     assert_eq!(w.sim.accepted().len(), 2, "nothing sent again after a 202");
 }
 
+pub async fn rate_limit_answers_wait_without_spending_retries(app: TestApp) {
+    let w = wire(&app, "acme", "acmein", "+12025550100").await;
+    // Five 429s in a row, more failures than these tests' retry schedule allows (three): each is
+    // Flowroute saying "slower" (as when two instances share a key), not the text failing.
+    w.sim.inject(Fault::TooMany, 5);
+    let started = tokio::time::Instant::now();
+    let id = send(&app, "+12065550123", "busy key").await;
+    until_status(&app, &w, &id, "sent").await;
+    assert_eq!((w.sim.requests(), w.sim.accepted().len()), (6, 1), "five 429s, then 202");
+    assert!(started.elapsed() >= Duration::from_secs(5), "each 429 waits a second at least: {:?}", started.elapsed());
+
+    // A text turned away for over an hour spends its retries again, and fails when they run out.
+    w.sim.hold(true);
+    let id = send(&app, "+12065550124", "long ago").await;
+    until_status(&app, &w, &id, "sending").await;
+    let long_ago = chrono::Utc::now() - chrono::Duration::hours(2);
+    let uuid = uuid::Uuid::parse_str(&id).unwrap();
+    app.sql("UPDATE message SET created_at = $1 WHERE id = $2", vec![long_ago.into(), uuid.into()]).await;
+    w.sim.inject(Fault::TooMany, 10);
+    w.sim.hold(false);
+    let m = until_status(&app, &w, &id, "failed").await;
+    assert!(m["error_message"].as_str().unwrap().contains("Too Many Requests"), "{m}");
+    // The attempt in flight when the text was moved back waits uncounted; four more are counted.
+    assert_eq!((w.sim.requests(), w.sim.accepted().len()), (6 + 5, 1));
+}
+
 pub async fn a_refusal_fails_the_text_without_retry(app: TestApp) {
     let w = wire(&app, "acme", "acmein", "+12025550100").await;
     w.sim.inject(Fault::BadRequest, 1);

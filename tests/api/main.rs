@@ -82,6 +82,7 @@ fn main() {
         send::an_idempotency_key_sends_once,
         dispatch::a_queued_text_reaches_flowroute_exactly_as_documented,
         dispatch::transient_failures_are_retried_and_sent_once,
+        dispatch::rate_limit_answers_wait_without_spending_retries,
         dispatch::a_refusal_fails_the_text_without_retry,
         dispatch::limits_per_number_and_per_key_hold,
         dispatch::an_mms_flowroute_cannot_fetch_fails_with_its_reason,

@@ -50,6 +50,15 @@ impl Pacer {
         Ok(slot)
     }
 
+    /// Flowroute turned a request of the key away with `429` (another instance shares the key):
+    /// the key's next slot in this process is a whole window from now.
+    fn throttled(&self, key: &str, mms: bool) {
+        let mut next = self.next.lock().unwrap_or_else(PoisonError::into_inner);
+        let later = Instant::now() + WINDOW;
+        let free = next.entry((key.to_owned(), mms)).or_insert(later);
+        *free = (*free).max(later);
+    }
+
     /// Right before a request leaves: waits while the key's last requests would put this one over
     /// Flowroute's limit in any one-second window. The slots [`Pacer::wait`] hands out are spaced,
     /// but the database write between a slot and its request can bunch requests together again.
@@ -129,12 +138,7 @@ async fn round(engine: Arc<Engine>, jobs: Vec<ClaimedJob>) -> Vec<(ClaimedJob, A
         }
         let (Ok(from), Ok(to)) = (E164::parse(&ctx.from), E164::parse(&ctx.to)) else {
             let detail = "the number or the recipient is not valid E.164".to_owned();
-            let result = SendResult {
-                message_id: ctx.message_id,
-                attempt_id: None,
-                outcome: SendOutcome::Refused { status: None, detail },
-            };
-            finished.push((job, result, None));
+            finished.push(Finished::new(job, &ctx, None, SendOutcome::Refused { status: None, detail }));
             continue;
         };
         // Paced before the attempt is recorded, so a crash while waiting leaves no attempt that
@@ -214,30 +218,58 @@ async fn round(engine: Arc<Engine>, jobs: Vec<ClaimedJob>) -> Vec<(ClaimedJob, A
     let ((refused, waiting), recorded) = tokio::join!(waves, recorder);
     out.extend(refused);
     out.extend(recorded);
-    deferred.extend(waiting);
-
-    let until: Vec<(Uuid, DateTime<Utc>)> = deferred.iter().map(|(job, until)| (job.id, *until)).collect();
-    match engine.store.defer_jobs(&until).await {
-        Ok(()) => out.extend(deferred.into_iter().map(|(job, _)| (job, Attempt::Deferred))),
-        Err(e) => out.extend(retry_all(deferred.into_iter().map(|(job, _)| job).collect(), &format!("deferring: {e}"))),
-    }
+    out.extend(deferred.into_iter().chain(waiting).map(|(job, until)| (job, Attempt::Wait(until))));
     out
 }
 
-/// A job's attempt with how it ended, and when Flowroute asked to be tried again.
-type Finished = (ClaimedJob, SendResult, Option<Duration>);
+/// A job's attempt with how it ended.
+struct Finished {
+    job: ClaimedJob,
+    result: SendResult,
+    /// When Flowroute asked to be tried again.
+    retry_after: Option<Duration>,
+    /// The access key and kind the text went with, for the pacer.
+    key: String,
+    mms: bool,
+    queued_at: DateTime<Utc>,
+}
+
+impl Finished {
+    fn new(job: ClaimedJob, ctx: &SendContext, attempt_id: Option<Uuid>, outcome: SendOutcome) -> Self {
+        Self {
+            job,
+            result: SendResult { message_id: ctx.message_id, attempt_id, outcome },
+            retry_after: None,
+            key: ctx.access_key.clone(),
+            mms: !ctx.media_urls.is_empty(),
+            queued_at: ctx.queued_at,
+        }
+    }
+}
+
+/// How long Flowroute may turn a text away with `429` before that counts as a failed attempt.
+const THROTTLED_AT_MOST: chrono::Duration = chrono::Duration::hours(1);
+
+/// How long a text turned away with `429` waits: what Flowroute asked for (at least a second,
+/// at most a minute), spread a little so instances sharing the key do not come back together.
+fn throttle_wait(retry_after: Option<Duration>) -> chrono::Duration {
+    let asked = retry_after.unwrap_or(Duration::from_secs(1)).clamp(Duration::from_secs(1), Duration::from_secs(60));
+    let spread = Duration::from_millis(rand::random_range(0..500));
+    chrono::Duration::from_std(asked + spread).unwrap_or(chrono::Duration::seconds(1))
+}
 
 /// Sends a text whose slot was reserved, in a task of its own, and hands its outcome to `done`.
 fn spawn_send(engine: &Arc<Engine>, r: Ready, attempt_id: Uuid, done: mpsc::UnboundedSender<Finished>) {
-    let message_id = r.ctx.message_id;
+    // Filled in with the outcome once the answer comes.
+    let mut finished = Finished::new(r.job, &r.ctx, Some(attempt_id), SendOutcome::Unknown(String::new()));
     let task = tokio::spawn(send(engine.clone(), r.ctx, r.from, r.to));
     tokio::spawn(async move {
-        let (outcome, retry_after) = match task.await {
+        (finished.result.outcome, finished.retry_after) = match task.await {
             Ok(sent) => sent,
             // The request may have gone out.
             Err(e) => (SendOutcome::Unknown(format!("the send stopped: {e}")), None),
         };
-        let _ = done.send((r.job, SendResult { message_id, attempt_id: Some(attempt_id), outcome }, retry_after));
+        let _ = done.send(finished);
     });
 }
 
@@ -282,12 +314,12 @@ async fn send(engine: Arc<Engine>, ctx: SendContext, from: E164, to: E164) -> (S
 
 /// Records a round's outcomes in one transaction and says what each means for its job.
 async fn record(engine: &Engine, finished: Vec<Finished>) -> Vec<(ClaimedJob, Attempt)> {
-    let results: Vec<SendResult> = finished.iter().map(|(_, r, _)| r.clone()).collect();
+    let results: Vec<SendResult> = finished.iter().map(|f| f.result.clone()).collect();
     let recorded = engine.store.record_outcomes(&results).await;
     finished
         .into_iter()
         .zip(recorded)
-        .map(|((job, result, retry_after), recorded)| {
+        .map(|(Finished { job, result, retry_after, key, mms, queued_at }, recorded)| {
             let id = result.message_id;
             let attempt = match (result.outcome, recorded) {
                 (SendOutcome::Accepted(pid), Ok(event)) => {
@@ -311,6 +343,15 @@ async fn record(engine: &Engine, finished: Vec<Finished>) -> Vec<(ClaimedJob, At
                 (SendOutcome::Refused { .. }, Err(e)) => retry(format!("recording the refusal: {e}")),
                 (SendOutcome::Unknown(detail), _) => {
                     Attempt::Retry { error: detail, retry_after: Some(engine.config.unknown_outcome_wait) }
+                }
+                // Flowroute's rate limit (several instances share the key, each pacing itself):
+                // the key slows down here and the text waits its turn without spending a retry,
+                // unless it has been turned away for too long.
+                (SendOutcome::Failed { status: Some(429), .. }, _) if queued_at + THROTTLED_AT_MOST > Utc::now() => {
+                    engine.pacer.throttled(&key, mms);
+                    let wait = throttle_wait(retry_after);
+                    tracing::info!(message_id = %id, wait_ms = wait.num_milliseconds(), "Flowroute's rate limit (429); waiting");
+                    Attempt::Wait(Utc::now() + wait)
                 }
                 (SendOutcome::Failed { detail, .. }, _) => Attempt::Retry { error: detail, retry_after },
             };

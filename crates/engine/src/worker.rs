@@ -6,7 +6,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use switchboard_store::outbox::ClaimedJob;
 use tokio::sync::{Notify, watch};
 
@@ -20,13 +20,13 @@ pub(crate) enum Attempt {
     Done,
     /// Failed; try again on the policy's schedule (or after `retry_after`).
     Retry { error: String, retry_after: Option<Duration> },
-    /// Put back to wait by the work itself (a rate limit); nothing to record.
-    Deferred,
+    /// Not failed, only early (a rate limit): put back until then without counting the attempt.
+    Wait(DateTime<Utc>),
 }
 
-/// Records a round's outcomes: the jobs done in one statement, each other one on its own; a job
-/// out of retries is dead, with an event saying so. A failure to record leaves the job leased:
-/// it runs again when the lease ends (at least once, never lost).
+/// Records a round's outcomes: the jobs done in one statement, those put back in another, each
+/// other one on its own; a job out of retries is dead, with an event saying so. A failure to
+/// record leaves the job leased: it runs again when the lease ends (at least once, never lost).
 async fn settle(engine: &Engine, outcomes: Vec<(ClaimedJob, Attempt)>, policy: &RetryPolicy) {
     let done: Vec<uuid::Uuid> =
         outcomes.iter().filter(|(_, a)| matches!(a, Attempt::Done)).map(|(job, _)| job.id).collect();
@@ -34,6 +34,18 @@ async fn settle(engine: &Engine, outcomes: Vec<(ClaimedJob, Attempt)>, policy: &
         && let Err(e) = engine.store.complete_jobs(&done).await
     {
         tracing::error!(jobs = done.len(), error = %e, "could not record jobs as done");
+    }
+    let waiting: Vec<(uuid::Uuid, DateTime<Utc>)> = outcomes
+        .iter()
+        .filter_map(|(job, a)| match a {
+            Attempt::Wait(until) => Some((job.id, *until)),
+            _ => None,
+        })
+        .collect();
+    if !waiting.is_empty()
+        && let Err(e) = engine.store.defer_jobs(&waiting).await
+    {
+        tracing::error!(jobs = waiting.len(), error = %e, "could not put jobs back to wait");
     }
     for (job, attempt) in outcomes {
         let Attempt::Retry { error, retry_after } = attempt else { continue };

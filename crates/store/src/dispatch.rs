@@ -39,6 +39,8 @@ pub struct SendContext {
     /// When the latest attempt went out with no answer back (a timeout, or a process that died
     /// mid-send), if one is still waiting on it: Flowroute may have the text.
     pub open_since: Option<DateTime<Utc>>,
+    /// When the text was queued.
+    pub queued_at: DateTime<Utc>,
 }
 
 impl std::fmt::Debug for SendContext {
@@ -174,6 +176,7 @@ impl Store {
                         .and_then(|id| policies.get(&id))
                         .and_then(|p| u32::try_from(p.outbound_per_minute).ok()),
                     open_since: open.get(&m.id).copied(),
+                    queued_at: m.created_at,
                 },
             );
         }
