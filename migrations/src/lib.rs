@@ -1,4 +1,5 @@
-//! Switchboard's schema as sea-orm-migration migrations, identical in effect on SQLite and PostgreSQL.
+//! Switchboard's schema as sea-orm-migration migrations, identical in effect on SQLite and PostgreSQL
+//! but for one column: `event.seq` may be NULL on PostgreSQL (migration 5).
 
 pub use sea_orm_migration::prelude::*;
 
@@ -6,6 +7,7 @@ mod m20261122_000001_initial;
 mod m20261122_000002_inbound;
 mod m20261122_000003_dispatch;
 mod m20261122_000004_job_heads;
+mod m20261203_000005_event_sequencer;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -18,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_inbound::Migration),
             Box::new(m20261122_000003_dispatch::Migration),
             Box::new(m20261122_000004_job_heads::Migration),
+            Box::new(m20261203_000005_event_sequencer::Migration),
         ]
     }
 }

@@ -192,3 +192,109 @@ pub async fn inboxes_show_each_extension_its_conversations_and_unread_counts(app
     let ghost = app.token(Role::Extension, Some("acme"), Some("999"));
     app.get("/api/v1/conversations", &ghost).await.problem(StatusCode::UNAUTHORIZED, "unauthorized");
 }
+
+/// Texts written by many transactions at once — on PostgreSQL numbered after commit by the app's
+/// sequencer and by two more here, as by three instances — reach a reader tailing the log
+/// exactly once, numbered one after another: a reader never sees a number and then a smaller one,
+/// nor a gap filled later. An event nobody announced (its writer died, or another instance wrote
+/// it) is numbered within seconds.
+pub async fn the_event_log_never_shows_a_number_below_one_already_seen(app: TestApp) {
+    use base64::Engine as _;
+    use switchboard_core::routing::{RouteDecision, RouteReason};
+    use switchboard_store::inbound::{InboundOutcome, InboundText};
+
+    const TEXTS: usize = 600;
+    let w = wire(&app, "acme", "acmein", "+12025550100").await;
+    let tenant: uuid::Uuid =
+        app.get("/api/v1/tenants/acme", &w.token).await.expect(StatusCode::OK)["id"].as_str().unwrap().parse().unwrap();
+    let key: [u8; 32] = base64::engine::general_purpose::STANDARD.decode(&app.master_key).unwrap().try_into().unwrap();
+    let store = switchboard_store::Store::connect(&app.database_url, &key).await.unwrap();
+    let text = move |i: usize| InboundText {
+        tenant_id: tenant,
+        provider_message_id: format!("mdr2-seq{i}"),
+        number: "+12025550100".into(),
+        remote: format!("+1206555{:04}", i % 97),
+        remote_reachable: true,
+        body: Some(format!("text {i}")),
+        media: vec![],
+        catch_all_company_id: None,
+        media_base_url: "https://sms.example.net/api/v1/media".into(),
+    };
+    let decide = |_| RouteDecision {
+        destinations: vec!["101".into()],
+        reason: RouteReason::Default,
+        keyword: None,
+        opt_out: None,
+        replies: vec![],
+    };
+    let start = store.event_tail(tenant).await.unwrap();
+
+    // A reader from the tail, checking every batch it reads against what it read before.
+    let reader = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let (mut last, mut seen) = (start, Vec::new());
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+            while seen.len() < TEXTS {
+                assert!(tokio::time::Instant::now() < deadline, "read {} of {TEXTS} events", seen.len());
+                for e in store.events_after(tenant, last, 50).await.unwrap() {
+                    assert_eq!(e.seq, last + 1, "after {last} the reader saw {}", e.seq);
+                    last = e.seq;
+                    seen.push(e.payload["data"]["message_id"].as_str().unwrap().to_owned());
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            seen
+        })
+    };
+    // Two more sequencers, numbering as fast as they can, as two more instances would.
+    let (done_tx, done) = tokio::sync::watch::channel(false);
+    let sequencers: Vec<_> = (0..2)
+        .map(|_| {
+            let (store, done) = (store.clone(), done.clone());
+            tokio::spawn(async move {
+                while !*done.borrow() {
+                    store.number_events().await.unwrap();
+                    // On SQLite it returns at once: leave the writers their threads.
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            })
+        })
+        .collect();
+    let mut written = Vec::new();
+    for wave in (0..TEXTS).collect::<Vec<_>>().chunks(100) {
+        let posts = wave.iter().map(|i| store.record_inbound(text(*i), decide));
+        for outcome in futures_util::future::join_all(posts).await {
+            match outcome.unwrap() {
+                InboundOutcome::Stored { message_id, .. } => written.push(message_id.to_string()),
+                other => panic!("not stored: {other:?}"),
+            }
+        }
+    }
+    let mut seen = reader.await.unwrap();
+    let _ = done_tx.send(true);
+    for s in sequencers {
+        s.await.unwrap();
+    }
+    assert_eq!(store.event_tail(tenant).await.unwrap(), start + TEXTS as i64);
+    seen.sort();
+    written.sort();
+    assert_eq!(seen, written, "every event once");
+
+    // Written with no one told: numbered by the app's own look every second (on SQLite, as written).
+    let late = store.record_inbound(text(TEXTS), decide).await.unwrap();
+    let InboundOutcome::Stored { message_id, .. } = late else { panic!("not stored: {late:?}") };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let tail = store.events_after(tenant, start + TEXTS as i64, 10).await.unwrap();
+        if let Some(e) = tail.first() {
+            assert_eq!(
+                (e.seq, e.payload["data"]["message_id"].as_str()),
+                (start + TEXTS as i64 + 1, Some(&*message_id.to_string()))
+            );
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the unannounced event was never numbered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

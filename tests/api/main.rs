@@ -74,6 +74,7 @@ fn main() {
         inbound::a_hardened_prefix_answers_only_its_token_and_sources,
         live::event_streams_resume_and_show_each_caller_only_its_texts,
         live::inboxes_show_each_extension_its_conversations_and_unread_counts,
+        live::the_event_log_never_shows_a_number_below_one_already_seen,
         crash::a_crash_after_the_200_loses_and_repeats_nothing,
         crash::a_crash_mid_dispatch_sends_everything_exactly_once,
         crash::a_send_whose_answer_is_lost_is_matched_by_its_receipt,

@@ -8,6 +8,7 @@ mod guard;
 mod ingress;
 mod media;
 pub mod net;
+mod sequencer;
 pub mod signing;
 mod worker;
 
@@ -22,6 +23,7 @@ pub use deliver::{RetryPolicy, run_webhook_worker};
 pub use dispatch::run_dispatcher;
 pub use ingress::{IngressError, Origin, Received};
 pub use media::{allowed_type, run_media_worker};
+pub use sequencer::run_sequencer;
 
 /// How the engine behaves.
 #[derive(Debug, Clone)]
@@ -110,6 +112,8 @@ pub struct Engine {
     pub media: Notify,
     /// Wakes the dispatcher when a text is queued.
     pub sends: Notify,
+    /// Wakes the sequencer when events commit unnumbered (PostgreSQL).
+    pub unnumbered: Notify,
     pacer: dispatch::Pacer,
     guard: guard::IngressGuard,
     media_http: reqwest::Client,
@@ -144,6 +148,7 @@ impl Engine {
             deliveries: Notify::new(),
             media: Notify::new(),
             sends: Notify::new(),
+            unnumbered: Notify::new(),
             pacer: dispatch::Pacer::default(),
             guard,
             flowroute,
@@ -153,7 +158,12 @@ impl Engine {
         })
     }
 
-    /// Subscribes to events as they commit.
+    /// Tells live streams of a numbered event.
+    fn live(&self, event: LiveEvent) {
+        let _ = self.live.send(Arc::new(event));
+    }
+
+    /// Subscribes to events as they are numbered (as they commit, on SQLite).
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<LiveEvent>> {
         self.live.subscribe()
     }
@@ -174,11 +184,11 @@ impl Engine {
     }
 
     fn published(&self, event: &switchboard_store::events::AppendedEvent) {
-        let _ = self.live.send(Arc::new(LiveEvent {
-            tenant_id: event.tenant_id,
-            seq: event.seq,
-            payload: event.payload.clone(),
-        }));
+        match event.seq {
+            Some(seq) => self.live(LiveEvent { tenant_id: event.tenant_id, seq, payload: event.payload.clone() }),
+            // Streams hear of it once the sequencer has numbered it.
+            None => self.unnumbered.notify_one(),
+        }
         self.deliveries.notify_one();
         self.media.notify_one();
         self.sends.notify_one();

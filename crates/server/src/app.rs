@@ -160,6 +160,7 @@ impl App {
             tokio::spawn(switchboard_engine::run_webhook_worker(self.engine.clone(), self.stop.subscribe()));
         let fetcher = tokio::spawn(switchboard_engine::run_media_worker(self.engine.clone(), self.stop.subscribe()));
         let dispatcher = tokio::spawn(switchboard_engine::run_dispatcher(self.engine.clone(), self.stop.subscribe()));
+        let sequencer = tokio::spawn(switchboard_engine::run_sequencer(self.engine.clone(), self.stop.subscribe()));
         let mut running = tokio::spawn(self.server);
         let result = tokio::select! {
             r = &mut running => r,
@@ -177,6 +178,7 @@ impl App {
         let _ = deliverer.await;
         let _ = fetcher.await;
         let _ = dispatcher.await;
+        let _ = sequencer.await;
         self.store.close().await;
         result??;
         tracing::info!("stopped");

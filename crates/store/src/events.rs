@@ -1,10 +1,11 @@
-//! The event log: per-tenant sequence numbers in commit order, the source of live streams and of
-//! PBX webhook deliveries. An event and its delivery job are written in the caller's transaction.
+//! The event log: per-tenant sequence numbers that only ever grow as readers see them, the source
+//! of live streams and of PBX webhook deliveries. An event and its delivery job are written in the
+//! caller's transaction; on PostgreSQL the event is numbered after that commits.
 
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DbBackend, EntityTrait, Set, TransactionTrait};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -26,17 +27,15 @@ pub fn ordering_key(number: &str, remote: &str) -> String {
 #[derive(Debug, Clone)]
 pub struct AppendedEvent {
     pub id: i64,
-    pub seq: i64,
+    /// Its number in the tenant's stream, when it got one in its own transaction (SQLite); on
+    /// PostgreSQL the sequencer numbers it after commit ([`crate::Store::number_events`]).
+    pub seq: Option<i64>,
     pub tenant_id: Uuid,
     pub payload: Value,
 }
 
 /// Appends an event of `tenant` and, when the tenant has a webhook, its delivery job, ordered
 /// behind earlier deliveries with the same `ordering_key` (a conversation).
-///
-/// The tenant's counter is incremented with an `UPDATE … RETURNING`, which holds the tenant row's
-/// lock until commit: events of one tenant get sequence numbers in commit order, so a stream
-/// resuming after `seq` can never miss one that commits later with a smaller number.
 pub(crate) async fn append<C: ConnectionTrait>(
     db: &C,
     tenant_id: Uuid,
@@ -84,41 +83,51 @@ pub(crate) struct NewEvent {
     pub ordering: Option<String>,
 }
 
-/// Appends many events at once: one sequence update per tenant (which, like [`append`], holds the
-/// tenant's row until commit, so sequence numbers follow commit order), one insert for all, and a
-/// delivery job pushed onto `jobs` for each routed event of a tenant with a webhook, in event
-/// order. Returns the events as written, in the order given.
+/// Appends many events at once — one insert for all — and pushes onto `jobs` a delivery job for
+/// each routed event of a tenant with a webhook, in event order. Returns the events as written, in
+/// the order given.
+///
+/// Streams resume after a sequence number, so an event must never be numbered below one a reader
+/// may already have seen. On SQLite, whose one writer commits transactions one after another, the
+/// tenant's counter is taken here, in the writer's transaction. On PostgreSQL that would make
+/// every transaction writing a tenant's events wait for the one before it to commit (the counter's
+/// row lock is held to commit); there events are written unnumbered and numbered after commit by
+/// [`crate::Store::number_events`].
 pub(crate) async fn append_batch<C: ConnectionTrait>(
     db: &C,
     new: Vec<NewEvent>,
     at: DateTime<Utc>,
     jobs: &mut Vec<job::ActiveModel>,
 ) -> Result<Vec<AppendedEvent>, StoreError> {
+    let numbered_here = db.get_database_backend() != DbBackend::Postgres;
     let mut per_tenant: BTreeMap<Uuid, i64> = BTreeMap::new();
     for e in &new {
         *per_tenant.entry(e.tenant_id).or_default() += 1;
     }
     // tenant → (next seq, slug, has a webhook)
-    let mut tenants: HashMap<Uuid, (i64, String, bool)> = HashMap::with_capacity(per_tenant.len());
+    let mut tenants: HashMap<Uuid, (Option<i64>, String, bool)> = HashMap::with_capacity(per_tenant.len());
     for (tenant, n) in per_tenant {
-        let rows = sql::query(
-            db,
-            "UPDATE tenant SET event_seq = event_seq + $2 WHERE id = $1 RETURNING event_seq, slug, webhook_url",
-            vec![tenant.into(), n.into()],
-        )
-        .await?;
+        let (sql, values) = if numbered_here {
+            (
+                "UPDATE tenant SET event_seq = event_seq + $2 WHERE id = $1 RETURNING event_seq, slug, webhook_url",
+                vec![tenant.into(), n.into()],
+            )
+        } else {
+            ("SELECT slug, webhook_url FROM tenant WHERE id = $1", vec![tenant.into()])
+        };
+        let rows = sql::query(db, sql, values).await?;
         let row = rows.first().ok_or(StoreError::NotFound)?;
-        let last: i64 = row.try_get("", "event_seq")?;
+        let next = if numbered_here { Some(row.try_get::<i64>("", "event_seq")? - n + 1) } else { None };
         let webhook: Option<String> = row.try_get("", "webhook_url")?;
-        tenants.insert(tenant, (last - n + 1, row.try_get("", "slug")?, webhook.is_some()));
+        tenants.insert(tenant, (next, row.try_get("", "slug")?, webhook.is_some()));
     }
     let mut models = Vec::with_capacity(new.len());
-    // (tenant, seq) → (position given, payload, delivery ordering key)
-    let mut by_seq: HashMap<(Uuid, i64), (usize, Value, Option<String>)> = HashMap::with_capacity(new.len());
+    // the payload's id → (position given, payload, delivery ordering key)
+    let mut by_id: HashMap<String, (usize, Value, Option<String>)> = HashMap::with_capacity(new.len());
     for (position, e) in new.into_iter().enumerate() {
         let (next, slug, webhook) = tenants.get_mut(&e.tenant_id).ok_or(StoreError::NotFound)?;
         let seq = *next;
-        *next += 1;
+        *next = next.map(|n| n + 1);
         let payload = payload(e.event_type, slug, e.data, at);
         models.push(event::ActiveModel {
             tenant_id: Set(e.tenant_id),
@@ -128,28 +137,99 @@ pub(crate) async fn append_batch<C: ConnectionTrait>(
             created_at: Set(at),
             ..Default::default()
         });
-        by_seq.insert((e.tenant_id, seq), (position, payload, e.ordering.filter(|_| *webhook)));
+        by_id.insert(payload_id(&payload), (position, payload, e.ordering.filter(|_| *webhook)));
     }
-    let mut written: Vec<(i64, Uuid, i64)> = Vec::with_capacity(models.len());
+    let mut written: Vec<event::Model> = Vec::with_capacity(models.len());
     let mut models = models.into_iter().peekable();
     while models.peek().is_some() {
         let chunk: Vec<event::ActiveModel> = models.by_ref().take(sql::CHUNK).collect();
-        let rows = event::Entity::insert_many(chunk).exec_with_returning(db).await?;
-        written.extend(rows.into_iter().map(|e| (e.id, e.tenant_id, e.seq)));
+        written.extend(event::Entity::insert_many(chunk).exec_with_returning(db).await?);
     }
     // Jobs in event order, so one conversation's deliveries keep the events' order.
-    written.sort_by_key(|(id, _, _)| *id);
+    written.sort_by_key(|e| e.id);
     let mut out: Vec<Option<AppendedEvent>> = vec![None; written.len()];
-    for (id, tenant_id, seq) in written {
-        let (position, payload, delivery) = by_seq.remove(&(tenant_id, seq)).ok_or(StoreError::NotFound)?;
+    for e in written {
+        let (position, payload, delivery) = by_id.remove(&payload_id(&e.payload)).ok_or(StoreError::NotFound)?;
         if let Some(key) = delivery {
-            jobs.push(job_model(new_id(), tenant_id, WEBHOOK_DELIVERY, &key, JobRef::Event(id), at));
+            jobs.push(job_model(new_id(), e.tenant_id, WEBHOOK_DELIVERY, &key, JobRef::Event(e.id), at));
         }
         if let Some(slot) = out.get_mut(position) {
-            *slot = Some(AppendedEvent { id, seq, tenant_id, payload });
+            *slot = Some(AppendedEvent { id: e.id, seq: e.seq, tenant_id: e.tenant_id, payload });
         }
     }
     out.into_iter().map(|e| e.ok_or(StoreError::NotFound)).collect()
+}
+
+/// The `evt_…` id inside a payload, unique to each event.
+fn payload_id(payload: &Value) -> String {
+    payload["id"].as_str().unwrap_or_default().to_owned()
+}
+
+/// An event the sequencer numbered.
+#[derive(Debug, Clone)]
+pub struct NumberedEvent {
+    pub tenant_id: Uuid,
+    pub seq: i64,
+    pub payload: Value,
+}
+
+/// Events numbered per tenant per sequencer transaction, at most.
+const NUMBER_AT_ONCE: i64 = 2_000;
+
+impl crate::Store {
+    /// Numbers every committed, unnumbered event (PostgreSQL), tenant by tenant, in the order they
+    /// were written, and returns them; nothing on SQLite, whose events are numbered as written.
+    ///
+    /// Each tenant's numbering runs under the tenant row's lock, from the counter up, in a statement
+    /// that starts after the lock is taken: two sequencers (two instances) take turns, and the
+    /// second sees what the first numbered. An event commits unnumbered and is numbered only by a
+    /// later transaction, so no reader can see a number and later find a smaller one appear. Events
+    /// of a process that died after committing are numbered by the next run, of any instance.
+    pub async fn number_events(&self) -> Result<Vec<NumberedEvent>, StoreError> {
+        if !self.numbers_after_commit() {
+            return Ok(Vec::new());
+        }
+        let pending = sql::query(self.db(), "SELECT DISTINCT tenant_id FROM event WHERE seq IS NULL", vec![]).await?;
+        let mut out = Vec::new();
+        for row in pending {
+            let tenant: Uuid = row.try_get("", "tenant_id")?;
+            loop {
+                let numbered = self.number_tenant_events(tenant).await?;
+                let done = i64::try_from(numbered.len()).unwrap_or(i64::MAX) < NUMBER_AT_ONCE;
+                out.extend(numbered);
+                if done {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn number_tenant_events(&self, tenant: Uuid) -> Result<Vec<NumberedEvent>, StoreError> {
+        let txn = self.db().begin().await?;
+        let rows =
+            sql::query(&txn, "SELECT event_seq FROM tenant WHERE id = $1 FOR UPDATE", vec![tenant.into()]).await?;
+        let last: i64 = rows.first().ok_or(StoreError::NotFound)?.try_get("", "event_seq")?;
+        let rows = sql::query(
+            &txn,
+            "WITH todo AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM event                WHERE tenant_id = $1 AND seq IS NULL ORDER BY id LIMIT $3)              UPDATE event SET seq = $2 + todo.n FROM todo WHERE event.id = todo.id AND event.seq IS NULL              RETURNING event.seq, event.payload",
+            vec![tenant.into(), last.into(), NUMBER_AT_ONCE.into()],
+        )
+        .await?;
+        let mut numbered = rows
+            .iter()
+            .map(|r| {
+                Ok(NumberedEvent { tenant_id: tenant, seq: r.try_get("", "seq")?, payload: r.try_get("", "payload")? })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        numbered.sort_by_key(|e| e.seq);
+        if let Some(top) = numbered.last() {
+            sql::execute(&txn, "UPDATE tenant SET event_seq = $2 WHERE id = $1", vec![tenant.into(), top.seq.into()])
+                .await?;
+        }
+        txn.commit().await?;
+        Ok(numbered)
+    }
 }
 
 /// An event's body as streams and PBX webhooks receive it. Its `id` is what PBXs deduplicate on

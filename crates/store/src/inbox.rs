@@ -208,7 +208,7 @@ impl Store {
         Ok(())
     }
 
-    /// The sequence number of the tenant's last committed event (0 before the first).
+    /// The sequence number of the tenant's last numbered event (0 before the first).
     pub async fn event_tail(&self, tenant: Uuid) -> Result<i64, StoreError> {
         let rows = sql::query(self.db(), "SELECT event_seq FROM tenant WHERE id = $1", vec![tenant.into()]).await?;
         rows.first().map_or(Err(StoreError::NotFound), |r| Ok(r.try_get("", "event_seq")?))
@@ -225,7 +225,8 @@ impl Store {
             .all(self.db())
             .await?
             .into_iter()
-            .map(|e| LoggedEvent { seq: e.seq, event_type: e.event_type, payload: e.payload })
+            // `seq > …` holds only for numbered events.
+            .filter_map(|e| Some(LoggedEvent { seq: e.seq?, event_type: e.event_type, payload: e.payload }))
             .collect())
     }
 }

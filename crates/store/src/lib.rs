@@ -117,6 +117,12 @@ impl Store {
         let _ = self.db.close().await;
     }
 
+    /// True when events are numbered after they commit, by [`Store::number_events`] (PostgreSQL);
+    /// false when the writer numbers them itself (SQLite).
+    pub fn numbers_after_commit(&self) -> bool {
+        self.db.get_database_backend() == DbBackend::Postgres
+    }
+
     pub(crate) fn db(&self) -> &DatabaseConnection {
         &self.db
     }

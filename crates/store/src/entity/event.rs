@@ -8,7 +8,8 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     pub tenant_id: Uuid,
-    pub seq: i64,
+    /// NULL on PostgreSQL until the sequencer numbers it (`Store::number_events`).
+    pub seq: Option<i64>,
     pub event_type: String,
     #[sea_orm(column_type = "JsonBinary")]
     pub payload: Json,
