@@ -208,7 +208,8 @@ impl crate::Store {
     async fn number_tenant_events(&self, tenant: Uuid) -> Result<Vec<NumberedEvent>, StoreError> {
         let txn = self.db().begin().await?;
         let rows =
-            sql::query(&txn, "SELECT event_seq FROM tenant WHERE id = $1 FOR NO KEY UPDATE", vec![tenant.into()]).await?;
+            sql::query(&txn, "SELECT event_seq FROM tenant WHERE id = $1 FOR NO KEY UPDATE", vec![tenant.into()])
+                .await?;
         let last: i64 = rows.first().ok_or(StoreError::NotFound)?.try_get("", "event_seq")?;
         let rows = sql::query(
             &txn,
