@@ -99,7 +99,7 @@ pub(crate) async fn append_batch<C: ConnectionTrait>(
     at: DateTime<Utc>,
     jobs: &mut Vec<job::ActiveModel>,
 ) -> Result<Vec<AppendedEvent>, StoreError> {
-    let numbered_here = db.get_database_backend() != DbBackend::Postgres;
+    let numbered_here = !numbers_after_commit(db.get_database_backend());
     let mut per_tenant: BTreeMap<Uuid, i64> = BTreeMap::new();
     for e in &new {
         *per_tenant.entry(e.tenant_id).or_default() += 1;
@@ -165,6 +165,12 @@ fn payload_id(payload: &Value) -> String {
     payload["id"].as_str().unwrap_or_default().to_owned()
 }
 
+/// True when events are written unnumbered and numbered after commit (PostgreSQL); false when the
+/// writer numbers them in its own transaction (SQLite, one writer at a time).
+pub(crate) fn numbers_after_commit(backend: DbBackend) -> bool {
+    backend == DbBackend::Postgres
+}
+
 /// An event the sequencer numbered.
 #[derive(Debug, Clone)]
 pub struct NumberedEvent {
@@ -213,7 +219,10 @@ impl crate::Store {
         let last: i64 = rows.first().ok_or(StoreError::NotFound)?.try_get("", "event_seq")?;
         let rows = sql::query(
             &txn,
-            "WITH todo AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM event                WHERE tenant_id = $1 AND seq IS NULL ORDER BY id LIMIT $3)              UPDATE event SET seq = $2 + todo.n FROM todo WHERE event.id = todo.id AND event.seq IS NULL              RETURNING event.seq, event.payload",
+            "WITH todo AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM event \
+               WHERE tenant_id = $1 AND seq IS NULL ORDER BY id LIMIT $3) \
+             UPDATE event SET seq = $2 + todo.n FROM todo WHERE event.id = todo.id AND event.seq IS NULL \
+             RETURNING event.seq, event.payload",
             vec![tenant.into(), last.into(), NUMBER_AT_ONCE.into()],
         )
         .await?;

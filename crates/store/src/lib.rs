@@ -120,7 +120,7 @@ impl Store {
     /// True when events are numbered after they commit, by [`Store::number_events`] (PostgreSQL);
     /// false when the writer numbers them itself (SQLite).
     pub fn numbers_after_commit(&self) -> bool {
-        self.db.get_database_backend() == DbBackend::Postgres
+        events::numbers_after_commit(self.db.get_database_backend())
     }
 
     pub(crate) fn db(&self) -> &DatabaseConnection {
