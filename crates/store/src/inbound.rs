@@ -108,20 +108,34 @@ struct Directory {
 impl Directory {
     async fn load(db: &impl ConnectionTrait, items: &[Item]) -> Result<Self, StoreError> {
         let pairs: BTreeSet<(Uuid, &str)> = items.iter().map(|i| (i.text.tenant_id, i.text.remote.as_str())).collect();
-        let mut values: Vec<Sql> = Vec::with_capacity(pairs.len() * 2);
-        for (t, phone) in &pairs {
-            values.push((*t).into());
-            values.push((*phone).into());
-        }
-        let rows = sql::query(
-            db,
-            &format!(
-                "SELECT id, tenant_id, phone, name, company_id FROM contact WHERE (tenant_id, phone) IN ({})",
-                sql::tuples(pairs.len(), 2)
-            ),
-            values,
-        )
-        .await?;
+        let columns = "c.id, c.tenant_id, c.phone, c.name, c.company_id";
+        let rows = if db.get_database_backend() == DbBackend::Postgres {
+            let (tenants, phones): (Vec<Uuid>, Vec<String>) = pairs.iter().map(|(t, p)| (*t, (*p).to_owned())).unzip();
+            sql::query(
+                db,
+                &format!(
+                    "SELECT {columns} FROM unnest($1::uuid[], $2::text[]) AS k(tenant_id, phone) CROSS JOIN LATERAL \
+                     (SELECT * FROM contact WHERE tenant_id = k.tenant_id AND phone = k.phone LIMIT 1) c"
+                ),
+                vec![tenants.into(), phones.into()],
+            )
+            .await?
+        } else {
+            let mut values: Vec<Sql> = Vec::with_capacity(pairs.len() * 2);
+            for (t, phone) in &pairs {
+                values.push((*t).into());
+                values.push((*phone).into());
+            }
+            sql::query(
+                db,
+                &format!(
+                    "SELECT {columns} FROM (VALUES {}) AS k JOIN contact c ON c.tenant_id = k.column1 AND c.phone = k.column2",
+                    sql::tuples(pairs.len(), 2)
+                ),
+                values,
+            )
+            .await?
+        };
         let mut contacts = HashMap::new();
         for r in &rows {
             let tenant: Uuid = r.try_get("", "tenant_id")?;
@@ -164,7 +178,7 @@ impl Directory {
     }
 }
 
-/// Creates the batch's missing conversations, then locks all of them (in id order, so two
+/// Creates the batch's missing conversations, then locks all of them (in key order, so two
 /// batches never wait on each other in a cycle) and returns them by key.
 async fn conversations(
     db: &impl ConnectionTrait,
@@ -185,19 +199,42 @@ async fn conversations(
         rows,
     )
     .await?;
-    let mut values: Vec<Sql> = Vec::with_capacity(keys.len() * 3);
-    for (tenant, number, remote) in &keys {
-        values.extend([(*tenant).into(), number.clone().into(), remote.clone().into()]);
-    }
-    let lock = if db.get_database_backend() == DbBackend::Postgres { " FOR UPDATE" } else { "" };
-    let select = sql::statement(
-        db.get_database_backend(),
-        &format!(
-            "SELECT * FROM conversation WHERE (tenant_id, number, remote) IN ({}) ORDER BY id{lock}",
-            sql::tuples(keys.len(), 3)
-        ),
-        values,
-    );
+    // One probe of `ux_conversation_pair` per key, whatever the statistics say (a list of row
+    // values was a scan of the number's conversations on PostgreSQL and of the table on SQLite).
+    // PostgreSQL locks each row as it is found, in key order (`keys` is sorted; SQLite's write
+    // lock covers everything): batches, the only writers that lock several conversations, take
+    // them in one order.
+    let select = if db.get_database_backend() == DbBackend::Postgres {
+        let mut tenants = Vec::with_capacity(keys.len());
+        let mut numbers = Vec::with_capacity(keys.len());
+        let mut remotes = Vec::with_capacity(keys.len());
+        for (tenant, number, remote) in &keys {
+            tenants.push(*tenant);
+            numbers.push(number.clone());
+            remotes.push(remote.clone());
+        }
+        sql::statement(
+            DbBackend::Postgres,
+            "SELECT c.* FROM unnest($1::uuid[], $2::text[], $3::text[]) WITH ORDINALITY AS k(tenant_id, number, remote, n) \
+             CROSS JOIN LATERAL (SELECT * FROM conversation WHERE tenant_id = k.tenant_id AND number = k.number \
+             AND remote = k.remote LIMIT 1 FOR UPDATE) c ORDER BY k.n",
+            vec![tenants.into(), numbers.into(), remotes.into()],
+        )
+    } else {
+        let mut values: Vec<Sql> = Vec::with_capacity(keys.len() * 3);
+        for (tenant, number, remote) in &keys {
+            values.extend([(*tenant).into(), number.clone().into(), remote.clone().into()]);
+        }
+        sql::statement(
+            db.get_database_backend(),
+            &format!(
+                "SELECT c.* FROM (VALUES {}) AS k JOIN conversation c \
+                 ON c.tenant_id = k.column1 AND c.number = k.column2 AND c.remote = k.column3",
+                sql::tuples(keys.len(), 3)
+            ),
+            values,
+        )
+    };
     let rows = db.query_all_raw(select).await?;
     let mut found = HashMap::with_capacity(rows.len());
     for row in &rows {
@@ -210,15 +247,29 @@ async fn conversations(
 /// The inbound messages among `ids` already stored, by provider id.
 async fn stored(db: &impl ConnectionTrait, items: &[Item]) -> Result<HashMap<String, Uuid>, StoreError> {
     let ids: BTreeSet<&str> = items.iter().map(|i| i.text.provider_message_id.as_str()).collect();
-    let rows = sql::query(
-        db,
-        &format!(
-            "SELECT id, provider_message_id FROM message WHERE direction = 'inbound' AND provider_message_id IN {}",
-            sql::tuples(1, ids.len())
-        ),
-        ids.iter().map(|id| (*id).into()).collect(),
-    )
-    .await?;
+    let rows = if db.get_database_backend() == DbBackend::Postgres {
+        // One probe of `ux_message_provider_id` per id: as `IN (…)`, PostgreSQL planned it (on
+        // statistics that lagged a burst) as a scan of every inbound message.
+        let ids: Vec<String> = ids.iter().map(|id| (*id).to_owned()).collect();
+        sql::query(
+            db,
+            "SELECT m.id, m.provider_message_id FROM unnest($1::text[]) AS k(id) CROSS JOIN LATERAL \
+             (SELECT id, provider_message_id FROM message WHERE direction = 'inbound' AND provider_message_id = k.id \
+             LIMIT 1) m",
+            vec![ids.into()],
+        )
+        .await?
+    } else {
+        sql::query(
+            db,
+            &format!(
+                "SELECT id, provider_message_id FROM message WHERE direction = 'inbound' AND provider_message_id IN {}",
+                sql::tuples(1, ids.len())
+            ),
+            ids.iter().map(|id| (*id).into()).collect(),
+        )
+        .await?
+    };
     rows.iter().map(|r| Ok((r.try_get("", "provider_message_id")?, r.try_get("", "id")?))).collect()
 }
 
