@@ -160,6 +160,7 @@ impl Engine {
             catch_all_company_id: prefix.catch_all_company_id,
             media_base_url: format!("{}/api/v1/media", self.config.public_url),
         };
+        let fetches_media = !text.media.is_empty();
         let now = chrono::Utc::now();
         let outcome = self
             .store
@@ -181,6 +182,12 @@ impl Engine {
                 tracing::info!(%message_id, tenant = %prefix.tenant_slug, provider_message_id = %m.id,
                     extensions = ?decision.destinations, "inbound text stored");
                 self.published(&event);
+                if fetches_media {
+                    self.media.notify_one();
+                }
+                if !decision.replies.is_empty() {
+                    self.sends.notify_one();
+                }
                 Ok(Received::Stored { message_id })
             }
             InboundOutcome::Duplicate { message_id } => {

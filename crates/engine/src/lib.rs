@@ -180,9 +180,15 @@ impl Engine {
         if let Some(event) = event {
             self.published(&event);
         }
+        self.sends.notify_one();
         Ok(queued)
     }
 
+    /// Tells live streams (or the sequencer) of a committed event and wakes the deliverer for its
+    /// webhook. Work of other kinds written with it (a reply to send, media to fetch) wakes its
+    /// worker where it is written: woken for every event, the dispatcher's and the media fetcher's
+    /// rounds claimed nothing for almost every inbound text, each claim a transaction (on SQLite,
+    /// the one write lock the inbound batches wait for).
     fn published(&self, event: &switchboard_store::events::AppendedEvent) {
         match event.seq {
             Some(seq) => self.live(LiveEvent { tenant_id: event.tenant_id, seq, payload: event.payload.clone() }),
@@ -190,7 +196,5 @@ impl Engine {
             None => self.unnumbered.notify_one(),
         }
         self.deliveries.notify_one();
-        self.media.notify_one();
-        self.sends.notify_one();
     }
 }

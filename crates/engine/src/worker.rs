@@ -133,6 +133,11 @@ where
             }
             continue;
         }
+        // A full round suggests more is waiting: wake a sibling round (or this one, at its next
+        // wait) rather than leave it to the poll.
+        if u32::try_from(jobs.len()).is_ok_and(|n| n >= concurrency) {
+            wake(&engine).notify_one();
+        }
         let outcomes = round(engine.clone(), jobs).await;
         settle(&engine, outcomes, retry(&engine)).await;
     }
