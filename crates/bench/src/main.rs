@@ -32,8 +32,10 @@ enum Db {
 /// What every command takes: the PostgreSQL to use, the server binary, the output.
 #[derive(Args)]
 struct Common {
-    /// An administrative PostgreSQL URL; the bench creates and drops its own database.
-    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+    /// An administrative PostgreSQL URL; the bench creates and drops its own database on the same
+    /// server, with the same options. Without TLS by default: the database is on this machine, and
+    /// TLS over loopback cost PostgreSQL inbound a fifth of its rate (docs/BENCHMARKS.md).
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable")]
     postgres: String,
     /// The server binary (default: `switchboard` beside this one).
     #[arg(long)]
@@ -347,8 +349,12 @@ impl Setup {
                 let out =
                     Command::new("psql").args([&self.postgres, "-qc", &format!("CREATE DATABASE {name}")]).output()?;
                 ensure!(out.status.success(), "creating {name}: {}", String::from_utf8_lossy(&out.stderr));
-                let root = self.postgres.rsplit_once('/').map_or(self.postgres.as_str(), |(r, _)| r);
-                (Some(name.clone()), format!("{root}/{name}"))
+                // The same server and options (`?sslmode=…`), another database.
+                let (url, query) =
+                    self.postgres.split_once('?').map_or((self.postgres.as_str(), None), |(u, q)| (u, Some(q)));
+                let root = url.rsplit_once('/').map_or(url, |(r, _)| r);
+                let query = query.map(|q| format!("?{q}")).unwrap_or_default();
+                (Some(name.clone()), format!("{root}/{name}{query}"))
             }
         };
         let result = body(database_url).await;
