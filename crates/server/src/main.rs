@@ -2,6 +2,12 @@
 
 use clap::Parser;
 
+/// mimalloc rather than glibc's allocator: a request allocates and frees many small buffers across
+/// threads, and glibc's `malloc`/`free` (with `malloc_consolidate`) took about a tenth of the
+/// server's CPU under load (docs/BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = switchboard::cli::Cli::parse();
