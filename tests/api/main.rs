@@ -81,6 +81,7 @@ fn main() {
         media::mms_media_are_fetched_kept_and_served_to_who_may_see_them,
         send::extensions_send_from_their_numbers_and_refusals_say_why,
         send::an_idempotency_key_sends_once,
+        send::sends_read_the_senders_rights_inside_their_transaction,
         dispatch::a_queued_text_reaches_flowroute_exactly_as_documented,
         dispatch::transient_failures_are_retried_and_sent_once,
         dispatch::rate_limit_answers_wait_without_spending_retries,

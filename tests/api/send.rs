@@ -136,3 +136,49 @@ pub async fn an_idempotency_key_sends_once(app: TestApp) {
     let theirs = send(&app, &ext102, body.clone(), Some("booking-42")).await;
     assert_ne!(theirs.expect(StatusCode::ACCEPTED)["id"], ids[0]);
 }
+
+/// A send reads the sender's rights inside its own transaction: with a pool of one connection,
+/// which the transaction holds, a read through the pool beside it would wait for ever (and, with
+/// more connections, race the write it guards).
+pub async fn sends_read_the_senders_rights_inside_their_transaction(app: TestApp) {
+    use base64::Engine as _;
+    use switchboard_store::outbound::{SendInput, Sender};
+
+    let w = wire(&app, "acme", "acmein", "+12025550100").await;
+    let tenant: uuid::Uuid =
+        app.get(&w.base, &w.token).await.expect(StatusCode::OK)["id"].as_str().unwrap().parse().unwrap();
+    let key: [u8; 32] = base64::engine::general_purpose::STANDARD.decode(&app.master_key).unwrap().try_into().unwrap();
+    let store = switchboard_store::Store::connect_with(&app.database_url, &key, 1).await.unwrap();
+    let sends = (0..8).map(|i| {
+        let store = store.clone();
+        async move {
+            let input = SendInput {
+                to: format!("+1206555{:04}", 100 + i),
+                body: Some(format!("text {i}")),
+                from: Some("+12025550100".into()),
+                media_urls: vec![],
+            };
+            tokio::time::timeout(
+                Duration::from_secs(20),
+                store.queue_outbound(tenant, Sender::Extension("101".into()), input, None),
+            )
+            .await
+        }
+    });
+    for (i, outcome) in futures_util::future::join_all(sends).await.into_iter().enumerate() {
+        match outcome {
+            Ok(Ok((queued, _))) => assert_eq!(queued.status, "queued", "send {i}"),
+            Ok(Err(e)) => panic!("send {i} failed: {e}"),
+            Err(_) => panic!("send {i} hung"),
+        }
+    }
+    // And the rule it reads still holds: 102 is no sender of the number.
+    let input = SendInput {
+        to: "+12065550123".into(),
+        body: Some("hi".into()),
+        from: Some("+12025550100".into()),
+        media_urls: vec![],
+    };
+    let refused = store.queue_outbound(tenant, Sender::Extension("102".into()), input, None).await;
+    assert!(refused.is_err(), "102 may not send from the number: {refused:?}");
+}

@@ -135,93 +135,95 @@ fn queued(m: &message::Model) -> Queued {
     Queued { id: m.id, status: m.status.clone(), from: m.number.clone(), to: m.remote.clone(), segments: m.segments }
 }
 
-impl Store {
-    async fn sender_number(
-        &self,
-        db: &impl sea_orm::ConnectionTrait,
-        tenant: Uuid,
-        sender: &Sender,
-        from: Option<&E164>,
-    ) -> Result<number::Model, StoreError> {
-        let ext = match sender {
-            Sender::Extension(e) => {
-                let found = extension::Entity::find()
-                    .filter(extension::Column::TenantId.eq(tenant))
-                    .filter(extension::Column::Extension.eq(e.as_str()))
-                    .one(db)
-                    .await?
-                    .ok_or_else(|| refused("sender_not_allowed", "this extension no longer exists"))?;
-                if !found.enabled {
-                    return Err(refused("extension_disabled", format!("extension '{e}' is disabled and may not send")));
-                }
-                Some(found)
-            }
-            Sender::Admin(_) => None,
-        };
-        let may_send = |n: &number::Model| {
-            let ext = ext.clone();
-            let n = n.clone();
-            async move {
-                let Some(ext) = ext else { return Ok::<bool, StoreError>(true) };
-                let rows = sql::query(
-                    self.db(),
-                    "SELECT 1 AS x FROM number_sender WHERE number_id = $1 AND extension_id = $2",
-                    vec![n.id.into(), ext.id.into()],
-                )
-                .await?;
-                Ok(!rows.is_empty())
-            }
-        };
-        if let Some(from) = from {
-            let n = number::Entity::find()
-                .filter(number::Column::TenantId.eq(tenant))
-                .filter(number::Column::E164.eq(from.as_str()))
+/// The number a text goes out from, read in the caller's transaction `db` (never through the pool:
+/// a read beside the transaction would race it and, with every connection held by such
+/// transactions, wait for ever).
+async fn sender_number(
+    db: &impl sea_orm::ConnectionTrait,
+    tenant: Uuid,
+    sender: &Sender,
+    from: Option<&E164>,
+) -> Result<number::Model, StoreError> {
+    let ext = match sender {
+        Sender::Extension(e) => {
+            let found = extension::Entity::find()
+                .filter(extension::Column::TenantId.eq(tenant))
+                .filter(extension::Column::Extension.eq(e.as_str()))
                 .one(db)
                 .await?
-                .ok_or_else(|| refused("sender_not_allowed", format!("{from} is not a number of this tenant")))?;
-            if !may_send(&n).await? {
-                return Err(refused("sender_not_allowed", format!("this extension may not send from {from}")));
+                .ok_or_else(|| refused("sender_not_allowed", "this extension no longer exists"))?;
+            if !found.enabled {
+                return Err(refused("extension_disabled", format!("extension '{e}' is disabled and may not send")));
             }
+            Some(found)
+        }
+        Sender::Admin(_) => None,
+    };
+    let may_send = |n: &number::Model| {
+        let ext = ext.clone();
+        let n = n.clone();
+        async move {
+            let Some(ext) = ext else { return Ok::<bool, StoreError>(true) };
+            let rows = sql::query(
+                db,
+                "SELECT 1 AS x FROM number_sender WHERE number_id = $1 AND extension_id = $2",
+                vec![n.id.into(), ext.id.into()],
+            )
+            .await?;
+            Ok(!rows.is_empty())
+        }
+    };
+    if let Some(from) = from {
+        let n = number::Entity::find()
+            .filter(number::Column::TenantId.eq(tenant))
+            .filter(number::Column::E164.eq(from.as_str()))
+            .one(db)
+            .await?
+            .ok_or_else(|| refused("sender_not_allowed", format!("{from} is not a number of this tenant")))?;
+        if !may_send(&n).await? {
+            return Err(refused("sender_not_allowed", format!("this extension may not send from {from}")));
+        }
+        return Ok(n);
+    }
+    let Some(ext) = &ext else {
+        return Err(StoreError::invalid("from", "a tenant admin must name the number to send from"));
+    };
+    let own = sql::query(
+        db,
+        "SELECT n.id FROM number n JOIN number_sender s ON s.number_id = n.id \
+         WHERE n.tenant_id = $1 AND s.extension_id = $2 ORDER BY n.id LIMIT 1",
+        vec![tenant.into(), ext.id.into()],
+    )
+    .await?;
+    if let Some(row) = own.first() {
+        let id: Uuid = row.try_get("", "id")?;
+        return number::Entity::find_by_id(id).one(db).await?.ok_or(StoreError::NotFound);
+    }
+    // No number of its own: the first provider's default number.
+    let providers = provider::Entity::find()
+        .filter(provider::Column::TenantId.eq(tenant))
+        .filter(provider::Column::DefaultDid.is_not_null())
+        .order_by_asc(provider::Column::Id)
+        .all(db)
+        .await?;
+    for p in providers {
+        if let Some(did) = p.default_did
+            && let Some(n) = number::Entity::find()
+                .filter(number::Column::TenantId.eq(tenant))
+                .filter(number::Column::E164.eq(did))
+                .one(db)
+                .await?
+        {
             return Ok(n);
         }
-        let Some(ext) = &ext else {
-            return Err(StoreError::invalid("from", "a tenant admin must name the number to send from"));
-        };
-        let own = sql::query(
-            db,
-            "SELECT n.id FROM number n JOIN number_sender s ON s.number_id = n.id \
-             WHERE n.tenant_id = $1 AND s.extension_id = $2 ORDER BY n.id LIMIT 1",
-            vec![tenant.into(), ext.id.into()],
-        )
-        .await?;
-        if let Some(row) = own.first() {
-            let id: Uuid = row.try_get("", "id")?;
-            return number::Entity::find_by_id(id).one(db).await?.ok_or(StoreError::NotFound);
-        }
-        // No number of its own: the first provider's default number.
-        let providers = provider::Entity::find()
-            .filter(provider::Column::TenantId.eq(tenant))
-            .filter(provider::Column::DefaultDid.is_not_null())
-            .order_by_asc(provider::Column::Id)
-            .all(db)
-            .await?;
-        for p in providers {
-            if let Some(did) = p.default_did
-                && let Some(n) = number::Entity::find()
-                    .filter(number::Column::TenantId.eq(tenant))
-                    .filter(number::Column::E164.eq(did))
-                    .one(db)
-                    .await?
-            {
-                return Ok(n);
-            }
-        }
-        Err(refused(
-            "sender_not_allowed",
-            format!("extension '{}' is a sender of no number, and no provider has a default number", ext.extension),
-        ))
     }
+    Err(refused(
+        "sender_not_allowed",
+        format!("extension '{}' is a sender of no number, and no provider has a default number", ext.extension),
+    ))
+}
 
+impl Store {
     /// Queues a text and returns it with its `queued` event. With an idempotency key already used
     /// for the same request within 24 hours, answers the first message again (with no event) and
     /// queues nothing.
@@ -279,7 +281,7 @@ impl Store {
             Sender::Admin(sub) => format!("admin:{sub}"),
         };
         let txn = self.write_txn().await?;
-        let n = self.sender_number(&txn, tenant, &sender, from.as_ref()).await?;
+        let n = sender_number(&txn, tenant, &sender, from.as_ref()).await?;
         let hash = request_hash(&n.e164, to.as_str(), body.as_deref(), &input.media_urls);
         if let Some(key) = idempotency_key {
             sql::execute(
