@@ -523,3 +523,37 @@ pub async fn overlong_media_names_are_shortened_not_refused(app: TestApp) {
     assert_eq!(media["file_name"].as_str().unwrap(), &long_name[..255]);
     assert_eq!(media["mime_type"].as_str().unwrap(), &long_type[..127]);
 }
+
+/// Provider ids are unique per tenant: another tenant's text with the same id (another Flowroute
+/// account, or a forged callback) is not a duplicate of this tenant's, and is not dropped.
+pub async fn provider_ids_are_unique_per_tenant_only(app: TestApp) {
+    let acme = wire(&app, "acme", "acmein", "+12025550100").await;
+    let globex = wire(&app, "globex", "globexin", "+12025550199").await;
+    let text = |to: &str| format!(r#"{{"to":"{to}","from":"12065550123","body":"same id","id":"mdr2-shared-1"}}"#);
+    let first = app.flowroute("globexin", text("12025550199").as_bytes()).await;
+    assert_eq!(first.expect(StatusCode::OK)["status"], "stored");
+    let second = app.flowroute("acmein", text("12025550100").as_bytes()).await;
+    assert_eq!(second.expect(StatusCode::OK)["status"], "stored", "another tenant's id is no duplicate");
+    let again = app.flowroute("acmein", text("12025550100").as_bytes()).await;
+    assert_eq!(again.expect(StatusCode::OK)["status"], "duplicate", "the same tenant's is");
+    assert_ne!(second.json["message_id"], first.json["message_id"]);
+    assert_eq!(again.json["message_id"], second.json["message_id"]);
+    // The same through the batch path, both tenants' copies in one batch.
+    let batch: Vec<_> = (0..6)
+        .map(|i| {
+            let (prefix, to) = if i % 2 == 0 { ("acmein", "12025550100") } else { ("globexin", "12025550199") };
+            let body = format!(r#"{{"to":"{to}","from":"12065550124","body":"b","id":"mdr2-shared-2"}}"#);
+            let app = &app;
+            async move { app.flowroute(prefix, body.as_bytes()).await.json["status"].as_str().unwrap().to_owned() }
+        })
+        .collect();
+    let mut statuses = futures_util::future::join_all(batch).await;
+    statuses.sort();
+    assert_eq!(statuses, ["duplicate", "duplicate", "duplicate", "duplicate", "stored", "stored"]);
+    for (w, n) in [(&acme, 2), (&globex, 2)] {
+        let got = w.sink.wait_for(n, Duration::from_secs(10)).await;
+        assert_eq!(got.len(), n, "each tenant's PBX gets each of its texts once");
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!((acme.sink.accepted().len(), globex.sink.accepted().len()), (2, 2));
+}

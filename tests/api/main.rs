@@ -64,6 +64,7 @@ fn main() {
         inbound::the_same_text_posted_concurrently_is_stored_and_delivered_once,
         inbound::a_batch_keeps_every_promise_of_a_single_text,
         inbound::overlong_media_names_are_shortened_not_refused,
+        inbound::provider_ids_are_unique_per_tenant_only,
         inbound::what_must_be_refused_is_refused_and_stores_nothing,
         inbound::a_pbx_outage_delays_but_never_loses_or_repeats,
         inbound::a_delivery_that_never_succeeds_goes_dead_with_an_event,

@@ -244,33 +244,40 @@ async fn conversations(
     Ok(found)
 }
 
-/// The inbound messages among `ids` already stored, by provider id.
-async fn stored(db: &impl ConnectionTrait, items: &[Item]) -> Result<HashMap<String, Uuid>, StoreError> {
-    let ids: BTreeSet<&str> = items.iter().map(|i| i.text.provider_message_id.as_str()).collect();
+/// The inbound messages of the batch already stored, by tenant and provider id: ids are unique
+/// per tenant only, so another tenant's text with the same id is no duplicate.
+async fn stored(db: &impl ConnectionTrait, items: &[Item]) -> Result<HashMap<(Uuid, String), Uuid>, StoreError> {
+    let keys: BTreeSet<(Uuid, &str)> =
+        items.iter().map(|i| (i.text.tenant_id, i.text.provider_message_id.as_str())).collect();
     let rows = if db.get_database_backend() == DbBackend::Postgres {
-        // One probe of `ux_message_provider_id` per id: as `IN (…)`, PostgreSQL planned it (on
-        // statistics that lagged a burst) as a scan of every inbound message.
-        let ids: Vec<String> = ids.iter().map(|id| (*id).to_owned()).collect();
+        // One probe of `ux_message_tenant_provider_id` per key: as `IN (…)`, PostgreSQL planned it
+        // (on statistics that lagged a burst) as a scan of every inbound message.
+        let tenants: Vec<Uuid> = keys.iter().map(|(t, _)| *t).collect();
+        let ids: Vec<String> = keys.iter().map(|(_, id)| (*id).to_owned()).collect();
         sql::query(
             db,
-            "SELECT m.id, m.provider_message_id FROM unnest($1::text[]) AS k(id) CROSS JOIN LATERAL \
-             (SELECT id, provider_message_id FROM message WHERE direction = 'inbound' AND provider_message_id = k.id \
-             LIMIT 1) m",
-            vec![ids.into()],
+            "SELECT m.id, m.tenant_id, m.provider_message_id FROM unnest($1::uuid[], $2::text[]) AS k(tenant_id, id) \
+             CROSS JOIN LATERAL (SELECT id, tenant_id, provider_message_id FROM message WHERE tenant_id = k.tenant_id \
+             AND direction = 'inbound' AND provider_message_id = k.id LIMIT 1) m",
+            vec![tenants.into(), ids.into()],
         )
         .await?
     } else {
         sql::query(
             db,
             &format!(
-                "SELECT id, provider_message_id FROM message WHERE direction = 'inbound' AND provider_message_id IN {}",
-                sql::tuples(1, ids.len())
+                "SELECT m.id, m.tenant_id, m.provider_message_id FROM (VALUES {}) AS k \
+                 JOIN message m ON m.tenant_id = k.column1 AND m.direction = 'inbound' \
+                 AND m.provider_message_id = k.column2",
+                sql::tuples(keys.len(), 2)
             ),
-            ids.iter().map(|id| (*id).into()).collect(),
+            keys.iter().flat_map(|(t, id)| [(*t).into(), (*id).into()]).collect(),
         )
         .await?
     };
-    rows.iter().map(|r| Ok((r.try_get("", "provider_message_id")?, r.try_get("", "id")?))).collect()
+    rows.iter()
+        .map(|r| Ok(((r.try_get("", "tenant_id")?, r.try_get("", "provider_message_id")?), r.try_get("", "id")?)))
+        .collect()
 }
 
 /// A text's `message.received` event, appended once the batch's sequence numbers are known.
@@ -314,7 +321,8 @@ pub(crate) async fn record_batch(
     let mut w = Writes::default();
 
     for (index, Item { text, decide }) in items.iter().enumerate() {
-        if let Some(existing) = seen.get(&text.provider_message_id) {
+        let key = (text.tenant_id, text.provider_message_id.clone());
+        if let Some(existing) = seen.get(&key) {
             outcomes.push(Some(InboundOutcome::Duplicate { message_id: *existing }));
             continue;
         }
@@ -323,7 +331,7 @@ pub(crate) async fn record_batch(
         let ordering = events::ordering_key(&text.number, &text.remote);
         let (contact_json, company_json, contact_id, company_id) = directory.named(text);
         let message_id = new_id();
-        seen.insert(text.provider_message_id.clone(), message_id);
+        seen.insert(key, message_id);
 
         let mut media_json = Vec::with_capacity(text.media.len());
         for m in &text.media {
