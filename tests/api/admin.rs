@@ -523,3 +523,37 @@ pub async fn concurrent_writers_queue_instead_of_failing(app: TestApp) {
         .sum();
     assert_eq!(held, 3, "two numbers from setup plus the one winner");
 }
+
+/// A provider's secret was given for its endpoint: moving the endpoint to another host needs the
+/// secret again, so a stored secret is never sent where the admin did not send it.
+pub async fn moving_a_providers_endpoint_needs_its_secret_again(app: TestApp) {
+    let admin = app.tenant("acme").await;
+    let t = "/api/v1/tenants/acme";
+    let created = app
+        .post(
+            &format!("{t}/providers"),
+            &admin,
+            json!({"name": "Main", "kind": "flowroute", "access_key": "AKEY-42", "secret_key": "FR-SECRET-1",
+                   "endpoint": "https://api.flowroute.com/v2.2/messages"}),
+        )
+        .await;
+    let id = created.expect(StatusCode::CREATED)["id"].as_str().unwrap().to_owned();
+    let p = format!("{t}/providers/{id}");
+    let moved = app.patch(&p, &admin, json!({"endpoint": "https://collector.example.org/v2.2/messages"})).await;
+    moved.problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(moved.fields(), ["secret_key"]);
+    let kept = app.get(&p, &admin).await;
+    assert_eq!(kept.expect(StatusCode::OK)["endpoint"], "https://api.flowroute.com/v2.2/messages", "nothing changed");
+    // The same endpoint again, or other fields, need no secret.
+    app.patch(&p, &admin, json!({"endpoint": "https://api.flowroute.com/v2.2/messages", "name": "Renamed"}))
+        .await
+        .expect(StatusCode::OK);
+    let moved = app
+        .patch(
+            &p,
+            &admin,
+            json!({"endpoint": "https://collector.example.org/v2.2/messages", "secret_key": "FR-SECRET-2"}),
+        )
+        .await;
+    assert_eq!(moved.expect(StatusCode::OK)["endpoint"], "https://collector.example.org/v2.2/messages");
+}

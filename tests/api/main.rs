@@ -53,6 +53,7 @@ fn main() {
         admin::lists_paginate_with_cursors,
         admin::patches_set_clear_and_keep_fields,
         admin::provider_secret_is_never_returned_nor_stored_in_plain_text,
+        admin::moving_a_providers_endpoint_needs_its_secret_again,
         admin::messages_and_opt_outs_are_readable_filtered_and_liftable,
         admin::concurrent_writers_queue_instead_of_failing,
         auth::tokens_are_hs256_with_expiry_only,

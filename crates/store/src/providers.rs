@@ -238,6 +238,12 @@ impl Store {
         let current = owned::<provider::Entity, _>(&txn, provider::Column::TenantId, provider::Column::Id, tenant, id)
             .await?
             .ok_or(StoreError::NotFound)?;
+        // The stored secret was given for the current endpoint: it never follows the provider to
+        // another host unless the admin gives it again.
+        if patch.endpoint.as_ref().is_some_and(|e| *e != current.endpoint) && patch.secret_key.is_none() {
+            errors
+                .add("secret_key", "is required when the endpoint changes (the stored one is not sent to a new host)");
+        }
         let did_in = match &patch.default_did {
             Patch::Value(v) => Some(v),
             _ => None,
