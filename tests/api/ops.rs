@@ -168,3 +168,44 @@ pub async fn the_demo_routes_a_text_end_to_end(_app: TestApp) {
         assert!(stdout.contains(step), "missing '{step}' in:\n{stdout}");
     }
 }
+
+/// `/metrics` keeps one series per label value, for the life of the process: label values come
+/// from fixed sets, so made-up methods and paths cannot grow it (12,000 such requests once made it
+/// 23.7 MB).
+pub async fn metrics_labels_come_from_fixed_sets(app: TestApp) {
+    let before = app.call(Method::GET, "/metrics", None, None).await.text.len();
+    for i in 0..300 {
+        let method = Method::from_bytes(format!("MADEUP{i}").as_bytes()).unwrap();
+        let path = if i % 2 == 0 { format!("/api/v1/made/up/{i}") } else { format!("/nothing{i}/here") };
+        let _ = app.client.request(method, format!("{}{path}", app.base)).send().await.unwrap();
+    }
+    let text = app.call(Method::GET, "/metrics", None, None).await.text;
+    assert!(!text.contains("MADEUP"), "a made-up method became a label value");
+    assert!(!text.contains("/made/up/") && !text.contains("/nothing1"), "a made-up path became a label value");
+    assert!(text.contains(r#"method="other""#), "{text}");
+    assert!(text.len() < before + 20_000, "{} bytes after 300 made-up requests, {before} before", text.len());
+}
+
+/// With `metrics_token` set, `/metrics` answers only that bearer token.
+pub async fn metrics_can_require_a_token(mut app: TestApp) {
+    let token = "metrics-token-0123456789";
+    let sim = flowroute_sim::SimConfig { receipts: false, ..Default::default() };
+    let env = [("SWITCHBOARD_METRICS_TOKEN", token)];
+    let (_dir, log, server, _w) = crate::server::take_over_with(&mut app, &env, sim).await;
+    let get = |bearer: Option<&str>| {
+        let mut req = app.client.get(format!("{}/metrics", app.base));
+        if let Some(b) = bearer {
+            req = req.bearer_auth(b);
+        }
+        async move { crate::support::Reply::read(req.send().await.unwrap()).await }
+    };
+    get(None).await.problem(StatusCode::UNAUTHORIZED, "unauthorized");
+    get(Some("metrics-token-012345678X")).await.problem(StatusCode::UNAUTHORIZED, "unauthorized");
+    get(Some(&app.system)).await.problem(StatusCode::UNAUTHORIZED, "unauthorized");
+    let ok = get(Some(token)).await;
+    assert_eq!(ok.status, StatusCode::OK);
+    assert!(ok.text.contains("switchboard_http_requests_total"), "{}", ok.text);
+    assert_eq!(app.call(Method::GET, "/healthz", None, None).await.status, StatusCode::OK, "health stays open");
+    server.kill();
+    assert!(!std::fs::read_to_string(log).unwrap().contains(token), "the metrics token was logged");
+}

@@ -323,3 +323,152 @@ pub async fn tenant_set_urls_cannot_reach_private_networks(mut app: TestApp) {
     assert_eq!(w.sim.requests(), 0, "a request reached the loopback Flowroute");
     server.kill();
 }
+
+/// A media host on `ip` that counts its requests: `/img.jpg` is a picture, `/r{n}.jpg` redirects
+/// `n` times before reaching it, and `/away.jpg` redirects to `away`.
+async fn redirecting_host(ip: &str, away: String) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let listener = std::net::TcpListener::bind((ip, 0)).unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (counter, me) = (hits.clone(), base.clone());
+    let server = HttpServer::new(move || {
+        let (counter, me, away) = (counter.clone(), me.clone(), away.clone());
+        App::new().default_service(web::to(move |req: HttpRequest| {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let path = req.path().to_owned();
+            let (me, away) = (me.clone(), away.clone());
+            async move {
+                let hop = |to: String| HttpResponse::Found().insert_header(("location", to)).finish();
+                if path == "/away.jpg" {
+                    return hop(away);
+                }
+                match path.strip_prefix("/r").and_then(|p| p.strip_suffix(".jpg")).and_then(|n| n.parse::<u32>().ok()) {
+                    Some(0) | None => HttpResponse::Ok().content_type("image/jpeg").body(&b"\xff\xd8\xff\xe0 jpeg"[..]),
+                    Some(n) => hop(format!("{me}/r{}.jpg", n - 1)),
+                }
+            }
+        }))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)
+    .unwrap()
+    .run();
+    tokio::spawn(server);
+    (base, hits)
+}
+
+/// Every hop of every request Switchboard makes goes through the same guard: a media link that
+/// redirects to an address the operator did not allow is not fetched (two loopback listeners, the
+/// operator allowing 127.0.0.1 only), nor a fourth redirect; and no request follows a proxy named
+/// by the environment, which would resolve and connect past the guard.
+pub async fn every_hop_of_every_request_is_guarded(mut app: TestApp) {
+    let (forbidden, forbidden_hits) = redirecting_host("127.0.0.2", String::new()).await;
+    let (allowed, _) = redirecting_host("127.0.0.1", format!("{forbidden}/r0.jpg")).await;
+    let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy_url = format!("http://{}", proxy.local_addr().unwrap());
+    let proxied = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = proxied.clone();
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = proxy.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            drop(sock);
+        }
+    });
+    let env = [
+        ("SWITCHBOARD_PRIVATE_TARGETS", "127.0.0.1/32"),
+        ("SWITCHBOARD_MEDIA_ALLOW_HTTP", "true"),
+        ("HTTP_PROXY", proxy_url.as_str()),
+        ("HTTPS_PROXY", proxy_url.as_str()),
+        ("ALL_PROXY", proxy_url.as_str()),
+        ("http_proxy", proxy_url.as_str()),
+        ("https_proxy", proxy_url.as_str()),
+        ("all_proxy", proxy_url.as_str()),
+    ];
+    let sim = flowroute_sim::SimConfig { receipts: false, ..Default::default() };
+    let (_dir, _log, server, w) = take_over_with(&mut app, &env, sim).await;
+    let files =
+        [("img.jpg", "image/jpeg"), ("r3.jpg", "image/jpeg"), ("r4.jpg", "image/jpeg"), ("away.jpg", "image/jpeg")];
+    app.flowroute("acmein", &crate::media::mms("mdr2-hops-1", &allowed, &files)).await.expect(StatusCode::OK);
+    // The PBX webhook went straight to the PBX, not to the proxy.
+    let event = &w.sink.wait_for(1, Duration::from_secs(15)).await[0];
+    let media = event.json["data"]["media"].as_array().unwrap().clone();
+    let url = |i: usize| media[i]["url"].as_str().unwrap().to_owned();
+    let (status, _, _) = crate::media::settled(&app, &url(0), &w.token).await;
+    assert_eq!(status, StatusCode::OK, "the allowed host itself is fetched");
+    let (status, _, _) = crate::media::settled(&app, &url(1), &w.token).await;
+    assert_eq!(status, StatusCode::OK, "three redirects within the allowed host are followed");
+    let (status, _, _) = crate::media::settled(&app, &url(2), &w.token).await;
+    assert_eq!(status, StatusCode::GONE, "a fourth redirect is not followed");
+    let (status, _, _) = crate::media::settled(&app, &url(3), &w.token).await;
+    assert_eq!(status, StatusCode::GONE, "a redirect to a forbidden address is refused");
+    assert_eq!(forbidden_hits.load(std::sync::atomic::Ordering::SeqCst), 0, "the forbidden host was reached");
+    // A send reaches Flowroute (the simulator) directly too.
+    let ext = app.token(Role::Extension, Some("acme"), Some("101"));
+    app.post("/api/v1/messages", &ext, json!({"to": "+12065550123", "body": "reply"}))
+        .await
+        .expect(StatusCode::ACCEPTED);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while w.sim.requests() == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "the send never reached Flowroute");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(proxied.load(std::sync::atomic::Ordering::SeqCst), 0, "a request went through the proxy");
+    server.kill();
+}
+
+/// A client's address comes from `X-Forwarded-For` only when the peer is a trusted proxy (the test
+/// app trusts 127.0.0.9), read from the right: a client cannot write its way into a prefix's
+/// allow-list, out of the ingress guard's count, or past it with a malformed header.
+pub async fn forwarded_addresses_are_believed_only_from_trusted_proxies(app: TestApp) {
+    let w = wire(&app, "acme", "acmein", "+12025550100").await;
+    app.patch(&format!("{}/prefixes/acmein", w.base), &w.token, json!({"allowed_sources": ["203.0.113.7"]}))
+        .await
+        .expect(StatusCode::OK);
+    let from = |last: u8| {
+        reqwest::Client::builder()
+            .local_address(std::net::IpAddr::from([127, 0, 0, last]))
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap()
+    };
+    let (direct, proxy) = (from(1), from(9));
+    let post = |client: &reqwest::Client, path: &str, xff: Option<&str>, n: usize| {
+        let mut req = client
+            .post(format!("{}/{path}", app.base))
+            .header("content-type", "application/json")
+            .body(format!(r#"{{"to":"12025550100","from":"12065550123","body":"t{n}","id":"mdr2-xff-{n}"}}"#));
+        if let Some(v) = xff {
+            req = req.header("x-forwarded-for", v);
+        }
+        async move { req.send().await.unwrap().status() }
+    };
+    // Not a proxy: its header is not read.
+    assert_eq!(post(&direct, "acmein", Some("203.0.113.7"), 1).await, StatusCode::NOT_FOUND);
+    // The proxy names the allowed client, after whatever the client itself wrote.
+    assert_eq!(post(&proxy, "acmein", Some("203.0.113.7"), 2).await, StatusCode::OK);
+    assert_eq!(post(&proxy, "acmein", Some("198.51.100.1, 203.0.113.7"), 3).await, StatusCode::OK);
+    // The client wrote the allowed address, the proxy appended the real one.
+    assert_eq!(post(&proxy, "acmein", Some("203.0.113.7, 198.51.100.1"), 4).await, StatusCode::NOT_FOUND);
+    // Malformed where it is read, or absent: the proxy's own address, which is not allowed.
+    assert_eq!(post(&proxy, "acmein", Some("203.0.113.7, not-an-address"), 5).await, StatusCode::NOT_FOUND);
+    assert_eq!(post(&proxy, "acmein", None, 6).await, StatusCode::NOT_FOUND);
+
+    // The guard counts the address found so: a direct guesser cannot spread its misses over
+    // made-up addresses (its refused callback above was its first miss) …
+    for i in 0..30 {
+        let status = post(&direct, &format!("guess{i}"), Some(&format!("198.51.100.{i}")), 100 + i).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "guess {i}");
+    }
+    assert_eq!(post(&direct, "guess31", Some("198.51.100.200"), 131).await, StatusCode::TOO_MANY_REQUESTS);
+    // … and behind the proxy, one client's misses block that client, not the proxy's other clients.
+    for i in 0..31 {
+        let status = post(&proxy, &format!("guess{i}"), Some("192.0.2.1, 198.51.100.50"), 200 + i).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "guess {i} through the proxy");
+    }
+    assert_eq!(post(&proxy, "acmein", Some("198.51.100.50"), 300).await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(post(&proxy, "acmein", Some("203.0.113.7"), 301).await, StatusCode::OK);
+    let stored = app.get(&format!("{}/messages?direction=inbound&limit=100", w.base), &w.token).await;
+    assert_eq!(stored.expect(StatusCode::OK)["items"].as_array().unwrap().len(), 3);
+}

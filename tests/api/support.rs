@@ -135,7 +135,10 @@ impl TestApp {
                 jitter: 0.0,
                 max_retry_after: Duration::from_secs(2),
             },
-            trust_forwarded_for: false,
+            // Requests from 127.0.0.9 come through a proxy that names the client.
+            trusted_proxies: "127.0.0.9/32".parse::<ipnet::IpNet>().into_iter().collect(),
+            forwarded_header: switchboard_core::sources::ForwardedHeader::XForwardedFor,
+            metrics_token: None,
             ingress_failure_limit: 30,
             ingress_block: Duration::from_secs(300),
             // The simulator and the PBX sink listen on loopback.

@@ -128,18 +128,14 @@ impl Engine {
         // One TLS provider for the process (ring, which sqlx already builds); installing twice is
         // harmless, and without one the first HTTPS request would fail.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let guarded = net::Guarded { private_targets: Arc::new(config.private_targets.clone()) };
-        let http = reqwest::Client::builder()
-            .dns_resolver(guarded.clone())
-            .timeout(config.webhook_timeout)
-            .connect_timeout(Duration::from_secs(5))
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("Switchboard/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+        let targets = &config.private_targets;
+        let http = net::guarded_client(targets, net::Redirects::Refuse).timeout(config.webhook_timeout).build()?;
         let (live, _) = broadcast::channel(4096);
-        let flowroute =
-            switchboard_flowroute::Client::with_resolver(Duration::from_secs(5), config.send_timeout, guarded)?;
-        let media_http = media::client(config.media_allow_http)?;
+        let flowroute = switchboard_flowroute::Client::with_builder(
+            net::guarded_client(targets, net::Redirects::Refuse),
+            config.send_timeout,
+        )?;
+        let media_http = media::client(targets)?;
         let guard = guard::IngressGuard::new(config.ingress_failure_limit, config.ingress_block);
         Ok(Self {
             store,

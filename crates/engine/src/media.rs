@@ -35,20 +35,15 @@ pub fn relative_path(m: &MediaItem) -> PathBuf {
     Path::new(&m.tenant_id.to_string()).join(m.id.to_string())
 }
 
-/// Resolves names to public addresses only (checked where the connection is made, so a name that
-/// changes its answer cannot slip through): a forged MMS callback cannot make Switchboard fetch from
-/// the operator's internal network.
-/// The client the fetcher uses: public addresses only, unless plain http is allowed (local tests).
-pub(crate) fn client(allow_local: bool) -> Result<reqwest::Client, reqwest::Error> {
-    let mut b = reqwest::Client::builder()
+/// The client the fetcher uses: names resolve to public addresses (and `private_targets`) only,
+/// checked where the connection is made, so a name that changes its answer cannot slip through;
+/// each redirect hop is checked like the first (no downgrade to http, at most three): a forged MMS
+/// callback cannot make Switchboard fetch from the operator's internal network.
+pub(crate) fn client(private_targets: &[ipnet::IpNet]) -> Result<reqwest::Client, reqwest::Error> {
+    crate::net::guarded_client(private_targets, crate::net::Redirects::Follow)
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(120))
-        .redirect(reqwest::redirect::Policy::limited(3))
-        .user_agent(concat!("Switchboard/", env!("CARGO_PKG_VERSION")));
-    if !allow_local {
-        b = b.dns_resolver(crate::net::Guarded { private_targets: Arc::new(Vec::new()) });
-    }
-    b.build()
+        .build()
 }
 
 enum Failure {
@@ -61,21 +56,23 @@ enum Failure {
 async fn fetch(engine: &Engine, m: &MediaItem) -> Result<(u64, String), Failure> {
     let cfg = &engine.config;
     let url = reqwest::Url::parse(&m.source_url).map_err(|_| Failure::Final(MediaState::Failed, "not a URL".into()))?;
-    // Only the provider's https links are fetched; plain http only where configured (local tests).
+    // Only the provider's https links are fetched; plain http only where configured (local tests),
+    // and never after https in a chain of redirects.
     if url.scheme() != "https" && !(url.scheme() == "http" && cfg.media_allow_http) {
         return Err(Failure::Final(MediaState::Rejected, format!("refusing to fetch a {} URL", url.scheme())));
     }
-    // An address written into the URL is not resolved, so it is checked here.
-    let literal =
-        url.host_str().and_then(|h| h.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>().ok());
-    if let Some(ip) = literal
-        && !cfg.media_allow_http
-        && !switchboard_core::sources::is_public_address(ip)
-    {
-        return Err(Failure::Final(MediaState::Rejected, format!("refusing to fetch from {ip}, not a public address")));
+    // An address written into the URL is not resolved, so it is checked here (and at each redirect).
+    if let Err(why) = crate::net::check_literal(url.as_str(), &cfg.private_targets) {
+        return Err(Failure::Final(MediaState::Rejected, why));
     }
-    let mut res =
-        engine.media_http.get(url).send().await.map_err(|e| Failure::Transient(format!("fetch failed: {e}")))?;
+    let mut res = engine.media_http.get(url).send().await.map_err(|e| {
+        if e.is_redirect() {
+            // A hop the guard refused (or one too many) will be refused again.
+            Failure::Final(MediaState::Rejected, crate::net::chain(&e))
+        } else {
+            Failure::Transient(format!("fetch failed: {}", crate::net::chain(&e)))
+        }
+    })?;
     let status = res.status();
     if status.is_client_error() && status.as_u16() != 408 && status.as_u16() != 429 {
         return Err(Failure::Final(MediaState::Failed, format!("the media host answered {status}")));

@@ -12,6 +12,26 @@ use switchboard_core::E164;
 /// Flowroute's media type for requests and answers.
 pub const JSON_API: &str = "application/vnd.api+json";
 
+/// The most of an answer of Flowroute's that is read: its answers are a few hundred bytes, and an
+/// endpoint that streams without end must not fill the memory.
+pub const MAX_ANSWER: usize = 64 * 1024;
+
+/// Reads a response's body, at most `cap` bytes: a longer one is an error, whatever its
+/// `Content-Length` said, and reading stops there.
+pub async fn read_capped(mut res: reqwest::Response, cap: usize) -> Result<Vec<u8>, String> {
+    if res.content_length().is_some_and(|n| n > cap as u64) {
+        return Err(format!("the answer is longer than {cap} bytes"));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = res.chunk().await.map_err(|e| e.to_string())? {
+        if body.len() + chunk.len() > cap {
+            return Err(format!("the answer is longer than {cap} bytes"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 /// A provider account's credentials. `Debug` shows only the access key's last characters.
 #[derive(Clone)]
 pub struct Credentials {
@@ -191,20 +211,20 @@ impl Client {
         Ok(Self { http: Self::builder(connect, total).build()? })
     }
 
-    /// A client whose host names go through `resolver` (one that refuses some addresses, say).
-    pub fn with_resolver<R: reqwest::dns::Resolve + 'static>(
-        connect: Duration,
-        total: Duration,
-        resolver: R,
-    ) -> Result<Self, reqwest::Error> {
-        Ok(Self { http: Self::builder(connect, total).dns_resolver(resolver).build()? })
+    /// A client from a builder the caller prepared (one whose resolver refuses some addresses, say),
+    /// with `total` as the timeout of a whole request. Redirects are never followed, whatever the
+    /// builder said.
+    pub fn with_builder(builder: reqwest::ClientBuilder, total: Duration) -> Result<Self, reqwest::Error> {
+        Ok(Self { http: builder.timeout(total).redirect(reqwest::redirect::Policy::none()).build()? })
     }
 
-    /// Never follows a redirect, which would replay the credentials to another host.
+    /// Never follows a redirect, which would replay the credentials to another host, and never
+    /// goes through a proxy named by the environment.
     fn builder(connect: Duration, total: Duration) -> reqwest::ClientBuilder {
         reqwest::Client::builder()
             .connect_timeout(connect)
             .timeout(total)
+            .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("Switchboard/", env!("CARGO_PKG_VERSION")))
     }
@@ -245,7 +265,7 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let body = match res.bytes().await {
+        let body = match read_capped(res, MAX_ANSWER).await {
             Ok(b) => b,
             // A 2xx may mean Flowroute took the message: never resend on a guess.
             Err(e) if (200..300).contains(&status) => {

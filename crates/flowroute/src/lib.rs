@@ -14,5 +14,7 @@ mod lenient;
 
 #[doc(hidden)]
 pub mod invariants;
-pub use client::{Accepted, Client, Credentials, Outgoing, SendError, classify, error_detail, request_body};
+pub use client::{
+    Accepted, Client, Credentials, MAX_ANSWER, Outgoing, SendError, classify, error_detail, read_capped, request_body,
+};
 pub use inbound::{Callback, DeliveryReceipt, InboundMedia, InboundMessage, ParseError, WireFormat, parse_callback};

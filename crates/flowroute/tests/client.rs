@@ -178,3 +178,44 @@ async fn silence_and_refusal_are_transient() {
         "a request that never connected is safe to resend: {refused:?}"
     );
 }
+
+/// An answer without end (a hostile or broken endpoint) is cut off at [`MAX_ANSWER`] bytes, at once,
+/// not buffered until the request's timeout.
+#[tokio::test]
+async fn an_endless_answer_is_read_only_up_to_the_cap() {
+    use switchboard_flowroute::MAX_ANSWER;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let sent = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = sent.clone();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 8192];
+                let _ = sock.read(&mut buf).await;
+                let head = "HTTP/1.1 500 Internal Server Error\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\n\r\n";
+                if sock.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                let chunk = format!("{:x}\r\n{}\r\n", 16 * 1024, "x".repeat(16 * 1024));
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+                while tokio::time::Instant::now() < deadline && sock.write_all(chunk.as_bytes()).await.is_ok() {
+                    counter.fetch_add(16 * 1024, std::sync::atomic::Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    let (from, to) = (n("+12025550100"), n("+12065550123"));
+    let creds = Credentials { access_key: "AK".into(), secret_key: SecretString::from("SK") };
+    let msg = Outgoing { from: &from, to: &to, body: Some("hi"), media_urls: &[], dlr_callback: None };
+    let client = Client::with_timeouts(Duration::from_secs(1), Duration::from_secs(30)).unwrap();
+    let started = std::time::Instant::now();
+    let answer = client.send(&format!("http://{addr}/v2.2/messages"), &creds, &msg).await;
+    assert!(started.elapsed() < Duration::from_secs(5), "read for {:?}", started.elapsed());
+    assert!(
+        matches!(answer, Err(SendError::Transient { status: Some(500), ref detail, .. }) if detail.contains(&format!("longer than {MAX_ANSWER}"))),
+        "{answer:?}"
+    );
+}

@@ -102,7 +102,7 @@ impl JwtKeys {
 #[derive(Debug, Clone)]
 pub struct Principal(pub Claims);
 
-fn bearer(req: &HttpRequest) -> Result<&str, ApiError> {
+pub(crate) fn bearer(req: &HttpRequest) -> Result<&str, ApiError> {
     let header = req
         .headers()
         .get(actix_web::http::header::AUTHORIZATION)

@@ -34,10 +34,30 @@ pub struct AppState {
     /// The base URL Flowroute reaches, without a trailing slash.
     pub public_url: String,
     pub metrics: Metrics,
-    /// Take the caller's address from `Forwarded`/`X-Forwarded-For` (behind a trusted proxy only).
-    pub trust_forwarded_for: bool,
+    /// How a request's client address is found.
+    pub clients: ClientAddresses,
+    /// The bearer token `/metrics` requires, if any.
+    pub metrics_token: Option<secrecy::SecretString>,
     /// Turns true when the service is stopping: live streams end so the stop need not wait for them.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+}
+
+/// How a request's client address is found: the peer's own, unless the peer is one of the
+/// trusted proxies, which name the client in `header`.
+#[derive(Debug, Clone)]
+pub struct ClientAddresses {
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub header: switchboard_core::sources::ForwardedHeader,
+}
+
+impl ClientAddresses {
+    /// The address `req` comes from (see [`switchboard_core::sources::client_address`]).
+    pub fn of(&self, req: &actix_web::HttpRequest) -> Option<std::net::IpAddr> {
+        let peer = req.peer_addr()?.ip();
+        let values: Vec<&str> =
+            req.headers().get_all(self.header.name()).map(|v| v.to_str().unwrap_or("\u{0}invalid")).collect();
+        Some(switchboard_core::sources::client_address(peer, &values, self.header, &self.trusted_proxies))
+    }
 }
 
 /// How the HTTP server runs.

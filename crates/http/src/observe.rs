@@ -60,6 +60,22 @@ impl Metrics {
     }
 }
 
+/// A request's method as a metric label: one of a fixed set, so that made-up methods cannot grow
+/// the registry without bound (each label value is a series kept for the life of the process).
+fn method_label(method: &actix_web::http::Method) -> &'static str {
+    use actix_web::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
 fn request_id(req: &ServiceRequest) -> String {
     req.headers()
         .get(&REQUEST_ID)
@@ -78,7 +94,7 @@ pub async fn middleware(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
     let id = request_id(&req);
-    let method = req.method().as_str().to_owned();
+    let method = method_label(req.method());
     let route = req.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
     let metrics = req.app_data::<actix_web::web::Data<crate::AppState>>().map(|s| s.metrics.clone());
     let span = tracing::info_span!("request", request_id = %id, method = %method, route = %route);
@@ -89,7 +105,7 @@ pub async fn middleware(
         Err(e) => e.as_response_error().status_code(),
     };
     if let Some(m) = metrics {
-        m.observe(&method, &route, status.as_u16(), elapsed.as_secs_f64());
+        m.observe(method, &route, status.as_u16(), elapsed.as_secs_f64());
     }
     span.in_scope(|| {
         tracing::info!(status = status.as_u16(), latency_ms = elapsed.as_secs_f64() * 1000.0, "request finished")

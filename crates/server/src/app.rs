@@ -42,8 +42,12 @@ pub struct Settings {
     pub media_dir: std::path::PathBuf,
     /// Fetch media over plain http too (tests and simulators).
     pub media_allow_http: bool,
-    /// Read callers' addresses from `X-Forwarded-For` (behind a trusted proxy).
-    pub trust_forwarded_for: bool,
+    /// The proxies in front of Switchboard, believed about the client's address.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The header they name the client in.
+    pub forwarded_header: switchboard_core::sources::ForwardedHeader,
+    /// The bearer token `/metrics` requires, if any.
+    pub metrics_token: Option<SecretString>,
     /// Unknown-prefix callbacks a minute from one source before it is blocked (0: never).
     pub ingress_failure_limit: u32,
     /// How long a blocked source is answered `429`.
@@ -80,7 +84,9 @@ impl Settings {
             media_dir: config.media_dir.clone(),
             media_allow_http: config.media_allow_http,
             flowroute_pacing: config.flowroute_pacing,
-            trust_forwarded_for: config.trust_forwarded_for,
+            trusted_proxies: config.trusted_proxy_nets().unwrap_or_default(),
+            forwarded_header: config.forwarded_header.into(),
+            metrics_token: config.metrics_token.clone(),
             ingress_failure_limit: config.ingress_failure_limit,
             ingress_block: Duration::from_secs(config.ingress_block_secs),
             // Validated when the configuration was loaded.
@@ -131,7 +137,11 @@ impl App {
         let (stop, shutdown) = tokio::sync::watch::channel(false);
         let state = web::Data::new(AppState {
             shutdown,
-            trust_forwarded_for: settings.trust_forwarded_for,
+            clients: switchboard_http::ClientAddresses {
+                trusted_proxies: settings.trusted_proxies.clone(),
+                header: settings.forwarded_header,
+            },
+            metrics_token: settings.metrics_token.clone(),
             engine: engine.clone(),
             store: store.clone(),
             jwt: JwtKeys::new(&settings.jwt_secret),

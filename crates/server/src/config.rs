@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use switchboard_engine::{EngineConfig, RetryPolicy};
 
@@ -25,6 +25,23 @@ pub enum LogFormat {
     Auto,
     Json,
     Text,
+}
+
+/// The header trusted proxies name the client in, as configured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ForwardedHeaderName {
+    XForwardedFor,
+    Forwarded,
+}
+
+impl From<ForwardedHeaderName> for switchboard_core::sources::ForwardedHeader {
+    fn from(name: ForwardedHeaderName) -> Self {
+        match name {
+            ForwardedHeaderName::XForwardedFor => Self::XForwardedFor,
+            ForwardedHeaderName::Forwarded => Self::Forwarded,
+        }
+    }
 }
 
 /// Every configuration key, as read from the layers.
@@ -75,8 +92,17 @@ pub struct Config {
     pub media_dir: std::path::PathBuf,
     /// Fetch media over plain http too (for a local Flowroute simulator; never in production).
     pub media_allow_http: bool,
-    /// Take callers' addresses from `Forwarded`/`X-Forwarded-For`; only behind a proxy that sets them.
+    /// Replaced by `trusted_proxies`; `true` is refused with a message saying so.
+    #[serde(skip_serializing, default)]
     pub trust_forwarded_for: bool,
+    /// Networks (CIDR) of the proxies in front of Switchboard: only a peer in them is believed
+    /// about the client's address, read from `forwarded_header`. Empty: every peer is the client.
+    pub trusted_proxies: Vec<String>,
+    /// The header trusted proxies name the client in: `x-forwarded-for` or `forwarded` (RFC 7239).
+    pub forwarded_header: ForwardedHeaderName,
+    /// A bearer token `/metrics` requires; without one, `/metrics` answers anyone.
+    #[serde(skip_serializing)]
+    pub metrics_token: Option<SecretString>,
     /// Callbacks a minute from one source naming no prefix (or missing a prefix's token or
     /// allow-list) before that source is answered `429`; 0 turns the guard off.
     pub ingress_failure_limit: u32,
@@ -115,6 +141,9 @@ impl Default for Config {
             media_allow_http: false,
             flowroute_pacing: true,
             trust_forwarded_for: false,
+            trusted_proxies: Vec::new(),
+            forwarded_header: ForwardedHeaderName::XForwardedFor,
+            metrics_token: None,
             ingress_failure_limit: 30,
             ingress_block_secs: 300,
             private_targets: Vec::new(),
@@ -222,6 +251,23 @@ impl Config {
         if let Err(e) = self.private_target_nets() {
             return Err(ConfigError::Invalid(format!("private_targets (SWITCHBOARD_PRIVATE_TARGETS): {e}")));
         }
+        if let Err(e) = self.trusted_proxy_nets() {
+            return Err(ConfigError::Invalid(format!("trusted_proxies (SWITCHBOARD_TRUSTED_PROXIES): {e}")));
+        }
+        if self.trust_forwarded_for {
+            return Err(ConfigError::Invalid(
+                "trust_forwarded_for (SWITCHBOARD_TRUST_FORWARDED_FOR) is replaced by trusted_proxies: list the \
+                 networks of the proxies in front of Switchboard (it believed any caller's header)"
+                    .into(),
+            ));
+        }
+        if let Some(token) = &self.metrics_token
+            && token.expose_secret().len() < 16
+        {
+            return Err(ConfigError::Invalid(
+                "metrics_token (SWITCHBOARD_METRICS_TOKEN) must be at least 16 characters".into(),
+            ));
+        }
         if self.flowroute_unknown_outcome_wait_secs > 3600 {
             return Err(ConfigError::Invalid(
                 "flowroute_unknown_outcome_wait_secs (SWITCHBOARD_FLOWROUTE_UNKNOWN_OUTCOME_WAIT_SECS) must be at most 3600"
@@ -241,12 +287,12 @@ impl Config {
 
     /// `private_targets` as networks.
     pub fn private_target_nets(&self) -> Result<Vec<ipnet::IpNet>, String> {
-        self.private_targets
-            .iter()
-            .map(|s| {
-                s.trim().parse::<ipnet::IpNet>().map_err(|_| format!("'{s}' is not a network such as 10.20.0.0/16"))
-            })
-            .collect()
+        networks(&self.private_targets)
+    }
+
+    /// `trusted_proxies` as networks.
+    pub fn trusted_proxy_nets(&self) -> Result<Vec<ipnet::IpNet>, String> {
+        networks(&self.trusted_proxies)
     }
 
     /// The retry policy of sends Flowroute refused for now.
@@ -280,6 +326,18 @@ impl Config {
     }
 }
 
+/// Networks written as CIDR blocks (a lone address is a block of one).
+fn networks(list: &[String]) -> Result<Vec<ipnet::IpNet>, String> {
+    list.iter()
+        .map(|s| {
+            let s = s.trim();
+            s.parse::<ipnet::IpNet>()
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| format!("'{s}' is not a network such as 10.20.0.0/16"))
+        })
+        .collect()
+}
+
 /// Environment values arrive as text; numbers are parsed so `SWITCHBOARD_WORKERS=4` reads as 4.
 fn value_for(key: &str, value: String) -> figment::value::Value {
     use figment::value::{Tag, Value};
@@ -305,7 +363,7 @@ fn value_for(key: &str, value: String) -> figment::value::Value {
     {
         return Value::from(b);
     }
-    if key == "private_targets" {
+    if key == "private_targets" || key == "trusted_proxies" {
         // A comma-separated list: `10.20.0.0/16,192.168.1.0/24`; empty for none.
         let items: Vec<String> = value.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
         return Value::from(items);
@@ -343,7 +401,6 @@ fn describe(err: figment::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use secrecy::ExposeSecret;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
@@ -402,6 +459,10 @@ mod tests {
             ("SWITCHBOARD_FLOWROUTE_RETRY_SCHEDULE_SECS", "1,x", "flowroute_retry_schedule_secs"),
             ("SWITCHBOARD_FLOWROUTE_RETRY_SCHEDULE_SECS", "999999999", "flowroute_retry_schedule_secs"),
             ("SWITCHBOARD_PRIVATE_TARGETS", "10.0.0.0/8,lan", "private_targets"),
+            ("SWITCHBOARD_TRUSTED_PROXIES", "10.0.0.0/33", "trusted_proxies"),
+            ("SWITCHBOARD_TRUST_FORWARDED_FOR", "true", "trusted_proxies"),
+            ("SWITCHBOARD_FORWARDED_HEADER", "x-real-ip", "forwarded_header"),
+            ("SWITCHBOARD_METRICS_TOKEN", "short", "metrics_token"),
         ];
         for (k, v, key) in cases {
             let err = error_of(None, &[(k, v)]);

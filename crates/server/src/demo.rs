@@ -103,7 +103,9 @@ pub async fn run() -> anyhow::Result<()> {
         media_dir: dir.join("media"),
         media_allow_http: true,
         flowroute_pacing: true,
-        trust_forwarded_for: false,
+        trusted_proxies: Vec::new(),
+        forwarded_header: switchboard_core::sources::ForwardedHeader::XForwardedFor,
+        metrics_token: None,
         ingress_failure_limit: 30,
         ingress_block: Duration::from_secs(300),
         // The simulator and the PBX sink listen on loopback.

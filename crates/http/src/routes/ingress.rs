@@ -2,7 +2,6 @@
 //! receipts alike. `200` only after the text is committed; Flowroute retries anything else.
 
 use actix_web::http::StatusCode;
-use std::net::SocketAddr;
 
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use futures_util::StreamExt;
@@ -77,13 +76,7 @@ pub async fn receive(
         }
         body.extend_from_slice(&chunk);
     }
-    let ip = if state.trust_forwarded_for {
-        req.connection_info()
-            .realip_remote_addr()
-            .and_then(|a| a.parse::<SocketAddr>().map(|s| s.ip()).or_else(|_| a.parse()).ok())
-    } else {
-        req.peer_addr().map(|a| a.ip())
-    };
+    let ip = state.clients.of(&req);
     let origin = Origin { token: q.token.as_deref(), ip };
     let received = state.engine.receive(&path, &body, origin).await?;
     let (status, message_id) = match received {

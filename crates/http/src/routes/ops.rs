@@ -1,8 +1,9 @@
-//! Health, readiness and metrics: no token needed.
+//! Health, readiness and metrics: no token needed (but for `/metrics` when `metrics_token` is set).
 
 use std::time::Duration;
 
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use secrecy::ExposeSecret;
 use serde::Serialize;
 
 use crate::AppState;
@@ -32,9 +33,16 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     }
 }
 
-/// Prometheus text format.
-#[utoipa::path(tag = "operations", responses((status = 200, content_type = "text/plain", body = String)))]
+/// Prometheus text format. With `metrics_token` configured, only for `Authorization: Bearer` that token.
+#[utoipa::path(tag = "operations", responses((status = 200, content_type = "text/plain", body = String),
+    (status = 401, body = crate::error::Problem)))]
 #[get("/metrics")]
-pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(state.metrics.render())
+pub async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    if let Some(expected) = &state.metrics_token {
+        let given = crate::auth::bearer(&req)?;
+        if !switchboard_core::sources::tokens_equal(expected.expose_secret(), Some(given)) {
+            return Err(ApiError::unauthorized("The metrics token is not valid."));
+        }
+    }
+    Ok(HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(state.metrics.render()))
 }
