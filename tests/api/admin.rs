@@ -74,7 +74,13 @@ pub async fn a_tenant_is_configured_end_to_end_through_the_api(app: TestApp) {
         .await;
     let prefix = prefix.expect(StatusCode::CREATED);
     assert_eq!(prefix["prefix"], "flowrouteinbound", "prefixes are case-insensitive, stored in lower case");
-    assert_eq!(prefix["webhook_url"], "https://sms.example.net/flowrouteinbound");
+    // A token was generated: shown once, in the URL Flowroute is given; later answers leave it out.
+    let token = prefix["token"].as_str().unwrap().to_owned();
+    assert_eq!(prefix["webhook_url"], format!("https://sms.example.net/flowrouteinbound?token={token}"));
+    assert_eq!(prefix["token_required"], true);
+    let again = app.get(&format!("{t}/prefixes/flowrouteinbound"), &admin).await;
+    assert_eq!(again.expect(StatusCode::OK)["webhook_url"], "https://sms.example.net/flowrouteinbound");
+    assert!(!again.text.contains(&token), "the token is shown only once");
     assert_eq!(
         app.get(&format!("{t}/prefixes/FLOWROUTEINBOUND"), &admin).await.expect(StatusCode::OK)["provider_id"],
         provider_id.as_str()

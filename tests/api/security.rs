@@ -472,3 +472,45 @@ pub async fn forwarded_addresses_are_believed_only_from_trusted_proxies(app: Tes
     let stored = app.get(&format!("{}/messages?direction=inbound&limit=100", w.base), &w.token).await;
     assert_eq!(stored.expect(StatusCode::OK)["items"].as_array().unwrap().len(), 3);
 }
+
+/// A new prefix gets an unguessable token unless the admin opts out, and opting out needs a
+/// source allow-list: knowing (or guessing) a prefix is not enough to post a forged STOP in a
+/// tenant's name.
+pub async fn prefixes_need_a_token_or_an_allow_list(app: TestApp) {
+    let w = wire(&app, "acme", "acmein", "+12025550100").await;
+    let created = app
+        .post(&format!("{}/prefixes", w.base), &w.token, json!({"prefix": "acmesms", "provider_id": w.provider}))
+        .await;
+    let token = created.expect(StatusCode::CREATED)["token"].as_str().unwrap().to_owned();
+    assert!(token.len() >= 32 && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'), "{token}");
+    let other = app
+        .post(&format!("{}/prefixes", w.base), &w.token, json!({"prefix": "acmemms", "provider_id": w.provider}))
+        .await;
+    assert_ne!(other.expect(StatusCode::CREATED)["token"].as_str().unwrap(), token, "each prefix its own token");
+    app.patch(&format!("{}/numbers/+12025550100", w.base), &w.token, json!({"prefix": "acmesms"}))
+        .await
+        .expect(StatusCode::OK);
+    let stop = br#"{"to":"12025550100","from":"12065550123","body":"STOP","id":"mdr2-forged-stop"}"#;
+    app.flowroute("acmesms", stop).await.problem(StatusCode::NOT_FOUND, "not_found");
+    let opt_outs = app.get(&format!("{}/opt-outs", w.base), &w.token).await;
+    assert_eq!(opt_outs.expect(StatusCode::OK)["items"], json!([]), "a forged STOP opted nobody out");
+    let real = br#"{"to":"12025550100","from":"12065550123","body":"hello","id":"mdr2-real-1"}"#;
+    let ok = app.flowroute(&format!("acmesms?token={token}"), real).await;
+    assert_eq!(ok.expect(StatusCode::OK)["status"], "stored");
+
+    // Without a token only with an allow-list, at creation and later.
+    let bare = json!({"prefix": "acmeopen", "provider_id": w.provider, "token": null});
+    let r = app.post(&format!("{}/prefixes", w.base), &w.token, bare).await;
+    r.problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(r.fields(), ["token"]);
+    let p = format!("{}/prefixes/acmesms", w.base);
+    let r = app.patch(&p, &w.token, json!({"token": null})).await;
+    r.problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(r.fields(), ["token"]);
+    app.patch(&p, &w.token, json!({"token": null, "allowed_sources": ["flowroute"]})).await.expect(StatusCode::OK);
+    // A tokenless prefix keeps its allow-list.
+    let r = app.patch(&p, &w.token, json!({"allowed_sources": null})).await;
+    r.problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(r.fields(), ["allowed_sources"]);
+    assert_eq!(app.get(&p, &w.token).await.json["allowed_sources"], json!(["flowroute"]), "nothing changed");
+}

@@ -247,9 +247,9 @@ impl TestApp {
             .as_str()
             .unwrap()
             .to_owned();
-        self.post(&format!("{t}/prefixes"), &token, json!({"prefix": prefix, "provider_id": provider}))
-            .await
-            .expect(StatusCode::CREATED);
+        let tokenless =
+            json!({"prefix": prefix, "provider_id": provider, "token": null, "allowed_sources": ["127.0.0.0/8"]});
+        self.post(&format!("{t}/prefixes"), &token, tokenless).await.expect(StatusCode::CREATED);
         for ext in ["101", "102"] {
             self.post(&format!("{t}/extensions"), &token, json!({"extension": ext, "name": format!("Ext {ext}")}))
                 .await
@@ -346,6 +346,13 @@ impl Reply {
 }
 
 /// One text column from a test's database.
+/// Runs one statement on the app's database with `values` bound to `$1`, `$2`, …
+pub async fn execute(app: &TestApp, sql: &str, values: Vec<sea_orm::Value>) {
+    let db = app.db().await;
+    db.execute_raw(Statement::from_sql_and_values(db.get_database_backend(), sql, values)).await.unwrap();
+    db.close().await.ok();
+}
+
 pub async fn column(app: &TestApp, sql: &str) -> Vec<String> {
     let db = app.db().await;
     let rows = db.query_all_raw(Statement::from_string(db.get_database_backend(), sql.to_owned())).await.unwrap();

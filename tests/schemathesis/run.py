@@ -40,7 +40,7 @@ def seed(base: str, token: str) -> dict:
         {"name": "Main", "kind": "flowroute", "access_key": "AK123456", "secret_key": "sk-secret",
          "catch_all_company_id": company},
     )["id"]
-    post(f"{t}/prefixes", {"prefix": "acmein", "provider_id": provider})
+    post(f"{t}/prefixes", {"prefix": "acmein", "provider_id": provider, "token": None, "allowed_sources": ["127.0.0.0/8"]})
     for ext in ("101", "102"):
         post(f"{t}/extensions", {"extension": ext, "name": f"Ext {ext}"})
     policy = post(f"{t}/policies", {"name": "Front desk", "timezone": "America/New_York"})["id"]

@@ -230,7 +230,12 @@ async fn wire(server: &Server, sink_url: &str, endpoint: Option<&str>) -> anyhow
     }
     let provider = post(&format!("{t}/providers"), provider).await?;
     let provider = provider["id"].as_str().context("a provider id")?.to_owned();
-    post(&format!("{t}/prefixes"), json!({"prefix": "benchin", "provider_id": provider})).await?;
+    // Tokenless, so the load generator's URL is the bare prefix; only loopback may post to it.
+    post(
+        &format!("{t}/prefixes"),
+        json!({"prefix": "benchin", "provider_id": provider, "token": null, "allowed_sources": ["127.0.0.0/8"]}),
+    )
+    .await?;
     for ext in ["101", "102"] {
         post(&format!("{t}/extensions"), json!({"extension": ext, "name": format!("Ext {ext}")})).await?;
     }

@@ -172,8 +172,9 @@ async fn walk_through(api: &Api, keys: &JwtKeys, sim: &Sim, base: &str) -> anyho
     println!("   the number +12025550100 (texts go to 101), and the contact Pat Doe (+12065550123).");
     println!("   Flowroute is told to post to {}\n", prefix["webhook_url"].as_str().unwrap_or_default());
 
+    // The prefix was given a token, which Flowroute sends back in the URL's query.
     let status = post_inbound(
-        &format!("{base}/acmeinbound"),
+        &format!("{base}/acmeinbound?token={}", prefix["token"].as_str().unwrap_or_default()),
         "+12065550123",
         "+12025550100",
         Some("Hi, can I move my appointment to Friday?"),

@@ -22,12 +22,16 @@ pub struct Prefix {
     #[schema(example = "flowrouteinbound")]
     pub prefix: String,
     pub provider_id: Uuid,
-    /// The URL to enter in Flowroute as the inbound and delivery-receipt callback (append
-    /// `?token=…` when a token is required).
-    #[schema(example = "https://sms.example.net/flowrouteinbound")]
+    /// The URL to enter in Flowroute as the inbound and delivery-receipt callback. On creation it
+    /// carries the prefix's token (`?token=…`); later answers leave the token out.
+    #[schema(example = "https://sms.example.net/flowrouteinbound?token=3q2-7wAAbP0Xk1dKQ9vNwJmTg6cR5yZs")]
     pub webhook_url: String,
-    /// Whether callbacks must carry `?token=` (the token itself is never shown again).
+    /// Whether callbacks must carry `?token=`.
     pub token_required: bool,
+    /// The token, in the answer to the creation only (never shown again): the one given, or the
+    /// one Switchboard generated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
     /// Source addresses allowed to post, as given; `null` allows any.
     pub allowed_sources: Option<Vec<String>>,
     pub created_at: DateTime<Utc>,
@@ -40,10 +44,12 @@ pub struct NewPrefix {
     /// Case-insensitive; stored in lower case.
     pub prefix: String,
     pub provider_id: Uuid,
-    /// A secret Flowroute must send as `?token=` (16 to 128 URL-safe characters); sealed at rest
-    /// and never shown back.
+    /// A secret Flowroute must send as `?token=` (16 to 128 URL-safe characters); sealed at rest.
+    /// Left out, Switchboard generates one (shown once, in the answer); `null` means no token,
+    /// which needs `allowed_sources` (else anyone who learns the prefix could post to it).
     #[serde(default)]
-    pub token: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub token: Patch<String>,
     /// Addresses or CIDR blocks allowed to post, or `flowroute` for Flowroute's documented ones.
     #[serde(default)]
     pub allowed_sources: Option<Vec<String>>,
@@ -73,6 +79,19 @@ impl std::fmt::Debug for PrefixPatch {
     }
 }
 
+/// Why a prefix without a token must list its sources.
+const TOKENLESS: &str = "a prefix without a token needs allowed_sources: otherwise anyone who learns the prefix \
+                         could post texts, receipts and opt-outs in the tenant's name";
+
+/// A fresh prefix token: 32 URL-safe characters (192 random bits).
+fn generate_token() -> String {
+    use base64::Engine as _;
+    use rand::RngCore as _;
+    let mut bytes = [0u8; 24];
+    rand::rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
 fn check_hardening(errors: &mut FieldErrors, token: Option<&String>, sources: Option<&Vec<String>>) {
     if let Some(t) = token {
         errors.check("token", sources::check_token(t));
@@ -97,6 +116,7 @@ fn record(m: inbound_prefix::Model) -> Prefix {
         provider_id: m.provider_id,
         webhook_url: String::new(),
         token_required: m.token_enc.is_some(),
+        token: None,
         allowed_sources: m.allowed_sources.and_then(|v| serde_json::from_value(v).ok()),
         created_at: m.created_at,
     }
@@ -107,7 +127,15 @@ impl Store {
     pub async fn create_prefix(&self, tenant: Uuid, input: NewPrefix) -> Result<Prefix, StoreError> {
         let mut errors = FieldErrors::new();
         let prefix = errors.check("prefix", normalize_prefix(&input.prefix));
-        check_hardening(&mut errors, input.token.as_ref(), input.allowed_sources.as_ref());
+        let token = match input.token {
+            Patch::Absent => Some(generate_token()),
+            Patch::Null => None,
+            Patch::Value(t) => Some(t),
+        };
+        check_hardening(&mut errors, token.as_ref(), input.allowed_sources.as_ref());
+        if token.is_none() && input.allowed_sources.is_none() {
+            errors.add("token", TOKENLESS);
+        }
         let txn = self.write_txn().await?;
         if owned::<provider::Entity, _>(
             &txn,
@@ -130,7 +158,7 @@ impl Store {
             tenant_id: Set(tenant),
             prefix: Set(prefix.clone()),
             provider_id: Set(input.provider_id),
-            token_enc: Set(input.token.as_deref().map(|t| self.cipher().seal(t, &token_aad(id)))),
+            token_enc: Set(token.as_deref().map(|t| self.cipher().seal(t, &token_aad(id)))),
             allowed_sources: Set(input.allowed_sources.as_ref().map(|l| serde_json::json!(l))),
             created_at: Set(at),
             updated_at: Set(at),
@@ -139,7 +167,7 @@ impl Store {
         .await
         .on_unique(|| format!("prefix '{prefix}' is taken"))?;
         txn.commit().await?;
-        Ok(record(model))
+        Ok(Prefix { token, ..record(model) })
     }
 
     /// The tenant's prefixes, oldest first.
@@ -181,6 +209,16 @@ impl Store {
         check_hardening(&mut errors, token, list);
         errors.finish().map_err(StoreError::Invalid)?;
         let current = self.prefix_model(self.db(), tenant, prefix).await?;
+        let tokenless = matches!((&patch.token, &current.token_enc), (Patch::Null, _) | (Patch::Absent, None));
+        let listed = match &patch.allowed_sources {
+            Patch::Value(_) => true,
+            Patch::Null => false,
+            Patch::Absent => current.allowed_sources.is_some(),
+        };
+        if tokenless && !listed {
+            let field = if matches!(patch.token, Patch::Null) { "token" } else { "allowed_sources" };
+            return Err(StoreError::invalid(field, TOKENLESS));
+        }
         let token_enc = match patch.token {
             Patch::Absent => current.token_enc.clone(),
             Patch::Null => None,

@@ -16,6 +16,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 fn with_url(state: &AppState, mut p: Prefix) -> Prefix {
     p.webhook_url = format!("{}/{}", state.public_url.trim_end_matches('/'), p.prefix);
+    if let Some(token) = &p.token {
+        p.webhook_url = format!("{}?token={token}", p.webhook_url);
+    }
     p
 }
 
