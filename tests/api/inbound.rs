@@ -557,3 +557,48 @@ pub async fn provider_ids_are_unique_per_tenant_only(app: TestApp) {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!((acme.sink.accepted().len(), globex.sink.accepted().len()), (2, 2));
 }
+
+/// Automatic replies (HELP's answer, the after-hours text) go only to US and Canadian numbers, and
+/// at most once a day to one remote from one number: forged or pumped senders cannot turn texts
+/// into a stream of paid replies.
+pub async fn automatic_replies_go_to_nanp_numbers_at_most_daily(app: TestApp) {
+    let w = wire(&app, "acme", "acmein", "+12025550100").await;
+    let policy = app
+        .post(
+            &format!("{}/policies", w.base),
+            &w.token,
+            json!({"name": "Closed", "timezone": "UTC", "help_reply": "Acme: reply STOP to opt out.",
+                   "business_hours": [{"days": ["mon"], "start": "00:00", "end": "00:01"}],
+                   "after_hours": {"auto_reply": "We are closed."}}),
+        )
+        .await;
+    let pid = policy.expect(StatusCode::CREATED)["id"].as_str().unwrap().to_owned();
+    app.patch(&format!("{}/numbers/+12025550100", w.base), &w.token, json!({"policy_id": pid}))
+        .await
+        .expect(StatusCode::OK);
+    let text = |id: &str, from: &str, body: &str| {
+        format!(r#"{{"to":"12025550100","from":"{from}","body":"{body}","id":"{id}"}}"#).into_bytes()
+    };
+    for (i, body) in ["hello", "HELP", "hello again", "help"].iter().enumerate() {
+        let r = app.flowroute("acmein", &text(&format!("mdr2-d{i}"), "12065550123", body)).await;
+        assert_eq!(r.expect(StatusCode::OK)["status"], "stored");
+    }
+    // International, and a short code: stored and delivered, never answered.
+    for (i, from) in ["442071838750", "88811"].iter().enumerate() {
+        app.flowroute("acmein", &text(&format!("mdr2-i{i}"), from, "HELP")).await.expect(StatusCode::OK);
+    }
+    let url = format!("{}/messages?direction=outbound", w.base);
+    let outbound = || async {
+        let r = app.get(&url, &w.token).await;
+        let items = r.expect(StatusCode::OK)["items"].as_array().unwrap().clone();
+        items.iter().map(|m| (m["remote"].clone(), m["body"].clone())).collect::<Vec<_>>()
+    };
+    assert_eq!(outbound().await, [(json!("+12065550123"), json!("We are closed."))], "one reply in the day");
+    // A day later the remote may be answered again.
+    let day_ago = chrono::Utc::now() - chrono::Duration::hours(25);
+    crate::support::execute(&app, "UPDATE conversation SET last_auto_reply_at = $1", vec![day_ago.into()]).await;
+    app.flowroute("acmein", &text("mdr2-d9", "12065550123", "HELP")).await.expect(StatusCode::OK);
+    let out = outbound().await;
+    assert_eq!(out.len(), 2, "{out:?}");
+    assert!(out.contains(&(json!("+12065550123"), json!("Acme: reply STOP to opt out."))), "{out:?}");
+}

@@ -20,7 +20,7 @@ fn busy_policy() -> PolicySpec {
         }],
         after_hours: Some(AfterHours { destinations: vec![], auto_reply: Some("We are closed.".into()) }),
         keywords: vec![KeywordRule { keyword: "SALES".into(), destinations: vec!["200".into()] }],
-        auto_reply_interval_minutes: 60,
+        auto_reply_interval_minutes: 1440,
         outbound_per_minute: 60,
         help_reply: Some("Acme: reply STOP to opt out.".into()),
         opt_out_handling: true,

@@ -49,7 +49,7 @@ pub struct AfterHours {
     /// Extensions that receive texts after hours; empty means the number's own destinations.
     #[serde(default)]
     pub destinations: Vec<String>,
-    /// Text sent back to the sender, at most once per `auto_reply_interval_minutes`.
+    /// Text sent back to the sender, at most once per `auto_reply_interval_minutes` (a day or more).
     #[serde(default)]
     pub auto_reply: Option<String>,
 }
@@ -193,8 +193,11 @@ impl PolicySpec {
             }
             check_destinations(&mut errors, &format!("{f}.destinations"), &rule.destinations, true);
         }
-        if !(1..=525_600).contains(&self.auto_reply_interval_minutes) {
-            errors.add("auto_reply_interval_minutes", "must be between 1 and 525600 (one year)");
+        if !(1440..=525_600).contains(&self.auto_reply_interval_minutes) {
+            errors.add(
+                "auto_reply_interval_minutes",
+                "must be between 1440 (a day: automatic replies go at most once a day to one sender) and 525600 (a year)",
+            );
         }
         if !(1..=6000).contains(&self.outbound_per_minute) {
             errors.add("outbound_per_minute", "must be between 1 and 6000");

@@ -14,6 +14,10 @@ use serde::Serialize;
 use crate::compliance::{Compliance, classify};
 use crate::policy::{PolicySpec, Weekday, parse_clock};
 
+/// The least time between two automatic replies (HELP's or after hours') from one number to one
+/// remote: a day.
+pub const MIN_REPLY_INTERVAL_MINUTES: i64 = 24 * 60;
+
 /// What routing needs to know about one inbound text.
 #[derive(Debug, Clone, Copy)]
 pub struct RouteInput<'a> {
@@ -22,7 +26,7 @@ pub struct RouteInput<'a> {
     pub policy: Option<&'a PolicySpec>,
     pub body: Option<&'a str>,
     pub now: DateTime<Utc>,
-    /// When this number last auto-replied to this party, if ever.
+    /// When this number last replied automatically (HELP or after hours) to this party, if ever.
     pub last_auto_reply: Option<DateTime<Utc>>,
 }
 
@@ -136,8 +140,13 @@ pub fn route(input: RouteInput<'_>) -> RouteDecision {
     };
     let mut replies = Vec::new();
     let opt_out = if policy.opt_out_handling { compliance.and_then(|(_, c)| change_of(c)) } else { None };
+    // Automatic replies (HELP's and after hours') go at most once a day to one remote from one
+    // number: texts from forged or pumped senders cannot turn into a stream of paid replies.
+    let replied_today =
+        input.last_auto_reply.is_some_and(|last| input.now - last < Duration::minutes(MIN_REPLY_INTERVAL_MINUTES));
     if let Some((_, Compliance::Help)) = compliance
         && let Some(help) = &policy.help_reply
+        && !replied_today
     {
         replies.push(Reply::Help { body: help.clone() });
     }
@@ -172,7 +181,8 @@ pub fn route(input: RouteInput<'_>) -> RouteDecision {
     if compliance.is_none()
         && let Some(text) = after.and_then(|a| a.auto_reply.as_ref())
     {
-        let interval = Duration::minutes(i64::from(policy.auto_reply_interval_minutes));
+        // A stored interval below a day (allowed once) counts as a day.
+        let interval = Duration::minutes(i64::from(policy.auto_reply_interval_minutes).max(MIN_REPLY_INTERVAL_MINUTES));
         if input.last_auto_reply.is_none_or(|last| input.now - last >= interval) {
             replies.push(Reply::AutoReply { body: text.clone() });
         }
@@ -307,6 +317,28 @@ mod tests {
         let p = policy();
         let d = decide(Some(&p), Some("anyone there?"), CLOSED, last);
         assert_eq!(d.replies == vec![Reply::AutoReply { body: "We are closed.".into() }], replies, "{d:?}");
+    }
+
+    /// HELP's answer and the after-hours text share one allowance: once a day per remote and number,
+    /// whatever a (stored, older) policy says.
+    #[test]
+    fn automatic_replies_go_at_most_once_a_day() {
+        let help = || vec![Reply::Help { body: "Acme: reply STOP to opt out.".into() }];
+        let p = policy();
+        let hour_ago = "2026-11-23T12:59:59Z";
+        let day_ago = "2026-11-22T13:59:59Z";
+        assert_eq!(decide(Some(&p), Some("HELP"), CLOSED, Some(hour_ago)).replies, vec![]);
+        assert_eq!(decide(Some(&p), Some("HELP"), OPEN, Some(hour_ago)).replies, vec![]);
+        assert_eq!(decide(Some(&p), Some("HELP"), CLOSED, Some(day_ago)).replies, help());
+        assert_eq!(decide(Some(&p), Some("HELP"), OPEN, None).replies, help());
+        let mut short = policy();
+        short.auto_reply_interval_minutes = 5;
+        assert_eq!(
+            decide(Some(&short), Some("hi"), CLOSED, Some(hour_ago)).replies,
+            vec![],
+            "an interval under a day counts as a day"
+        );
+        assert_eq!(decide(Some(&short), Some("hi"), CLOSED, Some(day_ago)).replies.len(), 1);
     }
 
     #[test]

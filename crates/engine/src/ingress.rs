@@ -143,7 +143,9 @@ impl Engine {
             provider_message_id: m.id.clone(),
             number: m.to.as_str().to_owned(),
             remote: m.from.to_string(),
-            remote_reachable: m.from.number().is_some(),
+            // Automatic replies go only to US and Canadian numbers (where Flowroute delivers), never
+            // to a short code, an alphanumeric sender or an international number a pump could bill.
+            remote_reachable: m.from.number().is_some_and(|n| n.is_nanp()),
             body: body.clone(),
             media: m
                 .media

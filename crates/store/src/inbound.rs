@@ -393,7 +393,8 @@ pub(crate) async fn record_batch(
                     Reply::AutoReply { body } => ("auto_reply", body),
                     Reply::Help { body } => ("help_reply", body),
                 };
-                auto_replied |= origin == "auto_reply";
+                // Either kind starts the day in which the remote gets no other automatic reply.
+                auto_replied = true;
                 let reply_id = new_id();
                 insert_outbound(
                     &txn,
