@@ -3,6 +3,8 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use std::time::Duration;
+
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use switchboard_http::Role;
@@ -115,4 +117,69 @@ pub async fn roles_are_enforced_per_route(app: TestApp) {
     let r = app.post("/api/v1/tenants/acme/extensions", &sys, json!({"extension": "101", "name": "Front"})).await;
     r.expect(StatusCode::CREATED);
     app.get("/api/v1/tenants/acme/extensions/101", &acme).await.expect(StatusCode::OK);
+}
+
+/// A suspended tenant may read, nothing else (the system administrator may still change it), and
+/// its queued texts wait unsent until it is active again.
+pub async fn a_suspended_tenant_may_read_and_its_sends_wait(app: TestApp) {
+    use base64::Engine as _;
+    use switchboard_store::outbound::{SendInput, Sender};
+
+    let w = crate::wired::wire(&app, "acme", "acmein", "+12025550100").await;
+    let ext = app.token(Role::Extension, Some("acme"), Some("101"));
+    let tenant: uuid::Uuid =
+        app.get(&w.base, &w.token).await.expect(StatusCode::OK)["id"].as_str().unwrap().parse().unwrap();
+    let sys = app.system.clone();
+    app.patch(&w.base, &sys, json!({"status": "suspended"})).await.expect(StatusCode::OK);
+
+    app.get(&w.base, &w.token).await.expect(StatusCode::OK);
+    app.get(&format!("{}/numbers", w.base), &w.token).await.expect(StatusCode::OK);
+    app.get("/api/v1/conversations", &ext).await.expect(StatusCode::OK);
+    let suspended = |r: crate::support::Reply| {
+        r.problem(StatusCode::FORBIDDEN, "tenant_suspended");
+    };
+    suspended(app.post(&format!("{}/extensions", w.base), &w.token, json!({"extension": "400", "name": "x"})).await);
+    suspended(app.patch(&format!("{}/numbers/+12025550100", w.base), &w.token, json!({"name": "y"})).await);
+    suspended(app.patch(&w.base, &w.token, json!({"name": "z"})).await);
+    suspended(app.call(Method::DELETE, &format!("{}/extensions/300", w.base), Some(&w.token), None).await);
+    suspended(app.post("/api/v1/messages", &ext, json!({"to": "+12065550123", "body": "hi"})).await);
+    suspended(
+        app.post(
+            &format!("{}/messages", w.base),
+            &w.token,
+            json!({"from": "+12025550100", "to": "+12065550123", "body": "hi"}),
+        )
+        .await,
+    );
+    assert_eq!(
+        app.get(&format!("{}/extensions/300", w.base), &w.token).await.status,
+        StatusCode::OK,
+        "nothing changed"
+    );
+
+    // A text queued before the suspension (written here directly) waits.
+    let key: [u8; 32] = base64::engine::general_purpose::STANDARD.decode(&app.master_key).unwrap().try_into().unwrap();
+    let store = switchboard_store::Store::connect(&app.database_url, &key).await.unwrap();
+    let input = SendInput {
+        to: "+12065550123".into(),
+        body: Some("queued".into()),
+        from: Some("+12025550100".into()),
+        media_urls: vec![],
+    };
+    let (queued, _) = store.queue_outbound(tenant, Sender::Extension("101".into()), input, None).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(w.sim.requests(), 0, "a suspended tenant's text went out");
+    let m = app.get(&format!("{}/messages/{}", w.base, queued.id), &w.token).await;
+    assert_eq!(m.expect(StatusCode::OK)["status"], "queued");
+
+    app.patch(&w.base, &sys, json!({"status": "active"})).await.expect(StatusCode::OK);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while w.sim.accepted().is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "the waiting text was never sent");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(w.sim.accepted().len(), 1);
+    app.post(&format!("{}/extensions", w.base), &w.token, json!({"extension": "400", "name": "x"}))
+        .await
+        .expect(StatusCode::CREATED);
 }

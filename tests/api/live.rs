@@ -298,3 +298,85 @@ pub async fn the_event_log_never_shows_a_number_below_one_already_seen(app: Test
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Streams are counted per extension and per tenant (the test app allows 3 and 6): one more is
+/// `429` with `Retry-After`, another extension or tenant is not affected, and a closed stream frees
+/// its place.
+pub async fn streams_are_limited_per_extension_and_per_tenant(app: TestApp) {
+    let _w = wire(&app, "acme", "acmein", "+12025550100").await;
+    let other = app.tenant("globex").await;
+    let token = |ext: &str| app.token(Role::Extension, Some("acme"), Some(ext));
+    let open = |token: String| {
+        let req = app.client.get(format!("{}/api/v1/events", app.base)).bearer_auth(token);
+        async move { req.send().await.unwrap() }
+    };
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let r = open(token("101")).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        held.push(r);
+    }
+    let refused = open(token("101")).await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused.headers().contains_key("retry-after"));
+    assert_eq!(refused.json::<Value>().await.unwrap()["code"], "rate_limited");
+    // Another extension has its own allowance, up to the tenant's six.
+    for _ in 0..3 {
+        let r = open(token("102")).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        held.push(r);
+    }
+    assert_eq!(open(token("200")).await.status(), StatusCode::TOO_MANY_REQUESTS, "the tenant's limit");
+    let globex_admin = open(other.clone()).await;
+    assert_eq!(globex_admin.status(), StatusCode::OK, "another tenant's admin: its own count");
+    held.push(globex_admin);
+    let globex_ext = app.token(Role::Extension, Some("globex"), Some("101"));
+    app.post("/api/v1/tenants/globex/extensions", &other, json!({"extension": "101", "name": "x"}))
+        .await
+        .expect(StatusCode::CREATED);
+    assert_eq!(open(globex_ext).await.status(), StatusCode::OK, "another tenant is not affected");
+    // A stream closed by its client frees its place.
+    drop(held.remove(0));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = open(token("101")).await;
+        if r.status() == StatusCode::OK {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "a closed stream never freed its place");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Disabling an extension shuts it out at once: its open streams end and its requests are refused.
+pub async fn a_disabled_extension_is_shut_out_and_its_streams_closed(app: TestApp) {
+    let w = wire(&app, "acme", "acmein", "+12025550100").await;
+    let ext101 = app.token(Role::Extension, Some("acme"), Some("101"));
+    let mut stream = Sse::open(&app, &ext101, None).await;
+    let mut other = Sse::open(&app, &app.token(Role::Extension, Some("acme"), Some("102")), None).await;
+    app.patch(&format!("{}/extensions/101", w.base), &w.token, json!({"enabled": false})).await.expect(StatusCode::OK);
+    let ended = tokio::time::timeout(Duration::from_secs(3), async {
+        loop {
+            match stream.res.chunk().await {
+                Ok(Some(_)) => continue,
+                _ => return,
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the disabled extension's stream stayed open");
+    app.get("/api/v1/conversations", &ext101).await.problem(StatusCode::FORBIDDEN, "extension_disabled");
+    app.post("/api/v1/messages", &ext101, json!({"to": "+12065550123", "body": "hi"}))
+        .await
+        .problem(StatusCode::FORBIDDEN, "extension_disabled");
+    let r = app.client.get(format!("{}/api/v1/events", app.base)).bearer_auth(&ext101).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // Another extension's stream goes on.
+    app.flowroute("acmein", br#"{"to":"12025550100","from":"12065550123","body":"hi","id":"mdr2-dis-1"}"#)
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(other.take(1, Duration::from_secs(10)).await[0].1, "message.received");
+    // Enabled again, it reads again.
+    app.patch(&format!("{}/extensions/101", w.base), &w.token, json!({"enabled": true})).await.expect(StatusCode::OK);
+    app.get("/api/v1/conversations", &ext101).await.expect(StatusCode::OK);
+}

@@ -139,6 +139,11 @@ impl TestApp {
             trusted_proxies: "127.0.0.9/32".parse::<ipnet::IpNet>().into_iter().collect(),
             forwarded_header: switchboard_core::sources::ForwardedHeader::XForwardedFor,
             metrics_token: None,
+            // Small, so the limits tests reach them cheaply.
+            stream_limits: (3, 6),
+            stream_idle_timeout: Duration::from_secs(1800),
+            // Often, so a stream its client closed is noticed (and its place freed) within a second.
+            stream_heartbeat: Duration::from_millis(500),
             ingress_failure_limit: 30,
             ingress_block: Duration::from_secs(300),
             // The simulator and the PBX sink listen on loopback.

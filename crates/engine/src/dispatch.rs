@@ -92,6 +92,9 @@ const LINGER: Duration = Duration::from_millis(10);
 /// Rounds in flight at once: while one waits on Flowroute, another reserves or records.
 const ROUNDS_IN_FLIGHT: usize = 4;
 
+/// How often a suspended tenant's queued text looks again whether it may go.
+const SUSPENDED_WAIT: chrono::TimeDelta = chrono::TimeDelta::seconds(5);
+
 /// How far ahead a round takes paced slots; a key's texts beyond it wait for a later round.
 const HORIZON: Duration = Duration::from_secs(1);
 
@@ -125,6 +128,11 @@ async fn round(engine: Arc<Engine>, jobs: Vec<ClaimedJob>) -> Vec<(ClaimedJob, A
         };
         if ctx.provider_message_id.is_some() || ctx.status.is_final() || ctx.status == MessageStatus::Sent {
             out.push((job, Attempt::Done)); // accepted before: never again
+            continue;
+        }
+        // A suspended tenant's texts wait, unsent and without spending a retry, until it is active.
+        if ctx.suspended {
+            deferred.push((job, Utc::now() + SUSPENDED_WAIT));
             continue;
         }
         // An earlier send went out and no answer came back: Flowroute may have the text. Wait for

@@ -119,6 +119,9 @@ pub struct Engine {
     media_http: reqwest::Client,
     flowroute: switchboard_flowroute::Client,
     live: broadcast::Sender<Arc<LiveEvent>>,
+    /// Bumped whenever a tenant's configuration changes (an extension disabled, a tenant suspended):
+    /// open streams look again whether their caller may still read.
+    access: tokio::sync::watch::Sender<u64>,
     http: reqwest::Client,
 }
 
@@ -150,6 +153,7 @@ impl Engine {
             flowroute,
             media_http,
             live,
+            access: tokio::sync::watch::Sender::new(0),
             http,
         })
     }
@@ -157,6 +161,16 @@ impl Engine {
     /// Tells live streams of a numbered event.
     fn live(&self, event: LiveEvent) {
         let _ = self.live.send(Arc::new(event));
+    }
+
+    /// Says that some tenant's configuration changed, so open streams check their caller again.
+    pub fn access_changed(&self) {
+        self.access.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Changes as [`Engine::access_changed`] is called.
+    pub fn watch_access(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.access.subscribe()
     }
 
     /// Subscribes to events as they are numbered (as they commit, on SQLite).

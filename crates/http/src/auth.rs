@@ -134,6 +134,28 @@ impl FromRequest for Principal {
     }
 }
 
+/// True for a request that only reads (`GET`, `HEAD`).
+fn reads_only(req: &HttpRequest) -> bool {
+    matches!(*req.method(), actix_web::http::Method::GET | actix_web::http::Method::HEAD)
+}
+
+/// A suspended tenant may read, nothing else (but for the system administrator, who suspended it).
+fn refuse_if_suspended(tenant: &Tenant) -> Result<(), ApiError> {
+    if tenant.status == switchboard_store::tenants::TenantStatus::Suspended {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::FORBIDDEN,
+            "tenant_suspended",
+            "This tenant is suspended: it may read, but not send or change anything.",
+        ));
+    }
+    Ok(())
+}
+
+/// `403 extension_disabled`: a disabled extension's token opens nothing.
+pub fn extension_disabled() -> ApiError {
+    ApiError::new(actix_web::http::StatusCode::FORBIDDEN, "extension_disabled", "This extension is disabled.")
+}
+
 /// The system administrator; any other role is `403`.
 #[derive(Debug, Clone)]
 pub struct SystemAdmin(pub Claims);
@@ -173,6 +195,7 @@ impl FromRequest for TenantScope {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let principal = Principal::from_req(req);
         let slug = req.match_info().get("tenant").map(str::to_owned);
+        let read_only = reads_only(req);
         let st = state(req);
         Box::pin(async move {
             let claims = principal?.0;
@@ -185,6 +208,9 @@ impl FromRequest for TenantScope {
                 _ => return Err(ApiError::not_found()),
             }
             let tenant = st?.store.tenant_by_slug(&slug).await?;
+            if claims.role != Role::System && !read_only {
+                refuse_if_suspended(&tenant)?;
+            }
             Ok(Self { tenant, claims })
         })
     }
@@ -215,6 +241,7 @@ impl FromRequest for Caller {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let principal = Principal::from_req(req);
+        let read_only = reads_only(req);
         let st = state(req);
         Box::pin(async move {
             let claims = principal?.0;
@@ -234,8 +261,12 @@ impl FromRequest for Caller {
                     Err(switchboard_store::StoreError::NotFound) => {
                         return Err(ApiError::unauthorized("The token's extension no longer exists."));
                     }
+                    Ok(found) if !found.enabled => return Err(extension_disabled()),
                     other => other?,
                 };
+            }
+            if !read_only {
+                refuse_if_suspended(&tenant)?;
             }
             Ok(Self { tenant, ext: claims.ext })
         })

@@ -38,6 +38,8 @@ pub struct AppState {
     pub clients: ClientAddresses,
     /// The bearer token `/metrics` requires, if any.
     pub metrics_token: Option<secrecy::SecretString>,
+    /// Open live streams, within their limits.
+    pub streams: routes::events::StreamLimits,
     /// Turns true when the service is stopping: live streams end so the stop need not wait for them.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
@@ -99,6 +101,7 @@ async fn invalidate_routes(
         && let Some(state) = state
     {
         state.engine.cache.invalidate();
+        state.engine.access_changed();
     }
     Ok(res)
 }

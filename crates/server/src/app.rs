@@ -48,6 +48,12 @@ pub struct Settings {
     pub forwarded_header: switchboard_core::sources::ForwardedHeader,
     /// The bearer token `/metrics` requires, if any.
     pub metrics_token: Option<SecretString>,
+    /// Live streams one extension, and one tenant, may hold open.
+    pub stream_limits: (usize, usize),
+    /// A live stream with no event for this long ends.
+    pub stream_idle_timeout: Duration,
+    /// How often a quiet live stream sends a heartbeat (15 s but in tests).
+    pub stream_heartbeat: Duration,
     /// Unknown-prefix callbacks a minute from one source before it is blocked (0: never).
     pub ingress_failure_limit: u32,
     /// How long a blocked source is answered `429`.
@@ -87,6 +93,9 @@ impl Settings {
             trusted_proxies: config.trusted_proxy_nets().unwrap_or_default(),
             forwarded_header: config.forwarded_header.into(),
             metrics_token: config.metrics_token.clone(),
+            stream_limits: (config.stream_limit_per_extension as usize, config.stream_limit_per_tenant as usize),
+            stream_idle_timeout: Duration::from_secs(config.stream_idle_timeout_secs),
+            stream_heartbeat: Duration::from_secs(15),
             ingress_failure_limit: config.ingress_failure_limit,
             ingress_block: Duration::from_secs(config.ingress_block_secs),
             // Validated when the configuration was loaded.
@@ -142,6 +151,12 @@ impl App {
                 header: settings.forwarded_header,
             },
             metrics_token: settings.metrics_token.clone(),
+            streams: switchboard_http::routes::events::StreamLimits::new(
+                settings.stream_limits.0,
+                settings.stream_limits.1,
+                settings.stream_idle_timeout,
+            )
+            .with_heartbeat(settings.stream_heartbeat),
             engine: engine.clone(),
             store: store.clone(),
             jwt: JwtKeys::new(&settings.jwt_secret),

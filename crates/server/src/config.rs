@@ -100,6 +100,12 @@ pub struct Config {
     pub trusted_proxies: Vec<String>,
     /// The header trusted proxies name the client in: `x-forwarded-for` or `forwarded` (RFC 7239).
     pub forwarded_header: ForwardedHeaderName,
+    /// Live streams (`GET /api/v1/events`) one extension may hold open at once (1 to 1,000).
+    pub stream_limit_per_extension: u32,
+    /// Live streams one tenant may hold open at once, its extensions and admins together (1 to 100,000).
+    pub stream_limit_per_tenant: u32,
+    /// A live stream with no event for this long ends; clients resume with `Last-Event-ID` (60 to 86,400).
+    pub stream_idle_timeout_secs: u64,
     /// A bearer token `/metrics` requires; without one, `/metrics` answers anyone.
     #[serde(skip_serializing)]
     pub metrics_token: Option<SecretString>,
@@ -144,6 +150,9 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             forwarded_header: ForwardedHeaderName::XForwardedFor,
             metrics_token: None,
+            stream_limit_per_extension: 5,
+            stream_limit_per_tenant: 200,
+            stream_idle_timeout_secs: 1800,
             ingress_failure_limit: 30,
             ingress_block_secs: 300,
             private_targets: Vec::new(),
@@ -279,6 +288,21 @@ impl Config {
                 "ingress_block_secs (SWITCHBOARD_INGRESS_BLOCK_SECS) must be between 1 and 86400".into(),
             ));
         }
+        if !(1..=1000).contains(&self.stream_limit_per_extension) {
+            return Err(ConfigError::Invalid(
+                "stream_limit_per_extension (SWITCHBOARD_STREAM_LIMIT_PER_EXTENSION) must be between 1 and 1000".into(),
+            ));
+        }
+        if !(1..=100_000).contains(&self.stream_limit_per_tenant) {
+            return Err(ConfigError::Invalid(
+                "stream_limit_per_tenant (SWITCHBOARD_STREAM_LIMIT_PER_TENANT) must be between 1 and 100000".into(),
+            ));
+        }
+        if !(60..=86_400).contains(&self.stream_idle_timeout_secs) {
+            return Err(ConfigError::Invalid(
+                "stream_idle_timeout_secs (SWITCHBOARD_STREAM_IDLE_TIMEOUT_SECS) must be between 60 and 86400".into(),
+            ));
+        }
         if self.workers == Some(0) {
             return Err(ConfigError::Invalid("workers (SWITCHBOARD_WORKERS) must be at least 1".into()));
         }
@@ -348,7 +372,10 @@ fn value_for(key: &str, value: String) -> figment::value::Value {
         || key == "flowroute_timeout_secs"
         || key == "flowroute_unknown_outcome_wait_secs"
         || key == "ingress_failure_limit"
-        || key == "ingress_block_secs")
+        || key == "ingress_block_secs"
+        || key == "stream_limit_per_extension"
+        || key == "stream_limit_per_tenant"
+        || key == "stream_idle_timeout_secs")
         && let Ok(n) = value.parse::<u64>()
     {
         return Value::from(n);
@@ -463,6 +490,8 @@ mod tests {
             ("SWITCHBOARD_TRUST_FORWARDED_FOR", "true", "trusted_proxies"),
             ("SWITCHBOARD_FORWARDED_HEADER", "x-real-ip", "forwarded_header"),
             ("SWITCHBOARD_METRICS_TOKEN", "short", "metrics_token"),
+            ("SWITCHBOARD_STREAM_LIMIT_PER_EXTENSION", "0", "stream_limit_per_extension"),
+            ("SWITCHBOARD_STREAM_IDLE_TIMEOUT_SECS", "5", "stream_idle_timeout_secs"),
         ];
         for (k, v, key) in cases {
             let err = error_of(None, &[(k, v)]);

@@ -106,6 +106,9 @@ pub async fn run() -> anyhow::Result<()> {
         trusted_proxies: Vec::new(),
         forwarded_header: switchboard_core::sources::ForwardedHeader::XForwardedFor,
         metrics_token: None,
+        stream_limits: (5, 200),
+        stream_idle_timeout: Duration::from_secs(1800),
+        stream_heartbeat: Duration::from_secs(15),
         ingress_failure_limit: 30,
         ingress_block: Duration::from_secs(300),
         // The simulator and the PBX sink listen on loopback.

@@ -3,7 +3,7 @@
 //! holds across instances), and the outcome of each attempt, with the status events it implies.
 //! A round's reservations are one transaction and its outcomes another, whatever its size.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -12,7 +12,7 @@ use serde_json::json;
 use switchboard_core::status::MessageStatus;
 use uuid::Uuid;
 
-use crate::entity::{inbound_prefix, job, message, number, policy, provider};
+use crate::entity::{inbound_prefix, job, message, number, policy, provider, tenant};
 use crate::events::{self, AppendedEvent, NewEvent};
 use crate::{Store, StoreError, new_id, now, sql};
 
@@ -41,6 +41,8 @@ pub struct SendContext {
     pub open_since: Option<DateTime<Utc>>,
     /// When the text was queued.
     pub queued_at: DateTime<Utc>,
+    /// The tenant is suspended: its texts wait, unsent, until it is active again.
+    pub suspended: bool,
 }
 
 impl std::fmt::Debug for SendContext {
@@ -135,6 +137,15 @@ impl Store {
             .into_iter()
             .map(|p| (p.id, p))
             .collect();
+        let tenant_ids: BTreeSet<Uuid> = messages.iter().map(|m| m.tenant_id).collect();
+        let suspended: HashSet<Uuid> = tenant::Entity::find()
+            .filter(tenant::Column::Id.is_in(tenant_ids))
+            .filter(tenant::Column::Status.eq(crate::tenants::TenantStatus::Suspended.as_str()))
+            .all(self.db())
+            .await?
+            .into_iter()
+            .map(|t| t.id)
+            .collect();
         let mut secrets: HashMap<Uuid, SecretString> = HashMap::with_capacity(providers.len());
         for p in providers.values() {
             secrets.insert(p.id, self.open_secret(&p.secret_key_enc, &format!("provider:{}:secret_key", p.id))?);
@@ -177,6 +188,7 @@ impl Store {
                         .and_then(|p| u32::try_from(p.outbound_per_minute).ok()),
                     open_since: open.get(&m.id).copied(),
                     queued_at: m.created_at,
+                    suspended: suspended.contains(&m.tenant_id),
                 },
             );
         }

@@ -30,7 +30,7 @@ pub enum TenantStatus {
 }
 
 impl TenantStatus {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Active => "active",
             Self::Suspended => "suspended",
