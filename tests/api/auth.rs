@@ -183,3 +183,39 @@ pub async fn a_suspended_tenant_may_read_and_its_sends_wait(app: TestApp) {
         .await
         .expect(StatusCode::CREATED);
 }
+
+/// Tokens name their tenant by slug, and a deleted tenant's slug can be taken again: a token issued
+/// before its tenant was created (a deleted namesake's) opens nothing, nor one that does not say
+/// when it was issued.
+pub async fn a_deleted_tenants_token_does_not_open_its_namesake(app: TestApp) {
+    let sys = app.system.clone();
+    let old_admin = app.tenant("acme").await;
+    let old_ext = app.token(Role::Extension, Some("acme"), Some("101"));
+    app.post("/api/v1/tenants/acme/extensions", &old_admin, json!({"extension": "101", "name": "Desk"}))
+        .await
+        .expect(StatusCode::CREATED);
+    app.call(Method::DELETE, "/api/v1/tenants/acme", Some(&sys), None).await.expect(StatusCode::NO_CONTENT);
+    // Issued at least a second before the new tenant exists.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    app.post("/api/v1/tenants", &sys, json!({"slug": "acme", "name": "Another Acme"}))
+        .await
+        .expect(StatusCode::CREATED);
+    app.post("/api/v1/tenants/acme/extensions", &sys, json!({"extension": "101", "name": "Desk"}))
+        .await
+        .expect(StatusCode::CREATED);
+    app.get("/api/v1/tenants/acme", &old_admin).await.problem(StatusCode::UNAUTHORIZED, "unauthorized");
+    app.get("/api/v1/conversations", &old_ext).await.problem(StatusCode::UNAUTHORIZED, "unauthorized");
+    // A token without iat is refused for a tenant (the system administrator's needs none).
+    let exp = chrono::Utc::now().timestamp() + 600;
+    let no_iat = sign(
+        Algorithm::HS256,
+        &app.jwt_secret,
+        &json!({"sub": "x", "role": "tenant_admin", "tenant": "acme", "exp": exp}),
+    );
+    app.get("/api/v1/tenants/acme", &no_iat).await.problem(StatusCode::UNAUTHORIZED, "unauthorized");
+    // Tokens issued now open the new tenant.
+    app.get("/api/v1/tenants/acme", &app.admin("acme")).await.expect(StatusCode::OK);
+    app.get("/api/v1/conversations", &app.token(Role::Extension, Some("acme"), Some("101")))
+        .await
+        .expect(StatusCode::OK);
+}

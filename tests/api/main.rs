@@ -59,6 +59,7 @@ fn main() {
         auth::tokens_are_hs256_with_expiry_only,
         auth::roles_are_enforced_per_route,
         auth::a_suspended_tenant_may_read_and_its_sends_wait,
+        auth::a_deleted_tenants_token_does_not_open_its_namesake,
         isolation::another_tenants_resources_are_404_everywhere,
         isolation::every_documented_route_hides_another_tenants_data,
         inbound::every_inbound_fixture_reaches_the_pbx_signed,

@@ -195,7 +195,7 @@ impl TestApp {
             tenant: tenant.map(str::to_owned),
             ext: ext.map(str::to_owned),
             exp,
-            iat: None,
+            iat: Some(chrono::Utc::now().timestamp() as u64),
         };
         JwtKeys::new(&SecretString::from(self.jwt_secret.clone())).sign(&claims).unwrap()
     }

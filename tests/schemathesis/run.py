@@ -5,8 +5,10 @@ instead of stopping at 404, then runs schemathesis twice against /api/v1/openapi
 API with a system token, the extension API with an extension token.
 
     python tests/schemathesis/run.py --base http://127.0.0.1:8080 \
-        --system-token "$(switchboard token --role system)" \
-        --extension-token "$(switchboard token --role extension --tenant acme --extension 101)"
+        --system-token "$(switchboard token --role system)" --switchboard "$(command -v switchboard)"
+
+The extension token is minted with `switchboard token` once the tenant exists (a tenant's tokens
+must be issued after it was created), in this process's environment (the server's settings).
 """
 
 import argparse
@@ -103,9 +105,12 @@ def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--base", required=True)
     p.add_argument("--system-token", required=True)
-    p.add_argument("--extension-token", required=True)
+    p.add_argument("--switchboard", required=True, help="the binary, to mint the extension token")
     args = p.parse_args()
     ids = seed(args.base, args.system_token)
+    args.extension_token = subprocess.run(
+        [args.switchboard, "token", "--role", "extension", "--tenant", "acme", "--extension", "101"],
+        capture_output=True, text=True, check=True).stdout.strip()
     with tempfile.TemporaryDirectory() as d:
         cfg = pathlib.Path(d) / "schemathesis.toml"
         cfg.write_text(config(ids))

@@ -139,6 +139,20 @@ fn reads_only(req: &HttpRequest) -> bool {
     matches!(*req.method(), actix_web::http::Method::GET | actix_web::http::Method::HEAD)
 }
 
+/// A tenant's token names it by slug, and a slug is freed when its tenant is deleted: a token is
+/// good only for the tenant that existed when it was issued, so it must say when (`iat`), and not
+/// before the tenant was created (to the second). A token of a deleted tenant does not open a new
+/// tenant given the same slug.
+fn issued_for(claims: &Claims, tenant: &Tenant) -> Result<(), ApiError> {
+    let Some(iat) = claims.iat else {
+        return Err(ApiError::unauthorized("The token does not say when it was issued (iat); issue a new one."));
+    };
+    if i64::try_from(iat).unwrap_or(i64::MAX) < tenant.created_at.timestamp() {
+        return Err(ApiError::unauthorized("The token was issued before its tenant was created; issue a new one."));
+    }
+    Ok(())
+}
+
 /// A suspended tenant may read, nothing else (but for the system administrator, who suspended it).
 fn refuse_if_suspended(tenant: &Tenant) -> Result<(), ApiError> {
     if tenant.status == switchboard_store::tenants::TenantStatus::Suspended {
@@ -208,6 +222,9 @@ impl FromRequest for TenantScope {
                 _ => return Err(ApiError::not_found()),
             }
             let tenant = st?.store.tenant_by_slug(&slug).await?;
+            if claims.role != Role::System {
+                issued_for(&claims, &tenant)?;
+            }
             if claims.role != Role::System && !read_only {
                 refuse_if_suspended(&tenant)?;
             }
@@ -256,6 +273,7 @@ impl FromRequest for Caller {
                 }
                 other => other?,
             };
+            issued_for(&claims, &tenant)?;
             if let Some(ext) = &claims.ext {
                 match st.store.get_extension(tenant.id, ext).await {
                     Err(switchboard_store::StoreError::NotFound) => {

@@ -48,14 +48,14 @@ impl Api {
 }
 
 fn token(keys: &JwtKeys, role: Role, tenant: Option<&str>, ext: Option<&str>) -> anyhow::Result<String> {
-    let exp = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0) + 3600;
+    let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0);
     let claims = Claims {
         sub: "demo".into(),
         role,
         tenant: tenant.map(str::to_owned),
         ext: ext.map(str::to_owned),
-        exp,
-        iat: None,
+        exp: now + 3600,
+        iat: Some(now),
     };
     Ok(keys.sign(&claims)?)
 }
