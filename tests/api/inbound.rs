@@ -438,6 +438,7 @@ pub async fn a_batch_keeps_every_promise_of_a_single_text(app: TestApp) {
         remote_reachable: true,
         body: Some(format!("text {id}")),
         media: vec![],
+        media_dropped: 0,
         catch_all_company_id: None,
         media_base_url: format!("{}/api/v1/media", app.base),
     };

@@ -217,6 +217,7 @@ pub async fn the_event_log_never_shows_a_number_below_one_already_seen(app: Test
         remote_reachable: true,
         body: Some(format!("text {i}")),
         media: vec![],
+        media_dropped: 0,
         catch_all_company_id: None,
         media_base_url: "https://sms.example.net/api/v1/media".into(),
     };

@@ -86,6 +86,7 @@ fn main() {
         crash::a_crash_mid_dispatch_sends_everything_exactly_once,
         crash::a_send_whose_answer_is_lost_is_matched_by_its_receipt,
         media::mms_media_are_fetched_kept_and_served_to_who_may_see_them,
+        media::attachments_are_capped_per_text_and_per_tenant,
         send::extensions_send_from_their_numbers_and_refusals_say_why,
         send::an_idempotency_key_sends_once,
         send::sends_read_the_senders_rights_inside_their_transaction,

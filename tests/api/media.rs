@@ -128,3 +128,58 @@ pub async fn mms_media_are_fetched_kept_and_served_to_who_may_see_them(app: Test
         app.client.get(format!("{}{}", app.base, url(0).trim_start_matches("https://sms.example.net"))).send().await;
     assert_eq!(anonymous.unwrap().status(), StatusCode::UNAUTHORIZED);
 }
+
+/// A callback listing many attachments keeps the first `media_max_per_text` (3 here), and says so
+/// on the message; a tenant keeps at most `media_quota_mb_per_tenant` (1 MB here) of media, counted
+/// as each attachment is recorded, so fetches finishing together cannot pass it; another tenant's
+/// quota is its own.
+pub async fn attachments_are_capped_per_text_and_per_tenant(mut app: TestApp) {
+    const SIZE: usize = 700 * 1024;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = format!("http://{}", listener.local_addr().unwrap());
+    let server = HttpServer::new(|| {
+        App::new().default_service(web::to(|| async {
+            HttpResponse::Ok().content_type("image/jpeg").body(vec![0xffu8; SIZE])
+        }))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)
+    .unwrap()
+    .run();
+    tokio::spawn(server);
+    let env = [
+        ("SWITCHBOARD_MEDIA_ALLOW_HTTP", "true"),
+        ("SWITCHBOARD_MEDIA_MAX_PER_TEXT", "3"),
+        ("SWITCHBOARD_MEDIA_QUOTA_MB_PER_TENANT", "1"),
+    ];
+    let sim = flowroute_sim::SimConfig { receipts: false, ..Default::default() };
+    let (_dir, _log, server, w) = crate::server::take_over_with(&mut app, &env, sim).await;
+    let files: Vec<(String, &str)> = (1..=5).map(|i| (format!("a{i}.jpg"), "image/jpeg")).collect();
+    let files: Vec<(&str, &str)> = files.iter().map(|(n, m)| (n.as_str(), *m)).collect();
+    let r = app.flowroute("acmein", &mms("mdr2-cap-1", &host, &files)).await;
+    let message_id = r.expect(StatusCode::OK)["message_id"].as_str().unwrap().to_owned();
+    let event = &w.sink.wait_for(1, Duration::from_secs(10)).await[0];
+    let media = event.json["data"]["media"].as_array().unwrap().clone();
+    assert_eq!(media.len(), 3, "the first three are kept");
+    assert_eq!(event.json["data"]["media_dropped"], 2);
+    let m = app.get(&format!("{}/messages/{message_id}", w.base), &w.token).await;
+    let note = m.expect(StatusCode::OK)["error_message"].as_str().unwrap_or_default().to_owned();
+    assert!(note.contains("2 attachments beyond the first 3"), "{note}");
+    let mut statuses = Vec::new();
+    for x in &media {
+        statuses.push(settled(&app, x["url"].as_str().unwrap(), &w.token).await.0);
+    }
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::OK, StatusCode::GONE, StatusCode::GONE], "one fits the 1 MB quota");
+    let kept = crate::support::column(&app, "SELECT state FROM media ORDER BY state").await;
+    assert_eq!(kept, ["over_quota", "over_quota", "stored"]);
+    // Another tenant's attachment is fetched under its own quota.
+    let g = crate::wired::wire(&app, "globex", "globexin", "+12025550199").await;
+    let body = String::from_utf8(mms("mdr2-cap-2", &host, &files[..1])).unwrap().replace("12025550100", "12025550199");
+    app.flowroute("globexin", body.as_bytes()).await.expect(StatusCode::OK);
+    let event = &g.sink.wait_for(1, Duration::from_secs(10)).await[0];
+    let url = event.json["data"]["media"][0]["url"].as_str().unwrap().to_owned();
+    assert_eq!(settled(&app, &url, &g.token).await.0, StatusCode::OK);
+    server.kill();
+}

@@ -126,6 +126,8 @@ impl TestApp {
             },
             media_dir: media_dir.path().to_owned(),
             media_allow_http: true,
+            media_max_per_text: 10,
+            media_quota_bytes: 1024 * 1024 * 1024,
             flowroute_pacing: true,
             webhook_timeout: Duration::from_secs(5),
             send_timeout: Duration::from_secs(5),

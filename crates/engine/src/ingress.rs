@@ -147,9 +147,12 @@ impl Engine {
             // to a short code, an alphanumeric sender or an international number a pump could bill.
             remote_reachable: m.from.number().is_some_and(|n| n.is_nanp()),
             body: body.clone(),
+            // A callback may list thousands of attachments: only the first few are kept.
+            media_dropped: m.media.len().saturating_sub(self.config.media_max_per_text),
             media: m
                 .media
                 .iter()
+                .take(self.config.media_max_per_text)
                 .map(|x| MediaIn {
                     url: x.url.replace('\0', ""),
                     // Kept within the columns' widths: a text is never refused (and retried by

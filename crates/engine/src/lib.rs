@@ -42,6 +42,10 @@ pub struct EngineConfig {
     pub media_max_bytes: u64,
     /// Whether plain-http media links are fetched (local tests and simulators only).
     pub media_allow_http: bool,
+    /// Attachments kept of one text; those beyond are dropped, and the message says so.
+    pub media_max_per_text: usize,
+    /// Bytes of stored media one tenant may hold; attachments past it are not kept.
+    pub media_quota_bytes: u64,
     /// When failed media fetches are tried again.
     pub media_retry: RetryPolicy,
     /// When transient send failures are tried again.
@@ -73,6 +77,8 @@ impl EngineConfig {
             media_dir: std::path::PathBuf::from("switchboard-media"),
             media_max_bytes: 15 * 1024 * 1024,
             media_allow_http: false,
+            media_max_per_text: 10,
+            media_quota_bytes: 1024 * 1024 * 1024,
             // Flowroute's links last about a week; the last try is a day and a half in.
             send_retry: RetryPolicy {
                 schedule: [1, 5, 30, 120, 600, 1800, 3600].map(Duration::from_secs).to_vec(),

@@ -90,6 +90,19 @@ async fn fetch(engine: &Engine, m: &MediaItem) -> Result<(u64, String), Failure>
     if res.content_length().is_some_and(|n| n > cap) || m.size.is_some_and(|n| n > cap) {
         return Err(Failure::Final(MediaState::TooLarge, format!("over the {cap}-byte cap")));
     }
+    // The tenant's quota, checked before and while the attachment streams in (fetches of one
+    // tenant running at once may pass it by their own sizes at most).
+    let quota = cfg.media_quota_bytes;
+    let held = engine
+        .store
+        .media_bytes(m.tenant_id)
+        .await
+        .map_err(|e| Failure::Transient(format!("reading the quota: {e}")))?;
+    let over_quota =
+        || Failure::Final(MediaState::OverQuota, format!("the tenant's media quota of {quota} bytes is full"));
+    if held.saturating_add(res.content_length().unwrap_or(0)) > quota {
+        return Err(over_quota());
+    }
     let path = cfg.media_dir.join(relative_path(m));
     let partial = path.with_extension("part");
     let io = |e: std::io::Error| Failure::Transient(format!("writing {}: {e}", partial.display()));
@@ -112,6 +125,11 @@ async fn fetch(engine: &Engine, m: &MediaItem) -> Result<(u64, String), Failure>
             drop(file);
             let _ = tokio::fs::remove_file(&partial).await;
             return Err(Failure::Final(MediaState::TooLarge, format!("over the {cap}-byte cap")));
+        }
+        if held.saturating_add(size) > quota {
+            drop(file);
+            let _ = tokio::fs::remove_file(&partial).await;
+            return Err(over_quota());
         }
         file.write_all(&chunk).await.map_err(io)?;
     }
@@ -139,8 +157,13 @@ async fn attempt(engine: &Engine, job: &ClaimedJob) -> Attempt {
     if let Some(why) = note {
         tracing::warn!(media_id = %m.id, reason = %why, "media will not be stored");
     }
-    match engine.store.set_media_state(m.id, state, stored).await {
-        Ok(()) => Attempt::Done,
+    match engine.store.set_media_state(m.id, state, stored, engine.config.media_quota_bytes).await {
+        Ok(MediaState::OverQuota) if state == MediaState::Stored => {
+            tracing::warn!(media_id = %m.id, "media will not be stored: the tenant's media quota is full");
+            let _ = tokio::fs::remove_file(engine.config.media_dir.join(relative_path(&m))).await;
+            Attempt::Done
+        }
+        Ok(_) => Attempt::Done,
         Err(e) => Attempt::Retry { error: format!("recording the media: {e}"), retry_after: None },
     }
 }

@@ -42,6 +42,10 @@ pub struct Settings {
     pub media_dir: std::path::PathBuf,
     /// Fetch media over plain http too (tests and simulators).
     pub media_allow_http: bool,
+    /// Attachments kept of one text.
+    pub media_max_per_text: usize,
+    /// Bytes of media one tenant may keep.
+    pub media_quota_bytes: u64,
     /// The proxies in front of Switchboard, believed about the client's address.
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// The header they name the client in.
@@ -89,6 +93,8 @@ impl Settings {
             unknown_outcome_wait: Duration::from_secs(config.flowroute_unknown_outcome_wait_secs),
             media_dir: config.media_dir.clone(),
             media_allow_http: config.media_allow_http,
+            media_max_per_text: config.media_max_per_text as usize,
+            media_quota_bytes: config.media_quota_mb_per_tenant.saturating_mul(1024 * 1024),
             flowroute_pacing: config.flowroute_pacing,
             trusted_proxies: config.trusted_proxy_nets().unwrap_or_default(),
             forwarded_header: config.forwarded_header.into(),
@@ -139,6 +145,8 @@ impl App {
         engine_config.pace_provider = settings.flowroute_pacing;
         engine_config.media_dir = settings.media_dir.clone();
         engine_config.media_allow_http = settings.media_allow_http;
+        engine_config.media_max_per_text = settings.media_max_per_text;
+        engine_config.media_quota_bytes = settings.media_quota_bytes;
         engine_config.ingress_failure_limit = settings.ingress_failure_limit;
         engine_config.ingress_block = settings.ingress_block;
         engine_config.private_targets = settings.private_targets.clone();

@@ -92,6 +92,10 @@ pub struct Config {
     pub media_dir: std::path::PathBuf,
     /// Fetch media over plain http too (for a local Flowroute simulator; never in production).
     pub media_allow_http: bool,
+    /// Attachments kept of one inbound text (1 to 100); those beyond are dropped, and the message says so.
+    pub media_max_per_text: u32,
+    /// Megabytes of fetched media one tenant may keep (1 to 10,000,000); attachments past it are not kept.
+    pub media_quota_mb_per_tenant: u64,
     /// Replaced by `trusted_proxies`; `true` is refused with a message saying so.
     #[serde(skip_serializing, default)]
     pub trust_forwarded_for: bool,
@@ -145,6 +149,8 @@ impl Default for Config {
                 .collect(),
             media_dir: "./switchboard-media".into(),
             media_allow_http: false,
+            media_max_per_text: 10,
+            media_quota_mb_per_tenant: 1024,
             flowroute_pacing: true,
             trust_forwarded_for: false,
             trusted_proxies: Vec::new(),
@@ -303,6 +309,17 @@ impl Config {
                 "stream_idle_timeout_secs (SWITCHBOARD_STREAM_IDLE_TIMEOUT_SECS) must be between 60 and 86400".into(),
             ));
         }
+        if !(1..=100).contains(&self.media_max_per_text) {
+            return Err(ConfigError::Invalid(
+                "media_max_per_text (SWITCHBOARD_MEDIA_MAX_PER_TEXT) must be between 1 and 100".into(),
+            ));
+        }
+        if !(1..=10_000_000).contains(&self.media_quota_mb_per_tenant) {
+            return Err(ConfigError::Invalid(
+                "media_quota_mb_per_tenant (SWITCHBOARD_MEDIA_QUOTA_MB_PER_TENANT) must be between 1 and 10000000"
+                    .into(),
+            ));
+        }
         if self.workers == Some(0) {
             return Err(ConfigError::Invalid("workers (SWITCHBOARD_WORKERS) must be at least 1".into()));
         }
@@ -375,7 +392,9 @@ fn value_for(key: &str, value: String) -> figment::value::Value {
         || key == "ingress_block_secs"
         || key == "stream_limit_per_extension"
         || key == "stream_limit_per_tenant"
-        || key == "stream_idle_timeout_secs")
+        || key == "stream_idle_timeout_secs"
+        || key == "media_max_per_text"
+        || key == "media_quota_mb_per_tenant")
         && let Ok(n) = value.parse::<u64>()
     {
         return Value::from(n);
@@ -492,6 +511,8 @@ mod tests {
             ("SWITCHBOARD_METRICS_TOKEN", "short", "metrics_token"),
             ("SWITCHBOARD_STREAM_LIMIT_PER_EXTENSION", "0", "stream_limit_per_extension"),
             ("SWITCHBOARD_STREAM_IDLE_TIMEOUT_SECS", "5", "stream_idle_timeout_secs"),
+            ("SWITCHBOARD_MEDIA_MAX_PER_TEXT", "0", "media_max_per_text"),
+            ("SWITCHBOARD_MEDIA_QUOTA_MB_PER_TENANT", "none", "media_quota_mb_per_tenant"),
         ];
         for (k, v, key) in cases {
             let err = error_of(None, &[(k, v)]);

@@ -102,6 +102,8 @@ pub async fn run() -> anyhow::Result<()> {
         unknown_outcome_wait: Duration::from_secs(150),
         media_dir: dir.join("media"),
         media_allow_http: true,
+        media_max_per_text: 10,
+        media_quota_bytes: 1024 * 1024 * 1024,
         flowroute_pacing: true,
         trusted_proxies: Vec::new(),
         forwarded_header: switchboard_core::sources::ForwardedHeader::XForwardedFor,

@@ -43,6 +43,8 @@ pub struct InboundText {
     pub remote_reachable: bool,
     pub body: Option<String>,
     pub media: Vec<MediaIn>,
+    /// Attachments the callback listed beyond those kept (`media_max_per_text`).
+    pub media_dropped: usize,
     /// The provider's catch-all company for senders that match no contact.
     pub catch_all_company_id: Option<Uuid>,
     /// `<public url>/api/v1/media`, for the media links in the event.
@@ -367,7 +369,14 @@ pub(crate) async fn record_batch(
             status: Set("received".into()),
             provider_message_id: Set(Some(text.provider_message_id.clone())),
             error_code: Set(None),
-            error_message: Set(None),
+            // The record on the message of attachments not kept.
+            error_message: Set((text.media_dropped > 0).then(|| {
+                format!(
+                    "{} attachments beyond the first {} were not kept (media_max_per_text)",
+                    text.media_dropped,
+                    text.media.len()
+                )
+            })),
             extensions: Set(json!(decision.destinations)),
             sender_extension: Set(None),
             contact_id: Set(contact_id),
@@ -423,7 +432,7 @@ pub(crate) async fn record_batch(
             conv.last_auto_reply_at = Some(at);
         }
         changed.insert(conv.id);
-        let data = json!({
+        let mut data = json!({
             "message_id": message_id,
             "number": text.number,
             "from": text.remote,
@@ -436,6 +445,9 @@ pub(crate) async fn record_batch(
             "keyword": decision.keyword,
             "conversation_id": conv.id,
         });
+        if text.media_dropped > 0 {
+            data["media_dropped"] = json!(text.media_dropped);
+        }
         let event =
             NewEvent { tenant_id: text.tenant_id, event_type: "message.received", data, ordering: Some(ordering) };
         w.events.push(PendingEvent { item: index, message_id, decision, event });

@@ -21,6 +21,8 @@ pub enum MediaState {
     Rejected,
     /// Every fetch failed until the link expired.
     Failed,
+    /// Not kept: the tenant's media quota was full.
+    OverQuota,
 }
 
 impl MediaState {
@@ -31,6 +33,7 @@ impl MediaState {
             Self::TooLarge => "too_large",
             Self::Rejected => "rejected",
             Self::Failed => "failed",
+            Self::OverQuota => "over_quota",
         }
     }
 
@@ -40,6 +43,7 @@ impl MediaState {
             "too_large" => Self::TooLarge,
             "rejected" => Self::Rejected,
             "failed" => Self::Failed,
+            "over_quota" => Self::OverQuota,
             _ => Self::Pending,
         }
     }
@@ -75,29 +79,65 @@ fn item(m: media::Model) -> MediaItem {
     }
 }
 
+async fn media_bytes(db: &impl sea_orm::ConnectionTrait, tenant: Uuid) -> Result<u64, StoreError> {
+    let rows = crate::sql::query(
+        db,
+        "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) AS n FROM media WHERE tenant_id = $1 AND state = 'stored'",
+        vec![tenant.into()],
+    )
+    .await?;
+    let n: i64 = match rows.first() {
+        Some(r) => r.try_get("", "n")?,
+        None => 0,
+    };
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
 impl Store {
     /// An attachment by id, whatever its tenant (for the fetcher).
     pub async fn media_item(&self, id: Uuid) -> Result<MediaItem, StoreError> {
         media::Entity::find_by_id(id).one(self.db()).await?.map(item).ok_or(StoreError::NotFound)
     }
 
-    /// Records the outcome of a fetch.
+    /// Bytes of media the tenant keeps.
+    pub async fn media_bytes(&self, tenant: Uuid) -> Result<u64, StoreError> {
+        media_bytes(self.db(), tenant).await
+    }
+
+    /// Records the outcome of a fetch and returns the state recorded: a stored attachment that
+    /// would take its tenant past `quota` bytes is recorded `OverQuota` instead (its file is then
+    /// the caller's to remove). The tenant's stored media are counted under a lock of its row on
+    /// PostgreSQL (SQLite has one writer), so fetches finishing at once cannot pass the quota together.
     pub async fn set_media_state(
         &self,
         id: Uuid,
         state: MediaState,
         stored: Option<(String, u64, String)>,
-    ) -> Result<(), StoreError> {
-        let current = media::Entity::find_by_id(id).one(self.db()).await?.ok_or(StoreError::NotFound)?;
+        quota: u64,
+    ) -> Result<MediaState, StoreError> {
+        let txn = self.write_txn().await?;
+        let current = media::Entity::find_by_id(id).one(&txn).await?.ok_or(StoreError::NotFound)?;
+        let tenant = current.tenant_id;
         let mut model: media::ActiveModel = current.into();
-        model.state = Set(state.as_str().into());
+        let mut state = state;
         if let Some((path, size, mime)) = stored {
-            model.storage_path = Set(Some(path));
-            model.size = Set(i64::try_from(size).unwrap_or(i64::MAX));
-            model.mime_type = Set(mime);
+            if sea_orm::ConnectionTrait::get_database_backend(&txn) == sea_orm::DbBackend::Postgres {
+                crate::sql::query(&txn, "SELECT id FROM tenant WHERE id = $1 FOR NO KEY UPDATE", vec![tenant.into()])
+                    .await?;
+            }
+            let held = media_bytes(&txn, tenant).await?;
+            if held.saturating_add(size) > quota {
+                state = MediaState::OverQuota;
+            } else {
+                model.storage_path = Set(Some(path));
+                model.size = Set(i64::try_from(size).unwrap_or(i64::MAX));
+                model.mime_type = Set(mime);
+            }
         }
-        model.update(self.db()).await?;
-        Ok(())
+        model.state = Set(state.as_str().into());
+        model.update(&txn).await?;
+        txn.commit().await?;
+        Ok(state)
     }
 
     /// An attachment of the tenant whose message the viewer may see.

@@ -45,6 +45,10 @@ pub async fn media(
             );
             return Err(e);
         }
+        MediaState::OverQuota => {
+            let why = "This attachment was not kept: the tenant's media quota was full.";
+            return Err(ApiError::new(StatusCode::GONE, "media_unavailable", why));
+        }
         _ => {
             return Err(ApiError::new(StatusCode::GONE, "media_unavailable", "This attachment was not kept."));
         }
