@@ -603,3 +603,63 @@ pub async fn automatic_replies_go_to_nanp_numbers_at_most_daily(app: TestApp) {
     assert_eq!(out.len(), 2, "{out:?}");
     assert!(out.contains(&(json!("+12065550123"), json!("Acme: reply STOP to opt out."))), "{out:?}");
 }
+
+/// One tenant whose PBX never answers, with a thousand deliveries queued (a thousand conversations,
+/// so a thousand are due at once), holds its share of the deliverer and no more: another tenant's
+/// texts reach its PBX within a second each, p99 over twenty.
+pub async fn a_hanging_pbx_does_not_slow_another_tenant(app: TestApp) {
+    let hanging = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hanging_url = format!("http://{}/hook", hanging.local_addr().unwrap());
+    use futures_util::StreamExt;
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    // Reads each request and answers nothing, counting the connections open at once.
+    let (held, most) = (std::sync::Arc::new(AtomicUsize::new(0)), std::sync::Arc::new(AtomicUsize::new(0)));
+    let (h, m) = (held.clone(), most.clone());
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = hanging.accept().await {
+            let (h, m) = (h.clone(), m.clone());
+            tokio::spawn(async move {
+                m.fetch_max(h.fetch_add(1, SeqCst) + 1, SeqCst);
+                let mut buf = [0u8; 4096];
+                while tokio::io::AsyncReadExt::read(&mut sock, &mut buf).await.is_ok_and(|n| n > 0) {}
+                h.fetch_sub(1, SeqCst);
+            });
+        }
+    });
+    let a = wire(&app, "acme", "acmein", "+12025550100").await;
+    app.patch(&a.base, &app.system, json!({"webhook_url": hanging_url})).await.expect(StatusCode::OK);
+    let b = wire(&app, "globex", "globexin", "+12025550199").await;
+    let posts = (0..1000).map(|i| {
+        let body = format!(
+            r#"{{"to":"12025550100","from":"1206{:07}","body":"flood {i}","id":"mdr2-flood-{i}"}}"#,
+            5_550_000 + i
+        );
+        let app = &app;
+        async move { app.flowroute("acmein", body.as_bytes()).await.status }
+    });
+    let statuses: Vec<StatusCode> = futures_util::stream::iter(posts).buffer_unordered(16).collect().await;
+    assert!(statuses.iter().all(|s| *s == StatusCode::OK), "{:?}", statuses.iter().find(|s| **s != StatusCode::OK));
+    // A's deliveries are hanging now.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while held.load(SeqCst) == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "A's PBX was never tried");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut latencies = Vec::new();
+    for i in 0..20 {
+        let body = format!(r#"{{"to":"12025550199","from":"12065550123","body":"b {i}","id":"mdr2-b-{i}"}}"#);
+        let started = std::time::Instant::now();
+        app.flowroute("globexin", body.as_bytes()).await.expect(StatusCode::OK);
+        while b.sink.accepted().len() <= i {
+            assert!(started.elapsed() < Duration::from_secs(30), "B's text {i} never arrived");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        latencies.push(started.elapsed());
+    }
+    latencies.sort();
+    let p99 = latencies[latencies.len() - 1];
+    assert!(p99 < Duration::from_secs(1), "B's p99 {p99:?} with A's PBX hanging: {latencies:?}");
+    // A held its share of the deliverer's 32 at once, and no more.
+    let most = most.load(SeqCst);
+    assert!((1..=8).contains(&most), "A's PBX had {most} requests open at once");
+}

@@ -63,11 +63,15 @@ fn retry_after(res: &reqwest::Response) -> Option<Duration> {
     (when.with_timezone(&Utc) - Utc::now()).to_std().ok()
 }
 
-async fn attempt(engine: &Engine, job: &ClaimedJob, delivery: Option<Option<WebhookDelivery>>) -> Attempt {
+/// What a claimed delivery posts: `Ok(None)` when its tenant has no webhook, `Err` with why it
+/// could not be loaded.
+type Loaded = Result<Option<WebhookDelivery>, String>;
+
+async fn attempt(engine: &Engine, job: &ClaimedJob, delivery: Loaded) -> Attempt {
     let delivery = match delivery {
-        Some(Some(d)) => d,
-        Some(None) => return Attempt::Done,
-        None => return Attempt::Retry { error: "loading the event: not found".into(), retry_after: None },
+        Ok(Some(d)) => d,
+        Ok(None) => return Attempt::Done,
+        Err(error) => return Attempt::Retry { error, retry_after: None },
     };
     if let Err(error) = crate::net::check_literal(&delivery.url, &engine.config.private_targets) {
         return Attempt::Retry { error, retry_after: None };
@@ -117,32 +121,29 @@ pub async fn run_webhook_worker(engine: Arc<Engine>, stop: watch::Receiver<bool>
         concurrency,
         rounds: 1,
         lease,
+        per_tenant: engine.config.webhook_per_tenant,
         wake: |e| &e.deliveries,
         retry: |e| &e.config.retry,
     };
-    worker::run_rounds(engine, kind, stop, |engine, jobs| async move {
-        // What the whole round posts, in two queries.
-        let mut loaded = match engine.store.webhook_deliveries(&jobs).await {
-            Ok(loaded) => loaded,
+    // What a claimed batch posts is read in two queries; each post then goes on its own.
+    let load = |engine: Arc<Engine>, jobs: Vec<ClaimedJob>| async move {
+        match engine.store.webhook_deliveries(&jobs).await {
+            Ok(mut loaded) => jobs
+                .into_iter()
+                .map(|job| {
+                    let delivery = loaded.remove(&job.id).ok_or_else(|| "loading the event: not found".to_owned());
+                    (job, delivery)
+                })
+                .collect(),
             Err(e) => {
                 let error = format!("loading the events: {e}");
-                return jobs
-                    .into_iter()
-                    .map(|job| (job, Attempt::Retry { error: error.clone(), retry_after: None }))
-                    .collect();
+                jobs.into_iter().map(|job| (job, Err(error.clone()))).collect()
             }
-        };
-        let posts = jobs.into_iter().map(|job| {
-            let delivery = loaded.remove(&job.id);
-            let engine = engine.clone();
-            async move {
-                let outcome = attempt(&engine, &job, delivery).await;
-                (job, outcome)
-            }
-        });
-        futures_util::future::join_all(posts).await
-    })
-    .await;
+        }
+    };
+    let post =
+        |engine: Arc<Engine>, job: ClaimedJob, delivery: Loaded| async move { attempt(&engine, &job, delivery).await };
+    worker::run_pipelined(engine, kind, stop, load, post).await;
 }
 
 #[cfg(test)]

@@ -385,6 +385,8 @@ pub async fn run_dispatcher(engine: Arc<Engine>, stop: watch::Receiver<bool>) {
         concurrency: ROUND,
         rounds: ROUNDS_IN_FLIGHT,
         lease,
+        // Flowroute's per-key pacing bounds each tenant's sends; claims only take tenants in turn.
+        per_tenant: ROUND,
         wake: |e| &e.sends,
         retry: |e| &e.config.send_retry,
     };

@@ -36,6 +36,9 @@ pub struct EngineConfig {
     pub webhook_timeout: Duration,
     /// How many deliveries run at once.
     pub webhook_concurrency: u32,
+    /// How many of them one tenant may hold (in every instance together): a PBX that hangs
+    /// holds these, and the other tenants' deliveries go on.
+    pub webhook_per_tenant: u32,
     /// Where fetched MMS media are kept.
     pub media_dir: std::path::PathBuf,
     /// The largest attachment kept, in bytes.
@@ -74,6 +77,7 @@ impl EngineConfig {
             retry: RetryPolicy::default(),
             webhook_timeout: Duration::from_secs(15),
             webhook_concurrency: 32,
+            webhook_per_tenant: 8,
             media_dir: std::path::PathBuf::from("switchboard-media"),
             media_max_bytes: 15 * 1024 * 1024,
             media_allow_http: false,

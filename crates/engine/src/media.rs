@@ -175,10 +175,14 @@ pub async fn run_media_worker(engine: Arc<Engine>, stop: watch::Receiver<bool>) 
         concurrency: 8,
         rounds: 1,
         lease: Duration::from_secs(600),
+        // A tenant whose media host hangs holds two fetches, not all eight.
+        per_tenant: 2,
         wake: |e| &e.media,
         retry: |e| &e.config.media_retry,
     };
-    worker::run(engine, kind, stop, |engine, job| async move { attempt(&engine, &job).await }).await;
+    let load = |_: Arc<Engine>, jobs: Vec<ClaimedJob>| async move { jobs.into_iter().map(|j| (j, ())).collect() };
+    worker::run_pipelined(engine, kind, stop, load, |engine, job, ()| async move { attempt(&engine, &job).await })
+        .await;
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use switchboard_store::outbox::ClaimedJob;
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, Semaphore, mpsc, watch};
 
 use crate::Engine;
 use crate::deliver::RetryPolicy;
@@ -76,23 +76,11 @@ pub(crate) struct Kind {
     /// one round's database work overlaps another's network waits.
     pub rounds: usize,
     pub lease: Duration,
+    /// The most jobs of one tenant running at once (in every instance together): the rest of a
+    /// tenant's backlog waits while other tenants' jobs are claimed.
+    pub per_tenant: u32,
     pub wake: fn(&Engine) -> &Notify,
     pub retry: fn(&Engine) -> &RetryPolicy,
-}
-
-/// Runs jobs of `kind`, each with `work`, until `stop` turns true.
-pub(crate) async fn run<W, F>(engine: Arc<Engine>, kind: Kind, stop: watch::Receiver<bool>, work: W)
-where
-    W: Fn(Arc<Engine>, ClaimedJob) -> F,
-    F: Future<Output = Attempt>,
-{
-    run_rounds(engine, kind, stop, |engine, jobs| {
-        futures_util::future::join_all(jobs.into_iter().map(|job| {
-            let attempt = work(engine.clone(), job.clone());
-            async move { (job, attempt.await) }
-        }))
-    })
-    .await;
 }
 
 /// Runs jobs of `kind` in claimed rounds with `round` (which may load what the whole round needs
@@ -112,13 +100,13 @@ where
     R: Fn(Arc<Engine>, Vec<ClaimedJob>) -> F,
     F: Future<Output = Vec<(ClaimedJob, Attempt)>>,
 {
-    let &Kind { kind: name, concurrency, lease, wake, retry, .. } = kind;
+    let &Kind { kind: name, concurrency, lease, per_tenant, wake, retry, .. } = kind;
     let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(1));
     loop {
         if *stop.borrow() {
             return;
         }
-        let jobs = match engine.store.claim_jobs(name, concurrency, lease).await {
+        let jobs = match engine.store.claim_jobs(name, concurrency, per_tenant, lease).await {
             Ok(jobs) => jobs,
             Err(e) => {
                 tracing::warn!(error = %e, kind = name, "could not claim jobs");
@@ -141,4 +129,90 @@ where
         let outcomes = round(engine.clone(), jobs).await;
         settle(&engine, outcomes, retry(&engine)).await;
     }
+}
+
+/// Runs jobs of `kind` one by one as permits free up, until `stop` turns true: `load` reads what a
+/// claimed batch needs at once, then each job runs as its own task holding one of
+/// `kind.concurrency` permits, and its outcome is recorded as soon as it is known (with whatever
+/// else finished meanwhile). A request that hangs holds its own permit and nothing else: the jobs
+/// claimed with it are recorded when they finish, and new ones are claimed as soon as any permit is
+/// free — so one tenant's unanswering endpoint cannot hold up another tenant's deliveries.
+pub(crate) async fn run_pipelined<L, LF, P, W, WF>(
+    engine: Arc<Engine>,
+    kind: Kind,
+    mut stop: watch::Receiver<bool>,
+    load: L,
+    work: W,
+) where
+    L: Fn(Arc<Engine>, Vec<ClaimedJob>) -> LF,
+    LF: Future<Output = Vec<(ClaimedJob, P)>>,
+    P: Send + 'static,
+    W: Fn(Arc<Engine>, ClaimedJob, P) -> WF,
+    WF: Future<Output = Attempt> + Send + 'static,
+{
+    let Kind { kind: name, concurrency, lease, per_tenant, wake, retry, .. } = kind;
+    let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(1));
+    let slots = usize::try_from(concurrency.max(1)).unwrap_or(1);
+    let permits = Arc::new(Semaphore::new(slots));
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(ClaimedJob, Attempt)>();
+    let settler = {
+        let engine = engine.clone();
+        tokio::spawn(async move {
+            while let Some(first) = done_rx.recv().await {
+                let mut outcomes = vec![first];
+                while let Ok(more) = done_rx.try_recv() {
+                    outcomes.push(more);
+                }
+                settle(&engine, outcomes, retry(&engine)).await;
+            }
+        })
+    };
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        let free = permits.available_permits();
+        if free == 0 {
+            // Wait for a job to finish (or the stop), then look again.
+            tokio::select! {
+                p = permits.clone().acquire_owned() => drop(p),
+                _ = stop.changed() => {}
+            }
+            continue;
+        }
+        let want = u32::try_from(free).unwrap_or(concurrency);
+        let jobs = match engine.store.claim_jobs(name, want, per_tenant, lease).await {
+            Ok(jobs) => jobs,
+            Err(e) => {
+                tracing::warn!(error = %e, kind = name, "could not claim jobs");
+                Vec::new()
+            }
+        };
+        if jobs.is_empty() {
+            tokio::select! {
+                () = wake(&engine).notified() => {}
+                () = tokio::time::sleep(Duration::from_millis(500)) => {}
+                _ = stop.changed() => {}
+            }
+            continue;
+        }
+        for (job, prepared) in load(engine.clone(), jobs).await {
+            let Ok(permit) = permits.clone().try_acquire_owned() else {
+                // Cannot happen (no more were claimed than were free); the lease brings it back.
+                tracing::error!(job_id = %job.id, "no permit for a claimed job");
+                continue;
+            };
+            let attempt = work(engine.clone(), job.clone(), prepared);
+            let done = done_tx.clone();
+            tokio::spawn(async move {
+                let outcome = attempt.await;
+                let _ = done.send((job, outcome));
+                drop(permit);
+            });
+        }
+    }
+    // Jobs in flight finish (or their leases end and another run takes them) before the stop.
+    let _ = permits.acquire_many(u32::try_from(slots).unwrap_or(u32::MAX)).await;
+    drop(done_tx);
+    let _ = settler.await;
 }

@@ -55,30 +55,51 @@ impl std::fmt::Debug for WebhookDelivery {
 /// that index whatever the statistics say. Written as `NOT EXISTS (an older open job)`, PostgreSQL
 /// planned it, on a table whose statistics lagged a burst, as a scan of every open job of the kind
 /// per candidate: 340 ms instead of 1.5 ms to claim 256 of 3,000 (docs/BENCHMARKS.md).
-const CLAIMABLE: &str = "\
-  SELECT j.id FROM job j
+const CANDIDATES: &str = "\
+  SELECT j.id, j.tenant_id, j.created_at,
+    ROW_NUMBER() OVER (PARTITION BY j.tenant_id ORDER BY j.created_at, j.id) AS turn
+  FROM job j
   WHERE j.kind = $1 AND j.state IN ('pending', 'running')
     AND ((j.state = 'pending' AND j.next_attempt_at <= $2) OR (j.state = 'running' AND j.locked_until < $2))
     AND j.id = (
       SELECT e.id FROM job e
       WHERE e.ordering_key = j.ordering_key AND e.kind = j.kind AND e.state IN ('pending', 'running')
       ORDER BY e.ordering_key, e.kind, e.created_at, e.id
-      LIMIT 1)
-  ORDER BY j.created_at, j.id
-  LIMIT $3";
+      LIMIT 1)";
+
+/// Which candidates a claim takes, fairly across tenants: each tenant's candidates in turn (its
+/// oldest first), a tenant's turns counted after the jobs it already has running under a live
+/// lease (in any instance), and no tenant past `$5` running at once. So a tenant with a backlog, or
+/// whose requests hang, takes its share and no more, and another tenant's first job comes before
+/// the backlog's second.
+fn picked() -> String {
+    format!(
+        "SELECT c.id FROM ({CANDIDATES}) c
+  LEFT JOIN (SELECT tenant_id, COUNT(*) AS n FROM job
+             WHERE kind = $1 AND state = 'running' AND locked_until >= $2 GROUP BY tenant_id) r
+    ON r.tenant_id = c.tenant_id
+  WHERE c.turn + COALESCE(r.n, 0) <= $5
+  ORDER BY c.turn + COALESCE(r.n, 0), c.created_at, c.id
+  LIMIT $3"
+    )
+}
 
 const CLAIM_SET: &str = "SET state = 'running', locked_until = $4, attempts = job.attempts + 1, updated_at = $2";
 const CLAIM_RETURNING: &str =
     "RETURNING job.id, job.tenant_id, job.kind, job.event_id, job.message_id, job.media_id, job.attempts";
 
-/// The claim statement: on PostgreSQL the candidates are locked with `SKIP LOCKED`, so concurrent
-/// workers of several instances take different jobs; SQLite has one writer at a time anyway.
+/// The claim statement: on PostgreSQL the picked jobs are locked with `SKIP LOCKED` (and checked
+/// again once locked), so concurrent workers of several instances take different jobs; SQLite has
+/// one writer at a time anyway.
 fn claim_sql(backend: DbBackend) -> String {
+    let picked = picked();
     match backend {
         DbBackend::Postgres => format!(
-            "WITH due AS ({CLAIMABLE} FOR UPDATE SKIP LOCKED) UPDATE job {CLAIM_SET} FROM due WHERE job.id = due.id {CLAIM_RETURNING}"
+            "WITH picked AS ({picked}), due AS (SELECT job.id FROM job WHERE job.id IN (SELECT id FROM picked) \
+             AND ((job.state = 'pending' AND job.next_attempt_at <= $2) OR (job.state = 'running' AND job.locked_until < $2)) \
+             FOR UPDATE SKIP LOCKED) UPDATE job {CLAIM_SET} FROM due WHERE job.id = due.id {CLAIM_RETURNING}"
         ),
-        _ => format!("UPDATE job {CLAIM_SET} WHERE id IN ({CLAIMABLE}) {CLAIM_RETURNING}"),
+        _ => format!("UPDATE job {CLAIM_SET} WHERE id IN ({picked}) {CLAIM_RETURNING}"),
     }
 }
 
@@ -95,14 +116,22 @@ fn claimed(row: &QueryResult) -> Result<ClaimedJob, StoreError> {
 }
 
 impl Store {
-    /// Claims up to `limit` due jobs of `kind` for `lease`; a job whose lease ends unfinished (its
+    /// Claims up to `limit` due jobs of `kind` for `lease`, fairly across tenants and at most
+    /// `per_tenant` running for one tenant (see [`picked`]); a job whose lease ends unfinished (its
     /// worker died) is claimed again.
-    pub async fn claim_jobs(&self, kind: &str, limit: u32, lease: Duration) -> Result<Vec<ClaimedJob>, StoreError> {
+    pub async fn claim_jobs(
+        &self,
+        kind: &str,
+        limit: u32,
+        per_tenant: u32,
+        lease: Duration,
+    ) -> Result<Vec<ClaimedJob>, StoreError> {
         let at = now();
         let txn = self.write_txn().await?;
         let text = claim_sql(self.db().get_database_backend());
-        let rows =
-            sql::query(&txn, &text, vec![kind.into(), at.into(), i64::from(limit).into(), (at + lease).into()]).await?;
+        let values =
+            vec![kind.into(), at.into(), i64::from(limit).into(), (at + lease).into(), i64::from(per_tenant).into()];
+        let rows = sql::query(&txn, &text, values).await?;
         txn.commit().await?;
         let mut jobs = rows.iter().map(claimed).collect::<Result<Vec<_>, _>>()?;
         jobs.sort_by_key(|j| j.id);
