@@ -663,3 +663,39 @@ pub async fn a_hanging_pbx_does_not_slow_another_tenant(app: TestApp) {
     let most = most.load(SeqCst);
     assert!((1..=8).contains(&most), "A's PBX had {most} requests open at once");
 }
+
+/// A PBX that keeps failing is backed off as a whole: after a few failures in a row its deliveries
+/// wait (without spending their retries) and one probe a cooldown tries it, instead of each
+/// delivery hammering it on its own schedule; the tenant hears of it through events, and when the
+/// PBX answers again everything is delivered, once.
+pub async fn a_failing_pbx_is_backed_off_as_a_whole(app: TestApp) {
+    use futures_util::StreamExt;
+    let w = wire(&app, "acme", "acmein", "+12025550100").await;
+    w.sink.set_down(true);
+    let posts = (0..30).map(|i| {
+        let body =
+            format!(r#"{{"to":"12025550100","from":"1206{:07}","body":"t {i}","id":"mdr2-cb-{i}"}}"#, 5_550_000 + i);
+        let app = &app;
+        async move { app.flowroute("acmein", body.as_bytes()).await.status }
+    });
+    let statuses: Vec<StatusCode> = futures_util::stream::iter(posts).buffer_unordered(8).collect().await;
+    assert!(statuses.iter().all(|s| *s == StatusCode::OK));
+    // Thirty deliveries retried every second or less would be a hundred requests by now.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let refused = w.sink.refused();
+    assert!((5..=20).contains(&refused), "the failing PBX got {refused} requests in 4 s");
+    let types = crate::support::column(&app, "SELECT event_type FROM event ORDER BY id").await;
+    assert!(types.iter().any(|t| t == "endpoint.unavailable"), "{types:?}");
+    w.sink.set_down(false);
+    let got = w.sink.wait_for(30, Duration::from_secs(30)).await;
+    let mut ids: Vec<&str> = got.iter().map(|d| d.id.as_str()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 30, "each delivered once");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(w.sink.accepted().len(), 30, "nothing delivered twice");
+    let types = crate::support::column(&app, "SELECT event_type FROM event ORDER BY id").await;
+    assert!(types.iter().any(|t| t == "endpoint.recovered"), "{types:?}");
+    let dead = crate::support::column(&app, "SELECT kind FROM job WHERE state = 'dead'").await;
+    assert!(dead.is_empty(), "deliveries died while the PBX was backed off: {dead:?}");
+}

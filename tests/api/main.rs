@@ -72,6 +72,7 @@ fn main() {
         inbound::a_pbx_outage_delays_but_never_loses_or_repeats,
         inbound::a_delivery_that_never_succeeds_goes_dead_with_an_event,
         inbound::a_hanging_pbx_does_not_slow_another_tenant,
+        inbound::a_failing_pbx_is_backed_off_as_a_whole,
         inbound::policies_route_reply_and_record_opt_outs,
         inbound::after_hours_auto_reply_goes_once_per_interval,
         inbound::automatic_replies_go_to_nanp_numbers_at_most_daily,

@@ -13,6 +13,7 @@ use switchboard_store::outbox::{ClaimedJob, WebhookDelivery};
 use tokio::sync::watch;
 
 use crate::Engine;
+use crate::breaker::Admit;
 use crate::signing;
 use crate::worker::{self, Attempt};
 
@@ -76,6 +77,19 @@ async fn attempt(engine: &Engine, job: &ClaimedJob, delivery: Loaded) -> Attempt
     if let Err(error) = crate::net::check_literal(&delivery.url, &engine.config.private_targets) {
         return Attempt::Retry { error, retry_after: None };
     }
+    if let Admit::Wait(until) = engine.breakers.admit(job.tenant_id, &delivery.url, Utc::now()) {
+        return Attempt::Wait(until);
+    }
+    let outcome = post(engine, job, &delivery).await;
+    let ok = matches!(outcome, Attempt::Done);
+    if let Some(change) = engine.breakers.record(job.tenant_id, &delivery.url, ok, Utc::now()) {
+        engine.endpoint_changed(job.tenant_id, &delivery.url, change).await;
+    }
+    outcome
+}
+
+/// One signed post of `delivery`.
+async fn post(engine: &Engine, job: &ClaimedJob, delivery: &WebhookDelivery) -> Attempt {
     let body = serde_json::to_vec(&delivery.body).unwrap_or_default();
     let timestamp = Utc::now().timestamp();
     let signatures: Vec<String> = delivery

@@ -1,6 +1,7 @@
 //! Switchboard's use cases and workers: receiving what Flowroute posts, applying delivery
 //! receipts, delivering events to each tenant's PBX webhook, and the read-through routing cache.
 
+pub mod breaker;
 mod cache;
 mod deliver;
 mod dispatch;
@@ -125,6 +126,8 @@ pub struct Engine {
     /// Wakes the sequencer when events commit unnumbered (PostgreSQL).
     pub unnumbered: Notify,
     pacer: dispatch::Pacer,
+    /// A circuit breaker per PBX endpoint.
+    breakers: breaker::Breakers,
     guard: guard::IngressGuard,
     media_http: reqwest::Client,
     flowroute: switchboard_flowroute::Client,
@@ -159,6 +162,7 @@ impl Engine {
             sends: Notify::new(),
             unnumbered: Notify::new(),
             pacer: dispatch::Pacer::default(),
+            breakers: breaker::Breakers::default(),
             guard,
             flowroute,
             media_http,
@@ -202,6 +206,25 @@ impl Engine {
         }
         self.sends.notify_one();
         Ok(queued)
+    }
+
+    /// Tells the tenant (an event in its log, not sent to the PBX in question) that its endpoint's
+    /// breaker opened or closed.
+    async fn endpoint_changed(&self, tenant: uuid::Uuid, url: &str, change: breaker::Transition) {
+        let (event_type, data) = match change {
+            breaker::Transition::Opened { failures, retry_at } => {
+                tracing::warn!(%tenant, failures, %retry_at, "the PBX endpoint keeps failing; deliveries wait");
+                ("endpoint.unavailable", serde_json::json!({"url": url, "failures": failures, "retry_at": retry_at}))
+            }
+            breaker::Transition::Recovered { since } => {
+                tracing::info!(%tenant, %since, "the PBX endpoint answers again");
+                ("endpoint.recovered", serde_json::json!({"url": url, "failing_since": since}))
+            }
+        };
+        match self.store.append_tenant_event(tenant, event_type, data).await {
+            Ok(event) => self.published(&event),
+            Err(e) => tracing::error!(%tenant, error = %e, "could not record an endpoint event"),
+        }
     }
 
     /// Tells live streams (or the sequencer) of a committed event and wakes the deliverer for its

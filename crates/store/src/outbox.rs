@@ -170,6 +170,20 @@ impl Store {
         Ok(())
     }
 
+    /// Appends an event to the tenant's log for its live streams only (no PBX delivery): news of
+    /// the delivery machinery itself, such as an endpoint's breaker opening.
+    pub async fn append_tenant_event(
+        &self,
+        tenant: Uuid,
+        event_type: &'static str,
+        data: Value,
+    ) -> Result<events::AppendedEvent, StoreError> {
+        let txn = self.write_txn().await?;
+        let event = events::append_unrouted(&txn, tenant, event_type, data, now()).await?;
+        txn.commit().await?;
+        Ok(event)
+    }
+
     /// Gives a job up for good and records an event saying so (on the live stream only: the PBX
     /// that could not be reached would not get it either).
     pub async fn kill_job(&self, job: &ClaimedJob, error: &str) -> Result<(), StoreError> {
