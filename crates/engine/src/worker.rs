@@ -164,6 +164,9 @@ pub(crate) async fn run_pipelined<L, LF, P, W, WF>(
                     outcomes.push(more);
                 }
                 settle(&engine, outcomes, retry(&engine)).await;
+                // A finished job makes the next of its conversation the head: claim it now, not
+                // at the next poll.
+                wake(&engine).notify_one();
             }
         })
     };
