@@ -67,6 +67,27 @@ async fn settle(engine: &Engine, outcomes: Vec<(ClaimedJob, Attempt)>, policy: &
     }
 }
 
+/// Claims up to `limit` jobs of `kind`; with none to claim (or the claim failing), waits to be
+/// woken, a short poll, or the stop, and answers none.
+async fn claim_or_wait(engine: &Engine, kind: &Kind, limit: u32, stop: &mut watch::Receiver<bool>) -> Vec<ClaimedJob> {
+    let lease = chrono::Duration::from_std(kind.lease).unwrap_or(chrono::Duration::minutes(1));
+    let jobs = match engine.store.claim_jobs(kind.kind, limit, kind.per_tenant, lease).await {
+        Ok(jobs) => jobs,
+        Err(e) => {
+            tracing::warn!(error = %e, kind = kind.kind, "could not claim jobs");
+            Vec::new()
+        }
+    };
+    if jobs.is_empty() {
+        tokio::select! {
+            () = (kind.wake)(engine).notified() => {}
+            () = tokio::time::sleep(Duration::from_millis(500)) => {}
+            _ = stop.changed() => {}
+        }
+    }
+    jobs
+}
+
 /// How a kind of job runs: its wake-up, its retry schedule, how many at once, and its lease.
 pub(crate) struct Kind {
     pub kind: &'static str,
@@ -100,25 +121,13 @@ where
     R: Fn(Arc<Engine>, Vec<ClaimedJob>) -> F,
     F: Future<Output = Vec<(ClaimedJob, Attempt)>>,
 {
-    let &Kind { kind: name, concurrency, lease, per_tenant, wake, retry, .. } = kind;
-    let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(1));
+    let &Kind { concurrency, wake, retry, .. } = kind;
     loop {
         if *stop.borrow() {
             return;
         }
-        let jobs = match engine.store.claim_jobs(name, concurrency, per_tenant, lease).await {
-            Ok(jobs) => jobs,
-            Err(e) => {
-                tracing::warn!(error = %e, kind = name, "could not claim jobs");
-                Vec::new()
-            }
-        };
+        let jobs = claim_or_wait(&engine, kind, concurrency, &mut stop).await;
         if jobs.is_empty() {
-            tokio::select! {
-                () = wake(&engine).notified() => {}
-                () = tokio::time::sleep(Duration::from_millis(500)) => {}
-                _ = stop.changed() => {}
-            }
             continue;
         }
         // A full round suggests more is waiting: wake a sibling round (or this one, at its next
@@ -150,8 +159,7 @@ pub(crate) async fn run_pipelined<L, LF, P, W, WF>(
     W: Fn(Arc<Engine>, ClaimedJob, P) -> WF,
     WF: Future<Output = Attempt> + Send + 'static,
 {
-    let Kind { kind: name, concurrency, lease, per_tenant, wake, retry, .. } = kind;
-    let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(1));
+    let Kind { concurrency, wake, retry, .. } = kind;
     let slots = usize::try_from(concurrency.max(1)).unwrap_or(1);
     let permits = Arc::new(Semaphore::new(slots));
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(ClaimedJob, Attempt)>();
@@ -184,19 +192,8 @@ pub(crate) async fn run_pipelined<L, LF, P, W, WF>(
             continue;
         }
         let want = u32::try_from(free).unwrap_or(concurrency);
-        let jobs = match engine.store.claim_jobs(name, want, per_tenant, lease).await {
-            Ok(jobs) => jobs,
-            Err(e) => {
-                tracing::warn!(error = %e, kind = name, "could not claim jobs");
-                Vec::new()
-            }
-        };
+        let jobs = claim_or_wait(&engine, &kind, want, &mut stop).await;
         if jobs.is_empty() {
-            tokio::select! {
-                () = wake(&engine).notified() => {}
-                () = tokio::time::sleep(Duration::from_millis(500)) => {}
-                _ = stop.changed() => {}
-            }
             continue;
         }
         for (job, prepared) in load(engine.clone(), jobs).await {
