@@ -187,6 +187,12 @@ impl Engine {
         self.access.subscribe()
     }
 
+    /// Wakes the live streams of `tenant` to read its log (an event without payload: a wake-up
+    /// only), when another instance's events were found numbered.
+    pub fn wake_streams(&self, tenant: uuid::Uuid) {
+        self.live(LiveEvent { tenant_id: tenant, seq: 0, payload: serde_json::Value::Null });
+    }
+
     /// Subscribes to events as they are numbered (as they commit, on SQLite).
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<LiveEvent>> {
         self.live.subscribe()

@@ -116,6 +116,7 @@ pub struct App {
     addr: SocketAddr,
     store: Store,
     engine: Arc<Engine>,
+    streams: switchboard_http::routes::events::StreamLimits,
     stop: tokio::sync::watch::Sender<bool>,
 }
 
@@ -152,6 +153,12 @@ impl App {
         engine_config.private_targets = settings.private_targets.clone();
         let engine = Arc::new(Engine::new(store.clone(), engine_config)?);
         let (stop, shutdown) = tokio::sync::watch::channel(false);
+        let streams = switchboard_http::routes::events::StreamLimits::new(
+            settings.stream_limits.0,
+            settings.stream_limits.1,
+            settings.stream_idle_timeout,
+        )
+        .with_heartbeat(settings.stream_heartbeat);
         let state = web::Data::new(AppState {
             shutdown,
             clients: switchboard_http::ClientAddresses {
@@ -159,12 +166,7 @@ impl App {
                 header: settings.forwarded_header,
             },
             metrics_token: settings.metrics_token.clone(),
-            streams: switchboard_http::routes::events::StreamLimits::new(
-                settings.stream_limits.0,
-                settings.stream_limits.1,
-                settings.stream_idle_timeout,
-            )
-            .with_heartbeat(settings.stream_heartbeat),
+            streams: streams.clone(),
             engine: engine.clone(),
             store: store.clone(),
             jwt: JwtKeys::new(&settings.jwt_secret),
@@ -177,7 +179,7 @@ impl App {
             &ServerSettings { workers: settings.workers, shutdown_timeout: settings.shutdown_timeout },
         )?;
         tracing::info!(%addr, backend = store.backend_name(), public_url = %settings.public_url, "switchboard ready");
-        Ok(Self { server, addr, store, engine, stop })
+        Ok(Self { server, addr, store, engine, streams, stop })
     }
 
     /// The address the server listens on.
@@ -194,6 +196,12 @@ impl App {
         let fetcher = tokio::spawn(switchboard_engine::run_media_worker(self.engine.clone(), self.stop.subscribe()));
         let dispatcher = tokio::spawn(switchboard_engine::run_dispatcher(self.engine.clone(), self.stop.subscribe()));
         let sequencer = tokio::spawn(switchboard_engine::run_sequencer(self.engine.clone(), self.stop.subscribe()));
+        let stream_poller = tokio::spawn(switchboard_http::routes::events::poll_for_streams(
+            self.store.clone(),
+            self.engine.clone(),
+            self.streams.clone(),
+            self.stop.subscribe(),
+        ));
         let mut running = tokio::spawn(self.server);
         let result = tokio::select! {
             r = &mut running => r,
@@ -212,6 +220,7 @@ impl App {
         let _ = fetcher.await;
         let _ = dispatcher.await;
         let _ = sequencer.await;
+        let _ = stream_poller.await;
         self.store.close().await;
         result??;
         tracing::info!("stopped");

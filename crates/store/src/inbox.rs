@@ -214,6 +214,23 @@ impl Store {
         rows.first().map_or(Err(StoreError::NotFound), |r| Ok(r.try_get("", "event_seq")?))
     }
 
+    /// The last event number of each of `tenants` (those that exist), in one query.
+    pub async fn event_tails(&self, tenants: &[Uuid]) -> Result<std::collections::HashMap<Uuid, i64>, StoreError> {
+        let mut out = std::collections::HashMap::with_capacity(tenants.len());
+        for chunk in tenants.chunks(crate::sql::CHUNK) {
+            let rows = sql::query(
+                self.db(),
+                &format!("SELECT id, event_seq FROM tenant WHERE id IN {}", crate::sql::tuples(1, chunk.len())),
+                chunk.iter().map(|t| (*t).into()).collect(),
+            )
+            .await?;
+            for r in rows {
+                out.insert(r.try_get("", "id")?, r.try_get("", "event_seq")?);
+            }
+        }
+        Ok(out)
+    }
+
     /// The tenant's events after `seq`, oldest first, at most `limit`.
     pub async fn events_after(&self, tenant: Uuid, seq: i64, limit: u64) -> Result<Vec<LoggedEvent>, StoreError> {
         use sea_orm::QuerySelect;

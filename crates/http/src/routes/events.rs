@@ -1,7 +1,8 @@
 //! `GET /api/v1/events`: the live stream (Server-Sent Events). The event log in the store is the
 //! source of truth: the stream replays from it after `Last-Event-ID` and reads it again whenever an
-//! event of its tenant commits (or every two seconds, for events committed by another instance), so
-//! a slow client or a missed wake-up can delay an event but never lose it.
+//! event of its tenant commits in this process, or when [`poll_for_streams`] (one query every two
+//! seconds for the whole process) finds one numbered by another instance; so a slow client or a
+//! missed wake-up can delay an event but never lose it.
 //!
 //! Streams are bounded: so many per extension and per tenant (`429` beyond), a heartbeat when quiet,
 //! closed after `stream_idle_timeout_secs` without an event (the client resumes with
@@ -24,6 +25,7 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 
+/// How often [`poll_for_streams`] looks for events numbered by other instances.
 const POLL: Duration = Duration::from_secs(2);
 const BATCH: u64 = 200;
 /// How often a stream looks whether its extension is still enabled when no change was announced
@@ -82,6 +84,11 @@ impl StreamLimits {
     /// Limits with no stream open yet.
     pub fn new(per_extension: usize, per_tenant: usize, idle_timeout: Duration) -> Self {
         Self { per_extension, per_tenant, idle_timeout, heartbeat: Duration::from_secs(15), open: Arc::default() }
+    }
+
+    /// The tenants with a stream open in this process.
+    fn open_tenants(&self) -> Vec<Uuid> {
+        self.open.lock().unwrap_or_else(std::sync::PoisonError::into_inner).keys().copied().collect()
     }
 
     /// The same limits with another heartbeat interval.
@@ -223,7 +230,6 @@ impl Stream {
                     Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => self.dirty = true,
                     Err(broadcast::error::RecvError::Closed) => return None,
                 },
-                () = tokio::time::sleep(POLL) => self.dirty = true,
                 () = tokio::time::sleep_until(heartbeat_at) => {
                     self.quiet_since = tokio::time::Instant::now();
                     return Some((Ok(Bytes::from_static(b": keep-alive\n\n")), self));
@@ -233,6 +239,43 @@ impl Stream {
                 _ = self.access.changed() => self.recheck = true,
                 _ = self.stop.changed() => {}
             }
+        }
+    }
+}
+
+/// Finds events other instances numbered, for this process's streams, until `stop`: every
+/// [`POLL`], one query reads the last event number of each tenant with a stream open here and
+/// wakes the streams of those whose number moved. Streams do not poll the database themselves;
+/// this process's own commits wake them directly.
+pub async fn poll_for_streams(
+    store: Store,
+    engine: std::sync::Arc<switchboard_engine::Engine>,
+    limits: StreamLimits,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut seen: HashMap<Uuid, i64> = HashMap::new();
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(POLL) => {}
+            _ = stop.changed() => {}
+        }
+        if *stop.borrow() {
+            return;
+        }
+        let tenants = limits.open_tenants();
+        seen.retain(|t, _| tenants.contains(t));
+        if tenants.is_empty() {
+            continue;
+        }
+        match store.event_tails(&tenants).await {
+            Ok(tails) => {
+                for (tenant, tail) in tails {
+                    if seen.insert(tenant, tail) != Some(tail) {
+                        engine.wake_streams(tenant);
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not look for other instances' events; retrying"),
         }
     }
 }
