@@ -263,7 +263,8 @@ pub async fn poll_for_streams(
             return;
         }
         let tenants = limits.open_tenants();
-        seen.retain(|t, _| tenants.contains(t));
+        let open: std::collections::HashSet<&Uuid> = tenants.iter().collect();
+        seen.retain(|t, _| open.contains(t));
         if tenants.is_empty() {
             continue;
         }
