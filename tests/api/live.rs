@@ -381,3 +381,37 @@ pub async fn a_disabled_extension_is_shut_out_and_its_streams_closed(app: TestAp
     app.patch(&format!("{}/extensions/101", w.base), &w.token, json!({"enabled": true})).await.expect(StatusCode::OK);
     app.get("/api/v1/conversations", &ext101).await.expect(StatusCode::OK);
 }
+
+/// A stream with no event for `stream_idle_timeout_secs` ends (heartbeats do not count), and the
+/// client resumes where it was with `Last-Event-ID`.
+pub async fn an_idle_stream_ends_and_resumes(mut app: TestApp) {
+    let sim = flowroute_sim::SimConfig { receipts: false, ..Default::default() };
+    let env = [("SWITCHBOARD_STREAM_IDLE_TIMEOUT_SECS", "60")];
+    let (_dir, _log, server, w) = crate::server::take_over_with(&mut app, &env, sim).await;
+    let ext = app.token(Role::Extension, Some("acme"), Some("101"));
+    // A client without the test client's 30-second timeout.
+    let client = reqwest::Client::new();
+    let opened = tokio::time::Instant::now();
+    let mut res = client.get(format!("{}/api/v1/events", app.base)).bearer_auth(&ext).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let ended = tokio::time::timeout(Duration::from_secs(90), async {
+        loop {
+            match res.chunk().await {
+                Ok(Some(_)) => continue,
+                Ok(None) => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
+    })
+    .await;
+    assert!(matches!(ended, Ok(Ok(()))), "an idle stream did not end cleanly within 90 s: {ended:?}");
+    let lasted = opened.elapsed();
+    assert!(lasted >= Duration::from_secs(59), "it ended after {lasted:?}, before its idle timeout");
+    app.flowroute("acmein", br#"{"to":"12025550100","from":"12065550123","body":"hi","id":"mdr2-idle-1"}"#)
+        .await
+        .expect(StatusCode::OK);
+    let mut resumed = Sse::open(&app, &ext, Some(0)).await;
+    assert_eq!(resumed.take(1, Duration::from_secs(10)).await[0].1, "message.received");
+    drop(w);
+    server.kill();
+}

@@ -84,6 +84,7 @@ fn main() {
         live::the_event_log_never_shows_a_number_below_one_already_seen,
         live::streams_are_limited_per_extension_and_per_tenant,
         live::a_disabled_extension_is_shut_out_and_its_streams_closed,
+        live::an_idle_stream_ends_and_resumes,
         crash::a_crash_after_the_200_loses_and_repeats_nothing,
         crash::a_crash_mid_dispatch_sends_everything_exactly_once,
         crash::a_send_whose_answer_is_lost_is_matched_by_its_receipt,
