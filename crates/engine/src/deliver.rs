@@ -135,7 +135,7 @@ pub async fn run_webhook_worker(engine: Arc<Engine>, stop: watch::Receiver<bool>
         concurrency,
         rounds: 1,
         lease,
-        per_tenant: engine.config.webhook_per_tenant,
+        per_tenant: Some(engine.config.webhook_per_tenant),
         wake: |e| &e.deliveries,
         retry: |e| &e.config.retry,
     };

@@ -176,7 +176,7 @@ pub async fn run_media_worker(engine: Arc<Engine>, stop: watch::Receiver<bool>) 
         rounds: 1,
         lease: Duration::from_secs(600),
         // A tenant whose media host hangs holds two fetches, not all eight.
-        per_tenant: 2,
+        per_tenant: Some(2),
         wake: |e| &e.media,
         retry: |e| &e.config.media_retry,
     };

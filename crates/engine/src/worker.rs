@@ -98,8 +98,8 @@ pub(crate) struct Kind {
     pub rounds: usize,
     pub lease: Duration,
     /// The most jobs of one tenant running at once (in every instance together): the rest of a
-    /// tenant's backlog waits while other tenants' jobs are claimed.
-    pub per_tenant: u32,
+    /// tenant's backlog waits while other tenants' jobs are claimed. `None`: oldest first.
+    pub per_tenant: Option<u32>,
     pub wake: fn(&Engine) -> &Notify,
     pub retry: fn(&Engine) -> &RetryPolicy,
 }

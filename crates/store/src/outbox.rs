@@ -84,6 +84,21 @@ fn picked() -> String {
     )
 }
 
+/// The same candidates oldest first, for a kind claimed without per-tenant turns (the
+/// dispatcher, whose tenants Flowroute's per-key pacing bounds): one index walk that stops at the
+/// limit, where the fair claim reads every due head.
+const OLDEST_FIRST: &str = "\
+  SELECT j.id FROM job j
+  WHERE j.kind = $1 AND j.state IN ('pending', 'running')
+    AND ((j.state = 'pending' AND j.next_attempt_at <= $2) OR (j.state = 'running' AND j.locked_until < $2))
+    AND j.id = (
+      SELECT e.id FROM job e
+      WHERE e.ordering_key = j.ordering_key AND e.kind = j.kind AND e.state IN ('pending', 'running')
+      ORDER BY e.ordering_key, e.kind, e.created_at, e.id
+      LIMIT 1)
+  ORDER BY j.created_at, j.id
+  LIMIT $3";
+
 const CLAIM_SET: &str = "SET state = 'running', locked_until = $4, attempts = job.attempts + 1, updated_at = $2";
 const CLAIM_RETURNING: &str =
     "RETURNING job.id, job.tenant_id, job.kind, job.event_id, job.message_id, job.media_id, job.attempts";
@@ -91,7 +106,15 @@ const CLAIM_RETURNING: &str =
 /// The claim statement: on PostgreSQL the picked jobs are locked with `SKIP LOCKED` (and checked
 /// again once locked), so concurrent workers of several instances take different jobs; SQLite has
 /// one writer at a time anyway.
-fn claim_sql(backend: DbBackend) -> String {
+fn claim_sql(backend: DbBackend, fair: bool) -> String {
+    if !fair {
+        return match backend {
+            DbBackend::Postgres => format!(
+                "WITH due AS ({OLDEST_FIRST} FOR UPDATE SKIP LOCKED) UPDATE job {CLAIM_SET} FROM due WHERE job.id = due.id {CLAIM_RETURNING}"
+            ),
+            _ => format!("UPDATE job {CLAIM_SET} WHERE id IN ({OLDEST_FIRST}) {CLAIM_RETURNING}"),
+        };
+    }
     let picked = picked();
     match backend {
         DbBackend::Postgres => format!(
@@ -116,21 +139,23 @@ fn claimed(row: &QueryResult) -> Result<ClaimedJob, StoreError> {
 }
 
 impl Store {
-    /// Claims up to `limit` due jobs of `kind` for `lease`, fairly across tenants and at most
-    /// `per_tenant` running for one tenant (see [`picked`]); a job whose lease ends unfinished (its
-    /// worker died) is claimed again.
+    /// Claims up to `limit` due jobs of `kind` for `lease`: with `per_tenant`, fairly across
+    /// tenants and at most that many running for one tenant (see [`picked`]); without, oldest
+    /// first. A job whose lease ends unfinished (its worker died) is claimed again.
     pub async fn claim_jobs(
         &self,
         kind: &str,
         limit: u32,
-        per_tenant: u32,
+        per_tenant: Option<u32>,
         lease: Duration,
     ) -> Result<Vec<ClaimedJob>, StoreError> {
         let at = now();
         let txn = self.write_txn().await?;
-        let text = claim_sql(self.db().get_database_backend());
-        let values =
-            vec![kind.into(), at.into(), i64::from(limit).into(), (at + lease).into(), i64::from(per_tenant).into()];
+        let text = claim_sql(self.db().get_database_backend(), per_tenant.is_some());
+        let mut values = vec![kind.into(), at.into(), i64::from(limit).into(), (at + lease).into()];
+        if let Some(cap) = per_tenant {
+            values.push(i64::from(cap).into());
+        }
         let rows = sql::query(&txn, &text, values).await?;
         txn.commit().await?;
         let mut jobs = rows.iter().map(claimed).collect::<Result<Vec<_>, _>>()?;
