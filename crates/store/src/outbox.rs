@@ -55,9 +55,7 @@ impl std::fmt::Debug for WebhookDelivery {
 /// that index whatever the statistics say. Written as `NOT EXISTS (an older open job)`, PostgreSQL
 /// planned it, on a table whose statistics lagged a burst, as a scan of every open job of the kind
 /// per candidate: 340 ms instead of 1.5 ms to claim 256 of 3,000 (docs/BENCHMARKS.md).
-const CANDIDATES: &str = "\
-  SELECT j.id, j.tenant_id, j.created_at,
-    ROW_NUMBER() OVER (PARTITION BY j.tenant_id ORDER BY j.created_at, j.id) AS turn
+const DUE_HEADS: &str = "\
   FROM job j
   WHERE j.kind = $1 AND j.state IN ('pending', 'running')
     AND ((j.state = 'pending' AND j.next_attempt_at <= $2) OR (j.state = 'running' AND j.locked_until < $2))
@@ -67,14 +65,17 @@ const CANDIDATES: &str = "\
       ORDER BY e.ordering_key, e.kind, e.created_at, e.id
       LIMIT 1)";
 
-/// Which candidates a claim takes, fairly across tenants: each tenant's candidates in turn (its
+/// Which due heads a claim takes, fairly across tenants: each tenant's candidates in turn (its
 /// oldest first), a tenant's turns counted after the jobs it already has running under a live
 /// lease (in any instance), and no tenant past `$5` running at once. So a tenant with a backlog, or
 /// whose requests hang, takes its share and no more, and another tenant's first job comes before
 /// the backlog's second.
 fn picked() -> String {
     format!(
-        "SELECT c.id FROM ({CANDIDATES}) c
+        "SELECT c.id FROM (
+  SELECT j.id, j.tenant_id, j.created_at,
+    ROW_NUMBER() OVER (PARTITION BY j.tenant_id ORDER BY j.created_at, j.id) AS turn
+  {DUE_HEADS}) c
   LEFT JOIN (SELECT tenant_id, COUNT(*) AS n FROM job
              WHERE kind = $1 AND state = 'running' AND locked_until >= $2 GROUP BY tenant_id) r
     ON r.tenant_id = c.tenant_id
@@ -84,20 +85,12 @@ fn picked() -> String {
     )
 }
 
-/// The same candidates oldest first, for a kind claimed without per-tenant turns (the
-/// dispatcher, whose tenants Flowroute's per-key pacing bounds): one index walk that stops at the
-/// limit, where the fair claim reads every due head.
-const OLDEST_FIRST: &str = "\
-  SELECT j.id FROM job j
-  WHERE j.kind = $1 AND j.state IN ('pending', 'running')
-    AND ((j.state = 'pending' AND j.next_attempt_at <= $2) OR (j.state = 'running' AND j.locked_until < $2))
-    AND j.id = (
-      SELECT e.id FROM job e
-      WHERE e.ordering_key = j.ordering_key AND e.kind = j.kind AND e.state IN ('pending', 'running')
-      ORDER BY e.ordering_key, e.kind, e.created_at, e.id
-      LIMIT 1)
-  ORDER BY j.created_at, j.id
-  LIMIT $3";
+/// The due heads oldest first, for a kind claimed without per-tenant turns (the dispatcher, whose
+/// tenants Flowroute's per-key pacing bounds): one index walk that stops at the limit, where the
+/// fair claim reads every due head.
+fn oldest_first() -> String {
+    format!("SELECT j.id {DUE_HEADS}\n  ORDER BY j.created_at, j.id\n  LIMIT $3")
+}
 
 const CLAIM_SET: &str = "SET state = 'running', locked_until = $4, attempts = job.attempts + 1, updated_at = $2";
 const CLAIM_RETURNING: &str =
@@ -108,11 +101,12 @@ const CLAIM_RETURNING: &str =
 /// one writer at a time anyway.
 fn claim_sql(backend: DbBackend, fair: bool) -> String {
     if !fair {
+        let oldest = oldest_first();
         return match backend {
             DbBackend::Postgres => format!(
-                "WITH due AS ({OLDEST_FIRST} FOR UPDATE SKIP LOCKED) UPDATE job {CLAIM_SET} FROM due WHERE job.id = due.id {CLAIM_RETURNING}"
+                "WITH due AS ({oldest} FOR UPDATE SKIP LOCKED) UPDATE job {CLAIM_SET} FROM due WHERE job.id = due.id {CLAIM_RETURNING}"
             ),
-            _ => format!("UPDATE job {CLAIM_SET} WHERE id IN ({OLDEST_FIRST}) {CLAIM_RETURNING}"),
+            _ => format!("UPDATE job {CLAIM_SET} WHERE id IN ({oldest}) {CLAIM_RETURNING}"),
         };
     }
     let picked = picked();
