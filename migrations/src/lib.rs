@@ -9,6 +9,7 @@ mod m20261122_000003_dispatch;
 mod m20261122_000004_job_heads;
 mod m20261203_000005_event_sequencer;
 mod m20261204_000006_provider_id_per_tenant;
+mod m20261204_000007_fair_claim_indexes;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000004_job_heads::Migration),
             Box::new(m20261203_000005_event_sequencer::Migration),
             Box::new(m20261204_000006_provider_id_per_tenant::Migration),
+            Box::new(m20261204_000007_fair_claim_indexes::Migration),
         ]
     }
 }

@@ -146,3 +146,52 @@ pub async fn an_mms_flowroute_cannot_fetch_fails_with_its_reason(app: TestApp) {
     assert!(w.sim.accepted().is_empty());
     assert_eq!(w.sim.requests(), 1, "a 422 is not retried");
 }
+
+/// One tenant whose Flowroute never answers, with three hundred texts queued to three hundred
+/// people (so all are due at once), holds its share of the dispatcher and no more: another
+/// tenant's texts reach its Flowroute within a second each, p99 over twenty. The first tenant
+/// even names the other's access key (with a secret of its own), and does not take its pace.
+pub async fn a_hanging_flowroute_does_not_slow_another_tenant(app: TestApp) {
+    use futures_util::StreamExt;
+    let a = wire(&app, "acme", "acmein", "+12025550100").await;
+    let b = wire(&app, "globex", "globexin", "+12025550199").await;
+    let provider = format!("{}/providers/{}", a.base, a.provider);
+    app.patch(&provider, &a.token, json!({"secret_key": "not-globex-secret"})).await.expect(StatusCode::OK);
+    a.sim.hold(true);
+    let ext_a = app.token(Role::Extension, Some("acme"), Some("101"));
+    let sends = (0..300).map(|i| {
+        let (app, ext) = (&app, &ext_a);
+        async move {
+            let body = json!({"to": format!("+1206{:07}", 5_550_000 + i), "body": format!("flood {i}")});
+            app.post("/api/v1/messages", ext, body).await.status
+        }
+    });
+    let statuses: Vec<StatusCode> = futures_util::stream::iter(sends).buffer_unordered(16).collect().await;
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::ACCEPTED),
+        "{:?}",
+        statuses.iter().find(|s| **s != StatusCode::ACCEPTED)
+    );
+    // A's sends are hanging now.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while crate::support::column(&app, "SELECT status FROM message WHERE status = 'sending'").await.is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "A's Flowroute was never tried");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let ext_b = app.token(Role::Extension, Some("globex"), Some("101"));
+    let mut latencies = Vec::new();
+    for i in 0..20 {
+        let started = std::time::Instant::now();
+        let body = json!({"to": "+12065550123", "body": format!("b {i}")});
+        app.post("/api/v1/messages", &ext_b, body).await.expect(StatusCode::ACCEPTED);
+        while b.sim.accepted_count() <= i {
+            assert!(started.elapsed() < Duration::from_secs(30), "B's text {i} never reached Flowroute");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        latencies.push(started.elapsed());
+    }
+    latencies.sort();
+    let p99 = latencies[latencies.len() - 1];
+    assert!(p99 < Duration::from_secs(1), "B's p99 {p99:?} with A's Flowroute hanging: {latencies:?}");
+    assert!(a.sim.accepted().is_empty(), "A's Flowroute took nothing while held");
+}

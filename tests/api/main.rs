@@ -99,6 +99,7 @@ fn main() {
         dispatch::a_refusal_fails_the_text_without_retry,
         dispatch::limits_per_number_and_per_key_hold,
         dispatch::an_mms_flowroute_cannot_fetch_fails_with_its_reason,
+        dispatch::a_hanging_flowroute_does_not_slow_another_tenant,
         security::every_route_refuses_an_oversized_body_up_front,
         security::guessing_at_the_ingress_blocks_only_the_guesser,
         security::sql_looking_strings_are_stored_and_returned_verbatim,

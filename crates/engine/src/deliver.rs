@@ -15,7 +15,7 @@ use tokio::sync::watch;
 use crate::Engine;
 use crate::breaker::Admit;
 use crate::signing;
-use crate::worker::{self, Attempt};
+use crate::worker::{self, Attempt, Held};
 
 /// When failed deliveries are tried again: after the first attempt, wait `schedule[0]`, then
 /// `schedule[1]`, …; each wait varies by ±`jitter`. After the last wait's attempt fails, the job is dead.
@@ -133,15 +133,16 @@ pub async fn run_webhook_worker(engine: Arc<Engine>, stop: watch::Receiver<bool>
     let kind = worker::Kind {
         kind: WEBHOOK_DELIVERY,
         concurrency,
-        rounds: 1,
         lease,
-        per_tenant: Some(engine.config.webhook_per_tenant),
+        per_tenant: engine.config.webhook_per_tenant,
+        linger: Duration::ZERO,
         wake: |e| &e.deliveries,
         retry: |e| &e.config.retry,
     };
     // What a claimed batch posts is read in two queries; each post then goes on its own.
-    let load = |engine: Arc<Engine>, jobs: Vec<ClaimedJob>| async move {
-        match engine.store.webhook_deliveries(&jobs).await {
+    let load = |engine: Arc<Engine>, jobs: Vec<Held>| async move {
+        let claimed: Vec<ClaimedJob> = jobs.iter().map(|h| h.job.clone()).collect();
+        match engine.store.webhook_deliveries(&claimed).await {
             Ok(mut loaded) => jobs
                 .into_iter()
                 .map(|job| {

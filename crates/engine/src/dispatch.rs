@@ -16,16 +16,17 @@ use switchboard_core::status::MessageStatus;
 use switchboard_flowroute::{Credentials, Outgoing, SendError};
 use switchboard_store::dispatch::{SendContext, SendOutcome, SendResult, Slot};
 use switchboard_store::events::PROVIDER_SEND;
-use switchboard_store::outbox::ClaimedJob;
-use tokio::sync::{Mutex, mpsc, watch};
+use tokio::sync::{Mutex, watch};
 use tokio::time::Instant;
 
 use crate::Engine;
-use crate::worker::{self, Attempt};
+use crate::worker::{self, Attempt, Held, Report};
 
-/// Spaces requests per access key: Flowroute allows 5 SMS and 1 MMS per second.
+/// Spaces requests per provider account: Flowroute allows 5 SMS and 1 MMS per second per key.
 #[derive(Debug, Default)]
 pub struct Pacer {
+    /// Keys this process's fingerprints of secrets (see [`Pacer::key`]).
+    fingerprints: std::hash::RandomState,
     /// Each key's next free slot.
     next: std::sync::Mutex<HashMap<(String, bool), Instant>>,
     /// When each key's last requests actually left, for [`Pacer::hold`].
@@ -36,6 +37,16 @@ pub struct Pacer {
 const WINDOW: Duration = Duration::from_millis(1050);
 
 impl Pacer {
+    /// The pacer's name for a provider account: its access key with a fingerprint of its secret,
+    /// so that only those who hold the account's secret share its pace — a tenant naming another's
+    /// access key (its requests would be refused) cannot take that tenant's slots. The fingerprint
+    /// is keyed at random per process and never leaves it.
+    fn key(&self, ctx: &SendContext) -> String {
+        use std::hash::BuildHasher;
+        let fingerprint = self.fingerprints.hash_one(ctx.secret_key.expose_secret());
+        format!("{}#{fingerprint:016x}", ctx.access_key)
+    }
+
     /// The key's next slot, taken if it comes within `horizon`; if not, when it comes, untaken.
     fn take(&self, key: &str, mms: bool, horizon: Duration) -> Result<Instant, Instant> {
         let gap = if mms { Duration::from_millis(1010) } else { Duration::from_millis(210) };
@@ -83,80 +94,97 @@ impl Pacer {
     }
 }
 
-/// Texts claimed a round.
-const ROUND: u32 = 256;
+/// Texts held at once, from their claim until their outcome is recorded: sending, waiting for
+/// their paced slot, or being recorded.
+const IN_FLIGHT: u32 = 1024;
+
+/// The most texts of one tenant held at once (in every instance together): three quarters, so
+/// that a tenant whose Flowroute endpoint hangs always leaves a quarter to the others, whose texts
+/// are claimed before its next ones. With Flowroute's pacing a tenant sends 5 a second per key,
+/// so a hanging endpoint holds what it was sent in the last `flowroute_timeout_secs` (180 at most
+/// per key at the default 30 s); a lower cap slowed a lone tenant's backlog (pacing off) by half
+/// (docs/BENCHMARKS.md).
+const PER_TENANT: u32 = 768;
 
 /// How long the recorder waits for more answers before recording what it has.
 const LINGER: Duration = Duration::from_millis(10);
 
-/// Rounds in flight at once: while one waits on Flowroute, another reserves or records.
-const ROUNDS_IN_FLIGHT: usize = 4;
-
 /// How often a suspended tenant's queued text looks again whether it may go.
 const SUSPENDED_WAIT: chrono::TimeDelta = chrono::TimeDelta::seconds(5);
 
-/// How far ahead a round takes paced slots; a key's texts beyond it wait for a later round.
+/// How far ahead a batch takes paced slots; a key's texts beyond it wait for a later claim.
 const HORIZON: Duration = Duration::from_secs(1);
 
 /// A text cleared to go at its paced slot.
 struct Ready {
-    job: ClaimedJob,
+    job: Held,
     ctx: SendContext,
     from: E164,
     to: E164,
     at: Instant,
 }
 
-/// One round: loads every text in a few queries, reserves the slots of each wave of texts whose
-/// paced slot has come in one transaction, sends them concurrently, and records every outcome
-/// in one more.
-async fn round(engine: Arc<Engine>, jobs: Vec<ClaimedJob>) -> Vec<(ClaimedJob, Attempt)> {
+/// What became of a claimed text: settled already, or sent (or refused) and to be recorded.
+enum Outcome {
+    Settled(Attempt),
+    Answered(Answer),
+}
+
+/// Starts a claimed batch: loads every text in a few queries, reserves the slots of each wave of
+/// texts whose paced slot has come in one transaction, and sends each in a task of its own. Each
+/// text's outcome goes to `report` as soon as it is known; nothing here waits for an answer.
+async fn start(engine: Arc<Engine>, jobs: Vec<Held>, report: Report<Outcome>) {
+    let settled = |job: Held, attempt: Attempt| {
+        let _ = report.send((job, Outcome::Settled(attempt)));
+    };
     let ids: Vec<Uuid> = jobs.iter().filter_map(|j| j.message_id).collect();
     let mut contexts = match engine.store.send_contexts(&ids).await {
         Ok(c) => c,
-        Err(e) => return retry_all(jobs, &format!("loading the messages: {e}")),
+        Err(e) => {
+            let error = format!("loading the messages: {e}");
+            jobs.into_iter().for_each(|job| settled(job, retry(error.clone())));
+            return;
+        }
     };
-    let mut out = Vec::with_capacity(jobs.len());
-    let mut deferred: Vec<(ClaimedJob, DateTime<Utc>)> = Vec::new();
-    let mut finished: Vec<Finished> = Vec::new();
     let mut ready = Vec::with_capacity(jobs.len());
     let unknown_wait = chrono::Duration::from_std(engine.config.unknown_outcome_wait).unwrap_or_default();
     for job in jobs {
         let Some(ctx) = job.message_id.and_then(|id| contexts.remove(&id)) else {
-            out.push((job, Attempt::Done));
+            settled(job, Attempt::Done);
             continue;
         };
         if ctx.provider_message_id.is_some() || ctx.status.is_final() || ctx.status == MessageStatus::Sent {
-            out.push((job, Attempt::Done)); // accepted before: never again
+            settled(job, Attempt::Done); // accepted before: never again
             continue;
         }
         // A suspended tenant's texts wait, unsent and without spending a retry, until it is active.
         if ctx.suspended {
-            deferred.push((job, Utc::now() + SUSPENDED_WAIT));
+            settled(job, Attempt::Wait(Utc::now() + SUSPENDED_WAIT));
             continue;
         }
         // An earlier send went out and no answer came back: Flowroute may have the text. Wait for
         // a receipt naming it (the store then records its id) before sending it again.
         if let Some(since) = ctx.open_since {
             if since + unknown_wait > Utc::now() {
-                deferred.push((job, since + unknown_wait));
+                settled(job, Attempt::Wait(since + unknown_wait));
                 continue;
             }
             tracing::warn!(message_id = %ctx.message_id, "no receipt named an unanswered send; sending again");
         }
         let (Ok(from), Ok(to)) = (E164::parse(&ctx.from), E164::parse(&ctx.to)) else {
             let detail = "the number or the recipient is not valid E.164".to_owned();
-            finished.push(Finished::new(job, &ctx, None, SendOutcome::Refused { status: None, detail }));
+            let answer = Answer::new(&engine.pacer, &ctx, None, SendOutcome::Refused { status: None, detail });
+            let _ = report.send((job, Outcome::Answered(answer)));
             continue;
         };
         // Paced before the attempt is recorded, so a crash while waiting leaves no attempt that
         // looks as if it might have gone out.
         let at = if engine.config.pace_provider {
-            match engine.pacer.take(&ctx.access_key, !ctx.media_urls.is_empty(), HORIZON) {
+            match engine.pacer.take(&engine.pacer.key(&ctx), !ctx.media_urls.is_empty(), HORIZON) {
                 Ok(at) => at,
                 Err(later) => {
                     let wait = chrono::Duration::from_std(later - Instant::now()).unwrap_or_default();
-                    deferred.push((job, Utc::now() + wait));
+                    settled(job, Attempt::Wait(Utc::now() + wait));
                     continue;
                 }
             }
@@ -166,89 +194,54 @@ async fn round(engine: Arc<Engine>, jobs: Vec<ClaimedJob>) -> Vec<(ClaimedJob, A
         ready.push(Ready { job, ctx, from, to, at });
     }
 
-    // Each answer is recorded as soon as it comes, together with whatever else came meanwhile:
-    // a text Flowroute took is never left unrecorded while slower sends of its round go on.
-    let (tx, mut rx) = mpsc::unbounded_channel::<Finished>();
-    for f in finished {
-        let _ = tx.send(f);
-    }
-    let waves = async {
-        let mut refused = Vec::new();
-        let mut waiting = Vec::new();
-        ready.sort_by_key(|r| r.at);
-        let mut ready = ready.into_iter().peekable();
-        while let Some(first) = ready.peek() {
-            tokio::time::sleep_until(first.at).await;
-            let now = Instant::now();
-            let mut wave = Vec::new();
-            while let Some(r) = ready.next_if(|r| r.at <= now) {
-                wave.push(r);
-            }
-            let slots = {
-                let ctxs: Vec<&SendContext> = wave.iter().map(|r| &r.ctx).collect();
-                engine.store.reserve_sends(&ctxs).await
-            };
-            for (r, slot) in wave.into_iter().zip(slots) {
-                match slot {
-                    Ok(Slot::Granted { attempt_id, event }) => {
-                        if let Some(e) = event {
-                            engine.published(&e);
-                        }
-                        spawn_send(&engine, r, attempt_id, tx.clone());
+    ready.sort_by_key(|r| r.at);
+    let mut ready = ready.into_iter().peekable();
+    while let Some(first) = ready.peek() {
+        tokio::time::sleep_until(first.at).await;
+        let now = Instant::now();
+        let mut wave = Vec::new();
+        while let Some(r) = ready.next_if(|r| r.at <= now) {
+            wave.push(r);
+        }
+        let slots = {
+            let ctxs: Vec<&SendContext> = wave.iter().map(|r| &r.ctx).collect();
+            engine.store.reserve_sends(&ctxs).await
+        };
+        for (r, slot) in wave.into_iter().zip(slots) {
+            match slot {
+                Ok(Slot::Granted { attempt_id, event }) => {
+                    if let Some(e) = event {
+                        engine.published(&e);
                     }
-                    Ok(Slot::Wait(until)) => {
-                        tracing::info!(message_id = %r.ctx.message_id, number = %r.ctx.from, "at the number's per-minute limit; waiting");
-                        waiting.push((r.job, until));
-                    }
-                    Err(e) => refused.push((r.job, retry(format!("reserving a send slot: {e}")))),
+                    spawn_send(&engine, r, attempt_id, report.clone());
                 }
+                Ok(Slot::Wait(until)) => {
+                    tracing::info!(message_id = %r.ctx.message_id, number = %r.ctx.from, "at the number's per-minute limit; waiting");
+                    settled(r.job, Attempt::Wait(until));
+                }
+                Err(e) => settled(r.job, retry(format!("reserving a send slot: {e}"))),
             }
         }
-        drop(tx);
-        (refused, waiting)
-    };
-    let recorder = async {
-        let mut recorded = Vec::new();
-        let mut answered = Vec::new();
-        while rx.recv_many(&mut answered, ROUND as usize).await > 0 {
-            // Answers come close together: a moment's wait records many in one transaction, and
-            // each transaction holds the tenant's event counter until it commits.
-            tokio::time::sleep(LINGER).await;
-            while answered.len() < ROUND as usize
-                && let Ok(more) = rx.try_recv()
-            {
-                answered.push(more);
-            }
-            recorded.extend(record(&engine, std::mem::take(&mut answered)).await);
-        }
-        recorded
-    };
-    let ((refused, waiting), recorded) = tokio::join!(waves, recorder);
-    out.extend(refused);
-    out.extend(recorded);
-    out.extend(deferred.into_iter().chain(waiting).map(|(job, until)| (job, Attempt::Wait(until))));
-    out
+    }
 }
 
-/// A job's attempt with how it ended.
-struct Finished {
-    job: ClaimedJob,
+/// A text's answer from Flowroute (or its refusal before sending), to be recorded.
+struct Answer {
     result: SendResult,
     /// When Flowroute asked to be tried again.
     retry_after: Option<Duration>,
-    /// The access key and kind the text went with, for the pacer.
+    /// The account and kind the text went with, for the pacer.
     key: String,
     mms: bool,
     queued_at: DateTime<Utc>,
 }
 
-impl Finished {
-    fn new(job: ClaimedJob, ctx: &SendContext, attempt_id: Option<Uuid>, outcome: SendOutcome) -> Self {
+impl Answer {
+    fn new(pacer: &Pacer, ctx: &SendContext, attempt_id: Option<Uuid>, outcome: SendOutcome) -> Self {
         Self {
-            job,
             result: SendResult { message_id: ctx.message_id, attempt_id, outcome },
             retry_after: None,
-            key: ctx.access_key.clone(),
+            key: pacer.key(ctx),
             mms: !ctx.media_urls.is_empty(),
             queued_at: ctx.queued_at,
         }
@@ -266,18 +259,19 @@ fn throttle_wait(retry_after: Option<Duration>) -> chrono::Duration {
     chrono::Duration::from_std(asked + spread).unwrap_or(chrono::Duration::seconds(1))
 }
 
-/// Sends a text whose slot was reserved, in a task of its own, and hands its outcome to `done`.
-fn spawn_send(engine: &Arc<Engine>, r: Ready, attempt_id: Uuid, done: mpsc::UnboundedSender<Finished>) {
+/// Sends a text whose slot was reserved, in a task of its own, and reports its answer.
+fn spawn_send(engine: &Arc<Engine>, r: Ready, attempt_id: Uuid, report: Report<Outcome>) {
     // Filled in with the outcome once the answer comes.
-    let mut finished = Finished::new(r.job, &r.ctx, Some(attempt_id), SendOutcome::Unknown(String::new()));
+    let mut answer = Answer::new(&engine.pacer, &r.ctx, Some(attempt_id), SendOutcome::Unknown(String::new()));
     let task = tokio::spawn(send(engine.clone(), r.ctx, r.from, r.to));
+    let job = r.job;
     tokio::spawn(async move {
-        (finished.result.outcome, finished.retry_after) = match task.await {
+        (answer.result.outcome, answer.retry_after) = match task.await {
             Ok(sent) => sent,
             // The request may have gone out.
             Err(e) => (SendOutcome::Unknown(format!("the send stopped: {e}")), None),
         };
-        let _ = done.send(finished);
+        let _ = report.send((job, Outcome::Answered(answer)));
     });
 }
 
@@ -302,7 +296,7 @@ async fn send(engine: Arc<Engine>, ctx: SendContext, from: E164, to: E164) -> (S
         return (SendOutcome::Failed { status: None, detail }, None);
     }
     if engine.config.pace_provider {
-        engine.pacer.hold(&ctx.access_key, !ctx.media_urls.is_empty()).await;
+        engine.pacer.hold(&engine.pacer.key(&ctx), !ctx.media_urls.is_empty()).await;
     }
     match engine.flowroute.send(&ctx.endpoint, &creds, &msg).await {
         Ok(accepted) => (SendOutcome::Accepted(accepted.id), None),
@@ -320,14 +314,14 @@ async fn send(engine: Arc<Engine>, ctx: SendContext, from: E164, to: E164) -> (S
     }
 }
 
-/// Records a round's outcomes in one transaction and says what each means for its job.
-async fn record(engine: &Engine, finished: Vec<Finished>) -> Vec<(ClaimedJob, Attempt)> {
-    let results: Vec<SendResult> = finished.iter().map(|f| f.result.clone()).collect();
+/// Records answers in one transaction and says what each means for its job.
+async fn record_answers(engine: &Engine, answers: Vec<(Held, Answer)>) -> Vec<(Held, Attempt)> {
+    let results: Vec<SendResult> = answers.iter().map(|(_, a)| a.result.clone()).collect();
     let recorded = engine.store.record_outcomes(&results).await;
-    finished
+    answers
         .into_iter()
         .zip(recorded)
-        .map(|(Finished { job, result, retry_after, key, mms, queued_at }, recorded)| {
+        .map(|((job, Answer { result, retry_after, key, mms, queued_at }), recorded)| {
             let id = result.message_id;
             let attempt = match (result.outcome, recorded) {
                 (SendOutcome::Accepted(pid), Ok(event)) => {
@@ -372,8 +366,38 @@ fn retry(error: String) -> Attempt {
     Attempt::Retry { error, retry_after: None }
 }
 
-fn retry_all(jobs: Vec<ClaimedJob>, error: &str) -> Vec<(ClaimedJob, Attempt)> {
-    jobs.into_iter().map(|job| (job, retry(error.to_owned()))).collect()
+/// Records a batch of outcomes: the answers in one transaction; a text out of retries fails for
+/// good, with its reason.
+async fn record(engine: Arc<Engine>, outcomes: Vec<(Held, Outcome)>) -> Vec<(Held, Attempt)> {
+    let mut attempts = Vec::with_capacity(outcomes.len());
+    let mut answers = Vec::new();
+    for (job, outcome) in outcomes {
+        match outcome {
+            Outcome::Settled(attempt) => attempts.push((job, attempt)),
+            Outcome::Answered(answer) => answers.push((job, answer)),
+        }
+    }
+    if !answers.is_empty() {
+        attempts.extend(record_answers(&engine, answers).await);
+    }
+    let last: Vec<SendResult> = attempts
+        .iter()
+        .filter_map(|(job, attempt)| {
+            let (Attempt::Retry { error, .. }, Some(message_id)) = (attempt, job.message_id) else { return None };
+            let tries = u32::try_from(job.attempts).unwrap_or(u32::MAX);
+            engine.config.send_retry.next_delay(tries, None).is_none().then(|| SendResult {
+                message_id,
+                attempt_id: None,
+                outcome: SendOutcome::Refused { status: None, detail: error.clone() },
+            })
+        })
+        .collect();
+    if !last.is_empty() {
+        for event in engine.store.record_outcomes(&last).await.into_iter().flatten().flatten() {
+            engine.published(&event);
+        }
+    }
+    attempts
 }
 
 /// Runs the dispatcher until `stop` turns true.
@@ -382,34 +406,12 @@ pub async fn run_dispatcher(engine: Arc<Engine>, stop: watch::Receiver<bool>) {
     let lease = engine.config.send_timeout * 2 + HORIZON + Duration::from_secs(5);
     let kind = worker::Kind {
         kind: PROVIDER_SEND,
-        concurrency: ROUND,
-        rounds: ROUNDS_IN_FLIGHT,
+        concurrency: IN_FLIGHT,
         lease,
-        // Oldest first: the fair claim reads every due head, which halved dispatch from a held
-        // backlog (docs/BENCHMARKS.md); Flowroute's per-key pacing bounds each tenant's rate.
-        per_tenant: None,
+        per_tenant: PER_TENANT,
+        linger: LINGER,
         wake: |e| &e.sends,
         retry: |e| &e.config.send_retry,
     };
-    worker::run_rounds(engine, kind, stop, |engine, jobs| async move {
-        let outcomes = round(engine.clone(), jobs).await;
-        // Out of retries: those texts fail for good.
-        let last: Vec<SendResult> = outcomes
-            .iter()
-            .filter_map(|(job, outcome)| {
-                let (Attempt::Retry { error, .. }, Some(message_id)) = (outcome, job.message_id) else { return None };
-                let attempts = u32::try_from(job.attempts).unwrap_or(u32::MAX);
-                engine.config.send_retry.next_delay(attempts, None).is_none().then(|| SendResult {
-                    message_id,
-                    attempt_id: None,
-                    outcome: SendOutcome::Refused { status: None, detail: error.clone() },
-                })
-            })
-            .collect();
-        for event in engine.store.record_outcomes(&last).await.into_iter().flatten().flatten() {
-            engine.published(&event);
-        }
-        outcomes
-    })
-    .await;
+    worker::run_pipeline(engine, kind, stop, start, record).await;
 }

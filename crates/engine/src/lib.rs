@@ -77,8 +77,10 @@ impl EngineConfig {
             public_url: public_url.into().trim_end_matches('/').to_owned(),
             retry: RetryPolicy::default(),
             webhook_timeout: Duration::from_secs(15),
-            webhook_concurrency: 32,
-            webhook_per_tenant: 8,
+            // A lone tenant's backlog drains at 1,300–1,500 deliveries/s with these; with 8 per
+            // tenant it drained at 250/s (docs/BENCHMARKS.md).
+            webhook_concurrency: 128,
+            webhook_per_tenant: 32,
             media_dir: std::path::PathBuf::from("switchboard-media"),
             media_max_bytes: 15 * 1024 * 1024,
             media_allow_http: false,

@@ -173,14 +173,14 @@ pub async fn run_media_worker(engine: Arc<Engine>, stop: watch::Receiver<bool>) 
     let kind = worker::Kind {
         kind: MEDIA_FETCH,
         concurrency: 8,
-        rounds: 1,
         lease: Duration::from_secs(600),
         // A tenant whose media host hangs holds two fetches, not all eight.
-        per_tenant: Some(2),
+        per_tenant: 2,
+        linger: Duration::ZERO,
         wake: |e| &e.media,
         retry: |e| &e.config.media_retry,
     };
-    let load = |_: Arc<Engine>, jobs: Vec<ClaimedJob>| async move { jobs.into_iter().map(|j| (j, ())).collect() };
+    let load = |_: Arc<Engine>, jobs: Vec<worker::Held>| async move { jobs.into_iter().map(|j| (j, ())).collect() };
     worker::run_pipelined(engine, kind, stop, load, |engine, job, ()| async move { attempt(&engine, &job).await })
         .await;
 }

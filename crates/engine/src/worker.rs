@@ -1,6 +1,7 @@
-//! The loop every job worker shares: claim due jobs of one kind, run them concurrently (each is
-//! the head of its ordering key), settle each outcome (done, retry later, or dead), and sleep until
-//! woken or a short poll interval passes.
+//! The loop every job worker shares: claim due jobs of one kind fairly across tenants, run them
+//! concurrently (each is the head of its ordering key), settle each outcome as it comes (done,
+//! retry later, or dead), claim again as places free, and sleep until woken or a short poll
+//! interval passes when nothing is due.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -8,7 +9,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use switchboard_store::outbox::ClaimedJob;
-use tokio::sync::{Notify, Semaphore, mpsc, watch};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
 
 use crate::Engine;
 use crate::deliver::RetryPolicy;
@@ -24,10 +25,11 @@ pub(crate) enum Attempt {
     Wait(DateTime<Utc>),
 }
 
-/// Records a round's outcomes: the jobs done in one statement, those put back in another, each
-/// other one on its own; a job out of retries is dead, with an event saying so. A failure to
-/// record leaves the job leased: it runs again when the lease ends (at least once, never lost).
-async fn settle(engine: &Engine, outcomes: Vec<(ClaimedJob, Attempt)>, policy: &RetryPolicy) {
+/// Records outcomes: the jobs done in one statement, those put back in another, each other one
+/// on its own; a job out of retries is dead, with an event saying so. A failure to record leaves
+/// the job leased: it runs again when the lease ends (at least once, never lost). Each job's place
+/// among its worker's `concurrency` frees once this returns.
+async fn settle(engine: &Engine, outcomes: Vec<(Held, Attempt)>, policy: &RetryPolicy) {
     let done: Vec<uuid::Uuid> =
         outcomes.iter().filter(|(_, a)| matches!(a, Attempt::Done)).map(|(job, _)| job.id).collect();
     if !done.is_empty()
@@ -91,89 +93,75 @@ async fn claim_or_wait(engine: &Engine, kind: &Kind, limit: u32, stop: &mut watc
 /// How a kind of job runs: its wake-up, its retry schedule, how many at once, and its lease.
 pub(crate) struct Kind {
     pub kind: &'static str,
-    /// Jobs claimed a round.
+    /// Jobs held at once, from their claim until their outcome is recorded.
     pub concurrency: u32,
-    /// Rounds in flight at once, each claiming its own jobs (as several instances would), so that
-    /// one round's database work overlaps another's network waits.
-    pub rounds: usize,
     pub lease: Duration,
     /// The most jobs of one tenant running at once (in every instance together): the rest of a
-    /// tenant's backlog waits while other tenants' jobs are claimed. `None`: oldest first.
-    pub per_tenant: Option<u32>,
+    /// tenant's backlog waits while other tenants' jobs are claimed.
+    pub per_tenant: u32,
+    /// How long the recorder waits for more outcomes before recording what it has: answers come
+    /// close together, and a moment's wait records many in one transaction.
+    pub linger: Duration,
     pub wake: fn(&Engine) -> &Notify,
     pub retry: fn(&Engine) -> &RetryPolicy,
 }
 
-/// Runs jobs of `kind` in claimed rounds with `round` (which may load what the whole round needs
-/// at once), `kind.rounds` of them in flight, until `stop` turns true.
-pub(crate) async fn run_rounds<R, F>(engine: Arc<Engine>, kind: Kind, stop: watch::Receiver<bool>, round: R)
-where
-    R: Fn(Arc<Engine>, Vec<ClaimedJob>) -> F,
-    F: Future<Output = Vec<(ClaimedJob, Attempt)>>,
-{
-    let lanes = (0..kind.rounds.max(1)).map(|_| run_lane(engine.clone(), &kind, stop.clone(), &round));
-    futures_util::future::join_all(lanes).await;
+/// A claimed job with its place among its worker's `concurrency`. The place frees when the job's
+/// outcome is recorded, or when the job is dropped unrecorded (its lease then brings it back).
+pub(crate) struct Held {
+    pub job: ClaimedJob,
+    _place: OwnedSemaphorePermit,
 }
 
-/// One loop of claimed rounds.
-async fn run_lane<R, F>(engine: Arc<Engine>, kind: &Kind, mut stop: watch::Receiver<bool>, round: &R)
-where
-    R: Fn(Arc<Engine>, Vec<ClaimedJob>) -> F,
-    F: Future<Output = Vec<(ClaimedJob, Attempt)>>,
-{
-    let &Kind { concurrency, wake, retry, .. } = kind;
-    loop {
-        if *stop.borrow() {
-            return;
-        }
-        let jobs = claim_or_wait(&engine, kind, concurrency, &mut stop).await;
-        if jobs.is_empty() {
-            continue;
-        }
-        // A full round suggests more is waiting: wake a sibling round (or this one, at its next
-        // wait) rather than leave it to the poll.
-        if u32::try_from(jobs.len()).is_ok_and(|n| n >= concurrency) {
-            wake(&engine).notify_one();
-        }
-        let outcomes = round(engine.clone(), jobs).await;
-        settle(&engine, outcomes, retry(&engine)).await;
+impl std::ops::Deref for Held {
+    type Target = ClaimedJob;
+
+    fn deref(&self) -> &ClaimedJob {
+        &self.job
     }
 }
 
-/// Runs jobs of `kind` one by one as permits free up, until `stop` turns true: `load` reads what a
-/// claimed batch needs at once, then each job runs as its own task holding one of
-/// `kind.concurrency` permits, and its outcome is recorded as soon as it is known (with whatever
-/// else finished meanwhile). A request that hangs holds its own permit and nothing else: the jobs
-/// claimed with it are recorded when they finish, and new ones are claimed as soon as any permit is
-/// free — so one tenant's unanswering endpoint cannot hold up another tenant's deliveries.
-pub(crate) async fn run_pipelined<L, LF, P, W, WF>(
+/// Where a worker's jobs report how they went, each as soon as it knows.
+pub(crate) type Report<T> = mpsc::UnboundedSender<(Held, T)>;
+
+/// Runs jobs of `kind` as places free up, until `stop` turns true. Each claimed batch is handed to
+/// `start` in a task of its own; `start` reports each job's outcome to the [`Report`] as soon as it
+/// is known. The recorder takes whatever has been reported (after `kind.linger`), turns it into
+/// attempts with `record` (which may write the whole batch's results at once), and settles them;
+/// new jobs are claimed as soon as places free. A request that hangs holds its own place and
+/// nothing else — so one tenant's unanswering endpoint cannot hold up another tenant's jobs.
+pub(crate) async fn run_pipeline<T, S, SF, R, RF>(
     engine: Arc<Engine>,
     kind: Kind,
     mut stop: watch::Receiver<bool>,
-    load: L,
-    work: W,
+    start: S,
+    record: R,
 ) where
-    L: Fn(Arc<Engine>, Vec<ClaimedJob>) -> LF,
-    LF: Future<Output = Vec<(ClaimedJob, P)>>,
-    P: Send + 'static,
-    W: Fn(Arc<Engine>, ClaimedJob, P) -> WF,
-    WF: Future<Output = Attempt> + Send + 'static,
+    T: Send + 'static,
+    S: Fn(Arc<Engine>, Vec<Held>, Report<T>) -> SF,
+    SF: Future<Output = ()> + Send + 'static,
+    R: Fn(Arc<Engine>, Vec<(Held, T)>) -> RF + Send + 'static,
+    RF: Future<Output = Vec<(Held, Attempt)>> + Send,
 {
-    let Kind { concurrency, wake, retry, .. } = kind;
+    let Kind { concurrency, wake, retry, linger, .. } = kind;
     let slots = usize::try_from(concurrency.max(1)).unwrap_or(1);
-    let permits = Arc::new(Semaphore::new(slots));
-    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(ClaimedJob, Attempt)>();
-    let settler = {
+    let places = Arc::new(Semaphore::new(slots));
+    let (report, mut reported) = mpsc::unbounded_channel::<(Held, T)>();
+    let recorder = {
         let engine = engine.clone();
         tokio::spawn(async move {
-            while let Some(first) = done_rx.recv().await {
-                let mut outcomes = vec![first];
-                while let Ok(more) = done_rx.try_recv() {
+            let mut outcomes = Vec::new();
+            while reported.recv_many(&mut outcomes, slots).await > 0 {
+                if !linger.is_zero() {
+                    tokio::time::sleep(linger).await;
+                }
+                while let Ok(more) = reported.try_recv() {
                     outcomes.push(more);
                 }
-                settle(&engine, outcomes, retry(&engine)).await;
-                // A finished job makes the next of its conversation the head: claim it now, not
-                // at the next poll.
+                let attempts = record(engine.clone(), std::mem::take(&mut outcomes)).await;
+                settle(&engine, attempts, retry(&engine)).await;
+                // A finished job makes the next of its conversation the head, and its place is
+                // free: claim now, not at the next poll.
                 wake(&engine).notify_one();
             }
         })
@@ -182,11 +170,11 @@ pub(crate) async fn run_pipelined<L, LF, P, W, WF>(
         if *stop.borrow() {
             break;
         }
-        let free = permits.available_permits();
+        let free = places.available_permits();
         if free == 0 {
-            // Wait for a job to finish (or the stop), then look again.
+            // Wait for a place to free (or the stop), then look again.
             tokio::select! {
-                p = permits.clone().acquire_owned() => drop(p),
+                p = places.clone().acquire_owned() => drop(p),
                 _ = stop.changed() => {}
             }
             continue;
@@ -196,23 +184,51 @@ pub(crate) async fn run_pipelined<L, LF, P, W, WF>(
         if jobs.is_empty() {
             continue;
         }
-        for (job, prepared) in load(engine.clone(), jobs).await {
-            let Ok(permit) = permits.clone().try_acquire_owned() else {
+        let mut held = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            match places.clone().try_acquire_owned() {
+                Ok(place) => held.push(Held { job, _place: place }),
                 // Cannot happen (no more were claimed than were free); the lease brings it back.
-                tracing::error!(job_id = %job.id, "no permit for a claimed job");
-                continue;
-            };
-            let attempt = work(engine.clone(), job.clone(), prepared);
-            let done = done_tx.clone();
-            tokio::spawn(async move {
-                let outcome = attempt.await;
-                let _ = done.send((job, outcome));
-                drop(permit);
-            });
+                Err(_) => tracing::error!(job_id = %job.id, "no place for a claimed job"),
+            }
         }
+        tokio::spawn(start(engine.clone(), held, report.clone()));
     }
     // Jobs in flight finish (or their leases end and another run takes them) before the stop.
-    let _ = permits.acquire_many(u32::try_from(slots).unwrap_or(u32::MAX)).await;
-    drop(done_tx);
-    let _ = settler.await;
+    let _ = places.acquire_many(u32::try_from(slots).unwrap_or(u32::MAX)).await;
+    drop(report);
+    let _ = recorder.await;
+}
+
+/// Runs jobs of `kind` one by one: `load` reads what a claimed batch needs at once, then each job
+/// runs as its own task with `work`, and its outcome is recorded as soon as it is known (with
+/// whatever else finished meanwhile). See [`run_pipeline`].
+pub(crate) async fn run_pipelined<L, LF, P, W, WF>(
+    engine: Arc<Engine>,
+    kind: Kind,
+    stop: watch::Receiver<bool>,
+    load: L,
+    work: W,
+) where
+    L: Fn(Arc<Engine>, Vec<Held>) -> LF + Send + Sync + 'static,
+    LF: Future<Output = Vec<(Held, P)>> + Send,
+    P: Send + 'static,
+    W: Fn(Arc<Engine>, ClaimedJob, P) -> WF + Send + Sync + 'static,
+    WF: Future<Output = Attempt> + Send + 'static,
+{
+    let (load, work) = (Arc::new(load), Arc::new(work));
+    let start = move |engine: Arc<Engine>, jobs: Vec<Held>, report: Report<Attempt>| {
+        let (load, work) = (load.clone(), work.clone());
+        async move {
+            for (held, prepared) in load(engine.clone(), jobs).await {
+                let attempt = work(engine.clone(), held.job.clone(), prepared);
+                let report = report.clone();
+                tokio::spawn(async move {
+                    let outcome = attempt.await;
+                    let _ = report.send((held, outcome));
+                });
+            }
+        }
+    };
+    run_pipeline(engine, kind, stop, start, |_, outcomes| async move { outcomes }).await;
 }

@@ -252,7 +252,7 @@ async fn stored(db: &impl ConnectionTrait, items: &[Item]) -> Result<HashMap<(Uu
     let keys: BTreeSet<(Uuid, &str)> =
         items.iter().map(|i| (i.text.tenant_id, i.text.provider_message_id.as_str())).collect();
     let rows = if db.get_database_backend() == DbBackend::Postgres {
-        // One probe of `ux_message_tenant_provider_id` per key: as `IN (…)`, PostgreSQL planned it
+        // One probe of `ux_message_provider_id_tenant` per key: as `IN (…)`, PostgreSQL planned it
         // (on statistics that lagged a burst) as a scan of every inbound message.
         let tenants: Vec<Uuid> = keys.iter().map(|(t, _)| *t).collect();
         let ids: Vec<String> = keys.iter().map(|(_, id)| (*id).to_owned()).collect();

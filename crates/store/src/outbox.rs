@@ -65,31 +65,50 @@ const DUE_HEADS: &str = "\
       ORDER BY e.ordering_key, e.kind, e.created_at, e.id
       LIMIT 1)";
 
-/// Which due heads a claim takes, fairly across tenants: each tenant's candidates in turn (its
-/// oldest first), a tenant's turns counted after the jobs it already has running under a live
-/// lease (in any instance), and no tenant past `$5` running at once. So a tenant with a backlog, or
-/// whose requests hang, takes its share and no more, and another tenant's first job comes before
-/// the backlog's second.
-fn picked() -> String {
-    format!(
-        "SELECT c.id FROM (
-  SELECT j.id, j.tenant_id, j.created_at,
-    ROW_NUMBER() OVER (PARTITION BY j.tenant_id ORDER BY j.created_at, j.id) AS turn
-  {DUE_HEADS}) c
-  LEFT JOIN (SELECT tenant_id, COUNT(*) AS n FROM job
-             WHERE kind = $1 AND state = 'running' AND locked_until >= $2 GROUP BY tenant_id) r
-    ON r.tenant_id = c.tenant_id
-  WHERE c.turn + COALESCE(r.n, 0) <= $5
-  ORDER BY c.turn + COALESCE(r.n, 0), c.created_at, c.id
-  LIMIT $3"
-    )
-}
+/// Jobs of the kind running under a live lease (in any instance), per tenant.
+const RUNNING: &str = "SELECT tenant_id, COUNT(*) AS n FROM job \
+  WHERE kind = $1 AND state = 'running' AND locked_until >= $2 GROUP BY tenant_id";
 
-/// The due heads oldest first, for a kind claimed without per-tenant turns (the dispatcher, whose
-/// tenants Flowroute's per-key pacing bounds): one index walk that stops at the limit, where the
-/// fair claim reads every due head.
-fn oldest_first() -> String {
-    format!("SELECT j.id {DUE_HEADS}\n  ORDER BY j.created_at, j.id\n  LIMIT $3")
+/// Which due heads a claim takes, fairly across tenants: each tenant's due heads in turn (its
+/// oldest first), a tenant's turns counted after the jobs it already has running, and no tenant
+/// past `$5` running at once. So a tenant with a backlog, or whose requests hang, takes its share
+/// and no more, and another tenant's first job comes before the backlog's second.
+///
+/// How the candidates are found differs, so that a claim's cost does not grow with the backlog:
+/// - PostgreSQL walks each tenant's unfinished jobs of the kind in creation order
+///   (`ix_job_open_tenant`) and stops at that tenant's room under its cap: a tenant at its cap
+///   costs one probe, whatever its backlog.
+/// - SQLite (no `LATERAL`) takes the oldest `$6` due heads of the tenants below their cap (one
+///   walk of `ix_job_open_order` that stops there) and numbers those. Should one tenant's backlog
+///   fill them, another tenant's first job comes at the claim after that tenant reaches its cap.
+fn picked(backend: DbBackend) -> String {
+    let turns = "ORDER BY c.turn, c.created_at, c.id\n  LIMIT $3";
+    match backend {
+        DbBackend::Postgres => format!(
+            "SELECT c.id FROM (
+  SELECT h.id, h.created_at,
+    ROW_NUMBER() OVER (PARTITION BY t.id ORDER BY h.created_at, h.id) + COALESCE(r.n, 0) AS turn
+  FROM tenant t
+  LEFT JOIN ({RUNNING}) r ON r.tenant_id = t.id
+  CROSS JOIN LATERAL (
+    SELECT j.id, j.created_at {DUE_HEADS}
+      AND j.tenant_id = t.id
+    ORDER BY j.tenant_id, j.kind, j.created_at, j.id
+    LIMIT LEAST(GREATEST($5 - COALESCE(r.n, 0), 0), $3)) h) c
+  {turns}"
+        ),
+        _ => format!(
+            "SELECT c.id FROM (
+  SELECT j.id, j.created_at,
+    ROW_NUMBER() OVER (PARTITION BY j.tenant_id ORDER BY j.created_at, j.id) + COALESCE(r.n, 0) AS turn
+  FROM (SELECT j.id, j.tenant_id, j.created_at {DUE_HEADS}
+          AND j.tenant_id NOT IN (SELECT tenant_id FROM ({RUNNING}) full_up WHERE n >= $5)
+        ORDER BY j.created_at, j.id LIMIT $6) j
+  LEFT JOIN ({RUNNING}) r ON r.tenant_id = j.tenant_id) c
+  WHERE c.turn <= $5
+  {turns}"
+        ),
+    }
 }
 
 const CLAIM_SET: &str = "SET state = 'running', locked_until = $4, attempts = job.attempts + 1, updated_at = $2";
@@ -99,17 +118,8 @@ const CLAIM_RETURNING: &str =
 /// The claim statement: on PostgreSQL the picked jobs are locked with `SKIP LOCKED` (and checked
 /// again once locked), so concurrent workers of several instances take different jobs; SQLite has
 /// one writer at a time anyway.
-fn claim_sql(backend: DbBackend, fair: bool) -> String {
-    if !fair {
-        let oldest = oldest_first();
-        return match backend {
-            DbBackend::Postgres => format!(
-                "WITH due AS ({oldest} FOR UPDATE SKIP LOCKED) UPDATE job {CLAIM_SET} FROM due WHERE job.id = due.id {CLAIM_RETURNING}"
-            ),
-            _ => format!("UPDATE job {CLAIM_SET} WHERE id IN ({oldest}) {CLAIM_RETURNING}"),
-        };
-    }
-    let picked = picked();
+fn claim_sql(backend: DbBackend) -> String {
+    let picked = picked(backend);
     match backend {
         DbBackend::Postgres => format!(
             "WITH picked AS ({picked}), due AS (SELECT job.id FROM job WHERE job.id IN (SELECT id FROM picked) \
@@ -133,22 +143,26 @@ fn claimed(row: &QueryResult) -> Result<ClaimedJob, StoreError> {
 }
 
 impl Store {
-    /// Claims up to `limit` due jobs of `kind` for `lease`: with `per_tenant`, fairly across
-    /// tenants and at most that many running for one tenant (see [`picked`]); without, oldest
-    /// first. A job whose lease ends unfinished (its worker died) is claimed again.
+    /// Claims up to `limit` due jobs of `kind` for `lease`, fairly across tenants and at most
+    /// `per_tenant` running for one tenant (see [`picked`]). A job whose lease ends unfinished (its
+    /// worker died) is claimed again.
     pub async fn claim_jobs(
         &self,
         kind: &str,
         limit: u32,
-        per_tenant: Option<u32>,
+        per_tenant: u32,
         lease: Duration,
     ) -> Result<Vec<ClaimedJob>, StoreError> {
         let at = now();
         let txn = self.write_txn().await?;
-        let text = claim_sql(self.db().get_database_backend(), per_tenant.is_some());
-        let mut values = vec![kind.into(), at.into(), i64::from(limit).into(), (at + lease).into()];
-        if let Some(cap) = per_tenant {
-            values.push(i64::from(cap).into());
+        let backend = self.db().get_database_backend();
+        let text = claim_sql(backend);
+        let mut values =
+            vec![kind.into(), at.into(), i64::from(limit).into(), (at + lease).into(), i64::from(per_tenant).into()];
+        if backend != DbBackend::Postgres {
+            // SQLite's candidates: twice the limit, enough to fill the claim when some tenants
+            // have only a little room left under their cap.
+            values.push((i64::from(limit) * 2).into());
         }
         let rows = sql::query(&txn, &text, values).await?;
         txn.commit().await?;
