@@ -74,15 +74,14 @@ const RUNNING: &str = "SELECT tenant_id, COUNT(*) AS n FROM job \
 /// past `$5` running at once. So a tenant with a backlog, or whose requests hang, takes its share
 /// and no more, and another tenant's first job comes before the backlog's second.
 ///
-/// How the candidates are found differs, so that a claim's cost does not grow with the backlog:
-/// - PostgreSQL walks each tenant's unfinished jobs of the kind in creation order
-///   (`ix_job_open_tenant`) and stops at that tenant's room under its cap: a tenant at its cap
-///   costs one probe, whatever its backlog.
-/// - SQLite (no `LATERAL`) takes the oldest `$6` due heads of the tenants below their cap (one
-///   walk of `ix_job_open_order` that stops there) and numbers those. Should one tenant's backlog
-///   fill them, another tenant's first job comes at the claim after that tenant reaches its cap.
+/// The candidates are found so that a claim's cost does not grow with the backlog: each tenant's
+/// unfinished jobs of the kind are walked in creation order (`ix_job_open_tenant`), stopping at
+/// that tenant's room under its cap — a `LATERAL` join on PostgreSQL; on SQLite (no `LATERAL`) a
+/// correlated `IN` list per tenant that drives lookups by id, stopping at `$6` (the cap or the
+/// limit, whichever is smaller).
 fn picked(backend: DbBackend) -> String {
     let turns = "ORDER BY c.turn, c.created_at, c.id\n  LIMIT $3";
+    let order = "ORDER BY j.tenant_id, j.kind, j.created_at, j.id";
     match backend {
         DbBackend::Postgres => format!(
             "SELECT c.id FROM (
@@ -93,18 +92,21 @@ fn picked(backend: DbBackend) -> String {
   CROSS JOIN LATERAL (
     SELECT j.id, j.created_at {DUE_HEADS}
       AND j.tenant_id = t.id
-    ORDER BY j.tenant_id, j.kind, j.created_at, j.id
+    {order}
     LIMIT LEAST(GREATEST($5 - COALESCE(r.n, 0), 0), $3)) h) c
   {turns}"
         ),
         _ => format!(
             "SELECT c.id FROM (
-  SELECT j.id, j.created_at,
-    ROW_NUMBER() OVER (PARTITION BY j.tenant_id ORDER BY j.created_at, j.id) + COALESCE(r.n, 0) AS turn
-  FROM (SELECT j.id, j.tenant_id, j.created_at {DUE_HEADS}
-          AND j.tenant_id NOT IN (SELECT tenant_id FROM ({RUNNING}) full_up WHERE n >= $5)
-        ORDER BY j.created_at, j.id LIMIT $6) j
-  LEFT JOIN ({RUNNING}) r ON r.tenant_id = j.tenant_id) c
+  SELECT h.id, h.created_at,
+    ROW_NUMBER() OVER (PARTITION BY t.id ORDER BY h.created_at, h.id) + COALESCE(r.n, 0) AS turn
+  FROM tenant t
+  JOIN job h ON h.id IN (
+    SELECT j.id {DUE_HEADS}
+      AND j.tenant_id = t.id
+    {order}
+    LIMIT $6)
+  LEFT JOIN ({RUNNING}) r ON r.tenant_id = t.id) c
   WHERE c.turn <= $5
   {turns}"
         ),
@@ -160,9 +162,8 @@ impl Store {
         let mut values =
             vec![kind.into(), at.into(), i64::from(limit).into(), (at + lease).into(), i64::from(per_tenant).into()];
         if backend != DbBackend::Postgres {
-            // SQLite's candidates: twice the limit, enough to fill the claim when some tenants
-            // have only a little room left under their cap.
-            values.push((i64::from(limit) * 2).into());
+            // How far SQLite walks each tenant's jobs (it cannot stop at each one's room).
+            values.push(i64::from(limit.min(per_tenant)).into());
         }
         let rows = sql::query(&txn, &text, values).await?;
         txn.commit().await?;
