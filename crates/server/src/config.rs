@@ -85,7 +85,7 @@ pub struct Config {
     /// Waits between attempts of a send Flowroute refused for now (429, 5xx, no answer), in seconds;
     /// the last one's failure fails the text.
     pub flowroute_retry_schedule_secs: Vec<u64>,
-    /// Space sends per access key under Flowroute's default limits (5 SMS/s, 1 MMS/s). Turn off
+    /// Space sends per provider account under Flowroute's default limits (5 SMS/s, 1 MMS/s). Turn off
     /// only for an account whose limits Flowroute raised, or against a simulator.
     pub flowroute_pacing: bool,
     /// Where fetched MMS media are kept.
@@ -454,6 +454,54 @@ mod tests {
 
     fn error_of(file: Option<&Path>, pairs: &[(&str, &str)]) -> String {
         Config::load(file, env(pairs), &FlagOverrides::default()).unwrap_err().to_string()
+    }
+
+    /// The keys documented in docs/configuration.md's table of keys, with their default cells.
+    fn documented() -> Vec<(String, String)> {
+        include_str!("../../../docs/configuration.md")
+            .lines()
+            .skip_while(|line| !line.starts_with("| key | type | default | meaning |"))
+            .take_while(|line| line.starts_with('|'))
+            .filter_map(|line| {
+                let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+                let key = cells.get(1)?.strip_prefix('`')?.strip_suffix('`')?;
+                Some((key.to_owned(), (*cells.get(3)?).to_owned()))
+            })
+            .collect()
+    }
+
+    /// A default as the documentation writes it: in backticks, lists as `[a, b]`.
+    fn written(value: &serde_json::Value) -> Option<String> {
+        let plain = |v: &serde_json::Value| match v {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        match value {
+            // Computed when absent (the number of CPUs, `http://<listen>`): the text says how.
+            serde_json::Value::Null => None,
+            serde_json::Value::Array(items) => {
+                Some(format!("`[{}]`", items.iter().map(plain).collect::<Vec<_>>().join(", ")))
+            }
+            other => Some(format!("`{}`", plain(other))),
+        }
+    }
+
+    #[test]
+    fn every_key_is_documented_with_its_default() {
+        let docs = documented();
+        let defaults = serde_json::to_value(Config::default()).unwrap();
+        let serde_json::Value::Object(defaults) = defaults else { panic!("the defaults are not a map") };
+        // Secrets and the retired key are not serialized; their rows have no default to compare.
+        let unserialized = ["jwt_secret", "master_key", "metrics_token", "trust_forwarded_for"];
+        let mut keys: Vec<&str> = defaults.keys().map(String::as_str).chain(unserialized).collect();
+        keys.sort_unstable();
+        let mut documented_keys: Vec<&str> = docs.iter().map(|(k, _)| k.as_str()).collect();
+        documented_keys.sort_unstable();
+        assert_eq!(documented_keys, keys, "docs/configuration.md lists exactly the configuration keys");
+        for (key, cell) in &docs {
+            let Some(expected) = defaults.get(key).and_then(written) else { continue };
+            assert_eq!(cell, &expected, "docs/configuration.md gives `{key}` a default that is not its own");
+        }
     }
 
     #[test]
