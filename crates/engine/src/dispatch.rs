@@ -119,6 +119,8 @@ const HORIZON: Duration = Duration::from_secs(1);
 struct Ready {
     job: Held,
     ctx: SendContext,
+    /// The pacer's name for the text's provider account.
+    key: String,
     from: E164,
     to: E164,
     at: Instant,
@@ -171,16 +173,17 @@ async fn start(engine: Arc<Engine>, jobs: Vec<Held>, report: Report<Outcome>) {
             }
             tracing::warn!(message_id = %ctx.message_id, "no receipt named an unanswered send; sending again");
         }
+        let key = engine.pacer.key(&ctx);
         let (Ok(from), Ok(to)) = (E164::parse(&ctx.from), E164::parse(&ctx.to)) else {
             let detail = "the number or the recipient is not valid E.164".to_owned();
-            let answer = Answer::new(&engine.pacer, &ctx, None, SendOutcome::Refused { status: None, detail });
+            let answer = Answer::new(key, &ctx, None, SendOutcome::Refused { status: None, detail });
             let _ = report.send((job, Outcome::Answered(answer)));
             continue;
         };
         // Paced before the attempt is recorded, so a crash while waiting leaves no attempt that
         // looks as if it might have gone out.
         let at = if engine.config.pace_provider {
-            match engine.pacer.take(&engine.pacer.key(&ctx), !ctx.media_urls.is_empty(), HORIZON) {
+            match engine.pacer.take(&key, !ctx.media_urls.is_empty(), HORIZON) {
                 Ok(at) => at,
                 Err(later) => {
                     let wait = chrono::Duration::from_std(later - Instant::now()).unwrap_or_default();
@@ -191,7 +194,7 @@ async fn start(engine: Arc<Engine>, jobs: Vec<Held>, report: Report<Outcome>) {
         } else {
             Instant::now()
         };
-        ready.push(Ready { job, ctx, from, to, at });
+        ready.push(Ready { job, ctx, key, from, to, at });
     }
 
     ready.sort_by_key(|r| r.at);
@@ -237,11 +240,11 @@ struct Answer {
 }
 
 impl Answer {
-    fn new(pacer: &Pacer, ctx: &SendContext, attempt_id: Option<Uuid>, outcome: SendOutcome) -> Self {
+    fn new(key: String, ctx: &SendContext, attempt_id: Option<Uuid>, outcome: SendOutcome) -> Self {
         Self {
             result: SendResult { message_id: ctx.message_id, attempt_id, outcome },
             retry_after: None,
-            key: pacer.key(ctx),
+            key,
             mms: !ctx.media_urls.is_empty(),
             queued_at: ctx.queued_at,
         }
@@ -262,8 +265,8 @@ fn throttle_wait(retry_after: Option<Duration>) -> chrono::Duration {
 /// Sends a text whose slot was reserved, in a task of its own, and reports its answer.
 fn spawn_send(engine: &Arc<Engine>, r: Ready, attempt_id: Uuid, report: Report<Outcome>) {
     // Filled in with the outcome once the answer comes.
-    let mut answer = Answer::new(&engine.pacer, &r.ctx, Some(attempt_id), SendOutcome::Unknown(String::new()));
-    let task = tokio::spawn(send(engine.clone(), r.ctx, r.from, r.to));
+    let mut answer = Answer::new(r.key.clone(), &r.ctx, Some(attempt_id), SendOutcome::Unknown(String::new()));
+    let task = tokio::spawn(send(engine.clone(), r.ctx, r.key, r.from, r.to));
     let job = r.job;
     tokio::spawn(async move {
         (answer.result.outcome, answer.retry_after) = match task.await {
@@ -276,7 +279,13 @@ fn spawn_send(engine: &Arc<Engine>, r: Ready, attempt_id: Uuid, report: Report<O
 }
 
 /// Sends one text, right after its slot was reserved.
-async fn send(engine: Arc<Engine>, ctx: SendContext, from: E164, to: E164) -> (SendOutcome, Option<Duration>) {
+async fn send(
+    engine: Arc<Engine>,
+    ctx: SendContext,
+    key: String,
+    from: E164,
+    to: E164,
+) -> (SendOutcome, Option<Duration>) {
     let dlr = ctx.prefix.as_ref().map(|p| match &ctx.prefix_token {
         Some(t) => format!("{}/{p}?token={}", engine.config.public_url, t.expose_secret()),
         None => format!("{}/{p}", engine.config.public_url),
@@ -296,7 +305,7 @@ async fn send(engine: Arc<Engine>, ctx: SendContext, from: E164, to: E164) -> (S
         return (SendOutcome::Failed { status: None, detail }, None);
     }
     if engine.config.pace_provider {
-        engine.pacer.hold(&engine.pacer.key(&ctx), !ctx.media_urls.is_empty()).await;
+        engine.pacer.hold(&key, !ctx.media_urls.is_empty()).await;
     }
     match engine.flowroute.send(&ctx.endpoint, &creds, &msg).await {
         Ok(accepted) => (SendOutcome::Accepted(accepted.id), None),
