@@ -80,27 +80,27 @@ const RUNNING: &str = "SELECT tenant_id, COUNT(*) AS n FROM job \
 /// correlated `IN` list per tenant that drives lookups by id, stopping at `$6` (the cap or the
 /// limit, whichever is smaller).
 fn picked(backend: DbBackend) -> String {
-    let turns = "ORDER BY c.turn, c.created_at, c.id\n  LIMIT $3";
+    // Each tenant's candidates `h`, numbered in turn after its running jobs `r`; the claim takes
+    // the lowest turns first.
+    let turns = "SELECT c.id FROM (
+  SELECT h.id, h.created_at,
+    ROW_NUMBER() OVER (PARTITION BY t.id ORDER BY h.created_at, h.id) + COALESCE(r.n, 0) AS turn
+  FROM tenant t";
+    let lowest = "ORDER BY c.turn, c.created_at, c.id\n  LIMIT $3";
     let order = "ORDER BY j.tenant_id, j.kind, j.created_at, j.id";
     match backend {
         DbBackend::Postgres => format!(
-            "SELECT c.id FROM (
-  SELECT h.id, h.created_at,
-    ROW_NUMBER() OVER (PARTITION BY t.id ORDER BY h.created_at, h.id) + COALESCE(r.n, 0) AS turn
-  FROM tenant t
+            "{turns}
   LEFT JOIN ({RUNNING}) r ON r.tenant_id = t.id
   CROSS JOIN LATERAL (
     SELECT j.id, j.created_at {DUE_HEADS}
       AND j.tenant_id = t.id
     {order}
     LIMIT LEAST(GREATEST($5 - COALESCE(r.n, 0), 0), $3)) h) c
-  {turns}"
+  {lowest}"
         ),
         _ => format!(
-            "SELECT c.id FROM (
-  SELECT h.id, h.created_at,
-    ROW_NUMBER() OVER (PARTITION BY t.id ORDER BY h.created_at, h.id) + COALESCE(r.n, 0) AS turn
-  FROM tenant t
+            "{turns}
   JOIN job h ON h.id IN (
     SELECT j.id {DUE_HEADS}
       AND j.tenant_id = t.id
@@ -108,7 +108,7 @@ fn picked(backend: DbBackend) -> String {
     LIMIT $6)
   LEFT JOIN ({RUNNING}) r ON r.tenant_id = t.id) c
   WHERE c.turn <= $5
-  {turns}"
+  {lowest}"
         ),
     }
 }
