@@ -5,8 +5,10 @@
 
 pub mod compliance;
 pub mod e164;
+pub mod event;
 #[doc(hidden)]
 pub mod invariants;
+pub mod jobs;
 pub mod names;
 pub mod party;
 pub mod policy;
@@ -17,6 +19,8 @@ pub mod status;
 pub mod validation;
 
 pub use e164::{E164, E164Error};
+pub use event::{Event, EventBody};
+pub use jobs::JobKind;
 pub use party::Party;
 pub use policy::{AfterHours, BusinessWindow, KeywordRule, PolicySpec, Weekday};
 pub use validation::{FieldError, FieldErrors};

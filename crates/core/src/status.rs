@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// Where a message stands. Outbound: queued → sending → sent → delivered or failed. Inbound
 /// messages are `received`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MessageStatus {
     Received,
@@ -15,7 +15,65 @@ pub enum MessageStatus {
     Failed,
 }
 
+/// Which way a message went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// From a remote party to one of the tenant's numbers.
+    Inbound,
+    /// From the tenant (an extension, an admin or an auto-reply) to a remote party.
+    Outbound,
+}
+
+impl Direction {
+    pub const ALL: [Self; 2] = [Self::Inbound, Self::Outbound];
+
+    /// The stored and shown name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Inbound => "inbound",
+            Self::Outbound => "outbound",
+        }
+    }
+
+    /// Parses a stored or requested name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|d| d.as_str() == s)
+    }
+}
+
+/// Who or what wrote a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    /// An inbound text, from the provider.
+    Provider,
+    /// Sent by an extension.
+    Extension,
+    /// Sent by a tenant admin (or the system administrator) through the API.
+    Admin,
+    /// The policy's after-hours auto-reply.
+    AutoReply,
+    /// The policy's answer to HELP.
+    HelpReply,
+}
+
+impl Origin {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Provider => "provider",
+            Self::Extension => "extension",
+            Self::Admin => "admin",
+            Self::AutoReply => "auto_reply",
+            Self::HelpReply => "help_reply",
+        }
+    }
+}
+
 impl MessageStatus {
+    pub const ALL: [Self; 6] = [Self::Received, Self::Queued, Self::Sending, Self::Sent, Self::Delivered, Self::Failed];
+
     /// The stored and shown name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -30,15 +88,7 @@ impl MessageStatus {
 
     /// Parses a stored name.
     pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "received" => Self::Received,
-            "queued" => Self::Queued,
-            "sending" => Self::Sending,
-            "sent" => Self::Sent,
-            "delivered" => Self::Delivered,
-            "failed" => Self::Failed,
-            _ => return None,
-        })
+        Self::ALL.into_iter().find(|m| m.as_str() == s)
     }
 
     /// `delivered` and `failed` never change again.
@@ -85,6 +135,26 @@ pub fn from_receipt(code: Option<u32>, status: &str) -> MessageStatus {
 mod tests {
     use super::*;
     use rstest::rstest;
+
+    /// The stored names are the names the API shows (serde), and read back.
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn stored_names_are_the_serde_names() {
+        let name = |v: serde_json::Value| v.as_str().map(str::to_owned);
+        for s in MessageStatus::ALL {
+            assert_eq!(name(serde_json::to_value(s).unwrap()).as_deref(), Some(s.as_str()));
+            assert_eq!(MessageStatus::parse(s.as_str()), Some(s));
+        }
+        for d in Direction::ALL {
+            assert_eq!(name(serde_json::to_value(d).unwrap()).as_deref(), Some(d.as_str()));
+            assert_eq!(Direction::parse(d.as_str()), Some(d));
+        }
+        for o in [Origin::Provider, Origin::Extension, Origin::Admin, Origin::AutoReply, Origin::HelpReply] {
+            assert_eq!(name(serde_json::to_value(o).unwrap()).as_deref(), Some(o.as_str()));
+        }
+        assert_eq!(MessageStatus::parse("Delivered"), None);
+        assert_eq!(Direction::parse("in"), None);
+    }
 
     #[rstest]
     #[case(None, "smsc submit", MessageStatus::Sent)]

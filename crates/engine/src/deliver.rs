@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::Utc;
 use rand::Rng;
 use secrecy::ExposeSecret;
-use switchboard_store::events::WEBHOOK_DELIVERY;
+use switchboard_core::JobKind;
 use switchboard_store::outbox::{ClaimedJob, WebhookDelivery};
 use tokio::sync::watch;
 
@@ -131,7 +131,7 @@ pub async fn run_webhook_worker(engine: Arc<Engine>, stop: watch::Receiver<bool>
     let lease = engine.config.webhook_timeout * 2 + Duration::from_secs(5);
     let concurrency = engine.config.webhook_concurrency;
     let kind = worker::Kind {
-        kind: WEBHOOK_DELIVERY,
+        kind: JobKind::WebhookDelivery,
         concurrency,
         lease,
         per_tenant: engine.config.webhook_per_tenant,

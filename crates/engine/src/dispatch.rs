@@ -12,10 +12,10 @@ use uuid::Uuid;
 
 use secrecy::ExposeSecret;
 use switchboard_core::E164;
+use switchboard_core::JobKind;
 use switchboard_core::status::MessageStatus;
 use switchboard_flowroute::{Credentials, Outgoing, SendError};
 use switchboard_store::dispatch::{SendContext, SendOutcome, SendResult, Slot};
-use switchboard_store::events::PROVIDER_SEND;
 use tokio::sync::{Mutex, watch};
 use tokio::time::Instant;
 
@@ -139,7 +139,7 @@ async fn start(engine: Arc<Engine>, jobs: Vec<Held>, report: Report<Outcome>) {
     let settled = |job: Held, attempt: Attempt| {
         let _ = report.send((job, Outcome::Settled(attempt)));
     };
-    let ids: Vec<Uuid> = jobs.iter().filter_map(|j| j.message_id).collect();
+    let ids: Vec<Uuid> = jobs.iter().filter_map(|j| j.work.message_id()).collect();
     let mut contexts = match engine.store.send_contexts(&ids).await {
         Ok(c) => c,
         Err(e) => {
@@ -151,7 +151,7 @@ async fn start(engine: Arc<Engine>, jobs: Vec<Held>, report: Report<Outcome>) {
     let mut ready = Vec::with_capacity(jobs.len());
     let unknown_wait = chrono::Duration::from_std(engine.config.unknown_outcome_wait).unwrap_or_default();
     for job in jobs {
-        let Some(ctx) = job.message_id.and_then(|id| contexts.remove(&id)) else {
+        let Some(ctx) = job.work.message_id().and_then(|id| contexts.remove(&id)) else {
             settled(job, Attempt::Done);
             continue;
         };
@@ -392,7 +392,9 @@ async fn record(engine: Arc<Engine>, outcomes: Vec<(Held, Outcome)>) -> Vec<(Hel
     let last: Vec<SendResult> = attempts
         .iter()
         .filter_map(|(job, attempt)| {
-            let (Attempt::Retry { error, .. }, Some(message_id)) = (attempt, job.message_id) else { return None };
+            let (Attempt::Retry { error, .. }, Some(message_id)) = (attempt, job.work.message_id()) else {
+                return None;
+            };
             let tries = u32::try_from(job.attempts).unwrap_or(u32::MAX);
             engine.config.send_retry.next_delay(tries, None).is_none().then(|| SendResult {
                 message_id,
@@ -414,7 +416,7 @@ pub async fn run_dispatcher(engine: Arc<Engine>, stop: watch::Receiver<bool>) {
     // A send held by a process that died is claimed again after this long.
     let lease = engine.config.send_timeout * 2 + HORIZON + Duration::from_secs(5);
     let kind = worker::Kind {
-        kind: PROVIDER_SEND,
+        kind: JobKind::ProviderSend,
         concurrency: IN_FLIGHT,
         lease,
         per_tenant: PER_TENANT,

@@ -16,6 +16,8 @@ mod worker;
 use std::sync::Arc;
 use std::time::Duration;
 
+use switchboard_core::EventBody;
+use switchboard_core::event::{EndpointRecovered, EndpointUnavailable};
 use switchboard_store::Store;
 use tokio::sync::{Notify, broadcast};
 
@@ -219,17 +221,18 @@ impl Engine {
     /// Tells the tenant (an event in its log, not sent to the PBX in question) that its endpoint's
     /// breaker opened or closed.
     async fn endpoint_changed(&self, tenant: uuid::Uuid, url: &str, change: breaker::Transition) {
-        let (event_type, data) = match change {
+        let url = url.to_owned();
+        let body = match change {
             breaker::Transition::Opened { failures, retry_at } => {
                 tracing::warn!(%tenant, failures, %retry_at, "the PBX endpoint keeps failing; deliveries wait");
-                ("endpoint.unavailable", serde_json::json!({"url": url, "failures": failures, "retry_at": retry_at}))
+                EventBody::EndpointUnavailable(EndpointUnavailable { url, failures, retry_at })
             }
             breaker::Transition::Recovered { since } => {
                 tracing::info!(%tenant, %since, "the PBX endpoint answers again");
-                ("endpoint.recovered", serde_json::json!({"url": url, "failing_since": since}))
+                EventBody::EndpointRecovered(EndpointRecovered { url, failing_since: since })
             }
         };
-        match self.store.append_tenant_event(tenant, event_type, data).await {
+        match self.store.append_tenant_event(tenant, body).await {
             Ok(event) => self.published(&event),
             Err(e) => tracing::error!(%tenant, error = %e, "could not record an endpoint event"),
         }

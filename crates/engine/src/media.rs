@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use switchboard_store::events::MEDIA_FETCH;
+use switchboard_core::JobKind;
 use switchboard_store::media::{MediaItem, MediaState};
 use switchboard_store::outbox::ClaimedJob;
 use tokio::io::AsyncWriteExt;
@@ -140,7 +140,7 @@ async fn fetch(engine: &Engine, m: &MediaItem) -> Result<(u64, String), Failure>
 }
 
 async fn attempt(engine: &Engine, job: &ClaimedJob) -> Attempt {
-    let Some(id) = job.media_id else { return Attempt::Done };
+    let Some(id) = job.work.media_id() else { return Attempt::Done };
     let m = match engine.store.media_item(id).await {
         Ok(m) if m.state == MediaState::Pending => m,
         Ok(_) => return Attempt::Done,
@@ -171,7 +171,7 @@ async fn attempt(engine: &Engine, job: &ClaimedJob) -> Attempt {
 /// Runs the media fetcher until `stop` turns true.
 pub async fn run_media_worker(engine: Arc<Engine>, stop: watch::Receiver<bool>) {
     let kind = worker::Kind {
-        kind: MEDIA_FETCH,
+        kind: JobKind::MediaFetch,
         concurrency: 8,
         lease: Duration::from_secs(600),
         // A tenant whose media host hangs holds two fetches, not all eight.

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use switchboard_core::JobKind;
 use switchboard_store::outbox::ClaimedJob;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
 
@@ -54,12 +55,12 @@ async fn settle(engine: &Engine, outcomes: Vec<(Held, Attempt)>, policy: &RetryP
         let attempts = u32::try_from(job.attempts).unwrap_or(u32::MAX);
         let result = match policy.next_delay(attempts, retry_after) {
             Some(delay) => {
-                tracing::warn!(job_id = %job.id, kind = %job.kind, %error, retry_in_s = delay.as_secs_f64(), "job failed; will retry");
+                tracing::warn!(job_id = %job.id, kind = %job.work.kind(), %error, retry_in_s = delay.as_secs_f64(), "job failed; will retry");
                 let next = Utc::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::hours(10));
                 engine.store.retry_job(job.id, next, &error).await
             }
             None => {
-                tracing::error!(job_id = %job.id, kind = %job.kind, %error, "job failed for the last time; it is dead");
+                tracing::error!(job_id = %job.id, kind = %job.work.kind(), %error, "job failed for the last time; it is dead");
                 engine.store.kill_job(&job, &error).await
             }
         };
@@ -76,7 +77,7 @@ async fn claim_or_wait(engine: &Engine, kind: &Kind, limit: u32, stop: &mut watc
     let jobs = match engine.store.claim_jobs(kind.kind, limit, kind.per_tenant, lease).await {
         Ok(jobs) => jobs,
         Err(e) => {
-            tracing::warn!(error = %e, kind = kind.kind, "could not claim jobs");
+            tracing::warn!(error = %e, kind = %kind.kind, "could not claim jobs");
             Vec::new()
         }
     };
@@ -92,7 +93,7 @@ async fn claim_or_wait(engine: &Engine, kind: &Kind, limit: u32, stop: &mut watc
 
 /// How a kind of job runs: its wake-up, its retry schedule, how many at once, and its lease.
 pub(crate) struct Kind {
-    pub kind: &'static str,
+    pub kind: JobKind,
     /// Jobs held at once, from their claim until their outcome is recorded.
     pub concurrency: u32,
     pub lease: Duration,

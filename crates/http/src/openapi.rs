@@ -43,6 +43,39 @@ impl Modify for BearerAuth {
         send::send, send::admin_send,
         ingress::receive,
     ),
-    components(schemas(crate::error::Problem)),
+    components(schemas(crate::error::Problem, switchboard_core::Event)),
 )]
 pub struct ApiDoc;
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// A webhook consumer generates its types from the document: every event type must be there,
+    /// with the schema of its `data`.
+    #[test]
+    fn the_document_describes_every_event_and_its_payload() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let schemas = &doc["components"]["schemas"];
+        let variants = schemas["EventBody"]["oneOf"].as_array().unwrap();
+        let mut types: Vec<&str> = Vec::new();
+        for v in variants {
+            let kind = v["properties"]["type"]["enum"][0].as_str().unwrap();
+            let data = v["properties"]["data"]["$ref"].as_str().unwrap();
+            let name = data.trim_start_matches("#/components/schemas/");
+            assert!(schemas[name].is_object(), "{kind}: its payload {name} is described");
+            types.push(kind);
+        }
+        types.sort_unstable();
+        assert_eq!(
+            types,
+            ["delivery.dead", "endpoint.recovered", "endpoint.unavailable", "message.received", "message.status"]
+        );
+        let envelope = serde_json::to_string(&schemas["Event"]).unwrap();
+        for field in ["\"id\"", "\"tenant\"", "\"created_at\"", "EventBody"] {
+            assert!(envelope.contains(field), "the envelope names {field}: {envelope}");
+        }
+    }
+}

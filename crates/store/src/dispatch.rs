@@ -8,7 +8,6 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use secrecy::SecretString;
-use serde_json::json;
 use switchboard_core::status::MessageStatus;
 use uuid::Uuid;
 
@@ -503,19 +502,13 @@ pub(crate) async fn set_statuses(
         if let Some(p) = c.provider_id {
             m.provider_message_id = Some(p.to_owned());
         }
-        let mut data = json!({"message_id": c.id, "status": c.status.as_str(), "number": m.number, "to": m.remote});
-        if let Some(ext) = &m.sender_extension {
-            data["sender_extension"] = json!(ext);
-        }
         if let Some((code, message)) = c.error {
             m.error_code = code;
             m.error_message = Some(message.to_owned());
-            data["error_code"] = json!(code);
-            data["error_message"] = json!(message);
         }
         m.updated_at = at;
         let ordering = Some(events::ordering_key(&m.number, &m.remote));
-        new.push(NewEvent { tenant_id: m.tenant_id, event_type: "message.status", data, ordering });
+        new.push(NewEvent { tenant_id: m.tenant_id, body: events::status_changed(m, c.status), ordering });
         moved.push(i);
     }
     // Each moved message's final state, once.

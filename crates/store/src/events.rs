@@ -6,21 +6,34 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, DbBackend, EntityTrait, Set, TransactionTrait};
-use serde_json::{Value, json};
+use serde_json::Value;
+use switchboard_core::event::{Failure, StatusChanged};
+use switchboard_core::status::MessageStatus;
+use switchboard_core::{Event, EventBody, JobKind};
 use uuid::Uuid;
 
-use crate::entity::{event, job};
+use crate::entity::{event, job, message};
 use crate::sql;
 use crate::{StoreError, new_id};
-
-/// Job kinds.
-pub const WEBHOOK_DELIVERY: &str = "webhook_delivery";
-pub const PROVIDER_SEND: &str = "provider_send";
-pub const MEDIA_FETCH: &str = "media_fetch";
 
 /// The key that keeps one conversation's deliveries and sends in order.
 pub fn ordering_key(number: &str, remote: &str) -> String {
     format!("{number}|{remote}")
+}
+
+/// A text's `message.status` event, from the message as it now stands (its new `status` set):
+/// the provider's error code and words only when it failed.
+pub(crate) fn status_changed(m: &message::Model, status: MessageStatus) -> EventBody {
+    let error = (status == MessageStatus::Failed)
+        .then(|| Failure { error_code: m.error_code, error_message: m.error_message.clone() });
+    EventBody::MessageStatus(StatusChanged {
+        message_id: m.id,
+        status,
+        number: m.number.clone(),
+        to: m.remote.clone(),
+        sender_extension: m.sender_extension.clone(),
+        error,
+    })
 }
 
 /// An event as written.
@@ -39,35 +52,32 @@ pub struct AppendedEvent {
 pub(crate) async fn append<C: ConnectionTrait>(
     db: &C,
     tenant_id: Uuid,
-    event_type: &'static str,
-    data: Value,
+    body: EventBody,
     ordering_key: &str,
     at: DateTime<Utc>,
 ) -> Result<AppendedEvent, StoreError> {
-    write(db, tenant_id, event_type, data, Some(ordering_key), at).await
+    write(db, tenant_id, body, Some(ordering_key), at).await
 }
 
 /// Appends an event for the live stream only, with no webhook delivery.
 pub(crate) async fn append_unrouted<C: ConnectionTrait>(
     db: &C,
     tenant_id: Uuid,
-    event_type: &'static str,
-    data: Value,
+    body: EventBody,
     at: DateTime<Utc>,
 ) -> Result<AppendedEvent, StoreError> {
-    write(db, tenant_id, event_type, data, None, at).await
+    write(db, tenant_id, body, None, at).await
 }
 
 async fn write<C: ConnectionTrait>(
     db: &C,
     tenant_id: Uuid,
-    event_type: &'static str,
-    data: Value,
+    body: EventBody,
     ordering_key: Option<&str>,
     at: DateTime<Utc>,
 ) -> Result<AppendedEvent, StoreError> {
     let mut jobs = Vec::new();
-    let new = NewEvent { tenant_id, event_type, data, ordering: ordering_key.map(str::to_owned) };
+    let new = NewEvent { tenant_id, body, ordering: ordering_key.map(str::to_owned) };
     let event = append_batch(db, vec![new], at, &mut jobs).await?.pop().ok_or(StoreError::NotFound)?;
     for job in jobs {
         job.insert(db).await?;
@@ -78,8 +88,7 @@ async fn write<C: ConnectionTrait>(
 /// An event to append in a batch: with an ordering key it is also delivered to the tenant's PBX.
 pub(crate) struct NewEvent {
     pub tenant_id: Uuid,
-    pub event_type: &'static str,
-    pub data: Value,
+    pub body: EventBody,
     pub ordering: Option<String>,
 }
 
@@ -128,11 +137,12 @@ pub(crate) async fn append_batch<C: ConnectionTrait>(
         let (next, slug, webhook) = tenants.get_mut(&e.tenant_id).ok_or(StoreError::NotFound)?;
         let seq = *next;
         *next = next.map(|n| n + 1);
-        let payload = payload(e.event_type, slug, e.data, at);
+        let event_type = e.body.name();
+        let payload = payload(e.body, slug, at)?;
         models.push(event::ActiveModel {
             tenant_id: Set(e.tenant_id),
             seq: Set(seq),
-            event_type: Set(e.event_type.to_owned()),
+            event_type: Set(event_type.to_owned()),
             payload: Set(payload.clone()),
             created_at: Set(at),
             ..Default::default()
@@ -151,7 +161,7 @@ pub(crate) async fn append_batch<C: ConnectionTrait>(
     for e in written {
         let (position, payload, delivery) = by_id.remove(&payload_id(&e.payload)).ok_or(StoreError::NotFound)?;
         if let Some(key) = delivery {
-            jobs.push(job_model(new_id(), e.tenant_id, WEBHOOK_DELIVERY, &key, JobRef::Event(e.id), at));
+            jobs.push(job_model(new_id(), e.tenant_id, &key, Work::Webhook { event_id: e.id }, at));
         }
         if let Some(slot) = out.get_mut(position) {
             *slot = Some(AppendedEvent { id: e.id, seq: e.seq, tenant_id: e.tenant_id, payload });
@@ -242,37 +252,83 @@ impl crate::Store {
     }
 }
 
-/// An event's body as streams and PBX webhooks receive it. Its `id` is what PBXs deduplicate on
-/// (`webhook-id`): stable across retries, unique across tenants.
-pub(crate) fn payload(event_type: &str, slug: &str, data: Value, at: DateTime<Utc>) -> Value {
-    json!({
-        "type": event_type,
-        "id": format!("evt_{}", new_id().simple()),
-        "tenant": slug,
-        "created_at": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        "data": data,
-    })
+/// An event's body as streams and PBX webhooks receive it: the [`Event`] serialized. Its `id` is
+/// what PBXs deduplicate on (`webhook-id`): stable across retries, unique across tenants.
+fn payload(body: EventBody, slug: &str, at: DateTime<Utc>) -> Result<Value, StoreError> {
+    let event = Event { id: format!("evt_{}", new_id().simple()), tenant: slug.to_owned(), created_at: at, body };
+    serde_json::to_value(event).map_err(|e| StoreError::Internal(sea_orm::DbErr::Json(e.to_string())))
 }
 
-/// What a job works on.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum JobRef {
-    Event(i64),
-    Message(Uuid),
-    Media(Uuid),
+/// What a job works on: each kind of job with exactly the id it needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Work {
+    /// Post this event to the tenant's PBX.
+    Webhook { event_id: i64 },
+    /// Send this text through its provider.
+    Send { message_id: Uuid },
+    /// Fetch this attachment.
+    Media { media_id: Uuid },
+}
+
+impl Work {
+    /// The job's kind.
+    pub fn kind(self) -> JobKind {
+        match self {
+            Self::Webhook { .. } => JobKind::WebhookDelivery,
+            Self::Send { .. } => JobKind::ProviderSend,
+            Self::Media { .. } => JobKind::MediaFetch,
+        }
+    }
+
+    /// The stored row's `(event_id, message_id, media_id)`.
+    fn columns(self) -> (Option<i64>, Option<Uuid>, Option<Uuid>) {
+        match self {
+            Self::Webhook { event_id } => (Some(event_id), None, None),
+            Self::Send { message_id } => (None, Some(message_id), None),
+            Self::Media { media_id } => (None, None, Some(media_id)),
+        }
+    }
+
+    /// Reads a stored row's kind and ids back; `None` when the row lacks the id its kind needs.
+    pub(crate) fn from_columns(
+        kind: JobKind,
+        event_id: Option<i64>,
+        message_id: Option<Uuid>,
+        media_id: Option<Uuid>,
+    ) -> Option<Self> {
+        Some(match kind {
+            JobKind::WebhookDelivery => Self::Webhook { event_id: event_id? },
+            JobKind::ProviderSend => Self::Send { message_id: message_id? },
+            JobKind::MediaFetch => Self::Media { media_id: media_id? },
+        })
+    }
+
+    /// The event a webhook delivery carries.
+    pub fn event_id(self) -> Option<i64> {
+        self.columns().0
+    }
+
+    /// The text a send is for.
+    pub fn message_id(self) -> Option<Uuid> {
+        self.columns().1
+    }
+
+    /// The attachment a media fetch is for.
+    pub fn media_id(self) -> Option<Uuid> {
+        self.columns().2
+    }
 }
 
 /// Writes a pending job, due now.
 pub(crate) async fn enqueue<C: ConnectionTrait>(
     db: &C,
     tenant_id: Uuid,
-    kind: &str,
     ordering_key: &str,
-    target: JobRef,
+    work: Work,
     at: DateTime<Utc>,
 ) -> Result<Uuid, StoreError> {
     let id = new_id();
-    job_model(id, tenant_id, kind, ordering_key, target, at).insert(db).await?;
+    job_model(id, tenant_id, ordering_key, work, at).insert(db).await?;
     Ok(id)
 }
 
@@ -280,20 +336,15 @@ pub(crate) async fn enqueue<C: ConnectionTrait>(
 pub(crate) fn job_model(
     id: Uuid,
     tenant_id: Uuid,
-    kind: &str,
     ordering_key: &str,
-    target: JobRef,
+    work: Work,
     at: DateTime<Utc>,
 ) -> job::ActiveModel {
-    let (event_id, message_id, media_id) = match target {
-        JobRef::Event(e) => (Some(e), None, None),
-        JobRef::Message(m) => (None, Some(m), None),
-        JobRef::Media(m) => (None, None, Some(m)),
-    };
+    let (event_id, message_id, media_id) = work.columns();
     job::ActiveModel {
         id: Set(id),
         tenant_id: Set(tenant_id),
-        kind: Set(kind.to_owned()),
+        kind: Set(work.kind().as_str().to_owned()),
         message_id: Set(message_id),
         event_id: Set(event_id),
         media_id: Set(media_id),

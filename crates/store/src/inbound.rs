@@ -10,13 +10,16 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult, Set, Value as Sql};
-use serde_json::{Value, json};
+use serde_json::Value;
+use switchboard_core::EventBody;
+use switchboard_core::event::{MediaLink, MessageReceived, Named};
 use switchboard_core::routing::{OptOutChange, Reply, RouteDecision};
 use switchboard_core::segments;
+use switchboard_core::status::{Direction, MessageStatus, Origin};
 use uuid::Uuid;
 
 use crate::entity::{conversation, job, media, message};
-use crate::events::{self, AppendedEvent, JobRef, MEDIA_FETCH, NewEvent, PROVIDER_SEND};
+use crate::events::{self, AppendedEvent, NewEvent, Work};
 use crate::outbound::{NewOutbound, insert_outbound, is_opted_out};
 use crate::{Store, StoreError, new_id, now, sql};
 
@@ -166,17 +169,15 @@ impl Directory {
         Ok(Self { contacts, companies })
     }
 
-    /// The sender's contact and company (the contact's, else the catch-all), as ids and as the
-    /// event shows them.
-    fn named(&self, text: &InboundText) -> (Value, Value, Option<Uuid>, Option<Uuid>) {
+    /// The sender's contact and company (the contact's, else the catch-all).
+    fn named(&self, text: &InboundText) -> (Option<Named>, Option<Named>) {
         let found = self.contacts.get(&(text.tenant_id, text.remote.clone()));
         let company_id = found.and_then(|c| c.2).or(text.catch_all_company_id);
         let company = company_id
             .and_then(|id| self.companies.get(&id).map(|c| (id, c)))
             .filter(|(_, (tenant, _))| *tenant == text.tenant_id);
-        let contact_json = found.map_or(Value::Null, |c| json!({"id": c.0, "name": c.1}));
-        let company_json = company.map_or(Value::Null, |(id, c)| json!({"id": id, "name": c.1}));
-        (contact_json, company_json, found.map(|c| c.0), company.map(|(id, _)| id))
+        let contact = found.map(|c| Named { id: c.0, name: c.1.clone() });
+        (contact, company.map(|(id, c)| Named { id, name: c.1.clone() }))
     }
 }
 
@@ -331,15 +332,21 @@ pub(crate) async fn record_batch(
         let conv = convs.get_mut(&conv_key(text)).ok_or(StoreError::NotFound)?;
         let decision = decide(conv.last_auto_reply_at);
         let ordering = events::ordering_key(&text.number, &text.remote);
-        let (contact_json, company_json, contact_id, company_id) = directory.named(text);
+        let (contact, company) = directory.named(text);
+        let (contact_id, company_id) = (contact.as_ref().map(|c| c.id), company.as_ref().map(|c| c.id));
         let message_id = new_id();
         seen.insert(key, message_id);
 
-        let mut media_json = Vec::with_capacity(text.media.len());
+        let mut links = Vec::with_capacity(text.media.len());
         for m in &text.media {
             let id = new_id();
-            media_json.push(json!({"id": id, "url": format!("{}/{id}", text.media_base_url),
-                "mime_type": m.mime_type, "size": m.size, "file_name": m.file_name}));
+            links.push(MediaLink {
+                id,
+                url: format!("{}/{id}", text.media_base_url),
+                mime_type: m.mime_type.clone(),
+                size: m.size,
+                file_name: m.file_name.clone(),
+            });
             w.media.push(media::ActiveModel {
                 id: Set(id),
                 tenant_id: Set(text.tenant_id),
@@ -353,20 +360,22 @@ pub(crate) async fn record_batch(
                 created_at: Set(at),
             });
             let key = format!("media:{id}");
-            w.jobs.push(events::job_model(new_id(), text.tenant_id, MEDIA_FETCH, &key, JobRef::Media(id), at));
+            w.jobs.push(events::job_model(new_id(), text.tenant_id, &key, Work::Media { media_id: id }, at));
         }
         let (encoding, segment_count) = segments::count(text.body.as_deref());
         w.messages.push(message::ActiveModel {
             id: Set(message_id),
             tenant_id: Set(text.tenant_id),
-            direction: Set("inbound".into()),
+            direction: Set(Direction::Inbound.as_str().into()),
             number: Set(text.number.clone()),
             remote: Set(text.remote.clone()),
             body: Set(text.body.clone()),
-            media: Set(Value::Array(media_json.clone())),
+            media: Set(
+                serde_json::to_value(&links).map_err(|e| StoreError::Internal(sea_orm::DbErr::Json(e.to_string())))?
+            ),
             segments: Set(i32::try_from(segment_count).unwrap_or(i32::MAX)),
             encoding: Set(encoding.code()),
-            status: Set("received".into()),
+            status: Set(MessageStatus::Received.as_str().into()),
             provider_message_id: Set(Some(text.provider_message_id.clone())),
             error_code: Set(None),
             // The record on the message of attachments not kept.
@@ -377,14 +386,14 @@ pub(crate) async fn record_batch(
                     text.media.len()
                 )
             })),
-            extensions: Set(json!(decision.destinations)),
+            extensions: Set(Value::from(decision.destinations.clone())),
             sender_extension: Set(None),
             contact_id: Set(contact_id),
             company_id: Set(company_id),
             keyword: Set(decision.keyword.map(str::to_owned)),
             created_at: Set(at),
             updated_at: Set(at),
-            origin: Set("provider".into()),
+            origin: Set(Origin::Provider.as_str().into()),
         });
         for ext in &decision.destinations {
             *w.unread.entry((conv.id, ext.clone())).or_default() += 1;
@@ -399,8 +408,8 @@ pub(crate) async fn record_batch(
                 let (origin, body) = match reply {
                     // Nothing but the HELP answer goes to a party that has opted out.
                     Reply::AutoReply { .. } if opted_out => continue,
-                    Reply::AutoReply { body } => ("auto_reply", body),
-                    Reply::Help { body } => ("help_reply", body),
+                    Reply::AutoReply { body } => (Origin::AutoReply, body),
+                    Reply::Help { body } => (Origin::HelpReply, body),
                 };
                 // Either kind starts the day in which the remote gets no other automatic reply.
                 auto_replied = true;
@@ -422,8 +431,8 @@ pub(crate) async fn record_batch(
                     },
                 )
                 .await?;
-                let job = JobRef::Message(reply_id);
-                w.jobs.push(events::job_model(new_id(), text.tenant_id, PROVIDER_SEND, &ordering, job, at));
+                let job = Work::Send { message_id: reply_id };
+                w.jobs.push(events::job_model(new_id(), text.tenant_id, &ordering, job, at));
             }
         }
         conv.last_message_id = Some(message_id);
@@ -432,24 +441,22 @@ pub(crate) async fn record_batch(
             conv.last_auto_reply_at = Some(at);
         }
         changed.insert(conv.id);
-        let mut data = json!({
-            "message_id": message_id,
-            "number": text.number,
-            "from": text.remote,
-            "to": text.number,
-            "body": text.body,
-            "media": media_json,
-            "extensions": decision.destinations,
-            "contact": contact_json,
-            "company": company_json,
-            "keyword": decision.keyword,
-            "conversation_id": conv.id,
-        });
-        if text.media_dropped > 0 {
-            data["media_dropped"] = json!(text.media_dropped);
-        }
-        let event =
-            NewEvent { tenant_id: text.tenant_id, event_type: "message.received", data, ordering: Some(ordering) };
+        let received = MessageReceived {
+            message_id,
+            conversation_id: conv.id,
+            number: text.number.clone(),
+            from: text.remote.clone(),
+            to: text.number.clone(),
+            body: text.body.clone(),
+            media: links,
+            media_dropped: text.media_dropped,
+            extensions: decision.destinations.clone(),
+            contact,
+            company,
+            keyword: decision.keyword.map(str::to_owned),
+        };
+        let body = EventBody::MessageReceived(received);
+        let event = NewEvent { tenant_id: text.tenant_id, body, ordering: Some(ordering) };
         w.events.push(PendingEvent { item: index, message_id, decision, event });
         outcomes.push(None);
     }

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
+use switchboard_core::status::{Direction, MessageStatus};
 use switchboard_core::{E164, FieldErrors};
 use uuid::Uuid;
 
@@ -71,8 +72,6 @@ pub struct OptOut {
     pub created_at: DateTime<Utc>,
 }
 
-const STATUSES: &[&str] = &["received", "queued", "sending", "sent", "delivered", "failed"];
-
 pub(crate) fn message_record(m: message::Model) -> Message {
     Message {
         id: m.id,
@@ -122,17 +121,18 @@ impl Store {
             select = select.filter(message::Column::Remote.eq(r.as_str()));
         }
         if let Some(d) = &filter.direction {
-            if d == "inbound" || d == "outbound" {
+            if let Some(d) = Direction::parse(d) {
                 select = select.filter(message::Column::Direction.eq(d.as_str()));
             } else {
                 errors.add("direction", "must be 'inbound' or 'outbound'");
             }
         }
         if let Some(s) = &filter.status {
-            if STATUSES.contains(&s.as_str()) {
+            if let Some(s) = MessageStatus::parse(s) {
                 select = select.filter(message::Column::Status.eq(s.as_str()));
             } else {
-                errors.add("status", format!("must be one of {}", STATUSES.join(", ")));
+                let names: Vec<&str> = MessageStatus::ALL.iter().map(|s| s.as_str()).collect();
+                errors.add("status", format!("must be one of {}", names.join(", ")));
             }
         }
         errors.finish().map_err(StoreError::Invalid)?;

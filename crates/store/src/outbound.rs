@@ -6,12 +6,13 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrde
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use switchboard_core::status::{Direction, MessageStatus, Origin};
 use switchboard_core::validation::web_url;
 use switchboard_core::{E164, FieldErrors, segments};
 use uuid::Uuid;
 
 use crate::entity::{extension, message, number, provider};
-use crate::events::{self, JobRef, PROVIDER_SEND};
+use crate::events::{self, Work};
 use crate::{Store, StoreError, new_id, now, sql};
 
 /// How long an `Idempotency-Key` is remembered.
@@ -94,7 +95,7 @@ pub(crate) struct NewOutbound<'a> {
     pub contact_id: Option<Uuid>,
     pub company_id: Option<Uuid>,
     /// `extension`, `admin`, `auto_reply` or `help_reply`.
-    pub origin: &'a str,
+    pub origin: Origin,
     pub at: DateTime<Utc>,
 }
 
@@ -107,14 +108,14 @@ pub(crate) async fn insert_outbound(
     Ok(message::ActiveModel {
         id: Set(m.id),
         tenant_id: Set(m.tenant),
-        direction: Set("outbound".into()),
+        direction: Set(Direction::Outbound.as_str().into()),
         number: Set(m.number.to_owned()),
         remote: Set(m.remote.to_owned()),
         body: Set(m.body.map(str::to_owned)),
         media: Set(json!(m.media_urls.iter().map(|u| json!({"url": u})).collect::<Vec<_>>())),
         segments: Set(i32::try_from(segment_count).unwrap_or(i32::MAX)),
         encoding: Set(encoding.code()),
-        status: Set("queued".into()),
+        status: Set(MessageStatus::Queued.as_str().into()),
         provider_message_id: Set(None),
         error_code: Set(None),
         error_message: Set(None),
@@ -125,7 +126,7 @@ pub(crate) async fn insert_outbound(
         keyword: Set(None),
         created_at: Set(m.at),
         updated_at: Set(m.at),
-        origin: Set(m.origin.to_owned()),
+        origin: Set(m.origin.as_str().to_owned()),
     }
     .insert(db)
     .await?)
@@ -332,7 +333,7 @@ impl Store {
                 sender_extension: sender_ext.as_deref(),
                 contact_id: None,
                 company_id: None,
-                origin: if sender_ext.is_some() { "extension" } else { "admin" },
+                origin: if sender_ext.is_some() { Origin::Extension } else { Origin::Admin },
                 at,
             },
         )
@@ -369,12 +370,9 @@ impl Store {
         )
         .await?;
         let ordering = events::ordering_key(&n.e164, to.as_str());
-        events::enqueue(&txn, tenant, PROVIDER_SEND, &ordering, JobRef::Message(id), at).await?;
-        let mut data = json!({"message_id": id, "status": "queued", "number": n.e164, "to": to.to_string()});
-        if let Some(ext) = &sender_ext {
-            data["sender_extension"] = json!(ext);
-        }
-        let event = events::append(&txn, tenant, "message.status", data, &ordering, at).await?;
+        events::enqueue(&txn, tenant, &ordering, Work::Send { message_id: id }, at).await?;
+        let body = events::status_changed(&m, MessageStatus::Queued);
+        let event = events::append(&txn, tenant, body, &ordering, at).await?;
         txn.commit().await?;
         Ok((queued(&m), Some(event)))
     }

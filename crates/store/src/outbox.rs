@@ -6,13 +6,15 @@
 use chrono::{DateTime, Duration, Utc};
 use std::collections::{BTreeSet, HashMap};
 
-use sea_orm::{ColumnTrait, DbBackend, EntityTrait, QueryFilter, QueryResult};
+use sea_orm::{ColumnTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryResult};
 use secrecy::SecretString;
-use serde_json::{Value, json};
+use serde_json::Value;
+use switchboard_core::event::DeliveryDead;
+use switchboard_core::{EventBody, JobKind};
 use uuid::Uuid;
 
 use crate::entity::{event, tenant};
-use crate::events::{self};
+use crate::events::{self, Work};
 use crate::tenants::PREVIOUS_SECRET_GRACE;
 use crate::{Store, StoreError, now, sql};
 
@@ -21,10 +23,8 @@ use crate::{Store, StoreError, now, sql};
 pub struct ClaimedJob {
     pub id: Uuid,
     pub tenant_id: Uuid,
-    pub kind: String,
-    pub event_id: Option<i64>,
-    pub message_id: Option<Uuid>,
-    pub media_id: Option<Uuid>,
+    /// Its kind, with the id that kind works on.
+    pub work: Work,
     /// Attempts so far, this one included.
     pub attempts: i32,
 }
@@ -133,15 +133,14 @@ fn claim_sql(backend: DbBackend) -> String {
 }
 
 fn claimed(row: &QueryResult) -> Result<ClaimedJob, StoreError> {
-    Ok(ClaimedJob {
-        id: row.try_get("", "id")?,
-        tenant_id: row.try_get("", "tenant_id")?,
-        kind: row.try_get("", "kind")?,
-        event_id: row.try_get("", "event_id")?,
-        message_id: row.try_get("", "message_id")?,
-        media_id: row.try_get("", "media_id")?,
-        attempts: row.try_get("", "attempts")?,
-    })
+    let id: Uuid = row.try_get("", "id")?;
+    let kind: String = row.try_get("", "kind")?;
+    let (event_id, message_id, media_id) =
+        (row.try_get("", "event_id")?, row.try_get("", "message_id")?, row.try_get("", "media_id")?);
+    let work = JobKind::parse(&kind).and_then(|kind| Work::from_columns(kind, event_id, message_id, media_id));
+    let work =
+        work.ok_or_else(|| StoreError::Internal(DbErr::Custom(format!("job {id}: kind {kind:?} without its id"))))?;
+    Ok(ClaimedJob { id, tenant_id: row.try_get("", "tenant_id")?, work, attempts: row.try_get("", "attempts")? })
 }
 
 impl Store {
@@ -150,7 +149,7 @@ impl Store {
     /// worker died) is claimed again.
     pub async fn claim_jobs(
         &self,
-        kind: &str,
+        kind: JobKind,
         limit: u32,
         per_tenant: u32,
         lease: Duration,
@@ -159,8 +158,13 @@ impl Store {
         let txn = self.write_txn().await?;
         let backend = self.db().get_database_backend();
         let text = claim_sql(backend);
-        let mut values =
-            vec![kind.into(), at.into(), i64::from(limit).into(), (at + lease).into(), i64::from(per_tenant).into()];
+        let mut values = vec![
+            kind.as_str().into(),
+            at.into(),
+            i64::from(limit).into(),
+            (at + lease).into(),
+            i64::from(per_tenant).into(),
+        ];
         if backend != DbBackend::Postgres {
             // How far SQLite walks each tenant's jobs (it cannot stop at each one's room).
             values.push(i64::from(limit.min(per_tenant)).into());
@@ -209,11 +213,10 @@ impl Store {
     pub async fn append_tenant_event(
         &self,
         tenant: Uuid,
-        event_type: &'static str,
-        data: Value,
+        body: EventBody,
     ) -> Result<events::AppendedEvent, StoreError> {
         let txn = self.write_txn().await?;
-        let event = events::append_unrouted(&txn, tenant, event_type, data, now()).await?;
+        let event = events::append_unrouted(&txn, tenant, body, now()).await?;
         txn.commit().await?;
         Ok(event)
     }
@@ -229,9 +232,15 @@ impl Store {
             vec![job.id.into(), truncate(error).into(), at.into()],
         )
         .await?;
-        let data = json!({"job_id": job.id, "kind": job.kind, "event_id": job.event_id, "message_id": job.message_id,
-                          "attempts": job.attempts, "last_error": truncate(error)});
-        events::append_unrouted(&txn, job.tenant_id, "delivery.dead", data, at).await?;
+        let dead = DeliveryDead {
+            job_id: job.id,
+            kind: job.work.kind(),
+            event_id: job.work.event_id(),
+            message_id: job.work.message_id(),
+            attempts: job.attempts,
+            last_error: truncate(error),
+        };
+        events::append_unrouted(&txn, job.tenant_id, EventBody::DeliveryDead(dead), at).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -243,7 +252,7 @@ impl Store {
         &self,
         jobs: &[ClaimedJob],
     ) -> Result<HashMap<Uuid, Option<WebhookDelivery>>, StoreError> {
-        let event_ids: BTreeSet<i64> = jobs.iter().filter_map(|j| j.event_id).collect();
+        let event_ids: BTreeSet<i64> = jobs.iter().filter_map(|j| j.work.event_id()).collect();
         let events: HashMap<i64, event::Model> = event::Entity::find()
             .filter(event::Column::Id.is_in(event_ids))
             .all(self.db())
@@ -262,7 +271,7 @@ impl Store {
         }
         let mut out = HashMap::with_capacity(jobs.len());
         for job in jobs {
-            let Some(ev) = job.event_id.and_then(|id| events.get(&id)) else { continue };
+            let Some(ev) = job.work.event_id().and_then(|id| events.get(&id)) else { continue };
             let Some(target) = targets.get(&ev.tenant_id) else { continue };
             let delivery = target.as_ref().map(|(url, secrets)| WebhookDelivery {
                 url: url.clone(),

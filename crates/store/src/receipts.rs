@@ -2,8 +2,7 @@
 //! that arrive out of order never move it back, and `delivered` and `failed` are final.
 
 use sea_orm::{ActiveModelTrait, ColumnTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect, Set};
-use serde_json::json;
-use switchboard_core::status::MessageStatus;
+use switchboard_core::status::{Direction, MessageStatus};
 use uuid::Uuid;
 
 use crate::entity::message;
@@ -41,7 +40,7 @@ impl Store {
         let txn = self.write_txn().await?;
         let mut find = message::Entity::find()
             .filter(message::Column::TenantId.eq(r.tenant_id))
-            .filter(message::Column::Direction.eq("outbound"))
+            .filter(message::Column::Direction.eq(Direction::Outbound.as_str()))
             .filter(message::Column::ProviderMessageId.eq(r.provider_message_id.as_str()));
         if self.db().get_database_backend() == DbBackend::Postgres {
             find = find.lock_exclusive();
@@ -66,16 +65,8 @@ impl Store {
         model.error_message = Set(error_message.clone());
         model.updated_at = Set(at);
         let model = model.update(&txn).await?;
-        let mut data =
-            json!({"message_id": id, "status": r.status.as_str(), "number": model.number, "to": model.remote});
-        if failed {
-            data["error_code"] = json!(error_code);
-            data["error_message"] = json!(error_message);
-        }
-        if let Some(ext) = &model.sender_extension {
-            data["sender_extension"] = json!(ext);
-        }
-        let event = events::append(&txn, r.tenant_id, "message.status", data, &ordering, at).await?;
+        let body = events::status_changed(&model, r.status);
+        let event = events::append(&txn, r.tenant_id, body, &ordering, at).await?;
         txn.commit().await?;
         Ok(ReceiptOutcome::Applied { message_id: id, event })
     }

@@ -286,7 +286,8 @@ pub async fn poll_for_streams(
 /// `id` is the tenant's event sequence number; reconnect with `Last-Event-ID` to resume.
 #[utoipa::path(tag = "extension", security(("bearer" = [])), params(EventsQuery,
         ("Last-Event-ID" = Option<i64>, Header, description = "resume after this event")),
-    responses((status = 200, content_type = "text/event-stream", body = String), (status = 403, body = Problem),
+    responses((status = 200, content_type = "text/event-stream", body = switchboard_core::Event,
+        description = "one `id:`, `event:` (the type) and `data:` (the event as JSON) per event"), (status = 403, body = Problem),
         (status = 429, body = Problem)))]
 #[get("/api/v1/events")]
 pub async fn events(
