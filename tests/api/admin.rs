@@ -5,9 +5,12 @@ use serde_json::json;
 
 use futures_util::StreamExt;
 
+use switchboard_test_macros::suite_test;
+
 use crate::support::TestApp;
 
-pub async fn tenant_lifecycle_shows_the_secret_once(app: TestApp) {
+#[suite_test]
+async fn tenant_lifecycle_shows_the_secret_once(app: TestApp) {
     let sys = app.system.clone();
     let created = app.post("/api/v1/tenants", &sys, json!({"slug": "acme", "name": "Acme Dental"})).await;
     let body = created.expect(StatusCode::CREATED).clone();
@@ -51,7 +54,8 @@ pub async fn tenant_lifecycle_shows_the_secret_once(app: TestApp) {
     assert_eq!(app.get("/api/v1/tenants", &sys).await.json["items"], json!([]));
 }
 
-pub async fn a_tenant_is_configured_end_to_end_through_the_api(app: TestApp) {
+#[suite_test]
+async fn a_tenant_is_configured_end_to_end_through_the_api(app: TestApp) {
     let admin = app.tenant("acme").await;
     let t = "/api/v1/tenants/acme";
     let company = app.post(&format!("{t}/companies"), &admin, json!({"name": "Walk-ins"})).await;
@@ -162,7 +166,8 @@ pub async fn a_tenant_is_configured_end_to_end_through_the_api(app: TestApp) {
     assert_eq!(app.get(&format!("{t}/extensions"), &admin).await.json["items"].as_array().unwrap().len(), 3);
 }
 
-pub async fn deleting_something_in_use_is_409_naming_the_referrer(app: TestApp) {
+#[suite_test]
+async fn deleting_something_in_use_is_409_naming_the_referrer(app: TestApp) {
     let c = app.configured_tenant("acme", "acmein", "+12025550100").await;
     let (t, tok) = (&c.base, &c.token);
     let r = app.delete(&format!("{t}/extensions/101"), tok).await;
@@ -230,7 +235,8 @@ pub async fn deleting_something_in_use_is_409_naming_the_referrer(app: TestApp) 
     app.delete(t, &sys).await.expect(StatusCode::NO_CONTENT);
 }
 
-pub async fn names_taken_anywhere_are_409(app: TestApp) {
+#[suite_test]
+async fn names_taken_anywhere_are_409(app: TestApp) {
     let a = app.configured_tenant("acme", "acmein", "+12025550100").await;
     let b = app.configured_tenant("globex", "globexin", "+12025550101").await;
     let sys = app.system.clone();
@@ -270,7 +276,8 @@ pub async fn names_taken_anywhere_are_409(app: TestApp) {
     assert_eq!(app.get(&format!("{}/prefixes", b.base), &b.token).await.json["items"].as_array().unwrap().len(), 1);
 }
 
-pub async fn lists_paginate_with_cursors(app: TestApp) {
+#[suite_test]
+async fn lists_paginate_with_cursors(app: TestApp) {
     let admin = app.tenant("acme").await;
     let t = "/api/v1/tenants/acme";
     let mut made = Vec::new();
@@ -310,7 +317,8 @@ pub async fn lists_paginate_with_cursors(app: TestApp) {
     assert_eq!(r.fields(), vec!["limit"]);
 }
 
-pub async fn patches_set_clear_and_keep_fields(app: TestApp) {
+#[suite_test]
+async fn patches_set_clear_and_keep_fields(app: TestApp) {
     let c = app.configured_tenant("acme", "acmein", "+12025550100").await;
     let (t, tok) = (&c.base, &c.token);
     let company = app.post(&format!("{t}/companies"), tok, json!({"name": "Walk-ins"})).await;
@@ -362,7 +370,8 @@ pub async fn patches_set_clear_and_keep_fields(app: TestApp) {
     app.delete(&format!("{t}/contacts/{cid}"), tok).await.problem(StatusCode::NOT_FOUND, "not_found");
 }
 
-pub async fn provider_secret_is_never_returned_nor_stored_in_plain_text(app: TestApp) {
+#[suite_test]
+async fn provider_secret_is_never_returned_nor_stored_in_plain_text(app: TestApp) {
     let secret = "FR-SECRET-7f3a9c1e5b";
     let admin = app.tenant("acme").await;
     let t = "/api/v1/tenants/acme";
@@ -421,7 +430,8 @@ pub async fn provider_secret_is_never_returned_nor_stored_in_plain_text(app: Tes
     app.patch(&format!("{t}/providers/{id}"), &admin, json!({"secret_key": secret})).await.expect(StatusCode::OK);
 }
 
-pub async fn messages_and_opt_outs_are_readable_filtered_and_liftable(app: TestApp) {
+#[suite_test]
+async fn messages_and_opt_outs_are_readable_filtered_and_liftable(app: TestApp) {
     let c = app.configured_tenant("acme", "acmein", "+12025550100").await;
     let tenant_id = uuid::Uuid::parse_str(app.get(&c.base, &c.token).await.json["id"].as_str().unwrap()).unwrap();
     let now = chrono::Utc::now();
@@ -487,7 +497,8 @@ pub async fn messages_and_opt_outs_are_readable_filtered_and_liftable(app: TestA
     app.delete(&format!("{t}/opt-outs/+12065550123"), &c.token).await.problem(StatusCode::NOT_FOUND, "not_found");
 }
 
-pub async fn concurrent_writers_queue_instead_of_failing(app: TestApp) {
+#[suite_test]
+async fn concurrent_writers_queue_instead_of_failing(app: TestApp) {
     let a = app.configured_tenant("acme", "acmein", "+12025550100").await;
     let b = app.configured_tenant("globex", "globexin", "+12025550101").await;
     // Forty writers at once, each in its own transaction that reads before it writes.
@@ -534,7 +545,8 @@ pub async fn concurrent_writers_queue_instead_of_failing(app: TestApp) {
 
 /// A provider's secret was given for its endpoint: moving the endpoint to another host needs the
 /// secret again, so a stored secret is never sent where the admin did not send it.
-pub async fn moving_a_providers_endpoint_needs_its_secret_again(app: TestApp) {
+#[suite_test]
+async fn moving_a_providers_endpoint_needs_its_secret_again(app: TestApp) {
     let admin = app.tenant("acme").await;
     let t = "/api/v1/tenants/acme";
     let created = app

@@ -9,6 +9,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use switchboard_http::Role;
 
+use switchboard_test_macros::suite_test;
+
 use crate::support::TestApp;
 
 fn sign(alg: Algorithm, secret: &str, claims: &Value) -> String {
@@ -32,7 +34,8 @@ fn unsigned(claims: &Value) -> String {
     format!("{header}.{payload}.")
 }
 
-pub async fn tokens_are_hs256_with_expiry_only(app: TestApp) {
+#[suite_test]
+async fn tokens_are_hs256_with_expiry_only(app: TestApp) {
     app.tenant("acme").await;
     let exp = chrono::Utc::now().timestamp() + 600;
     let good = json!({"sub": "t", "role": "system", "exp": exp});
@@ -92,7 +95,8 @@ pub async fn tokens_are_hs256_with_expiry_only(app: TestApp) {
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 }
 
-pub async fn roles_are_enforced_per_route(app: TestApp) {
+#[suite_test]
+async fn roles_are_enforced_per_route(app: TestApp) {
     let acme = app.tenant("acme").await;
     app.tenant("globex").await;
     let ext = app.token(Role::Extension, Some("acme"), Some("101"));
@@ -121,7 +125,8 @@ pub async fn roles_are_enforced_per_route(app: TestApp) {
 
 /// A suspended tenant may read, nothing else (the system administrator may still change it), and
 /// its queued texts wait unsent until it is active again.
-pub async fn a_suspended_tenant_may_read_and_its_sends_wait(app: TestApp) {
+#[suite_test]
+async fn a_suspended_tenant_may_read_and_its_sends_wait(app: TestApp) {
     use base64::Engine as _;
     use switchboard_store::outbound::{SendInput, Sender};
 
@@ -187,7 +192,8 @@ pub async fn a_suspended_tenant_may_read_and_its_sends_wait(app: TestApp) {
 /// Tokens name their tenant by slug, and a deleted tenant's slug can be taken again: a token issued
 /// before its tenant was created (a deleted namesake's) opens nothing, nor one that does not say
 /// when it was issued.
-pub async fn a_deleted_tenants_token_does_not_open_its_namesake(app: TestApp) {
+#[suite_test]
+async fn a_deleted_tenants_token_does_not_open_its_namesake(app: TestApp) {
     let sys = app.system.clone();
     let old_admin = app.tenant("acme").await;
     let old_ext = app.token(Role::Extension, Some("acme"), Some("101"));

@@ -5,10 +5,13 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
+use switchboard_test_macros::suite_test;
+
 use crate::server::{Server, take_over, take_over_with};
 use crate::support::TestApp;
 
-pub async fn a_crash_after_the_200_loses_and_repeats_nothing(mut app: TestApp) {
+#[suite_test]
+async fn a_crash_after_the_200_loses_and_repeats_nothing(mut app: TestApp) {
     let (_dir, log, first, w) = take_over(&mut app).await;
     w.sink.set_down(true);
     for i in 0..3 {
@@ -38,7 +41,8 @@ pub async fn a_crash_after_the_200_loses_and_repeats_nothing(mut app: TestApp) {
     second.kill();
 }
 
-pub async fn a_crash_mid_dispatch_sends_everything_exactly_once(mut app: TestApp) {
+#[suite_test]
+async fn a_crash_mid_dispatch_sends_everything_exactly_once(mut app: TestApp) {
     // Flowroute posts receipts a second after a send (so none has come when the kill does) and
     // retries them once a second; a send whose answer the crash lost waits up to 12 s for one
     // before it is sent again.
@@ -113,7 +117,8 @@ pub async fn a_crash_mid_dispatch_sends_everything_exactly_once(mut app: TestApp
     second.kill();
 }
 
-pub async fn a_send_whose_answer_is_lost_is_matched_by_its_receipt(mut app: TestApp) {
+#[suite_test]
+async fn a_send_whose_answer_is_lost_is_matched_by_its_receipt(mut app: TestApp) {
     let sim = flowroute_sim::SimConfig {
         receipts: true,
         receipt_delay: Duration::from_millis(300),

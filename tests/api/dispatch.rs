@@ -8,6 +8,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use switchboard_http::Role;
 
+use switchboard_test_macros::suite_test;
+
 use crate::support::TestApp;
 use crate::wired::{Wired, wire};
 
@@ -34,7 +36,8 @@ async fn until_status(app: &TestApp, w: &Wired, id: &str, status: &str) -> Value
     }
 }
 
-pub async fn a_queued_text_reaches_flowroute_exactly_as_documented(app: TestApp) {
+#[suite_test]
+async fn a_queued_text_reaches_flowroute_exactly_as_documented(app: TestApp) {
     let w = wire(&app, "acme", "acmein", "+12025550100").await;
     let id = send(&app, "+12065550123", "Your appointment is confirmed").await;
     let m = until_status(&app, &w, &id, "sent").await;
@@ -52,7 +55,8 @@ pub async fn a_queued_text_reaches_flowroute_exactly_as_documented(app: TestApp)
     assert_eq!(statuses, vec!["queued", "sending", "sent"]);
 }
 
-pub async fn transient_failures_are_retried_and_sent_once(app: TestApp) {
+#[suite_test]
+async fn transient_failures_are_retried_and_sent_once(app: TestApp) {
     let w = wire(&app, "acme", "acmein", "+12025550100").await;
     w.sim.inject(Fault::ServerError, 2);
     let id = send(&app, "+12065550123", "hello").await;
@@ -66,7 +70,8 @@ pub async fn transient_failures_are_retried_and_sent_once(app: TestApp) {
     assert_eq!(w.sim.accepted().len(), 2, "nothing sent again after a 202");
 }
 
-pub async fn rate_limit_answers_wait_without_spending_retries(app: TestApp) {
+#[suite_test]
+async fn rate_limit_answers_wait_without_spending_retries(app: TestApp) {
     let w = wire(&app, "acme", "acmein", "+12025550100").await;
     // Five 429s in a row, more failures than these tests' retry schedule allows (three): each is
     // Flowroute saying "slower" (as when two instances share a key), not the text failing.
@@ -92,7 +97,8 @@ pub async fn rate_limit_answers_wait_without_spending_retries(app: TestApp) {
     assert_eq!((w.sim.requests(), w.sim.accepted().len()), (6 + 5, 1));
 }
 
-pub async fn a_refusal_fails_the_text_without_retry(app: TestApp) {
+#[suite_test]
+async fn a_refusal_fails_the_text_without_retry(app: TestApp) {
     let w = wire(&app, "acme", "acmein", "+12025550100").await;
     w.sim.inject(Fault::BadRequest, 1);
     let id = send(&app, "+12065550123", "hello").await;
@@ -103,7 +109,8 @@ pub async fn a_refusal_fails_the_text_without_retry(app: TestApp) {
     assert_eq!((w.sim.requests(), w.sim.accepted().len()), (1, 0), "a 4xx is never retried");
 }
 
-pub async fn limits_per_number_and_per_key_hold(app: TestApp) {
+#[suite_test]
+async fn limits_per_number_and_per_key_hold(app: TestApp) {
     let w = wire(&app, "acme", "acmein", "+12025550100").await;
     // Flowroute's 5 SMS/s per key: eight texts to eight people, paced, none refused with 429.
     let mut ids = Vec::new();
@@ -134,7 +141,8 @@ pub async fn limits_per_number_and_per_key_hold(app: TestApp) {
     assert_eq!(m["status"], "queued", "waiting for the window, not failed: {m}");
 }
 
-pub async fn an_mms_flowroute_cannot_fetch_fails_with_its_reason(app: TestApp) {
+#[suite_test]
+async fn an_mms_flowroute_cannot_fetch_fails_with_its_reason(app: TestApp) {
     let w = wire(&app, "acme", "acmein", "+12025550100").await;
     let ext = app.token(Role::Extension, Some("acme"), Some("101"));
     let body = json!({"to": "+12065550123", "body": "the map", "media_urls": ["https://files.invalid/map.png"]});
@@ -151,7 +159,8 @@ pub async fn an_mms_flowroute_cannot_fetch_fails_with_its_reason(app: TestApp) {
 /// people (so all are due at once), holds its share of the dispatcher and no more: another
 /// tenant's texts reach its Flowroute within a second each, p99 over twenty. The first tenant
 /// even names the other's access key (with a secret of its own), and does not take its pace.
-pub async fn a_hanging_flowroute_does_not_slow_another_tenant(app: TestApp) {
+#[suite_test]
+async fn a_hanging_flowroute_does_not_slow_another_tenant(app: TestApp) {
     use futures_util::StreamExt;
     let a = wire(&app, "acme", "acmein", "+12025550100").await;
     let b = wire(&app, "globex", "globexin", "+12025550199").await;

@@ -8,6 +8,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use switchboard_engine::signing;
 
+use switchboard_test_macros::suite_test;
+
 use crate::sink::{Delivery, Sink};
 use crate::support::TestApp;
 use crate::wired::wire;
@@ -35,7 +37,8 @@ fn verified(d: &Delivery, secret: &str) {
     assert_eq!(d.json["id"], d.id.as_str(), "webhook-id is the event's id");
 }
 
-pub async fn every_inbound_fixture_reaches_the_pbx_signed(app: TestApp) {
+#[suite_test]
+async fn every_inbound_fixture_reaches_the_pbx_signed(app: TestApp) {
     let w = wire(&app, "acme", "acmein", "+12025550100").await;
     let fixtures = [
         "inbound_sms_jsonapi.json",
@@ -83,7 +86,8 @@ pub async fn every_inbound_fixture_reaches_the_pbx_signed(app: TestApp) {
     assert_eq!(unicode["status"], "received");
 }
 
-pub async fn unknown_senders_get_the_catch_all_company(app: TestApp) {
+#[suite_test]
+async fn unknown_senders_get_the_catch_all_company(app: TestApp) {
     let w = wire(&app, "acme", "acmein", "+12025550100").await;
     let body = br#"{"to": "12025550100", "from": "12065550199", "body": "who is this?", "id": "mdr2-unknown-1"}"#;
     app.flowroute("acmein", body).await.expect(StatusCode::OK);
@@ -97,7 +101,8 @@ pub async fn unknown_senders_get_the_catch_all_company(app: TestApp) {
     assert_eq!(got[1].json["data"]["from"], "22395");
 }
 
-pub async fn the_same_text_posted_concurrently_is_stored_and_delivered_once(app: TestApp) {
+#[suite_test]
+async fn the_same_text_posted_concurrently_is_stored_and_delivered_once(app: TestApp) {
     let w = wire(&app, "acme", "acmein", "+12025550100").await;
     let body = fixture("inbound_sms_jsonapi.json");
     let posts = (0..12).map(|_| app.flowroute("acmein", &body));
@@ -136,7 +141,8 @@ async fn stored_rows(app: &TestApp) -> (i64, i64, i64, i64) {
     (counts[0], counts[1], counts[2], counts[3])
 }
 
-pub async fn what_must_be_refused_is_refused_and_stores_nothing(app: TestApp) {
+#[suite_test]
+async fn what_must_be_refused_is_refused_and_stores_nothing(app: TestApp) {
     let _a = wire(&app, "acme", "acmein", "+12025550100").await;
     let _b = wire(&app, "globex", "globexin", "+12025550101").await;
     // Globex's number posted on Acme's prefix: 404, and no trace in either tenant.
@@ -170,7 +176,8 @@ pub async fn what_must_be_refused_is_refused_and_stores_nothing(app: TestApp) {
     app.flowroute("acmein", again).await.problem(StatusCode::NOT_FOUND, "not_found");
 }
 
-pub async fn a_pbx_outage_delays_but_never_loses_or_repeats(app: TestApp) {
+#[suite_test]
+async fn a_pbx_outage_delays_but_never_loses_or_repeats(app: TestApp) {
     let w = wire(&app, "acme", "acmein", "+12025550100").await;
     w.sink.set_down(true);
     for i in 0..4 {
@@ -195,7 +202,8 @@ pub async fn a_pbx_outage_delays_but_never_loses_or_repeats(app: TestApp) {
     }
 }
 
-pub async fn a_delivery_that_never_succeeds_goes_dead_with_an_event(app: TestApp) {
+#[suite_test]
+async fn a_delivery_that_never_succeeds_goes_dead_with_an_event(app: TestApp) {
     let w = wire(&app, "acme", "acmein", "+12025550100").await;
     w.sink.set_down(true);
     app.flowroute("acmein", &fixture("inbound_sms_compact.json")).await.expect(StatusCode::OK);
@@ -235,7 +243,8 @@ pub async fn a_delivery_that_never_succeeds_goes_dead_with_an_event(app: TestApp
     assert_eq!(types, vec!["message.received", "delivery.dead"]);
 }
 
-pub async fn policies_route_reply_and_record_opt_outs(app: TestApp) {
+#[suite_test]
+async fn policies_route_reply_and_record_opt_outs(app: TestApp) {
     let w = wire(&app, "acme", "acmein", "+12025550100").await;
     let policy = app
         .post(
@@ -284,7 +293,8 @@ pub async fn policies_route_reply_and_record_opt_outs(app: TestApp) {
     assert_eq!(got[4].json["data"]["extensions"], json!(["101"]));
 }
 
-pub async fn after_hours_auto_reply_goes_once_per_interval(app: TestApp) {
+#[suite_test]
+async fn after_hours_auto_reply_goes_once_per_interval(app: TestApp) {
     let w = wire(&app, "acme", "acmein", "+12025550100").await;
     // The conversation exists before the race, so nothing but its lock can serialise the texts.
     let first = br#"{"to":"12025550100","from":"12065550123","body":"hello","id":"mdr2-ah-first"}"#;
@@ -319,7 +329,8 @@ pub async fn after_hours_auto_reply_goes_once_per_interval(app: TestApp) {
     assert!(got[1..].iter().all(|d| d.json["data"]["extensions"] == json!(["200"])));
 }
 
-pub async fn delivery_receipts_move_status_forward_only(app: TestApp) {
+#[suite_test]
+async fn delivery_receipts_move_status_forward_only(app: TestApp) {
     let w = wire(&app, "acme", "acmein", "+12025550100").await;
     let tenant_id = uuid::Uuid::parse_str(app.get(&w.base, &w.token).await.json["id"].as_str().unwrap()).unwrap();
     let id = uuid::Uuid::now_v7();
@@ -360,7 +371,8 @@ pub async fn delivery_receipts_move_status_forward_only(app: TestApp) {
     let _ = &w.provider;
 }
 
-pub async fn a_rotated_secret_signs_alongside_the_previous_one(app: TestApp) {
+#[suite_test]
+async fn a_rotated_secret_signs_alongside_the_previous_one(app: TestApp) {
     let w = wire(&app, "acme", "acmein", "+12025550100").await;
     let rotated = app.post("/api/v1/tenants/acme/webhook-secret:rotate", &w.token, json!({})).await;
     let new_secret = rotated.expect(StatusCode::OK)["webhook_secret"].as_str().unwrap().to_owned();
@@ -372,7 +384,8 @@ pub async fn a_rotated_secret_signs_alongside_the_previous_one(app: TestApp) {
     assert!(!signing::verify("whsec_c29tZS1vdGhlci1zZWNyZXQ=", &d.id, d.timestamp, &d.body, &d.signature));
 }
 
-pub async fn a_hardened_prefix_answers_only_its_token_and_sources(app: TestApp) {
+#[suite_test]
+async fn a_hardened_prefix_answers_only_its_token_and_sources(app: TestApp) {
     let w = wire(&app, "acme", "acmein", "+12025550100").await;
     let p = format!("{}/prefixes/acmein", w.base);
     let token = "tok_0123456789abcdef";
@@ -420,7 +433,8 @@ pub async fn a_hardened_prefix_answers_only_its_token_and_sources(app: TestApp) 
 
 /// A batch as the store's lanes write it, given directly so that its make-up is certain: copies
 /// of one text, a text that cannot be written, three texts of one conversation.
-pub async fn a_batch_keeps_every_promise_of_a_single_text(app: TestApp) {
+#[suite_test]
+async fn a_batch_keeps_every_promise_of_a_single_text(app: TestApp) {
     use base64::Engine as _;
     use switchboard_core::routing::{Reply, RouteDecision, RouteReason};
     use switchboard_store::inbound::{InboundOutcome, InboundText};
@@ -509,7 +523,8 @@ pub async fn a_batch_keeps_every_promise_of_a_single_text(app: TestApp) {
     assert_eq!(order, [ids[0], ids[1], ids[3]].map(|i| i.to_string()), "one conversation, in order");
 }
 
-pub async fn overlong_media_names_are_shortened_not_refused(app: TestApp) {
+#[suite_test]
+async fn overlong_media_names_are_shortened_not_refused(app: TestApp) {
     let w = wire(&app, "acme", "acmein", "+12025550100").await;
     let long_name = format!("{}.jpg", "a".repeat(400));
     let long_type = format!("image/{}", "x".repeat(300));
@@ -527,7 +542,8 @@ pub async fn overlong_media_names_are_shortened_not_refused(app: TestApp) {
 
 /// Provider ids are unique per tenant: another tenant's text with the same id (another Flowroute
 /// account, or a forged callback) is not a duplicate of this tenant's, and is not dropped.
-pub async fn provider_ids_are_unique_per_tenant_only(app: TestApp) {
+#[suite_test]
+async fn provider_ids_are_unique_per_tenant_only(app: TestApp) {
     let acme = wire(&app, "acme", "acmein", "+12025550100").await;
     let globex = wire(&app, "globex", "globexin", "+12025550199").await;
     let text = |to: &str| format!(r#"{{"to":"{to}","from":"12065550123","body":"same id","id":"mdr2-shared-1"}}"#);
@@ -562,7 +578,8 @@ pub async fn provider_ids_are_unique_per_tenant_only(app: TestApp) {
 /// Automatic replies (HELP's answer, the after-hours text) go only to US and Canadian numbers, and
 /// at most once a day to one remote from one number: forged or pumped senders cannot turn texts
 /// into a stream of paid replies.
-pub async fn automatic_replies_go_to_nanp_numbers_at_most_daily(app: TestApp) {
+#[suite_test]
+async fn automatic_replies_go_to_nanp_numbers_at_most_daily(app: TestApp) {
     let w = wire(&app, "acme", "acmein", "+12025550100").await;
     let policy = app
         .post(
@@ -607,7 +624,8 @@ pub async fn automatic_replies_go_to_nanp_numbers_at_most_daily(app: TestApp) {
 /// One tenant whose PBX never answers, with a thousand deliveries queued (a thousand conversations,
 /// so a thousand are due at once), holds its share of the deliverer and no more: another tenant's
 /// texts reach its PBX within a second each, p99 over twenty.
-pub async fn a_hanging_pbx_does_not_slow_another_tenant(app: TestApp) {
+#[suite_test]
+async fn a_hanging_pbx_does_not_slow_another_tenant(app: TestApp) {
     let hanging = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let hanging_url = format!("http://{}/hook", hanging.local_addr().unwrap());
     use futures_util::StreamExt;
@@ -668,7 +686,8 @@ pub async fn a_hanging_pbx_does_not_slow_another_tenant(app: TestApp) {
 /// wait (without spending their retries) and one probe a cooldown tries it, instead of each
 /// delivery hammering it on its own schedule; the tenant hears of it through events, and when the
 /// PBX answers again everything is delivered, once.
-pub async fn a_failing_pbx_is_backed_off_as_a_whole(app: TestApp) {
+#[suite_test]
+async fn a_failing_pbx_is_backed_off_as_a_whole(app: TestApp) {
     use futures_util::StreamExt;
     let w = wire(&app, "acme", "acmein", "+12025550100").await;
     w.sink.set_down(true);

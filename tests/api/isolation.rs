@@ -5,9 +5,12 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use switchboard_http::Role;
 
+use switchboard_test_macros::suite_test;
+
 use crate::support::TestApp;
 
-pub async fn another_tenants_resources_are_404_everywhere(app: TestApp) {
+#[suite_test]
+async fn another_tenants_resources_are_404_everywhere(app: TestApp) {
     let a = app.configured_tenant("acme", "acmein", "+12025550100").await;
     let b = app.configured_tenant("globex", "globexin", "+12025550101").await;
     let ta = &a.base;
@@ -133,7 +136,8 @@ pub async fn another_tenants_resources_are_404_everywhere(app: TestApp) {
 /// The matrix: every documented route with a path parameter, every method, called by another
 /// tenant with this tenant's real ids — `404` each time, and the owner still sees each resource.
 /// Generated from `/api/v1/openapi.json`, so a new route is covered the day it is documented.
-pub async fn every_documented_route_hides_another_tenants_data(app: TestApp) {
+#[suite_test]
+async fn every_documented_route_hides_another_tenants_data(app: TestApp) {
     let w = crate::wired::wire(&app, "acme", "acmein", "+12025550100").await;
     let b = app.configured_tenant("globex", "globexin", "+12025550101").await;
     let a_ext = app.token(Role::Extension, Some("acme"), Some("101"));

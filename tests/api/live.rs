@@ -7,6 +7,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use switchboard_http::Role;
 
+use switchboard_test_macros::suite_test;
+
 use crate::support::TestApp;
 use crate::wired::wire;
 
@@ -86,7 +88,8 @@ async fn sales_policy(app: &TestApp, base: &str, token: &str) {
     app.patch(&format!("{base}/numbers/+12025550100"), token, json!({"policy_id": pid})).await.expect(StatusCode::OK);
 }
 
-pub async fn event_streams_resume_and_show_each_caller_only_its_texts(app: TestApp) {
+#[suite_test]
+async fn event_streams_resume_and_show_each_caller_only_its_texts(app: TestApp) {
     let w = wire(&app, "acme", "acmein", "+12025550100").await;
     sales_policy(&app, &w.base, &w.token).await;
     let mut admin = Sse::open(&app, &w.token, None).await;
@@ -130,7 +133,8 @@ pub async fn event_streams_resume_and_show_each_caller_only_its_texts(app: TestA
     foreign.quiet(Duration::from_millis(700)).await;
 }
 
-pub async fn inboxes_show_each_extension_its_conversations_and_unread_counts(app: TestApp) {
+#[suite_test]
+async fn inboxes_show_each_extension_its_conversations_and_unread_counts(app: TestApp) {
     let w = wire(&app, "acme", "acmein", "+12025550100").await;
     sales_policy(&app, &w.base, &w.token).await;
     app.flowroute("acmein", &text("mdr2-i1", "hello")).await.expect(StatusCode::OK);
@@ -198,7 +202,8 @@ pub async fn inboxes_show_each_extension_its_conversations_and_unread_counts(app
 /// exactly once, numbered one after another: a reader never sees a number and then a smaller one,
 /// nor a gap filled later. An event nobody announced (its writer died, or another instance wrote
 /// it) is numbered within seconds.
-pub async fn the_event_log_never_shows_a_number_below_one_already_seen(app: TestApp) {
+#[suite_test]
+async fn the_event_log_never_shows_a_number_below_one_already_seen(app: TestApp) {
     use base64::Engine as _;
     use switchboard_core::routing::{RouteDecision, RouteReason};
     use switchboard_store::inbound::{InboundOutcome, InboundText};
@@ -303,7 +308,8 @@ pub async fn the_event_log_never_shows_a_number_below_one_already_seen(app: Test
 /// Streams are counted per extension and per tenant (the test app allows 3 and 6): one more is
 /// `429` with `Retry-After`, another extension or tenant is not affected, and a closed stream frees
 /// its place.
-pub async fn streams_are_limited_per_extension_and_per_tenant(app: TestApp) {
+#[suite_test]
+async fn streams_are_limited_per_extension_and_per_tenant(app: TestApp) {
     let _w = wire(&app, "acme", "acmein", "+12025550100").await;
     let other = app.tenant("globex").await;
     let token = |ext: &str| app.token(Role::Extension, Some("acme"), Some(ext));
@@ -350,7 +356,8 @@ pub async fn streams_are_limited_per_extension_and_per_tenant(app: TestApp) {
 }
 
 /// Disabling an extension shuts it out at once: its open streams end and its requests are refused.
-pub async fn a_disabled_extension_is_shut_out_and_its_streams_closed(app: TestApp) {
+#[suite_test]
+async fn a_disabled_extension_is_shut_out_and_its_streams_closed(app: TestApp) {
     let w = wire(&app, "acme", "acmein", "+12025550100").await;
     let ext101 = app.token(Role::Extension, Some("acme"), Some("101"));
     let mut stream = Sse::open(&app, &ext101, None).await;
@@ -384,7 +391,8 @@ pub async fn a_disabled_extension_is_shut_out_and_its_streams_closed(app: TestAp
 
 /// A stream with no event for `stream_idle_timeout_secs` ends (heartbeats do not count), and the
 /// client resumes where it was with `Last-Event-ID`.
-pub async fn an_idle_stream_ends_and_resumes(mut app: TestApp) {
+#[suite_test]
+async fn an_idle_stream_ends_and_resumes(mut app: TestApp) {
     let sim = flowroute_sim::SimConfig { receipts: false, ..Default::default() };
     let env = [("SWITCHBOARD_STREAM_IDLE_TIMEOUT_SECS", "60")];
     let (_dir, _log, server, w) = crate::server::take_over_with(&mut app, &env, sim).await;

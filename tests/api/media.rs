@@ -11,6 +11,8 @@ use reqwest::StatusCode;
 use serde_json::json;
 use switchboard_http::Role;
 
+use switchboard_test_macros::suite_test;
+
 use crate::support::TestApp;
 use crate::wired::wire;
 
@@ -97,7 +99,8 @@ pub async fn settled(app: &TestApp, url: &str, token: &str) -> (StatusCode, Vec<
     }
 }
 
-pub async fn mms_media_are_fetched_kept_and_served_to_who_may_see_them(app: TestApp) {
+#[suite_test]
+async fn mms_media_are_fetched_kept_and_served_to_who_may_see_them(app: TestApp) {
     let host = media_host().await;
     let w = wire(&app, "acme", "acmein", "+12025550100").await;
     let files =
@@ -133,7 +136,8 @@ pub async fn mms_media_are_fetched_kept_and_served_to_who_may_see_them(app: Test
 /// on the message; a tenant keeps at most `media_quota_mb_per_tenant` (1 MB here) of media, counted
 /// as each attachment is recorded, so fetches finishing together cannot pass it; another tenant's
 /// quota is its own.
-pub async fn attachments_are_capped_per_text_and_per_tenant(mut app: TestApp) {
+#[suite_test]
+async fn attachments_are_capped_per_text_and_per_tenant(mut app: TestApp) {
     const SIZE: usize = 700 * 1024;
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let host = format!("http://{}", listener.local_addr().unwrap());

@@ -7,9 +7,12 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use switchboard_test_macros::suite_test;
+
 use crate::support::TestApp;
 
-pub async fn health_metrics_openapi_and_docs_need_no_token(app: TestApp) {
+#[suite_test]
+async fn health_metrics_openapi_and_docs_need_no_token(app: TestApp) {
     assert_eq!(app.call(Method::GET, "/healthz", None, None).await.expect(StatusCode::OK)["status"], "ok");
     assert_eq!(app.call(Method::GET, "/readyz", None, None).await.expect(StatusCode::OK)["status"], "ready");
     let sys = app.system.clone();
@@ -108,7 +111,8 @@ pub async fn health_metrics_openapi_and_docs_need_no_token(app: TestApp) {
     app.call(Method::GET, "/no/such/route", None, None).await.problem(StatusCode::NOT_FOUND, "not_found");
 }
 
-pub async fn every_response_carries_a_request_id_and_security_headers(app: TestApp) {
+#[suite_test]
+async fn every_response_carries_a_request_id_and_security_headers(app: TestApp) {
     let a = app.call(Method::GET, "/healthz", None, None).await;
     let b = app.call(Method::GET, "/api/v1/tenants", None, None).await;
     let id_a = a.headers["x-request-id"].to_str().unwrap().to_owned();
@@ -126,7 +130,8 @@ pub async fn every_response_carries_a_request_id_and_security_headers(app: TestA
     assert_ne!(hostile.headers()["x-request-id"], "a b\"c", "an id that is not a plain token is replaced");
 }
 
-pub async fn graceful_shutdown_finishes_requests_in_flight(mut app: TestApp) {
+#[suite_test]
+async fn graceful_shutdown_finishes_requests_in_flight(mut app: TestApp) {
     let body = br#"{"slug":"inflight","name":"Sent slowly"}"#;
     let head = format!(
         "POST /api/v1/tenants HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\n\
@@ -152,7 +157,8 @@ pub async fn graceful_shutdown_finishes_requests_in_flight(mut app: TestApp) {
     assert!(tokio::net::TcpStream::connect(&addr).await.is_err(), "no new connections after the stop");
 }
 
-pub async fn the_demo_routes_a_text_end_to_end(_app: TestApp) {
+#[suite_test]
+async fn the_demo_routes_a_text_end_to_end(_app: TestApp) {
     let out =
         tokio::process::Command::new(env!("CARGO_BIN_EXE_switchboard")).arg("demo").env_clear().output().await.unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -172,7 +178,8 @@ pub async fn the_demo_routes_a_text_end_to_end(_app: TestApp) {
 /// `/metrics` keeps one series per label value, for the life of the process: label values come
 /// from fixed sets, so made-up methods and paths cannot grow it (12,000 such requests once made it
 /// 23.7 MB).
-pub async fn metrics_labels_come_from_fixed_sets(app: TestApp) {
+#[suite_test]
+async fn metrics_labels_come_from_fixed_sets(app: TestApp) {
     let before = app.call(Method::GET, "/metrics", None, None).await.text.len();
     for i in 0..300 {
         let method = Method::from_bytes(format!("MADEUP{i}").as_bytes()).unwrap();
@@ -187,7 +194,8 @@ pub async fn metrics_labels_come_from_fixed_sets(app: TestApp) {
 }
 
 /// With `metrics_token` set, `/metrics` answers only that bearer token.
-pub async fn metrics_can_require_a_token(mut app: TestApp) {
+#[suite_test]
+async fn metrics_can_require_a_token(mut app: TestApp) {
     let token = "metrics-token-0123456789";
     let sim = flowroute_sim::SimConfig { receipts: false, ..Default::default() };
     let env = [("SWITCHBOARD_METRICS_TOKEN", token)];

@@ -9,6 +9,8 @@ use serde_json::json;
 use switchboard_http::Role;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use switchboard_test_macros::suite_test;
+
 use crate::server::take_over_with;
 use crate::support::TestApp;
 use crate::wired::wire;
@@ -50,7 +52,8 @@ async fn head_only(base: &str, method: &str, path: &str, content_length: usize) 
     (status, text)
 }
 
-pub async fn every_route_refuses_an_oversized_body_up_front(app: TestApp) {
+#[suite_test]
+async fn every_route_refuses_an_oversized_body_up_front(app: TestApp) {
     let w = wire(&app, "acme", "acmein", "+12025550100").await;
     let doc = app.call(Method::GET, "/api/v1/openapi.json", None, None).await;
     let mut checked = 0;
@@ -85,7 +88,8 @@ pub async fn every_route_refuses_an_oversized_body_up_front(app: TestApp) {
     drop(w);
 }
 
-pub async fn guessing_at_the_ingress_blocks_only_the_guesser(app: TestApp) {
+#[suite_test]
+async fn guessing_at_the_ingress_blocks_only_the_guesser(app: TestApp) {
     let w = wire(&app, "acme", "acmein", "+12025550100").await;
     // The guesser comes from 127.0.0.2; the tenant's real traffic from 127.0.0.1.
     let guesser = reqwest::Client::builder()
@@ -141,7 +145,8 @@ pub async fn guessing_at_the_ingress_blocks_only_the_guesser(app: TestApp) {
     assert_eq!(statuses[31], 429, "{statuses:?}");
 }
 
-pub async fn sql_looking_strings_are_stored_and_returned_verbatim(app: TestApp) {
+#[suite_test]
+async fn sql_looking_strings_are_stored_and_returned_verbatim(app: TestApp) {
     let w = wire(&app, "acme", "acmein", "+12025550100").await;
     let hostile = [
         "Robert'); DROP TABLE company;--",
@@ -211,7 +216,8 @@ pub async fn sql_looking_strings_are_stored_and_returned_verbatim(app: TestApp) 
     assert!(r.status.is_client_error(), "{} {}", r.status, r.text);
 }
 
-pub async fn no_secret_reaches_the_log_even_at_debug_level(mut app: TestApp) {
+#[suite_test]
+async fn no_secret_reaches_the_log_even_at_debug_level(mut app: TestApp) {
     let sim = flowroute_sim::SimConfig { receipts: false, ..Default::default() };
     let env = [("SWITCHBOARD_LOG", "debug")];
     let (_dir, log, server, w) = take_over_with(&mut app, &env, sim).await;
@@ -276,7 +282,8 @@ pub async fn no_secret_reaches_the_log_even_at_debug_level(mut app: TestApp) {
     assert!(!text.to_ascii_lowercase().contains(&hex), "the master key reached the log as hex");
 }
 
-pub async fn tenant_set_urls_cannot_reach_private_networks(mut app: TestApp) {
+#[suite_test]
+async fn tenant_set_urls_cannot_reach_private_networks(mut app: TestApp) {
     // The operator lists no private network: the sink and the simulator, on loopback, are off limits.
     let sim = flowroute_sim::SimConfig { receipts: false, ..Default::default() };
     let (_dir, _log, server, w) = take_over_with(&mut app, &[("SWITCHBOARD_PRIVATE_TARGETS", "")], sim).await;
@@ -365,7 +372,8 @@ async fn redirecting_host(ip: &str, away: String) -> (String, std::sync::Arc<std
 /// redirects to an address the operator did not allow is not fetched (two loopback listeners, the
 /// operator allowing 127.0.0.1 only), nor a fourth redirect; and no request follows a proxy named
 /// by the environment, which would resolve and connect past the guard.
-pub async fn every_hop_of_every_request_is_guarded(mut app: TestApp) {
+#[suite_test]
+async fn every_hop_of_every_request_is_guarded(mut app: TestApp) {
     let (forbidden, forbidden_hits) = redirecting_host("127.0.0.2", String::new()).await;
     let (allowed, _) = redirecting_host("127.0.0.1", format!("{forbidden}/r0.jpg")).await;
     let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -423,7 +431,8 @@ pub async fn every_hop_of_every_request_is_guarded(mut app: TestApp) {
 /// A client's address comes from `X-Forwarded-For` only when the peer is a trusted proxy (the test
 /// app trusts 127.0.0.9), read from the right: a client cannot write its way into a prefix's
 /// allow-list, out of the ingress guard's count, or past it with a malformed header.
-pub async fn forwarded_addresses_are_believed_only_from_trusted_proxies(app: TestApp) {
+#[suite_test]
+async fn forwarded_addresses_are_believed_only_from_trusted_proxies(app: TestApp) {
     let w = wire(&app, "acme", "acmein", "+12025550100").await;
     app.patch(&format!("{}/prefixes/acmein", w.base), &w.token, json!({"allowed_sources": ["203.0.113.7"]}))
         .await
@@ -478,7 +487,8 @@ pub async fn forwarded_addresses_are_believed_only_from_trusted_proxies(app: Tes
 /// A new prefix gets an unguessable token unless the admin opts out, and opting out needs a
 /// source allow-list: knowing (or guessing) a prefix is not enough to post a forged STOP in a
 /// tenant's name.
-pub async fn prefixes_need_a_token_or_an_allow_list(app: TestApp) {
+#[suite_test]
+async fn prefixes_need_a_token_or_an_allow_list(app: TestApp) {
     let w = wire(&app, "acme", "acmein", "+12025550100").await;
     let created = app
         .post(&format!("{}/prefixes", w.base), &w.token, json!({"prefix": "acmesms", "provider_id": w.provider}))

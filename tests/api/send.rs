@@ -6,6 +6,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use switchboard_http::Role;
 
+use switchboard_test_macros::suite_test;
+
 use crate::support::{Reply, TestApp};
 use crate::wired::wire;
 
@@ -17,7 +19,8 @@ async fn send(app: &TestApp, token: &str, body: Value, key: Option<&str>) -> Rep
     Reply::read(req.send().await.unwrap()).await
 }
 
-pub async fn extensions_send_from_their_numbers_and_refusals_say_why(app: TestApp) {
+#[suite_test]
+async fn extensions_send_from_their_numbers_and_refusals_say_why(app: TestApp) {
     let w = wire(&app, "acme", "acmein", "+12025550100").await;
     let ext101 = app.token(Role::Extension, Some("acme"), Some("101"));
     let ext102 = app.token(Role::Extension, Some("acme"), Some("102"));
@@ -112,7 +115,8 @@ pub async fn extensions_send_from_their_numbers_and_refusals_say_why(app: TestAp
     let _ = Method::POST;
 }
 
-pub async fn an_idempotency_key_sends_once(app: TestApp) {
+#[suite_test]
+async fn an_idempotency_key_sends_once(app: TestApp) {
     let w = wire(&app, "acme", "acmein", "+12025550100").await;
     let ext101 = app.token(Role::Extension, Some("acme"), Some("101"));
     let body = json!({"to": "+12065550123", "body": "Your appointment is confirmed"});
@@ -140,7 +144,8 @@ pub async fn an_idempotency_key_sends_once(app: TestApp) {
 /// A send reads the sender's rights inside its own transaction: with a pool of one connection,
 /// which the transaction holds, a read through the pool beside it would wait for ever (and, with
 /// more connections, race the write it guards).
-pub async fn sends_read_the_senders_rights_inside_their_transaction(app: TestApp) {
+#[suite_test]
+async fn sends_read_the_senders_rights_inside_their_transaction(app: TestApp) {
     use base64::Engine as _;
     use switchboard_store::outbound::{SendInput, Sender};
 

@@ -4,6 +4,8 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use switchboard_test_macros::suite_test;
+
 use crate::support::TestApp;
 
 /// Everything the tenant's lists hold, to compare before and after.
@@ -16,7 +18,8 @@ async fn snapshot(app: &TestApp, base: &str, token: &str) -> Vec<Value> {
     out
 }
 
-pub async fn malformed_input_gets_a_clear_problem_and_changes_nothing(app: TestApp) {
+#[suite_test]
+async fn malformed_input_gets_a_clear_problem_and_changes_nothing(app: TestApp) {
     let c = app.configured_tenant("acme", "acmein", "+12025550100").await;
     let (t, tok) = (c.base.clone(), c.token.clone());
     let company = app.post(&format!("{t}/companies"), &tok, json!({"name": "Walk-ins"})).await;
@@ -198,7 +201,8 @@ pub async fn malformed_input_gets_a_clear_problem_and_changes_nothing(app: TestA
     assert_eq!(app.get("/api/v1/tenants", &sys).await.json["items"].as_array().unwrap().len(), 1);
 }
 
-pub async fn bodies_must_be_json_and_small(app: TestApp) {
+#[suite_test]
+async fn bodies_must_be_json_and_small(app: TestApp) {
     let sys = app.system.clone();
     let url = format!("{}/api/v1/tenants", app.base);
     let send = |body: Vec<u8>, ct: Option<&'static str>| {
