@@ -11,6 +11,8 @@ use reqwest::{Method, StatusCode};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use secrecy::{SecretBox, SecretString};
 use serde_json::{Value, json};
+use switchboard::config::Config;
+use switchboard::keys::Keys;
 use switchboard::{App, Settings};
 use switchboard_engine::RetryPolicy;
 use switchboard_http::{Claims, JwtKeys, Role};
@@ -109,48 +111,46 @@ impl TestApp {
         };
         let jwt_secret = base64::engine::general_purpose::STANDARD.encode(random_bytes::<48>());
         let master_key = random_bytes::<32>();
-        let settings = Settings {
+        let config = Config {
             database_url: database_url.clone(),
             // Tests run side by side on one PostgreSQL (100 connections): each app takes few.
             database_max_connections: 6,
-            public_url: "https://sms.example.net".into(),
-            jwt_secret: SecretString::from(jwt_secret.clone()),
-            master_key: SecretBox::new(Box::new(master_key)),
-            workers: 2,
-            shutdown_timeout: Duration::from_secs(10),
-            // Fast retries, without jitter, so outage tests finish in seconds.
-            retry: RetryPolicy {
-                schedule: vec![Duration::from_millis(500), Duration::from_secs(1), Duration::from_secs(1)],
-                jitter: 0.0,
-                max_retry_after: Duration::from_secs(2),
-            },
+            public_url: Some("https://sms.example.net".into()),
+            workers: Some(2),
+            shutdown_timeout_secs: 10,
             media_dir: media_dir.path().to_owned(),
             media_allow_http: true,
-            media_max_per_text: 10,
-            media_quota_bytes: 1024 * 1024 * 1024,
-            flowroute_pacing: true,
-            webhook_timeout: Duration::from_secs(5),
-            send_timeout: Duration::from_secs(5),
-            unknown_outcome_wait: Duration::from_secs(3),
-            send_retry: RetryPolicy {
-                schedule: vec![Duration::from_millis(200), Duration::from_millis(500), Duration::from_secs(1)],
-                jitter: 0.0,
-                max_retry_after: Duration::from_secs(2),
-            },
+            webhook_timeout_secs: 5,
+            flowroute_timeout_secs: 5,
+            flowroute_unknown_outcome_wait_secs: 3,
             // Requests from 127.0.0.9 come through a proxy that names the client.
-            trusted_proxies: "127.0.0.9/32".parse::<ipnet::IpNet>().into_iter().collect(),
-            forwarded_header: switchboard_core::sources::ForwardedHeader::XForwardedFor,
-            metrics_token: None,
+            trusted_proxies: vec!["127.0.0.9/32".into()],
             // Small, so the limits tests reach them cheaply.
-            stream_limits: (3, 6),
-            stream_idle_timeout: Duration::from_secs(1800),
-            // Often, so a stream its client closed is noticed (and its place freed) within a second.
-            stream_heartbeat: Duration::from_millis(500),
-            ingress_failure_limit: 30,
-            ingress_block: Duration::from_secs(300),
+            stream_limit_per_extension: 3,
+            stream_limit_per_tenant: 6,
             // The simulator and the PBX sink listen on loopback.
-            private_targets: "127.0.0.0/8".parse::<ipnet::IpNet>().into_iter().collect(),
+            private_targets: vec!["127.0.0.0/8".into()],
+            ..Config::default()
         };
+        let keys = Keys {
+            jwt_secret: SecretString::from(jwt_secret.clone()),
+            master_key: SecretBox::new(Box::new(master_key)),
+            file: None,
+        };
+        let mut settings = Settings::new(&config, keys);
+        // Fast retries, without jitter, so outage tests finish in seconds.
+        settings.engine.retry = RetryPolicy {
+            schedule: vec![Duration::from_millis(500), Duration::from_secs(1), Duration::from_secs(1)],
+            jitter: 0.0,
+            max_retry_after: Duration::from_secs(2),
+        };
+        settings.engine.send_retry = RetryPolicy {
+            schedule: vec![Duration::from_millis(200), Duration::from_millis(500), Duration::from_secs(1)],
+            jitter: 0.0,
+            max_retry_after: Duration::from_secs(2),
+        };
+        // Often, so a stream its client closed is noticed (and its place freed) within a second.
+        settings.http.stream_heartbeat = Duration::from_millis(500);
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let app = App::build(settings, listener).await.unwrap();
         let base = format!("http://{}", app.local_addr());

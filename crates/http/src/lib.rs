@@ -62,13 +62,56 @@ impl ClientAddresses {
     }
 }
 
-/// How the HTTP server runs.
+/// The HTTP layer's settings, derived from the configuration in one function
+/// (`switchboard::config::Config::http_settings`).
 #[derive(Debug, Clone)]
-pub struct ServerSettings {
+pub struct HttpSettings {
+    /// The base URL Flowroute reaches, without a trailing slash.
+    pub public_url: String,
     /// Worker threads.
     pub workers: usize,
     /// How long a graceful stop waits for requests in flight.
     pub shutdown_timeout: Duration,
+    /// How a request's client address is found.
+    pub clients: ClientAddresses,
+    /// The bearer token `/metrics` requires, if any.
+    pub metrics_token: Option<secrecy::SecretString>,
+    /// Live streams one extension, and one tenant, may hold open.
+    pub streams_per_extension: usize,
+    pub streams_per_tenant: usize,
+    /// A live stream with no event for this long ends.
+    pub stream_idle_timeout: Duration,
+    /// How often a quiet live stream sends a heartbeat.
+    pub stream_heartbeat: Duration,
+}
+
+impl AppState {
+    /// The state every handler shares, from the HTTP settings and the key that signs tokens.
+    pub fn new(
+        settings: &HttpSettings,
+        jwt_secret: &secrecy::SecretString,
+        engine: std::sync::Arc<switchboard_engine::Engine>,
+        store: Store,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> Result<Self, prometheus::Error> {
+        let streams = routes::events::StreamLimits::new(
+            settings.streams_per_extension,
+            settings.streams_per_tenant,
+            settings.stream_idle_timeout,
+        )
+        .with_heartbeat(settings.stream_heartbeat);
+        Ok(Self {
+            store,
+            engine,
+            jwt: JwtKeys::new(jwt_secret),
+            public_url: settings.public_url.clone(),
+            metrics: Metrics::new()?,
+            clients: settings.clients.clone(),
+            metrics_token: settings.metrics_token.clone(),
+            streams,
+            shutdown,
+        })
+    }
 }
 
 async fn not_found() -> Result<HttpResponse, ApiError> {
@@ -127,7 +170,7 @@ async fn limit_body<B: actix_web::body::MessageBody + 'static>(
 
 /// Builds the server on an already bound listener; signals are left to the caller, who stops it
 /// through the returned server's handle.
-pub fn server(listener: TcpListener, state: web::Data<AppState>, settings: &ServerSettings) -> std::io::Result<Server> {
+pub fn server(listener: TcpListener, state: web::Data<AppState>, settings: &HttpSettings) -> std::io::Result<Server> {
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())

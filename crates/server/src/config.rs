@@ -8,9 +8,11 @@ use std::path::{Path, PathBuf};
 
 use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::{ExposeSecret, SecretBox, SecretString};
 use serde::{Deserialize, Serialize};
 use switchboard_engine::{EngineConfig, RetryPolicy};
+use switchboard_http::{ClientAddresses, HttpSettings};
+use switchboard_store::{MASTER_KEY_LEN, StoreSettings};
 
 /// The embedded default database: a SQLite file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://./switchboard.db?mode=rwc";
@@ -350,6 +352,57 @@ impl Config {
             schedule: self.webhook_retry_schedule_secs.iter().map(|s| std::time::Duration::from_secs(*s)).collect(),
             jitter: self.webhook_retry_jitter,
             ..RetryPolicy::default()
+        }
+    }
+
+    /// The store's settings: the one place they are derived from the configuration.
+    pub fn store_settings(&self, master_key: SecretBox<[u8; MASTER_KEY_LEN]>) -> StoreSettings {
+        StoreSettings {
+            database_url: self.database_url.clone(),
+            max_connections: self.database_max_connections,
+            master_key,
+        }
+    }
+
+    /// The engine's settings (the workers, the ingress, media): the one place they are derived
+    /// from the configuration. What has no key keeps the engine's default.
+    pub fn engine_config(&self) -> EngineConfig {
+        let secs = std::time::Duration::from_secs;
+        EngineConfig {
+            retry: self.retry_policy(),
+            webhook_timeout: secs(self.webhook_timeout_secs),
+            send_retry: self.send_retry_policy(),
+            send_timeout: secs(self.flowroute_timeout_secs),
+            unknown_outcome_wait: secs(self.flowroute_unknown_outcome_wait_secs),
+            pace_provider: self.flowroute_pacing,
+            media_dir: self.media_dir.clone(),
+            media_allow_http: self.media_allow_http,
+            media_max_per_text: self.media_max_per_text as usize,
+            media_quota_bytes: self.media_quota_mb_per_tenant.saturating_mul(1024 * 1024),
+            ingress_failure_limit: self.ingress_failure_limit,
+            ingress_block: secs(self.ingress_block_secs),
+            // Validated when the configuration was loaded.
+            private_targets: self.private_target_nets().unwrap_or_default(),
+            ..EngineConfig::new(self.public_url())
+        }
+    }
+
+    /// The HTTP layer's settings: the one place they are derived from the configuration.
+    pub fn http_settings(&self) -> HttpSettings {
+        HttpSettings {
+            public_url: self.public_url(),
+            workers: self.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+            shutdown_timeout: std::time::Duration::from_secs(self.shutdown_timeout_secs),
+            clients: ClientAddresses {
+                // Validated when the configuration was loaded.
+                trusted_proxies: self.trusted_proxy_nets().unwrap_or_default(),
+                header: self.forwarded_header.into(),
+            },
+            metrics_token: self.metrics_token.clone(),
+            streams_per_extension: self.stream_limit_per_extension as usize,
+            streams_per_tenant: self.stream_limit_per_tenant as usize,
+            stream_idle_timeout: std::time::Duration::from_secs(self.stream_idle_timeout_secs),
+            stream_heartbeat: std::time::Duration::from_secs(15),
         }
     }
 

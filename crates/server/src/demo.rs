@@ -13,6 +13,7 @@ use switchboard_http::{Claims, JwtKeys, Role};
 
 use crate::app::{App, Settings};
 use crate::config::Config;
+use crate::keys::Keys;
 
 struct Api {
     base: String,
@@ -86,36 +87,22 @@ pub async fn run() -> anyhow::Result<()> {
     let jwt = SecretString::from(format!("demo-{}", uuid::Uuid::new_v4().simple()).repeat(2));
     let mut master = [0u8; 32];
     master.copy_from_slice(&uuid::Uuid::new_v4().as_bytes().repeat(2));
-    let config = Config::default();
-    let settings = Settings {
+    let config = Config {
         database_url: format!("sqlite://{}/demo.db?mode=rwc", dir.display()),
         database_max_connections: 8,
-        public_url: base.clone(),
-        jwt_secret: jwt.clone(),
-        master_key: SecretBox::new(Box::new(master)),
-        workers: 2,
-        shutdown_timeout: Duration::from_secs(5),
-        retry: config.retry_policy(),
-        webhook_timeout: Duration::from_secs(5),
-        send_retry: switchboard_engine::EngineConfig::new("").send_retry,
-        send_timeout: Duration::from_secs(10),
-        unknown_outcome_wait: Duration::from_secs(150),
+        public_url: Some(base.clone()),
+        workers: Some(2),
+        shutdown_timeout_secs: 5,
+        webhook_timeout_secs: 5,
+        flowroute_timeout_secs: 10,
         media_dir: dir.join("media"),
         media_allow_http: true,
-        media_max_per_text: 10,
-        media_quota_bytes: 1024 * 1024 * 1024,
-        flowroute_pacing: true,
-        trusted_proxies: Vec::new(),
-        forwarded_header: switchboard_core::sources::ForwardedHeader::XForwardedFor,
-        metrics_token: None,
-        stream_limits: (5, 200),
-        stream_idle_timeout: Duration::from_secs(1800),
-        stream_heartbeat: Duration::from_secs(15),
-        ingress_failure_limit: 30,
-        ingress_block: Duration::from_secs(300),
         // The simulator and the PBX sink listen on loopback.
-        private_targets: "127.0.0.0/8".parse::<ipnet::IpNet>().into_iter().collect(),
+        private_targets: vec!["127.0.0.0/8".into()],
+        ..Config::default()
     };
+    let keys = Keys { jwt_secret: jwt.clone(), master_key: SecretBox::new(Box::new(master)), file: None };
+    let settings = Settings::new(&config, keys);
     let app = App::build(settings, listener).await?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let running = tokio::spawn(app.run_until(async {

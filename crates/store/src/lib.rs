@@ -61,7 +61,30 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// The store's settings, derived from the configuration in one function
+/// (`switchboard::config::Config::store_settings`).
+pub struct StoreSettings {
+    /// `sqlite://…` or `postgres://…`; may hold a password, so it is never shown.
+    pub database_url: String,
+    /// Pooled database connections at most.
+    pub max_connections: u32,
+    /// Seals provider and webhook secrets.
+    pub master_key: secrecy::SecretBox<[u8; MASTER_KEY_LEN]>,
+}
+
+impl std::fmt::Debug for StoreSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreSettings").field("max_connections", &self.max_connections).finish_non_exhaustive()
+    }
+}
+
 impl Store {
+    /// Connects as `settings` say.
+    pub async fn open(settings: &StoreSettings) -> Result<Self, StoreError> {
+        use secrecy::ExposeSecret;
+        Self::connect_with(&settings.database_url, settings.master_key.expose_secret(), settings.max_connections).await
+    }
+
     /// Connects to `url` (`sqlite://…` or `postgres://…`).
     ///
     /// SQLite runs in WAL mode with `synchronous=FULL`, so a write acknowledged by a commit survives
