@@ -2,7 +2,7 @@
 //!
 //! [`parse_callback`] reads whatever Flowroute posts to a tenant's prefix — an inbound SMS in the
 //! JSON:API or the compact format, an MMS with its `included` media, or a delivery receipt in either
-//! shape — leniently, as captured payloads require (see `shared/flowroute/README.md`): key order and
+//! shape — leniently, as captured payloads require (see `docs/flowroute.md`): key order and
 //! unknown fields are ignored, amounts may be strings or numbers, bodies may be null or missing,
 //! status codes may be missing, numbers may carry a `+`, timestamps have 0 to 6 fraction digits.
 //!

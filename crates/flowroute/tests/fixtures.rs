@@ -1,5 +1,5 @@
-//! One test per captured or documented payload in `tests/fixtures/` (copied byte for byte from
-//! `shared/flowroute/fixtures/`).
+//! One test per captured or documented payload in `tests/fixtures/` (each described in
+//! `docs/flowroute.md`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

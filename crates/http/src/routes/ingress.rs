@@ -56,7 +56,7 @@ impl From<IngressError> for ApiError {
 
 /// Receives what Flowroute posts: an inbound SMS or MMS (JSON:API or compact) or a delivery receipt.
 #[utoipa::path(tag = "ingress", params(("prefix" = String, Path, description = "the tenant's inbound prefix"), CallbackQuery),
-    request_body(content = Object, description = "Flowroute's callback body, as documented in shared/flowroute", content_type = "application/json"),
+    request_body(content = Object, description = "Flowroute's callback body, as documented in docs/flowroute.md", content_type = "application/json"),
     responses((status = 200, body = Acknowledged), (status = 400, body = Problem), (status = 403, body = Problem),
               (status = 404, body = Problem), (status = 413, body = Problem), (status = 429, body = Problem),
               (status = 503, body = Problem)))]
