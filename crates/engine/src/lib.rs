@@ -9,6 +9,7 @@ mod guard;
 mod ingress;
 mod media;
 pub mod net;
+mod retry;
 mod sequencer;
 pub mod signing;
 mod worker;
@@ -22,10 +23,11 @@ use switchboard_store::Store;
 use tokio::sync::{Notify, broadcast};
 
 pub use cache::{NumberRouting, RoutingCache};
-pub use deliver::{RetryPolicy, run_webhook_worker};
+pub use deliver::run_webhook_worker;
 pub use dispatch::run_dispatcher;
 pub use ingress::{IngressError, Origin, Received};
 pub use media::{allowed_type, run_media_worker};
+pub use retry::RetryPolicy;
 pub use sequencer::run_sequencer;
 
 /// How the engine behaves.
@@ -179,6 +181,14 @@ impl Engine {
     /// Tells live streams of a numbered event.
     fn live(&self, event: LiveEvent) {
         let _ = self.live.send(Arc::new(event));
+    }
+
+    /// Says that a tenant's configuration was written: texts are routed by it from now on (the
+    /// routing cache is emptied) and open streams check their caller again. Called where the
+    /// configuration is written (the admin resources, tenants), after the write committed.
+    pub fn configuration_changed(&self) {
+        self.cache.invalidate();
+        self.access_changed();
     }
 
     /// Says that some tenant's configuration changed, so open streams check their caller again.

@@ -13,7 +13,7 @@ use switchboard_store::outbox::ClaimedJob;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
 
 use crate::Engine;
-use crate::deliver::RetryPolicy;
+use crate::retry::RetryPolicy;
 
 /// How one attempt at a job went.
 #[derive(Debug)]
