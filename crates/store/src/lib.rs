@@ -52,7 +52,7 @@ pub use sea_orm::DbErr;
 pub struct Store {
     db: DatabaseConnection,
     cipher: Arc<SecretCipher>,
-    inbound: Arc<group::Lanes>,
+    inbound: Arc<group::Lanes<inbound::Inbound>>,
 }
 
 impl std::fmt::Debug for Store {

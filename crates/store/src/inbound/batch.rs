@@ -1,0 +1,177 @@
+//! Writing one batch of inbound texts in one transaction: each text's rows are gathered as it is
+//! decided ([`Batch::record`]), then written with one statement per table ([`Batch::write`]).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait};
+use switchboard_core::EventBody;
+use switchboard_core::event::{MediaLink, MessageReceived, Named};
+use switchboard_core::routing::RouteDecision;
+use uuid::Uuid;
+
+use super::lookups::{Directory, conversations, stored};
+use super::replies::{apply_opt_out, queue_replies};
+use super::rows::{chunks, media_rows, message_row, write_rows};
+use super::types::{ConvKey, InboundOutcome, InboundText, Item, conv_key};
+use crate::entity::{conversation, job, media, message};
+use crate::events::{self, NewEvent};
+use crate::{StoreError, new_id, now};
+
+/// Writes one batch in one transaction and returns each text's outcome, in order. Any error
+/// rolls the whole batch back.
+pub(super) async fn record_batch(
+    db: &DatabaseConnection,
+    items: &[Item],
+) -> Result<Vec<Option<InboundOutcome>>, StoreError> {
+    if items.is_empty() {
+        return Ok(Vec::new());
+    }
+    let at = now();
+    let txn = crate::begin_write(db).await?;
+    let mut batch = Batch::read(&txn, items, at).await?;
+    for (index, item) in items.iter().enumerate() {
+        batch.record(&txn, index, item).await?;
+    }
+    let outcomes = batch.write(&txn).await?;
+    txn.commit().await?;
+    Ok(outcomes)
+}
+
+/// A text's `message.received` event, appended once the batch's sequence numbers are known.
+struct PendingEvent {
+    item: usize,
+    message_id: Uuid,
+    decision: RouteDecision,
+    event: NewEvent,
+}
+
+/// A batch being recorded: what it read, and everything it will write besides what the rare paths
+/// (opt-out changes, replies) write as they go.
+struct Batch {
+    at: DateTime<Utc>,
+    /// The batch's conversations, locked.
+    convs: HashMap<ConvKey, conversation::Model>,
+    /// Stored texts by tenant and provider id, this batch's included.
+    seen: HashMap<(Uuid, String), Uuid>,
+    directory: Directory,
+    /// Conversations whose head moved.
+    changed: HashSet<Uuid>,
+    /// One per text so far: a duplicate's now, a stored text's once its event is appended.
+    outcomes: Vec<Option<InboundOutcome>>,
+    messages: Vec<message::ActiveModel>,
+    media: Vec<media::ActiveModel>,
+    jobs: Vec<job::ActiveModel>,
+    /// (message, tenant, extension, remote)
+    routed: Vec<(Uuid, Uuid, String, String)>,
+    /// (conversation, extension) → texts to add to its unread count
+    unread: BTreeMap<(Uuid, String), i32>,
+    events: Vec<PendingEvent>,
+}
+
+impl Batch {
+    /// Reads what the batch needs: its conversations (created if missing, then locked), the
+    /// texts already stored, the senders' contacts and companies.
+    async fn read(txn: &impl ConnectionTrait, items: &[Item], at: DateTime<Utc>) -> Result<Self, StoreError> {
+        Ok(Self {
+            at,
+            convs: conversations(txn, items, at).await?,
+            seen: stored(txn, items).await?,
+            directory: Directory::load(txn, items).await?,
+            changed: HashSet::new(),
+            outcomes: Vec::with_capacity(items.len()),
+            messages: Vec::with_capacity(items.len()),
+            media: Vec::new(),
+            jobs: Vec::new(),
+            routed: Vec::new(),
+            unread: BTreeMap::new(),
+            events: Vec::with_capacity(items.len()),
+        })
+    }
+
+    /// Decides one text and gathers its rows; a copy of a stored text is a duplicate.
+    async fn record(&mut self, txn: &impl ConnectionTrait, index: usize, item: &Item) -> Result<(), StoreError> {
+        let Item { text, decide } = item;
+        let at = self.at;
+        let key = (text.tenant_id, text.provider_message_id.clone());
+        if let Some(existing) = self.seen.get(&key) {
+            self.outcomes.push(Some(InboundOutcome::Duplicate { message_id: *existing }));
+            return Ok(());
+        }
+        let conv = self.convs.get_mut(&conv_key(text)).ok_or(StoreError::NotFound)?;
+        let decision = decide(conv.last_auto_reply_at);
+        let (contact, company) = self.directory.named(text);
+        let named = (contact.as_ref().map(|c| c.id), company.as_ref().map(|c| c.id));
+        let message_id = new_id();
+        self.seen.insert(key, message_id);
+
+        let links = media_rows(text, message_id, at, &mut self.media, &mut self.jobs);
+        self.messages.push(message_row(text, message_id, &links, &decision, named, at)?);
+        for ext in &decision.destinations {
+            *self.unread.entry((conv.id, ext.clone())).or_default() += 1;
+            self.routed.push((message_id, text.tenant_id, ext.clone(), text.remote.clone()));
+        }
+        // The rare paths write as they go, in order, so a later text of the batch sees them.
+        apply_opt_out(txn, text, &decision, at).await?;
+        let auto_replied = queue_replies(txn, text, &decision, named, at, &mut self.jobs).await?;
+
+        conv.last_message_id = Some(message_id);
+        conv.last_message_at = at;
+        if auto_replied {
+            conv.last_auto_reply_at = Some(at);
+        }
+        self.changed.insert(conv.id);
+        let body = received(text, message_id, conv.id, links, &decision, contact, company);
+        let ordering = Some(events::ordering_key(&text.number, &text.remote));
+        let event = NewEvent { tenant_id: text.tenant_id, body, ordering };
+        self.events.push(PendingEvent { item: index, message_id, decision, event });
+        self.outcomes.push(None);
+        Ok(())
+    }
+
+    /// Writes the gathered rows, appends the events (and their deliveries), inserts the jobs, and
+    /// returns each text's outcome.
+    async fn write(self, txn: &impl ConnectionTrait) -> Result<Vec<Option<InboundOutcome>>, StoreError> {
+        let Self { at, convs, changed, mut outcomes, messages, media, mut jobs, routed, unread, events, .. } = self;
+        let updated: Vec<&conversation::Model> = convs.values().filter(|c| changed.contains(&c.id)).collect();
+        write_rows(txn, messages, media, &routed, &unread, &updated).await?;
+        let (pending, new): (Vec<_>, Vec<_>) =
+            events.into_iter().map(|p| ((p.item, p.message_id, p.decision), p.event)).unzip();
+        let appended = events::append_batch(txn, new, at, &mut jobs).await?;
+        for ((index, message_id, decision), event) in pending.into_iter().zip(appended) {
+            if let Some(slot) = outcomes.get_mut(index) {
+                *slot = Some(InboundOutcome::Stored { message_id, event, decision });
+            }
+        }
+        for chunk in chunks(jobs) {
+            job::Entity::insert_many(chunk).exec_without_returning(txn).await?;
+        }
+        Ok(outcomes)
+    }
+}
+
+/// The text's `message.received` event.
+fn received(
+    text: &InboundText,
+    message_id: Uuid,
+    conversation_id: Uuid,
+    media: Vec<MediaLink>,
+    decision: &RouteDecision,
+    contact: Option<Named>,
+    company: Option<Named>,
+) -> EventBody {
+    EventBody::MessageReceived(MessageReceived {
+        message_id,
+        conversation_id,
+        number: text.number.clone(),
+        from: text.remote.clone(),
+        to: text.number.clone(),
+        body: text.body.clone(),
+        media,
+        media_dropped: text.media_dropped,
+        extensions: decision.destinations.clone(),
+        contact,
+        company,
+        keyword: decision.keyword.map(str::to_owned),
+    })
+}
