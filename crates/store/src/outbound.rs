@@ -235,102 +235,37 @@ impl Store {
         input: SendInput,
         idempotency_key: Option<&str>,
     ) -> Result<(Queued, Option<events::AppendedEvent>), StoreError> {
-        let mut errors = FieldErrors::new();
-        let to = errors.check("to", E164::parse(&input.to));
-        let from = match &input.from {
-            Some(f) => errors.check("from", E164::parse(f)),
-            None => None,
-        };
-        let body = input.body.clone().filter(|b| !b.is_empty());
-        if body.is_none() && input.media_urls.is_empty() {
-            errors.add("body", "a text needs a body or media_urls");
-        }
-        if let Some(b) = &body
-            && b.chars().count() > MAX_BODY_CHARS
-        {
-            errors.add("body", format!("must be at most {MAX_BODY_CHARS} characters"));
-        } else if body.as_deref().is_some_and(|b| b.contains('\0')) {
-            errors.add("body", "must not contain NUL characters");
-        }
-        if input.media_urls.len() > 10 {
-            errors.add("media_urls", "at most 10 links");
-        }
-        for (i, u) in input.media_urls.iter().enumerate() {
-            match web_url(u, false) {
-                Ok(url) if url.scheme() == "https" => {}
-                Ok(_) => errors.add(format!("media_urls[{i}]"), "must use https"),
-                Err(e) => errors.add(format!("media_urls[{i}]"), e),
-            }
-        }
-        if let Some(key) = idempotency_key
-            && (key.is_empty() || key.len() > 255 || key.chars().any(|c| c.is_control()))
-        {
-            errors.add("Idempotency-Key", "must be 1 to 255 printable characters");
-        }
-        errors.finish().map_err(StoreError::Invalid)?;
-        let to = to.ok_or(StoreError::NotFound)?;
-        if !to.is_nanp() {
-            return Err(refused(
-                "unsupported_destination",
-                format!("{to} is outside the US and Canada, where Flowroute delivers"),
-            ));
-        }
-
+        let send = checked(&input, idempotency_key)?;
         let at = now();
-        let principal = match &sender {
-            Sender::Extension(e) => format!("ext:{e}"),
-            Sender::Admin(sub) => format!("admin:{sub}"),
-        };
         let txn = self.write_txn().await?;
-        let n = sender_number(&txn, tenant, &sender, from.as_ref()).await?;
-        let hash = request_hash(&n.e164, to.as_str(), body.as_deref(), &input.media_urls);
-        if let Some(key) = idempotency_key {
-            sql::execute(
-                &txn,
-                "DELETE FROM idempotency_key WHERE tenant_id = $1 AND expires_at < $2",
-                vec![tenant.into(), at.into()],
-            )
-            .await?;
-            let seen = sql::query(
-                &txn,
-                "SELECT request_hash, message_id FROM idempotency_key WHERE tenant_id = $1 AND principal = $2 AND key = $3",
-                vec![tenant.into(), principal.clone().into(), key.into()],
-            )
-            .await?;
-            if let Some(row) = seen.first() {
-                let earlier: String = row.try_get("", "request_hash")?;
-                if earlier != hash {
-                    return Err(refused(
-                        "idempotency_conflict",
-                        "this Idempotency-Key was used for a different request",
-                    ));
-                }
-                let id: Option<Uuid> = row.try_get("", "message_id")?;
-                let m = message::Entity::find_by_id(id.ok_or(StoreError::NotFound)?)
-                    .one(&txn)
-                    .await?
-                    .ok_or(StoreError::NotFound)?;
-                return Ok((queued(&m), None));
-            }
+        let n = sender_number(&txn, tenant, &sender, send.from.as_ref()).await?;
+        let once = idempotency_key.map(|key| Idempotency {
+            key,
+            principal: sender.principal(),
+            hash: request_hash(&n.e164, send.to.as_str(), send.body.as_deref(), &input.media_urls),
+        });
+        if let Some(once) = &once
+            && let Some(earlier) = once.earlier(&txn, tenant, at).await?
+        {
+            return Ok((queued(&earlier), None));
         }
-        if is_opted_out(&txn, tenant, to.as_str(), &n.e164).await? {
-            return Err(refused("opted_out", format!("{to} has opted out of texts from {}", n.e164)));
+        if is_opted_out(&txn, tenant, send.to.as_str(), &n.e164).await? {
+            return Err(refused("opted_out", format!("{} has opted out of texts from {}", send.to, n.e164)));
         }
-        let id = new_id();
         let sender_ext = match &sender {
-            Sender::Extension(e) => Some(e.clone()),
+            Sender::Extension(e) => Some(e.as_str()),
             Sender::Admin(_) => None,
         };
         let m = insert_outbound(
             &txn,
             NewOutbound {
-                id,
+                id: new_id(),
                 tenant,
                 number: &n.e164,
-                remote: to.as_str(),
-                body: body.as_deref(),
+                remote: send.to.as_str(),
+                body: send.body.as_deref(),
                 media_urls: &input.media_urls,
-                sender_extension: sender_ext.as_deref(),
+                sender_extension: sender_ext,
                 contact_id: None,
                 company_id: None,
                 origin: if sender_ext.is_some() { Origin::Extension } else { Origin::Admin },
@@ -338,42 +273,173 @@ impl Store {
             },
         )
         .await?;
-        if let Some(key) = idempotency_key {
-            let expires: DateTime<Utc> = at + IDEMPOTENCY_WINDOW;
-            let inserted = sql::execute(
-                &txn,
-                "INSERT INTO idempotency_key (tenant_id, principal, key, request_hash, message_id, created_at, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant_id, principal, key) DO NOTHING",
-                vec![tenant.into(), principal.clone().into(), key.into(), hash.clone().into(), id.into(), at.into(), expires.into()],
-            )
-            .await?;
-            if inserted == 0 {
-                // A concurrent request with the same key won; answer what it queued.
-                drop(txn);
-                return Box::pin(self.queue_outbound(tenant, sender, input, idempotency_key)).await;
-            }
+        if let Some(once) = &once
+            && !once.claim(&txn, tenant, m.id, at).await?
+        {
+            // A concurrent request with the same key won; answer what it queued.
+            drop(txn);
+            return Box::pin(self.queue_outbound(tenant, sender, input, idempotency_key)).await;
         }
-        if let Some(ext) = &sender_ext {
-            sql::execute(
-                &txn,
-                "INSERT INTO message_extension (message_id, tenant_id, extension, remote) VALUES ($1, $2, $3, $4)",
-                vec![id.into(), tenant.into(), ext.clone().into(), to.to_string().into()],
-            )
-            .await?;
-        }
-        sql::execute(
-            &txn,
-            "INSERT INTO conversation (id, tenant_id, number, remote, last_message_id, last_message_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (tenant_id, number, remote) \
-             DO UPDATE SET last_message_id = $5, last_message_at = $6",
-            vec![new_id().into(), tenant.into(), n.e164.clone().into(), to.to_string().into(), id.into(), at.into()],
-        )
-        .await?;
-        let ordering = events::ordering_key(&n.e164, to.as_str());
-        events::enqueue(&txn, tenant, &ordering, Work::Send { message_id: id }, at).await?;
-        let body = events::status_changed(&m, MessageStatus::Queued);
-        let event = events::append(&txn, tenant, body, &ordering, at).await?;
+        let event = enqueue_sent(&txn, tenant, &m, at).await?;
         txn.commit().await?;
         Ok((queued(&m), Some(event)))
     }
+}
+
+/// A send request, checked: the recipient in the US or Canada, `from` when named, the body.
+struct Checked {
+    to: E164,
+    from: Option<E164>,
+    body: Option<String>,
+}
+
+/// Checks a send request field by field, then its recipient.
+fn checked(input: &SendInput, idempotency_key: Option<&str>) -> Result<Checked, StoreError> {
+    let mut errors = FieldErrors::new();
+    let to = errors.check("to", E164::parse(&input.to));
+    let from = match &input.from {
+        Some(f) => errors.check("from", E164::parse(f)),
+        None => None,
+    };
+    let body = input.body.clone().filter(|b| !b.is_empty());
+    if body.is_none() && input.media_urls.is_empty() {
+        errors.add("body", "a text needs a body or media_urls");
+    }
+    if let Some(b) = &body
+        && b.chars().count() > MAX_BODY_CHARS
+    {
+        errors.add("body", format!("must be at most {MAX_BODY_CHARS} characters"));
+    } else if body.as_deref().is_some_and(|b| b.contains('\0')) {
+        errors.add("body", "must not contain NUL characters");
+    }
+    if input.media_urls.len() > 10 {
+        errors.add("media_urls", "at most 10 links");
+    }
+    for (i, u) in input.media_urls.iter().enumerate() {
+        match web_url(u, false) {
+            Ok(url) if url.scheme() == "https" => {}
+            Ok(_) => errors.add(format!("media_urls[{i}]"), "must use https"),
+            Err(e) => errors.add(format!("media_urls[{i}]"), e),
+        }
+    }
+    if let Some(key) = idempotency_key
+        && (key.is_empty() || key.len() > 255 || key.chars().any(|c| c.is_control()))
+    {
+        errors.add("Idempotency-Key", "must be 1 to 255 printable characters");
+    }
+    errors.finish().map_err(StoreError::Invalid)?;
+    let to = to.ok_or(StoreError::NotFound)?;
+    if !to.is_nanp() {
+        return Err(refused(
+            "unsupported_destination",
+            format!("{to} is outside the US and Canada, where Flowroute delivers"),
+        ));
+    }
+    Ok(Checked { to, from, body })
+}
+
+impl Sender {
+    /// Who an idempotency key belongs to.
+    fn principal(&self) -> String {
+        match self {
+            Sender::Extension(e) => format!("ext:{e}"),
+            Sender::Admin(sub) => format!("admin:{sub}"),
+        }
+    }
+}
+
+/// A send's `Idempotency-Key`: kept per sender for [`IDEMPOTENCY_WINDOW`] with the hash of the
+/// request it first came with.
+struct Idempotency<'a> {
+    key: &'a str,
+    principal: String,
+    hash: String,
+}
+
+impl Idempotency<'_> {
+    /// The text this key already queued, if any (expired keys are forgotten first); the key with
+    /// a different request is `idempotency_conflict`.
+    async fn earlier(
+        &self,
+        txn: &impl sea_orm::ConnectionTrait,
+        tenant: Uuid,
+        at: DateTime<Utc>,
+    ) -> Result<Option<message::Model>, StoreError> {
+        sql::execute(
+            txn,
+            "DELETE FROM idempotency_key WHERE tenant_id = $1 AND expires_at < $2",
+            vec![tenant.into(), at.into()],
+        )
+        .await?;
+        let seen = sql::query(
+            txn,
+            "SELECT request_hash, message_id FROM idempotency_key WHERE tenant_id = $1 AND principal = $2 AND key = $3",
+            vec![tenant.into(), self.principal.clone().into(), self.key.into()],
+        )
+        .await?;
+        let Some(row) = seen.first() else { return Ok(None) };
+        let earlier: String = row.try_get("", "request_hash")?;
+        if earlier != self.hash {
+            return Err(refused("idempotency_conflict", "this Idempotency-Key was used for a different request"));
+        }
+        let id: Option<Uuid> = row.try_get("", "message_id")?;
+        let m = message::Entity::find_by_id(id.ok_or(StoreError::NotFound)?).one(txn).await?;
+        m.ok_or(StoreError::NotFound).map(Some)
+    }
+
+    /// Records that the key queued `message_id`; false when a concurrent request took it first.
+    async fn claim(
+        &self,
+        txn: &impl sea_orm::ConnectionTrait,
+        tenant: Uuid,
+        message_id: Uuid,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let expires: DateTime<Utc> = at + IDEMPOTENCY_WINDOW;
+        let inserted = sql::execute(
+            txn,
+            "INSERT INTO idempotency_key (tenant_id, principal, key, request_hash, message_id, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant_id, principal, key) DO NOTHING",
+            vec![
+                tenant.into(),
+                self.principal.clone().into(),
+                self.key.into(),
+                self.hash.clone().into(),
+                message_id.into(),
+                at.into(),
+                expires.into(),
+            ],
+        )
+        .await?;
+        Ok(inserted > 0)
+    }
+}
+
+/// Files a queued text in its sender's and its conversation's views, queues its send and appends
+/// its `queued` event.
+async fn enqueue_sent(
+    txn: &impl sea_orm::ConnectionTrait,
+    tenant: Uuid,
+    m: &message::Model,
+    at: DateTime<Utc>,
+) -> Result<events::AppendedEvent, StoreError> {
+    if let Some(ext) = &m.sender_extension {
+        sql::execute(
+            txn,
+            "INSERT INTO message_extension (message_id, tenant_id, extension, remote) VALUES ($1, $2, $3, $4)",
+            vec![m.id.into(), tenant.into(), ext.clone().into(), m.remote.clone().into()],
+        )
+        .await?;
+    }
+    sql::execute(
+        txn,
+        "INSERT INTO conversation (id, tenant_id, number, remote, last_message_id, last_message_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (tenant_id, number, remote) \
+         DO UPDATE SET last_message_id = $5, last_message_at = $6",
+        vec![new_id().into(), tenant.into(), m.number.clone().into(), m.remote.clone().into(), m.id.into(), at.into()],
+    )
+    .await?;
+    let ordering = events::ordering_key(&m.number, &m.remote);
+    events::enqueue(txn, tenant, &ordering, Work::Send { message_id: m.id }, at).await?;
+    events::append(txn, tenant, events::status_changed(m, MessageStatus::Queued), &ordering, at).await
 }
