@@ -114,7 +114,7 @@ impl AppState {
     }
 }
 
-async fn not_found() -> Result<HttpResponse, ApiError> {
+pub(crate) async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::not_found())
 }
 
@@ -128,25 +128,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     routes::configure(cfg);
     // Last: a prefix is any single path segment the routes above did not take.
     cfg.service(routes::ingress::receive);
-}
-
-/// Empties the routing cache after every successful admin write, whichever resource it touched,
-/// so the inbound path never routes by a stale prefix, number, policy or extension.
-async fn invalidate_routes(
-    req: actix_web::dev::ServiceRequest,
-    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
-) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
-    let write = req.method() != actix_web::http::Method::GET && req.path().starts_with("/api/v1/tenants");
-    let state = req.app_data::<web::Data<AppState>>().cloned();
-    let res = next.call(req).await?;
-    if write
-        && res.status().is_success()
-        && let Some(state) = state
-    {
-        state.engine.cache.invalidate();
-        state.engine.access_changed();
-    }
-    Ok(res)
 }
 
 /// Refuses a body declared larger than the route takes — 1 MiB for Flowroute's callbacks, 256 KiB
@@ -183,7 +164,6 @@ pub fn server(listener: TcpListener, state: web::Data<AppState>, settings: &Http
                     .add((header::REFERRER_POLICY, "no-referrer"))
                     .add((header::CACHE_CONTROL, "no-store")),
             )
-            .wrap(from_fn(invalidate_routes))
             .wrap(from_fn(observe::middleware))
             .configure(configure)
             .default_service(web::to(not_found))

@@ -4,8 +4,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    directory, events, extensions, inbox, ingress, media, messages, numbers, ops, policies, prefixes, providers, send,
-    tenants,
+    ForEachResource, admin_resources, events, inbox, ingress, media, messages, ops, resource, send, tenants,
 };
 
 struct BearerAuth;
@@ -20,23 +19,30 @@ impl Modify for BearerAuth {
     }
 }
 
+/// The admin resources' operations, which are generic and so documented from their
+/// [`resource::Resource`] implementations rather than annotations.
+struct AdminResources;
+
+impl Modify for AdminResources {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        struct Documented<'a>(&'a mut utoipa::openapi::OpenApi);
+        impl ForEachResource for Documented<'_> {
+            fn resource<R: resource::Resource>(&mut self) {
+                resource::document::<R>(self.0);
+            }
+        }
+        admin_resources(&mut Documented(openapi));
+    }
+}
+
 /// Switchboard's HTTP API.
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Switchboard", description = "Multi-tenant SMS/MMS routing for hosted PBX platforms. Every error is application/problem+json with a stable `code`."),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &AdminResources),
     paths(
         ops::healthz, ops::readyz, ops::metrics,
         tenants::create, tenants::list, tenants::get_one, tenants::update, tenants::remove, tenants::rotate,
-        providers::create, providers::list, providers::get_one, providers::update, providers::remove,
-        prefixes::create, prefixes::list, prefixes::get_one, prefixes::update, prefixes::remove,
-        extensions::create, extensions::list, extensions::get_one, extensions::update, extensions::remove,
-        numbers::create, numbers::list, numbers::get_one, numbers::update, numbers::remove,
-        policies::create, policies::list, policies::get_one, policies::update, policies::remove,
-        directory::company_create, directory::company_list, directory::company_get_one, directory::company_update,
-        directory::company_remove,
-        directory::contact_create, directory::contact_list, directory::contact_get_one, directory::contact_update,
-        directory::contact_remove,
         messages::list, messages::get_one, messages::opt_outs, messages::lift_opt_out,
         inbox::conversations, inbox::conversation_messages, inbox::mark_read, inbox::message, events::events,
         media::media,
@@ -59,6 +65,9 @@ mod tests {
     fn the_document_describes_every_event_and_its_payload() {
         let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
         let schemas = &doc["components"]["schemas"];
+        if let Some(path) = std::env::var_os("SB_WRITE_OPENAPI") {
+            std::fs::write(path, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+        }
         let variants = schemas["EventBody"]["oneOf"].as_array().unwrap();
         let mut types: Vec<&str> = Vec::new();
         for v in variants {
@@ -73,6 +82,16 @@ mod tests {
             types,
             ["delivery.dead", "endpoint.recovered", "endpoint.unavailable", "message.received", "message.status"]
         );
+        let mut ids: Vec<&str> = doc["paths"]
+            .as_object()
+            .unwrap()
+            .values()
+            .flat_map(|item| item.as_object().unwrap().values().map(|op| op["operationId"].as_str().unwrap()))
+            .collect();
+        let count = ids.len();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), count, "every operation has an id of its own");
         let envelope = serde_json::to_string(&schemas["Event"]).unwrap();
         for field in ["\"id\"", "\"tenant\"", "\"created_at\"", "EventBody"] {
             assert!(envelope.contains(field), "the envelope names {field}: {envelope}");

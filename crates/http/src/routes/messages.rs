@@ -35,7 +35,7 @@ pub struct MessageQuery {
 }
 
 /// The tenant's messages, newest first.
-#[utoipa::path(tag = "messages", security(("bearer" = [])), params(("tenant" = String, Path), MessageQuery),
+#[utoipa::path(operation_id = "messages_list", tag = "messages", security(("bearer" = [])), params(("tenant" = String, Path), MessageQuery),
     responses((status = 200, body = Page<Message>), (status = 404, body = Problem), (status = 422, body = Problem)))]
 #[get("/api/v1/tenants/{tenant}/messages")]
 pub async fn list(
@@ -50,7 +50,7 @@ pub async fn list(
 }
 
 /// One message.
-#[utoipa::path(tag = "messages", security(("bearer" = [])), params(("tenant" = String, Path), ("id" = uuid::Uuid, Path)),
+#[utoipa::path(operation_id = "messages_get_one", tag = "messages", security(("bearer" = [])), params(("tenant" = String, Path), ("id" = uuid::Uuid, Path)),
     responses((status = 200, body = Message), (status = 404, body = Problem)))]
 #[get("/api/v1/tenants/{tenant}/messages/{id}")]
 pub async fn get_one(

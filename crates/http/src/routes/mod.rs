@@ -12,6 +12,7 @@ pub mod ops;
 pub mod policies;
 pub mod prefixes;
 pub mod providers;
+pub mod resource;
 pub mod send;
 pub mod tenants;
 
@@ -45,15 +46,35 @@ pub fn path_id(raw: &str) -> Result<Uuid, ApiError> {
     Uuid::try_parse(raw).map_err(|_| ApiError::not_found())
 }
 
+/// Something done for every admin resource: routing it, documenting it.
+pub trait ForEachResource {
+    fn resource<R: resource::Resource>(&mut self);
+}
+
+/// Every tenant resource an admin manages with create, list, read, change and delete: routed
+/// ([`configure`]) and documented ([`crate::openapi`]) from this one list.
+pub fn admin_resources(each: &mut impl ForEachResource) {
+    each.resource::<providers::Providers>();
+    each.resource::<prefixes::Prefixes>();
+    each.resource::<extensions::Extensions>();
+    each.resource::<numbers::Numbers>();
+    each.resource::<policies::Policies>();
+    each.resource::<directory::Companies>();
+    each.resource::<directory::Contacts>();
+}
+
+struct Routed<'a>(&'a mut actix_web::web::ServiceConfig);
+
+impl ForEachResource for Routed<'_> {
+    fn resource<R: resource::Resource>(&mut self) {
+        resource::configure::<R>(self.0);
+    }
+}
+
 /// Every resource route, in one place, so the app and the OpenAPI document agree.
 pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
     tenants::configure(cfg);
-    providers::configure(cfg);
-    prefixes::configure(cfg);
-    extensions::configure(cfg);
-    numbers::configure(cfg);
-    policies::configure(cfg);
-    directory::configure(cfg);
+    admin_resources(&mut Routed(cfg));
     messages::configure(cfg);
     inbox::configure(cfg);
     cfg.service(events::events).service(media::media).service(send::send).service(send::admin_send);

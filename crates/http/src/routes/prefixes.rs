@@ -1,19 +1,17 @@
 //! `/api/v1/tenants/{tenant}/prefixes`: the URLs Flowroute posts the tenant's texts to.
 
-use actix_web::{HttpResponse, delete, get, patch, post, web};
-use switchboard_store::Page;
 use switchboard_store::prefixes::{NewPrefix, Prefix, PrefixPatch};
+use switchboard_store::{Page, PageRequest};
+use uuid::Uuid;
 
-use super::ListQuery;
+use super::resource::{Docs, Resource};
 use crate::AppState;
-use crate::auth::TenantScope;
-use crate::body::Json;
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(create).service(list).service(get_one).service(update).service(remove);
-}
+/// The `prefixes` resource.
+pub struct Prefixes;
 
+/// The prefix with the URL to enter in Flowroute (and its token, when it needs one).
 fn with_url(state: &AppState, mut p: Prefix) -> Prefix {
     p.webhook_url = format!("{}/{}", state.public_url.trim_end_matches('/'), p.prefix);
     if let Some(token) = &p.token {
@@ -22,70 +20,40 @@ fn with_url(state: &AppState, mut p: Prefix) -> Prefix {
     p
 }
 
-/// Claims a prefix; the answer's `webhook_url` is what to enter in Flowroute. A prefix taken by
-/// any tenant is `409`.
-#[utoipa::path(tag = "prefixes", security(("bearer" = [])), params(("tenant" = String, Path)), request_body = NewPrefix,
-    responses((status = 201, body = Prefix), (status = 409, body = Problem), (status = 422, body = Problem)))]
-#[post("/api/v1/tenants/{tenant}/prefixes")]
-pub async fn create(
-    scope: TenantScope,
-    state: web::Data<AppState>,
-    Json(body): Json<NewPrefix>,
-) -> Result<HttpResponse, ApiError> {
-    let p = state.store.create_prefix(scope.tenant.id, body).await?;
-    Ok(HttpResponse::Created().json(with_url(&state, p)))
-}
+impl Resource for Prefixes {
+    const COLLECTION: &'static str = "prefixes";
+    const KEY: (&'static str, Option<&'static str>) = ("prefix", None);
+    const DOCS: Docs = Docs {
+        create: "Claims a prefix; the answer's `webhook_url` is what to enter in Flowroute. A prefix taken by any tenant is `409`.",
+        list: "Lists the tenant's prefixes.",
+        get: "Reads a prefix.",
+        update: "Sets or removes the prefix's token and source allow-list.",
+        delete: "Releases a prefix that no number uses.",
+    };
+    const CREATE_CONFLICTS: bool = true;
 
-/// Lists the tenant's prefixes.
-#[utoipa::path(tag = "prefixes", security(("bearer" = [])), params(("tenant" = String, Path), ListQuery),
-    responses((status = 200, body = Page<Prefix>), (status = 404, body = Problem)))]
-#[get("/api/v1/tenants/{tenant}/prefixes")]
-pub async fn list(
-    scope: TenantScope,
-    state: web::Data<AppState>,
-    q: web::Query<ListQuery>,
-) -> Result<HttpResponse, ApiError> {
-    let page = state.store.list_prefixes(scope.tenant.id, q.page()?).await?;
-    Ok(HttpResponse::Ok().json(page.map(|p| with_url(&state, p))))
-}
+    type Key = String;
+    type New = NewPrefix;
+    type Patch = PrefixPatch;
+    type Item = Prefix;
 
-/// Reads a prefix.
-#[utoipa::path(tag = "prefixes", security(("bearer" = [])), params(("tenant" = String, Path), ("prefix" = String, Path)),
-    responses((status = 200, body = Prefix), (status = 404, body = Problem)))]
-#[get("/api/v1/tenants/{tenant}/prefixes/{prefix}")]
-pub async fn get_one(
-    scope: TenantScope,
-    state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
-) -> Result<HttpResponse, ApiError> {
-    let p = state.store.get_prefix(scope.tenant.id, &path.1).await?;
-    Ok(HttpResponse::Ok().json(with_url(&state, p)))
-}
+    async fn create(state: &AppState, tenant: Uuid, new: NewPrefix) -> Result<Prefix, ApiError> {
+        Ok(with_url(state, state.store.create_prefix(tenant, new).await?))
+    }
 
-/// Sets or removes the prefix's token and source allow-list.
-#[utoipa::path(tag = "prefixes", security(("bearer" = [])), params(("tenant" = String, Path), ("prefix" = String, Path)),
-    request_body = PrefixPatch,
-    responses((status = 200, body = Prefix), (status = 404, body = Problem), (status = 422, body = Problem)))]
-#[patch("/api/v1/tenants/{tenant}/prefixes/{prefix}")]
-pub async fn update(
-    scope: TenantScope,
-    state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
-    Json(body): Json<PrefixPatch>,
-) -> Result<HttpResponse, ApiError> {
-    let p = state.store.update_prefix(scope.tenant.id, &path.1, body).await?;
-    Ok(HttpResponse::Ok().json(with_url(&state, p)))
-}
+    async fn list(state: &AppState, tenant: Uuid, page: PageRequest) -> Result<Page<Prefix>, ApiError> {
+        Ok(state.store.list_prefixes(tenant, page).await?.map(|p| with_url(state, p)))
+    }
 
-/// Releases a prefix that no number uses.
-#[utoipa::path(tag = "prefixes", security(("bearer" = [])), params(("tenant" = String, Path), ("prefix" = String, Path)),
-    responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
-#[delete("/api/v1/tenants/{tenant}/prefixes/{prefix}")]
-pub async fn remove(
-    scope: TenantScope,
-    state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
-) -> Result<HttpResponse, ApiError> {
-    state.store.delete_prefix(scope.tenant.id, &path.1).await?;
-    Ok(HttpResponse::NoContent().finish())
+    async fn get(state: &AppState, tenant: Uuid, key: String) -> Result<Prefix, ApiError> {
+        Ok(with_url(state, state.store.get_prefix(tenant, &key).await?))
+    }
+
+    async fn update(state: &AppState, tenant: Uuid, key: String, patch: PrefixPatch) -> Result<Prefix, ApiError> {
+        Ok(with_url(state, state.store.update_prefix(tenant, &key, patch).await?))
+    }
+
+    async fn delete(state: &AppState, tenant: Uuid, key: String) -> Result<(), ApiError> {
+        Ok(state.store.delete_prefix(tenant, &key).await?)
+    }
 }

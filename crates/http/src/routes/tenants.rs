@@ -23,11 +23,13 @@ pub async fn create(
     state: web::Data<AppState>,
     Json(body): Json<NewTenant>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Created().json(state.store.create_tenant(body).await?))
+    let tenant = state.store.create_tenant(body).await?;
+    state.engine.configuration_changed();
+    Ok(HttpResponse::Created().json(tenant))
 }
 
 /// Lists every tenant (system administrator only).
-#[utoipa::path(tag = "tenants", security(("bearer" = [])), params(ListQuery),
+#[utoipa::path(operation_id = "tenants_list", tag = "tenants", security(("bearer" = [])), params(ListQuery),
     responses((status = 200, body = Page<Tenant>), (status = 403, body = Problem)))]
 #[get("/api/v1/tenants")]
 pub async fn list(
@@ -39,7 +41,7 @@ pub async fn list(
 }
 
 /// Reads a tenant.
-#[utoipa::path(tag = "tenants", security(("bearer" = [])), params(("tenant" = String, Path, description = "slug")),
+#[utoipa::path(operation_id = "tenants_get_one", tag = "tenants", security(("bearer" = [])), params(("tenant" = String, Path, description = "slug")),
     responses((status = 200, body = Tenant), (status = 404, body = Problem)))]
 #[get("/api/v1/tenants/{tenant}")]
 pub async fn get_one(scope: TenantScope) -> HttpResponse {
@@ -59,7 +61,10 @@ pub async fn update(
     if body.status.is_some() && !scope.is_system() {
         return Err(ApiError::forbidden());
     }
-    Ok(HttpResponse::Ok().json(state.store.update_tenant(&scope.tenant.slug, body).await?))
+    let tenant = state.store.update_tenant(&scope.tenant.slug, body).await?;
+    // A suspended tenant's texts are refused, and its streams closed, from now on.
+    state.engine.configuration_changed();
+    Ok(HttpResponse::Ok().json(tenant))
 }
 
 /// Deletes a tenant and all it owns (system administrator only); refused while it holds numbers.
@@ -71,6 +76,7 @@ pub async fn remove(scope: TenantScope, state: web::Data<AppState>) -> Result<Ht
         return Err(ApiError::forbidden());
     }
     state.store.delete_tenant(&scope.tenant.slug).await?;
+    state.engine.configuration_changed();
     Ok(HttpResponse::NoContent().finish())
 }
 
