@@ -1,0 +1,271 @@
+//! The store's SQL that matters, on SQLite and on PostgreSQL: how jobs are claimed (one
+//! conversation's in order, tenants in turn, each within its cap, a lapsed lease claimed again),
+//! how copies of a text are told apart, and that a batch larger than one statement is written
+//! whole with its events numbered.
+//!
+//! PostgreSQL runs when `SB_TEST_POSTGRES_URL` names a server (`.ci/run` sets it), each test on a
+//! database of its own; without it those variants are reported as ignored.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use libtest_mimic::{Arguments, Trial};
+use sea_orm::{ConnectionTrait, Database};
+use switchboard_core::JobKind;
+use switchboard_core::routing::{RouteDecision, RouteReason};
+use switchboard_store::Store;
+use switchboard_store::events::Work;
+use switchboard_store::inbound::{InboundOutcome, InboundText};
+use switchboard_store::tenants::NewTenant;
+use switchboard_test_macros::suite_test;
+use uuid::Uuid;
+
+type TestFn = fn(Store) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// A test, registered by `#[suite_test]`.
+pub struct Registered {
+    pub name: &'static str,
+    pub run: TestFn,
+}
+
+inventory::collect!(Registered);
+
+macro_rules! register_test {
+    ($name:ident, ()) => {
+        inventory::submit! { crate::Registered { name: stringify!($name), run: |store| Box::pin($name(store)) } }
+    };
+}
+pub(crate) use register_test;
+
+const NUMBER: &str = "+12025550100";
+
+/// A tenant whose events are delivered to a webhook (so each inbound text gets a delivery job).
+async fn tenant(store: &Store, slug: &str) -> Uuid {
+    let created = store
+        .create_tenant(NewTenant {
+            slug: slug.into(),
+            name: slug.into(),
+            webhook_url: Some(format!("https://pbx.example.com/{slug}")),
+        })
+        .await
+        .unwrap();
+    created.tenant.id
+}
+
+fn text(tenant: Uuid, id: &str, from: &str) -> InboundText {
+    InboundText {
+        tenant_id: tenant,
+        provider_message_id: id.to_owned(),
+        number: NUMBER.into(),
+        remote: from.to_owned(),
+        remote_reachable: true,
+        body: Some(format!("text {id}")),
+        media: vec![],
+        media_dropped: 0,
+        catch_all_company_id: None,
+        media_base_url: "https://sms.example.net/api/v1/media".into(),
+    }
+}
+
+fn to_101(_: Option<DateTime<Utc>>) -> RouteDecision {
+    RouteDecision {
+        destinations: vec!["101".into()],
+        reason: RouteReason::Default,
+        keyword: None,
+        opt_out: None,
+        replies: vec![],
+    }
+}
+
+/// Records a text on its own and returns the id of its event (whose delivery is the job).
+async fn receive(store: &Store, tenant: Uuid, id: &str, from: &str) -> i64 {
+    match store.record_inbound(text(tenant, id, from), to_101).await.unwrap() {
+        InboundOutcome::Stored { event, .. } => event.id,
+        other => panic!("{id} not stored: {other:?}"),
+    }
+}
+
+/// Claims deliveries and returns the events they carry, in claim order, with their job ids.
+async fn claim(store: &Store, limit: u32, per_tenant: u32, lease: chrono::Duration) -> Vec<(i64, Uuid)> {
+    let jobs = store.claim_jobs(JobKind::WebhookDelivery, limit, per_tenant, lease).await.unwrap();
+    jobs.iter()
+        .map(|j| match j.work {
+            Work::Webhook { event_id } => (event_id, j.id),
+            other => panic!("a delivery claim returned {other:?}"),
+        })
+        .collect()
+}
+
+fn events(claimed: &[(i64, Uuid)]) -> Vec<i64> {
+    let mut e: Vec<i64> = claimed.iter().map(|c| c.0).collect();
+    e.sort_unstable();
+    e
+}
+
+/// One conversation's deliveries go one at a time, oldest first; tenants take turns, each within
+/// its cap counted with the jobs it already has running; a finished job lets the next one go.
+#[suite_test]
+async fn claims_keep_conversation_order_and_take_tenants_in_turn(store: Store) {
+    let a = tenant(&store, "acme").await;
+    let b = tenant(&store, "bolt").await;
+    let a1 = receive(&store, a, "a1", "+12065550101").await;
+    let a1_second = receive(&store, a, "a1-2", "+12065550101").await;
+    let _a1_third = receive(&store, a, "a1-3", "+12065550101").await;
+    let mut a_others = Vec::new();
+    for i in 2..7 {
+        a_others.push(receive(&store, a, &format!("a{i}"), &format!("+1206555010{i}")).await);
+    }
+    let b1 = receive(&store, b, "b1", "+12065550201").await;
+
+    let lease = chrono::Duration::seconds(60);
+    let first = claim(&store, 4, 2, lease).await;
+    assert_eq!(events(&first), vec![a1, a_others[0], b1], "A's two oldest heads and B's one; A capped at 2");
+    assert!(claim(&store, 4, 2, lease).await.is_empty(), "A is at its cap with running jobs, B has none left");
+
+    let done: Vec<Uuid> = first.iter().filter(|c| c.0 == a1).map(|c| c.1).collect();
+    store.complete_jobs(&done).await.unwrap();
+    let next = claim(&store, 4, 2, lease).await;
+    assert_eq!(events(&next), vec![a1_second], "the conversation's next text, which is older than A's other heads");
+}
+
+/// A job whose lease ran out (its worker died) is claimed again, with its attempt counted.
+#[suite_test]
+async fn a_lapsed_lease_is_claimed_again(store: Store) {
+    let a = tenant(&store, "acme").await;
+    let e = receive(&store, a, "a1", "+12065550101").await;
+    let short = chrono::Duration::seconds(1);
+    let first = store.claim_jobs(JobKind::WebhookDelivery, 10, 10, short).await.unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].attempts, 1);
+    assert!(store.claim_jobs(JobKind::WebhookDelivery, 10, 10, short).await.unwrap().is_empty(), "leased");
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    let again = store.claim_jobs(JobKind::WebhookDelivery, 10, 10, short).await.unwrap();
+    assert_eq!(again.len(), 1, "claimed again once its lease ended");
+    assert_eq!((again[0].id, again[0].work, again[0].attempts), (first[0].id, Work::Webhook { event_id: e }, 2));
+    assert!(
+        store.claim_jobs(JobKind::MediaFetch, 10, 10, short).await.unwrap().is_empty(),
+        "a claim takes its own kind only"
+    );
+}
+
+/// Copies of a text are one text, inside a batch and across batches; the same provider id from
+/// another tenant is another text.
+#[suite_test]
+async fn copies_are_told_apart_by_tenant_and_provider_id(store: Store) {
+    let a = tenant(&store, "acme").await;
+    let b = tenant(&store, "bolt").await;
+    let batch = vec![
+        (text(a, "mdr2-x", "+12065550101"), to_101),
+        (text(a, "mdr2-x", "+12065550101"), to_101),
+        (text(b, "mdr2-x", "+12065550101"), to_101),
+    ];
+    let out = store.record_inbound_batch(batch).await;
+    let stored = |i: usize| match &out[i] {
+        Ok(InboundOutcome::Stored { message_id, .. }) => *message_id,
+        other => panic!("text {i} not stored: {other:?}"),
+    };
+    let (in_a, in_b) = (stored(0), stored(2));
+    assert_ne!(in_a, in_b);
+    assert!(matches!(out[1], Ok(InboundOutcome::Duplicate { message_id }) if message_id == in_a), "{:?}", out[1]);
+    let later = store.record_inbound(text(b, "mdr2-x", "+12065559999"), to_101).await.unwrap();
+    assert!(matches!(later, InboundOutcome::Duplicate { message_id } if message_id == in_b), "{later:?}");
+}
+
+/// A batch of more rows than one statement takes is written whole: every text, its event and its
+/// delivery job; the events are numbered 1..=n with no gap once the sequencer has run.
+#[suite_test]
+async fn a_batch_larger_than_a_statement_is_written_whole(store: Store) {
+    let a = tenant(&store, "acme").await;
+    let n = 450;
+    let batch: Vec<_> =
+        (0..n).map(|i| (text(a, &format!("mdr2-{i}"), &format!("+1206555{:04}", i % 3)), to_101)).collect();
+    let out = store.record_inbound_batch(batch.clone()).await;
+    let mut seqs: Vec<i64> = Vec::new();
+    for o in &out {
+        match o {
+            Ok(InboundOutcome::Stored { event, .. }) => seqs.extend(event.seq),
+            other => panic!("{other:?}"),
+        }
+    }
+    seqs.extend(store.number_events().await.unwrap().iter().map(|e| e.seq));
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=n as i64).collect::<Vec<_>>(), "every event numbered once, without gaps");
+    let again = store.record_inbound_batch(batch).await;
+    assert!(again.iter().all(|o| matches!(o, Ok(InboundOutcome::Duplicate { .. }))), "all {n} were stored");
+    let heads = claim(&store, 1000, 1000, chrono::Duration::seconds(60)).await;
+    assert_eq!(heads.len(), 3, "one delivery job per text, and only each conversation's first is due");
+}
+
+fn main() {
+    let args = Arguments::from_args();
+    let postgres = std::env::var("SB_TEST_POSTGRES_URL").ok().filter(|s| !s.is_empty());
+    if postgres.is_none() && std::env::var_os("SB_TEST_REQUIRE_POSTGRES").is_some() {
+        eprintln!("SB_TEST_REQUIRE_POSTGRES is set but SB_TEST_POSTGRES_URL is not");
+        std::process::exit(2);
+    }
+    let mut tests: Vec<&Registered> = inventory::iter::<Registered>.into_iter().collect();
+    tests.sort_by_key(|t| t.name);
+    assert!(!tests.is_empty(), "no test registered itself");
+    let mut trials = Vec::new();
+    for t in tests {
+        for backend in ["sqlite", "postgres"] {
+            let pg = postgres.clone();
+            let run = t.run;
+            let skip = backend == "postgres" && pg.is_none();
+            trials.push(
+                Trial::test(format!("{backend}::{}", t.name), move || {
+                    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+                    rt.block_on(async move {
+                        let (url, cleanup) = database(backend, pg.as_deref()).await;
+                        let store = Store::connect(&url, &[7u8; 32]).await.unwrap();
+                        store.migrate().await.unwrap();
+                        let outcome = tokio::spawn(run(store)).await;
+                        match cleanup {
+                            Cleanup::Dir(dir) => std::fs::remove_dir_all(dir).unwrap_or_default(),
+                            Cleanup::Database { admin, name } => {
+                                let db = Database::connect(admin).await.unwrap();
+                                db.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                                    .await
+                                    .unwrap();
+                            }
+                        }
+                        if let Err(e) = outcome
+                            && e.is_panic()
+                        {
+                            std::panic::resume_unwind(e.into_panic());
+                        }
+                    });
+                    Ok(())
+                })
+                .with_ignored_flag(skip),
+            );
+        }
+    }
+    libtest_mimic::run(&args, trials).exit();
+}
+
+/// What to remove after a test.
+enum Cleanup {
+    Dir(std::path::PathBuf),
+    Database { admin: String, name: String },
+}
+
+/// A fresh database: a SQLite file in a temporary directory, or a PostgreSQL database of its own.
+async fn database(backend: &str, postgres: Option<&str>) -> (String, Cleanup) {
+    if backend == "sqlite" {
+        let dir = std::env::temp_dir().join(format!("sb_store_test_{}", Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        return (format!("sqlite://{}/store.db?mode=rwc", dir.display()), Cleanup::Dir(dir));
+    }
+    let admin = postgres.expect("SB_TEST_POSTGRES_URL").to_owned();
+    let name = format!("sb_test_{}", Uuid::new_v4().simple());
+    let db = Database::connect(admin.clone()).await.unwrap();
+    db.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.unwrap();
+    db.close().await.ok();
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base);
+    (format!("{base}/{name}"), Cleanup::Database { admin: admin.clone(), name })
+}
