@@ -4,6 +4,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use switchboard_test_macros::suite_test;
+
 use crate::load::{self, delivered_once};
 use crate::server::{Server, take_over};
 use crate::support::TestApp;
@@ -27,7 +29,8 @@ pub async fn whole_texts(app: &TestApp) -> (i64, i64, i64) {
     (messages, events, jobs)
 }
 
-pub async fn a_kill_during_an_inbound_burst_loses_and_repeats_nothing(mut app: TestApp) {
+#[suite_test(crate::On::Both)]
+async fn a_kill_during_an_inbound_burst_loses_and_repeats_nothing(mut app: TestApp) {
     let (_dir, log, first, w) = take_over(&mut app).await;
     let url = format!("{}/acmein", first.base);
     let next = Arc::new(AtomicUsize::new(0));

@@ -5,6 +5,8 @@
 //! Not part of `cargo test`: `.ci/run` runs it with `cargo test -p switchboard --test fault`. Each
 //! test runs on SQLite and on PostgreSQL where the scenario applies to both; PostgreSQL as for the
 //! `api` target (`SB_TEST_POSTGRES_URL`), except the outage test, which starts a server of its own.
+//! A test is a private `async fn name(app: TestApp)` marked `#[suite_test(crate::On::…)]`, saying
+//! where it runs; it registers itself.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -38,9 +40,43 @@ const TEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 
 type TestFn = fn(TestApp) -> Pin<Box<dyn Future<Output = ()> + Send>>;
 
+/// A test, registered by `#[suite_test(On::…)]` on its function.
+pub struct Registered {
+    /// The test's module (`fault::kill`).
+    pub module: &'static str,
+    pub name: &'static str,
+    pub on: On,
+    pub run: TestFn,
+}
+
+inventory::collect!(Registered);
+
+/// What `#[suite_test(on)]` expands to after the function it marks.
+macro_rules! register_test {
+    ($name:ident, ($on:expr)) => {
+        inventory::submit! {
+            crate::Registered { module: module_path!(), name: stringify!($name), on: $on, run: |app| Box::pin($name(app)) }
+        }
+    };
+}
+pub(crate) use register_test;
+
+/// Every registered test as `module_function`, by name, with where it runs.
+fn registered() -> Vec<(String, On, TestFn)> {
+    let mut all: Vec<(String, On, TestFn)> = inventory::iter::<Registered>
+        .into_iter()
+        .map(|t| {
+            let module = t.module.split_once("::").map_or(t.module, |(_, m)| m);
+            (format!("{module}_{}", t.name), t.on, t.run)
+        })
+        .collect();
+    all.sort_by(|a, b| a.0.cmp(&b.0));
+    all
+}
+
 /// Where a test runs.
 #[derive(Clone, Copy, PartialEq)]
-enum On {
+pub enum On {
     /// SQLite and the shared PostgreSQL.
     Both,
     /// The shared PostgreSQL only.
@@ -74,17 +110,8 @@ fn main() {
         eprintln!("SB_TEST_REQUIRE_POSTGRES is set but SB_TEST_POSTGRES_URL is not");
         std::process::exit(2);
     }
-    let all: Vec<(&str, On, TestFn)> = vec![
-        ("kill_during_an_inbound_burst", On::Both, |a| {
-            Box::pin(kill::a_kill_during_an_inbound_burst_loses_and_repeats_nothing(a))
-        }),
-        ("postgres_stopped_and_started", On::OwnPostgres, |a| {
-            Box::pin(outage::postgres_down_is_503_then_recovers_without_a_restart(a))
-        }),
-        ("flowroute_fails_a_third", On::Both, |a| Box::pin(provider::a_flaky_flowroute_gets_every_text_once(a))),
-        ("pbx_down_a_minute", On::Both, |a| Box::pin(pbx::a_minute_without_the_pbx_delays_but_keeps_order(a))),
-        ("two_servers_one_database", On::Postgres, |a| Box::pin(pair::two_servers_share_the_work_exactly_once(a))),
-    ];
+    let all = registered();
+    assert!(!all.is_empty(), "no test registered itself: is `#[suite_test(On::…)]` on the test functions?");
     let mut trials = Vec::new();
     for (name, on, test) in all {
         for backend in [Backend::Sqlite, Backend::Postgres] {

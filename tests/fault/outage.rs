@@ -4,6 +4,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use switchboard_test_macros::suite_test;
+
 use crate::load::{self, delivered_once};
 use crate::server::take_over;
 use crate::support::TestApp;
@@ -28,7 +30,8 @@ async fn wait_ready(client: &reqwest::Client, base: &str, want: u16, within: Dur
     }
 }
 
-pub async fn postgres_down_is_503_then_recovers_without_a_restart(mut app: TestApp) {
+#[suite_test(crate::On::OwnPostgres)]
+async fn postgres_down_is_503_then_recovers_without_a_restart(mut app: TestApp) {
     let cluster = crate::cluster::OWN.lock().unwrap().clone().expect("the test's own PostgreSQL");
     let (_dir, log, mut server, w) = take_over(&mut app).await;
     let url = format!("{}/acmein", server.base);

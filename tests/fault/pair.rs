@@ -7,6 +7,8 @@ use reqwest::StatusCode;
 use serde_json::json;
 use switchboard_http::Role;
 
+use switchboard_test_macros::suite_test;
+
 use crate::load::{self, delivered_once};
 use crate::server::{Server, take_over_with};
 use crate::support::TestApp;
@@ -16,7 +18,8 @@ const OUTBOUND: usize = 30;
 const SENDERS: usize = 16;
 const PEOPLE: usize = 40;
 
-pub async fn two_servers_share_the_work_exactly_once(mut app: TestApp) {
+#[suite_test(crate::On::Postgres)]
+async fn two_servers_share_the_work_exactly_once(mut app: TestApp) {
     let sim = flowroute_sim::SimConfig { receipts: false, ..Default::default() };
     let (dir, log_a, a, w) = take_over_with(&mut app, &[], sim).await;
     let log_b = dir.path().join("second.log");

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use switchboard_test_macros::suite_test;
+
 use crate::load::{self, delivered_once};
 use crate::server::take_over_with;
 use crate::support::TestApp;
@@ -11,7 +13,8 @@ const PEOPLE: usize = 10;
 const ROUNDS: usize = 120;
 const OUTAGE: Duration = Duration::from_secs(60);
 
-pub async fn a_minute_without_the_pbx_delays_but_keeps_order(mut app: TestApp) {
+#[suite_test(crate::On::Both)]
+async fn a_minute_without_the_pbx_delays_but_keeps_order(mut app: TestApp) {
     let env = [
         // Retries well past the minute: 1+2+4+8+15×8 s.
         ("SWITCHBOARD_WEBHOOK_RETRY_SCHEDULE_SECS", "1,2,4,8,15,15,15,15,15,15,15,15"),

@@ -6,12 +6,15 @@ use reqwest::StatusCode;
 use serde_json::json;
 use switchboard_http::Role;
 
+use switchboard_test_macros::suite_test;
+
 use crate::server::take_over_with;
 use crate::support::TestApp;
 
 const TEXTS: usize = 40;
 
-pub async fn a_flaky_flowroute_gets_every_text_once(mut app: TestApp) {
+#[suite_test(crate::On::Both)]
+async fn a_flaky_flowroute_gets_every_text_once(mut app: TestApp) {
     let sim = flowroute_sim::SimConfig {
         receipts: false,
         failure_rate: 1.0 / 3.0,
