@@ -31,6 +31,12 @@ impl StoreError {
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
         Self::Invalid(vec![FieldError { field: field.into(), message: message.into() }])
     }
+
+    /// A JSON column (a policy's rules, an event, a text's media) that would not convert: a fault
+    /// of the store, never of the caller.
+    pub(crate) fn json(err: serde_json::Error) -> Self {
+        Self::Internal(DbErr::Json(err.to_string()))
+    }
 }
 
 impl From<DbErr> for StoreError {

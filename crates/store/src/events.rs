@@ -256,7 +256,7 @@ impl crate::Store {
 /// what PBXs deduplicate on (`webhook-id`): stable across retries, unique across tenants.
 fn payload(body: EventBody, slug: &str, at: DateTime<Utc>) -> Result<Value, StoreError> {
     let event = Event { id: format!("evt_{}", new_id().simple()), tenant: slug.to_owned(), created_at: at, body };
-    serde_json::to_value(event).map_err(|e| StoreError::Internal(sea_orm::DbErr::Json(e.to_string())))
+    serde_json::to_value(event).map_err(StoreError::json)
 }
 
 /// What a job works on: each kind of job with exactly the id it needs.

@@ -48,13 +48,12 @@ pub struct PolicyPatch {
 }
 
 pub(crate) fn spec_of(m: &policy::Model) -> Result<PolicySpec, StoreError> {
-    let corrupt = |e: serde_json::Error| StoreError::Internal(sea_orm::DbErr::Json(e.to_string()));
     Ok(PolicySpec {
         name: m.name.clone(),
         timezone: m.timezone.clone(),
-        business_hours: serde_json::from_value(m.business_hours.clone()).map_err(corrupt)?,
-        after_hours: m.after_hours.clone().map(serde_json::from_value).transpose().map_err(corrupt)?,
-        keywords: serde_json::from_value(m.keywords.clone()).map_err(corrupt)?,
+        business_hours: serde_json::from_value(m.business_hours.clone()).map_err(StoreError::json)?,
+        after_hours: m.after_hours.clone().map(serde_json::from_value).transpose().map_err(StoreError::json)?,
+        keywords: serde_json::from_value(m.keywords.clone()).map_err(StoreError::json)?,
         auto_reply_interval_minutes: u32::try_from(m.auto_reply_interval_minutes).unwrap_or(1440),
         outbound_per_minute: u32::try_from(m.outbound_per_minute).unwrap_or(60),
         help_reply: m.help_reply.clone(),

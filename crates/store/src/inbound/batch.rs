@@ -104,6 +104,7 @@ impl Batch {
         let named = (contact.as_ref().map(|c| c.id), company.as_ref().map(|c| c.id));
         let message_id = new_id();
         self.seen.insert(key, message_id);
+        let ordering = events::ordering_key(&text.number, &text.remote);
 
         let links = media_rows(text, message_id, at, &mut self.media, &mut self.jobs);
         self.messages.push(message_row(text, message_id, &links, &decision, named, at)?);
@@ -113,7 +114,7 @@ impl Batch {
         }
         // The rare paths write as they go, in order, so a later text of the batch sees them.
         apply_opt_out(txn, text, &decision, at).await?;
-        let auto_replied = queue_replies(txn, text, &decision, named, at, &mut self.jobs).await?;
+        let auto_replied = queue_replies(txn, text, &decision, named, &ordering, at, &mut self.jobs).await?;
 
         conv.last_message_id = Some(message_id);
         conv.last_message_at = at;
@@ -122,8 +123,7 @@ impl Batch {
         }
         self.changed.insert(conv.id);
         let body = received(text, message_id, conv.id, links, &decision, contact, company);
-        let ordering = Some(events::ordering_key(&text.number, &text.remote));
-        let event = NewEvent { tenant_id: text.tenant_id, body, ordering };
+        let event = NewEvent { tenant_id: text.tenant_id, body, ordering: Some(ordering) };
         self.events.push(PendingEvent { item: index, message_id, decision, event });
         self.outcomes.push(None);
         Ok(())

@@ -14,12 +14,13 @@ use crate::outbound::{NewOutbound, insert_outbound, is_opted_out};
 use crate::{StoreError, new_id, sql};
 
 /// Queues the decision's automatic replies (auto-reply, HELP answer) to a sender that can be
-/// texted back; returns whether one was queued.
+/// texted back, in the conversation's order (`ordering`); returns whether one was queued.
 pub(super) async fn queue_replies(
     txn: &impl ConnectionTrait,
     text: &InboundText,
     decision: &RouteDecision,
     (contact_id, company_id): (Option<Uuid>, Option<Uuid>),
+    ordering: &str,
     at: DateTime<Utc>,
     jobs: &mut Vec<job::ActiveModel>,
 ) -> Result<bool, StoreError> {
@@ -27,7 +28,6 @@ pub(super) async fn queue_replies(
         return Ok(false);
     }
     let opted_out = is_opted_out(txn, text.tenant_id, &text.remote, &text.number).await?;
-    let ordering = events::ordering_key(&text.number, &text.remote);
     let mut replied = false;
     for reply in &decision.replies {
         let (origin, body) = match reply {
@@ -56,7 +56,7 @@ pub(super) async fn queue_replies(
             },
         )
         .await?;
-        jobs.push(events::job_model(new_id(), text.tenant_id, &ordering, Work::Send { message_id: reply_id }, at));
+        jobs.push(events::job_model(new_id(), text.tenant_id, ordering, Work::Send { message_id: reply_id }, at));
     }
     Ok(replied)
 }

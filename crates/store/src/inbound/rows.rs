@@ -130,7 +130,7 @@ pub(super) fn message_row(
     at: DateTime<Utc>,
 ) -> Result<message::ActiveModel, StoreError> {
     let (encoding, segment_count) = segments::count(text.body.as_deref());
-    let media = serde_json::to_value(links).map_err(|e| StoreError::Internal(sea_orm::DbErr::Json(e.to_string())))?;
+    let media = serde_json::to_value(links).map_err(StoreError::json)?;
     Ok(message::ActiveModel {
         id: Set(message_id),
         tenant_id: Set(text.tenant_id),
