@@ -42,6 +42,31 @@ impl Direction {
     }
 }
 
+/// Whether a tenant's traffic is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TenantStatus {
+    /// Served normally.
+    Active,
+    /// Inbound texts are refused and nothing is sent (set by the system administrator).
+    Suspended,
+}
+
+impl TenantStatus {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Suspended => "suspended",
+        }
+    }
+
+    /// Reads a stored name; anything but `suspended` is served.
+    pub fn parse(s: &str) -> Self {
+        if s == "suspended" { Self::Suspended } else { Self::Active }
+    }
+}
+
 /// Who or what wrote a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]

@@ -2,6 +2,7 @@
 //! Flowroute ingress, bearer-token auth, health, metrics and the OpenAPI document. Thin by design:
 //! parse, authorise, call the store or the engine, map errors.
 
+pub mod api;
 pub mod auth;
 pub mod body;
 pub mod error;

@@ -65,9 +65,6 @@ mod tests {
     fn the_document_describes_every_event_and_its_payload() {
         let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
         let schemas = &doc["components"]["schemas"];
-        if let Some(path) = std::env::var_os("SB_WRITE_OPENAPI") {
-            std::fs::write(path, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
-        }
         let variants = schemas["EventBody"]["oneOf"].as_array().unwrap();
         let mut types: Vec<&str> = Vec::new();
         for v in variants {
@@ -96,5 +93,22 @@ mod tests {
         for field in ["\"id\"", "\"tenant\"", "\"created_at\"", "EventBody"] {
             assert!(envelope.contains(field), "the envelope names {field}: {envelope}");
         }
+    }
+
+    /// The contract as committed in `docs/openapi.json`, so that a change to any request or
+    /// response body shows in review as a change to that file, and none slips out unnoticed.
+    #[test]
+    fn the_committed_document_is_the_served_one() {
+        let served = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/openapi.json");
+        if std::env::var_os("SB_UPDATE_OPENAPI").is_some() {
+            std::fs::write(&path, serde_json::to_string_pretty(&served).unwrap() + "\n").unwrap();
+        }
+        let committed: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert!(
+            committed == served,
+            "docs/openapi.json differs from the document the server serves; if the change is meant, \
+             run `SB_UPDATE_OPENAPI=1 cargo test -p switchboard-http --lib openapi` and commit the file"
+        );
     }
 }

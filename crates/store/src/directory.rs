@@ -2,7 +2,6 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
-use serde::{Deserialize, Serialize};
 use switchboard_core::validation::text;
 use switchboard_core::{E164, FieldErrors};
 use uuid::Uuid;
@@ -13,8 +12,8 @@ use crate::page::{self, Page, PageRequest};
 use crate::refs::{in_use, owned};
 use crate::{Patch, Store, StoreError, new_id, now};
 
-/// A company as the API shows it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+/// A company, as stored.
+#[derive(Debug, Clone)]
 pub struct Company {
     pub id: Uuid,
     pub name: String,
@@ -22,47 +21,37 @@ pub struct Company {
     pub updated_at: DateTime<Utc>,
 }
 
-/// Body of `POST …/companies` and `PATCH …/companies/{id}`.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+/// A company to create, or a company's new name.
+#[derive(Debug, Clone)]
 pub struct CompanyInput {
     pub name: String,
 }
 
-/// A contact as the API shows it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+/// A contact, as stored.
+#[derive(Debug, Clone)]
 pub struct Contact {
     pub id: Uuid,
     pub name: String,
     /// E.164; unique within the tenant.
-    #[schema(example = "+12065550123")]
     pub phone: String,
     pub company_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
-/// Body of `POST …/contacts`.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+/// A contact to add.
+#[derive(Debug, Clone)]
 pub struct NewContact {
     pub name: String,
-    #[schema(example = "+12065550123")]
     pub phone: String,
-    #[serde(default)]
     pub company_id: Option<Uuid>,
 }
 
-/// Body of `PATCH …/contacts/{id}`.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+/// A change to a contact; absent fields stay as they are.
+#[derive(Debug, Clone, Default)]
 pub struct ContactPatch {
-    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
     pub phone: Option<String>,
-    #[serde(default)]
-    #[schema(value_type = Option<Uuid>)]
     pub company_id: Patch<Uuid>,
 }
 

@@ -4,7 +4,6 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
-use serde::{Deserialize, Serialize};
 use switchboard_core::FieldErrors;
 use switchboard_core::names::check_extension;
 use switchboard_core::validation::text;
@@ -16,12 +15,11 @@ use crate::page::{self, Page, PageRequest};
 use crate::refs::in_use;
 use crate::{Store, StoreError, new_id, now};
 
-/// An extension as the API shows it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+/// An extension, as stored.
+#[derive(Debug, Clone)]
 pub struct Extension {
     pub id: Uuid,
     /// As the PBX knows it, such as `101`.
-    #[schema(example = "101")]
     pub extension: String,
     pub name: String,
     /// A disabled extension receives no texts and may not send.
@@ -30,25 +28,18 @@ pub struct Extension {
     pub updated_at: DateTime<Utc>,
 }
 
-/// Body of `POST …/extensions`.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+/// An extension to add.
+#[derive(Debug, Clone)]
 pub struct NewExtension {
-    #[schema(example = "101")]
     pub extension: String,
-    #[schema(example = "Front desk")]
     pub name: String,
-    #[serde(default)]
     pub enabled: Option<bool>,
 }
 
-/// Body of `PATCH …/extensions/{ext}`.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+/// A change to an extension; absent fields stay as they are.
+#[derive(Debug, Clone, Default)]
 pub struct ExtensionPatch {
-    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
     pub enabled: Option<bool>,
 }
 

@@ -3,7 +3,6 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
-use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -20,7 +19,7 @@ pub enum Viewer<'a> {
 }
 
 /// A conversation as an inbox shows it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct Conversation {
     pub id: Uuid,
     /// The tenant's number.

@@ -1,15 +1,14 @@
 //! Switchboard's durable store: connection setup for SQLite and PostgreSQL, migrations, the
 //! repositories behind the admin API, and encryption of secrets at rest.
 //!
-//! Other crates see plain records (the API's resource shapes) and [`StoreError`]; the sea-orm
-//! entities stay private to this crate.
+//! Other crates see plain records and input types of its own (the HTTP crate maps its API types
+//! to and from them) and [`StoreError`]; the sea-orm entities stay private to this crate.
 
 mod crypto;
 mod entity;
 mod error;
 mod group;
 mod page;
-mod patch;
 mod refs;
 mod sql;
 
@@ -44,8 +43,8 @@ use switchboard_migrations::MigratorTrait;
 pub use crypto::{MASTER_KEY_LEN, SecretCipher};
 pub use error::StoreError;
 pub use page::{Page, PageRequest};
-pub use patch::Patch;
 pub use sea_orm::DbErr;
+pub use switchboard_core::Patch;
 
 /// The store: a connection pool and the cipher for secrets at rest. Cheap to clone.
 #[derive(Clone)]

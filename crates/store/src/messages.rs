@@ -3,7 +3,6 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-use serde::{Deserialize, Serialize};
 use switchboard_core::status::{Direction, MessageStatus};
 use switchboard_core::{E164, FieldErrors};
 use uuid::Uuid;
@@ -12,8 +11,8 @@ use crate::entity::{message, opt_out};
 use crate::page::{self, Page, PageRequest};
 use crate::{Store, StoreError};
 
-/// A text, inbound or outbound, as the API shows it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+/// A text, inbound or outbound, as stored.
+#[derive(Debug, Clone)]
 pub struct Message {
     pub id: Uuid,
     /// `inbound` or `outbound`.
@@ -23,7 +22,6 @@ pub struct Message {
     /// The other party.
     pub remote: String,
     pub body: Option<String>,
-    #[schema(value_type = Vec<Object>)]
     pub media: serde_json::Value,
     pub segments: i32,
     /// 0 for GSM/ASCII, 8 for UCS-2.
@@ -34,7 +32,6 @@ pub struct Message {
     pub error_code: Option<i32>,
     pub error_message: Option<String>,
     /// Extensions the text was routed to.
-    #[schema(value_type = Vec<String>)]
     pub extensions: serde_json::Value,
     pub sender_extension: Option<String>,
     pub contact_id: Option<Uuid>,
@@ -45,9 +42,8 @@ pub struct Message {
     pub updated_at: DateTime<Utc>,
 }
 
-/// Filters of `GET …/messages`.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
+/// Filters of the message log; `None` matches any.
+#[derive(Debug, Clone, Default)]
 pub struct MessageFilter {
     /// The tenant's number, E.164.
     pub number: Option<String>,
@@ -59,8 +55,8 @@ pub struct MessageFilter {
     pub status: Option<String>,
 }
 
-/// An opt-out as the API shows it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+/// An opt-out, as stored.
+#[derive(Debug, Clone)]
 pub struct OptOut {
     pub id: Uuid,
     /// The party that opted out.

@@ -5,7 +5,6 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
-use serde::{Deserialize, Serialize};
 use switchboard_core::validation::text;
 use switchboard_core::{E164, FieldErrors};
 use uuid::Uuid;
@@ -16,16 +15,14 @@ use crate::page::{self, Page, PageRequest};
 use crate::refs::{extension_ids, extension_names, in_use, owned};
 use crate::{Patch, Store, StoreError, new_id, now};
 
-/// A number as the API shows it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+/// A number, as stored.
+#[derive(Debug, Clone)]
 pub struct Number {
     pub id: Uuid,
-    #[schema(example = "+12025550100")]
     pub e164: String,
     pub name: String,
     pub provider_id: Uuid,
     /// The inbound prefix Flowroute posts this number's texts to.
-    #[schema(example = "flowrouteinbound")]
     pub prefix: String,
     pub policy_id: Option<Uuid>,
     /// Extensions that receive texts to this number, in order.
@@ -36,40 +33,26 @@ pub struct Number {
     pub updated_at: DateTime<Utc>,
 }
 
-/// Body of `POST …/numbers`.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+/// A number to add.
+#[derive(Debug, Clone)]
 pub struct NewNumber {
-    #[schema(example = "+12025550100")]
     pub e164: String,
     pub name: String,
     pub provider_id: Uuid,
-    #[schema(example = "flowrouteinbound")]
     pub prefix: String,
-    #[serde(default)]
     pub policy_id: Option<Uuid>,
-    #[serde(default)]
     pub destinations: Vec<String>,
-    #[serde(default)]
     pub senders: Vec<String>,
 }
 
-/// Body of `PATCH …/numbers/{e164}`; the number itself cannot change.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+/// A change to a number; absent fields stay as they are, and the number itself cannot change.
+#[derive(Debug, Clone, Default)]
 pub struct NumberPatch {
-    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
     pub provider_id: Option<Uuid>,
-    #[serde(default)]
     pub prefix: Option<String>,
-    #[serde(default)]
-    #[schema(value_type = Option<Uuid>)]
     pub policy_id: Patch<Uuid>,
-    #[serde(default)]
     pub destinations: Option<Vec<String>>,
-    #[serde(default)]
     pub senders: Option<Vec<String>>,
 }
 

@@ -3,7 +3,6 @@
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use switchboard_core::status::{Direction, MessageStatus, Origin};
@@ -20,20 +19,15 @@ pub const IDEMPOTENCY_WINDOW: Duration = Duration::hours(24);
 /// Longest body accepted (Flowroute documents no limit; this is 20+ segments).
 pub const MAX_BODY_CHARS: usize = 5000;
 
-/// Body of `POST /api/v1/messages` and `POST /api/v1/tenants/{tenant}/messages`.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+/// A text to queue, as its sender gave it (checked by the store).
+#[derive(Debug, Clone)]
 pub struct SendInput {
     /// The recipient, E.164 (US and Canada only).
-    #[schema(example = "+12065550123")]
     pub to: String,
-    #[serde(default)]
     pub body: Option<String>,
     /// The number to send from; an extension may omit it (its own number is used).
-    #[serde(default)]
     pub from: Option<String>,
     /// https links to attach, at most 10.
-    #[serde(default)]
     pub media_urls: Vec<String>,
 }
 
@@ -46,11 +40,10 @@ pub enum Sender {
     Admin(String),
 }
 
-/// A queued text, as the API answers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+/// A text just queued (or the one an earlier request with the same idempotency key queued).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Queued {
     pub id: Uuid,
-    #[schema(example = "queued")]
     pub status: String,
     pub from: String,
     pub to: String,

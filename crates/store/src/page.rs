@@ -1,7 +1,6 @@
 //! Cursor pagination over time-ordered (UUIDv7) ids.
 
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select};
-use serde::Serialize;
 use uuid::Uuid;
 
 use crate::StoreError;
@@ -48,7 +47,7 @@ impl PageRequest {
 }
 
 /// One page of a list.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct Page<T> {
     /// The items, in the list's order.
     pub items: Vec<T>,

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use switchboard_core::{AfterHours, BusinessWindow, FieldErrors, KeywordRule, PolicySpec};
 use uuid::Uuid;
 
@@ -11,39 +11,26 @@ use crate::page::{self, Page, PageRequest};
 use crate::refs::{extension_ids, in_use, numbers_using, owned};
 use crate::{Patch, Store, StoreError, new_id, now};
 
-/// A policy as the API shows it: its id, the spec as written, and timestamps.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+/// A policy as stored: its id, the spec as written, and timestamps.
+#[derive(Debug, Clone)]
 pub struct Policy {
     pub id: Uuid,
-    #[serde(flatten)]
     pub spec: PolicySpec,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
-/// Body of `PATCH …/policies/{id}`; absent fields stay as they are, given ones replace.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+/// A change to a policy; absent fields stay as they are, given ones replace.
+#[derive(Debug, Clone, Default)]
 pub struct PolicyPatch {
-    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
     pub timezone: Option<String>,
-    #[serde(default)]
     pub business_hours: Option<Vec<BusinessWindow>>,
-    #[serde(default)]
-    #[schema(value_type = Option<AfterHours>)]
     pub after_hours: Patch<AfterHours>,
-    #[serde(default)]
     pub keywords: Option<Vec<KeywordRule>>,
-    #[serde(default)]
     pub auto_reply_interval_minutes: Option<u32>,
-    #[serde(default)]
     pub outbound_per_minute: Option<u32>,
-    #[serde(default)]
-    #[schema(value_type = Option<String>)]
     pub help_reply: Patch<String>,
-    #[serde(default)]
     pub opt_out_handling: Option<bool>,
 }
 

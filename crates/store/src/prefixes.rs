@@ -2,7 +2,6 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
-use serde::{Deserialize, Serialize};
 use switchboard_core::FieldErrors;
 use switchboard_core::names::normalize_prefix;
 use switchboard_core::sources;
@@ -14,32 +13,28 @@ use crate::page::{self, Page, PageRequest};
 use crate::refs::{in_use, numbers_using, owned};
 use crate::{Patch, Store, StoreError, new_id, now};
 
-/// An inbound prefix as the API shows it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+/// An inbound prefix, as stored.
+#[derive(Debug, Clone)]
 pub struct Prefix {
     pub id: Uuid,
     /// Lower case, `[a-z0-9_-]{3,64}`.
-    #[schema(example = "flowrouteinbound")]
     pub prefix: String,
     pub provider_id: Uuid,
     /// The URL to enter in Flowroute as the inbound and delivery-receipt callback. On creation it
     /// carries the prefix's token (`?token=…`); later answers leave the token out.
-    #[schema(example = "https://sms.example.net/flowrouteinbound?token=3q2-7wAAbP0Xk1dKQ9vNwJmTg6cR5yZs")]
     pub webhook_url: String,
     /// Whether callbacks must carry `?token=`.
     pub token_required: bool,
     /// The token, in the answer to the creation only (never shown again): the one given, or the
     /// one Switchboard generated.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
     /// Source addresses allowed to post, as given; `null` allows any.
     pub allowed_sources: Option<Vec<String>>,
     pub created_at: DateTime<Utc>,
 }
 
-/// Body of `POST …/prefixes`.
-#[derive(Clone, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+/// A prefix to claim.
+#[derive(Clone)]
 pub struct NewPrefix {
     /// Case-insensitive; stored in lower case.
     pub prefix: String,
@@ -47,11 +42,8 @@ pub struct NewPrefix {
     /// A secret Flowroute must send as `?token=` (16 to 128 URL-safe characters); sealed at rest.
     /// Left out, Switchboard generates one (shown once, in the answer); `null` means no token,
     /// which needs `allowed_sources` (else anyone who learns the prefix could post to it).
-    #[serde(default)]
-    #[schema(value_type = Option<String>)]
     pub token: Patch<String>,
     /// Addresses or CIDR blocks allowed to post, or `flowroute` for Flowroute's documented ones.
-    #[serde(default)]
     pub allowed_sources: Option<Vec<String>>,
 }
 
@@ -61,15 +53,10 @@ impl std::fmt::Debug for NewPrefix {
     }
 }
 
-/// Body of `PATCH …/prefixes/{prefix}`: the hardening settings; `null` removes one.
-#[derive(Default, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+/// A change to a prefix's hardening settings; `Patch::Null` removes one.
+#[derive(Default)]
 pub struct PrefixPatch {
-    #[serde(default)]
-    #[schema(value_type = Option<String>)]
     pub token: Patch<String>,
-    #[serde(default)]
-    #[schema(value_type = Option<Vec<String>>)]
     pub allowed_sources: Patch<Vec<String>>,
 }
 

@@ -3,7 +3,6 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
-use serde::{Deserialize, Serialize};
 use switchboard_core::validation::{text, web_url};
 use switchboard_core::{E164, FieldErrors};
 use uuid::Uuid;
@@ -16,15 +15,14 @@ use crate::{Patch, Store, StoreError, new_id, now};
 /// Flowroute's messaging endpoint, used when a provider names none.
 pub const FLOWROUTE_ENDPOINT: &str = "https://api.flowroute.com/v2.2/messages";
 
-/// A provider as the API shows it: no secret, and only the last characters of the access key.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+/// A provider as read back: no secret, and only the last characters of the access key.
+#[derive(Debug, Clone)]
 pub struct Provider {
     pub id: Uuid,
     pub name: String,
     /// Always `flowroute` for now.
     pub kind: String,
     /// The last four characters of the access key, to tell accounts apart.
-    #[schema(example = "…a1b2")]
     pub access_key_hint: String,
     /// Always true: a provider cannot exist without its secret key, which is never returned.
     pub secret_key_set: bool,
@@ -36,25 +34,18 @@ pub struct Provider {
     pub updated_at: DateTime<Utc>,
 }
 
-/// Body of `POST …/providers`.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+/// A provider to connect.
 pub struct NewProvider {
     pub name: String,
-    #[schema(example = "flowroute")]
     pub kind: String,
     pub access_key: String,
     /// Write-only.
     pub secret_key: String,
-    #[serde(default)]
     pub endpoint: Option<String>,
     /// A number of this tenant used when a sender has no number of its own.
-    #[serde(default)]
     pub default_did: Option<String>,
-    #[serde(default)]
     pub sender_id: Option<String>,
     /// Company given to senders that match no contact.
-    #[serde(default)]
     pub catch_all_company_id: Option<Uuid>,
 }
 
@@ -64,27 +55,16 @@ impl std::fmt::Debug for NewProvider {
     }
 }
 
-/// Body of `PATCH …/providers/{id}`; absent fields stay as they are.
-#[derive(Default, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+/// A change to a provider; absent fields stay as they are.
+#[derive(Default)]
 pub struct ProviderPatch {
-    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
     pub access_key: Option<String>,
     /// Write-only.
-    #[serde(default)]
     pub secret_key: Option<String>,
-    #[serde(default)]
     pub endpoint: Option<String>,
-    #[serde(default)]
-    #[schema(value_type = Option<String>)]
     pub default_did: Patch<String>,
-    #[serde(default)]
-    #[schema(value_type = Option<String>)]
     pub sender_id: Patch<String>,
-    #[serde(default)]
-    #[schema(value_type = Option<Uuid>)]
     pub catch_all_company_id: Patch<Uuid>,
 }
 

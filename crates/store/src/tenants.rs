@@ -5,7 +5,6 @@ use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Duration, Utc};
 use rand::RngCore;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
-use serde::{Deserialize, Serialize};
 use switchboard_core::FieldErrors;
 use switchboard_core::names::check_slug;
 use switchboard_core::validation::{text, web_url};
@@ -16,33 +15,13 @@ use crate::error::OnUnique;
 use crate::page::{self, Page, PageRequest};
 use crate::{Patch, Store, StoreError, new_id, now};
 
+pub use switchboard_core::status::TenantStatus;
+
 /// How long a rotated-out webhook secret still signs deliveries.
 pub const PREVIOUS_SECRET_GRACE: Duration = Duration::hours(24);
 
-/// Whether a tenant's traffic is served.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum TenantStatus {
-    /// Served normally.
-    Active,
-    /// Inbound texts are refused and nothing is sent (set by the system administrator).
-    Suspended,
-}
-
-impl TenantStatus {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Self::Active => "active",
-            Self::Suspended => "suspended",
-        }
-    }
-    fn parse(s: &str) -> Self {
-        if s == "suspended" { Self::Suspended } else { Self::Active }
-    }
-}
-
-/// A tenant as the API shows it. The webhook secret is never part of it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+/// A tenant, as stored. The webhook secret is never part of it.
+#[derive(Debug, Clone)]
 pub struct Tenant {
     pub id: Uuid,
     /// Unique, `[a-z0-9-]{2,63}`; the tenant's name in paths and tokens.
@@ -58,16 +37,15 @@ pub struct Tenant {
 }
 
 /// The creation response: the tenant and, this once, its webhook signing secret.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct TenantCreated {
-    #[serde(flatten)]
     pub tenant: Tenant,
     /// `whsec_` + base64; shown only here and when rotated.
     pub webhook_secret: String,
 }
 
 /// A new webhook secret, shown once.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct WebhookSecretRotated {
     /// The new secret, `whsec_` + base64.
     pub webhook_secret: String,
@@ -75,30 +53,21 @@ pub struct WebhookSecretRotated {
     pub previous_secret_valid_until: DateTime<Utc>,
 }
 
-/// Body of `POST /api/v1/tenants`.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+/// A tenant to create.
+#[derive(Debug, Clone)]
 pub struct NewTenant {
-    #[schema(example = "acme")]
     pub slug: String,
-    #[schema(example = "Acme Dental")]
     pub name: String,
-    #[serde(default)]
     pub webhook_url: Option<String>,
 }
 
-/// Body of `PATCH /api/v1/tenants/{tenant}`; absent fields stay as they are.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+/// A change to a tenant; absent fields stay as they are.
+#[derive(Debug, Clone, Default)]
 pub struct TenantPatch {
-    #[serde(default)]
     pub name: Option<String>,
     /// `null` stops delivery.
-    #[serde(default)]
-    #[schema(value_type = Option<String>)]
     pub webhook_url: Patch<String>,
     /// Only the system administrator may change it.
-    #[serde(default)]
     pub status: Option<TenantStatus>,
 }
 

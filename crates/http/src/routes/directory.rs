@@ -1,9 +1,9 @@
 //! `/api/v1/tenants/{tenant}/companies` and `…/contacts`: who texts the tenant.
 
-use switchboard_store::directory::{Company, CompanyInput, Contact, ContactPatch, NewContact};
 use uuid::Uuid;
 
 use super::resource::{Docs, Resource};
+use crate::api::directory::{Company, CompanyInput, Contact, ContactPatch, NewContact};
 
 /// The `companies` resource.
 pub struct Companies;

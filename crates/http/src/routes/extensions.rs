@@ -1,8 +1,7 @@
 //! `/api/v1/tenants/{tenant}/extensions`: the PBX's extensions, addressed by their own name.
 
-use switchboard_store::extensions::{Extension, ExtensionPatch, NewExtension};
-
 use super::resource::{Docs, Resource};
+use crate::api::extensions::{Extension, ExtensionPatch, NewExtension};
 
 /// The `extensions` resource.
 pub struct Extensions;

@@ -3,12 +3,12 @@
 
 use actix_web::{HttpResponse, get, post, web};
 use switchboard_core::Party;
-use switchboard_store::Page;
-use switchboard_store::inbox::Conversation;
-use switchboard_store::messages::Message;
 
 use super::{ListQuery, path_id};
 use crate::AppState;
+use crate::api::Page;
+use crate::api::inbox::Conversation;
+use crate::api::messages::Message;
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 
@@ -33,7 +33,7 @@ pub async fn conversations(
     // This list's cursor is its own (time and id), so only the limit is read the common way.
     let limit = switchboard_store::PageRequest::parse(q.limit.as_deref(), None)?.limit;
     let page = state.store.list_conversations(caller.tenant.id, caller.viewer(), limit, q.cursor.as_deref()).await?;
-    Ok(HttpResponse::Ok().json(page))
+    Ok(HttpResponse::Ok().json(Page::<Conversation>::from(page)))
 }
 
 /// The messages of one conversation the caller may see, newest first.
@@ -50,7 +50,7 @@ pub async fn conversation_messages(
     let remote = remote(&path)?;
     let out =
         state.store.conversation_messages(caller.tenant.id, caller.viewer(), &remote, page.limit, page.cursor).await?;
-    Ok(HttpResponse::Ok().json(out))
+    Ok(HttpResponse::Ok().json(Page::<Message>::from(out)))
 }
 
 /// Marks the caller's conversations with a party read.
@@ -75,5 +75,6 @@ pub async fn message(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(state.store.viewer_message(caller.tenant.id, caller.viewer(), path_id(&path)?).await?))
+    let message = state.store.viewer_message(caller.tenant.id, caller.viewer(), path_id(&path)?).await?;
+    Ok(HttpResponse::Ok().json(Message::from(message)))
 }

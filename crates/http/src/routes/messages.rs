@@ -2,11 +2,13 @@
 
 use actix_web::{HttpResponse, delete, get, web};
 use serde::Deserialize;
-use switchboard_store::messages::{Message, MessageFilter, OptOut};
-use switchboard_store::{Page, PageRequest};
+use switchboard_store::PageRequest;
+use switchboard_store::messages::MessageFilter;
 
 use super::{ListQuery, path_id};
 use crate::AppState;
+use crate::api::Page;
+use crate::api::messages::{Message, OptOut};
 use crate::auth::TenantScope;
 use crate::error::{ApiError, Problem};
 
@@ -46,7 +48,8 @@ pub async fn list(
     let q = q.into_inner();
     let page = PageRequest::parse(q.limit.as_deref(), q.cursor.as_deref())?;
     let filter = MessageFilter { number: q.number, remote: q.remote, direction: q.direction, status: q.status };
-    Ok(HttpResponse::Ok().json(state.store.list_messages(scope.tenant.id, filter, page).await?))
+    let page = state.store.list_messages(scope.tenant.id, filter, page).await?;
+    Ok(HttpResponse::Ok().json(Page::<Message>::from(page)))
 }
 
 /// One message.
@@ -58,7 +61,8 @@ pub async fn get_one(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(state.store.get_message(scope.tenant.id, path_id(&path.1)?).await?))
+    let message = state.store.get_message(scope.tenant.id, path_id(&path.1)?).await?;
+    Ok(HttpResponse::Ok().json(Message::from(message)))
 }
 
 /// The tenant's opt-outs.
@@ -70,7 +74,8 @@ pub async fn opt_outs(
     state: web::Data<AppState>,
     q: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(state.store.list_opt_outs(scope.tenant.id, q.page()?).await?))
+    let page = state.store.list_opt_outs(scope.tenant.id, q.page()?).await?;
+    Ok(HttpResponse::Ok().json(Page::<OptOut>::from(page)))
 }
 
 /// Lifts every opt-out of a party (per number and tenant-wide).

@@ -1,8 +1,7 @@
 //! `/api/v1/tenants/{tenant}/numbers`: the tenant's numbers (DIDs), addressed in E.164.
 
-use switchboard_store::numbers::{NewNumber, Number, NumberPatch};
-
 use super::resource::{Docs, Resource};
+use crate::api::numbers::{NewNumber, Number, NumberPatch};
 
 /// The `numbers` resource.
 pub struct Numbers;

@@ -1,10 +1,10 @@
 //! `/api/v1/tenants/{tenant}/policies`: routing policies for numbers.
 
 use switchboard_core::PolicySpec;
-use switchboard_store::policies::{Policy, PolicyPatch};
 use uuid::Uuid;
 
 use super::resource::{Docs, Resource};
+use crate::api::policies::{Policy, PolicyPatch};
 
 /// The `policies` resource.
 pub struct Policies;

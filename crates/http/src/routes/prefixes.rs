@@ -1,23 +1,25 @@
 //! `/api/v1/tenants/{tenant}/prefixes`: the URLs Flowroute posts the tenant's texts to.
 
-use switchboard_store::prefixes::{NewPrefix, Prefix, PrefixPatch};
-use switchboard_store::{Page, PageRequest};
+use switchboard_store::PageRequest;
+use switchboard_store::prefixes::Prefix as StoredPrefix;
 use uuid::Uuid;
 
 use super::resource::{Docs, Resource};
 use crate::AppState;
+use crate::api::Page;
+use crate::api::prefixes::{NewPrefix, Prefix, PrefixPatch};
 use crate::error::ApiError;
 
 /// The `prefixes` resource.
 pub struct Prefixes;
 
 /// The prefix with the URL to enter in Flowroute (and its token, when it needs one).
-fn with_url(state: &AppState, mut p: Prefix) -> Prefix {
+fn with_url(state: &AppState, mut p: StoredPrefix) -> Prefix {
     p.webhook_url = format!("{}/{}", state.public_url.trim_end_matches('/'), p.prefix);
     if let Some(token) = &p.token {
         p.webhook_url = format!("{}?token={token}", p.webhook_url);
     }
-    p
+    p.into()
 }
 
 impl Resource for Prefixes {
@@ -38,11 +40,11 @@ impl Resource for Prefixes {
     type Item = Prefix;
 
     async fn create(state: &AppState, tenant: Uuid, new: NewPrefix) -> Result<Prefix, ApiError> {
-        Ok(with_url(state, state.store.create_prefix(tenant, new).await?))
+        Ok(with_url(state, state.store.create_prefix(tenant, new.into()).await?))
     }
 
     async fn list(state: &AppState, tenant: Uuid, page: PageRequest) -> Result<Page<Prefix>, ApiError> {
-        Ok(state.store.list_prefixes(tenant, page).await?.map(|p| with_url(state, p)))
+        Ok(state.store.list_prefixes(tenant, page).await?.map(|p| with_url(state, p)).into())
     }
 
     async fn get(state: &AppState, tenant: Uuid, key: String) -> Result<Prefix, ApiError> {
@@ -50,7 +52,7 @@ impl Resource for Prefixes {
     }
 
     async fn update(state: &AppState, tenant: Uuid, key: String, patch: PrefixPatch) -> Result<Prefix, ApiError> {
-        Ok(with_url(state, state.store.update_prefix(tenant, &key, patch).await?))
+        Ok(with_url(state, state.store.update_prefix(tenant, &key, patch.into()).await?))
     }
 
     async fn delete(state: &AppState, tenant: Uuid, key: String) -> Result<(), ApiError> {

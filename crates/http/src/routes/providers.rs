@@ -1,9 +1,9 @@
 //! `/api/v1/tenants/{tenant}/providers`: connected Flowroute accounts.
 
-use switchboard_store::providers::{NewProvider, Provider, ProviderPatch};
 use uuid::Uuid;
 
 use super::resource::{Docs, Resource};
+use crate::api::providers::{NewProvider, Provider, ProviderPatch};
 
 /// The `providers` resource.
 pub struct Providers;

@@ -2,15 +2,16 @@
 //! change and delete under `/api/v1/tenants/{tenant}/<collection>`, the routes and their OpenAPI
 //! operations both derived from one [`Resource`] implementation.
 //!
-//! A new resource is its types (in the store), their validation, a `Resource` implementation that
-//! names the store's calls, and one line in [`super::admin_resources`].
+//! A new resource is its store types and their validation, its API bodies in [`crate::api`]
+//! (converted to and from the store's), a `Resource` implementation that names the store's calls,
+//! and one line in [`super::admin_resources`].
 
 use std::future::Future;
 
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use switchboard_store::{Page, PageRequest};
+use switchboard_store::PageRequest;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
@@ -21,6 +22,7 @@ use uuid::Uuid;
 
 use super::{ListQuery, path_id};
 use crate::AppState;
+use crate::api::Page;
 use crate::auth::TenantScope;
 use crate::body::Json;
 use crate::error::ApiError;
@@ -112,8 +114,9 @@ pub trait Resource: 'static {
     fn delete(state: &AppState, tenant: Uuid, key: Self::Key) -> impl Future<Output = Result<(), ApiError>>;
 }
 
-/// The five calls of a resource that answers with the store's records as they are, in an
-/// `impl Resource`: `store_calls!(create_x, list_xs, get_x, update_x, delete_x);`.
+/// The five calls of a resource that passes its bodies to the store's calls and answers with their
+/// records, each converted, in an `impl Resource`:
+/// `store_calls!(create_x, list_xs, get_x, update_x, delete_x);`.
 macro_rules! store_calls {
     ($create:ident, $list:ident, $get:ident, $update:ident, $delete:ident) => {
         async fn create(
@@ -121,15 +124,15 @@ macro_rules! store_calls {
             tenant: ::uuid::Uuid,
             new: Self::New,
         ) -> Result<Self::Item, $crate::error::ApiError> {
-            Ok(state.store.$create(tenant, new).await?)
+            Ok(state.store.$create(tenant, new.into()).await?.into())
         }
 
         async fn list(
             state: &$crate::AppState,
             tenant: ::uuid::Uuid,
             page: ::switchboard_store::PageRequest,
-        ) -> Result<::switchboard_store::Page<Self::Item>, $crate::error::ApiError> {
-            Ok(state.store.$list(tenant, page).await?)
+        ) -> Result<$crate::api::Page<Self::Item>, $crate::error::ApiError> {
+            Ok(state.store.$list(tenant, page).await?.into())
         }
 
         async fn get(
@@ -137,7 +140,7 @@ macro_rules! store_calls {
             tenant: ::uuid::Uuid,
             key: Self::Key,
         ) -> Result<Self::Item, $crate::error::ApiError> {
-            Ok(state.store.$get(tenant, $crate::routes::resource::Key::arg(&key)).await?)
+            Ok(state.store.$get(tenant, $crate::routes::resource::Key::arg(&key)).await?.into())
         }
 
         async fn update(
@@ -146,7 +149,7 @@ macro_rules! store_calls {
             key: Self::Key,
             patch: Self::Patch,
         ) -> Result<Self::Item, $crate::error::ApiError> {
-            Ok(state.store.$update(tenant, $crate::routes::resource::Key::arg(&key), patch).await?)
+            Ok(state.store.$update(tenant, $crate::routes::resource::Key::arg(&key), patch.into()).await?.into())
         }
 
         async fn delete(

@@ -2,9 +2,10 @@
 //! `POST /api/v1/tenants/{tenant}/messages` for tenant admins. `202` once the text is queued.
 
 use actix_web::{HttpRequest, HttpResponse, post, web};
-use switchboard_store::outbound::{Queued, SendInput, Sender};
+use switchboard_store::outbound::Sender;
 
 use crate::AppState;
+use crate::api::send::{Queued, SendInput};
 use crate::auth::{Caller, TenantScope};
 use crate::body::Json;
 use crate::error::{ApiError, Problem};
@@ -40,8 +41,8 @@ pub async fn send(
         Some(ext) => Sender::Extension(ext.clone()),
         None => Sender::Admin(format!("tenant_admin:{}", caller.tenant.slug)),
     };
-    let queued = state.engine.queue_text(caller.tenant.id, sender, body, key.as_deref()).await?;
-    Ok(HttpResponse::Accepted().json(queued))
+    let queued = state.engine.queue_text(caller.tenant.id, sender, body.into(), key.as_deref()).await?;
+    Ok(HttpResponse::Accepted().json(Queued::from(queued)))
 }
 
 /// Queues a text from one of the tenant's numbers (`from` is required).
@@ -58,6 +59,6 @@ pub async fn admin_send(
 ) -> Result<HttpResponse, ApiError> {
     let key = idempotency_key(&req)?;
     let sender = Sender::Admin(format!("tenant_admin:{}", scope.tenant.slug));
-    let queued = state.engine.queue_text(scope.tenant.id, sender, body, key.as_deref()).await?;
-    Ok(HttpResponse::Accepted().json(queued))
+    let queued = state.engine.queue_text(scope.tenant.id, sender, body.into(), key.as_deref()).await?;
+    Ok(HttpResponse::Accepted().json(Queued::from(queued)))
 }

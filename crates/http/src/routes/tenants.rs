@@ -1,11 +1,11 @@
 //! `/api/v1/tenants`: the system administrator's tenant list; a tenant admin reads and edits its own.
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
-use switchboard_store::Page;
-use switchboard_store::tenants::{NewTenant, Tenant, TenantCreated, TenantPatch, WebhookSecretRotated};
 
 use super::ListQuery;
 use crate::AppState;
+use crate::api::Page;
+use crate::api::tenants::{NewTenant, Tenant, TenantCreated, TenantPatch, WebhookSecretRotated};
 use crate::auth::{SystemAdmin, TenantScope};
 use crate::body::Json;
 use crate::error::{ApiError, Problem};
@@ -23,9 +23,9 @@ pub async fn create(
     state: web::Data<AppState>,
     Json(body): Json<NewTenant>,
 ) -> Result<HttpResponse, ApiError> {
-    let tenant = state.store.create_tenant(body).await?;
+    let created = state.store.create_tenant(body.into()).await?;
     state.engine.configuration_changed();
-    Ok(HttpResponse::Created().json(tenant))
+    Ok(HttpResponse::Created().json(TenantCreated::from(created)))
 }
 
 /// Lists every tenant (system administrator only).
@@ -37,7 +37,7 @@ pub async fn list(
     state: web::Data<AppState>,
     q: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(state.store.list_tenants(q.page()?).await?))
+    Ok(HttpResponse::Ok().json(Page::<Tenant>::from(state.store.list_tenants(q.page()?).await?)))
 }
 
 /// Reads a tenant.
@@ -45,7 +45,7 @@ pub async fn list(
     responses((status = 200, body = Tenant), (status = 404, body = Problem)))]
 #[get("/api/v1/tenants/{tenant}")]
 pub async fn get_one(scope: TenantScope) -> HttpResponse {
-    HttpResponse::Ok().json(scope.tenant)
+    HttpResponse::Ok().json(Tenant::from(scope.tenant))
 }
 
 /// Changes name or webhook URL; only the system administrator may change `status`.
@@ -61,10 +61,10 @@ pub async fn update(
     if body.status.is_some() && !scope.is_system() {
         return Err(ApiError::forbidden());
     }
-    let tenant = state.store.update_tenant(&scope.tenant.slug, body).await?;
+    let tenant = state.store.update_tenant(&scope.tenant.slug, body.into()).await?;
     // A suspended tenant's texts are refused, and its streams closed, from now on.
     state.engine.configuration_changed();
-    Ok(HttpResponse::Ok().json(tenant))
+    Ok(HttpResponse::Ok().json(Tenant::from(tenant)))
 }
 
 /// Deletes a tenant and all it owns (system administrator only); refused while it holds numbers.
@@ -85,5 +85,6 @@ pub async fn remove(scope: TenantScope, state: web::Data<AppState>) -> Result<Ht
     responses((status = 200, body = WebhookSecretRotated), (status = 404, body = Problem)))]
 #[post("/api/v1/tenants/{tenant}/webhook-secret:rotate")]
 pub async fn rotate(scope: TenantScope, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(state.store.rotate_webhook_secret(&scope.tenant.slug).await?))
+    let rotated = state.store.rotate_webhook_secret(&scope.tenant.slug).await?;
+    Ok(HttpResponse::Ok().json(WebhookSecretRotated::from(rotated)))
 }

@@ -1,0 +1,68 @@
+//! Companies and contacts: bodies of `…/companies` and `…/contacts`.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use switchboard_core::Patch;
+use switchboard_store::directory as store;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::convert;
+
+/// A company senders belong to.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Company {
+    pub id: Uuid,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+convert!(store::Company => Company { id, name, created_at, updated_at });
+
+/// Body of `POST …/companies` and `PATCH …/companies/{id}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompanyInput {
+    pub name: String,
+}
+convert!(CompanyInput => store::CompanyInput { name });
+
+/// A contact: a phone number with a name.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Contact {
+    pub id: Uuid,
+    pub name: String,
+    /// E.164; unique within the tenant.
+    #[schema(example = "+12065550123")]
+    pub phone: String,
+    pub company_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+convert!(store::Contact => Contact { id, name, phone, company_id, created_at, updated_at });
+
+/// Body of `POST …/contacts`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewContact {
+    pub name: String,
+    #[schema(example = "+12065550123")]
+    pub phone: String,
+    #[serde(default)]
+    pub company_id: Option<Uuid>,
+}
+convert!(NewContact => store::NewContact { name, phone, company_id });
+
+/// Body of `PATCH …/contacts/{id}`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContactPatch {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<Uuid>)]
+    pub company_id: Patch<Uuid>,
+}
+convert!(ContactPatch => store::ContactPatch { name, phone, company_id });

@@ -1,0 +1,48 @@
+//! Extensions: bodies of `…/extensions`.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use switchboard_store::extensions as store;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::convert;
+
+/// An extension of the tenant's PBX.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Extension {
+    pub id: Uuid,
+    /// As the PBX knows it, such as `101`.
+    #[schema(example = "101")]
+    pub extension: String,
+    pub name: String,
+    /// A disabled extension receives no texts and may not send.
+    pub enabled: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+convert!(store::Extension => Extension { id, extension, name, enabled, created_at, updated_at });
+
+/// Body of `POST …/extensions`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewExtension {
+    #[schema(example = "101")]
+    pub extension: String,
+    #[schema(example = "Front desk")]
+    pub name: String,
+    #[serde(default)]
+    pub enabled: Option<bool>,
+}
+convert!(NewExtension => store::NewExtension { extension, name, enabled });
+
+/// Body of `PATCH …/extensions/{ext}`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExtensionPatch {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub enabled: Option<bool>,
+}
+convert!(ExtensionPatch => store::ExtensionPatch { name, enabled });
