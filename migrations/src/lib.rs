@@ -10,6 +10,7 @@ mod m20261122_000004_job_heads;
 mod m20261203_000005_event_sequencer;
 mod m20261204_000006_provider_id_per_tenant;
 mod m20261204_000007_fair_claim_indexes;
+mod m20261205_000008_accounts;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000005_event_sequencer::Migration),
             Box::new(m20261204_000006_provider_id_per_tenant::Migration),
             Box::new(m20261204_000007_fair_claim_indexes::Migration),
+            Box::new(m20261205_000008_accounts::Migration),
         ]
     }
 }

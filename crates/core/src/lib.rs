@@ -6,6 +6,7 @@
 pub mod compliance;
 pub mod e164;
 pub mod event;
+pub mod identity;
 #[doc(hidden)]
 pub mod invariants;
 pub mod jobs;
@@ -21,6 +22,7 @@ pub mod validation;
 
 pub use e164::{E164, E164Error};
 pub use event::{Event, EventBody};
+pub use identity::Role;
 pub use jobs::JobKind;
 pub use party::Party;
 pub use patch::Patch;

@@ -9,7 +9,7 @@ use switchboard_core::names::check_extension;
 use switchboard_core::validation::text;
 use uuid::Uuid;
 
-use crate::entity::{extension, number, number_destination, number_sender, policy, policy_extension};
+use crate::entity::{account, extension, number, number_destination, number_sender, policy, policy_extension};
 use crate::error::OnUnique;
 use crate::page::{self, Page, PageRequest};
 use crate::refs::in_use;
@@ -164,6 +164,14 @@ impl Store {
                 .await?
                 .into_iter()
                 .map(|p| format!("policy '{}'", p.name)),
+        );
+        referrers.extend(
+            account::Entity::find()
+                .filter(account::Column::ExtensionId.eq(current.id))
+                .all(&txn)
+                .await?
+                .into_iter()
+                .map(|a| format!("user {}", a.email)),
         );
         in_use(&format!("extension '{ext}'"), &referrers)?;
         extension::Entity::delete_by_id(current.id).exec(&txn).await?;

@@ -12,6 +12,7 @@ mod page;
 mod refs;
 mod sql;
 
+pub mod accounts;
 pub mod directory;
 pub mod dispatch;
 pub mod events;

@@ -1,5 +1,7 @@
 //! sea-orm entities, one per table; private to the store so no other crate touches them.
 
+pub mod account;
+pub mod account_session;
 pub mod company;
 pub mod contact;
 pub mod conversation;

@@ -1,0 +1,412 @@
+//! Accounts (the people who sign in) and their sessions.
+//!
+//! A password is kept as an argon2id hash; a session as the SHA-256 of its secret. Signing in with
+//! an unknown email costs the same hash as with a known one, and every refusal is the same `None`,
+//! so neither the answer nor its timing tells whether an email has an account. A session is
+//! checked on every use (not expired, not revoked, its account not disabled), so ending one is
+//! effective at once on every instance.
+
+use std::sync::LazyLock;
+
+use argon2::Argon2;
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set};
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+use switchboard_core::identity::{check_password, normalize_email};
+use switchboard_core::validation::text;
+use switchboard_core::{FieldErrors, Role};
+use uuid::Uuid;
+
+use crate::entity::{account, account_session, extension, tenant};
+use crate::error::OnUnique;
+use crate::{Store, StoreError, new_id, now};
+
+/// A session's secret starts with this, so a leaked one is recognisable (by secret scanners too).
+pub const SESSION_SECRET_PREFIX: &str = "sbs_";
+/// `last_seen_at` is written at most this often per session, not on every request.
+const TOUCH_EVERY: Duration = Duration::seconds(60);
+
+/// An account to create.
+pub struct NewAccount {
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    /// The tenant of a tenant admin or extension user; none for an operator.
+    pub tenant_id: Option<Uuid>,
+    /// The extension an extension user is, by its name in the tenant.
+    pub extension: Option<String>,
+    /// None leaves the account unable to sign in until a password is set (an invitation).
+    pub password: Option<SecretString>,
+}
+
+impl std::fmt::Debug for NewAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewAccount").field("email", &self.email).field("role", &self.role).finish_non_exhaustive()
+    }
+}
+
+/// An account, as read back: never its password hash.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub tenant_id: Option<Uuid>,
+    pub extension: Option<String>,
+    pub disabled: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Who a live session speaks for, read afresh on each use.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub session_id: Uuid,
+    pub account_id: Uuid,
+    pub role: Role,
+    /// The tenant's id and slug, for a tenant admin or extension user.
+    pub tenant: Option<(Uuid, String)>,
+    pub extension: Option<String>,
+}
+
+/// Where a session was started from, as the request said.
+#[derive(Debug, Clone, Default)]
+pub struct SessionOrigin {
+    pub user_agent: Option<String>,
+    pub address: Option<String>,
+}
+
+/// A session just started: its secret is here once and never stored.
+pub struct StartedSession {
+    pub secret: SecretString,
+    pub identity: Identity,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for StartedSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StartedSession").field("identity", &self.identity).finish_non_exhaustive()
+    }
+}
+
+/// A session as its owner lists it.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub id: Uuid,
+    pub user_agent: Option<String>,
+    pub address: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+fn argon2() -> Argon2<'static> {
+    Argon2::default()
+}
+
+fn hash_password(password: &str) -> Result<String, StoreError> {
+    argon2()
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| StoreError::Internal(sea_orm::DbErr::Custom(format!("password hashing failed: {e}"))))
+}
+
+/// A hash of a password nobody knows, verified against when the email has no usable account, so
+/// that a refusal costs the same either way.
+static DECOY: LazyLock<Option<String>> = LazyLock::new(|| hash_password(&Uuid::new_v4().to_string()).ok());
+
+/// Whether `password` matches `stored`; with no stored hash, the decoy is checked and the answer
+/// is false.
+fn password_matches(password: &str, stored: Option<&str>) -> bool {
+    let (phc, real) = match stored {
+        Some(h) => (Some(h.to_owned()), true),
+        None => (DECOY.clone(), false),
+    };
+    let Some(phc) = phc else { return false };
+    let Ok(parsed) = PasswordHash::new(&phc) else { return false };
+    argon2().verify_password(password.as_bytes(), &parsed).is_ok() && real
+}
+
+/// Runs argon2 off the async workers: one hash takes tens of milliseconds of CPU.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StoreError::Internal(sea_orm::DbErr::Custom(format!("password task failed: {e}"))))
+}
+
+fn secret_hash(secret: &str) -> String {
+    let digest = Sha256::digest(secret.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn new_secret() -> String {
+    use base64::Engine as _;
+    use rand::RngCore as _;
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("{SESSION_SECRET_PREFIX}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+fn clip(value: Option<String>, max: usize) -> Option<String> {
+    value.map(|v| v.chars().filter(|c| !c.is_control()).take(max).collect())
+}
+
+impl Store {
+    /// Creates an account. An operator has no tenant; a tenant admin names one; an extension user
+    /// names one and one of its extensions.
+    pub async fn create_account(&self, new: NewAccount) -> Result<Account, StoreError> {
+        let mut errors = FieldErrors::new();
+        let email = normalize_email(&new.email);
+        if email.is_none() {
+            errors.add("email", "must be one email address, such as ann@example.com");
+        }
+        text(&mut errors, "name", &new.name, 100);
+        let name = new.name.trim().to_owned();
+        match (new.role, new.tenant_id, &new.extension) {
+            (Role::System, None, None) | (Role::TenantAdmin, Some(_), None) | (Role::Extension, Some(_), Some(_)) => {}
+            (Role::System, ..) => errors.add("role", "an operator belongs to no tenant and no extension"),
+            (Role::TenantAdmin, ..) => errors.add("role", "a tenant admin belongs to a tenant and no extension"),
+            (Role::Extension, ..) => errors.add("role", "an extension user belongs to a tenant and one extension"),
+        }
+        if let (Some(password), Some(email)) = (&new.password, &email) {
+            check_password(&mut errors, "password", password.expose_secret(), email);
+        }
+        // Hashed before the write transaction, which must not wait on tens of milliseconds of CPU.
+        let password_hash = match new.password {
+            Some(p) if errors.is_empty() => Some(blocking(move || hash_password(p.expose_secret())).await??),
+            _ => None,
+        };
+        let txn = self.write_txn().await?;
+        let mut extension_id = None;
+        if let (Some(tenant_id), Some(ext)) = (new.tenant_id, &new.extension) {
+            match extension::Entity::find()
+                .filter(extension::Column::TenantId.eq(tenant_id))
+                .filter(extension::Column::Extension.eq(ext.as_str()))
+                .one(&txn)
+                .await?
+            {
+                Some(found) => extension_id = Some(found.id),
+                None => errors.add("extension", format!("extension '{ext}' does not exist in this tenant")),
+            }
+        }
+        if let Some(tenant_id) = new.tenant_id
+            && tenant::Entity::find_by_id(tenant_id).one(&txn).await?.is_none()
+        {
+            return Err(StoreError::NotFound);
+        }
+        errors.finish().map_err(StoreError::Invalid)?;
+        let email = email.ok_or_else(|| StoreError::invalid("email", "must be one email address"))?;
+        let at = now();
+        let row = account::ActiveModel {
+            id: Set(new_id()),
+            tenant_id: Set(new.tenant_id),
+            email: Set(email.clone()),
+            name: Set(name),
+            role: Set(new.role.as_str().into()),
+            extension_id: Set(extension_id),
+            password_changed_at: Set(password_hash.as_ref().map(|_| at)),
+            password_hash: Set(password_hash),
+            disabled_at: Set(None),
+            created_at: Set(at),
+            updated_at: Set(at),
+        }
+        .insert(&txn)
+        .await
+        .on_unique(|| format!("an account with the email {email} exists"))?;
+        txn.commit().await?;
+        Ok(Account {
+            id: row.id,
+            email: row.email,
+            name: row.name,
+            role: new.role,
+            tenant_id: row.tenant_id,
+            extension: new.extension,
+            disabled: false,
+            created_at: row.created_at,
+        })
+    }
+
+    /// Checks an email and password and, when they match an enabled account, starts a session
+    /// that lasts `ttl`. `None` for every refusal, at the same cost.
+    pub async fn sign_in(
+        &self,
+        email: &str,
+        password: SecretString,
+        origin: SessionOrigin,
+        ttl: std::time::Duration,
+    ) -> Result<Option<StartedSession>, StoreError> {
+        let found = match normalize_email(email) {
+            Some(e) => account::Entity::find().filter(account::Column::Email.eq(e)).one(self.db()).await?,
+            None => None,
+        };
+        let usable = found.filter(|a| a.disabled_at.is_none());
+        let stored = usable.as_ref().and_then(|a| a.password_hash.clone());
+        let matches = blocking(move || password_matches(password.expose_secret(), stored.as_deref())).await?;
+        let Some(account) = usable.filter(|_| matches) else { return Ok(None) };
+
+        let secret = new_secret();
+        let at = now();
+        let expires_at = at + Duration::from_std(ttl).unwrap_or(Duration::days(1));
+        let session = account_session::ActiveModel {
+            id: Set(new_id()),
+            account_id: Set(account.id),
+            secret_hash: Set(secret_hash(&secret)),
+            user_agent: Set(clip(origin.user_agent, 200)),
+            address: Set(clip(origin.address, 64)),
+            created_at: Set(at),
+            last_seen_at: Set(at),
+            expires_at: Set(expires_at),
+            revoked_at: Set(None),
+        }
+        .insert(self.db())
+        .await?;
+        let identity = self.identity_of(&session, account).await?.ok_or(StoreError::NotFound)?;
+        Ok(Some(StartedSession { secret: SecretString::from(secret), identity, expires_at }))
+    }
+
+    /// The identity of a live session named by its secret (a browser's cookie).
+    pub async fn session_by_secret(&self, secret: &str) -> Result<Option<Identity>, StoreError> {
+        if !secret.starts_with(SESSION_SECRET_PREFIX) {
+            return Ok(None);
+        }
+        let found = account_session::Entity::find()
+            .filter(account_session::Column::SecretHash.eq(secret_hash(secret)))
+            .one(self.db())
+            .await?;
+        self.live(found).await
+    }
+
+    /// The identity of a live session named by its id (an access token's `sid`).
+    pub async fn session_identity(&self, id: Uuid) -> Result<Option<Identity>, StoreError> {
+        let found = account_session::Entity::find_by_id(id).one(self.db()).await?;
+        self.live(found).await
+    }
+
+    async fn live(&self, session: Option<account_session::Model>) -> Result<Option<Identity>, StoreError> {
+        let Some(session) = session else { return Ok(None) };
+        let at = now();
+        if session.revoked_at.is_some() || session.expires_at <= at {
+            return Ok(None);
+        }
+        let Some(account) = account::Entity::find_by_id(session.account_id).one(self.db()).await? else {
+            return Ok(None);
+        };
+        if account.disabled_at.is_some() {
+            return Ok(None);
+        }
+        if at - session.last_seen_at >= TOUCH_EVERY {
+            let id = session.id;
+            let mut touch = session.clone().into_active_model();
+            touch.last_seen_at = Set(at);
+            if let Err(e) = touch.update(self.db()).await {
+                tracing::debug!(session = %id, error = %e, "could not record a session's last use");
+            }
+        }
+        self.identity_of(&session, account).await
+    }
+
+    async fn identity_of(
+        &self,
+        session: &account_session::Model,
+        account: account::Model,
+    ) -> Result<Option<Identity>, StoreError> {
+        let Some(role) = Role::parse(&account.role) else {
+            return Err(StoreError::Internal(sea_orm::DbErr::Custom(format!("account role '{}'", account.role))));
+        };
+        let tenant = match account.tenant_id {
+            Some(id) => match tenant::Entity::find_by_id(id).one(self.db()).await? {
+                Some(t) => Some((t.id, t.slug)),
+                None => return Ok(None),
+            },
+            None => None,
+        };
+        let extension = match account.extension_id {
+            Some(id) => match extension::Entity::find_by_id(id).one(self.db()).await? {
+                Some(e) => Some(e.extension),
+                None => return Ok(None),
+            },
+            None => None,
+        };
+        Ok(Some(Identity { session_id: session.id, account_id: account.id, role, tenant, extension }))
+    }
+
+    /// Ends a session (signing out). Ending one already ended changes nothing.
+    pub async fn end_session(&self, id: Uuid) -> Result<(), StoreError> {
+        account_session::Entity::update_many()
+            .col_expr(account_session::Column::RevokedAt, sea_orm::sea_query::Expr::value(now()))
+            .filter(account_session::Column::Id.eq(id))
+            .filter(account_session::Column::RevokedAt.is_null())
+            .exec(self.db())
+            .await?;
+        Ok(())
+    }
+
+    /// An account's live sessions, newest first.
+    pub async fn list_sessions(&self, account: Uuid) -> Result<Vec<Session>, StoreError> {
+        let rows = account_session::Entity::find()
+            .filter(account_session::Column::AccountId.eq(account))
+            .filter(account_session::Column::RevokedAt.is_null())
+            .filter(account_session::Column::ExpiresAt.gt(now()))
+            .order_by_desc(account_session::Column::Id)
+            .all(self.db())
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|s| Session {
+                id: s.id,
+                user_agent: s.user_agent,
+                address: s.address,
+                created_at: s.created_at,
+                last_seen_at: s.last_seen_at,
+                expires_at: s.expires_at,
+            })
+            .collect())
+    }
+
+    /// Revokes one of an account's live sessions; another account's (or an ended one) is
+    /// `NotFound`.
+    pub async fn revoke_session(&self, account: Uuid, id: Uuid) -> Result<(), StoreError> {
+        let done = account_session::Entity::update_many()
+            .col_expr(account_session::Column::RevokedAt, sea_orm::sea_query::Expr::value(now()))
+            .filter(account_session::Column::Id.eq(id))
+            .filter(account_session::Column::AccountId.eq(account))
+            .filter(account_session::Column::RevokedAt.is_null())
+            .exec(self.db())
+            .await?;
+        if done.rows_affected == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn a_password_matches_only_its_own_hash() {
+        let h = hash_password("correct horse battery").unwrap();
+        assert!(h.starts_with("$argon2id$"), "{h}");
+        assert!(password_matches("correct horse battery", Some(&h)));
+        assert!(!password_matches("correct horse batterY", Some(&h)));
+        assert!(!password_matches("correct horse battery", None), "the decoy never matches");
+        assert!(!password_matches("x", Some("not a hash")));
+    }
+
+    #[test]
+    fn secrets_are_prefixed_and_stored_only_as_hashes() {
+        let s = new_secret();
+        assert!(s.starts_with(SESSION_SECRET_PREFIX));
+        assert_eq!(s.len(), SESSION_SECRET_PREFIX.len() + 43);
+        let h = secret_hash(&s);
+        assert_eq!(h.len(), 64);
+        assert!(!h.contains(&s[4..]));
+        assert_ne!(new_secret(), s);
+    }
+}

@@ -1,0 +1,101 @@
+//! Accounts and their sessions: the people who sign in (operators, tenant admins, extension users)
+//! and each browser or client they signed in from.
+//!
+//! - `account.email` is unique across Switchboard (stored in lower case): one person, one sign-in.
+//!   An operator has no tenant; a tenant admin has one; an extension user has one and names one of
+//!   its extensions (a plain reference: an extension with a user is not deleted under it).
+//!   `password_hash` is an argon2id PHC string, empty until an invited user chooses a password.
+//! - `account_session.secret_hash` is the SHA-256 of the session's secret (the cookie), so the
+//!   table alone opens nothing. A session ends when it expires, is revoked, or its account is
+//!   disabled; every request checks, so an end is effective at once on every instance.
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::schema::*;
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_table(
+            Table::create()
+                .table("account")
+                .col(pk_uuid("id"))
+                .col(uuid_null("tenant_id"))
+                .col(string_len("email", 254))
+                .col(string_len("name", 100))
+                .col(string_len("role", 16))
+                .col(uuid_null("extension_id"))
+                .col(string_len_null("password_hash", 255))
+                .col(timestamp_with_time_zone_null("password_changed_at"))
+                .col(timestamp_with_time_zone_null("disabled_at"))
+                .col(timestamp_with_time_zone("created_at"))
+                .col(timestamp_with_time_zone("updated_at"))
+                .foreign_key(
+                    ForeignKey::create()
+                        .name("fk_account_tenant_id")
+                        .from("account", "tenant_id")
+                        .to("tenant", "id")
+                        .on_delete(ForeignKeyAction::Cascade),
+                )
+                .foreign_key(
+                    ForeignKey::create()
+                        .name("fk_account_extension_id")
+                        .from("account", "extension_id")
+                        .to("extension", "id")
+                        .on_delete(ForeignKeyAction::NoAction),
+                )
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(Index::create().name("ux_account_email").table("account").col("email").unique().to_owned())
+            .await?;
+        m.create_index(Index::create().name("ix_account_tenant").table("account").col("tenant_id").to_owned()).await?;
+        m.create_index(Index::create().name("ix_account_extension").table("account").col("extension_id").to_owned())
+            .await?;
+
+        m.create_table(
+            Table::create()
+                .table("account_session")
+                .col(pk_uuid("id"))
+                .col(uuid("account_id"))
+                .col(string_len("secret_hash", 64))
+                .col(string_len_null("user_agent", 200))
+                .col(string_len_null("address", 64))
+                .col(timestamp_with_time_zone("created_at"))
+                .col(timestamp_with_time_zone("last_seen_at"))
+                .col(timestamp_with_time_zone("expires_at"))
+                .col(timestamp_with_time_zone_null("revoked_at"))
+                .foreign_key(
+                    ForeignKey::create()
+                        .name("fk_account_session_account_id")
+                        .from("account_session", "account_id")
+                        .to("account", "id")
+                        .on_delete(ForeignKeyAction::Cascade),
+                )
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("ux_account_session_secret")
+                .table("account_session")
+                .col("secret_hash")
+                .unique()
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create().name("ix_account_session_account").table("account_session").col("account_id").to_owned(),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_table(Table::drop().table("account_session").to_owned()).await?;
+        m.drop_table(Table::drop().table("account").to_owned()).await?;
+        Ok(())
+    }
+}
