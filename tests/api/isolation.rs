@@ -142,6 +142,12 @@ async fn every_documented_route_hides_another_tenants_data(app: TestApp) {
     let b = app.configured_tenant("globex", "globexin", "+12025550101").await;
     let a_ext = app.token(Role::Extension, Some("acme"), Some("101"));
     let b_ext = app.token(Role::Extension, Some("globex"), Some("101"));
+    // Signed-in admins of each tenant, for the routes of one's own sessions.
+    use crate::accounts::{PASSWORD, account, login, token_of};
+    account(&app, "a@example.com", Role::TenantAdmin, Some("acme"), None).await;
+    account(&app, "b@example.com", Role::TenantAdmin, Some("globex"), None).await;
+    let a_signed = login(&app, "a@example.com", PASSWORD).await;
+    let (a_session, b_session) = (token_of(&a_signed), token_of(&login(&app, "b@example.com", PASSWORD).await));
     let t = &w.base;
     let created = |path: &str, body: Value| {
         let (path, token) = (format!("{t}/{path}"), w.token.clone());
@@ -183,6 +189,7 @@ async fn every_documented_route_hides_another_tenants_data(app: TestApp) {
             ("id", "contacts") => contact.clone(),
             ("id", "messages") => message.clone(),
             ("id", "media") => media.clone(),
+            ("id", "sessions") => a_signed.json["session_id"].as_str().unwrap().to_owned(),
             _ => panic!("the isolation matrix has no value for {{{param}}} in {path}: add one"),
         }
     };
@@ -203,7 +210,13 @@ async fn every_documented_route_hides_another_tenants_data(app: TestApp) {
             continue;
         }
         let tenant_scoped = path.contains("{tenant}");
-        let (theirs, ours) = if tenant_scoped { (&b.token, &w.token) } else { (&b_ext, &a_ext) };
+        let (theirs, ours) = if path.starts_with("/api/v1/auth/") {
+            (&b_session, &a_session)
+        } else if tenant_scoped {
+            (&b.token, &w.token)
+        } else {
+            (&b_ext, &a_ext)
+        };
         let concrete = fill(path);
         // Through B's own tenant path too, where the rest of the path names A's things.
         let mut urls = vec![concrete.clone()];
@@ -238,4 +251,6 @@ async fn every_documented_route_hides_another_tenants_data(app: TestApp) {
         assert_eq!(r.status, StatusCode::OK, "GET {url} by its owner: {}", r.text);
         assert!(!r.text.contains("pwned"), "GET {url}: changed by another tenant: {}", r.text);
     }
+    let sessions = app.get("/api/v1/auth/sessions", &a_session).await;
+    assert_eq!(sessions.json[0]["id"], a_signed.json["session_id"], "A's session lives on: {}", sessions.text);
 }

@@ -14,6 +14,7 @@ mod sink;
 mod support;
 mod wired;
 
+mod accounts;
 mod admin;
 mod auth;
 mod crash;

@@ -233,6 +233,16 @@ async fn no_secret_reaches_the_log_even_at_debug_level(mut app: TestApp) {
         )
         .await;
     provider.expect(StatusCode::CREATED);
+    // Signing in: a wrong password, the right one, the session cookie and its access token.
+    use crate::accounts::{PASSWORD, account, login, token_of};
+    account(&app, "ann@example.com", Role::TenantAdmin, Some("acme"), None).await;
+    let wrong_password = "wrong-password-0123456789";
+    login(&app, "ann@example.com", wrong_password).await.expect(StatusCode::UNAUTHORIZED);
+    let signed = login(&app, "ann@example.com", PASSWORD).await;
+    let session_token = token_of(&signed);
+    let cookie = signed.headers.get("set-cookie").unwrap().to_str().unwrap().to_owned();
+    let session_secret = cookie.split(';').next().unwrap().trim_start_matches("sb_session=").to_owned();
+    app.get("/api/v1/auth/sessions", &session_token).await.expect(StatusCode::OK);
     // Traffic every way: inbound with the token, a wrong token, an outbound text with Basic auth,
     // refused bearer tokens, and the tokens themselves.
     let inbound = br#"{"to":"12025550100","from":"12065550123","body":"hello","id":"mdr2-log-1"}"#;
@@ -270,6 +280,10 @@ async fn no_secret_reaches_the_log_even_at_debug_level(mut app: TestApp) {
         ("a tenant admin token", w.token.as_str()),
         ("an extension token", ext.as_str()),
         ("a forged token", forged.as_str()),
+        ("a password", PASSWORD),
+        ("a wrong password", wrong_password),
+        ("a session secret", session_secret.as_str()),
+        ("an access token", session_token.as_str()),
     ];
     for (what, secret) in secrets {
         // The base64 secrets' key material without its padding, in case a log shortened it.

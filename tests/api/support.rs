@@ -198,6 +198,7 @@ impl TestApp {
             ext: ext.map(str::to_owned),
             exp,
             iat: Some(chrono::Utc::now().timestamp() as u64),
+            sid: None,
         };
         JwtKeys::new(&SecretString::from(self.jwt_secret.clone())).sign(&claims).unwrap()
     }

@@ -1,5 +1,16 @@
-//! Bearer JWT authentication: HS256 only, `exp` required, typed claims, and extractors that
-//! enforce roles per route. Another tenant's resources answer `404`, never `403`.
+//! Authentication and the role rules of every route.
+//!
+//! Three credentials reach the extractors here, all checked on every request:
+//! - a bearer JWT minted by `switchboard token` (operators' automation and bootstrap): HS256 only,
+//!   `exp` required, good until it expires;
+//! - a bearer access token from signing in: a short-lived JWT naming its session (`sid`); the
+//!   session is read on every request, so a revoked session, a disabled account or a deleted
+//!   extension is refused at once, and the role, tenant and extension come from the account, not
+//!   from the token;
+//! - the session cookie of a browser, for reads (`GET`, `HEAD`) and renewing the access token only,
+//!   so a page of another site cannot make a signed-in browser change anything.
+//!
+//! Another tenant's resources answer `404`, never `403`.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -9,22 +20,12 @@ use actix_web::{FromRequest, HttpRequest, web};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
+pub use switchboard_core::Role;
+use switchboard_store::accounts::Identity;
 use switchboard_store::tenants::Tenant;
 
 use crate::AppState;
 use crate::error::ApiError;
-
-/// Who a token speaks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Operates Switchboard: manages tenants, may act as any tenant's admin.
-    System,
-    /// Manages one tenant.
-    TenantAdmin,
-    /// One extension of one tenant: sends and reads its own texts.
-    Extension,
-}
 
 /// The claims of a Switchboard token.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -38,6 +39,9 @@ pub struct Claims {
     pub exp: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iat: Option<u64>,
+    /// The session an access token belongs to; none for a CLI-minted token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<uuid::Uuid>,
 }
 
 /// Signs and verifies tokens with the JWT secret. Its `Debug` shows nothing of the secret.
@@ -98,9 +102,16 @@ impl JwtKeys {
     }
 }
 
-/// The verified caller of a request.
+/// The name of the session cookie.
+pub const SESSION_COOKIE: &str = "sb_session";
+
+/// The verified caller of a request: its claims (for a session, as the account stands now) and
+/// the session, when the credential has one.
 #[derive(Debug, Clone)]
-pub struct Principal(pub Claims);
+pub struct Principal {
+    pub claims: Claims,
+    pub session: Option<Identity>,
+}
 
 pub(crate) fn bearer(req: &HttpRequest) -> Result<&str, ApiError> {
     let header = req
@@ -118,19 +129,70 @@ fn state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
     req.app_data::<web::Data<AppState>>().cloned().ok_or_else(ApiError::internal)
 }
 
+fn session_ended() -> ApiError {
+    ApiError::unauthorized("The session has ended (signed out, revoked, expired or its user disabled); sign in again.")
+}
+
+/// Claims that speak for a live session's account as it stands now.
+fn session_claims(identity: &Identity, exp: u64, iat: Option<u64>) -> Claims {
+    Claims {
+        sub: identity.account_id.to_string(),
+        role: identity.role,
+        tenant: identity.tenant.as_ref().map(|(_, slug)| slug.clone()),
+        ext: identity.extension.clone(),
+        exp,
+        iat,
+        sid: Some(identity.session_id),
+    }
+}
+
+/// What a request's credential is, before it is checked.
+enum Credential {
+    Bearer(String),
+    Cookie(String),
+}
+
+/// The request's credential: its bearer token, else (where `cookie_ok`) its session cookie.
+fn credential(req: &HttpRequest, cookie_ok: bool) -> Result<Credential, ApiError> {
+    if req.headers().contains_key(actix_web::http::header::AUTHORIZATION) || !cookie_ok {
+        return bearer(req).map(|t| Credential::Bearer(t.to_owned()));
+    }
+    match req.cookie(SESSION_COOKIE) {
+        Some(c) => Ok(Credential::Cookie(c.value().to_owned())),
+        None => bearer(req).map(|t| Credential::Bearer(t.to_owned())),
+    }
+}
+
 impl Principal {
-    fn from_req(req: &HttpRequest) -> Result<Self, ApiError> {
-        let st = state(req)?;
-        Ok(Self(st.jwt.verify(bearer(req)?)?))
+    /// Verifies the request's credential. A session cookie counts only where `cookie_ok`.
+    pub(crate) fn verify(req: &HttpRequest, cookie_ok: bool) -> impl Future<Output = Result<Self, ApiError>> + 'static {
+        let found = credential(req, cookie_ok);
+        let st = state(req);
+        async move {
+            let st = st?;
+            match found? {
+                Credential::Bearer(token) => {
+                    let claims = st.jwt.verify(&token)?;
+                    let Some(sid) = claims.sid else { return Ok(Self { claims, session: None }) };
+                    let identity = st.store.session_identity(sid).await?.ok_or_else(session_ended)?;
+                    Ok(Self { claims: session_claims(&identity, claims.exp, claims.iat), session: Some(identity) })
+                }
+                Credential::Cookie(secret) => {
+                    let identity = st.store.session_by_secret(&secret).await?.ok_or_else(session_ended)?;
+                    let now = chrono::Utc::now().timestamp().max(0).cast_unsigned();
+                    Ok(Self { claims: session_claims(&identity, now, Some(now)), session: Some(identity) })
+                }
+            }
+        }
     }
 }
 
 impl FromRequest for Principal {
     type Error = ApiError;
-    type Future = std::future::Ready<Result<Self, ApiError>>;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        std::future::ready(Self::from_req(req))
+        Box::pin(Self::verify(req, reads_only(req)))
     }
 }
 
@@ -176,13 +238,17 @@ pub struct SystemAdmin(pub Claims);
 
 impl FromRequest for SystemAdmin {
     type Error = ApiError;
-    type Future = std::future::Ready<Result<Self, ApiError>>;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        std::future::ready(Principal::from_req(req).and_then(|p| match p.0.role {
-            Role::System => Ok(Self(p.0)),
-            _ => Err(ApiError::forbidden()),
-        }))
+        let principal = Principal::verify(req, reads_only(req));
+        Box::pin(async move {
+            let p = principal.await?;
+            match p.claims.role {
+                Role::System => Ok(Self(p.claims)),
+                _ => Err(ApiError::forbidden()),
+            }
+        })
     }
 }
 
@@ -207,12 +273,12 @@ impl FromRequest for TenantScope {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let principal = Principal::from_req(req);
-        let slug = req.match_info().get("tenant").map(str::to_owned);
         let read_only = reads_only(req);
+        let principal = Principal::verify(req, read_only);
+        let slug = req.match_info().get("tenant").map(str::to_owned);
         let st = state(req);
         Box::pin(async move {
-            let claims = principal?.0;
+            let claims = principal.await?.claims;
             let slug = slug.ok_or_else(ApiError::not_found)?;
             let own = claims.tenant.as_deref() == Some(slug.as_str());
             match claims.role {
@@ -257,11 +323,11 @@ impl FromRequest for Caller {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let principal = Principal::from_req(req);
         let read_only = reads_only(req);
+        let principal = Principal::verify(req, read_only);
         let st = state(req);
         Box::pin(async move {
-            let claims = principal?.0;
+            let claims = principal.await?.claims;
             let st = st?;
             let slug = match (claims.role, &claims.tenant) {
                 (Role::System, _) | (_, None) => return Err(ApiError::forbidden()),

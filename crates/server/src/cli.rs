@@ -1,4 +1,4 @@
-//! The command line: `serve`, `migrate` and `token`.
+//! The command line: `serve`, `migrate`, `demo`, `token` and `user create`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -57,6 +57,33 @@ pub enum Command {
         /// The token's subject (default: derived from role, tenant and extension).
         #[arg(long)]
         subject: Option<String>,
+    },
+    /// Manage the accounts people sign in with.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+/// What to do with accounts.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an account, such as the first operator of a fresh install (applies migrations first).
+    /// The password is read from SWITCHBOARD_USER_PASSWORD or, when that is unset, from one line of
+    /// standard input; it is never taken as a flag, which would leave it in the shell's history.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_enum)]
+        role: CliRole,
+        /// Tenant slug (tenant_admin and extension).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// The extension the user is (extension role).
+        #[arg(long)]
+        extension: Option<String>,
     },
 }
 
@@ -119,6 +146,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("migrations applied ({})", store.backend_name());
             Ok(())
         }
+        Command::User { command: UserCommand::Create { email, name, role, tenant, extension } } => {
+            let config = load(&cli, None, None)?;
+            let keys = keys::resolve(&config)?;
+            let password = read_password()?;
+            let store =
+                switchboard_store::Store::connect(&config.database_url, keys.master_key.expose_secret()).await?;
+            store.migrate().await?;
+            let tenant_id = match tenant {
+                Some(slug) => Some(store.tenant_by_slug(slug).await.with_context(|| format!("tenant '{slug}'"))?.id),
+                None => None,
+            };
+            let new = switchboard_store::accounts::NewAccount {
+                email: email.clone(),
+                name: name.clone(),
+                role: role.role(),
+                tenant_id,
+                extension: extension.clone(),
+                password: Some(password),
+            };
+            let account = store.create_account(new).await.map_err(explain)?;
+            println!("created {} ({}), id {}", account.email, account.role.as_str(), account.id);
+            Ok(())
+        }
         Command::Token { role, tenant, extension, ttl, subject } => {
             let config = load(&cli, None, None)?;
             let keys = keys::resolve(&config)?;
@@ -127,6 +177,39 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{token}");
             Ok(())
         }
+    }
+}
+
+impl CliRole {
+    fn role(self) -> Role {
+        match self {
+            Self::System => Role::System,
+            Self::TenantAdmin => Role::TenantAdmin,
+            Self::Extension => Role::Extension,
+        }
+    }
+}
+
+/// The new account's password: SWITCHBOARD_USER_PASSWORD, else one line of standard input.
+fn read_password() -> anyhow::Result<secrecy::SecretString> {
+    if let Ok(p) = std::env::var("SWITCHBOARD_USER_PASSWORD") {
+        return Ok(p.into());
+    }
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).context("reading the password from standard input")?;
+    let password = line.trim_end_matches(['\r', '\n']).to_owned();
+    anyhow::ensure!(!password.is_empty(), "no password: set SWITCHBOARD_USER_PASSWORD or give it on standard input");
+    Ok(password.into())
+}
+
+/// A store refusal in words an operator can act on.
+fn explain(e: switchboard_store::StoreError) -> anyhow::Error {
+    match e {
+        switchboard_store::StoreError::Invalid(fields) => anyhow::anyhow!(
+            "{}",
+            fields.iter().map(|f| format!("{}: {}", f.field, f.message)).collect::<Vec<_>>().join("; ")
+        ),
+        other => anyhow::Error::new(other),
     }
 }
 
@@ -175,5 +258,5 @@ pub fn token_claims(
         }
         s
     });
-    Ok(Claims { sub, role, tenant, ext, exp: now + ttl.as_secs(), iat: Some(now) })
+    Ok(Claims { sub, role, tenant, ext, exp: now + ttl.as_secs(), iat: Some(now), sid: None })
 }

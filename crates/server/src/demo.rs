@@ -57,6 +57,7 @@ fn token(keys: &JwtKeys, role: Role, tenant: Option<&str>, ext: Option<&str>) ->
         ext: ext.map(str::to_owned),
         exp: now + 3600,
         iat: Some(now),
+        sid: None,
     };
     Ok(keys.sign(&claims)?)
 }

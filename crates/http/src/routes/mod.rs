@@ -1,5 +1,6 @@
 //! The HTTP routes, one module per resource.
 
+pub mod auth;
 pub mod directory;
 pub mod events;
 pub mod extensions;
@@ -73,6 +74,7 @@ impl ForEachResource for Routed<'_> {
 
 /// Every resource route, in one place, so the app and the OpenAPI document agree.
 pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
+    auth::configure(cfg);
     tenants::configure(cfg);
     admin_resources(&mut Routed(cfg));
     messages::configure(cfg);

@@ -1,0 +1,166 @@
+//! `/api/v1/auth`: signing in and out, renewing the access token, and the caller's sessions.
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
+use secrecy::{ExposeSecret, SecretString};
+use switchboard_store::accounts::{Identity, SessionOrigin};
+
+use super::path_id;
+use crate::AppState;
+use crate::api::auth::{AccessToken, Login, Me, Session};
+use crate::auth::{Principal, SESSION_COOKIE};
+use crate::body::Json;
+use crate::error::{ApiError, Problem};
+
+/// How long a session lasts from signing in.
+pub const SESSION_TTL: std::time::Duration = std::time::Duration::from_secs(14 * 86_400);
+/// How long an access token lasts; a client renews it from its session.
+pub const ACCESS_TOKEN_TTL: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(login).service(renew).service(logout).service(sessions).service(revoke);
+}
+
+fn invalid_credentials() -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "The email or password is not right.")
+}
+
+fn no_session() -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "no_session",
+        "This credential has no session: a token from `switchboard token` ends only when it expires.",
+    )
+}
+
+fn access_token(
+    state: &AppState,
+    identity: &Identity,
+    session_expires_at: chrono::DateTime<chrono::Utc>,
+) -> Result<AccessToken, ApiError> {
+    let now = chrono::Utc::now().timestamp().max(0).cast_unsigned();
+    let claims = crate::Claims {
+        sub: identity.account_id.to_string(),
+        role: identity.role,
+        tenant: identity.tenant.as_ref().map(|(_, slug)| slug.clone()),
+        ext: identity.extension.clone(),
+        exp: now + ACCESS_TOKEN_TTL.as_secs(),
+        iat: Some(now),
+        sid: Some(identity.session_id),
+    };
+    let token = state.jwt.sign(&claims).map_err(|_| ApiError::internal())?;
+    Ok(AccessToken {
+        access_token: token,
+        token_type: "Bearer",
+        expires_in: ACCESS_TOKEN_TTL.as_secs(),
+        session_id: identity.session_id,
+        session_expires_at,
+        account: Me::from(identity),
+    })
+}
+
+/// The session cookie: HttpOnly, SameSite=Strict, Secure when Switchboard is served over https.
+fn session_cookie<'a>(state: &AppState, value: &'a str, max_age: actix_web::cookie::time::Duration) -> Cookie<'a> {
+    Cookie::build(SESSION_COOKIE, value)
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(state.public_url.starts_with("https://"))
+        .max_age(max_age)
+        .finish()
+}
+
+/// Signs in with an email and password. The answer is the same for an unknown email, a wrong
+/// password and a disabled account, and costs the same time.
+#[utoipa::path(tag = "auth", request_body = Login,
+    responses((status = 200, body = AccessToken, description = "signed in; the session cookie is set too"),
+        (status = 401, body = Problem, description = "invalid_credentials"), (status = 422, body = Problem)))]
+#[post("/api/v1/auth/login")]
+pub async fn login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Json(body): Json<Login>,
+) -> Result<HttpResponse, ApiError> {
+    let origin = SessionOrigin {
+        user_agent: req
+            .headers()
+            .get(actix_web::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        address: state.clients.of(&req).map(|ip| ip.to_string()),
+    };
+    let started = state
+        .store
+        .sign_in(&body.email, SecretString::from(body.password), origin, SESSION_TTL)
+        .await?
+        .ok_or_else(invalid_credentials)?;
+    let answer = access_token(&state, &started.identity, started.expires_at)?;
+    let max_age = actix_web::cookie::time::Duration::seconds(SESSION_TTL.as_secs().cast_signed());
+    let cookie = session_cookie(&state, started.secret.expose_secret(), max_age);
+    Ok(HttpResponse::Ok().cookie(cookie).json(answer))
+}
+
+/// A new access token from the caller's session (its cookie, or an access token not yet expired).
+#[utoipa::path(tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = AccessToken), (status = 400, body = Problem, description = "no_session"),
+        (status = 401, body = Problem)))]
+#[post("/api/v1/auth/token")]
+pub async fn renew(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let principal = Principal::verify(&req, true).await?;
+    let identity = principal.session.ok_or_else(no_session)?;
+    let expires_at = state
+        .store
+        .list_sessions(identity.account_id)
+        .await?
+        .into_iter()
+        .find(|s| s.id == identity.session_id)
+        .map(|s| s.expires_at)
+        .ok_or_else(|| ApiError::unauthorized("The session has ended; sign in again."))?;
+    Ok(HttpResponse::Ok().json(access_token(&state, &identity, expires_at)?))
+}
+
+/// Signs out: ends the caller's session (every access token from it is refused from now on) and
+/// clears the cookie.
+#[utoipa::path(tag = "auth", security(("bearer" = [])),
+    responses((status = 204), (status = 400, body = Problem, description = "no_session"), (status = 401, body = Problem)))]
+#[post("/api/v1/auth/logout")]
+pub async fn logout(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let principal = Principal::verify(&req, true).await?;
+    let identity = principal.session.ok_or_else(no_session)?;
+    state.store.end_session(identity.session_id).await?;
+    let cleared = session_cookie(&state, "", actix_web::cookie::time::Duration::ZERO);
+    Ok(HttpResponse::NoContent().cookie(cleared).finish())
+}
+
+/// The caller's live sessions, newest first; `current` marks this one.
+#[utoipa::path(tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = Vec<Session>), (status = 400, body = Problem, description = "no_session"),
+        (status = 401, body = Problem)))]
+#[get("/api/v1/auth/sessions")]
+pub async fn sessions(principal: Principal, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let identity = principal.session.ok_or_else(no_session)?;
+    let list: Vec<Session> = state
+        .store
+        .list_sessions(identity.account_id)
+        .await?
+        .into_iter()
+        .map(|s| Session::of(s, Some(identity.session_id)))
+        .collect();
+    Ok(HttpResponse::Ok().json(list))
+}
+
+/// Revokes one of the caller's sessions; its access tokens are refused from the next request.
+/// Another account's session is `404`.
+#[utoipa::path(tag = "auth", security(("bearer" = [])), params(("id" = uuid::Uuid, Path)),
+    responses((status = 204), (status = 400, body = Problem, description = "no_session"), (status = 404, body = Problem)))]
+#[delete("/api/v1/auth/sessions/{id}")]
+pub async fn revoke(
+    principal: Principal,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let identity = principal.session.ok_or_else(no_session)?;
+    state.store.revoke_session(identity.account_id, path_id(&path)?).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

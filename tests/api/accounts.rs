@@ -1,0 +1,294 @@
+//! Accounts and sessions: signing in, the cookie and the access token, renewing, signing out,
+//! revoking, and a disabled account, each refused on the very next request.
+
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use switchboard_core::Role;
+use switchboard_store::Store;
+use switchboard_store::accounts::NewAccount;
+use switchboard_test_macros::suite_test;
+
+use crate::support::{Reply, TestApp};
+
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
+
+/// Creates an account straight in the store (as `switchboard user create` does).
+pub(crate) async fn account(
+    app: &TestApp,
+    email: &str,
+    role: Role,
+    tenant: Option<&str>,
+    ext: Option<&str>,
+) -> uuid::Uuid {
+    use base64::Engine as _;
+    let key: [u8; 32] = base64::engine::general_purpose::STANDARD.decode(&app.master_key).unwrap().try_into().unwrap();
+    let store = Store::connect_with(&app.database_url, &key, 1).await.unwrap();
+    let tenant_id = match tenant {
+        Some(slug) => Some(store.tenant_by_slug(slug).await.unwrap().id),
+        None => None,
+    };
+    let new = NewAccount {
+        email: email.into(),
+        name: "Ann Lee".into(),
+        role,
+        tenant_id,
+        extension: ext.map(str::to_owned),
+        password: Some(PASSWORD.to_owned().into()),
+    };
+    store.create_account(new).await.unwrap().id
+}
+
+pub(crate) async fn login(app: &TestApp, email: &str, password: &str) -> Reply {
+    app.call(Method::POST, "/api/v1/auth/login", None, Some(json!({"email": email, "password": password}))).await
+}
+
+/// The `sb_session` cookie's value and attributes from a sign-in answer.
+fn session_cookie(reply: &Reply) -> (String, String) {
+    let header = reply.headers.get("set-cookie").expect("a session cookie").to_str().unwrap().to_owned();
+    let value = header.split(';').next().unwrap().strip_prefix("sb_session=").expect("named sb_session").to_owned();
+    (value, header)
+}
+
+/// Sends a request with only the session cookie.
+async fn with_cookie(app: &TestApp, method: Method, path: &str, cookie: &str) -> Reply {
+    let res = app
+        .client
+        .request(method, format!("{}{path}", app.base))
+        .header("cookie", format!("sb_session={cookie}"))
+        .header("content-type", "application/json")
+        .body(r#"{"extension":"102","name":"Sales"}"#)
+        .send()
+        .await
+        .unwrap();
+    Reply::read(res).await
+}
+
+pub(crate) fn token_of(reply: &Reply) -> String {
+    reply.json["access_token"].as_str().expect("an access token").to_owned()
+}
+
+#[suite_test]
+async fn sign_in_renew_and_sign_out(app: TestApp) {
+    app.tenant("acme").await;
+    app.tenant("other").await;
+    let id = account(&app, "Ann.Lee@Example.com", Role::TenantAdmin, Some("acme"), None).await;
+
+    let wrong = login(&app, "ann.lee@example.com", "not the password at all").await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED, "{}", wrong.text);
+    assert_eq!(wrong.json["code"], "invalid_credentials");
+    let unknown = login(&app, "nobody@example.com", PASSWORD).await;
+    assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
+    assert_eq!((&unknown.json["code"], &unknown.json["detail"]), (&wrong.json["code"], &wrong.json["detail"]));
+    assert!(wrong.headers.get("set-cookie").is_none(), "no cookie for a refusal");
+
+    let signed = login(&app, "  ANN.LEE@example.com ", PASSWORD).await;
+    assert_eq!(signed.status, StatusCode::OK, "{}", signed.text);
+    assert_eq!(signed.json["token_type"], "Bearer");
+    assert_eq!(signed.json["expires_in"], 900);
+    assert_eq!(signed.json["account"], json!({"id": id, "role": "tenant_admin", "tenant": "acme", "extension": null}));
+    let (cookie, attributes) = session_cookie(&signed);
+    assert!(cookie.starts_with("sbs_") && cookie.len() > 40, "{cookie}");
+    // The test app's public URL is https, so the cookie is Secure.
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/", "Secure", "Max-Age=1209600"] {
+        assert!(attributes.contains(attribute), "{attribute} in {attributes}");
+    }
+    assert!(!signed.text.contains(&cookie), "the session secret is only in the cookie");
+    let token = token_of(&signed);
+
+    // The access token opens the tenant, and only the tenant, as a tenant admin's.
+    assert_eq!(app.get("/api/v1/tenants/acme/extensions", &token).await.status, StatusCode::OK);
+    assert_eq!(app.get("/api/v1/tenants/other/extensions", &token).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.get("/api/v1/tenants", &token).await.status, StatusCode::FORBIDDEN);
+    let created =
+        app.post("/api/v1/tenants/acme/extensions", &token, json!({"extension": "101", "name": "Desk"})).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+
+    // The cookie reads; it does not write (a page of another site could send it).
+    assert_eq!(with_cookie(&app, Method::GET, "/api/v1/tenants/acme/extensions", &cookie).await.status, StatusCode::OK);
+    let write = with_cookie(&app, Method::POST, "/api/v1/tenants/acme/extensions", &cookie).await;
+    assert_eq!(write.status, StatusCode::UNAUTHORIZED, "{}", write.text);
+    assert_eq!(app.get("/api/v1/tenants/acme/extensions/102", &token).await.status, StatusCode::NOT_FOUND);
+
+    let sessions = app.get("/api/v1/auth/sessions", &token).await;
+    assert_eq!(sessions.status, StatusCode::OK, "{}", sessions.text);
+    assert_eq!(sessions.json.as_array().unwrap().len(), 1);
+    assert_eq!(sessions.json[0]["id"], signed.json["session_id"]);
+    assert_eq!(sessions.json[0]["current"], true);
+    assert_eq!(sessions.json[0]["address"], "127.0.0.1");
+
+    // Renewed from the cookie, and from a live access token.
+    let renewed = with_cookie(&app, Method::POST, "/api/v1/auth/token", &cookie).await;
+    assert_eq!(renewed.status, StatusCode::OK, "{}", renewed.text);
+    assert_eq!(renewed.json["session_id"], signed.json["session_id"]);
+    let renewed_token = token_of(&renewed);
+    assert_eq!(app.get("/api/v1/tenants/acme", &renewed_token).await.status, StatusCode::OK);
+    let again = app.call(Method::POST, "/api/v1/auth/token", Some(&token), None).await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.text);
+
+    // Signing out ends the session for every credential that came from it, at once.
+    let out = app.call(Method::POST, "/api/v1/auth/logout", Some(&renewed_token), None).await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT, "{}", out.text);
+    let cleared = out.headers.get("set-cookie").unwrap().to_str().unwrap();
+    assert!(cleared.starts_with("sb_session=;") && cleared.contains("Max-Age=0"), "{cleared}");
+    for t in [&token, &renewed_token, &token_of(&again)] {
+        let refused = app.get("/api/v1/tenants/acme", t).await;
+        assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{}", refused.text);
+    }
+    let by_cookie = with_cookie(&app, Method::GET, "/api/v1/tenants/acme", &cookie).await;
+    assert_eq!(by_cookie.status, StatusCode::UNAUTHORIZED);
+    let renew = with_cookie(&app, Method::POST, "/api/v1/auth/token", &cookie).await;
+    assert_eq!(renew.status, StatusCode::UNAUTHORIZED);
+
+    // A CLI token has no session to list or end.
+    let cli = app.admin("acme");
+    assert_eq!(app.get("/api/v1/auth/sessions", &cli).await.json["code"], "no_session");
+}
+
+#[suite_test]
+async fn a_revoked_session_or_disabled_user_is_refused_on_the_next_request(app: TestApp) {
+    app.tenant("acme").await;
+    app.tenant("other").await;
+    account(&app, "ann@example.com", Role::TenantAdmin, Some("acme"), None).await;
+    account(&app, "bob@example.com", Role::TenantAdmin, Some("other"), None).await;
+    let first = login(&app, "ann@example.com", PASSWORD).await;
+    let second = login(&app, "ann@example.com", PASSWORD).await;
+    let bob = login(&app, "bob@example.com", PASSWORD).await;
+    let (a, b, c) = (token_of(&first), token_of(&second), token_of(&bob));
+
+    let listed = app.get("/api/v1/auth/sessions", &a).await;
+    assert_eq!(listed.json.as_array().unwrap().len(), 2, "{}", listed.text);
+    assert_eq!(listed.json[0]["id"], second.json["session_id"], "newest first");
+    assert_eq!(listed.json[0]["current"], false);
+
+    // Another account's session is not there to revoke.
+    let bobs = bob.json["session_id"].as_str().unwrap();
+    assert_eq!(app.delete(&format!("/api/v1/auth/sessions/{bobs}"), &a).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.delete("/api/v1/auth/sessions/not-an-id", &a).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.get("/api/v1/tenants/other", &c).await.status, StatusCode::OK);
+
+    let seconds = second.json["session_id"].as_str().unwrap();
+    assert_eq!(app.delete(&format!("/api/v1/auth/sessions/{seconds}"), &a).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(app.get("/api/v1/tenants/acme", &b).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.get("/api/v1/tenants/acme", &a).await.status, StatusCode::OK);
+    assert_eq!(app.delete(&format!("/api/v1/auth/sessions/{seconds}"), &a).await.status, StatusCode::NOT_FOUND);
+
+    // Disabling the account ends every session of it, and signing in is refused like a wrong password.
+    app.sql(
+        "UPDATE account SET disabled_at = $1 WHERE email = $2",
+        vec![chrono::Utc::now().into(), "ann@example.com".into()],
+    )
+    .await;
+    assert_eq!(app.get("/api/v1/tenants/acme", &a).await.status, StatusCode::UNAUTHORIZED);
+    let refused = login(&app, "ann@example.com", PASSWORD).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(refused.json["code"], "invalid_credentials");
+    assert_eq!(app.get("/api/v1/tenants/other", &c).await.status, StatusCode::OK, "other accounts go on");
+}
+
+#[suite_test]
+async fn an_extension_user_is_its_extension(app: TestApp) {
+    app.tenant("acme").await;
+    let admin = app.admin("acme");
+    assert_eq!(
+        app.post("/api/v1/tenants/acme/extensions", &admin, json!({"extension": "101", "name": "Desk"})).await.status,
+        StatusCode::CREATED
+    );
+    account(&app, "desk@example.com", Role::Extension, Some("acme"), Some("101")).await;
+    let signed = login(&app, "desk@example.com", PASSWORD).await;
+    assert_eq!(signed.json["account"]["extension"], "101", "{}", signed.text);
+    let token = token_of(&signed);
+    assert_eq!(app.get("/api/v1/conversations", &token).await.status, StatusCode::OK);
+    assert_eq!(app.get("/api/v1/tenants/acme/extensions", &token).await.status, StatusCode::FORBIDDEN);
+
+    // Its extension cannot be deleted from under it; disabled, it opens nothing.
+    let delete = app.delete("/api/v1/tenants/acme/extensions/101", &admin).await;
+    assert_eq!(delete.status, StatusCode::CONFLICT, "{}", delete.text);
+    assert!(delete.json["detail"].as_str().unwrap().contains("desk@example.com"), "{}", delete.text);
+    app.patch("/api/v1/tenants/acme/extensions/101", &admin, json!({"enabled": false})).await;
+    let refused = app.get("/api/v1/conversations", &token).await;
+    assert_eq!(refused.json["code"], "extension_disabled", "{}", refused.text);
+}
+
+/// A sign-in with an unknown email costs what one with a known email and a wrong password costs,
+/// so timing does not tell which emails have accounts.
+#[suite_test]
+async fn timing_does_not_reveal_whether_an_email_exists(app: TestApp) {
+    app.tenant("acme").await;
+    account(&app, "ann@example.com", Role::TenantAdmin, Some("acme"), None).await;
+    let mut known = Vec::new();
+    let mut unknown = Vec::new();
+    for _ in 0..7 {
+        for (email, into) in [("ann@example.com", &mut known), ("nobody@example.com", &mut unknown)] {
+            let started = Instant::now();
+            let r = login(&app, email, "not the password at all").await;
+            assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+            into.push(started.elapsed());
+        }
+    }
+    let median = |v: &mut Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2].as_secs_f64()
+    };
+    let (k, u) = (median(&mut known), median(&mut unknown));
+    let ratio = u / k;
+    assert!((0.5..2.0).contains(&ratio), "unknown {u:.4}s vs known {k:.4}s (ratio {ratio:.2})");
+}
+
+/// Runs `switchboard user create` on the app's database with `password` on standard input.
+async fn user_create(app: &TestApp, args: &[&str], password: &str) -> std::process::Output {
+    use tokio::io::AsyncWriteExt as _;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["user", "create"])
+        .args(args)
+        .env_clear()
+        .env("SWITCHBOARD_DATABASE_URL", &app.database_url)
+        .env("SWITCHBOARD_JWT_SECRET", &app.jwt_secret)
+        .env("SWITCHBOARD_MASTER_KEY", &app.master_key)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(format!("{password}\n").as_bytes()).await.unwrap();
+    drop(stdin);
+    child.wait_with_output().await.unwrap()
+}
+
+#[suite_test]
+async fn the_first_operator_is_created_from_the_command_line(app: TestApp) {
+    let operator = ["--email", "op@example.com", "--name", "Operator", "--role", "system"];
+    for (weak, why) in [
+        ("short", "password: must be at least 12 characters"),
+        ("OP@example.com", "password: must not be the email address"),
+    ] {
+        let refused = user_create(&app, &operator, weak).await;
+        let said = String::from_utf8_lossy(&refused.stderr).into_owned();
+        assert!(!refused.status.success());
+        assert!(said.contains(why), "{said}");
+    }
+
+    let made = user_create(&app, &operator, PASSWORD).await;
+    let out = format!("{}{}", String::from_utf8_lossy(&made.stdout), String::from_utf8_lossy(&made.stderr));
+    assert!(made.status.success(), "{out}");
+    assert!(out.contains("created op@example.com (system)"), "{out}");
+    assert!(!out.contains(PASSWORD), "the password is not echoed: {out}");
+
+    let again = user_create(&app, &operator, PASSWORD).await;
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("an account with the email op@example.com exists"));
+    let nowhere = user_create(
+        &app,
+        &["--email", "x@example.com", "--name", "X", "--role", "tenant_admin", "--tenant", "nope"],
+        PASSWORD,
+    )
+    .await;
+    assert!(!nowhere.status.success());
+    assert!(String::from_utf8_lossy(&nowhere.stderr).contains("tenant 'nope'"));
+
+    let signed = login(&app, "op@example.com", PASSWORD).await;
+    assert_eq!(signed.json["account"]["role"], "system", "{}", signed.text);
+    assert_eq!(app.get("/api/v1/tenants", &token_of(&signed)).await.status, StatusCode::OK);
+}
