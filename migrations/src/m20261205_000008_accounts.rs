@@ -8,6 +8,10 @@
 //! - `account_session.secret_hash` is the SHA-256 of the session's secret (the cookie), so the
 //!   table alone opens nothing. A session ends when it expires, is revoked, or its account is
 //!   disabled; every request checks, so an end is effective at once on every instance.
+//! - `sign_in_failure` counts refused sign-ins per account (the SHA-256 of the email as typed,
+//!   lower case, so a password typed into the email field is not kept) and per source address, in
+//!   the database, so the throttle holds across instances. Rows older than the window are deleted
+//!   as new ones are written.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
@@ -90,10 +94,32 @@ impl MigrationTrait for Migration {
             Index::create().name("ix_account_session_account").table("account_session").col("account_id").to_owned(),
         )
         .await?;
+
+        m.create_table(
+            Table::create()
+                .table("sign_in_failure")
+                .col(pk_uuid("id"))
+                .col(string_len("kind", 8))
+                .col(string_len("key", 64))
+                .col(timestamp_with_time_zone("at"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("ix_sign_in_failure_key")
+                .table("sign_in_failure")
+                .col("kind")
+                .col("key")
+                .col("at")
+                .to_owned(),
+        )
+        .await?;
         Ok(())
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_table(Table::drop().table("sign_in_failure").to_owned()).await?;
         m.drop_table(Table::drop().table("account_session").to_owned()).await?;
         m.drop_table(Table::drop().table("account").to_owned()).await?;
         Ok(())

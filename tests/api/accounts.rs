@@ -292,3 +292,62 @@ async fn the_first_operator_is_created_from_the_command_line(app: TestApp) {
     assert_eq!(signed.json["account"]["role"], "system", "{}", signed.text);
     assert_eq!(app.get("/api/v1/tenants", &token_of(&signed)).await.status, StatusCode::OK);
 }
+
+/// Signs in from `client` (whose local address the test chose).
+async fn login_from(app: &TestApp, client: &reqwest::Client, email: &str, password: &str) -> Reply {
+    let res = client
+        .post(format!("{}/api/v1/auth/login", app.base))
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    Reply::read(res).await
+}
+
+#[suite_test]
+async fn refused_sign_ins_are_throttled_per_account_and_per_address(app: TestApp) {
+    app.tenant("acme").await;
+    account(&app, "ann@example.com", Role::TenantAdmin, Some("acme"), None).await;
+    account(&app, "bob@example.com", Role::TenantAdmin, Some("acme"), None).await;
+    let elsewhere = reqwest::Client::builder().local_address(std::net::IpAddr::from([127, 0, 0, 2])).build().unwrap();
+
+    // Ten refusals for one email (the default limit); the eleventh attempt is not even checked.
+    for _ in 0..10 {
+        assert_eq!(login(&app, "ann@example.com", "not the password at all").await.json["code"], "invalid_credentials");
+    }
+    let throttled = login(&app, "ann@example.com", PASSWORD).await;
+    assert_eq!(throttled.status, StatusCode::TOO_MANY_REQUESTS, "{}", throttled.text);
+    assert_eq!(throttled.json["code"], "too_many_attempts");
+    let wait: u64 = throttled.headers.get("retry-after").unwrap().to_str().unwrap().parse().unwrap();
+    assert!((850..=900).contains(&wait), "Retry-After {wait}");
+    assert_eq!(login_from(&app, &elsewhere, "ANN@example.com", PASSWORD).await.status, StatusCode::TOO_MANY_REQUESTS);
+    // An unknown email is throttled the same way, so the throttle does not tell which emails exist.
+    for _ in 0..10 {
+        assert_eq!(login(&app, "ghost@example.com", "not the password at all").await.status, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(login(&app, "ghost@example.com", PASSWORD).await.json["code"], "too_many_attempts");
+    // Another account signs in from the same address, which is still under its limit (50).
+    let bob = login(&app, "bob@example.com", PASSWORD).await;
+    assert_eq!(bob.status, StatusCode::OK, "{}", bob.text);
+
+    // Past fifty refusals from one address, nobody signs in from it; from another address, bob does.
+    for i in 0..30 {
+        let r = login(&app, &format!("guess{i}@example.com"), "not the password at all").await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "attempt {i}: {}", r.text);
+    }
+    assert_eq!(login(&app, "bob@example.com", PASSWORD).await.json["code"], "too_many_attempts");
+    assert_eq!(login_from(&app, &elsewhere, "bob@example.com", PASSWORD).await.status, StatusCode::OK);
+
+    // The counts are in the database (so every instance sees them), and no email is kept in clear.
+    use sea_orm::{ConnectionTrait, Statement};
+    let db = app.db().await;
+    let rows = db
+        .query_all_raw(Statement::from_string(db.get_database_backend(), "SELECT kind, key FROM sign_in_failure"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2 * 50, "one row per refusal per kind");
+    for row in rows {
+        let key: String = row.try_get("", "key").unwrap();
+        assert!(!key.contains('@') && !key.contains('.') && key.len() == 64, "{key}");
+    }
+}

@@ -80,6 +80,12 @@ impl ApiError {
         e
     }
 
+    /// The same error under another stable code.
+    pub fn with_code(mut self, code: &'static str) -> Self {
+        self.code = code;
+        self
+    }
+
     /// `503 unavailable`.
     pub fn unavailable() -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "The store is unavailable; retry shortly.")

@@ -43,6 +43,8 @@ pub struct AppState {
     pub streams: routes::events::StreamLimits,
     /// Turns true when the service is stopping: live streams end so the stop need not wait for them.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// Sign-in limits and how long a session lasts.
+    pub sign_in: switchboard_store::accounts::Throttle,
 }
 
 /// How a request's client address is found: the peer's own, unless the peer is one of the
@@ -84,6 +86,8 @@ pub struct HttpSettings {
     pub stream_idle_timeout: Duration,
     /// How often a quiet live stream sends a heartbeat.
     pub stream_heartbeat: Duration,
+    /// Sign-in limits and how long a session lasts.
+    pub sign_in: switchboard_store::accounts::Throttle,
 }
 
 impl AppState {
@@ -111,6 +115,7 @@ impl AppState {
             metrics_token: settings.metrics_token.clone(),
             streams,
             shutdown,
+            sign_in: settings.sign_in,
         })
     }
 }

@@ -123,6 +123,16 @@ pub struct Config {
     /// Non-public networks (CIDR) that webhook URLs and provider endpoints may reach, such as an
     /// on-premises PBX's LAN; every other target must be a public address.
     pub private_targets: Vec<String>,
+    /// Refused sign-ins for one email within `sign_in_window_secs` before more are refused
+    /// unchecked (`429`); 0 turns this limit off.
+    pub sign_in_failures_per_account: u32,
+    /// Refused sign-ins from one source (an address, or an IPv6 /64) within the window; 0 turns
+    /// this limit off.
+    pub sign_in_failures_per_address: u32,
+    /// The window sign-in failures are counted in, in seconds (60 to 86,400).
+    pub sign_in_window_secs: u64,
+    /// How long a session lasts from signing in, in days (1 to 365).
+    pub session_ttl_days: u64,
 }
 
 impl Default for Config {
@@ -164,6 +174,10 @@ impl Default for Config {
             ingress_failure_limit: 30,
             ingress_block_secs: 300,
             private_targets: Vec::new(),
+            sign_in_failures_per_account: 10,
+            sign_in_failures_per_address: 50,
+            sign_in_window_secs: 900,
+            session_ttl_days: 14,
         }
     }
 }
@@ -291,6 +305,16 @@ impl Config {
                     .into(),
             ));
         }
+        if !(60..=86_400).contains(&self.sign_in_window_secs) {
+            return Err(ConfigError::Invalid(
+                "sign_in_window_secs (SWITCHBOARD_SIGN_IN_WINDOW_SECS) must be between 60 and 86400".into(),
+            ));
+        }
+        if !(1..=365).contains(&self.session_ttl_days) {
+            return Err(ConfigError::Invalid(
+                "session_ttl_days (SWITCHBOARD_SESSION_TTL_DAYS) must be between 1 and 365".into(),
+            ));
+        }
         if !(1..=86_400).contains(&self.ingress_block_secs) {
             return Err(ConfigError::Invalid(
                 "ingress_block_secs (SWITCHBOARD_INGRESS_BLOCK_SECS) must be between 1 and 86400".into(),
@@ -403,6 +427,12 @@ impl Config {
             streams_per_tenant: self.stream_limit_per_tenant as usize,
             stream_idle_timeout: std::time::Duration::from_secs(self.stream_idle_timeout_secs),
             stream_heartbeat: std::time::Duration::from_secs(15),
+            sign_in: switchboard_store::accounts::Throttle {
+                per_account: self.sign_in_failures_per_account,
+                per_address: self.sign_in_failures_per_address,
+                window: std::time::Duration::from_secs(self.sign_in_window_secs),
+                session_ttl: std::time::Duration::from_secs(self.session_ttl_days * 86_400),
+            },
         }
     }
 
@@ -443,6 +473,10 @@ fn value_for(key: &str, value: String) -> figment::value::Value {
         || key == "flowroute_unknown_outcome_wait_secs"
         || key == "ingress_failure_limit"
         || key == "ingress_block_secs"
+        || key == "sign_in_failures_per_account"
+        || key == "sign_in_failures_per_address"
+        || key == "sign_in_window_secs"
+        || key == "session_ttl_days"
         || key == "stream_limit_per_extension"
         || key == "stream_limit_per_tenant"
         || key == "stream_idle_timeout_secs"

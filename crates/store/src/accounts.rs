@@ -5,6 +5,11 @@
 //! so neither the answer nor its timing tells whether an email has an account. A session is
 //! checked on every use (not expired, not revoked, its account not disabled), so ending one is
 //! effective at once on every instance.
+//!
+//! Refused sign-ins are counted per account and per source address in the database (so the limits
+//! hold across instances); past a limit, sign-in is refused without checking the password until
+//! the window has moved on. Unknown emails are counted like known ones, so the throttle tells
+//! nothing either.
 
 use std::sync::LazyLock;
 
@@ -20,12 +25,15 @@ use switchboard_core::validation::text;
 use switchboard_core::{FieldErrors, Role};
 use uuid::Uuid;
 
-use crate::entity::{account, account_session, extension, tenant};
+use crate::entity::{account, account_session, extension, sign_in_failure, tenant};
 use crate::error::OnUnique;
 use crate::{Store, StoreError, new_id, now};
 
 /// A session's secret starts with this, so a leaked one is recognisable (by secret scanners too).
 pub const SESSION_SECRET_PREFIX: &str = "sbs_";
+/// The kinds of `sign_in_failure` rows.
+const FAILURE_ACCOUNT: &str = "account";
+const FAILURE_ADDRESS: &str = "address";
 /// `last_seen_at` is written at most this often per session, not on every request.
 const TOUCH_EVERY: Duration = Duration::seconds(60);
 
@@ -77,6 +85,30 @@ pub struct Identity {
 pub struct SessionOrigin {
     pub user_agent: Option<String>,
     pub address: Option<String>,
+    /// What failures from this client are counted under: its address, or its IPv6 /64.
+    pub address_key: Option<String>,
+}
+
+/// How many refused sign-ins are allowed in a window before more are refused unchecked.
+#[derive(Debug, Clone, Copy)]
+pub struct Throttle {
+    /// Refusals for one email (known or not) within `window`; 0 turns this limit off.
+    pub per_account: u32,
+    /// Refusals from one source within `window`; 0 turns this limit off.
+    pub per_address: u32,
+    pub window: std::time::Duration,
+    /// How long a session lasts from signing in.
+    pub session_ttl: std::time::Duration,
+}
+
+/// How a sign-in ended.
+#[derive(Debug)]
+pub enum SignIn {
+    Started(StartedSession),
+    /// No enabled account with this email and password (which one, is not said).
+    Refused,
+    /// Too many refusals for this email or from this source lately: try again after this long.
+    Throttled(std::time::Duration),
 }
 
 /// A session just started: its secret is here once and never stored.
@@ -229,15 +261,41 @@ impl Store {
         })
     }
 
-    /// Checks an email and password and, when they match an enabled account, starts a session
-    /// that lasts `ttl`. `None` for every refusal, at the same cost.
+    /// Checks an email and password and, when they match an enabled account, starts a session.
+    /// Every refusal is the same `Refused`, at the same cost; past the throttle's limits the
+    /// password is not checked at all.
     pub async fn sign_in(
         &self,
         email: &str,
         password: SecretString,
         origin: SessionOrigin,
-        ttl: std::time::Duration,
-    ) -> Result<Option<StartedSession>, StoreError> {
+        throttle: Throttle,
+    ) -> Result<SignIn, StoreError> {
+        let typed = email.trim().to_lowercase();
+        let mut keys = vec![(FAILURE_ACCOUNT, secret_hash(&typed), throttle.per_account)];
+        if let Some(address) = &origin.address_key {
+            keys.push((FAILURE_ADDRESS, secret_hash(address), throttle.per_address));
+        }
+        let window = Duration::from_std(throttle.window).unwrap_or(Duration::minutes(15));
+        let since = now() - window;
+        for (kind, key, limit) in &keys {
+            if *limit == 0 {
+                continue;
+            }
+            let recent = sign_in_failure::Entity::find()
+                .filter(sign_in_failure::Column::Kind.eq(*kind))
+                .filter(sign_in_failure::Column::Key.eq(key.as_str()))
+                .filter(sign_in_failure::Column::At.gt(since))
+                .order_by_asc(sign_in_failure::Column::At)
+                .all(self.db())
+                .await?;
+            if recent.len() >= *limit as usize {
+                let oldest = recent.first().map_or(since, |f| f.at);
+                let wait = (oldest + window - now()).to_std().unwrap_or_default();
+                return Ok(SignIn::Throttled(wait.max(std::time::Duration::from_secs(1))));
+            }
+        }
+
         let found = match normalize_email(email) {
             Some(e) => account::Entity::find().filter(account::Column::Email.eq(e)).one(self.db()).await?,
             None => None,
@@ -245,11 +303,14 @@ impl Store {
         let usable = found.filter(|a| a.disabled_at.is_none());
         let stored = usable.as_ref().and_then(|a| a.password_hash.clone());
         let matches = blocking(move || password_matches(password.expose_secret(), stored.as_deref())).await?;
-        let Some(account) = usable.filter(|_| matches) else { return Ok(None) };
+        let Some(account) = usable.filter(|_| matches) else {
+            self.count_failure(&keys, since).await?;
+            return Ok(SignIn::Refused);
+        };
 
         let secret = new_secret();
         let at = now();
-        let expires_at = at + Duration::from_std(ttl).unwrap_or(Duration::days(1));
+        let expires_at = at + Duration::from_std(throttle.session_ttl).unwrap_or(Duration::days(1));
         let session = account_session::ActiveModel {
             id: Set(new_id()),
             account_id: Set(account.id),
@@ -264,7 +325,32 @@ impl Store {
         .insert(self.db())
         .await?;
         let identity = self.identity_of(&session, account).await?.ok_or(StoreError::NotFound)?;
-        Ok(Some(StartedSession { secret: SecretString::from(secret), identity, expires_at }))
+        Ok(SignIn::Started(StartedSession { secret: SecretString::from(secret), identity, expires_at }))
+    }
+
+    /// Records a refused sign-in under each key, and forgets those keys' failures older than the
+    /// window.
+    async fn count_failure(&self, keys: &[(&str, String, u32)], since: DateTime<Utc>) -> Result<(), StoreError> {
+        let txn = self.write_txn().await?;
+        let at = now();
+        for (kind, key, _) in keys {
+            sign_in_failure::Entity::delete_many()
+                .filter(sign_in_failure::Column::Kind.eq(*kind))
+                .filter(sign_in_failure::Column::Key.eq(key.as_str()))
+                .filter(sign_in_failure::Column::At.lte(since))
+                .exec(&txn)
+                .await?;
+            sign_in_failure::ActiveModel {
+                id: Set(new_id()),
+                kind: Set((*kind).to_owned()),
+                key: Set(key.clone()),
+                at: Set(at),
+            }
+            .insert(&txn)
+            .await?;
+        }
+        txn.commit().await?;
+        Ok(())
     }
 
     /// The identity of a live session named by its secret (a browser's cookie).

@@ -4,7 +4,7 @@ use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
 use secrecy::{ExposeSecret, SecretString};
-use switchboard_store::accounts::{Identity, SessionOrigin};
+use switchboard_store::accounts::{Identity, SessionOrigin, SignIn};
 
 use super::path_id;
 use crate::AppState;
@@ -13,8 +13,6 @@ use crate::auth::{Principal, SESSION_COOKIE};
 use crate::body::Json;
 use crate::error::{ApiError, Problem};
 
-/// How long a session lasts from signing in.
-pub const SESSION_TTL: std::time::Duration = std::time::Duration::from_secs(14 * 86_400);
 /// How long an access token lasts; a client renews it from its session.
 pub const ACCESS_TOKEN_TTL: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
@@ -75,28 +73,38 @@ fn session_cookie<'a>(state: &AppState, value: &'a str, max_age: actix_web::cook
 /// password and a disabled account, and costs the same time.
 #[utoipa::path(tag = "auth", request_body = Login,
     responses((status = 200, body = AccessToken, description = "signed in; the session cookie is set too"),
-        (status = 401, body = Problem, description = "invalid_credentials"), (status = 422, body = Problem)))]
+        (status = 401, body = Problem, description = "invalid_credentials"), (status = 422, body = Problem),
+        (status = 429, body = Problem, description = "too_many_attempts, with Retry-After")))]
 #[post("/api/v1/auth/login")]
 pub async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
     Json(body): Json<Login>,
 ) -> Result<HttpResponse, ApiError> {
+    let client = state.clients.of(&req);
     let origin = SessionOrigin {
         user_agent: req
             .headers()
             .get(actix_web::http::header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
-        address: state.clients.of(&req).map(|ip| ip.to_string()),
+        address: client.map(|ip| ip.to_string()),
+        address_key: client.map(|ip| switchboard_core::sources::source_key(ip).to_string()),
     };
-    let started = state
-        .store
-        .sign_in(&body.email, SecretString::from(body.password), origin, SESSION_TTL)
-        .await?
-        .ok_or_else(invalid_credentials)?;
+    let started =
+        match state.store.sign_in(&body.email, SecretString::from(body.password), origin, state.sign_in).await? {
+            SignIn::Started(s) => s,
+            SignIn::Refused => return Err(invalid_credentials()),
+            SignIn::Throttled(wait) => {
+                return Err(ApiError::rate_limited(
+                    "Too many refused sign-ins for this account or from this address; try again later.",
+                    wait,
+                )
+                .with_code("too_many_attempts"));
+            }
+        };
     let answer = access_token(&state, &started.identity, started.expires_at)?;
-    let max_age = actix_web::cookie::time::Duration::seconds(SESSION_TTL.as_secs().cast_signed());
+    let max_age = actix_web::cookie::time::Duration::seconds(state.sign_in.session_ttl.as_secs().cast_signed());
     let cookie = session_cookie(&state, started.secret.expose_secret(), max_age);
     Ok(HttpResponse::Ok().cookie(cookie).json(answer))
 }

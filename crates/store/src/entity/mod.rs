@@ -18,4 +18,5 @@ pub mod opt_out;
 pub mod policy;
 pub mod policy_extension;
 pub mod provider;
+pub mod sign_in_failure;
 pub mod tenant;
