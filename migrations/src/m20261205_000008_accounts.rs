@@ -4,7 +4,9 @@
 //! - `account.email` is unique across Switchboard (stored in lower case): one person, one sign-in.
 //!   An operator has no tenant; a tenant admin has one; an extension user has one and names one of
 //!   its extensions (a plain reference: an extension with a user is not deleted under it).
-//!   `password_hash` is an argon2id PHC string, empty until an invited user chooses a password.
+//!   `password_hash` is an argon2id PHC string, empty until an invited user chooses a password
+//!   with the invitation's one-time token, kept as its SHA-256 (`invite_hash`) until it is used or
+//!   `invite_expires_at` passes.
 //! - `account_session.secret_hash` is the SHA-256 of the session's secret (the cookie), so the
 //!   table alone opens nothing. A session ends when it expires, is revoked, or its account is
 //!   disabled; every request checks, so an end is effective at once on every instance.
@@ -34,6 +36,8 @@ impl MigrationTrait for Migration {
                 .col(string_len_null("password_hash", 255))
                 .col(timestamp_with_time_zone_null("password_changed_at"))
                 .col(timestamp_with_time_zone_null("disabled_at"))
+                .col(string_len_null("invite_hash", 64))
+                .col(timestamp_with_time_zone_null("invite_expires_at"))
                 .col(timestamp_with_time_zone("created_at"))
                 .col(timestamp_with_time_zone("updated_at"))
                 .foreign_key(
@@ -55,6 +59,10 @@ impl MigrationTrait for Migration {
         .await?;
         m.create_index(Index::create().name("ux_account_email").table("account").col("email").unique().to_owned())
             .await?;
+        m.create_index(
+            Index::create().name("ux_account_invite").table("account").col("invite_hash").unique().to_owned(),
+        )
+        .await?;
         m.create_index(Index::create().name("ix_account_tenant").table("account").col("tenant_id").to_owned()).await?;
         m.create_index(Index::create().name("ix_account_extension").table("account").col("extension_id").to_owned())
             .await?;

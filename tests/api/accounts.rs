@@ -351,3 +351,123 @@ async fn refused_sign_ins_are_throttled_per_account_and_per_address(app: TestApp
         assert!(!key.contains('@') && !key.contains('.') && key.len() == 64, "{key}");
     }
 }
+
+/// Accepts an invitation with `password`.
+async fn accept(app: &TestApp, token: &str, password: &str) -> Reply {
+    app.call(Method::POST, "/api/v1/auth/invitations/accept", None, Some(json!({"token": token, "password": password})))
+        .await
+}
+
+#[suite_test]
+async fn an_invited_admin_signs_in_and_manages_the_tenants_users(app: TestApp) {
+    app.tenant("acme").await;
+    let cli = app.admin("acme");
+    let users = "/api/v1/tenants/acme/users";
+
+    let invited =
+        app.post(users, &cli, json!({"email": "Ann@Example.com", "name": "Ann", "role": "tenant_admin"})).await;
+    let ann = invited.expect(StatusCode::CREATED).clone();
+    assert_eq!((ann["email"].as_str(), ann["status"].as_str()), (Some("ann@example.com"), Some("invited")));
+    let token = ann["invitation"]["token"].as_str().unwrap().to_owned();
+    assert!(token.starts_with("sbi_"), "{token}");
+    let ann_id = ann["id"].as_str().unwrap().to_owned();
+    let read = app.get(&format!("{users}/{ann_id}"), &cli).await;
+    assert!(read.json.get("invitation").is_none() && !read.text.contains(&token), "shown once: {}", read.text);
+    assert_eq!(login(&app, "ann@example.com", PASSWORD).await.status, StatusCode::UNAUTHORIZED, "no password yet");
+
+    assert_eq!(accept(&app, &token, "short").await.json["errors"][0]["field"], "password");
+    assert_eq!(accept(&app, &format!("{token}x"), PASSWORD).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(accept(&app, &token, PASSWORD).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(accept(&app, &token, "another good password").await.status, StatusCode::NOT_FOUND, "spent");
+    let signed = login(&app, "ann@example.com", PASSWORD).await;
+    let ann_token = token_of(&signed);
+    assert_eq!(app.get(&format!("{users}/{ann_id}"), &ann_token).await.json["status"], "active");
+
+    // Ann invites the front desk's user; a lost invitation is replaced, and the old one stops working.
+    app.post("/api/v1/tenants/acme/extensions", &ann_token, json!({"extension": "101", "name": "Desk"}))
+        .await
+        .expect(StatusCode::CREATED);
+    let refused = app.post(users, &ann_token, json!({"email": "x@example.com", "name": "X", "role": "system"})).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.text);
+    let unknown_ext = app
+        .post(
+            users,
+            &ann_token,
+            json!({"email": "x@example.com", "name": "X", "role": "extension", "extension": "999"}),
+        )
+        .await;
+    assert_eq!(unknown_ext.json["errors"][0]["field"], "extension", "{}", unknown_ext.text);
+    let taken =
+        app.post(users, &ann_token, json!({"email": "ANN@example.com", "name": "Again", "role": "tenant_admin"})).await;
+    assert_eq!(taken.status, StatusCode::CONFLICT, "{}", taken.text);
+    let desk = app
+        .post(
+            users,
+            &ann_token,
+            json!({"email": "desk@example.com", "name": "Desk", "role": "extension", "extension": "101"}),
+        )
+        .await;
+    let desk = desk.expect(StatusCode::CREATED).clone();
+    let desk_id = desk["id"].as_str().unwrap().to_owned();
+    let lost = desk["invitation"]["token"].as_str().unwrap().to_owned();
+    let again = app.post(&format!("{users}/{desk_id}/invitation"), &ann_token, json!({})).await;
+    let fresh = again.expect(StatusCode::OK)["invitation"]["token"].as_str().unwrap().to_owned();
+    assert_eq!(accept(&app, &lost, PASSWORD).await.status, StatusCode::NOT_FOUND, "replaced");
+    assert_eq!(accept(&app, &fresh, PASSWORD).await.status, StatusCode::NO_CONTENT);
+    let desk_token = token_of(&login(&app, "desk@example.com", PASSWORD).await);
+    assert_eq!(app.get("/api/v1/conversations", &desk_token).await.status, StatusCode::OK);
+    let listed = app.get(users, &ann_token).await;
+    assert_eq!(listed.json["items"].as_array().unwrap().len(), 2, "{}", listed.text);
+    assert_eq!(listed.json["items"][1]["extension"], "101");
+
+    // Disabled: refused at once, and enabling again does not bring the old session back.
+    let off = app.patch(&format!("{users}/{desk_id}"), &ann_token, json!({"disabled": true})).await;
+    assert_eq!(off.expect(StatusCode::OK)["status"], "disabled");
+    assert_eq!(app.get("/api/v1/conversations", &desk_token).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(login(&app, "desk@example.com", PASSWORD).await.json["code"], "invalid_credentials");
+    app.patch(&format!("{users}/{desk_id}"), &ann_token, json!({"disabled": false})).await.expect(StatusCode::OK);
+    assert_eq!(app.get("/api/v1/conversations", &desk_token).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(login(&app, "desk@example.com", PASSWORD).await.status, StatusCode::OK);
+
+    // A password change keeps this session and ends the others.
+    let other = token_of(&login(&app, "ann@example.com", PASSWORD).await);
+    let change = |current: &str, new: &str| json!({"current_password": current, "new_password": new});
+    let wrong =
+        app.post("/api/v1/auth/password", &ann_token, change("wrong password here", "a brand new password")).await;
+    assert_eq!(wrong.json["errors"][0]["field"], "current_password", "{}", wrong.text);
+    let weak = app.post("/api/v1/auth/password", &ann_token, change(PASSWORD, "ann@example.com")).await;
+    assert_eq!(weak.json["errors"][0]["field"], "new_password", "{}", weak.text);
+    let changed = app.post("/api/v1/auth/password", &ann_token, change(PASSWORD, "a brand new password")).await;
+    assert_eq!(changed.status, StatusCode::NO_CONTENT, "{}", changed.text);
+    assert_eq!(app.get("/api/v1/tenants/acme", &ann_token).await.status, StatusCode::OK);
+    assert_eq!(app.get("/api/v1/tenants/acme", &other).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(login(&app, "ann@example.com", PASSWORD).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(login(&app, "ann@example.com", "a brand new password").await.status, StatusCode::OK);
+
+    // A user is deleted with their sessions; a tenant is deleted with its users.
+    assert_eq!(app.delete(&format!("{users}/{desk_id}"), &ann_token).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(app.get(&format!("{users}/{desk_id}"), &ann_token).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(login(&app, "desk@example.com", PASSWORD).await.status, StatusCode::UNAUTHORIZED);
+    app.tenant("gone").await;
+    let gone = app.admin("gone");
+    app.post("/api/v1/tenants/gone/extensions", &gone, json!({"extension": "101", "name": "Desk"}))
+        .await
+        .expect(StatusCode::CREATED);
+    app.post(
+        "/api/v1/tenants/gone/users",
+        &gone,
+        json!({"email": "g@example.com", "name": "G", "role": "extension", "extension": "101"}),
+    )
+    .await
+    .expect(StatusCode::CREATED);
+    let deleted = app.delete("/api/v1/tenants/gone", &app.system).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.text);
+    let reused = app
+        .post(
+            "/api/v1/tenants/acme/users",
+            &ann_token,
+            json!({"email": "g@example.com", "name": "G", "role": "tenant_admin"}),
+        )
+        .await;
+    assert_eq!(reused.status, StatusCode::CREATED, "the email is free again: {}", reused.text);
+}

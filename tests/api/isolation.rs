@@ -149,6 +149,13 @@ async fn every_documented_route_hides_another_tenants_data(app: TestApp) {
     let a_signed = login(&app, "a@example.com", PASSWORD).await;
     let (a_session, b_session) = (token_of(&a_signed), token_of(&login(&app, "b@example.com", PASSWORD).await));
     let t = &w.base;
+    let a_user = app
+        .post(&format!("{t}/users"), &w.token, json!({"email": "c@example.com", "name": "C", "role": "tenant_admin"}))
+        .await
+        .expect(StatusCode::CREATED)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let created = |path: &str, body: Value| {
         let (path, token) = (format!("{t}/{path}"), w.token.clone());
         let app = &app;
@@ -190,6 +197,7 @@ async fn every_documented_route_hides_another_tenants_data(app: TestApp) {
             ("id", "messages") => message.clone(),
             ("id", "media") => media.clone(),
             ("id", "sessions") => a_signed.json["session_id"].as_str().unwrap().to_owned(),
+            ("id", "users") => a_user.clone(),
             _ => panic!("the isolation matrix has no value for {{{param}}} in {path}: add one"),
         }
     };

@@ -5,6 +5,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
     ForEachResource, admin_resources, auth, events, inbox, ingress, media, messages, ops, resource, send, tenants,
+    users,
 };
 
 struct BearerAuth;
@@ -42,7 +43,8 @@ impl Modify for AdminResources {
     modifiers(&BearerAuth, &AdminResources),
     paths(
         ops::healthz, ops::readyz, ops::metrics,
-        auth::login, auth::renew, auth::logout, auth::sessions, auth::revoke,
+        auth::login, auth::renew, auth::logout, auth::sessions, auth::revoke, auth::accept_invitation,
+        auth::change_password, users::reinvite,
         tenants::create, tenants::list, tenants::get_one, tenants::update, tenants::remove, tenants::rotate,
         messages::list, messages::get_one, messages::opt_outs, messages::lift_opt_out,
         inbox::conversations, inbox::conversation_messages, inbox::mark_read, inbox::message, events::events,

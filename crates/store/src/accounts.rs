@@ -56,7 +56,7 @@ impl std::fmt::Debug for NewAccount {
     }
 }
 
-/// An account, as read back: never its password hash.
+/// An account, as read back: never its password hash nor its invitation's token.
 #[derive(Debug, Clone)]
 pub struct Account {
     pub id: Uuid,
@@ -66,8 +66,49 @@ pub struct Account {
     pub tenant_id: Option<Uuid>,
     pub extension: Option<String>,
     pub disabled: bool,
+    /// Whether a password is set (an invited user has none until accepting).
+    pub has_password: bool,
+    /// Until when an invitation not yet accepted can be.
+    pub invited_until: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
 }
+
+/// The record of an account row, with its extension's name.
+pub(crate) fn account_record(m: account::Model, extension: Option<String>) -> Result<Account, StoreError> {
+    let role = Role::parse(&m.role)
+        .ok_or_else(|| StoreError::Internal(sea_orm::DbErr::Custom(format!("account role '{}'", m.role))))?;
+    Ok(Account {
+        id: m.id,
+        email: m.email,
+        name: m.name,
+        role,
+        tenant_id: m.tenant_id,
+        extension,
+        disabled: m.disabled_at.is_some(),
+        has_password: m.password_hash.is_some(),
+        invited_until: m.invite_hash.as_ref().and(m.invite_expires_at),
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+    })
+}
+
+/// A one-time invitation: its token is here once; the store keeps its SHA-256.
+pub struct Invitation {
+    pub token: SecretString,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for Invitation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Invitation").field("expires_at", &self.expires_at).finish_non_exhaustive()
+    }
+}
+
+/// An invitation's token starts with this.
+pub const INVITATION_PREFIX: &str = "sbi_";
+/// How long an invitation can be accepted.
+pub const INVITATION_TTL: Duration = Duration::days(7);
 
 /// Who a live session speaks for, read afresh on each use.
 #[derive(Debug, Clone)]
@@ -139,7 +180,7 @@ fn argon2() -> Argon2<'static> {
     Argon2::default()
 }
 
-fn hash_password(password: &str) -> Result<String, StoreError> {
+pub(crate) fn hash_password(password: &str) -> Result<String, StoreError> {
     argon2()
         .hash_password(password.as_bytes())
         .map(|h| h.to_string())
@@ -152,7 +193,7 @@ static DECOY: LazyLock<Option<String>> = LazyLock::new(|| hash_password(&Uuid::n
 
 /// Whether `password` matches `stored`; with no stored hash, the decoy is checked and the answer
 /// is false.
-fn password_matches(password: &str, stored: Option<&str>) -> bool {
+pub(crate) fn password_matches(password: &str, stored: Option<&str>) -> bool {
     let (phc, real) = match stored {
         Some(h) => (Some(h.to_owned()), true),
         None => (DECOY.clone(), false),
@@ -163,23 +204,28 @@ fn password_matches(password: &str, stored: Option<&str>) -> bool {
 }
 
 /// Runs argon2 off the async workers: one hash takes tens of milliseconds of CPU.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, StoreError> {
+pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, StoreError> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| StoreError::Internal(sea_orm::DbErr::Custom(format!("password task failed: {e}"))))
 }
 
-fn secret_hash(secret: &str) -> String {
+pub(crate) fn secret_hash(secret: &str) -> String {
     let digest = Sha256::digest(secret.as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn new_secret() -> String {
+/// 256 random bits, URL-safe, after `prefix`.
+pub(crate) fn new_secret_with(prefix: &str) -> String {
     use base64::Engine as _;
     use rand::RngCore as _;
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
-    format!("{SESSION_SECRET_PREFIX}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+    format!("{prefix}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+fn new_secret() -> String {
+    new_secret_with(SESSION_SECRET_PREFIX)
 }
 
 fn clip(value: Option<String>, max: usize) -> Option<String> {
@@ -190,6 +236,15 @@ impl Store {
     /// Creates an account. An operator has no tenant; a tenant admin names one; an extension user
     /// names one and one of its extensions.
     pub async fn create_account(&self, new: NewAccount) -> Result<Account, StoreError> {
+        self.insert_account(new, None).await
+    }
+
+    /// Inserts an account, with the hash and expiry of its invitation if it has one.
+    pub(crate) async fn insert_account(
+        &self,
+        new: NewAccount,
+        invite: Option<(String, DateTime<Utc>)>,
+    ) -> Result<Account, StoreError> {
         let mut errors = FieldErrors::new();
         let email = normalize_email(&new.email);
         if email.is_none() {
@@ -242,6 +297,8 @@ impl Store {
             password_changed_at: Set(password_hash.as_ref().map(|_| at)),
             password_hash: Set(password_hash),
             disabled_at: Set(None),
+            invite_hash: Set(invite.as_ref().map(|(h, _)| h.clone())),
+            invite_expires_at: Set(invite.map(|(_, e)| e)),
             created_at: Set(at),
             updated_at: Set(at),
         }
@@ -249,16 +306,7 @@ impl Store {
         .await
         .on_unique(|| format!("an account with the email {email} exists"))?;
         txn.commit().await?;
-        Ok(Account {
-            id: row.id,
-            email: row.email,
-            name: row.name,
-            role: new.role,
-            tenant_id: row.tenant_id,
-            extension: new.extension,
-            disabled: false,
-            created_at: row.created_at,
-        })
+        account_record(row, new.extension)
     }
 
     /// Checks an email and password and, when they match an enabled account, starts a session.

@@ -30,6 +30,7 @@ pub mod providers;
 pub mod receipts;
 pub mod routes;
 pub mod tenants;
+pub mod users;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -92,3 +92,35 @@ impl Session {
         }
     }
 }
+
+/// Body of `POST /api/v1/auth/invitations/accept`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptInvitation {
+    /// The invitation's token.
+    pub token: String,
+    /// Write-only; 12 to 256 characters, not the email.
+    pub password: String,
+}
+
+impl std::fmt::Debug for AcceptInvitation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AcceptInvitation(..)")
+    }
+}
+
+/// Body of `POST /api/v1/auth/password`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePassword {
+    /// Write-only.
+    pub current_password: String,
+    /// Write-only; 12 to 256 characters, not the email.
+    pub new_password: String,
+}
+
+impl std::fmt::Debug for ChangePassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ChangePassword(..)")
+    }
+}

@@ -16,6 +16,7 @@ pub mod prefixes;
 pub mod providers;
 pub mod send;
 pub mod tenants;
+pub mod users;
 
 use serde::Serialize;
 use utoipa::ToSchema;

@@ -8,7 +8,7 @@ use switchboard_store::accounts::{Identity, SessionOrigin, SignIn};
 
 use super::path_id;
 use crate::AppState;
-use crate::api::auth::{AccessToken, Login, Me, Session};
+use crate::api::auth::{AcceptInvitation, AccessToken, ChangePassword, Login, Me, Session};
 use crate::auth::{Principal, SESSION_COOKIE};
 use crate::body::Json;
 use crate::error::{ApiError, Problem};
@@ -17,7 +17,13 @@ use crate::error::{ApiError, Problem};
 pub const ACCESS_TOKEN_TTL: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(login).service(renew).service(logout).service(sessions).service(revoke);
+    cfg.service(login)
+        .service(renew)
+        .service(logout)
+        .service(sessions)
+        .service(revoke)
+        .service(accept_invitation)
+        .service(change_password);
 }
 
 fn invalid_credentials() -> ApiError {
@@ -171,4 +177,54 @@ pub async fn revoke(
     let identity = principal.session.ok_or_else(no_session)?;
     state.store.revoke_session(identity.account_id, path_id(&path)?).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Accepts an invitation: sets the user's password (the token is spent). Then sign in. An unknown,
+/// spent, replaced or expired token, or a disabled user's, is `404`.
+#[utoipa::path(tag = "auth", request_body = AcceptInvitation,
+    responses((status = 204), (status = 404, body = Problem), (status = 422, body = Problem)))]
+#[post("/api/v1/auth/invitations/accept")]
+pub async fn accept_invitation(
+    state: web::Data<AppState>,
+    Json(body): Json<AcceptInvitation>,
+) -> Result<HttpResponse, ApiError> {
+    match state.store.accept_invitation(&body.token, SecretString::from(body.password)).await {
+        Err(switchboard_store::StoreError::NotFound) => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "No such invitation: it was used, replaced or has expired. Ask your admin for a new one.",
+        )),
+        other => other.map(|_| HttpResponse::NoContent().finish()).map_err(ApiError::from),
+    }
+}
+
+/// Changes the caller's password, given the current one; every other session of theirs ends.
+#[utoipa::path(tag = "auth", security(("bearer" = [])), request_body = ChangePassword,
+    responses((status = 204), (status = 400, body = Problem, description = "no_session"),
+        (status = 401, body = Problem), (status = 422, body = Problem, description = "validation_failed: a wrong current_password, or a new_password the policy refuses")))]
+#[post("/api/v1/auth/password")]
+pub async fn change_password(
+    principal: Principal,
+    state: web::Data<AppState>,
+    Json(body): Json<ChangePassword>,
+) -> Result<HttpResponse, ApiError> {
+    let identity = principal.session.ok_or_else(no_session)?;
+    let changed = state
+        .store
+        .change_password(
+            identity.account_id,
+            identity.session_id,
+            SecretString::from(body.current_password),
+            SecretString::from(body.new_password),
+        )
+        .await?;
+    match changed {
+        switchboard_store::users::PasswordChange::Changed => Ok(HttpResponse::NoContent().finish()),
+        switchboard_store::users::PasswordChange::WrongPassword => {
+            Err(ApiError::invalid(vec![switchboard_core::FieldError {
+                field: "current_password".into(),
+                message: "is not right".into(),
+            }]))
+        }
+    }
 }

@@ -16,6 +16,7 @@ pub mod providers;
 pub mod resource;
 pub mod send;
 pub mod tenants;
+pub mod users;
 
 use serde::Deserialize;
 use switchboard_store::PageRequest;
@@ -62,6 +63,7 @@ pub fn admin_resources(each: &mut impl ForEachResource) {
     each.resource::<policies::Policies>();
     each.resource::<directory::Companies>();
     each.resource::<directory::Contacts>();
+    each.resource::<users::Users>();
 }
 
 struct Routed<'a>(&'a mut actix_web::web::ServiceConfig);
@@ -79,5 +81,6 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
     admin_resources(&mut Routed(cfg));
     messages::configure(cfg);
     inbox::configure(cfg);
+    cfg.service(users::reinvite);
     cfg.service(events::events).service(media::media).service(send::send).service(send::admin_send);
 }

@@ -15,6 +15,8 @@ pub struct Model {
     pub password_hash: Option<String>,
     pub password_changed_at: Option<DateTimeUtc>,
     pub disabled_at: Option<DateTimeUtc>,
+    pub invite_hash: Option<String>,
+    pub invite_expires_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }
