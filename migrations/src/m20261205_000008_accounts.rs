@@ -10,6 +10,9 @@
 //! - `account_session.secret_hash` is the SHA-256 of the session's secret (the cookie), so the
 //!   table alone opens nothing. A session ends when it expires, is revoked, or its account is
 //!   disabled; every request checks, so an end is effective at once on every instance.
+//! - `api_key` holds a tenant's keys for machines: the SHA-256 of the key (unique), the first
+//!   characters to recognise it by, its scopes (comma-separated), its last use; a revoked key keeps
+//!   its row, so the list still shows what it was.
 //! - `sign_in_failure` counts refused sign-ins per account (the SHA-256 of the email as typed,
 //!   lower case, so a password typed into the email field is not kept) and per source address, in
 //!   the database, so the throttle holds across instances. Rows older than the window are deleted
@@ -105,6 +108,35 @@ impl MigrationTrait for Migration {
 
         m.create_table(
             Table::create()
+                .table("api_key")
+                .col(pk_uuid("id"))
+                .col(uuid("tenant_id"))
+                .col(string_len("name", 100))
+                .col(string_len("prefix", 16))
+                .col(string_len("secret_hash", 64))
+                .col(string_len("scopes", 64))
+                .col(timestamp_with_time_zone("created_at"))
+                .col(timestamp_with_time_zone("updated_at"))
+                .col(timestamp_with_time_zone_null("last_used_at"))
+                .col(timestamp_with_time_zone_null("revoked_at"))
+                .foreign_key(
+                    ForeignKey::create()
+                        .name("fk_api_key_tenant_id")
+                        .from("api_key", "tenant_id")
+                        .to("tenant", "id")
+                        .on_delete(ForeignKeyAction::Cascade),
+                )
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create().name("ux_api_key_secret").table("api_key").col("secret_hash").unique().to_owned(),
+        )
+        .await?;
+        m.create_index(Index::create().name("ix_api_key_tenant").table("api_key").col("tenant_id").to_owned()).await?;
+
+        m.create_table(
+            Table::create()
                 .table("sign_in_failure")
                 .col(pk_uuid("id"))
                 .col(string_len("kind", 8))
@@ -128,6 +160,7 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
         m.drop_table(Table::drop().table("sign_in_failure").to_owned()).await?;
+        m.drop_table(Table::drop().table("api_key").to_owned()).await?;
         m.drop_table(Table::drop().table("account_session").to_owned()).await?;
         m.drop_table(Table::drop().table("account").to_owned()).await?;
         Ok(())

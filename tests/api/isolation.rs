@@ -156,6 +156,13 @@ async fn every_documented_route_hides_another_tenants_data(app: TestApp) {
         .as_str()
         .unwrap()
         .to_owned();
+    let a_key = app
+        .post(&format!("{t}/api-keys"), &w.token, json!({"name": "K", "scopes": ["read"]}))
+        .await
+        .expect(StatusCode::CREATED)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let created = |path: &str, body: Value| {
         let (path, token) = (format!("{t}/{path}"), w.token.clone());
         let app = &app;
@@ -198,6 +205,7 @@ async fn every_documented_route_hides_another_tenants_data(app: TestApp) {
             ("id", "media") => media.clone(),
             ("id", "sessions") => a_signed.json["session_id"].as_str().unwrap().to_owned(),
             ("id", "users") => a_user.clone(),
+            ("id", "api-keys") => a_key.clone(),
             _ => panic!("the isolation matrix has no value for {{{param}}} in {path}: add one"),
         }
     };

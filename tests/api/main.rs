@@ -21,6 +21,7 @@ mod crash;
 mod dispatch;
 mod inbound;
 mod isolation;
+mod keys;
 mod live;
 mod media;
 mod ops;

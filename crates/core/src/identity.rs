@@ -35,6 +35,37 @@ impl Role {
     }
 }
 
+/// What an API key may do. A key acts as an admin of its tenant, within its scopes; it never
+/// manages people or keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// Everything a tenant admin may do but managing users and API keys.
+    Admin,
+    /// Send texts: `POST /api/v1/tenants/{tenant}/messages` and `POST /api/v1/messages`.
+    Send,
+    /// Read anything of the tenant (`GET`).
+    Read,
+}
+
+impl Scope {
+    pub const ALL: [Self; 3] = [Self::Admin, Self::Send, Self::Read];
+
+    /// The stored and shown name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::Send => "send",
+            Self::Read => "read",
+        }
+    }
+
+    /// Parses a stored or requested name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
 /// Shortest password accepted (NIST SP 800-63B asks at least 8; a PBX admin's account opens a
 /// tenant's texts, so more).
 pub const MIN_PASSWORD_CHARS: usize = 12;
@@ -110,5 +141,8 @@ mod tests {
             assert_eq!(Role::parse(r.as_str()), Some(r));
         }
         assert_eq!(Role::parse("admin"), None);
+        for s in Scope::ALL {
+            assert_eq!(Scope::parse(s.as_str()), Some(s));
+        }
     }
 }

@@ -22,7 +22,7 @@ pub mod validation;
 
 pub use e164::{E164, E164Error};
 pub use event::{Event, EventBody};
-pub use identity::Role;
+pub use identity::{Role, Scope};
 pub use jobs::JobKind;
 pub use party::Party;
 pub use patch::Patch;

@@ -8,7 +8,9 @@
 //!   extension is refused at once, and the role, tenant and extension come from the account, not
 //!   from the token;
 //! - the session cookie of a browser, for reads (`GET`, `HEAD`) and renewing the access token only,
-//!   so a page of another site cannot make a signed-in browser change anything.
+//!   so a page of another site cannot make a signed-in browser change anything;
+//! - an API key (`sbk_…`) of a tenant, read on every request: it acts as the tenant's admin within
+//!   its scopes (`admin`, `send`, `read`), and never manages people, sessions or keys.
 //!
 //! Another tenant's resources answer `404`, never `403`.
 
@@ -16,12 +18,14 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 pub use switchboard_core::Role;
+use switchboard_core::Scope;
 use switchboard_store::accounts::Identity;
+use switchboard_store::api_keys::{API_KEY_PREFIX, KeyIdentity};
 use switchboard_store::tenants::Tenant;
 
 use crate::AppState;
@@ -106,11 +110,33 @@ impl JwtKeys {
 pub const SESSION_COOKIE: &str = "sb_session";
 
 /// The verified caller of a request: its claims (for a session, as the account stands now) and
-/// the session, when the credential has one.
+/// the session or API key, when the credential is one.
 #[derive(Debug, Clone)]
 pub struct Principal {
     pub claims: Claims,
     pub session: Option<Identity>,
+    pub key: Option<KeyIdentity>,
+}
+
+fn insufficient_scope(detail: &str) -> ApiError {
+    ApiError::new(actix_web::http::StatusCode::FORBIDDEN, "insufficient_scope", detail.to_owned())
+}
+
+/// Whether a key with `scopes` may call `method` on the route `pattern`.
+fn key_may(scopes: &[Scope], method: &actix_web::http::Method, pattern: &str) -> Result<(), ApiError> {
+    use actix_web::http::Method;
+    if pattern.starts_with("/api/v1/auth/") || pattern.contains("/users") || pattern.contains("/api-keys") {
+        return Err(insufficient_scope("An API key cannot manage people, sessions or API keys; sign in to do that."));
+    }
+    let reads = matches!(*method, Method::GET | Method::HEAD);
+    let sends =
+        *method == Method::POST && (pattern == "/api/v1/tenants/{tenant}/messages" || pattern == "/api/v1/messages");
+    let allowed = scopes.iter().any(|s| match s {
+        Scope::Admin => true,
+        Scope::Read => reads,
+        Scope::Send => sends,
+    });
+    if allowed { Ok(()) } else { Err(insufficient_scope("This API key's scopes do not allow this request.")) }
 }
 
 pub(crate) fn bearer(req: &HttpRequest) -> Result<&str, ApiError> {
@@ -168,23 +194,74 @@ impl Principal {
     pub(crate) fn verify(req: &HttpRequest, cookie_ok: bool) -> impl Future<Output = Result<Self, ApiError>> + 'static {
         let found = credential(req, cookie_ok);
         let st = state(req);
+        let method = req.method().clone();
+        let pattern = req.match_pattern().unwrap_or_default();
         async move {
             let st = st?;
+            let now = chrono::Utc::now().timestamp().max(0).cast_unsigned();
             match found? {
+                Credential::Bearer(token) if token.starts_with(API_KEY_PREFIX) => {
+                    let key = st
+                        .store
+                        .api_key_identity(&token)
+                        .await?
+                        .ok_or_else(|| ApiError::unauthorized("The API key is not valid (unknown or revoked)."))?;
+                    key_may(&key.scopes, &method, &pattern)?;
+                    let claims = Claims {
+                        sub: format!("key:{}", key.key_id),
+                        role: Role::TenantAdmin,
+                        tenant: Some(key.tenant_slug.clone()),
+                        ext: None,
+                        exp: now + 60,
+                        iat: Some(now),
+                        sid: None,
+                    };
+                    Ok(Self { claims, session: None, key: Some(key) })
+                }
                 Credential::Bearer(token) => {
                     let claims = st.jwt.verify(&token)?;
-                    let Some(sid) = claims.sid else { return Ok(Self { claims, session: None }) };
+                    let Some(sid) = claims.sid else { return Ok(Self { claims, session: None, key: None }) };
                     let identity = st.store.session_identity(sid).await?.ok_or_else(session_ended)?;
-                    Ok(Self { claims: session_claims(&identity, claims.exp, claims.iat), session: Some(identity) })
+                    let claims = session_claims(&identity, claims.exp, claims.iat);
+                    Ok(Self { claims, session: Some(identity), key: None })
                 }
                 Credential::Cookie(secret) => {
                     let identity = st.store.session_by_secret(&secret).await?.ok_or_else(session_ended)?;
-                    let now = chrono::Utc::now().timestamp().max(0).cast_unsigned();
-                    Ok(Self { claims: session_claims(&identity, now, Some(now)), session: Some(identity) })
+                    Ok(Self { claims: session_claims(&identity, now, Some(now)), session: Some(identity), key: None })
                 }
             }
         }
     }
+}
+
+/// The credential's verdict, reached by [`authenticate`] before any extractor ran.
+struct Verified(Result<Principal, ApiError>);
+
+/// Verifies the credential a request carries, if any, before routing reaches its handler, and
+/// keeps the verdict for the extractors. A handler's extractors run together, so without this a
+/// body refused as malformed (`400`, `422`) could answer before a credential refused as invalid
+/// (`401`) — telling a caller without a valid credential about the route's shape. A request with
+/// no credential is refused by the extractors at once, so it needs nothing here; public routes
+/// ignore the verdict.
+pub async fn authenticate(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let has_credential =
+        req.headers().contains_key(actix_web::http::header::AUTHORIZATION) || req.cookie(SESSION_COOKIE).is_some();
+    if has_credential {
+        let verdict = Principal::verify(req.request(), reads_only(req.request())).await;
+        req.extensions_mut().insert(Verified(verdict));
+    }
+    next.call(req).await
+}
+
+/// The request's principal: the verdict [`authenticate`] reached, else verified now.
+fn principal(req: &HttpRequest) -> Pin<Box<dyn Future<Output = Result<Principal, ApiError>>>> {
+    if let Some(Verified(verdict)) = req.extensions_mut().remove::<Verified>() {
+        return Box::pin(std::future::ready(verdict));
+    }
+    Box::pin(Principal::verify(req, reads_only(req)))
 }
 
 impl FromRequest for Principal {
@@ -192,7 +269,7 @@ impl FromRequest for Principal {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        Box::pin(Self::verify(req, reads_only(req)))
+        principal(req)
     }
 }
 
@@ -241,7 +318,7 @@ impl FromRequest for SystemAdmin {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let principal = Principal::verify(req, reads_only(req));
+        let principal = principal(req);
         Box::pin(async move {
             let p = principal.await?;
             match p.claims.role {
@@ -274,7 +351,7 @@ impl FromRequest for TenantScope {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let read_only = reads_only(req);
-        let principal = Principal::verify(req, read_only);
+        let principal = principal(req);
         let slug = req.match_info().get("tenant").map(str::to_owned);
         let st = state(req);
         Box::pin(async move {
@@ -324,7 +401,7 @@ impl FromRequest for Caller {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let read_only = reads_only(req);
-        let principal = Principal::verify(req, read_only);
+        let principal = principal(req);
         let st = state(req);
         Box::pin(async move {
             let claims = principal.await?.claims;

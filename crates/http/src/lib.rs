@@ -162,6 +162,7 @@ pub fn server(listener: TcpListener, state: web::Data<AppState>, settings: &Http
         App::new()
             .app_data(state.clone())
             .app_data(web::QueryConfig::default().error_handler(error::query_error))
+            .wrap(from_fn(auth::authenticate))
             .wrap(from_fn(limit_body))
             .wrap(
                 DefaultHeaders::new()

@@ -13,6 +13,7 @@ mod refs;
 mod sql;
 
 pub mod accounts;
+pub mod api_keys;
 pub mod directory;
 pub mod dispatch;
 pub mod events;

@@ -5,6 +5,7 @@
 //! a field added to a store record does not reach clients until it is added here, and a field
 //! renamed there fails to compile here.
 
+pub mod api_keys;
 pub mod auth;
 pub mod directory;
 pub mod extensions;

@@ -1,5 +1,6 @@
 //! The HTTP routes, one module per resource.
 
+pub mod api_keys;
 pub mod auth;
 pub mod directory;
 pub mod events;
@@ -64,6 +65,7 @@ pub fn admin_resources(each: &mut impl ForEachResource) {
     each.resource::<directory::Companies>();
     each.resource::<directory::Contacts>();
     each.resource::<users::Users>();
+    each.resource::<api_keys::ApiKeys>();
 }
 
 struct Routed<'a>(&'a mut actix_web::web::ServiceConfig);

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod account_session;
+pub mod api_key;
 pub mod company;
 pub mod contact;
 pub mod conversation;
