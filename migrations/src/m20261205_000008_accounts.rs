@@ -13,6 +13,9 @@
 //! - `api_key` holds a tenant's keys for machines: the SHA-256 of the key (unique), the first
 //!   characters to recognise it by, its scopes (comma-separated), its last use; a revoked key keeps
 //!   its row, so the list still shows what it was.
+//! - `audit_entry` records every write made with a credential: who (account, key or CLI token), with
+//!   which credential, from where, the route and its answer, and the body with secrets redacted. It
+//!   has no reference to `tenant`, so a deleted tenant's history stays for operators.
 //! - `sign_in_failure` counts refused sign-ins per account (the SHA-256 of the email as typed,
 //!   lower case, so a password typed into the email field is not kept) and per source address, in
 //!   the database, so the throttle holds across instances. Rows older than the window are deleted
@@ -137,6 +140,29 @@ impl MigrationTrait for Migration {
 
         m.create_table(
             Table::create()
+                .table("audit_entry")
+                .col(pk_uuid("id"))
+                .col(uuid_null("tenant_id"))
+                .col(string_len_null("tenant_slug", 63))
+                .col(timestamp_with_time_zone("at"))
+                .col(string_len("actor", 100))
+                .col(string_len_null("credential", 60))
+                .col(string_len_null("address", 64))
+                .col(string_len("method", 8))
+                .col(string_len("route", 200))
+                .col(string_len("path", 500))
+                .col(integer("status"))
+                .col(json_binary_null("changes"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create().name("ix_audit_entry_tenant").table("audit_entry").col("tenant_id").col("id").to_owned(),
+        )
+        .await?;
+
+        m.create_table(
+            Table::create()
                 .table("sign_in_failure")
                 .col(pk_uuid("id"))
                 .col(string_len("kind", 8))
@@ -161,6 +187,7 @@ impl MigrationTrait for Migration {
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
         m.drop_table(Table::drop().table("sign_in_failure").to_owned()).await?;
         m.drop_table(Table::drop().table("api_key").to_owned()).await?;
+        m.drop_table(Table::drop().table("audit_entry").to_owned()).await?;
         m.drop_table(Table::drop().table("account_session").to_owned()).await?;
         m.drop_table(Table::drop().table("account").to_owned()).await?;
         Ok(())

@@ -16,6 +16,7 @@ mod wired;
 
 mod accounts;
 mod admin;
+mod audit;
 mod auth;
 mod crash;
 mod dispatch;

@@ -78,6 +78,8 @@ async fn health_metrics_openapi_and_docs_need_no_token(app: TestApp) {
         ("/api/v1/tenants/{tenant}/users/{id}/invitation", &["post"][..]),
         ("/api/v1/tenants/{tenant}/api-keys", &["get", "post"][..]),
         ("/api/v1/tenants/{tenant}/api-keys/{id}", &["delete", "get", "patch"][..]),
+        ("/api/v1/tenants/{tenant}/audit", &["get"][..]),
+        ("/api/v1/audit", &["get"][..]),
     ];
     assert_eq!(paths.len(), expected.len(), "documented paths: {:?}", paths.keys().collect::<Vec<_>>());
     for (path, methods) in expected {

@@ -251,6 +251,9 @@ pub async fn authenticate(
         req.headers().contains_key(actix_web::http::header::AUTHORIZATION) || req.cookie(SESSION_COOKIE).is_some();
     if has_credential {
         let verdict = Principal::verify(req.request(), reads_only(req.request())).await;
+        if let Ok(p) = &verdict {
+            req.extensions_mut().insert(crate::audit::Actor::of(p));
+        }
         req.extensions_mut().insert(Verified(verdict));
     }
     next.call(req).await

@@ -3,6 +3,7 @@
 //! parse, authorise, call the store or the engine, map errors.
 
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod body;
 pub mod error;
@@ -162,6 +163,7 @@ pub fn server(listener: TcpListener, state: web::Data<AppState>, settings: &Http
         App::new()
             .app_data(state.clone())
             .app_data(web::QueryConfig::default().error_handler(error::query_error))
+            .wrap(from_fn(audit::record))
             .wrap(from_fn(auth::authenticate))
             .wrap(from_fn(limit_body))
             .wrap(

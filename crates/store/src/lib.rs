@@ -14,6 +14,7 @@ mod sql;
 
 pub mod accounts;
 pub mod api_keys;
+pub mod audit;
 pub mod directory;
 pub mod dispatch;
 pub mod events;

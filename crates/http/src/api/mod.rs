@@ -6,6 +6,7 @@
 //! renamed there fails to compile here.
 
 pub mod api_keys;
+pub mod audit;
 pub mod auth;
 pub mod directory;
 pub mod extensions;

@@ -1,6 +1,7 @@
 //! The HTTP routes, one module per resource.
 
 pub mod api_keys;
+pub mod audit;
 pub mod auth;
 pub mod directory;
 pub mod events;
@@ -79,6 +80,7 @@ impl ForEachResource for Routed<'_> {
 /// Every resource route, in one place, so the app and the OpenAPI document agree.
 pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
     auth::configure(cfg);
+    audit::configure(cfg);
     tenants::configure(cfg);
     admin_resources(&mut Routed(cfg));
     messages::configure(cfg);

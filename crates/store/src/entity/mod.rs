@@ -3,6 +3,7 @@
 pub mod account;
 pub mod account_session;
 pub mod api_key;
+pub mod audit_entry;
 pub mod company;
 pub mod contact;
 pub mod conversation;
