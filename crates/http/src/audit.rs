@@ -79,7 +79,9 @@ pub async fn record(
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     let write = !matches!(*req.method(), actix_web::http::Method::GET | actix_web::http::Method::HEAD);
     let actor = req.extensions().get::<Actor>().cloned();
-    let Some(actor) = actor.filter(|_| write && req.path().starts_with("/api/")) else {
+    // Sends and the like are passed on without reading their bodies here.
+    let route = req.match_pattern().unwrap_or_default();
+    let Some(actor) = actor.filter(|_| write && req.path().starts_with("/api/") && !unrecorded(&route)) else {
         return next.call(req).await.map(ServiceResponse::map_into_left_body);
     };
     // Read the body (within the API's limit) to record it, and hand it on unchanged.
@@ -98,8 +100,7 @@ pub async fn record(
     req.set_payload(actix_web::dev::Payload::from(body.to_vec()));
 
     let res = next.call(req).await?;
-    let route = res.request().match_pattern().unwrap_or_default();
-    if res.status().is_success() && !unrecorded(&route) {
+    if res.status().is_success() {
         let mut changes: Option<Value> = serde_json::from_slice(&body).ok();
         if let Some(c) = changes.as_mut() {
             redact(c);
