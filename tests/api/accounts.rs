@@ -96,6 +96,13 @@ async fn sign_in_renew_and_sign_out(app: TestApp) {
     }
     assert!(!signed.text.contains(&cookie), "the session secret is only in the cookie");
     let token = token_of(&signed);
+    // The token names the account, its session and the tenant by id.
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1).unwrap();
+    let claims: serde_json::Value =
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    let tenant_id = app.get("/api/v1/tenants/acme", &app.system).await.json["id"].clone();
+    assert_eq!((&claims["sub"], &claims["sid"], &claims["tid"]), (&json!(id), &signed.json["session_id"], &tenant_id));
 
     // The access token opens the tenant, and only the tenant, as a tenant admin's.
     assert_eq!(app.get("/api/v1/tenants/acme/extensions", &token).await.status, StatusCode::OK);

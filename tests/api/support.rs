@@ -199,6 +199,7 @@ impl TestApp {
             exp,
             iat: Some(chrono::Utc::now().timestamp() as u64),
             sid: None,
+            tid: None,
         };
         JwtKeys::new(&SecretString::from(self.jwt_secret.clone())).sign(&claims).unwrap()
     }

@@ -46,6 +46,10 @@ pub struct Claims {
     /// The session an access token belongs to; none for a CLI-minted token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<uuid::Uuid>,
+    /// The tenant's id, in access tokens (a slug can be reused after its tenant is deleted; an id
+    /// cannot).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tid: Option<uuid::Uuid>,
 }
 
 /// Signs and verifies tokens with the JWT secret. Its `Debug` shows nothing of the secret.
@@ -169,6 +173,7 @@ fn session_claims(identity: &Identity, exp: u64, iat: Option<u64>) -> Claims {
         exp,
         iat,
         sid: Some(identity.session_id),
+        tid: identity.tenant.as_ref().map(|(id, _)| *id),
     }
 }
 
@@ -215,6 +220,7 @@ impl Principal {
                         exp: now + 60,
                         iat: Some(now),
                         sid: None,
+                        tid: Some(key.tenant_id),
                     };
                     Ok(Self { claims, session: None, key: Some(key) })
                 }

@@ -258,5 +258,5 @@ pub fn token_claims(
         }
         s
     });
-    Ok(Claims { sub, role, tenant, ext, exp: now + ttl.as_secs(), iat: Some(now), sid: None })
+    Ok(Claims { sub, role, tenant, ext, exp: now + ttl.as_secs(), iat: Some(now), sid: None, tid: None })
 }

@@ -58,6 +58,7 @@ fn token(keys: &JwtKeys, role: Role, tenant: Option<&str>, ext: Option<&str>) ->
         exp: now + 3600,
         iat: Some(now),
         sid: None,
+        tid: None,
     };
     Ok(keys.sign(&claims)?)
 }

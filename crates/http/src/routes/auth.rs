@@ -52,6 +52,7 @@ fn access_token(
         exp: now + ACCESS_TOKEN_TTL.as_secs(),
         iat: Some(now),
         sid: Some(identity.session_id),
+        tid: identity.tenant.as_ref().map(|(id, _)| *id),
     };
     let token = state.jwt.sign(&claims).map_err(|_| ApiError::internal())?;
     Ok(AccessToken {
