@@ -19,7 +19,7 @@
 //! - `sign_in_failure` counts refused sign-ins per account (the SHA-256 of the email as typed,
 //!   lower case, so a password typed into the email field is not kept) and per source address, in
 //!   the database, so the throttle holds across instances. Rows older than the window are deleted
-//!   as new ones are written.
+//!   as new ones are written, so the table holds one window's failures at most.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;

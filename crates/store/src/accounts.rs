@@ -376,18 +376,13 @@ impl Store {
         Ok(SignIn::Started(StartedSession { secret: SecretString::from(secret), identity, expires_at }))
     }
 
-    /// Records a refused sign-in under each key, and forgets those keys' failures older than the
-    /// window.
+    /// Records a refused sign-in under each key, and forgets every failure older than the window,
+    /// so the table holds one window's failures at most.
     async fn count_failure(&self, keys: &[(&str, String, u32)], since: DateTime<Utc>) -> Result<(), StoreError> {
         let txn = self.write_txn().await?;
         let at = now();
+        sign_in_failure::Entity::delete_many().filter(sign_in_failure::Column::At.lte(since)).exec(&txn).await?;
         for (kind, key, _) in keys {
-            sign_in_failure::Entity::delete_many()
-                .filter(sign_in_failure::Column::Kind.eq(*kind))
-                .filter(sign_in_failure::Column::Key.eq(key.as_str()))
-                .filter(sign_in_failure::Column::At.lte(since))
-                .exec(&txn)
-                .await?;
             sign_in_failure::ActiveModel {
                 id: Set(new_id()),
                 kind: Set((*kind).to_owned()),
