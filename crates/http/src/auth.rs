@@ -1,6 +1,6 @@
 //! Authentication and the role rules of every route.
 //!
-//! Three credentials reach the extractors here, all checked on every request:
+//! Four credentials reach the extractors here, all checked on every request:
 //! - a bearer JWT minted by `switchboard token` (operators' automation and bootstrap): HS256 only,
 //!   `exp` required, good until it expires;
 //! - a bearer access token from signing in: a short-lived JWT naming its session (`sid`); the
