@@ -78,10 +78,11 @@ pub async fn record(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     let write = !matches!(*req.method(), actix_web::http::Method::GET | actix_web::http::Method::HEAD);
-    let actor = req.extensions().get::<Actor>().cloned();
-    // Sends and the like are passed on without reading their bodies here.
-    let route = req.match_pattern().unwrap_or_default();
-    let Some(actor) = actor.filter(|_| write && req.path().starts_with("/api/") && !unrecorded(&route)) else {
+    let actor = req.extensions().get::<Actor>().cloned().filter(|_| write && req.path().starts_with("/api/"));
+    // Only now the route: most requests (the ingress's) carry no credential. Sends and the like are
+    // passed on without reading their bodies here.
+    let route = actor.as_ref().and_then(|_| req.match_pattern()).unwrap_or_default();
+    let Some(actor) = actor.filter(|_| !unrecorded(&route)) else {
         return next.call(req).await.map(ServiceResponse::map_into_left_body);
     };
     // Read the body (within the API's limit) to record it, and hand it on unchanged.
