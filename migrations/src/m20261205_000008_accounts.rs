@@ -10,6 +10,10 @@
 //! - `account_session.secret_hash` is the SHA-256 of the session's secret (the cookie), so the
 //!   table alone opens nothing. A session ends when it expires, is revoked, or its account is
 //!   disabled; every request checks, so an end is effective at once on every instance.
+//! - An account's second factor: its TOTP secret sealed like provider secrets (`totp_secret_enc`;
+//!   `totp_pending_enc` while it is being set up), the last time step accepted (a code is good
+//!   once), and the SHA-256 of each unused recovery code. `tenant.require_totp` makes it a rule for
+//!   the tenant's people.
 //! - `api_key` holds a tenant's keys for machines: the SHA-256 of the key (unique), the first
 //!   characters to recognise it by, its scopes (comma-separated), its last use; a revoked key keeps
 //!   its row, so the list still shows what it was.
@@ -30,6 +34,8 @@ pub struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.alter_table(Table::alter().table("tenant").add_column(boolean("require_totp").default(false)).to_owned())
+            .await?;
         m.create_table(
             Table::create()
                 .table("account")
@@ -44,6 +50,10 @@ impl MigrationTrait for Migration {
                 .col(timestamp_with_time_zone_null("disabled_at"))
                 .col(string_len_null("invite_hash", 64))
                 .col(timestamp_with_time_zone_null("invite_expires_at"))
+                .col(text_null("totp_secret_enc"))
+                .col(text_null("totp_pending_enc"))
+                .col(big_integer_null("totp_last_step"))
+                .col(json_binary_null("recovery_codes"))
                 .col(timestamp_with_time_zone("created_at"))
                 .col(timestamp_with_time_zone("updated_at"))
                 .foreign_key(
@@ -190,6 +200,7 @@ impl MigrationTrait for Migration {
         m.drop_table(Table::drop().table("audit_entry").to_owned()).await?;
         m.drop_table(Table::drop().table("account_session").to_owned()).await?;
         m.drop_table(Table::drop().table("account").to_owned()).await?;
+        m.alter_table(Table::alter().table("tenant").drop_column("require_totp").to_owned()).await?;
         Ok(())
     }
 }

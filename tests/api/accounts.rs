@@ -478,3 +478,78 @@ async fn an_invited_admin_signs_in_and_manages_the_tenants_users(app: TestApp) {
         .await;
     assert_eq!(reused.status, StatusCode::CREATED, "the email is free again: {}", reused.text);
 }
+
+/// The code an authenticator holding `secret` (base32) shows at `offset` seconds from now.
+fn authenticator(secret: &str, offset: i64) -> String {
+    let bytes = totp_rs::Secret::try_from_base32(secret).unwrap();
+    let totp = totp_rs::Builder::new().with_secret(bytes.to_vec()).with_account_name("x").build().unwrap();
+    let at = u64::try_from(chrono::Utc::now().timestamp() + offset).unwrap();
+    totp.generate(at).to_string()
+}
+
+async fn login_with_code(app: &TestApp, email: &str, code: &str) -> Reply {
+    let body = json!({"email": email, "password": PASSWORD, "code": code});
+    app.call(Method::POST, "/api/v1/auth/login", None, Some(body)).await
+}
+
+#[suite_test]
+async fn a_second_factor_is_set_up_used_once_per_code_and_required_by_a_tenant(app: TestApp) {
+    app.tenant("acme").await;
+    account(&app, "ann@example.com", Role::TenantAdmin, Some("acme"), None).await;
+    account(&app, "bob@example.com", Role::TenantAdmin, Some("acme"), None).await;
+    let ann = token_of(&login(&app, "ann@example.com", PASSWORD).await);
+
+    // Set up: nothing changes until a current code is confirmed.
+    let setup = app.post("/api/v1/auth/totp", &ann, json!({})).await;
+    let secret = setup.expect(StatusCode::OK)["secret"].as_str().unwrap().to_owned();
+    assert!(setup.json["otpauth_url"].as_str().unwrap().starts_with("otpauth://totp/Switchboard:ann%40example.com?"));
+    assert_eq!(login(&app, "ann@example.com", PASSWORD).await.status, StatusCode::OK, "not on until confirmed");
+    let wrong = app.post("/api/v1/auth/totp/confirm", &ann, json!({"code": "000000"})).await;
+    assert_eq!(wrong.json["errors"][0]["field"], "code", "{}", wrong.text);
+    let confirmed = app.post("/api/v1/auth/totp/confirm", &ann, json!({"code": authenticator(&secret, 0)})).await;
+    let codes: Vec<String> = confirmed.expect(StatusCode::OK)["recovery_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(codes.len(), 10);
+    assert_eq!(app.post("/api/v1/auth/totp", &ann, json!({})).await.status, StatusCode::CONFLICT);
+
+    // Signing in now needs a code; each code counts once.
+    assert_eq!(login(&app, "ann@example.com", PASSWORD).await.json["code"], "second_factor_required");
+    assert_eq!(login(&app, "ann@example.com", "not the password at all").await.json["code"], "invalid_credentials");
+    assert_eq!(login_with_code(&app, "ann@example.com", "123456").await.json["code"], "second_factor_invalid");
+    let next = authenticator(&secret, 30);
+    assert_eq!(login_with_code(&app, "ann@example.com", &next).await.status, StatusCode::OK);
+    assert_eq!(login_with_code(&app, "ann@example.com", &next).await.json["code"], "second_factor_invalid", "replayed");
+    let recovery = codes[3].to_uppercase().replace('-', " ");
+    assert_eq!(login_with_code(&app, "ann@example.com", &recovery).await.status, StatusCode::OK);
+    assert_eq!(login_with_code(&app, "ann@example.com", &codes[3]).await.json["code"], "second_factor_invalid");
+
+    // A tenant that requires it: bob, without one, may only set one up.
+    let required = app.patch("/api/v1/tenants/acme", &ann, json!({"require_totp": true})).await;
+    assert_eq!(required.expect(StatusCode::OK)["require_totp"], true);
+    let bob = token_of(&login(&app, "bob@example.com", PASSWORD).await);
+    let blocked = app.get("/api/v1/tenants/acme/extensions", &bob).await;
+    assert_eq!(blocked.json["code"], "second_factor_enrollment_required", "{}", blocked.text);
+    let bob_secret = app.post("/api/v1/auth/totp", &bob, json!({})).await.expect(StatusCode::OK)["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let bob_code = authenticator(&bob_secret, 0);
+    app.post("/api/v1/auth/totp/confirm", &bob, json!({"code": bob_code})).await.expect(StatusCode::OK);
+    assert_eq!(app.get("/api/v1/tenants/acme/extensions", &bob).await.status, StatusCode::OK);
+    let off = app.post("/api/v1/auth/totp/disable", &bob, json!({"password": PASSWORD})).await;
+    assert_eq!(off.status, StatusCode::UNPROCESSABLE_ENTITY, "required by the tenant: {}", off.text);
+
+    // Where it is not required, it can be turned off with the password.
+    app.patch("/api/v1/tenants/acme", &ann, json!({"require_totp": false})).await.expect(StatusCode::OK);
+    let wrong_password = app.post("/api/v1/auth/totp/disable", &ann, json!({"password": "wrong wrong wrong"})).await;
+    assert_eq!(wrong_password.json["errors"][0]["field"], "password");
+    assert_eq!(
+        app.post("/api/v1/auth/totp/disable", &ann, json!({"password": PASSWORD})).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(login(&app, "ann@example.com", PASSWORD).await.status, StatusCode::OK);
+}

@@ -80,6 +80,9 @@ async fn health_metrics_openapi_and_docs_need_no_token(app: TestApp) {
         ("/api/v1/tenants/{tenant}/api-keys/{id}", &["delete", "get", "patch"][..]),
         ("/api/v1/tenants/{tenant}/audit", &["get"][..]),
         ("/api/v1/audit", &["get"][..]),
+        ("/api/v1/auth/totp", &["post"][..]),
+        ("/api/v1/auth/totp/confirm", &["post"][..]),
+        ("/api/v1/auth/totp/disable", &["post"][..]),
     ];
     assert_eq!(paths.len(), expected.len(), "documented paths: {:?}", paths.keys().collect::<Vec<_>>());
     for (path, methods) in expected {

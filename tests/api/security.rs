@@ -243,6 +243,8 @@ async fn no_secret_reaches_the_log_even_at_debug_level(mut app: TestApp) {
     let cookie = signed.headers.get("set-cookie").unwrap().to_str().unwrap().to_owned();
     let session_secret = cookie.split(';').next().unwrap().trim_start_matches("sb_session=").to_owned();
     app.get("/api/v1/auth/sessions", &session_token).await.expect(StatusCode::OK);
+    let setup = app.post("/api/v1/auth/totp", &session_token, json!({})).await;
+    let totp_secret = setup.expect(StatusCode::OK)["secret"].as_str().unwrap().to_owned();
     let made = app.post(&format!("{}/api-keys", w.base), &w.token, json!({"name": "PBX", "scopes": ["read"]})).await;
     let api_key = made.expect(StatusCode::CREATED)["key"].as_str().unwrap().to_owned();
     app.get(&format!("{}/extensions", w.base), &api_key).await.expect(StatusCode::OK);
@@ -289,6 +291,7 @@ async fn no_secret_reaches_the_log_even_at_debug_level(mut app: TestApp) {
         ("a session secret", session_secret.as_str()),
         ("an access token", session_token.as_str()),
         ("an API key", api_key.as_str()),
+        ("a TOTP secret", totp_secret.as_str()),
     ];
     for (what, secret) in secrets {
         // The base64 secrets' key material without its padding, in case a log shortened it.

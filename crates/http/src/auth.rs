@@ -159,6 +159,19 @@ fn state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
     req.app_data::<web::Data<AppState>>().cloned().ok_or_else(ApiError::internal)
 }
 
+/// A person whose tenant requires a second factor, and who has none yet, may only set one up
+/// (and manage their sessions) until they have.
+fn second_factor_first(identity: &Identity, pattern: &str) -> Result<(), ApiError> {
+    if identity.must_set_up_second_factor && !pattern.starts_with("/api/v1/auth/") {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::FORBIDDEN,
+            "second_factor_enrollment_required",
+            "This tenant requires a second factor: set one up (POST /api/v1/auth/totp) before anything else.",
+        ));
+    }
+    Ok(())
+}
+
 fn session_ended() -> ApiError {
     ApiError::unauthorized("The session has ended (signed out, revoked, expired or its user disabled); sign in again.")
 }
@@ -228,11 +241,13 @@ impl Principal {
                     let claims = st.jwt.verify(&token)?;
                     let Some(sid) = claims.sid else { return Ok(Self { claims, session: None, key: None }) };
                     let identity = st.store.session_identity(sid).await?.ok_or_else(session_ended)?;
+                    second_factor_first(&identity, &pattern)?;
                     let claims = session_claims(&identity, claims.exp, claims.iat);
                     Ok(Self { claims, session: Some(identity), key: None })
                 }
                 Credential::Cookie(secret) => {
                     let identity = st.store.session_by_secret(&secret).await?.ok_or_else(session_ended)?;
+                    second_factor_first(&identity, &pattern)?;
                     Ok(Self { claims: session_claims(&identity, now, Some(now)), session: Some(identity), key: None })
                 }
             }

@@ -27,6 +27,7 @@ use uuid::Uuid;
 
 use crate::entity::{account, account_session, extension, sign_in_failure, tenant};
 use crate::error::OnUnique;
+use crate::second_factor::Checked;
 use crate::{Store, StoreError, new_id, now};
 
 /// A session's secret starts with this, so a leaked one is recognisable (by secret scanners too).
@@ -119,6 +120,8 @@ pub struct Identity {
     /// The tenant's id and slug, for a tenant admin or extension user.
     pub tenant: Option<(Uuid, String)>,
     pub extension: Option<String>,
+    /// The tenant requires a second factor and this account has none yet: it may only set one up.
+    pub must_set_up_second_factor: bool,
 }
 
 /// Where a session was started from, as the request said.
@@ -150,6 +153,10 @@ pub enum SignIn {
     Refused,
     /// Too many refusals for this email or from this source lately: try again after this long.
     Throttled(std::time::Duration),
+    /// The password is right and the account has a second factor: sign in again with a code.
+    SecondFactorRequired,
+    /// The password is right but the second factor's code is not (or was used already).
+    SecondFactorRefused,
 }
 
 /// A session just started: its secret is here once and never stored.
@@ -299,6 +306,10 @@ impl Store {
             disabled_at: Set(None),
             invite_hash: Set(invite.as_ref().map(|(h, _)| h.clone())),
             invite_expires_at: Set(invite.map(|(_, e)| e)),
+            totp_secret_enc: Set(None),
+            totp_pending_enc: Set(None),
+            totp_last_step: Set(None),
+            recovery_codes: Set(None),
             created_at: Set(at),
             updated_at: Set(at),
         }
@@ -316,6 +327,7 @@ impl Store {
         &self,
         email: &str,
         password: SecretString,
+        code: Option<&str>,
         origin: SessionOrigin,
         throttle: Throttle,
     ) -> Result<SignIn, StoreError> {
@@ -355,6 +367,14 @@ impl Store {
             self.count_failure(&keys, since).await?;
             return Ok(SignIn::Refused);
         };
+        if account.totp_secret_enc.is_some() {
+            let Some(code) = code else { return Ok(SignIn::SecondFactorRequired) };
+            let checked = self.check_second_factor(&account, code)?;
+            if checked == Checked::Wrong || !self.spend_second_factor(&account, checked).await? {
+                self.count_failure(&keys, since).await?;
+                return Ok(SignIn::SecondFactorRefused);
+            }
+        }
 
         let secret = new_secret();
         let at = now();
@@ -445,9 +465,13 @@ impl Store {
         let Some(role) = Role::parse(&account.role) else {
             return Err(StoreError::Internal(sea_orm::DbErr::Custom(format!("account role '{}'", account.role))));
         };
+        let mut must_set_up_second_factor = false;
         let tenant = match account.tenant_id {
             Some(id) => match tenant::Entity::find_by_id(id).one(self.db()).await? {
-                Some(t) => Some((t.id, t.slug)),
+                Some(t) => {
+                    must_set_up_second_factor = t.require_totp && account.totp_secret_enc.is_none();
+                    Some((t.id, t.slug))
+                }
                 None => return Ok(None),
             },
             None => None,
@@ -459,7 +483,14 @@ impl Store {
             },
             None => None,
         };
-        Ok(Some(Identity { session_id: session.id, account_id: account.id, role, tenant, extension }))
+        Ok(Some(Identity {
+            session_id: session.id,
+            account_id: account.id,
+            role,
+            tenant,
+            extension,
+            must_set_up_second_factor,
+        }))
     }
 
     /// Ends a session (signing out). Ending one already ended changes nothing.

@@ -31,6 +31,7 @@ pub mod prefixes;
 pub mod providers;
 pub mod receipts;
 pub mod routes;
+pub mod second_factor;
 pub mod tenants;
 pub mod users;
 

@@ -32,6 +32,8 @@ pub struct Tenant {
     pub webhook_url: Option<String>,
     /// When the webhook secret was last rotated.
     pub webhook_secret_rotated_at: Option<DateTime<Utc>>,
+    /// Whether every person of the tenant must use a second factor.
+    pub require_totp: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -69,6 +71,7 @@ pub struct TenantPatch {
     pub webhook_url: Patch<String>,
     /// Only the system administrator may change it.
     pub status: Option<TenantStatus>,
+    pub require_totp: Option<bool>,
 }
 
 fn new_webhook_secret() -> String {
@@ -89,6 +92,7 @@ fn record(m: tenant::Model) -> Tenant {
         status: TenantStatus::parse(&m.status),
         webhook_url: m.webhook_url,
         webhook_secret_rotated_at: m.webhook_secret_rotated_at,
+        require_totp: m.require_totp,
         created_at: m.created_at,
         updated_at: m.updated_at,
     }
@@ -122,6 +126,7 @@ impl Store {
             webhook_secret_prev_enc: Set(None),
             webhook_secret_rotated_at: Set(None),
             event_seq: Set(0),
+            require_totp: Set(false),
             created_at: Set(at),
             updated_at: Set(at),
         }
@@ -164,6 +169,9 @@ impl Store {
         }
         if let Some(status) = patch.status {
             model.status = Set(status.as_str().into());
+        }
+        if let Some(require) = patch.require_totp {
+            model.require_totp = Set(require);
         }
         model.webhook_url = Set(webhook_url);
         model.updated_at = Set(now());

@@ -15,6 +15,9 @@ pub struct Login {
     pub email: String,
     /// Write-only.
     pub password: String,
+    /// For an account with a second factor: the authenticator's current code, or a recovery code.
+    #[serde(default)]
+    pub code: Option<String>,
 }
 
 impl std::fmt::Debug for Login {
@@ -122,5 +125,44 @@ pub struct ChangePassword {
 impl std::fmt::Debug for ChangePassword {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("ChangePassword(..)")
+    }
+}
+
+/// A second factor being set up: enter the secret (or scan the URL as a QR code) into an
+/// authenticator app, then confirm with its current code.
+#[derive(Serialize, ToSchema)]
+pub struct TotpSetup {
+    /// Base32.
+    pub secret: String,
+    #[schema(example = "otpauth://totp/Switchboard:ann%40example.com?secret=…&issuer=Switchboard")]
+    pub otpauth_url: String,
+}
+
+/// Body of `POST /api/v1/auth/totp/confirm`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmTotp {
+    /// The authenticator's current 6-digit code.
+    #[schema(example = "123456")]
+    pub code: String,
+}
+
+/// The recovery codes: each signs in once in place of an authenticator code. Shown only here.
+#[derive(Serialize, ToSchema)]
+pub struct RecoveryCodes {
+    pub recovery_codes: Vec<String>,
+}
+
+/// Body of `POST /api/v1/auth/totp/disable`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DisableTotp {
+    /// Write-only: the account's password.
+    pub password: String,
+}
+
+impl std::fmt::Debug for DisableTotp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DisableTotp(..)")
     }
 }

@@ -22,11 +22,13 @@ pub struct Tenant {
     pub webhook_url: Option<String>,
     /// When the webhook secret was last rotated.
     pub webhook_secret_rotated_at: Option<DateTime<Utc>>,
+    /// Whether every person of the tenant must use a second factor (TOTP) to sign in.
+    pub require_totp: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 convert!(store::Tenant => Tenant {
-    id, slug, name, status, webhook_url, webhook_secret_rotated_at, created_at, updated_at
+    id, slug, name, status, webhook_url, webhook_secret_rotated_at, require_totp, created_at, updated_at
 });
 
 /// The answer to a creation: the tenant and, this once, its webhook signing secret.
@@ -75,5 +77,9 @@ pub struct TenantPatch {
     /// Only the system administrator may change it.
     #[serde(default)]
     pub status: Option<TenantStatus>,
+    /// `true` makes a second factor a rule for the tenant's people: one without it may only set
+    /// it up (`403 second_factor_enrollment_required` for anything else) until they have.
+    #[serde(default)]
+    pub require_totp: Option<bool>,
 }
-convert!(TenantPatch => store::TenantPatch { name, webhook_url, status });
+convert!(TenantPatch => store::TenantPatch { name, webhook_url, status, require_totp });

@@ -8,7 +8,10 @@ use switchboard_store::accounts::{Identity, SessionOrigin, SignIn};
 
 use super::path_id;
 use crate::AppState;
-use crate::api::auth::{AcceptInvitation, AccessToken, ChangePassword, Login, Me, Session};
+use crate::api::auth::{
+    AcceptInvitation, AccessToken, ChangePassword, ConfirmTotp, DisableTotp, Login, Me, RecoveryCodes, Session,
+    TotpSetup,
+};
 use crate::auth::{Principal, SESSION_COOKIE};
 use crate::body::Json;
 use crate::error::{ApiError, Problem};
@@ -23,7 +26,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(sessions)
         .service(revoke)
         .service(accept_invitation)
-        .service(change_password);
+        .service(change_password)
+        .service(begin_totp)
+        .service(confirm_totp)
+        .service(disable_totp);
 }
 
 fn invalid_credentials() -> ApiError {
@@ -80,7 +86,7 @@ fn session_cookie<'a>(state: &AppState, value: &'a str, max_age: actix_web::cook
 /// password and a disabled account, and costs the same time.
 #[utoipa::path(tag = "auth", request_body = Login,
     responses((status = 200, body = AccessToken, description = "signed in; the session cookie is set too"),
-        (status = 401, body = Problem, description = "invalid_credentials"), (status = 422, body = Problem),
+        (status = 401, body = Problem, description = "invalid_credentials, second_factor_required or second_factor_invalid"), (status = 422, body = Problem),
         (status = 429, body = Problem, description = "too_many_attempts, with Retry-After")))]
 #[post("/api/v1/auth/login")]
 pub async fn login(
@@ -98,18 +104,35 @@ pub async fn login(
         address: client.map(|ip| ip.to_string()),
         address_key: client.map(|ip| switchboard_core::sources::source_key(ip).to_string()),
     };
-    let started =
-        match state.store.sign_in(&body.email, SecretString::from(body.password), origin, state.sign_in).await? {
-            SignIn::Started(s) => s,
-            SignIn::Refused => return Err(invalid_credentials()),
-            SignIn::Throttled(wait) => {
-                return Err(ApiError::rate_limited(
-                    "Too many refused sign-ins for this account or from this address; try again later.",
-                    wait,
-                )
-                .with_code("too_many_attempts"));
-            }
-        };
+    let started = match state
+        .store
+        .sign_in(&body.email, SecretString::from(body.password), body.code.as_deref(), origin, state.sign_in)
+        .await?
+    {
+        SignIn::Started(s) => s,
+        SignIn::Refused => return Err(invalid_credentials()),
+        SignIn::SecondFactorRequired => {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "second_factor_required",
+                "This account uses a second factor: sign in again with `code`, the authenticator's current code or a recovery code.",
+            ));
+        }
+        SignIn::SecondFactorRefused => {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "second_factor_invalid",
+                "The code is not right, or was used already.",
+            ));
+        }
+        SignIn::Throttled(wait) => {
+            return Err(ApiError::rate_limited(
+                "Too many refused sign-ins for this account or from this address; try again later.",
+                wait,
+            )
+            .with_code("too_many_attempts"));
+        }
+    };
     let answer = access_token(&state, &started.identity, started.expires_at)?;
     let max_age = actix_web::cookie::time::Duration::seconds(state.sign_in.session_ttl.as_secs().cast_signed());
     let cookie = session_cookie(&state, started.secret.expose_secret(), max_age);
@@ -227,5 +250,58 @@ pub async fn change_password(
                 message: "is not right".into(),
             }]))
         }
+    }
+}
+
+/// Starts setting up a second factor (TOTP) for the caller: the secret for an authenticator app.
+/// Nothing changes until a code from it is confirmed. An account with one already is `409`.
+#[utoipa::path(tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = TotpSetup), (status = 400, body = Problem, description = "no_session"),
+        (status = 409, body = Problem)))]
+#[post("/api/v1/auth/totp")]
+pub async fn begin_totp(principal: Principal, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let identity = principal.session.ok_or_else(no_session)?;
+    let setup = state.store.begin_totp(identity.account_id).await?;
+    Ok(HttpResponse::Ok().json(TotpSetup {
+        secret: setup.secret.expose_secret().to_owned(),
+        otpauth_url: setup.otpauth_url.expose_secret().to_owned(),
+    }))
+}
+
+/// Turns the second factor on with the authenticator's current code; answers ten recovery codes,
+/// shown only here. From now on signing in needs a code.
+#[utoipa::path(tag = "auth", security(("bearer" = [])), request_body = ConfirmTotp,
+    responses((status = 200, body = RecoveryCodes), (status = 400, body = Problem, description = "no_session"),
+        (status = 422, body = Problem, description = "a wrong code, or no_totp_setup")))]
+#[post("/api/v1/auth/totp/confirm")]
+pub async fn confirm_totp(
+    principal: Principal,
+    state: web::Data<AppState>,
+    Json(body): Json<ConfirmTotp>,
+) -> Result<HttpResponse, ApiError> {
+    let identity = principal.session.ok_or_else(no_session)?;
+    let codes = state.store.confirm_totp(identity.account_id, &body.code).await?;
+    Ok(HttpResponse::Ok()
+        .json(RecoveryCodes { recovery_codes: codes.iter().map(|c| c.expose_secret().to_owned()).collect() }))
+}
+
+/// Turns the second factor off, given the password; refused while the tenant requires one.
+#[utoipa::path(tag = "auth", security(("bearer" = [])), request_body = DisableTotp,
+    responses((status = 204), (status = 400, body = Problem, description = "no_session"),
+        (status = 422, body = Problem, description = "a wrong password, or second_factor_required by the tenant")))]
+#[post("/api/v1/auth/totp/disable")]
+pub async fn disable_totp(
+    principal: Principal,
+    state: web::Data<AppState>,
+    Json(body): Json<DisableTotp>,
+) -> Result<HttpResponse, ApiError> {
+    let identity = principal.session.ok_or_else(no_session)?;
+    if state.store.disable_totp(identity.account_id, SecretString::from(body.password)).await? {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(ApiError::invalid(vec![switchboard_core::FieldError {
+            field: "password".into(),
+            message: "is not right".into(),
+        }]))
     }
 }

@@ -17,6 +17,10 @@ pub struct Model {
     pub disabled_at: Option<DateTimeUtc>,
     pub invite_hash: Option<String>,
     pub invite_expires_at: Option<DateTimeUtc>,
+    pub totp_secret_enc: Option<String>,
+    pub totp_pending_enc: Option<String>,
+    pub totp_last_step: Option<i64>,
+    pub recovery_codes: Option<Json>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

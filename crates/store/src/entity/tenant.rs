@@ -15,6 +15,7 @@ pub struct Model {
     pub webhook_secret_prev_enc: Option<String>,
     pub webhook_secret_rotated_at: Option<DateTimeUtc>,
     pub event_seq: i64,
+    pub require_totp: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }
