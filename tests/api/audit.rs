@@ -1,5 +1,6 @@
-//! The audit log: every write made with a credential, with who, which credential and what
-//! changed (secrets redacted); readable by the tenant's admins, and by operators for all tenants.
+//! The audit log: every write made with a credential, and every sign-in and accepted invitation,
+//! with who, which credential and what changed (secrets redacted); readable by the tenant's admins,
+//! and by operators for all tenants.
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -66,12 +67,16 @@ async fn an_admin_is_invited_signs_in_and_every_step_is_audited(app: TestApp) {
         ("POST", "/api/v1/tenants/{tenant}/extensions", &format!("key:{key_id}")),
         ("POST", "/api/v1/tenants/{tenant}/api-keys", account.as_str()),
         ("POST", "/api/v1/tenants/{tenant}/providers", account.as_str()),
+        ("POST", "/api/v1/auth/login", account.as_str()),
+        ("POST", "/api/v1/auth/invitations/accept", account.as_str()),
         ("POST", "/api/v1/tenants/{tenant}/users", "cli:test"),
         ("POST", "/api/v1/tenants", "cli:test"),
     ];
     let want: Vec<(String, String, String)> =
         want.iter().map(|(m, r, a)| ((*m).to_owned(), (*r).to_owned(), (*a).to_owned())).collect();
-    assert_eq!(steps, want, "newest first, refused writes and sign-in left out: {}", log.text);
+    assert_eq!(steps, want, "newest first, refused writes left out: {}", log.text);
+    assert_eq!(entries[4]["credential"], format!("session:{session}"), "the sign-in names the session it started");
+    assert_eq!(entries[4]["changes"], serde_json::Value::Null, "nothing of the password");
     assert_eq!(entries[0]["credential"], format!("session:{session}"));
     assert_eq!(entries[0]["status"], 204);
     assert_eq!(entries[0]["address"], "127.0.0.1");
@@ -88,7 +93,7 @@ async fn an_admin_is_invited_signs_in_and_every_step_is_audited(app: TestApp) {
     // Operators read every tenant's log; a tenant admin reads only its own.
     assert_eq!(app.get("/api/v1/audit", &ann).await.status, StatusCode::FORBIDDEN);
     let all = app.get("/api/v1/audit", &app.system).await;
-    assert_eq!(all.json["items"].as_array().unwrap().len(), 6, "{}", all.text);
+    assert_eq!(all.json["items"].as_array().unwrap().len(), 8, "{}", all.text);
     app.tenant("other").await;
     assert_eq!(app.get("/api/v1/tenants/acme/audit", &app.admin("other")).await.status, StatusCode::NOT_FOUND);
 }

@@ -2,8 +2,9 @@
 //! credential — who, with which credential, from where, the route, its answer, and the body with
 //! every secret redacted.
 //!
-//! Sends are not recorded here: each text is its own durable record, with its sender. Signing in,
-//! accepting an invitation and renewing an access token are not writes by a credential.
+//! Sends are not recorded here: each text is its own durable record, with its sender. Signing in
+//! and accepting an invitation carry no credential yet; their handlers record them
+//! ([`record_own`]). Renewing an access token changes nothing.
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -16,6 +17,32 @@ use switchboard_store::audit::NewAuditEntry;
 use crate::AppState;
 use crate::auth::Principal;
 use crate::error::ApiError;
+
+/// Records a person's own step that no credential made (signing in, accepting an invitation).
+pub async fn record_own(
+    state: &AppState,
+    req: &actix_web::HttpRequest,
+    account: uuid::Uuid,
+    session: Option<uuid::Uuid>,
+    tenant: Option<uuid::Uuid>,
+    status: u16,
+) {
+    let entry = NewAuditEntry {
+        tenant_slug: None,
+        tenant_id: tenant,
+        actor: format!("account:{account}"),
+        credential: session.map(|s| format!("session:{s}")),
+        address: state.clients.of(req).map(|ip| ip.to_string()),
+        method: req.method().to_string(),
+        route: req.match_pattern().unwrap_or_default(),
+        path: req.path().to_owned(),
+        status,
+        changes: None,
+    };
+    if let Err(e) = state.store.record_audit(entry).await {
+        tracing::error!(error = %e, "a sign-in could not be recorded in the audit log");
+    }
+}
 
 /// Who made a request, as the audit log names them.
 #[derive(Debug, Clone)]
@@ -114,6 +141,7 @@ pub async fn record(
         if let Some(state) = request.app_data::<web::Data<AppState>>() {
             let entry = NewAuditEntry {
                 tenant_slug,
+                tenant_id: None,
                 actor: actor.who,
                 credential: actor.credential,
                 address: state.clients.of(request).map(|ip| ip.to_string()),

@@ -13,6 +13,8 @@ use crate::{Store, StoreError, new_id, now};
 pub struct NewAuditEntry {
     /// The tenant's slug, as the path (or the created tenant) named it.
     pub tenant_slug: Option<String>,
+    /// The tenant's id, where the request named none (signing in).
+    pub tenant_id: Option<Uuid>,
     /// `account:<id>`, `key:<id>` or `cli:<subject>`.
     pub actor: String,
     /// `session:<id>` or `key:<id>`; none for a CLI token.
@@ -55,20 +57,25 @@ fn clip(s: String, max: usize) -> String {
 }
 
 impl Store {
-    /// Records a write; the tenant is looked up by its slug (none if it no longer exists).
+    /// Records a write; the tenant is looked up by its slug, or its slug by its id (none if it no
+    /// longer exists).
     pub async fn record_audit(&self, e: NewAuditEntry) -> Result<(), StoreError> {
-        let tenant_id = match &e.tenant_slug {
-            Some(slug) => tenant::Entity::find()
-                .filter(tenant::Column::Slug.eq(slug.as_str()))
-                .one(self.db())
-                .await?
-                .map(|t| t.id),
-            None => None,
+        let (tenant_id, tenant_slug) = match (&e.tenant_slug, e.tenant_id) {
+            (Some(slug), _) => {
+                let found =
+                    tenant::Entity::find().filter(tenant::Column::Slug.eq(slug.as_str())).one(self.db()).await?;
+                (found.map(|t| t.id), e.tenant_slug.clone())
+            }
+            (None, Some(id)) => match tenant::Entity::find_by_id(id).one(self.db()).await? {
+                Some(t) => (Some(t.id), Some(t.slug)),
+                None => (None, None),
+            },
+            (None, None) => (None, None),
         };
         audit_entry::ActiveModel {
             id: Set(new_id()),
             tenant_id: Set(tenant_id),
-            tenant_slug: Set(e.tenant_slug.map(|s| clip(s, 63))),
+            tenant_slug: Set(tenant_slug.map(|s| clip(s, 63))),
             at: Set(now()),
             actor: Set(clip(e.actor, 100)),
             credential: Set(e.credential.map(|c| clip(c, 60))),

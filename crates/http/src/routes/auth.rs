@@ -134,6 +134,9 @@ pub async fn login(
         }
     };
     let answer = access_token(&state, &started.identity, started.expires_at)?;
+    let identity = &started.identity;
+    let tenant = identity.tenant.as_ref().map(|(id, _)| *id);
+    crate::audit::record_own(&state, &req, identity.account_id, Some(identity.session_id), tenant, 200).await;
     let max_age = actix_web::cookie::time::Duration::seconds(state.sign_in.session_ttl.as_secs().cast_signed());
     let cookie = session_cookie(&state, started.secret.expose_secret(), max_age);
     Ok(HttpResponse::Ok().cookie(cookie).json(answer))
@@ -209,6 +212,7 @@ pub async fn revoke(
     responses((status = 204), (status = 404, body = Problem), (status = 422, body = Problem)))]
 #[post("/api/v1/auth/invitations/accept")]
 pub async fn accept_invitation(
+    req: HttpRequest,
     state: web::Data<AppState>,
     Json(body): Json<AcceptInvitation>,
 ) -> Result<HttpResponse, ApiError> {
@@ -218,7 +222,11 @@ pub async fn accept_invitation(
             "not_found",
             "No such invitation: it was used, replaced or has expired. Ask your admin for a new one.",
         )),
-        other => other.map(|_| HttpResponse::NoContent().finish()).map_err(ApiError::from),
+        Err(e) => Err(e.into()),
+        Ok(account) => {
+            crate::audit::record_own(&state, &req, account.id, None, account.tenant_id, 204).await;
+            Ok(HttpResponse::NoContent().finish())
+        }
     }
 }
 
