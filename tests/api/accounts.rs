@@ -553,3 +553,74 @@ async fn a_second_factor_is_set_up_used_once_per_code_and_required_by_a_tenant(a
     );
     assert_eq!(login(&app, "ann@example.com", PASSWORD).await.status, StatusCode::OK);
 }
+
+#[suite_test]
+async fn operators_invite_operators_and_no_tenant_reaches_them(app: TestApp) {
+    app.tenant("acme").await;
+    let tenant_user = app
+        .post(
+            "/api/v1/tenants/acme/users",
+            &app.admin("acme"),
+            json!({"email": "t@example.com", "name": "T", "role": "tenant_admin"}),
+        )
+        .await
+        .expect(StatusCode::CREATED)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let op = json!({"email": "op2@example.com", "name": "Second operator", "role": "system"});
+    for token in [app.admin("acme"), app.token(Role::Extension, Some("acme"), Some("101"))] {
+        assert_eq!(app.post("/api/v1/operators", &token, op.clone()).await.status, StatusCode::FORBIDDEN);
+        assert_eq!(app.get("/api/v1/operators", &token).await.status, StatusCode::FORBIDDEN);
+    }
+    let wrong_role = app
+        .post("/api/v1/operators", &app.system, json!({"email": "x@example.com", "name": "X", "role": "tenant_admin"}))
+        .await;
+    assert_eq!(wrong_role.json["errors"][0]["field"], "role", "{}", wrong_role.text);
+
+    let invited = app.post("/api/v1/operators", &app.system, op).await;
+    let invited = invited.expect(StatusCode::CREATED).clone();
+    let token = invited["invitation"]["token"].as_str().unwrap();
+    let accepted = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/invitations/accept",
+            None,
+            Some(json!({"token": token, "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(accepted.status, StatusCode::NO_CONTENT);
+    let op2 = token_of(&login(&app, "op2@example.com", PASSWORD).await);
+    assert_eq!(app.get("/api/v1/tenants", &op2).await.status, StatusCode::OK);
+    let listed = app.get("/api/v1/operators", &op2).await;
+    assert_eq!(
+        listed.json["items"].as_array().unwrap().len(),
+        1,
+        "a tenant's users are not operators: {}",
+        listed.text
+    );
+    assert_eq!(listed.json["items"][0]["status"], "active");
+    assert_eq!(app.get(&format!("/api/v1/operators/{tenant_user}"), &op2).await.status, StatusCode::NOT_FOUND);
+
+    // An operator disabled by another is shut out at once.
+    let op3 = app
+        .post("/api/v1/operators", &op2, json!({"email": "op3@example.com", "name": "Third", "role": "system"}))
+        .await;
+    let op3 = op3.expect(StatusCode::CREATED).clone();
+    let op3_id = op3["id"].as_str().unwrap();
+    let op3_invite = op3["invitation"]["token"].as_str().unwrap();
+    app.call(
+        Method::POST,
+        "/api/v1/auth/invitations/accept",
+        None,
+        Some(json!({"token": op3_invite, "password": PASSWORD})),
+    )
+    .await;
+    let op3_token = token_of(&login(&app, "op3@example.com", PASSWORD).await);
+    assert_eq!(app.get("/api/v1/tenants", &op3_token).await.status, StatusCode::OK);
+    let off = app.patch(&format!("/api/v1/operators/{op3_id}"), &op2, json!({"disabled": true})).await;
+    assert_eq!(off.expect(StatusCode::OK)["status"], "disabled");
+    assert_eq!(app.get("/api/v1/tenants", &op3_token).await.status, StatusCode::UNAUTHORIZED);
+    let audit = app.get("/api/v1/audit", &op2).await;
+    assert!(audit.text.contains("/api/v1/operators/{id}"), "operators' writes are audited: {}", audit.text);
+}

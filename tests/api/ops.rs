@@ -81,6 +81,9 @@ async fn health_metrics_openapi_and_docs_need_no_token(app: TestApp) {
         ("/api/v1/tenants/{tenant}/audit", &["get"][..]),
         ("/api/v1/audit", &["get"][..]),
         ("/api/v1/auth/totp", &["post"][..]),
+        ("/api/v1/operators", &["get", "post"][..]),
+        ("/api/v1/operators/{id}", &["delete", "get", "patch"][..]),
+        ("/api/v1/operators/{id}/invitation", &["post"][..]),
         ("/api/v1/auth/totp/confirm", &["post"][..]),
         ("/api/v1/auth/totp/disable", &["post"][..]),
     ];

@@ -129,7 +129,11 @@ fn insufficient_scope(detail: &str) -> ApiError {
 /// Whether a key with `scopes` may call `method` on the route `pattern`.
 fn key_may(scopes: &[Scope], method: &actix_web::http::Method, pattern: &str) -> Result<(), ApiError> {
     use actix_web::http::Method;
-    if pattern.starts_with("/api/v1/auth/") || pattern.contains("/users") || pattern.contains("/api-keys") {
+    if pattern.starts_with("/api/v1/auth/")
+        || pattern.starts_with("/api/v1/operators")
+        || pattern.contains("/users")
+        || pattern.contains("/api-keys")
+    {
         return Err(insufficient_scope("An API key cannot manage people, sessions or API keys; sign in to do that."));
     }
     let reads = matches!(*method, Method::GET | Method::HEAD);

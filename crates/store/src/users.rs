@@ -18,7 +18,25 @@ use crate::entity::{account, account_session, extension};
 use crate::page::{self, Page, PageRequest};
 use crate::{Store, StoreError, now};
 
-/// A user a tenant admin invites.
+/// Whose people: a tenant's, or the operators (who belong to no tenant).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum People {
+    Tenant(Uuid),
+    Operators,
+}
+
+impl People {
+    fn condition(self) -> sea_orm::Condition {
+        match self {
+            Self::Tenant(t) => sea_orm::Condition::all().add(account::Column::TenantId.eq(t)),
+            Self::Operators => sea_orm::Condition::all()
+                .add(account::Column::TenantId.is_null())
+                .add(account::Column::Role.eq(Role::System.as_str())),
+        }
+    }
+}
+
+/// A user a tenant admin (or an operator) invites.
 #[derive(Debug, Clone)]
 pub struct NewUser {
     pub email: String,
@@ -52,18 +70,21 @@ fn invitation() -> (Invitation, String) {
 }
 
 impl Store {
-    /// Invites a user to `tenant`: the account exists at once but cannot sign in until the
-    /// invitation's token is used to choose a password.
-    pub async fn invite_user(&self, tenant: Uuid, new: NewUser) -> Result<(Account, Invitation), StoreError> {
-        if new.role == Role::System {
-            return Err(StoreError::invalid("role", "must be tenant_admin or extension"));
-        }
+    /// Invites a user to a tenant, or an operator: the account exists at once but cannot sign in
+    /// until the invitation's token is used to choose a password.
+    pub async fn invite_user(&self, people: People, new: NewUser) -> Result<(Account, Invitation), StoreError> {
+        let tenant_id = match people {
+            People::Tenant(t) if new.role != Role::System => Some(t),
+            People::Tenant(_) => return Err(StoreError::invalid("role", "must be tenant_admin or extension")),
+            People::Operators if new.role == Role::System => None,
+            People::Operators => return Err(StoreError::invalid("role", "must be system")),
+        };
         let (invite, hash) = invitation();
         let account = NewAccount {
             email: new.email,
             name: new.name,
             role: new.role,
-            tenant_id: Some(tenant),
+            tenant_id,
             extension: new.extension,
             password: None,
         };
@@ -71,12 +92,8 @@ impl Store {
         Ok((created, invite))
     }
 
-    async fn user_model(&self, tenant: Uuid, id: Uuid) -> Result<account::Model, StoreError> {
-        account::Entity::find_by_id(id)
-            .filter(account::Column::TenantId.eq(tenant))
-            .one(self.db())
-            .await?
-            .ok_or(StoreError::NotFound)
+    async fn user_model(&self, people: People, id: Uuid) -> Result<account::Model, StoreError> {
+        account::Entity::find_by_id(id).filter(people.condition()).one(self.db()).await?.ok_or(StoreError::NotFound)
     }
 
     async fn user_records(&self, models: Vec<account::Model>) -> Result<Vec<Account>, StoreError> {
@@ -106,33 +123,30 @@ impl Store {
     }
 
     /// The tenant's users, oldest first.
-    pub async fn list_users(&self, tenant: Uuid, req: PageRequest) -> Result<Page<Account>, StoreError> {
-        let select = account::Entity::find().filter(account::Column::TenantId.eq(tenant));
+    pub async fn list_users(&self, people: People, req: PageRequest) -> Result<Page<Account>, StoreError> {
+        let select = account::Entity::find().filter(people.condition());
         let page = page::fetch(self.db(), select, account::Column::Id, |m| m.id, req, false).await?;
         let items = self.user_records(page.items).await?;
         Ok(Page { items, next_cursor: page.next_cursor })
     }
 
     /// One of the tenant's users.
-    pub async fn get_user(&self, tenant: Uuid, id: Uuid) -> Result<Account, StoreError> {
-        let model = self.user_model(tenant, id).await?;
+    pub async fn get_user(&self, people: People, id: Uuid) -> Result<Account, StoreError> {
+        let model = self.user_model(people, id).await?;
         self.user_record(model).await
     }
 
     /// Renames, disables or enables a user. Disabling revokes every session of the user, so
     /// enabling again does not bring an old session back.
-    pub async fn update_user(&self, tenant: Uuid, id: Uuid, patch: UserPatch) -> Result<Account, StoreError> {
+    pub async fn update_user(&self, people: People, id: Uuid, patch: UserPatch) -> Result<Account, StoreError> {
         let mut errors = FieldErrors::new();
         if let Some(name) = &patch.name {
             text(&mut errors, "name", name, 100);
         }
         errors.finish().map_err(StoreError::Invalid)?;
         let txn = self.write_txn().await?;
-        let current = account::Entity::find_by_id(id)
-            .filter(account::Column::TenantId.eq(tenant))
-            .one(&txn)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let current =
+            account::Entity::find_by_id(id).filter(people.condition()).one(&txn).await?.ok_or(StoreError::NotFound)?;
         let at = now();
         let was_disabled = current.disabled_at.is_some();
         let mut row = current.into_active_model();
@@ -154,10 +168,10 @@ impl Store {
     }
 
     /// Deletes a user and every session of theirs.
-    pub async fn delete_user(&self, tenant: Uuid, id: Uuid) -> Result<(), StoreError> {
+    pub async fn delete_user(&self, people: People, id: Uuid) -> Result<(), StoreError> {
         let done = account::Entity::delete_many()
             .filter(account::Column::Id.eq(id))
-            .filter(account::Column::TenantId.eq(tenant))
+            .filter(people.condition())
             .exec(self.db())
             .await?;
         if done.rows_affected == 0 {
@@ -168,8 +182,8 @@ impl Store {
 
     /// Replaces a user's invitation with a new one (the old token stops working); for a user who
     /// has not accepted yet, or who forgot their password.
-    pub async fn reinvite_user(&self, tenant: Uuid, id: Uuid) -> Result<(Account, Invitation), StoreError> {
-        let current = self.user_model(tenant, id).await?;
+    pub async fn reinvite_user(&self, people: People, id: Uuid) -> Result<(Account, Invitation), StoreError> {
+        let current = self.user_model(people, id).await?;
         let (invite, hash) = invitation();
         let mut row = current.into_active_model();
         row.invite_hash = Set(Some(hash));

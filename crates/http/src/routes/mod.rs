@@ -11,6 +11,7 @@ pub mod ingress;
 pub mod media;
 pub mod messages;
 pub mod numbers;
+pub mod operators;
 pub mod ops;
 pub mod policies;
 pub mod prefixes;
@@ -81,6 +82,7 @@ impl ForEachResource for Routed<'_> {
 pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
     auth::configure(cfg);
     audit::configure(cfg);
+    operators::configure(cfg);
     tenants::configure(cfg);
     admin_resources(&mut Routed(cfg));
     messages::configure(cfg);

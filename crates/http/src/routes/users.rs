@@ -2,6 +2,7 @@
 
 use actix_web::{HttpResponse, post, web};
 use switchboard_store::PageRequest;
+use switchboard_store::users::People;
 use uuid::Uuid;
 
 use super::path_id;
@@ -34,23 +35,23 @@ impl Resource for Users {
     type Item = User;
 
     async fn create(state: &AppState, tenant: Uuid, new: NewUser) -> Result<User, ApiError> {
-        Ok(User::invited(state.store.invite_user(tenant, new.into()).await?))
+        Ok(User::invited(state.store.invite_user(People::Tenant(tenant), new.into()).await?))
     }
 
     async fn list(state: &AppState, tenant: Uuid, page: PageRequest) -> Result<Page<User>, ApiError> {
-        Ok(state.store.list_users(tenant, page).await?.into())
+        Ok(state.store.list_users(People::Tenant(tenant), page).await?.into())
     }
 
     async fn get(state: &AppState, tenant: Uuid, key: Uuid) -> Result<User, ApiError> {
-        Ok(state.store.get_user(tenant, key).await?.into())
+        Ok(state.store.get_user(People::Tenant(tenant), key).await?.into())
     }
 
     async fn update(state: &AppState, tenant: Uuid, key: Uuid, patch: UserPatch) -> Result<User, ApiError> {
-        Ok(state.store.update_user(tenant, key, patch.into()).await?.into())
+        Ok(state.store.update_user(People::Tenant(tenant), key, patch.into()).await?.into())
     }
 
     async fn delete(state: &AppState, tenant: Uuid, key: Uuid) -> Result<(), ApiError> {
-        Ok(state.store.delete_user(tenant, key).await?)
+        Ok(state.store.delete_user(People::Tenant(tenant), key).await?)
     }
 }
 
@@ -64,6 +65,6 @@ pub async fn reinvite(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let invited = state.store.reinvite_user(scope.tenant.id, path_id(&path.1)?).await?;
+    let invited = state.store.reinvite_user(People::Tenant(scope.tenant.id), path_id(&path.1)?).await?;
     Ok(HttpResponse::Ok().json(User::invited(invited)))
 }
