@@ -16,6 +16,7 @@ use switchboard_store::audit::NewAuditEntry;
 
 use crate::AppState;
 use crate::auth::Principal;
+use crate::body::MAX_BODY;
 use crate::error::ApiError;
 
 /// Records a person's own step that no credential made (signing in, accepting an invitation).
@@ -64,9 +65,6 @@ impl Actor {
         }
     }
 }
-
-/// The API's body limit: the audit reads no more than a handler would take.
-const BODY_LIMIT: usize = 256 * 1024;
 
 /// Routes whose writes are not recorded (see the module's comment).
 fn unrecorded(route: &str) -> bool {
@@ -119,8 +117,8 @@ pub async fn record(
         let Ok(chunk) = chunk else {
             return Ok(req.error_response(ApiError::malformed("The body could not be read.")).map_into_right_body());
         };
-        if body.len() + chunk.len() > BODY_LIMIT {
-            return Ok(req.error_response(ApiError::too_large(BODY_LIMIT)).map_into_right_body());
+        if body.len() + chunk.len() > MAX_BODY {
+            return Ok(req.error_response(ApiError::too_large(MAX_BODY)).map_into_right_body());
         }
         body.extend_from_slice(&chunk);
     }

@@ -19,12 +19,12 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set};
 use secrecy::{ExposeSecret, SecretString};
-use sha2::{Digest, Sha256};
 use switchboard_core::identity::{check_password, normalize_email};
 use switchboard_core::validation::text;
 use switchboard_core::{FieldErrors, Role};
 use uuid::Uuid;
 
+use crate::crypto::sha256_hex;
 use crate::entity::{account, account_session, extension, sign_in_failure, tenant};
 use crate::error::OnUnique;
 use crate::second_factor::Checked;
@@ -217,11 +217,6 @@ pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + '
         .map_err(|e| StoreError::Internal(sea_orm::DbErr::Custom(format!("password task failed: {e}"))))
 }
 
-pub(crate) fn secret_hash(secret: &str) -> String {
-    let digest = Sha256::digest(secret.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// 256 random bits, URL-safe, after `prefix`.
 pub(crate) fn new_secret_with(prefix: &str) -> String {
     use base64::Engine as _;
@@ -332,9 +327,9 @@ impl Store {
         throttle: Throttle,
     ) -> Result<SignIn, StoreError> {
         let typed = email.trim().to_lowercase();
-        let mut keys = vec![(FAILURE_ACCOUNT, secret_hash(&typed), throttle.per_account)];
+        let mut keys = vec![(FAILURE_ACCOUNT, sha256_hex(&typed), throttle.per_account)];
         if let Some(address) = &origin.address_key {
-            keys.push((FAILURE_ADDRESS, secret_hash(address), throttle.per_address));
+            keys.push((FAILURE_ADDRESS, sha256_hex(address), throttle.per_address));
         }
         let window = Duration::from_std(throttle.window).unwrap_or(Duration::minutes(15));
         let since = now() - window;
@@ -382,7 +377,7 @@ impl Store {
         let session = account_session::ActiveModel {
             id: Set(new_id()),
             account_id: Set(account.id),
-            secret_hash: Set(secret_hash(&secret)),
+            secret_hash: Set(sha256_hex(&secret)),
             user_agent: Set(clip(origin.user_agent, 200)),
             address: Set(clip(origin.address, 64)),
             created_at: Set(at),
@@ -422,7 +417,7 @@ impl Store {
             return Ok(None);
         }
         let found = account_session::Entity::find()
-            .filter(account_session::Column::SecretHash.eq(secret_hash(secret)))
+            .filter(account_session::Column::SecretHash.eq(sha256_hex(secret)))
             .one(self.db())
             .await?;
         self.live(found).await
@@ -564,7 +559,7 @@ mod tests {
         let s = new_secret();
         assert!(s.starts_with(SESSION_SECRET_PREFIX));
         assert_eq!(s.len(), SESSION_SECRET_PREFIX.len() + 43);
-        let h = secret_hash(&s);
+        let h = sha256_hex(&s);
         assert_eq!(h.len(), 64);
         assert!(!h.contains(&s[4..]));
         assert_ne!(new_secret(), s);

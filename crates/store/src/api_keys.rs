@@ -10,7 +10,8 @@ use switchboard_core::validation::text;
 use switchboard_core::{FieldErrors, Scope};
 use uuid::Uuid;
 
-use crate::accounts::{new_secret_with, secret_hash};
+use crate::accounts::new_secret_with;
+use crate::crypto::sha256_hex;
 use crate::entity::{api_key, tenant};
 use crate::page::{self, Page, PageRequest};
 use crate::{Store, StoreError, new_id, now};
@@ -101,7 +102,7 @@ impl Store {
             tenant_id: Set(tenant),
             name: Set(new.name.trim().to_owned()),
             prefix: Set(key.chars().take(SHOWN).collect()),
-            secret_hash: Set(secret_hash(&key)),
+            secret_hash: Set(sha256_hex(&key)),
             scopes: Set(scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",")),
             created_at: Set(at),
             updated_at: Set(at),
@@ -172,7 +173,7 @@ impl Store {
             return Ok(None);
         }
         let Some(found) =
-            api_key::Entity::find().filter(api_key::Column::SecretHash.eq(secret_hash(key))).one(self.db()).await?
+            api_key::Entity::find().filter(api_key::Column::SecretHash.eq(sha256_hex(key))).one(self.db()).await?
         else {
             return Ok(None);
         };

@@ -6,6 +6,7 @@ use aes_gcm::{Aes256Gcm, Key, Nonce};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use secrecy::SecretString;
+use sha2::{Digest, Sha256};
 
 /// Length of the master key in bytes.
 pub const MASTER_KEY_LEN: usize = 32;
@@ -60,6 +61,12 @@ impl SecretCipher {
             .map_err(|_| OpenError)?;
         String::from_utf8(plain).map(SecretString::from).map_err(|_| OpenError)
     }
+}
+
+/// The SHA-256 of `text`, as 64 lower-case hex digits: how the store keeps what it must recognise
+/// but never show (session secrets, invitation tokens, API keys) and compares requests.
+pub(crate) fn sha256_hex(text: &str) -> String {
+    Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

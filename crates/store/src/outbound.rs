@@ -4,7 +4,6 @@
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use switchboard_core::status::{Direction, MessageStatus, Origin};
 use switchboard_core::validation::web_url;
 use switchboard_core::{E164, FieldErrors, segments};
@@ -55,8 +54,7 @@ fn refused(code: &'static str, detail: impl Into<String>) -> StoreError {
 }
 
 fn request_hash(from: &str, to: &str, body: Option<&str>, media: &[String]) -> String {
-    let canonical = json!([from, to, body, media]).to_string();
-    Sha256::digest(canonical.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    crate::crypto::sha256_hex(&json!([from, to, body, media]).to_string())
 }
 
 /// True when `remote` opted out of `number` (or of every number of the tenant).

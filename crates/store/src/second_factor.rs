@@ -8,7 +8,8 @@ use secrecy::{ExposeSecret, SecretString};
 use totp_rs::{Algorithm, Builder, Totp};
 use uuid::Uuid;
 
-use crate::accounts::{blocking, password_matches, secret_hash};
+use crate::accounts::{blocking, password_matches};
+use crate::crypto::sha256_hex;
 use crate::entity::{account, tenant};
 use crate::{Store, StoreError, now};
 
@@ -105,7 +106,7 @@ impl Store {
         }
         let hashes: Vec<String> =
             m.recovery_codes.clone().and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default();
-        let wanted = secret_hash(&normalized(code));
+        let wanted = sha256_hex(&normalized(code));
         if hashes.contains(&wanted) {
             return Ok(Checked::Recovery(hashes.into_iter().filter(|h| *h != wanted).collect()));
         }
@@ -164,7 +165,7 @@ impl Store {
             return Err(StoreError::invalid("code", "is not the authenticator's current code"));
         };
         let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| recovery_code()).collect();
-        let hashes: Vec<String> = codes.iter().map(|c| secret_hash(&normalized(c))).collect();
+        let hashes: Vec<String> = codes.iter().map(|c| sha256_hex(&normalized(c))).collect();
         let secret = self.open_secret(m.totp_pending_enc.as_deref().unwrap_or_default(), &aad(account_id, true))?;
         let mut row = m.into_active_model();
         row.totp_secret_enc = Set(Some(self.cipher().seal(secret.expose_secret(), &aad(account_id, false))));

@@ -12,8 +12,9 @@ use uuid::Uuid;
 
 use crate::accounts::{
     Account, INVITATION_PREFIX, INVITATION_TTL, Invitation, NewAccount, account_record, blocking, hash_password,
-    new_secret_with, password_matches, secret_hash,
+    new_secret_with, password_matches,
 };
+use crate::crypto::sha256_hex;
 use crate::entity::{account, account_session, extension};
 use crate::page::{self, Page, PageRequest};
 use crate::{Store, StoreError, now};
@@ -65,7 +66,7 @@ pub enum PasswordChange {
 
 fn invitation() -> (Invitation, String) {
     let token = new_secret_with(INVITATION_PREFIX);
-    let hash = secret_hash(&token);
+    let hash = sha256_hex(&token);
     (Invitation { token: SecretString::from(token), expires_at: now() + INVITATION_TTL }, hash)
 }
 
@@ -200,7 +201,7 @@ impl Store {
             return Err(StoreError::NotFound);
         }
         let found = account::Entity::find()
-            .filter(account::Column::InviteHash.eq(secret_hash(token)))
+            .filter(account::Column::InviteHash.eq(sha256_hex(token)))
             .one(self.db())
             .await?
             .filter(|a| a.disabled_at.is_none() && a.invite_expires_at.is_some_and(|e| e > Utc::now()))
@@ -222,7 +223,7 @@ impl Store {
             )
             .col_expr(account::Column::UpdatedAt, sea_orm::sea_query::Expr::value(at))
             .filter(account::Column::Id.eq(found.id))
-            .filter(account::Column::InviteHash.eq(secret_hash(token)))
+            .filter(account::Column::InviteHash.eq(sha256_hex(token)))
             .exec(&txn)
             .await?;
         if done.rows_affected == 0 {
