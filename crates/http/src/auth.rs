@@ -181,7 +181,7 @@ fn session_ended() -> ApiError {
 }
 
 /// Claims that speak for a live session's account as it stands now.
-fn session_claims(identity: &Identity, exp: u64, iat: Option<u64>) -> Claims {
+pub(crate) fn session_claims(identity: &Identity, exp: u64, iat: Option<u64>) -> Claims {
     Claims {
         sub: identity.account_id.to_string(),
         role: identity.role,

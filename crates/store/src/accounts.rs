@@ -122,6 +122,8 @@ pub struct Identity {
     pub extension: Option<String>,
     /// The tenant requires a second factor and this account has none yet: it may only set one up.
     pub must_set_up_second_factor: bool,
+    /// When the session ends, and with it every renewal.
+    pub session_expires_at: DateTime<Utc>,
 }
 
 /// Where a session was started from, as the request said.
@@ -163,7 +165,6 @@ pub enum SignIn {
 pub struct StartedSession {
     pub secret: SecretString,
     pub identity: Identity,
-    pub expires_at: DateTime<Utc>,
 }
 
 impl std::fmt::Debug for StartedSession {
@@ -388,7 +389,7 @@ impl Store {
         .insert(self.db())
         .await?;
         let identity = self.identity_of(&session, account).await?.ok_or(StoreError::NotFound)?;
-        Ok(SignIn::Started(StartedSession { secret: SecretString::from(secret), identity, expires_at }))
+        Ok(SignIn::Started(StartedSession { secret: SecretString::from(secret), identity }))
     }
 
     /// Records a refused sign-in under each key, and forgets every failure older than the window,
@@ -485,6 +486,7 @@ impl Store {
             tenant,
             extension,
             must_set_up_second_factor,
+            session_expires_at: session.expires_at,
         }))
     }
 

@@ -12,7 +12,7 @@ use crate::api::auth::{
     AcceptInvitation, AccessToken, ChangePassword, ConfirmTotp, DisableTotp, Login, Me, RecoveryCodes, Session,
     TotpSetup,
 };
-use crate::auth::{Principal, SESSION_COOKIE};
+use crate::auth::{Principal, SESSION_COOKIE, session_claims};
 use crate::body::Json;
 use crate::error::{ApiError, Problem};
 
@@ -44,29 +44,16 @@ fn no_session() -> ApiError {
     )
 }
 
-fn access_token(
-    state: &AppState,
-    identity: &Identity,
-    session_expires_at: chrono::DateTime<chrono::Utc>,
-) -> Result<AccessToken, ApiError> {
+fn access_token(state: &AppState, identity: &Identity) -> Result<AccessToken, ApiError> {
     let now = chrono::Utc::now().timestamp().max(0).cast_unsigned();
-    let claims = crate::Claims {
-        sub: identity.account_id.to_string(),
-        role: identity.role,
-        tenant: identity.tenant.as_ref().map(|(_, slug)| slug.clone()),
-        ext: identity.extension.clone(),
-        exp: now + ACCESS_TOKEN_TTL.as_secs(),
-        iat: Some(now),
-        sid: Some(identity.session_id),
-        tid: identity.tenant.as_ref().map(|(id, _)| *id),
-    };
+    let claims = session_claims(identity, now + ACCESS_TOKEN_TTL.as_secs(), Some(now));
     let token = state.jwt.sign(&claims).map_err(|_| ApiError::internal())?;
     Ok(AccessToken {
         access_token: token,
         token_type: "Bearer",
         expires_in: ACCESS_TOKEN_TTL.as_secs(),
         session_id: identity.session_id,
-        session_expires_at,
+        session_expires_at: identity.session_expires_at,
         account: Me::from(identity),
     })
 }
@@ -133,7 +120,7 @@ pub async fn login(
             .with_code("too_many_attempts"));
         }
     };
-    let answer = access_token(&state, &started.identity, started.expires_at)?;
+    let answer = access_token(&state, &started.identity)?;
     let identity = &started.identity;
     let tenant = identity.tenant.as_ref().map(|(id, _)| *id);
     crate::audit::record_own(&state, &req, identity.account_id, Some(identity.session_id), tenant, 200).await;
@@ -150,15 +137,7 @@ pub async fn login(
 pub async fn renew(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let principal = Principal::verify(&req, true).await?;
     let identity = principal.session.ok_or_else(no_session)?;
-    let expires_at = state
-        .store
-        .list_sessions(identity.account_id)
-        .await?
-        .into_iter()
-        .find(|s| s.id == identity.session_id)
-        .map(|s| s.expires_at)
-        .ok_or_else(|| ApiError::unauthorized("The session has ended; sign in again."))?;
-    Ok(HttpResponse::Ok().json(access_token(&state, &identity, expires_at)?))
+    Ok(HttpResponse::Ok().json(access_token(&state, &identity)?))
 }
 
 /// Signs out: ends the caller's session (every access token from it is refused from now on) and
