@@ -83,13 +83,7 @@ async fn key_scopes_hold_on_every_documented_route(app: TestApp) {
     let doc = app.call(Method::GET, "/api/v1/openapi.json", None, None).await;
     let mut checked = 0;
     for (path, item) in doc.json["paths"].as_object().unwrap() {
-        let concrete = path
-            .replace("{tenant}", "acme")
-            .replace("{e164}", "+12025550100")
-            .replace("{id}", &uuid::Uuid::now_v7().to_string())
-            .replace("{ext}", "101")
-            .replace("{prefix}", "acmein")
-            .replace("{remote}", "+12065550123");
+        let concrete = crate::support::sample_path(path);
         for (method, op) in item.as_object().unwrap() {
             if op["security"].is_null() || !path.starts_with("/api/") {
                 continue;

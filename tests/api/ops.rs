@@ -103,13 +103,7 @@ async fn health_metrics_openapi_and_docs_need_no_token(app: TestApp) {
         if !path.starts_with("/api/") {
             continue;
         }
-        let concrete = path
-            .replace("{tenant}", "acme")
-            .replace("{e164}", "+12025550100")
-            .replace("{id}", &uuid::Uuid::now_v7().to_string())
-            .replace("{ext}", "101")
-            .replace("{prefix}", "acmein")
-            .replace("{remote}", "+12065550123");
+        let concrete = crate::support::sample_path(path);
         for (method, op) in item.as_object().unwrap() {
             let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let r = app.call(m, &concrete, None, Some(json!({}))).await;

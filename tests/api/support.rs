@@ -368,3 +368,14 @@ pub async fn column(app: &TestApp, sql: &str) -> Vec<String> {
     db.close().await.ok();
     rows.iter().map(|r| r.try_get_by_index::<String>(0).unwrap()).collect()
 }
+
+/// A documented path with each parameter filled by a plausible value of tenant `acme` (a fresh id
+/// for `{id}`, so it names nothing that exists).
+pub fn sample_path(path: &str) -> String {
+    path.replace("{tenant}", "acme")
+        .replace("{e164}", "+12025550100")
+        .replace("{id}", &uuid::Uuid::now_v7().to_string())
+        .replace("{ext}", "101")
+        .replace("{prefix}", "acmein")
+        .replace("{remote}", "+12065550123")
+}
