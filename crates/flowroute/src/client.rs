@@ -229,6 +229,11 @@ impl Client {
             .user_agent(concat!("Switchboard/", env!("CARGO_PKG_VERSION")))
     }
 
+    /// The HTTP client underneath, for the account API.
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     /// Sends one message to `endpoint` (such as `https://api.flowroute.com/v2.2/messages`).
     pub async fn send(&self, endpoint: &str, creds: &Credentials, msg: &Outgoing<'_>) -> Result<Accepted, SendError> {
         let res = self

@@ -6,14 +6,20 @@
 //! unknown fields are ignored, amounts may be strings or numbers, bodies may be null or missing,
 //! status codes may be missing, numbers may carry a `+`, timestamps have 0 to 6 fraction digits.
 //!
-//! [`Client`] sends texts through Flowroute's v2.2 API and classifies every answer.
+//! [`Client`] sends texts through Flowroute's v2.2 API and classifies every answer; its [`Account`]
+//! API lists the account's numbers, sets where Flowroute posts, enables messaging and looks up
+//! messages.
 
+mod account;
 mod client;
 mod inbound;
 mod lenient;
 
 #[doc(hidden)]
 pub mod invariants;
+pub use account::{
+    Account, ApiError, CallbackKind, NUMBERS_PAGE, NumbersPage, Provisioning, RemoteMessage, RemoteNumber, api_base,
+};
 pub use client::{
     Accepted, Client, Credentials, MAX_ANSWER, Outgoing, SendError, classify, error_detail, read_capped, request_body,
 };

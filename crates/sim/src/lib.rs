@@ -7,7 +7,9 @@
 //! each message's `dlr_callback`. [`post_inbound`] posts an inbound text in either of Flowroute's
 //! formats, as Flowroute would.
 
-use std::collections::{HashMap, VecDeque};
+mod account;
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -19,6 +21,9 @@ use base64::engine::general_purpose::STANDARD;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use switchboard_flowroute::CallbackKind;
+
+pub use account::SimNumber;
 
 /// Flowroute's limit on the total size of one MMS, in bytes.
 pub const MMS_LIMIT: usize = 767_840;
@@ -63,6 +68,11 @@ pub struct SimConfig {
     pub receipt_retries: u32,
     /// …this far apart (Flowroute: four more times, 30 s apart).
     pub receipt_retry_interval: Duration,
+    /// Numbers the accounts hold: (access key, 11 digits, messaging enabled).
+    pub numbers: Vec<(String, String, bool)>,
+    /// Refuse a send whose `from` is not a messaging-enabled number of the sending account, as
+    /// Flowroute does (off by default, for tests that never tell the simulator their numbers).
+    pub strict_numbers: bool,
 }
 
 impl Default for SimConfig {
@@ -76,6 +86,8 @@ impl Default for SimConfig {
             stall: Duration::from_secs(60),
             receipt_retries: 4,
             receipt_retry_interval: Duration::from_secs(30),
+            numbers: Vec::new(),
+            strict_numbers: false,
         }
     }
 }
@@ -92,6 +104,8 @@ pub struct Accepted {
     pub dlr_callback: Option<String>,
     /// Milliseconds since the simulator started.
     pub at_ms: u128,
+    /// When it was accepted.
+    pub at: chrono::DateTime<chrono::Utc>,
     /// The request body exactly as received.
     pub raw: String,
 }
@@ -101,10 +115,19 @@ struct State {
     accepted: Vec<Accepted>,
     requests: usize,
     faults: VecDeque<Fault>,
+    /// Faults for the account API's next requests.
+    api_faults: VecDeque<Fault>,
     recent: HashMap<(String, bool), VecDeque<Instant>>,
+    /// (access key, digits) → the number.
+    numbers: BTreeMap<(String, String), SimNumber>,
+    /// (access key, kind) → the account's callback.
+    account_callbacks: HashMap<(String, CallbackKind), String>,
+    tasks: HashMap<String, account::Task>,
 }
 
 struct Shared {
+    /// The simulator's base URL.
+    base: String,
     config: SimConfig,
     state: Mutex<State>,
     started: Instant,
@@ -231,8 +254,13 @@ async fn send(req: HttpRequest, body: web::Bytes, shared: web::Data<Arc<Shared>>
         }
     }
     let now = Instant::now();
-    let accepted = {
+    let (accepted, receipts_to) = {
         let mut st = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+        if shared.config.strict_numbers
+            && !st.numbers.get(&(access_key.clone(), from.clone())).is_some_and(|n| n.messaging_enabled)
+        {
+            return error(403, "Forbidden", "The from number is not a messaging-enabled number of this account.");
+        }
         if shared.config.rate_limits {
             let window = st.recent.entry((access_key.clone(), is_mms)).or_default();
             while window.front().is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1)) {
@@ -253,13 +281,17 @@ async fn send(req: HttpRequest, body: web::Bytes, shared: web::Data<Arc<Shared>>
             media_urls,
             dlr_callback: text("dlr_callback"),
             at_ms: now.duration_since(shared.started).as_millis(),
+            at: chrono::Utc::now(),
             raw: String::from_utf8_lossy(&body).into_owned(),
         };
         st.accepted.push(accepted.clone());
-        accepted
+        // The message's own callback, else the sending number's, else its account's.
+        let kind = if is_mms { CallbackKind::MmsDlr } else { CallbackKind::SmsDlr };
+        let receipts_to = accepted.dlr_callback.clone().or_else(|| st.callback_for(&accepted.from, kind));
+        (accepted, receipts_to)
     };
     if shared.config.receipts
-        && let Some(url) = accepted.dlr_callback.clone()
+        && let Some(url) = receipts_to
     {
         let shared = shared.get_ref().clone();
         let id = accepted.id.clone();
@@ -317,14 +349,23 @@ impl Sim {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http =
             reqwest::Client::builder().timeout(Duration::from_secs(10)).build().map_err(std::io::Error::other)?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let numbers = config
+            .numbers
+            .iter()
+            .map(|(access, digits, messaging_enabled)| {
+                let number = SimNumber { messaging_enabled: *messaging_enabled, ..SimNumber::default() };
+                ((access.clone(), digits.clone()), number)
+            })
+            .collect();
         let shared = Arc::new(Shared {
+            base: url.clone(),
             config,
-            state: Mutex::new(State::default()),
+            state: Mutex::new(State { numbers, ..State::default() }),
             started: Instant::now(),
             http,
             held: tokio::sync::watch::Sender::new(false),
         });
-        let url = format!("http://{}", listener.local_addr()?);
         let data = web::Data::new(shared.clone());
         let server = HttpServer::new(move || {
             App::new()
@@ -333,6 +374,7 @@ impl Sim {
                 .route("/v2.1/messages", web::post().to(send))
                 .route("/sim/received", web::get().to(received))
                 .route("/sim/faults", web::post().to(faults))
+                .configure(account::routes)
         })
         .workers(2)
         .disable_signals()
@@ -366,6 +408,66 @@ impl Sim {
     /// Makes the next `count` requests fail with `fault`.
     pub fn inject(&self, fault: Fault, count: usize) {
         self.shared.state.lock().unwrap_or_else(|e| e.into_inner()).faults.extend(std::iter::repeat_n(fault, count));
+    }
+
+    /// Makes the account API's next `count` requests fail with `fault` (`Timeout` and
+    /// `LostAnswer` answer `500` there).
+    pub fn inject_api(&self, fault: Fault, count: usize) {
+        self.lock().api_faults.extend(std::iter::repeat_n(fault, count));
+    }
+
+    /// Gives the account with `access_key` a number (11 digits); an existing one is kept as it is.
+    pub fn add_number(&self, access_key: &str, digits: &str, messaging_enabled: bool) {
+        let number = SimNumber { messaging_enabled, ..SimNumber::default() };
+        self.lock().numbers.entry((access_key.to_owned(), digits.to_owned())).or_insert(number);
+    }
+
+    /// A number as the simulator holds it: its owner's access key and its state (messaging, its
+    /// own callbacks).
+    pub fn number(&self, digits: &str) -> Option<(String, SimNumber)> {
+        let mut st = self.lock();
+        st.settle(Instant::now());
+        st.owner(digits).map(|(a, n)| (a.to_owned(), n.clone()))
+    }
+
+    /// The account's callback of one kind.
+    pub fn account_callback(&self, access_key: &str, kind: CallbackKind) -> Option<String> {
+        self.lock().account_callbacks.get(&(access_key.to_owned(), kind)).cloned()
+    }
+
+    /// Where a text to `to` (11 digits) would be posted: the number's own callback for its kind,
+    /// else its account's.
+    pub fn callback_for(&self, to: &str, mms: bool) -> Option<String> {
+        self.lock().callback_for(to, if mms { CallbackKind::Mms } else { CallbackKind::Sms })
+    }
+
+    /// A text from `from` to one of the accounts' numbers, posted as Flowroute would: to the
+    /// callback set for `to`, if messaging is enabled on it. `Err` when Flowroute would not post it
+    /// (no such number, messaging off, no callback); otherwise the receiver's status.
+    pub async fn text_in(
+        &self,
+        from: &str,
+        to: &str,
+        body: Option<&str>,
+        media_urls: &[String],
+        format: InboundFormat,
+    ) -> anyhow::Result<u16> {
+        let digits = to.trim_start_matches('+');
+        let url = {
+            let mut st = self.lock();
+            st.settle(Instant::now());
+            let Some((_, number)) = st.owner(digits) else {
+                anyhow::bail!("no account holds {digits}");
+            };
+            anyhow::ensure!(number.messaging_enabled, "messaging is not enabled on {digits}");
+            let kind = if media_urls.is_empty() { CallbackKind::Sms } else { CallbackKind::Mms };
+            st.callback_for(digits, kind).ok_or_else(|| anyhow::anyhow!("no {} is set for {digits}", kind.as_str()))?
+        };
+        post_inbound(&url, from, to, body, media_urls, format).await
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.shared.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Holds every send (`true`) — each waits, unanswered, until released (`false`) — so that a
