@@ -162,7 +162,10 @@ async fn an_mms_flowroute_cannot_fetch_fails_with_its_reason(app: TestApp) {
 #[suite_test]
 async fn a_hanging_flowroute_does_not_slow_another_tenant(app: TestApp) {
     use futures_util::StreamExt;
-    let a = wire(&app, "acme", "acmein", "+12025550100").await;
+    // A's Flowroute account has the same access key as B's, with a secret of its own.
+    let accounts = vec![("sim-access".into(), "sim-secret".into()), ("sim-access".into(), "not-globex-secret".into())];
+    let sim = flowroute_sim::SimConfig { receipts: false, accounts, ..Default::default() };
+    let a = crate::wired::wire_with(&app, "acme", "acmein", "+12025550100", sim).await;
     let b = wire(&app, "globex", "globexin", "+12025550199").await;
     let provider = format!("{}/providers/{}", a.base, a.provider);
     app.patch(&provider, &a.token, json!({"secret_key": "not-globex-secret"})).await.expect(StatusCode::OK);

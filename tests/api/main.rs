@@ -25,6 +25,7 @@ mod isolation;
 mod keys;
 mod live;
 mod media;
+mod onboarding;
 mod ops;
 mod security;
 mod send;

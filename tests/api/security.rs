@@ -343,7 +343,7 @@ async fn tenant_set_urls_cannot_reach_private_networks(mut app: TestApp) {
     };
     // Deliveries that were tried failed for this reason; after five failures in a row the
     // endpoint's breaker holds the rest back untried.
-    until("webhook_delivery", "localhost has no public address", true).await;
+    until("webhook_delivery", "localhost resolves to no address Switchboard may reach", true).await;
     until("provider_send", "refusing to connect to 127.0.0.1", false).await;
     // The cloud metadata address written into the URL is refused before any connection.
     app.patch(&w.base, &w.token, json!({"webhook_url": "https://169.254.169.254/latest/meta-data"}))

@@ -67,6 +67,36 @@ impl TenantStatus {
     }
 }
 
+/// What the last check of a provider's keys found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionStatus {
+    /// Flowroute accepted the keys.
+    Ok,
+    /// Flowroute refused the keys (`401` or `403`).
+    BadCredentials,
+    /// Flowroute could not be asked: no connection, no answer in time, or a failure on its side.
+    Unreachable,
+}
+
+impl ConnectionStatus {
+    pub const ALL: [Self; 3] = [Self::Ok, Self::BadCredentials, Self::Unreachable];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::BadCredentials => "bad_credentials",
+            Self::Unreachable => "unreachable",
+        }
+    }
+
+    /// Reads a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
 /// Who or what wrote a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]

@@ -36,7 +36,7 @@ async fn attempt(engine: &Engine, job: &ClaimedJob, delivery: Loaded) -> Attempt
         Ok(None) => return Attempt::Done,
         Err(error) => return Attempt::Retry { error, retry_after: None },
     };
-    if let Err(error) = crate::net::check_literal(&delivery.url, &engine.config.private_targets) {
+    if let Err(error) = crate::net::check_literal(&delivery.url, &engine.targets) {
         return Attempt::Retry { error, retry_after: None };
     }
     if let Admit::Wait(until) = engine.breakers.admit(job.tenant_id, &delivery.url, Utc::now()) {

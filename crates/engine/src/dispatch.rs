@@ -301,7 +301,7 @@ async fn send(
         media_urls: &ctx.media_urls,
         dlr_callback: dlr.as_deref(),
     };
-    if let Err(detail) = crate::net::check_literal(&ctx.endpoint, &engine.config.private_targets) {
+    if let Err(detail) = crate::net::check_literal(&ctx.endpoint, &engine.targets) {
         return (SendOutcome::Failed { status: None, detail }, None);
     }
     if engine.config.pace_provider {

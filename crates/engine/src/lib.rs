@@ -9,6 +9,7 @@ mod guard;
 mod ingress;
 mod media;
 pub mod net;
+pub mod onboard;
 mod retry;
 mod sequencer;
 pub mod signing;
@@ -72,6 +73,8 @@ pub struct EngineConfig {
     /// Non-public networks that webhook URLs and provider endpoints may reach (an on-premises
     /// PBX, a local simulator); everything else must be a public address.
     pub private_targets: Vec<ipnet::IpNet>,
+    /// Whether those requests may go to public addresses at all (on by default).
+    pub public_targets: bool,
 }
 
 impl EngineConfig {
@@ -101,6 +104,7 @@ impl EngineConfig {
             ingress_failure_limit: 30,
             ingress_block: Duration::from_secs(300),
             private_targets: Vec::new(),
+            public_targets: true,
             media_retry: RetryPolicy {
                 schedule: [10, 60, 300, 1800, 7200, 21_600, 43_200, 43_200].map(Duration::from_secs).to_vec(),
                 ..RetryPolicy::default()
@@ -142,6 +146,8 @@ pub struct Engine {
     /// open streams look again whether their caller may still read.
     access: tokio::sync::watch::Sender<u64>,
     http: reqwest::Client,
+    /// Where Switchboard's own requests may go.
+    targets: Arc<net::Targets>,
 }
 
 impl Engine {
@@ -150,7 +156,7 @@ impl Engine {
         // One TLS provider for the process (ring, which sqlx already builds); installing twice is
         // harmless, and without one the first HTTPS request would fail.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let targets = &config.private_targets;
+        let targets = &Arc::new(net::Targets::new(&config.private_targets, config.public_targets));
         let http = net::guarded_client(targets, net::Redirects::Refuse).timeout(config.webhook_timeout).build()?;
         let (live, _) = broadcast::channel(4096);
         let flowroute = switchboard_flowroute::Client::with_builder(
@@ -175,6 +181,7 @@ impl Engine {
             live,
             access: tokio::sync::watch::Sender::new(0),
             http,
+            targets: targets.clone(),
         })
     }
 

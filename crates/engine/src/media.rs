@@ -39,8 +39,8 @@ pub fn relative_path(m: &MediaItem) -> PathBuf {
 /// checked where the connection is made, so a name that changes its answer cannot slip through;
 /// each redirect hop is checked like the first (no downgrade to http, at most three): a forged MMS
 /// callback cannot make Switchboard fetch from the operator's internal network.
-pub(crate) fn client(private_targets: &[ipnet::IpNet]) -> Result<reqwest::Client, reqwest::Error> {
-    crate::net::guarded_client(private_targets, crate::net::Redirects::Follow)
+pub(crate) fn client(targets: &Arc<crate::net::Targets>) -> Result<reqwest::Client, reqwest::Error> {
+    crate::net::guarded_client(targets, crate::net::Redirects::Follow)
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(120))
         .build()
@@ -62,7 +62,7 @@ async fn fetch(engine: &Engine, m: &MediaItem) -> Result<(u64, String), Failure>
         return Err(Failure::Final(MediaState::Rejected, format!("refusing to fetch a {} URL", url.scheme())));
     }
     // An address written into the URL is not resolved, so it is checked here (and at each redirect).
-    if let Err(why) = crate::net::check_literal(url.as_str(), &cfg.private_targets) {
+    if let Err(why) = crate::net::check_literal(url.as_str(), &engine.targets) {
         return Err(Failure::Final(MediaState::Rejected, why));
     }
     let mut res = engine.media_http.get(url).send().await.map_err(|e| {

@@ -17,28 +17,48 @@ use switchboard_core::sources::{is_public_address, source_allowed};
 /// The most redirects any request follows.
 pub const MAX_REDIRECTS: usize = 3;
 
+/// Where Switchboard's own requests may go: public addresses (unless `public` is off) and the
+/// networks in `private`.
+#[derive(Debug, Clone)]
+pub struct Targets {
+    pub private: Vec<IpNet>,
+    /// Whether public addresses may be reached (off where everything Switchboard talks to is on
+    /// a private network, and in tests, so that nothing leaves the machine).
+    pub public: bool,
+}
+
+impl Targets {
+    /// Public addresses and the `private` networks.
+    pub fn new(private: &[IpNet], public: bool) -> Self {
+        Self { private: private.to_vec(), public }
+    }
+}
+
 /// Whether a request may go to `ip`.
-pub fn target_allowed(ip: std::net::IpAddr, private_targets: &[IpNet]) -> bool {
-    is_public_address(ip) || source_allowed(private_targets, ip)
+pub fn target_allowed(ip: std::net::IpAddr, targets: &Targets) -> bool {
+    (targets.public && is_public_address(ip)) || source_allowed(&targets.private, ip)
 }
 
 /// A resolver that keeps only the addresses a request may go to.
 #[derive(Clone)]
 pub(crate) struct Guarded {
-    pub private_targets: Arc<Vec<IpNet>>,
+    pub targets: Arc<Targets>,
 }
 
 impl reqwest::dns::Resolve for Guarded {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let host = name.as_str().to_owned();
-        let allowed = self.private_targets.clone();
+        let allowed = self.targets.clone();
         Box::pin(async move {
             let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
                 .await?
                 .filter(|a| target_allowed(a.ip(), &allowed))
                 .collect();
             if addrs.is_empty() {
-                return Err(format!("{host} has no public address (private networks need private_targets)").into());
+                return Err(format!(
+                    "{host} resolves to no address Switchboard may reach (private networks need private_targets)"
+                )
+                .into());
             }
             Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
         })
@@ -46,19 +66,19 @@ impl reqwest::dns::Resolve for Guarded {
 }
 
 /// Refuses a URL whose host is an address a request may not go to.
-pub(crate) fn check_literal(url: &str, private_targets: &[IpNet]) -> Result<(), String> {
+pub(crate) fn check_literal(url: &str, targets: &Targets) -> Result<(), String> {
     let parsed = reqwest::Url::parse(url).map_err(|e| format!("not a URL: {e}"))?;
-    check_url_literal(&parsed, private_targets)
+    check_url_literal(&parsed, targets)
 }
 
-fn check_url_literal(url: &reqwest::Url, private_targets: &[IpNet]) -> Result<(), String> {
+fn check_url_literal(url: &reqwest::Url, targets: &Targets) -> Result<(), String> {
     let literal = match url.host() {
         Some(url::Host::Ipv4(ip)) => Some(std::net::IpAddr::V4(ip)),
         Some(url::Host::Ipv6(ip)) => Some(std::net::IpAddr::V6(ip)),
         _ => None,
     };
     match literal {
-        Some(ip) if !target_allowed(ip, private_targets) => {
+        Some(ip) if !target_allowed(ip, targets) => {
             Err(format!("refusing to connect to {ip}: not a public address (private networks need private_targets)"))
         }
         _ => Ok(()),
@@ -71,7 +91,7 @@ fn check_url_literal(url: &reqwest::Url, private_targets: &[IpNet]) -> Result<()
 pub(crate) fn check_redirect(
     previous: &[reqwest::Url],
     next: &reqwest::Url,
-    private_targets: &[IpNet],
+    targets: &Targets,
     max: usize,
 ) -> Result<(), String> {
     if previous.len() > max {
@@ -84,7 +104,7 @@ pub(crate) fn check_redirect(
         "http" => return Err(format!("refusing a redirect from https to {next}: a downgrade to plain http")),
         other => return Err(format!("refusing a redirect to a {other} URL")),
     }
-    check_url_literal(next, private_targets)
+    check_url_literal(next, targets)
 }
 
 /// How a guarded client treats redirects.
@@ -99,8 +119,8 @@ pub(crate) enum Redirects {
 
 /// The one builder for clients whose URLs someone else chose (a tenant admin, or whoever posts to
 /// a prefix): resolved through [`Guarded`], never through a proxy, redirects per `redirects`.
-pub(crate) fn guarded_client(private_targets: &[IpNet], redirects: Redirects) -> reqwest::ClientBuilder {
-    let allowed = Arc::new(private_targets.to_vec());
+pub(crate) fn guarded_client(targets: &Arc<Targets>, redirects: Redirects) -> reqwest::ClientBuilder {
+    let allowed = targets.clone();
     let policy = match redirects {
         Redirects::Refuse => reqwest::redirect::Policy::none(),
         Redirects::Follow => {
@@ -114,7 +134,7 @@ pub(crate) fn guarded_client(private_targets: &[IpNet], redirects: Redirects) ->
         }
     };
     reqwest::Client::builder()
-        .dns_resolver(Guarded { private_targets: allowed })
+        .dns_resolver(Guarded { targets: allowed })
         .no_proxy()
         .redirect(policy)
         .connect_timeout(Duration::from_secs(5))
@@ -139,8 +159,8 @@ mod tests {
 
     #[test]
     fn only_public_addresses_and_listed_networks_are_reachable() {
-        let none: Vec<IpNet> = vec![];
-        let lan: Vec<IpNet> = vec!["10.20.0.0/16".parse().unwrap()];
+        let none = Targets::new(&[], true);
+        let lan = Targets::new(&["10.20.0.0/16".parse().unwrap()], true);
         assert!(check_literal("https://pbx.example.com/hook", &none).is_ok(), "names are checked when resolved");
         for url in [
             "https://169.254.169.254/latest/meta-data",
@@ -153,12 +173,16 @@ mod tests {
         assert!(check_literal("https://10.20.1.5/hook", &lan).is_ok());
         assert!(check_literal("https://10.21.1.5/hook", &lan).is_err());
         assert!(check_literal("https://8.8.8.8/", &none).is_ok());
+        // With public addresses off, only the listed networks remain.
+        let lan_only = Targets::new(&["10.20.0.0/16".parse().unwrap()], false);
+        assert!(check_literal("https://8.8.8.8/", &lan_only).is_err());
+        assert!(check_literal("https://10.20.1.5/hook", &lan_only).is_ok());
     }
 
     #[test]
     fn every_redirect_hop_is_checked() {
         let url = |s: &str| reqwest::Url::parse(s).unwrap();
-        let lan: Vec<IpNet> = vec!["127.0.0.1/32".parse().unwrap()];
+        let lan = Targets::new(&["127.0.0.1/32".parse().unwrap()], true);
         let https = [url("https://media.example.com/a.jpg")];
         let http = [url("http://127.0.0.1:9/a.jpg")];
         assert!(check_redirect(&https, &url("https://cdn.example.com/a.jpg"), &lan, 3).is_ok());

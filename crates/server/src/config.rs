@@ -123,6 +123,10 @@ pub struct Config {
     /// Non-public networks (CIDR) that webhook URLs and provider endpoints may reach, such as an
     /// on-premises PBX's LAN; every other target must be a public address.
     pub private_targets: Vec<String>,
+    /// Whether those requests may go to public internet addresses at all (default true). Off
+    /// locks Switchboard's own requests to `private_targets`: for a deployment whose PBX and
+    /// provider are all on private networks, and for tests that must not reach the internet.
+    pub public_targets: bool,
     /// Refused sign-ins for one email within `sign_in_window_secs` before more are refused
     /// unchecked (`429`); 0 turns this limit off.
     pub sign_in_failures_per_account: u32,
@@ -174,6 +178,7 @@ impl Default for Config {
             ingress_failure_limit: 30,
             ingress_block_secs: 300,
             private_targets: Vec::new(),
+            public_targets: true,
             sign_in_failures_per_account: 10,
             sign_in_failures_per_address: 50,
             sign_in_window_secs: 900,
@@ -407,6 +412,7 @@ impl Config {
             ingress_block: secs(self.ingress_block_secs),
             // Validated when the configuration was loaded.
             private_targets: self.private_target_nets().unwrap_or_default(),
+            public_targets: self.public_targets,
             ..EngineConfig::new(self.public_url())
         }
     }
@@ -491,7 +497,10 @@ fn value_for(key: &str, value: String) -> figment::value::Value {
     {
         return Value::from(f);
     }
-    if (key == "media_allow_http" || key == "trust_forwarded_for" || key == "flowroute_pacing")
+    if (key == "media_allow_http"
+        || key == "trust_forwarded_for"
+        || key == "flowroute_pacing"
+        || key == "public_targets")
         && let Ok(b) = value.parse::<bool>()
     {
         return Value::from(b);

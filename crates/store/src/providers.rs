@@ -3,6 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use secrecy::SecretString;
+use switchboard_core::status::ConnectionStatus;
 use switchboard_core::validation::{text, web_url};
 use switchboard_core::{E164, FieldErrors};
 use uuid::Uuid;
@@ -30,8 +32,33 @@ pub struct Provider {
     pub default_did: Option<String>,
     pub sender_id: Option<String>,
     pub catch_all_company_id: Option<Uuid>,
+    /// The last check of its keys; `None` until one is made (and after the keys or the endpoint
+    /// change without one).
+    pub connection: Option<ConnectionCheck>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// What a check of a provider's keys found, and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionCheck {
+    pub status: ConnectionStatus,
+    /// Flowroute's answer or the failure, in words; never a secret.
+    pub detail: Option<String>,
+    pub checked_at: DateTime<Utc>,
+}
+
+/// What it takes to call a provider's API: its endpoint and keys.
+pub struct ProviderAccess {
+    pub endpoint: String,
+    pub access_key: String,
+    pub secret_key: SecretString,
+}
+
+impl std::fmt::Debug for ProviderAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderAccess").field("endpoint", &self.endpoint).finish_non_exhaustive()
+    }
 }
 
 /// A provider to connect.
@@ -84,7 +111,12 @@ fn hint(access_key: &str) -> String {
 }
 
 fn record(m: provider::Model) -> Provider {
+    let connection = match (m.check_status.as_deref().and_then(ConnectionStatus::parse), m.checked_at) {
+        (Some(status), Some(checked_at)) => Some(ConnectionCheck { status, detail: m.check_detail, checked_at }),
+        _ => None,
+    };
     Provider {
+        connection,
         id: m.id,
         name: m.name,
         kind: m.kind,
@@ -142,21 +174,96 @@ async fn check_refs<C: sea_orm::ConnectionTrait>(
     Ok(did_out)
 }
 
+/// The checks of a new provider that need no database, with their errors.
+fn new_errors(input: &NewProvider) -> FieldErrors {
+    let mut errors = FieldErrors::new();
+    text(&mut errors, "name", &input.name, 200);
+    if input.kind != "flowroute" {
+        errors.add("kind", "must be 'flowroute'");
+    }
+    check_key(&mut errors, "access_key", &input.access_key, 128);
+    check_key(&mut errors, "secret_key", &input.secret_key, 256);
+    let endpoint = input.endpoint.as_deref().unwrap_or(FLOWROUTE_ENDPOINT);
+    errors.check("endpoint", web_url(endpoint, false));
+    if let Some(s) = &input.sender_id {
+        check_sender_id(&mut errors, s);
+    }
+    errors
+}
+
+/// The checks of a change to a provider that need no database, with their errors.
+fn patch_errors(patch: &ProviderPatch) -> FieldErrors {
+    let mut errors = FieldErrors::new();
+    if let Some(name) = &patch.name {
+        text(&mut errors, "name", name, 200);
+    }
+    if let Some(k) = &patch.access_key {
+        check_key(&mut errors, "access_key", k, 128);
+    }
+    if let Some(k) = &patch.secret_key {
+        check_key(&mut errors, "secret_key", k, 256);
+    }
+    if let Some(e) = &patch.endpoint {
+        errors.check("endpoint", web_url(e, false));
+    }
+    if let Patch::Value(s) = &patch.sender_id {
+        check_sender_id(&mut errors, s);
+    }
+    errors
+}
+
+/// Refuses a new provider whose fields are wrong on their face, before its keys are tried.
+pub fn validate_new(input: &NewProvider) -> Result<(), StoreError> {
+    new_errors(input).finish().map_err(StoreError::Invalid)
+}
+
+/// Refuses a change whose fields are wrong on their face, before its keys are tried.
+pub fn validate_patch(patch: &ProviderPatch) -> Result<(), StoreError> {
+    patch_errors(patch).finish().map_err(StoreError::Invalid)
+}
+
 impl Store {
+    /// The endpoint and keys of one provider of the tenant, to call its API with.
+    pub async fn provider_access(&self, tenant: Uuid, id: Uuid) -> Result<ProviderAccess, StoreError> {
+        let m = owned::<provider::Entity, _>(self.db(), provider::Column::TenantId, provider::Column::Id, tenant, id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        Ok(ProviderAccess {
+            secret_key: self.open_secret(&m.secret_key_enc, &aad(m.id))?,
+            endpoint: m.endpoint,
+            access_key: m.access_key,
+        })
+    }
+
+    /// Keeps the result of a check of a provider's keys.
+    pub async fn record_provider_check(
+        &self,
+        tenant: Uuid,
+        id: Uuid,
+        check: ConnectionCheck,
+    ) -> Result<Provider, StoreError> {
+        let txn = self.write_txn().await?;
+        let current = owned::<provider::Entity, _>(&txn, provider::Column::TenantId, provider::Column::Id, tenant, id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let mut model: provider::ActiveModel = current.into();
+        model.check_status = Set(Some(check.status.as_str().to_owned()));
+        model.check_detail = Set(check.detail);
+        model.checked_at = Set(Some(check.checked_at));
+        let model = model.update(&txn).await?;
+        txn.commit().await?;
+        Ok(record(model))
+    }
+
     /// Connects a provider account to the tenant.
-    pub async fn create_provider(&self, tenant: Uuid, input: NewProvider) -> Result<Provider, StoreError> {
-        let mut errors = FieldErrors::new();
-        text(&mut errors, "name", &input.name, 200);
-        if input.kind != "flowroute" {
-            errors.add("kind", "must be 'flowroute'");
-        }
-        check_key(&mut errors, "access_key", &input.access_key, 128);
-        check_key(&mut errors, "secret_key", &input.secret_key, 256);
+    pub async fn create_provider(
+        &self,
+        tenant: Uuid,
+        input: NewProvider,
+        check: Option<ConnectionCheck>,
+    ) -> Result<Provider, StoreError> {
+        let mut errors = new_errors(&input);
         let endpoint = input.endpoint.clone().unwrap_or_else(|| FLOWROUTE_ENDPOINT.to_owned());
-        errors.check("endpoint", web_url(&endpoint, false));
-        if let Some(s) = &input.sender_id {
-            check_sender_id(&mut errors, s);
-        }
         let txn = self.write_txn().await?;
         let did = check_refs(&txn, tenant, &mut errors, input.default_did.as_ref(), input.catch_all_company_id).await?;
         errors.finish().map_err(StoreError::Invalid)?;
@@ -173,6 +280,9 @@ impl Store {
             default_did: Set(did),
             sender_id: Set(input.sender_id),
             catch_all_company_id: Set(input.catch_all_company_id),
+            check_status: Set(check.as_ref().map(|c| c.status.as_str().to_owned())),
+            check_detail: Set(check.as_ref().and_then(|c| c.detail.clone())),
+            checked_at: Set(check.map(|c| c.checked_at)),
             created_at: Set(at),
             updated_at: Set(at),
         }
@@ -196,24 +306,17 @@ impl Store {
             .ok_or(StoreError::NotFound)
     }
 
-    /// Changes a provider; a new secret key is sealed afresh.
-    pub async fn update_provider(&self, tenant: Uuid, id: Uuid, patch: ProviderPatch) -> Result<Provider, StoreError> {
-        let mut errors = FieldErrors::new();
-        if let Some(name) = &patch.name {
-            text(&mut errors, "name", name, 200);
-        }
-        if let Some(k) = &patch.access_key {
-            check_key(&mut errors, "access_key", k, 128);
-        }
-        if let Some(k) = &patch.secret_key {
-            check_key(&mut errors, "secret_key", k, 256);
-        }
-        if let Some(e) = &patch.endpoint {
-            errors.check("endpoint", web_url(e, false));
-        }
-        if let Patch::Value(s) = &patch.sender_id {
-            check_sender_id(&mut errors, s);
-        }
+    /// Changes a provider; a new secret key is sealed afresh. `check` is the check of the keys it
+    /// will have; without one, a change of keys or endpoint forgets the last check (it was of
+    /// other keys).
+    pub async fn update_provider(
+        &self,
+        tenant: Uuid,
+        id: Uuid,
+        patch: ProviderPatch,
+        check: Option<ConnectionCheck>,
+    ) -> Result<Provider, StoreError> {
+        let mut errors = patch_errors(&patch);
         let txn = self.write_txn().await?;
         let current = owned::<provider::Entity, _>(&txn, provider::Column::TenantId, provider::Column::Id, tenant, id)
             .await?
@@ -241,6 +344,12 @@ impl Store {
         let sender_id = patch.sender_id.apply(current.sender_id.clone());
         let company = patch.catch_all_company_id.apply(current.catch_all_company_id);
         let mut model: provider::ActiveModel = current.into();
+        let keys_change = patch.access_key.is_some() || patch.secret_key.is_some() || patch.endpoint.is_some();
+        if check.is_some() || keys_change {
+            model.check_status = Set(check.as_ref().map(|c| c.status.as_str().to_owned()));
+            model.check_detail = Set(check.as_ref().and_then(|c| c.detail.clone()));
+            model.checked_at = Set(check.map(|c| c.checked_at));
+        }
         if let Some(v) = patch.name {
             model.name = Set(v);
         }

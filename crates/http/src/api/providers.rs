@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use switchboard_core::Patch;
+use switchboard_core::status::ConnectionStatus;
 use switchboard_store::providers as store;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -25,13 +26,43 @@ pub struct Provider {
     pub default_did: Option<String>,
     pub sender_id: Option<String>,
     pub catch_all_company_id: Option<Uuid>,
+    /// The last check of its keys (made when it is created, when its keys or endpoint change,
+    /// and by `POST …/providers/{id}/check`); `null` until one is made.
+    pub connection: Option<Connection>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
-convert!(store::Provider => Provider {
-    id, name, kind, access_key_hint, secret_key_set, endpoint, default_did, sender_id, catch_all_company_id,
-    created_at, updated_at,
-});
+
+impl From<store::Provider> for Provider {
+    fn from(v: store::Provider) -> Self {
+        Self {
+            id: v.id,
+            name: v.name,
+            kind: v.kind,
+            access_key_hint: v.access_key_hint,
+            secret_key_set: v.secret_key_set,
+            endpoint: v.endpoint,
+            default_did: v.default_did,
+            sender_id: v.sender_id,
+            catch_all_company_id: v.catch_all_company_id,
+            connection: v.connection.map(Into::into),
+            created_at: v.created_at,
+            updated_at: v.updated_at,
+        }
+    }
+}
+
+/// What a check of a provider's keys found: `ok`, `bad_credentials` (Flowroute refused them) or
+/// `unreachable` (Flowroute could not be asked), and when.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Connection {
+    pub status: ConnectionStatus,
+    /// What Flowroute answered, or what went wrong, in words.
+    #[schema(example = "Flowroute refused the keys: Authentication failed.")]
+    pub detail: Option<String>,
+    pub checked_at: DateTime<Utc>,
+}
+convert!(store::ConnectionCheck => Connection { status, detail, checked_at });
 
 /// Body of `POST …/providers`.
 #[derive(Deserialize, ToSchema)]

@@ -87,6 +87,6 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
     admin_resources(&mut Routed(cfg));
     messages::configure(cfg);
     inbox::configure(cfg);
-    cfg.service(users::reinvite);
+    cfg.service(users::reinvite).service(providers::check_keys);
     cfg.service(events::events).service(media::media).service(send::send).service(send::admin_send);
 }

@@ -16,6 +16,9 @@ pub struct Model {
     pub default_did: Option<String>,
     pub sender_id: Option<String>,
     pub catch_all_company_id: Option<Uuid>,
+    pub check_status: Option<String>,
+    pub check_detail: Option<String>,
+    pub checked_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -1,0 +1,52 @@
+//! Connecting a tenant's Flowroute account: its keys are tried with the cheapest read-only call
+//! (one number of the account), through the same guarded client as every request Switchboard
+//! makes, within [`CHECK_TIME`].
+
+use std::time::Duration;
+
+use secrecy::SecretString;
+use switchboard_core::status::ConnectionStatus;
+use switchboard_flowroute::{Account, ApiError, Credentials};
+use switchboard_store::providers::{ConnectionCheck, ProviderAccess};
+
+use crate::Engine;
+
+/// The longest a check of a provider's keys waits for Flowroute.
+pub const CHECK_TIME: Duration = Duration::from_secs(10);
+
+/// The credentials of a provider, for its API.
+pub fn credentials(access: &ProviderAccess) -> Credentials {
+    Credentials { access_key: access.access_key.clone(), secret_key: access.secret_key.clone() }
+}
+
+/// Credentials from an access key and a secret given in a request.
+pub fn credentials_of(access_key: &str, secret_key: SecretString) -> Credentials {
+    Credentials { access_key: access_key.to_owned(), secret_key }
+}
+
+impl Engine {
+    /// The account API of the provider at `endpoint`.
+    pub fn account<'a>(&'a self, endpoint: &str, creds: &'a Credentials) -> Account<'a> {
+        self.flowroute.account(endpoint, creds)
+    }
+
+    /// Whether `creds` work at `endpoint`: `ok`, `bad_credentials` (Flowroute answered `401` or
+    /// `403`), or `unreachable` (anything else, with what happened in words).
+    pub async fn check_connection(&self, endpoint: &str, creds: &Credentials) -> ConnectionCheck {
+        let found = |status, detail: Option<String>| ConnectionCheck { status, detail, checked_at: chrono::Utc::now() };
+        // An address written into the URL is not resolved, so it is checked here.
+        if let Err(why) = crate::net::check_literal(endpoint, &self.targets) {
+            return found(ConnectionStatus::Unreachable, Some(why));
+        }
+        match tokio::time::timeout(CHECK_TIME, self.account(endpoint, creds).check()).await {
+            Ok(Ok(())) => found(ConnectionStatus::Ok, None),
+            Ok(Err(ApiError::Unauthorized(detail))) => {
+                found(ConnectionStatus::BadCredentials, Some(format!("Flowroute refused the keys: {detail}")))
+            }
+            Ok(Err(e)) => found(ConnectionStatus::Unreachable, Some(e.to_string())),
+            Err(_) => {
+                found(ConnectionStatus::Unreachable, Some(format!("no answer within {} s", CHECK_TIME.as_secs())))
+            }
+        }
+    }
+}

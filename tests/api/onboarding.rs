@@ -1,0 +1,98 @@
+//! Connecting a Flowroute account: keys are tried when they are given and on demand, keys
+//! Flowroute refuses are never saved, and the last check shows on the provider.
+
+use reqwest::StatusCode;
+use serde_json::json;
+use switchboard_test_macros::suite_test;
+
+use crate::support::TestApp;
+
+fn sim() -> flowroute_sim::Sim {
+    let accounts = vec![("sim-access".into(), "sim-secret".into()), ("other-access".into(), "other-secret".into())];
+    let config = flowroute_sim::SimConfig { accounts, receipts: false, ..Default::default() };
+    flowroute_sim::Sim::start(std::net::TcpListener::bind("127.0.0.1:0").unwrap(), config).unwrap()
+}
+
+#[suite_test]
+async fn a_providers_keys_are_tried_when_given_and_on_demand(app: TestApp) {
+    let sim = sim();
+    let admin = app.tenant("acme").await;
+    let t = "/api/v1/tenants/acme";
+    let provider = |access: &str, secret: &str| json!({"name": "Main", "kind": "flowroute", "access_key": access, "secret_key": secret, "endpoint": sim.endpoint()});
+
+    // Keys Flowroute refuses are not saved, and the answer says why next to both fields.
+    let refused = app.post(&format!("{t}/providers"), &admin, provider("sim-access", "typo-secret")).await;
+    refused.problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    let mut fields = refused.fields();
+    fields.sort();
+    assert_eq!(fields, ["access_key", "secret_key"]);
+    assert!(refused.text.contains("Authentication failed"), "{}", refused.text);
+    assert!(!refused.text.contains("typo-secret"), "the secret is never echoed");
+    assert_eq!(app.get(&format!("{t}/providers"), &admin).await.json["items"], json!([]));
+    // Input wrong on its face is refused before Flowroute is asked.
+    let asked = sim.requests();
+    let bad = app.post(&format!("{t}/providers"), &admin, provider("", "x y")).await;
+    bad.problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(sim.requests(), asked);
+
+    // Keys that work: saved, with the check.
+    let created = app.post(&format!("{t}/providers"), &admin, provider("sim-access", "sim-secret")).await;
+    let p = created.expect(StatusCode::CREATED).clone();
+    assert_eq!(p["connection"]["status"], "ok", "{p}");
+    assert!(p["connection"]["checked_at"].is_string());
+    let item = format!("{t}/providers/{}", p["id"].as_str().unwrap());
+
+    // On demand: ok; then Flowroute limits the call, and then fails: unreachable, with the reason.
+    let checked = app.post(&format!("{item}/check"), &admin, json!({})).await;
+    assert_eq!(checked.expect(StatusCode::OK)["status"], "ok");
+    sim.inject_api(flowroute_sim::Fault::TooMany, 1);
+    let limited = app.post(&format!("{item}/check"), &admin, json!({})).await;
+    let limited = limited.expect(StatusCode::OK).clone();
+    assert_eq!(limited["status"], "unreachable");
+    assert!(limited["detail"].as_str().unwrap().contains("limiting"), "{limited}");
+    // The provider shows the last result and its time.
+    let shown = app.get(&item, &admin).await.expect(StatusCode::OK).clone();
+    assert_eq!(shown["connection"], limited);
+
+    // A renamed provider keeps its check; new keys are tried first, and refused ones change nothing.
+    app.patch(&item, &admin, json!({"name": "Renamed"})).await.expect(StatusCode::OK);
+    assert_eq!(app.get(&item, &admin).await.json["connection"], limited);
+    let typo = app.patch(&item, &admin, json!({"access_key": "other-access", "secret_key": "sim-secret"})).await;
+    typo.problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(app.get(&item, &admin).await.json["access_key_hint"], "…cess");
+    let moved = app.patch(&item, &admin, json!({"access_key": "other-access", "secret_key": "other-secret"})).await;
+    let moved = moved.expect(StatusCode::OK).clone();
+    assert_eq!(moved["connection"]["status"], "ok");
+    assert_eq!(moved["access_key_hint"], "…cess");
+    // Only the access key changes: it is tried with the stored secret.
+    let mismatched = app.patch(&item, &admin, json!({"access_key": "sim-access"})).await;
+    mismatched.problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+
+    // A Flowroute that cannot be reached does not stop the change; the provider says so.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let away = app
+        .patch(
+            &item,
+            &admin,
+            json!({"endpoint": format!("http://{closed}/v2.2/messages"), "secret_key": "other-secret"}),
+        )
+        .await;
+    let away = away.expect(StatusCode::OK).clone();
+    assert_eq!(away["connection"]["status"], "unreachable");
+    assert!(away["connection"]["detail"].as_str().unwrap().contains("could not connect"), "{away}");
+    // Flowroute's own host is not reachable from the tests (nothing leaves the machine): a
+    // provider there is saved, unreachable.
+    let default = app
+        .post(
+            &format!("{t}/providers"),
+            &admin,
+            json!({"name": "Real", "kind": "flowroute", "access_key": "AK", "secret_key": "SK-123"}),
+        )
+        .await;
+    assert_eq!(default.expect(StatusCode::CREATED)["connection"]["status"], "unreachable");
+
+    // No answer carried a secret.
+    for r in [&created, &checked] {
+        assert!(!r.text.contains("sim-secret"));
+    }
+}
