@@ -96,3 +96,79 @@ async fn a_providers_keys_are_tried_when_given_and_on_demand(app: TestApp) {
         assert!(!r.text.contains("sim-secret"));
     }
 }
+
+/// A number is added only if the provider's Flowroute account holds it, asked before anything else
+/// is looked at: a tenant cannot claim another's number, nor learn that another holds it.
+#[suite_test]
+async fn a_number_is_added_only_if_the_providers_account_holds_it(app: TestApp) {
+    use crate::accounts::{PASSWORD, account, login, token_of};
+    let sim = sim();
+    sim.add_number("sim-access", "12025550100", true);
+    sim.add_number("sim-access", "12025550101", true);
+    sim.add_number("other-access", "12025550300", true);
+    // Two tenants, each with its own Flowroute account at the simulator and a signed-in admin.
+    let mut admins = Vec::new();
+    for (slug, access, secret) in [("acme", "sim-access", "sim-secret"), ("globex", "other-access", "other-secret")] {
+        app.tenant(slug).await;
+        let email = format!("admin@{slug}.example");
+        account(&app, &email, switchboard_http::Role::TenantAdmin, Some(slug), None).await;
+        let token = token_of(&login(&app, &email, PASSWORD).await);
+        let t = format!("/api/v1/tenants/{slug}");
+        let body = json!({"name": "Main", "kind": "flowroute", "access_key": access, "secret_key": secret,
+                          "endpoint": sim.endpoint()});
+        let provider = app.post(&format!("{t}/providers"), &token, body).await;
+        let provider = provider.expect(StatusCode::CREATED)["id"].as_str().unwrap().to_owned();
+        let prefix = format!("{slug}in");
+        app.post(&format!("{t}/prefixes"), &token, json!({"prefix": prefix, "provider_id": provider}))
+            .await
+            .expect(StatusCode::CREATED);
+        admins.push((t, token, provider, prefix));
+    }
+    let number = |e164: &str, provider: &str, prefix: &str| {
+        json!({"e164": e164, "name": "Line", "provider_id": provider, "prefix": prefix})
+    };
+    let (a, b) = (&admins[0], &admins[1]);
+    // Globex holds +12025550300 in Switchboard.
+    app.post(&format!("{}/numbers", b.0), &b.1, number("+12025550300", &b.2, &b.3)).await.expect(StatusCode::CREATED);
+
+    // Acme's account holds +12025550100: added.
+    app.post(&format!("{}/numbers", a.0), &a.1, number("+12025550100", &a.2, &a.3)).await.expect(StatusCode::CREATED);
+    // Not one of Acme's: refused on e164, whether nobody holds it or Globex does (never 409).
+    for e164 in ["+12025550199", "+12025550300"] {
+        let r = app.post(&format!("{}/numbers", a.0), &a.1, number(e164, &a.2, &a.3)).await;
+        r.problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        assert_eq!(r.fields(), ["e164"], "{e164}");
+        assert!(r.text.contains("does not hold"), "{}", r.text);
+    }
+    // A tenant admin may not skip the question.
+    let mut skipped = number("+12025550199", &a.2, &a.3);
+    skipped["skip_provider_check"] = json!(true);
+    app.post(&format!("{}/numbers", a.0), &a.1, skipped.clone()).await.problem(StatusCode::FORBIDDEN, "forbidden");
+    // Flowroute cannot be asked: the admin is told to try later, and nothing is added.
+    sim.inject_api(flowroute_sim::Fault::ServerError, 1);
+    let r = app.post(&format!("{}/numbers", a.0), &a.1, number("+12025550101", &a.2, &a.3)).await;
+    r.problem(StatusCode::SERVICE_UNAVAILABLE, "provider_unreachable");
+    app.get(&format!("{}/numbers/+12025550101", a.0), &a.1).await.problem(StatusCode::NOT_FOUND, "not_found");
+    // Wrong on its face: the store's own errors, before Flowroute is asked.
+    let asked = sim.requests();
+    let r = app.post(&format!("{}/numbers", a.0), &a.1, number("+12025550101", &a.2, "nope")).await;
+    assert_eq!(r.problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").clone()["errors"][0]["field"], "prefix");
+    assert_eq!(sim.requests(), asked);
+
+    // The operator adds a number being ported in without asking.
+    app.post(&format!("{}/numbers", a.0), &app.system, skipped).await.expect(StatusCode::CREATED);
+
+    // Moving a number to a provider whose account does not hold it is refused the same way.
+    let second = app
+        .post(
+            &format!("{}/providers", a.0),
+            &a.1,
+            json!({"name": "Second", "kind": "flowroute", "access_key": "other-access", "secret_key": "other-secret",
+                   "endpoint": sim.endpoint()}),
+        )
+        .await;
+    let second = second.expect(StatusCode::CREATED)["id"].as_str().unwrap().to_owned();
+    let moved = app.patch(&format!("{}/numbers/+12025550100", a.0), &a.1, json!({"provider_id": second})).await;
+    moved.problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(moved.fields(), ["e164"]);
+}

@@ -60,6 +60,8 @@ pub async fn wire_with(app: &TestApp, slug: &str, prefix: &str, e164: &str, sim:
     for ext in ["101", "102", "200", "300"] {
         post("extensions", json!({"extension": ext, "name": format!("Ext {ext}")})).await;
     }
+    // The account holds the number, with messaging on.
+    sim.add_number("sim-access", e164.trim_start_matches('+'), true);
     post(
         "numbers",
         json!({"e164": e164, "name": "Main", "provider_id": provider, "prefix": prefix, "destinations": ["101", "102"],

@@ -50,3 +50,30 @@ impl Engine {
         }
     }
 }
+
+/// Why a number could not be shown to be one of a provider account's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotHeld {
+    /// Flowroute says the account does not hold it.
+    Missing,
+    /// Flowroute refused the provider's keys.
+    BadCredentials(String),
+    /// Flowroute could not be asked.
+    Unreachable(String),
+}
+
+impl Engine {
+    /// Whether the account at `endpoint` holds the number with these 11 `digits`.
+    pub async fn provider_holds(&self, endpoint: &str, creds: &Credentials, digits: &str) -> Result<(), NotHeld> {
+        if let Err(why) = crate::net::check_literal(endpoint, &self.targets) {
+            return Err(NotHeld::Unreachable(why));
+        }
+        match tokio::time::timeout(CHECK_TIME, self.account(endpoint, creds).number(digits)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(ApiError::NotFound(_))) => Err(NotHeld::Missing),
+            Ok(Err(ApiError::Unauthorized(detail))) => Err(NotHeld::BadCredentials(detail)),
+            Ok(Err(e)) => Err(NotHeld::Unreachable(e.to_string())),
+            Err(_) => Err(NotHeld::Unreachable(format!("no answer within {} s", CHECK_TIME.as_secs()))),
+        }
+    }
+}

@@ -364,12 +364,20 @@ impl FromRequest for SystemAdmin {
 pub struct TenantScope {
     pub tenant: Tenant,
     pub claims: Claims,
+    /// Whether the credential is a token minted with `switchboard token` (no session, no API key):
+    /// whoever minted it holds the server's keys, so it acts for the operator whatever its role.
+    pub minted: bool,
 }
 
 impl TenantScope {
     /// True for the system administrator.
     pub fn is_system(&self) -> bool {
         self.claims.role == Role::System
+    }
+
+    /// True for the operator: the system administrator, or any token the operator minted.
+    pub fn is_operator(&self) -> bool {
+        self.is_system() || self.minted
     }
 }
 
@@ -383,7 +391,9 @@ impl FromRequest for TenantScope {
         let slug = req.match_info().get("tenant").map(str::to_owned);
         let st = state(req);
         Box::pin(async move {
-            let claims = principal.await?.claims;
+            let principal = principal.await?;
+            let minted = principal.session.is_none() && principal.key.is_none();
+            let claims = principal.claims;
             let slug = slug.ok_or_else(ApiError::not_found)?;
             let own = claims.tenant.as_deref() == Some(slug.as_str());
             match claims.role {
@@ -399,7 +409,7 @@ impl FromRequest for TenantScope {
             if claims.role != Role::System && !read_only {
                 refuse_if_suspended(&tenant)?;
             }
-            Ok(Self { tenant, claims })
+            Ok(Self { tenant, claims, minted })
         })
     }
 }

@@ -148,6 +148,8 @@ async fn walk_through(api: &Api, keys: &JwtKeys, sim: &Sim, base: &str) -> anyho
     for (ext, name) in [("101", "Front desk"), ("102", "Dr. Patel")] {
         api.post(&format!("{t}/extensions"), &admin, json!({"extension": ext, "name": name})).await?;
     }
+    // The Flowroute account holds the number, with messaging on.
+    sim.add_number("sim-access", "12025550100", true);
     api.post(
         &format!("{t}/numbers"),
         &admin,

@@ -212,6 +212,23 @@ async fn number_model<C: ConnectionTrait>(db: &C, tenant: Uuid, e164: &E164) -> 
 }
 
 impl Store {
+    /// Checks a number to add as [`Store::create_number`] will, without writing (whether another
+    /// tenant holds it is not looked at): its E.164 form, or the errors.
+    pub async fn check_new_number(&self, tenant: Uuid, input: &NewNumber) -> Result<E164, StoreError> {
+        let mut errors = FieldErrors::new();
+        let e164 = errors.check("e164", E164::parse(&input.e164));
+        let settings = Settings {
+            name: input.name.clone(),
+            provider_id: input.provider_id,
+            prefix: input.prefix.clone(),
+            policy_id: input.policy_id,
+            destinations: input.destinations.clone(),
+            senders: input.senders.clone(),
+        };
+        resolve(self.db(), tenant, &settings, errors).await?;
+        e164.ok_or_else(|| StoreError::Internal(sea_orm::DbErr::Custom("a number checked without its E.164".into())))
+    }
+
     /// Adds a number to the tenant; a number held by any tenant is a conflict.
     pub async fn create_number(&self, tenant: Uuid, input: NewNumber) -> Result<Number, StoreError> {
         let mut errors = FieldErrors::new();

@@ -48,6 +48,10 @@ pub struct NewNumber {
     pub destinations: Vec<String>,
     #[serde(default)]
     pub senders: Vec<String>,
+    /// Add it without asking the provider's Flowroute account whether it holds the number (a
+    /// number being ported in, say). The operator only (`403` for anyone else).
+    #[serde(default)]
+    pub skip_provider_check: bool,
 }
 convert!(NewNumber => store::NewNumber { e164, name, provider_id, prefix, policy_id, destinations, senders });
 
@@ -68,5 +72,9 @@ pub struct NumberPatch {
     pub destinations: Option<Vec<String>>,
     #[serde(default)]
     pub senders: Option<Vec<String>>,
+    /// Move it to another provider without asking that provider's Flowroute account whether it
+    /// holds the number. Operators only.
+    #[serde(default)]
+    pub skip_provider_check: bool,
 }
 convert!(NumberPatch => store::NumberPatch { name, provider_id, prefix, policy_id, destinations, senders });

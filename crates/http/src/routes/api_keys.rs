@@ -7,6 +7,7 @@ use super::resource::{Docs, Resource};
 use crate::AppState;
 use crate::api::Page;
 use crate::api::api_keys::{ApiKey, ApiKeyPatch, NewApiKey};
+use crate::auth::TenantScope;
 use crate::error::ApiError;
 
 /// The `api-keys` resource.
@@ -29,7 +30,8 @@ impl Resource for ApiKeys {
     type Patch = ApiKeyPatch;
     type Item = ApiKey;
 
-    async fn create(state: &AppState, tenant: Uuid, new: NewApiKey) -> Result<ApiKey, ApiError> {
+    async fn create(state: &AppState, scope: &TenantScope, new: NewApiKey) -> Result<ApiKey, ApiError> {
+        let tenant = scope.tenant.id;
         Ok(ApiKey::created(state.store.create_api_key(tenant, new.into()).await?))
     }
 
@@ -41,7 +43,8 @@ impl Resource for ApiKeys {
         Ok(state.store.get_api_key(tenant, key).await?.into())
     }
 
-    async fn update(state: &AppState, tenant: Uuid, key: Uuid, patch: ApiKeyPatch) -> Result<ApiKey, ApiError> {
+    async fn update(state: &AppState, scope: &TenantScope, key: Uuid, patch: ApiKeyPatch) -> Result<ApiKey, ApiError> {
+        let tenant = scope.tenant.id;
         Ok(state.store.update_api_key(tenant, key, patch.into()).await?.into())
     }
 

@@ -8,6 +8,7 @@ use super::resource::{Docs, Resource};
 use crate::AppState;
 use crate::api::Page;
 use crate::api::prefixes::{NewPrefix, Prefix, PrefixPatch};
+use crate::auth::TenantScope;
 use crate::error::ApiError;
 
 /// The `prefixes` resource.
@@ -39,7 +40,8 @@ impl Resource for Prefixes {
     type Patch = PrefixPatch;
     type Item = Prefix;
 
-    async fn create(state: &AppState, tenant: Uuid, new: NewPrefix) -> Result<Prefix, ApiError> {
+    async fn create(state: &AppState, scope: &TenantScope, new: NewPrefix) -> Result<Prefix, ApiError> {
+        let tenant = scope.tenant.id;
         Ok(with_url(state, state.store.create_prefix(tenant, new.into()).await?))
     }
 
@@ -51,7 +53,13 @@ impl Resource for Prefixes {
         Ok(with_url(state, state.store.get_prefix(tenant, &key).await?))
     }
 
-    async fn update(state: &AppState, tenant: Uuid, key: String, patch: PrefixPatch) -> Result<Prefix, ApiError> {
+    async fn update(
+        state: &AppState,
+        scope: &TenantScope,
+        key: String,
+        patch: PrefixPatch,
+    ) -> Result<Prefix, ApiError> {
+        let tenant = scope.tenant.id;
         Ok(with_url(state, state.store.update_prefix(tenant, &key, patch.into()).await?))
     }
 

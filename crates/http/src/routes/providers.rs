@@ -50,7 +50,8 @@ impl Resource for Providers {
     type Patch = ProviderPatch;
     type Item = Provider;
 
-    async fn create(state: &AppState, tenant: Uuid, new: NewProvider) -> Result<Provider, ApiError> {
+    async fn create(state: &AppState, scope: &TenantScope, new: NewProvider) -> Result<Provider, ApiError> {
+        let tenant = scope.tenant.id;
         let new: store::NewProvider = new.into();
         store::validate_new(&new)?;
         let endpoint = new.endpoint.as_deref().unwrap_or(FLOWROUTE_ENDPOINT);
@@ -68,7 +69,13 @@ impl Resource for Providers {
         Ok(state.store.get_provider(tenant, key).await?.into())
     }
 
-    async fn update(state: &AppState, tenant: Uuid, key: Uuid, patch: ProviderPatch) -> Result<Provider, ApiError> {
+    async fn update(
+        state: &AppState,
+        scope: &TenantScope,
+        key: Uuid,
+        patch: ProviderPatch,
+    ) -> Result<Provider, ApiError> {
+        let tenant = scope.tenant.id;
         let patch: store::ProviderPatch = patch.into();
         store::validate_patch(&patch)?;
         let mut tried = None;

@@ -98,16 +98,22 @@ pub trait Resource: 'static {
     type Patch: DeserializeOwned + ToSchema + 'static;
     type Item: Serialize + ToSchema + 'static;
 
-    fn create(state: &AppState, tenant: Uuid, new: Self::New) -> impl Future<Output = Result<Self::Item, ApiError>>;
+    /// Creates one; `scope` names the tenant and who asks.
+    fn create(
+        state: &AppState,
+        scope: &TenantScope,
+        new: Self::New,
+    ) -> impl Future<Output = Result<Self::Item, ApiError>>;
     fn list(
         state: &AppState,
         tenant: Uuid,
         page: PageRequest,
     ) -> impl Future<Output = Result<Page<Self::Item>, ApiError>>;
     fn get(state: &AppState, tenant: Uuid, key: Self::Key) -> impl Future<Output = Result<Self::Item, ApiError>>;
+    /// Changes one; `scope` names the tenant and who asks.
     fn update(
         state: &AppState,
-        tenant: Uuid,
+        scope: &TenantScope,
         key: Self::Key,
         patch: Self::Patch,
     ) -> impl Future<Output = Result<Self::Item, ApiError>>;
@@ -121,10 +127,10 @@ macro_rules! store_calls {
     ($create:ident, $list:ident, $get:ident, $update:ident, $delete:ident) => {
         async fn create(
             state: &$crate::AppState,
-            tenant: ::uuid::Uuid,
+            scope: &$crate::auth::TenantScope,
             new: Self::New,
         ) -> Result<Self::Item, $crate::error::ApiError> {
-            Ok(state.store.$create(tenant, new.into()).await?.into())
+            Ok(state.store.$create(scope.tenant.id, new.into()).await?.into())
         }
 
         async fn list(
@@ -145,11 +151,15 @@ macro_rules! store_calls {
 
         async fn update(
             state: &$crate::AppState,
-            tenant: ::uuid::Uuid,
+            scope: &$crate::auth::TenantScope,
             key: Self::Key,
             patch: Self::Patch,
         ) -> Result<Self::Item, $crate::error::ApiError> {
-            Ok(state.store.$update(tenant, $crate::routes::resource::Key::arg(&key), patch.into()).await?.into())
+            Ok(state
+                .store
+                .$update(scope.tenant.id, $crate::routes::resource::Key::arg(&key), patch.into())
+                .await?
+                .into())
         }
 
         async fn delete(
@@ -183,7 +193,7 @@ async fn create<R: Resource>(
     state: web::Data<AppState>,
     Json(body): Json<R::New>,
 ) -> Result<HttpResponse, ApiError> {
-    let item = R::create(&state, scope.tenant.id, body).await?;
+    let item = R::create(&state, &scope, body).await?;
     written::<R>(&state);
     Ok(HttpResponse::Created().json(item))
 }
@@ -210,7 +220,7 @@ async fn update<R: Resource>(
     path: web::Path<(String, String)>,
     Json(body): Json<R::Patch>,
 ) -> Result<HttpResponse, ApiError> {
-    let item = R::update(&state, scope.tenant.id, R::Key::from_path(&path.1)?, body).await?;
+    let item = R::update(&state, &scope, R::Key::from_path(&path.1)?, body).await?;
     written::<R>(&state);
     Ok(HttpResponse::Ok().json(item))
 }

@@ -34,7 +34,8 @@ impl Resource for Users {
     type Patch = UserPatch;
     type Item = User;
 
-    async fn create(state: &AppState, tenant: Uuid, new: NewUser) -> Result<User, ApiError> {
+    async fn create(state: &AppState, scope: &TenantScope, new: NewUser) -> Result<User, ApiError> {
+        let tenant = scope.tenant.id;
         Ok(User::invited(state.store.invite_user(People::Tenant(tenant), new.into()).await?))
     }
 
@@ -46,7 +47,8 @@ impl Resource for Users {
         Ok(state.store.get_user(People::Tenant(tenant), key).await?.into())
     }
 
-    async fn update(state: &AppState, tenant: Uuid, key: Uuid, patch: UserPatch) -> Result<User, ApiError> {
+    async fn update(state: &AppState, scope: &TenantScope, key: Uuid, patch: UserPatch) -> Result<User, ApiError> {
+        let tenant = scope.tenant.id;
         Ok(state.store.update_user(People::Tenant(tenant), key, patch.into()).await?.into())
     }
 
