@@ -481,6 +481,8 @@ async fn outbound(setup: &Setup, database: Db, concurrency: usize, texts: usize)
             let (sink_url, _) = sink().await?;
             let sim_config = flowroute_sim::SimConfig { rate_limits: false, receipts: false, ..Default::default() };
             let sim = flowroute_sim::Sim::start(std::net::TcpListener::bind("127.0.0.1:0")?, sim_config)?;
+            // The account holds the bench's number, as Switchboard checks when it is added.
+            sim.add_number("sim-access", "12025550100", true);
             let server =
                 start_server(setup.bin.clone(), database_url, &[("SWITCHBOARD_FLOWROUTE_PACING", "false")]).await?;
             wire(&server, &sink_url, Some(&sim.endpoint())).await?;
