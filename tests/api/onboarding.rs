@@ -2,7 +2,7 @@
 //! Flowroute refuses are never saved, and the last check shows on the provider.
 
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 use switchboard_test_macros::suite_test;
 
 use crate::support::TestApp;
@@ -124,9 +124,7 @@ async fn a_number_is_added_only_if_the_providers_account_holds_it(app: TestApp) 
             .expect(StatusCode::CREATED);
         admins.push((t, token, provider, prefix));
     }
-    let number = |e164: &str, provider: &str, prefix: &str| {
-        json!({"e164": e164, "name": "Line", "provider_id": provider, "prefix": prefix})
-    };
+    let number = |e164: &str, provider: &str, prefix: &str| json!({"e164": e164, "name": "Line", "provider_id": provider, "prefix": prefix});
     let (a, b) = (&admins[0], &admins[1]);
     // Globex holds +12025550300 in Switchboard.
     app.post(&format!("{}/numbers", b.0), &b.1, number("+12025550300", &b.2, &b.3)).await.expect(StatusCode::CREATED);
@@ -152,7 +150,10 @@ async fn a_number_is_added_only_if_the_providers_account_holds_it(app: TestApp) 
     // Wrong on its face: the store's own errors, before Flowroute is asked.
     let asked = sim.requests();
     let r = app.post(&format!("{}/numbers", a.0), &a.1, number("+12025550101", &a.2, "nope")).await;
-    assert_eq!(r.problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").clone()["errors"][0]["field"], "prefix");
+    assert_eq!(
+        r.problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").clone()["errors"][0]["field"],
+        "prefix"
+    );
     assert_eq!(sim.requests(), asked);
 
     // The operator adds a number being ported in without asking.
@@ -171,4 +172,92 @@ async fn a_number_is_added_only_if_the_providers_account_holds_it(app: TestApp) 
     let moved = app.patch(&format!("{}/numbers/+12025550100", a.0), &a.1, json!({"provider_id": second})).await;
     moved.problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
     assert_eq!(moved.fields(), ["e164"]);
+}
+
+/// The account's numbers are listed with what Switchboard has of them, and imported in one step.
+#[suite_test]
+async fn an_accounts_numbers_are_listed_and_imported(app: TestApp) {
+    let sim = sim();
+    sim.add_number("sim-access", "12025550100", true);
+    sim.add_number("sim-access", "12025550101", false);
+    sim.add_number("sim-access", "12025550102", true);
+    sim.add_number("other-access", "12025550300", true);
+    let admin = app.tenant("acme").await;
+    let t = "/api/v1/tenants/acme";
+    let body = json!({"name": "Main", "kind": "flowroute", "access_key": "sim-access", "secret_key": "sim-secret",
+                      "endpoint": sim.endpoint()});
+    let provider = app.post(&format!("{t}/providers"), &admin, body).await.expect(StatusCode::CREATED)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let p = format!("{t}/providers/{provider}");
+    app.post(&format!("{t}/extensions"), &admin, json!({"extension": "101", "name": "Desk"}))
+        .await
+        .expect(StatusCode::CREATED);
+
+    // No prefix yet: the import says what is missing, before Flowroute is asked.
+    let r = app.post(&format!("{p}/remote-numbers:import"), &admin, json!({})).await;
+    r.problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(r.fields(), ["prefix"]);
+    app.post(&format!("{t}/prefixes"), &admin, json!({"prefix": "acmein", "provider_id": provider}))
+        .await
+        .expect(StatusCode::CREATED);
+
+    // Listed by pages, only this account's numbers.
+    let all = app.get(&format!("{p}/remote-numbers"), &admin).await.expect(StatusCode::OK).clone();
+    let listed: Vec<(&str, &Value, &Value)> = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| (n["e164"].as_str().unwrap(), &n["messaging_enabled"], &n["in_switchboard"]))
+        .collect();
+    let (t_, f_) = (json!(true), json!(false));
+    assert_eq!(listed, [("+12025550100", &t_, &f_), ("+12025550101", &f_, &f_), ("+12025550102", &t_, &f_)], "{all}");
+    assert_eq!(all["next_offset"], Value::Null);
+    let first = app.get(&format!("{p}/remote-numbers?limit=2"), &admin).await;
+    assert_eq!((first.json["items"].as_array().unwrap().len(), &first.json["next_offset"]), (2, &json!(2)));
+    let rest = app.get(&format!("{p}/remote-numbers?limit=2&offset=2"), &admin).await;
+    assert_eq!(rest.json["items"][0]["e164"], "+12025550102");
+    assert_eq!(rest.json["next_offset"], Value::Null);
+    let bad = app.get(&format!("{p}/remote-numbers?limit=500"), &admin).await;
+    bad.problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+
+    // One named number, then a number the account does not hold (nothing added).
+    let one = app
+        .post(
+            &format!("{p}/remote-numbers:import"),
+            &admin,
+            json!({"numbers": ["+12025550100"], "destinations": ["101"]}),
+        )
+        .await;
+    assert_eq!(one.expect(StatusCode::OK).clone(), json!({"created": ["+12025550100"], "skipped": []}));
+    let number = app.get(&format!("{t}/numbers/+12025550100"), &admin).await.expect(StatusCode::OK).clone();
+    assert_eq!((number["prefix"].as_str(), &number["destinations"]), (Some("acmein"), &json!(["101"])));
+    let foreign = app
+        .post(&format!("{p}/remote-numbers:import"), &admin, json!({"numbers": ["+12025550102", "+12025550300"]}))
+        .await;
+    foreign.problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(foreign.fields(), ["numbers[1]"]);
+    app.get(&format!("{t}/numbers/+12025550102"), &admin).await.problem(StatusCode::NOT_FOUND, "not_found");
+    // A reference that does not hold: nothing added either.
+    let r = app.post(&format!("{p}/remote-numbers:import"), &admin, json!({"policy_id": uuid::Uuid::now_v7()})).await;
+    r.problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(app.get(&format!("{t}/numbers"), &admin).await.json["items"].as_array().unwrap().len(), 1);
+
+    // Flowroute failing: the import waits for it.
+    sim.inject_api(flowroute_sim::Fault::ServerError, 1);
+    let r = app.post(&format!("{p}/remote-numbers:import"), &admin, json!({})).await;
+    r.problem(StatusCode::SERVICE_UNAVAILABLE, "provider_unreachable");
+
+    // All of them: the rest are added, the one already there left alone; running it again adds none.
+    let every = app.post(&format!("{p}/remote-numbers:import"), &admin, json!({"destinations": ["101"]})).await;
+    assert_eq!(
+        every.expect(StatusCode::OK).clone(),
+        json!({"created": ["+12025550101", "+12025550102"],
+               "skipped": [{"e164": "+12025550100", "reason": "already_added"}]})
+    );
+    let again = app.post(&format!("{p}/remote-numbers:import"), &admin, json!({})).await;
+    assert_eq!(again.expect(StatusCode::OK)["created"], json!([]));
+    let listed = app.get(&format!("{p}/remote-numbers"), &admin).await;
+    assert!(listed.json["items"].as_array().unwrap().iter().all(|n| n["in_switchboard"] == true), "{}", listed.text);
 }

@@ -40,6 +40,8 @@ async fn health_metrics_openapi_and_docs_need_no_token(app: TestApp) {
         ("/api/v1/tenants/{tenant}/providers", &["get", "post"][..]),
         ("/api/v1/tenants/{tenant}/providers/{id}", &["get", "patch", "delete"][..]),
         ("/api/v1/tenants/{tenant}/providers/{id}/check", &["post"][..]),
+        ("/api/v1/tenants/{tenant}/providers/{id}/remote-numbers", &["get"][..]),
+        ("/api/v1/tenants/{tenant}/providers/{id}/remote-numbers:import", &["post"][..]),
         ("/api/v1/tenants/{tenant}/prefixes", &["get", "post"][..]),
         ("/api/v1/tenants/{tenant}/prefixes/{prefix}", &["get", "patch", "delete"][..]),
         ("/api/v1/tenants/{tenant}/extensions", &["get", "post"][..]),

@@ -11,6 +11,9 @@ use switchboard_store::providers::{ConnectionCheck, ProviderAccess};
 
 use crate::Engine;
 
+/// What the account API answers with, for the HTTP layer.
+pub use switchboard_flowroute::{ApiError as ProviderError, NUMBERS_PAGE};
+
 /// The longest a check of a provider's keys waits for Flowroute.
 pub const CHECK_TIME: Duration = Duration::from_secs(10);
 
@@ -25,20 +28,22 @@ pub fn credentials_of(access_key: &str, secret_key: SecretString) -> Credentials
 }
 
 impl Engine {
-    /// The account API of the provider at `endpoint`.
-    pub fn account<'a>(&'a self, endpoint: &str, creds: &'a Credentials) -> Account<'a> {
-        self.flowroute.account(endpoint, creds)
+    /// The account API of the provider at `endpoint`; an address written into it that requests
+    /// may not go to is [`ApiError::Unreachable`] (names are checked as they are resolved).
+    pub fn account<'a>(&'a self, endpoint: &str, creds: &'a Credentials) -> Result<Account<'a>, ApiError> {
+        crate::net::check_literal(endpoint, &self.targets).map_err(ApiError::Unreachable)?;
+        Ok(self.flowroute.account(endpoint, creds))
     }
 
     /// Whether `creds` work at `endpoint`: `ok`, `bad_credentials` (Flowroute answered `401` or
     /// `403`), or `unreachable` (anything else, with what happened in words).
     pub async fn check_connection(&self, endpoint: &str, creds: &Credentials) -> ConnectionCheck {
         let found = |status, detail: Option<String>| ConnectionCheck { status, detail, checked_at: chrono::Utc::now() };
-        // An address written into the URL is not resolved, so it is checked here.
-        if let Err(why) = crate::net::check_literal(endpoint, &self.targets) {
-            return found(ConnectionStatus::Unreachable, Some(why));
-        }
-        match tokio::time::timeout(CHECK_TIME, self.account(endpoint, creds).check()).await {
+        let account = match self.account(endpoint, creds) {
+            Ok(a) => a,
+            Err(e) => return found(ConnectionStatus::Unreachable, Some(e.to_string())),
+        };
+        match tokio::time::timeout(CHECK_TIME, account.check()).await {
             Ok(Ok(())) => found(ConnectionStatus::Ok, None),
             Ok(Err(ApiError::Unauthorized(detail))) => {
                 found(ConnectionStatus::BadCredentials, Some(format!("Flowroute refused the keys: {detail}")))
@@ -65,10 +70,8 @@ pub enum NotHeld {
 impl Engine {
     /// Whether the account at `endpoint` holds the number with these 11 `digits`.
     pub async fn provider_holds(&self, endpoint: &str, creds: &Credentials, digits: &str) -> Result<(), NotHeld> {
-        if let Err(why) = crate::net::check_literal(endpoint, &self.targets) {
-            return Err(NotHeld::Unreachable(why));
-        }
-        match tokio::time::timeout(CHECK_TIME, self.account(endpoint, creds).number(digits)).await {
+        let account = self.account(endpoint, creds).map_err(|e| NotHeld::Unreachable(e.to_string()))?;
+        match tokio::time::timeout(CHECK_TIME, account.number(digits)).await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(ApiError::NotFound(_))) => Err(NotHeld::Missing),
             Ok(Err(ApiError::Unauthorized(detail))) => Err(NotHeld::BadCredentials(detail)),

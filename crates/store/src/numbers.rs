@@ -56,6 +56,35 @@ pub struct NumberPatch {
     pub senders: Option<Vec<String>>,
 }
 
+/// Numbers to import from a provider account, with the settings they all get.
+#[derive(Debug, Clone)]
+pub struct Import {
+    pub provider_id: Uuid,
+    pub prefix: String,
+    pub policy_id: Option<Uuid>,
+    pub destinations: Vec<String>,
+    pub senders: Vec<String>,
+    /// Each number with its name (the account's alias for it, or the number).
+    pub numbers: Vec<(E164, String)>,
+}
+
+/// What an import did with each number.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Imported {
+    pub created: Vec<String>,
+    /// Numbers left as they were, with why.
+    pub skipped: Vec<(String, SkipReason)>,
+}
+
+/// Why an imported number was left alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SkipReason {
+    /// The tenant has it already.
+    AlreadyAdded,
+    /// Another tenant has it (the two share a Flowroute account).
+    HeldByAnotherTenant,
+}
+
 /// The settings of a number after a create or a patch, before they are checked against the store.
 struct Settings {
     name: String,
@@ -227,6 +256,86 @@ impl Store {
         };
         resolve(self.db(), tenant, &settings, errors).await?;
         e164.ok_or_else(|| StoreError::Internal(sea_orm::DbErr::Custom("a number checked without its E.164".into())))
+    }
+
+    /// Which of `e164s` the tenant holds.
+    pub async fn numbers_held(&self, tenant: Uuid, e164s: &[String]) -> Result<Vec<String>, StoreError> {
+        let mut held = Vec::new();
+        for chunk in e164s.chunks(500) {
+            let found = number::Entity::find()
+                .filter(number::Column::TenantId.eq(tenant))
+                .filter(number::Column::E164.is_in(chunk.to_vec()))
+                .all(self.db())
+                .await?;
+            held.extend(found.into_iter().map(|m| m.e164));
+        }
+        Ok(held)
+    }
+
+    /// The prefixes of the tenant bound to a provider, by name.
+    pub async fn provider_prefixes(&self, tenant: Uuid, provider: Uuid) -> Result<Vec<String>, StoreError> {
+        let found = inbound_prefix::Entity::find()
+            .filter(inbound_prefix::Column::TenantId.eq(tenant))
+            .filter(inbound_prefix::Column::ProviderId.eq(provider))
+            .order_by_asc(inbound_prefix::Column::Prefix)
+            .all(self.db())
+            .await?;
+        Ok(found.into_iter().map(|p| p.prefix).collect())
+    }
+
+    /// Adds many numbers with the same settings in one transaction (all or none), leaving alone
+    /// those the tenant or another tenant has already.
+    pub async fn import_numbers(&self, tenant: Uuid, import: Import) -> Result<Imported, StoreError> {
+        let mut errors = FieldErrors::new();
+        if import.numbers.is_empty() {
+            errors.add("numbers", "names no number to import");
+        }
+        let settings = Settings {
+            name: "imported".into(),
+            provider_id: import.provider_id,
+            prefix: import.prefix,
+            policy_id: import.policy_id,
+            destinations: import.destinations,
+            senders: import.senders,
+        };
+        let txn = self.write_txn().await?;
+        let resolved = resolve(&txn, tenant, &settings, errors).await?;
+        let wanted: Vec<String> = import.numbers.iter().map(|(e, _)| e.to_string()).collect();
+        let mut held: HashMap<String, Uuid> = HashMap::new();
+        for chunk in wanted.chunks(500) {
+            let found = number::Entity::find().filter(number::Column::E164.is_in(chunk.to_vec())).all(&txn).await?;
+            held.extend(found.into_iter().map(|m| (m.e164, m.tenant_id)));
+        }
+        let mut out = Imported::default();
+        let at = now();
+        for (e164, name) in import.numbers {
+            let e164 = e164.to_string();
+            match held.get(&e164) {
+                Some(owner) if *owner == tenant => out.skipped.push((e164, SkipReason::AlreadyAdded)),
+                Some(_) => out.skipped.push((e164, SkipReason::HeldByAnotherTenant)),
+                None => {
+                    let model = number::ActiveModel {
+                        id: Set(new_id()),
+                        tenant_id: Set(tenant),
+                        e164: Set(e164.clone()),
+                        name: Set(name.chars().take(200).collect()),
+                        provider_id: Set(settings.provider_id),
+                        prefix_id: Set(resolved.prefix_id),
+                        policy_id: Set(settings.policy_id),
+                        created_at: Set(at),
+                        updated_at: Set(at),
+                    }
+                    .insert(&txn)
+                    .await
+                    .on_unique(|| format!("number {e164} is already held"))?;
+                    write_links(&txn, model.id, &resolved).await?;
+                    held.insert(e164.clone(), tenant);
+                    out.created.push(e164);
+                }
+            }
+        }
+        txn.commit().await?;
+        Ok(out)
     }
 
     /// Adds a number to the tenant; a number held by any tenant is a conflict.

@@ -115,3 +115,91 @@ pub struct ProviderPatch {
 convert!(ProviderPatch => store::ProviderPatch {
     name, access_key, secret_key, endpoint, default_did, sender_id, catch_all_company_id
 });
+
+/// A number the provider's Flowroute account holds, as `GET …/providers/{id}/remote-numbers`
+/// lists it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RemoteNumber {
+    #[schema(example = "+12025550100")]
+    pub e164: String,
+    /// The account's name for it.
+    pub alias: Option<String>,
+    pub number_type: Option<String>,
+    pub rate_center: Option<String>,
+    pub state: Option<String>,
+    /// Whether texting is enabled on it; `null` where Flowroute's answer does not say.
+    pub messaging_enabled: Option<bool>,
+    /// Whether this tenant has it in Switchboard.
+    pub in_switchboard: bool,
+}
+
+/// One page of the account's numbers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RemoteNumbers {
+    pub items: Vec<RemoteNumber>,
+    /// Pass as `offset` for the next page; `null` on the last.
+    pub next_offset: Option<u64>,
+}
+
+/// Body of `POST …/providers/{id}/remote-numbers:import`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImportNumbers {
+    /// The numbers to import (E.164), each one the account holds; absent: every number it holds.
+    #[serde(default)]
+    pub numbers: Option<Vec<String>>,
+    /// The prefix they receive through; absent: the provider's only prefix.
+    #[serde(default)]
+    pub prefix: Option<String>,
+    /// The policy they all get.
+    #[serde(default)]
+    pub policy_id: Option<Uuid>,
+    /// The extensions their texts go to.
+    #[serde(default)]
+    pub destinations: Vec<String>,
+    /// The extensions that may send from them.
+    #[serde(default)]
+    pub senders: Vec<String>,
+}
+
+/// Why an imported number was left alone.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SkipReason {
+    /// The tenant has it already.
+    AlreadyAdded,
+    /// Another tenant has it (the two share a Flowroute account).
+    HeldByAnotherTenant,
+}
+
+impl From<switchboard_store::numbers::SkipReason> for SkipReason {
+    fn from(r: switchboard_store::numbers::SkipReason) -> Self {
+        match r {
+            switchboard_store::numbers::SkipReason::AlreadyAdded => Self::AlreadyAdded,
+            switchboard_store::numbers::SkipReason::HeldByAnotherTenant => Self::HeldByAnotherTenant,
+        }
+    }
+}
+
+/// A number an import left alone.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Skipped {
+    pub e164: String,
+    pub reason: SkipReason,
+}
+
+/// What an import did: the numbers added, and those left alone with why.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportResult {
+    pub created: Vec<String>,
+    pub skipped: Vec<Skipped>,
+}
+
+impl From<switchboard_store::numbers::Imported> for ImportResult {
+    fn from(i: switchboard_store::numbers::Imported) -> Self {
+        Self {
+            created: i.created,
+            skipped: i.skipped.into_iter().map(|(e164, reason)| Skipped { e164, reason: reason.into() }).collect(),
+        }
+    }
+}

@@ -88,5 +88,6 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
     messages::configure(cfg);
     inbox::configure(cfg);
     cfg.service(users::reinvite).service(providers::check_keys);
+    cfg.service(providers::remote_numbers).service(providers::import_numbers);
     cfg.service(events::events).service(media::media).service(send::send).service(send::admin_send);
 }

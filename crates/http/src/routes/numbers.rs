@@ -67,7 +67,9 @@ async fn verify(state: &AppState, scope: &TenantScope, provider: Uuid, e164: &E1
         Err(NotHeld::Unreachable(detail)) => Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "provider_unreachable",
-            format!("Flowroute could not be asked whether the provider's account holds {e164} ({detail}); try again later."),
+            format!(
+                "Flowroute could not be asked whether the provider's account holds {e164} ({detail}); try again later."
+            ),
         )),
     }
 }
@@ -108,7 +110,12 @@ impl Resource for Numbers {
         Ok(state.store.get_number(tenant, &key).await?.into())
     }
 
-    async fn update(state: &AppState, scope: &TenantScope, key: String, patch: NumberPatch) -> Result<Number, ApiError> {
+    async fn update(
+        state: &AppState,
+        scope: &TenantScope,
+        key: String,
+        patch: NumberPatch,
+    ) -> Result<Number, ApiError> {
         let tenant = scope.tenant.id;
         let skip = may_skip(scope, patch.skip_provider_check)?;
         let patch: store::NumberPatch = patch.into();

@@ -2,11 +2,16 @@
 //! given (a provider is created, or its keys or endpoint change): keys Flowroute refuses are `422`;
 //! a Flowroute that cannot be asked does not stop the change, and the provider shows why.
 
-use actix_web::{HttpResponse, post, web};
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, get, post, web};
 use secrecy::SecretString;
-use switchboard_core::FieldErrors;
+use serde::Deserialize;
 use switchboard_core::status::ConnectionStatus;
-use switchboard_engine::onboard::{credentials, credentials_of};
+use switchboard_core::{E164, FieldErrors};
+use switchboard_engine::onboard::{NUMBERS_PAGE, ProviderError, credentials, credentials_of};
+use switchboard_store::numbers::Import;
 use switchboard_store::providers::{self as store, ConnectionCheck, FLOWROUTE_ENDPOINT};
 use switchboard_store::{PageRequest, StoreError};
 use uuid::Uuid;
@@ -15,9 +20,43 @@ use super::path_id;
 use super::resource::{Docs, Resource};
 use crate::AppState;
 use crate::api::Page;
-use crate::api::providers::{Connection, NewProvider, Provider, ProviderPatch};
+use crate::api::providers::{
+    Connection, ImportNumbers, ImportResult, NewProvider, Provider, ProviderPatch, RemoteNumber, RemoteNumbers,
+};
 use crate::auth::TenantScope;
+use crate::body::Json;
 use crate::error::{ApiError, Problem};
+
+/// The most numbers one account may hold for an import of all of them.
+const IMPORT_MAX: usize = 10_000;
+
+/// How long listing a whole account may take.
+const LIST_TIME: Duration = Duration::from_secs(60);
+
+/// An account call that did not succeed, as this API's answer: Flowroute refusing the keys or
+/// erring is `502`, Flowroute out of reach or limiting is `503`.
+fn upstream(e: ProviderError) -> ApiError {
+    use switchboard_engine::onboard::ProviderError as Fr;
+    match e {
+        Fr::Unauthorized(d) => ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "provider_bad_credentials",
+            format!("Flowroute refused this provider's keys ({d}); correct them on the provider."),
+        ),
+        e @ (Fr::Unreachable(_) | Fr::Unavailable { .. } | Fr::RateLimited { .. }) => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "provider_unreachable", format!("{e}; try again later."))
+        }
+        e @ (Fr::NotFound(_) | Fr::Refused { .. }) => {
+            ApiError::new(StatusCode::BAD_GATEWAY, "provider_error", format!("{e}."))
+        }
+    }
+}
+
+fn field_error(field: &str, message: impl Into<String>) -> ApiError {
+    let mut errors = FieldErrors::new();
+    errors.add(field, message);
+    StoreError::Invalid(errors.into_vec()).into()
+}
 
 /// The `providers` resource.
 pub struct Providers;
@@ -119,4 +158,165 @@ pub async fn check_keys(
     let provider = state.store.record_provider_check(tenant, id, found).await?;
     let connection = provider.connection.map(Connection::from).ok_or_else(ApiError::internal)?;
     Ok(HttpResponse::Ok().json(connection))
+}
+
+/// Query of `GET …/providers/{id}/remote-numbers`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RemoteQuery {
+    /// Numbers per page, 1 to 200 (default 200).
+    #[param(value_type = Option<u32>)]
+    pub limit: Option<String>,
+    /// How many to pass over: `next_offset` of the previous page.
+    #[param(value_type = Option<u64>)]
+    pub offset: Option<String>,
+}
+
+/// Lists the numbers the provider's Flowroute account holds, page by page, with whether each is
+/// in Switchboard for this tenant and whether texting is enabled on it.
+#[utoipa::path(tag = "providers", security(("bearer" = [])),
+    params(("tenant" = String, Path), ("id" = Uuid, Path), RemoteQuery),
+    responses((status = 200, body = RemoteNumbers), (status = 404, body = Problem), (status = 502, body = Problem),
+              (status = 503, body = Problem)))]
+#[get("/api/v1/tenants/{tenant}/providers/{id}/remote-numbers")]
+pub async fn remote_numbers(
+    scope: TenantScope,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    q: web::Query<RemoteQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = match q.limit.as_deref().map(str::parse::<u32>) {
+        None => NUMBERS_PAGE,
+        Some(Ok(n)) if (1..=NUMBERS_PAGE).contains(&n) => n,
+        Some(_) => return Err(field_error("limit", "must be a whole number from 1 to 200")),
+    };
+    let Ok(offset) = q.offset.as_deref().unwrap_or("0").parse::<u64>() else {
+        return Err(field_error("offset", "must be a whole number"));
+    };
+    let tenant = scope.tenant.id;
+    let access = state.store.provider_access(tenant, path_id(&path.1)?).await?;
+    let creds = credentials(&access);
+    let account = state.engine.account(&access.endpoint, &creds).map_err(upstream)?;
+    let page = tokio::time::timeout(LIST_TIME, account.numbers(limit, offset))
+        .await
+        .map_err(|_| upstream(ProviderError::Unreachable("no answer in time".into())))?
+        .map_err(upstream)?;
+    let e164s: Vec<String> = page.numbers.iter().map(|n| format!("+{}", n.digits)).collect();
+    let held: std::collections::HashSet<String> = state.store.numbers_held(tenant, &e164s).await?.into_iter().collect();
+    let items = page
+        .numbers
+        .into_iter()
+        .zip(e164s)
+        .map(|(n, e164)| RemoteNumber {
+            in_switchboard: held.contains(&e164),
+            e164,
+            alias: n.alias,
+            number_type: n.number_type,
+            rate_center: n.rate_center,
+            state: n.state,
+            messaging_enabled: n.messaging_enabled,
+        })
+        .collect();
+    let next_offset = page.more.then(|| offset + u64::from(limit));
+    Ok(HttpResponse::Ok().json(RemoteNumbers { items, next_offset }))
+}
+
+/// A number's name from the account's alias: printable, at most 200 characters; else the number.
+fn import_name(alias: Option<&str>, e164: &E164) -> String {
+    let clean: String = alias.unwrap_or_default().chars().filter(|c| !c.is_control()).take(200).collect();
+    if clean.trim().is_empty() { e164.to_string() } else { clean.trim().to_owned() }
+}
+
+/// Adds numbers the provider's Flowroute account holds (the ones named, or all of them) to the
+/// tenant in one step, each with the same prefix, policy, destinations and senders, named by the
+/// account's alias. Numbers the tenant has already, or another tenant has, are left alone and
+/// listed with why; the rest are added together or not at all.
+#[utoipa::path(tag = "providers", security(("bearer" = [])), params(("tenant" = String, Path), ("id" = Uuid, Path)),
+    request_body = ImportNumbers,
+    responses((status = 200, body = ImportResult), (status = 404, body = Problem), (status = 422, body = Problem),
+              (status = 502, body = Problem), (status = 503, body = Problem)))]
+#[post("/api/v1/tenants/{tenant}/providers/{id}/remote-numbers:import")]
+pub async fn import_numbers(
+    scope: TenantScope,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    Json(body): Json<ImportNumbers>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = scope.tenant.id;
+    let provider = path_id(&path.1)?;
+    let access = state.store.provider_access(tenant, provider).await?;
+    // The named numbers, each in E.164, before Flowroute is asked.
+    let mut errors = FieldErrors::new();
+    let named: Option<Vec<E164>> = body.numbers.as_ref().map(|list| {
+        list.iter().enumerate().filter_map(|(i, n)| errors.check(&format!("numbers[{i}]"), E164::parse(n))).collect()
+    });
+    if body.numbers.as_ref().is_some_and(Vec::is_empty) {
+        errors.add("numbers", "names no number; leave it out to import every number of the account");
+    }
+    let prefix = match &body.prefix {
+        Some(p) => Some(p.clone()),
+        None => {
+            let prefixes = state.store.provider_prefixes(tenant, provider).await?;
+            match prefixes.as_slice() {
+                [one] => Some(one.clone()),
+                [] => {
+                    errors.add("prefix", "this provider has no prefix yet: create one for it first");
+                    None
+                }
+                many => {
+                    errors.add("prefix", format!("name one of this provider's prefixes: {}", many.join(", ")));
+                    None
+                }
+            }
+        }
+    };
+    errors.finish().map_err(StoreError::Invalid)?;
+    let creds = credentials(&access);
+    let account = state.engine.account(&access.endpoint, &creds).map_err(upstream)?;
+    let remote = tokio::time::timeout(LIST_TIME, account.all_numbers(IMPORT_MAX))
+        .await
+        .map_err(|_| upstream(ProviderError::Unreachable("no answer in time".into())))?
+        .map_err(upstream)?;
+    let aliases: std::collections::HashMap<String, Option<String>> =
+        remote.into_iter().map(|n| (format!("+{}", n.digits), n.alias)).collect();
+    let numbers: Vec<(E164, String)> = match named {
+        Some(list) => {
+            let mut errors = FieldErrors::new();
+            for (i, e164) in list.iter().enumerate() {
+                if !aliases.contains_key(e164.as_str()) {
+                    errors
+                        .add(format!("numbers[{i}]"), format!("the provider's Flowroute account does not hold {e164}"));
+                }
+            }
+            errors.finish().map_err(StoreError::Invalid)?;
+            list.into_iter()
+                .map(|e| {
+                    let name = import_name(aliases.get(e.as_str()).and_then(Option::as_deref), &e);
+                    (e, name)
+                })
+                .collect()
+        }
+        // Every number of the account that is a number Switchboard can serve.
+        None => {
+            let mut all: Vec<(E164, String)> = aliases
+                .iter()
+                .filter_map(|(n, alias)| E164::parse(n).ok().map(|e| (import_name(alias.as_deref(), &e), e)))
+                .map(|(name, e)| (e, name))
+                .collect();
+            all.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+            all
+        }
+    };
+    let import = Import {
+        provider_id: provider,
+        prefix: prefix.unwrap_or_default(),
+        policy_id: body.policy_id,
+        destinations: body.destinations,
+        senders: body.senders,
+        numbers,
+    };
+    let done = state.store.import_numbers(tenant, import).await?;
+    state.engine.configuration_changed();
+    Ok(HttpResponse::Ok().json(ImportResult::from(done)))
 }
