@@ -11,7 +11,7 @@ mod m20261203_000005_event_sequencer;
 mod m20261204_000006_provider_id_per_tenant;
 mod m20261204_000007_fair_claim_indexes;
 mod m20261205_000008_accounts;
-mod m20261205_000009_provider_checks;
+mod m20261205_000009_onboarding;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -28,7 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000006_provider_id_per_tenant::Migration),
             Box::new(m20261204_000007_fair_claim_indexes::Migration),
             Box::new(m20261205_000008_accounts::Migration),
-            Box::new(m20261205_000009_provider_checks::Migration),
+            Box::new(m20261205_000009_onboarding::Migration),
         ]
     }
 }

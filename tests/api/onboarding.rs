@@ -261,3 +261,98 @@ async fn an_accounts_numbers_are_listed_and_imported(app: TestApp) {
     let listed = app.get(&format!("{p}/remote-numbers"), &admin).await;
     assert!(listed.json["items"].as_array().unwrap().iter().all(|n| n["in_switchboard"] == true), "{}", listed.text);
 }
+
+/// One call points Flowroute at Switchboard for every number; a second changes nothing; a callback
+/// changed behind Switchboard's back is reported; messaging is enabled where it is missing.
+#[suite_test]
+async fn flowroute_is_pointed_at_switchboard_and_drift_is_reported(app: TestApp) {
+    use flowroute_sim::CallbackKind;
+    let sim = sim();
+    sim.add_number("sim-access", "12025550100", true);
+    sim.add_number("sim-access", "12025550101", false);
+    let admin = app.tenant("acme").await;
+    let t = "/api/v1/tenants/acme";
+    let body = json!({"name": "Main", "kind": "flowroute", "access_key": "sim-access", "secret_key": "sim-secret",
+                      "endpoint": sim.endpoint()});
+    let provider = app.post(&format!("{t}/providers"), &admin, body).await.expect(StatusCode::CREATED)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let p = format!("{t}/providers/{provider}");
+    let prefix = app.post(&format!("{t}/prefixes"), &admin, json!({"prefix": "acmein", "provider_id": provider})).await;
+    // The URL with its token, shown once: what every callback must point at.
+    let url = prefix.expect(StatusCode::CREATED)["webhook_url"].as_str().unwrap().to_owned();
+    assert!(url.contains("?token="), "{url}");
+    app.post(&format!("{p}/remote-numbers:import"), &admin, json!({})).await.expect(StatusCode::OK);
+
+    let applied = app.post(&format!("{p}/callbacks:apply"), &admin, json!({})).await.expect(StatusCode::OK).clone();
+    assert_eq!(
+        applied,
+        json!({"numbers": [
+            {"e164": "+12025550100", "state": "set", "detail": null, "changed": true},
+            {"e164": "+12025550101", "state": "set", "detail": null, "changed": true}]})
+    );
+    for digits in ["12025550100", "12025550101"] {
+        let (_, number) = sim.number(digits).unwrap();
+        assert_eq!(number.callbacks.values().collect::<Vec<_>>(), [&url, &url, &url, &url], "{digits}");
+        assert_eq!(sim.callback_for(digits, false), Some(url.clone()));
+        assert_eq!(sim.callback_for(digits, true), Some(url.clone()));
+    }
+    // One prefix for all: the account's callbacks point there too.
+    for kind in CallbackKind::ALL {
+        assert_eq!(sim.account_callback("sim-access", kind), Some(url.clone()), "{kind:?}");
+    }
+    let number = app.get(&format!("{t}/numbers/+12025550100"), &admin).await.expect(StatusCode::OK).clone();
+    assert_eq!(number["callbacks"]["state"], "set");
+    let set_at = number["callbacks"]["set_at"].clone();
+    assert!(set_at.is_string());
+    // A text to the number goes where Flowroute was pointed: the prefix, with its token.
+    let to = url.split_once("/acmein").unwrap().1;
+    let posted = app
+        .flowroute(&format!("acmein{to}"), br#"{"to":"12025550100","from":"12065550123","body":"Hi","id":"mdr2-cb-1"}"#)
+        .await;
+    posted.expect(StatusCode::OK);
+
+    // Again: nothing to change.
+    let again = app.post(&format!("{p}/callbacks:apply"), &admin, json!({})).await.expect(StatusCode::OK).clone();
+    assert!(
+        again["numbers"].as_array().unwrap().iter().all(|n| n["changed"] == false && n["state"] == "set"),
+        "{again}"
+    );
+    let number = app.get(&format!("{t}/numbers/+12025550100"), &admin).await;
+    assert_eq!(number.json["callbacks"]["set_at"], set_at, "not set again");
+
+    // Someone points the number's SMS elsewhere in Flowroute's portal: the check finds it and says
+    // where, without the other URL's token, and the tenant hears of it once.
+    sim.set_number_callback("12025550100", CallbackKind::Sms, "https://elsewhere.example/hook?token=theirs");
+    let events = || crate::support::column(&app, "SELECT event_type FROM event WHERE event_type = 'callbacks.drifted'");
+    for _ in 0..2 {
+        let checked = app.post(&format!("{p}/callbacks:check"), &admin, json!({})).await;
+        let checked = checked.expect(StatusCode::OK).clone();
+        let first = &checked["numbers"][0];
+        assert_eq!((first["state"].as_str(), &first["changed"]), (Some("drifted"), &json!(false)), "{checked}");
+        let detail = first["detail"].as_str().unwrap();
+        assert!(detail.contains("sms_callback points at https://elsewhere.example/hook?…"), "{detail}");
+        assert!(!checked.to_string().contains("theirs"));
+        assert_eq!(checked["numbers"][1]["state"], "set");
+    }
+    assert_eq!(events().await.len(), 1, "told once");
+    assert_eq!(app.get(&format!("{t}/numbers/+12025550100"), &admin).await.json["callbacks"]["state"], "drifted");
+    // Applying again puts it back.
+    let fixed = app.post(&format!("{p}/callbacks:apply"), &admin, json!({})).await.expect(StatusCode::OK).clone();
+    assert_eq!((&fixed["numbers"][0]["state"], &fixed["numbers"][0]["changed"]), (&json!("set"), &json!(true)));
+    assert_eq!(sim.callback_for("12025550100", false), Some(url.clone()));
+
+    // Messaging: enabled where it is missing, then nothing left to do.
+    let enabled = app.post(&format!("{p}/messaging:enable"), &admin, json!({})).await.expect(StatusCode::OK).clone();
+    assert_eq!(enabled["successful"], json!(["+12025550101"]), "{enabled}");
+    assert_eq!(enabled["processing"], json!([]));
+    assert!(sim.number("12025550101").unwrap().1.messaging_enabled);
+    let again = app.post(&format!("{p}/messaging:enable"), &admin, json!({})).await.expect(StatusCode::OK).clone();
+    assert_eq!((&again["status"], &again["task"]), (&json!("already_enabled"), &Value::Null));
+
+    // Flowroute failing mid-way: 503, and the numbers keep their last state.
+    sim.inject_api(flowroute_sim::Fault::ServerError, 1);
+    let r = app.post(&format!("{p}/callbacks:check"), &admin, json!({})).await;
+    r.problem(StatusCode::SERVICE_UNAVAILABLE, "provider_unreachable");
+}

@@ -52,6 +52,10 @@ pub enum EventBody {
     /// The PBX webhook answered a probe; the waiting deliveries follow (live stream only).
     #[serde(rename = "endpoint.recovered")]
     EndpointRecovered(EndpointRecovered),
+    /// Flowroute posts one of a number's texts or receipts somewhere other than the number's prefix
+    /// (live stream only).
+    #[serde(rename = "callbacks.drifted")]
+    CallbacksDrifted(CallbacksDrifted),
 }
 
 impl EventBody {
@@ -63,6 +67,7 @@ impl EventBody {
             Self::DeliveryDead(_) => "delivery.dead",
             Self::EndpointUnavailable(_) => "endpoint.unavailable",
             Self::EndpointRecovered(_) => "endpoint.recovered",
+            Self::CallbacksDrifted(_) => "callbacks.drifted",
         }
     }
 }
@@ -174,6 +179,24 @@ pub struct EndpointRecovered {
     pub failing_since: DateTime<Utc>,
 }
 
+/// `callbacks.drifted`: a number's callbacks no longer all point at its prefix.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CallbacksDrifted {
+    /// The number (E.164).
+    pub number: String,
+    /// Each callback that points elsewhere.
+    pub callbacks: Vec<DriftedCallback>,
+}
+
+/// One callback that points elsewhere.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DriftedCallback {
+    /// `sms_callback`, `mms_callback`, `sms_dlr_callback` or `mms_dlr_callback`.
+    pub kind: String,
+    /// Where it points, without the URL's query (which may hold a token).
+    pub found: String,
+}
+
 fn is_zero(n: &usize) -> bool {
     *n == 0
 }
@@ -249,6 +272,13 @@ mod tests {
             EventBody::EndpointRecovered(EndpointRecovered {
                 url: "https://pbx.example/hook".into(),
                 failing_since: at(),
+            }),
+            EventBody::CallbacksDrifted(CallbacksDrifted {
+                number: "+12025550100".into(),
+                callbacks: vec![DriftedCallback {
+                    kind: "sms_callback".into(),
+                    found: "https://elsewhere.example/x".into(),
+                }],
             }),
         ]
     }

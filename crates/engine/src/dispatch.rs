@@ -286,9 +286,8 @@ async fn send(
     from: E164,
     to: E164,
 ) -> (SendOutcome, Option<Duration>) {
-    let dlr = ctx.prefix.as_ref().map(|p| match &ctx.prefix_token {
-        Some(t) => format!("{}/{p}?token={}", engine.config.public_url, t.expose_secret()),
-        None => format!("{}/{p}", engine.config.public_url),
+    let dlr = ctx.prefix.as_ref().map(|p| {
+        crate::onboard::prefix_url(&engine.config.public_url, p, ctx.prefix_token.as_ref().map(|t| t.expose_secret()))
     });
     let creds = Credentials {
         access_key: ctx.access_key.clone(),

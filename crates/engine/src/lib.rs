@@ -75,6 +75,8 @@ pub struct EngineConfig {
     pub private_targets: Vec<ipnet::IpNet>,
     /// Whether those requests may go to public addresses at all (on by default).
     pub public_targets: bool,
+    /// How often the numbers' callbacks are looked at for drift (zero: never).
+    pub callback_check_interval: Duration,
 }
 
 impl EngineConfig {
@@ -105,6 +107,7 @@ impl EngineConfig {
             ingress_block: Duration::from_secs(300),
             private_targets: Vec::new(),
             public_targets: true,
+            callback_check_interval: Duration::from_secs(21_600),
             media_retry: RetryPolicy {
                 schedule: [10, 60, 300, 1800, 7200, 21_600, 43_200, 43_200].map(Duration::from_secs).to_vec(),
                 ..RetryPolicy::default()

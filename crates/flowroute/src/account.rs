@@ -3,6 +3,7 @@
 //! credentials as sending; every call is JSON:API over HTTP Basic auth, and every answer is read
 //! leniently and capped like a send's (see `docs/flowroute.md`, "Account API").
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -440,6 +441,24 @@ impl Account<'_> {
         let (status, body) = self.call(Method::GET, &format!("/v2/numbers/{digits}"), None, "number").await?;
         let parsed: NumberBody = serde_json::from_slice(&body).map_err(|e| malformed(status, "a number", e))?;
         parsed.data.into_number().ok_or_else(|| malformed(status, "a number", "it names no digits"))
+    }
+
+    /// One number's own callbacks, where its record shows them (`GET /v2/numbers/{digits}`,
+    /// `relationships.<kind>.data.attributes.callback_url`; the shape is *unconfirmed*: Flowroute
+    /// documents no read of them, and a kind it does not show is absent).
+    pub async fn number_callbacks(&self, digits: &str) -> Result<BTreeMap<CallbackKind, String>, ApiError> {
+        let (status, body) = self.call(Method::GET, &format!("/v2/numbers/{digits}"), None, "number").await?;
+        let parsed: serde_json::Value = serde_json::from_slice(&body).map_err(|e| malformed(status, "a number", e))?;
+        let relationships = &parsed["data"]["relationships"];
+        Ok(CallbackKind::ALL
+            .into_iter()
+            .filter_map(|kind| {
+                let related = &relationships[kind.as_str()]["data"];
+                let url =
+                    related["attributes"]["callback_url"].as_str().or_else(|| related["callback_url"].as_str())?;
+                (!url.is_empty()).then(|| (kind, url.to_owned()))
+            })
+            .collect())
     }
 
     /// Sets the account's callback of one kind (`PUT /v2.2/messages/{kind}`).

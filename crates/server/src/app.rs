@@ -97,6 +97,14 @@ impl App {
             self.streams.clone(),
             self.stop.subscribe(),
         ));
+        let interval = self.engine.config.callback_check_interval;
+        let callback_checks = (!interval.is_zero()).then(|| {
+            tokio::spawn(switchboard_engine::onboard::run_callback_checks(
+                self.engine.clone(),
+                interval,
+                self.stop.subscribe(),
+            ))
+        });
         let mut running = tokio::spawn(self.server);
         let result = tokio::select! {
             r = &mut running => r,
@@ -116,6 +124,9 @@ impl App {
         let _ = dispatcher.await;
         let _ = sequencer.await;
         let _ = stream_poller.await;
+        if let Some(checks) = callback_checks {
+            let _ = checks.await;
+        }
         self.store.close().await;
         result??;
         tracing::info!("stopped");

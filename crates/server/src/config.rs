@@ -127,6 +127,9 @@ pub struct Config {
     /// locks Switchboard's own requests to `private_targets`: for a deployment whose PBX and
     /// provider are all on private networks, and for tests that must not reach the internet.
     pub public_targets: bool,
+    /// How often Switchboard looks where Flowroute posts for the numbers whose callbacks it set,
+    /// to report drift, in seconds (default 21,600: six hours; 0: never; otherwise at least 60).
+    pub callback_check_interval_secs: u64,
     /// Refused sign-ins for one email within `sign_in_window_secs` before more are refused
     /// unchecked (`429`); 0 turns this limit off.
     pub sign_in_failures_per_account: u32,
@@ -179,6 +182,7 @@ impl Default for Config {
             ingress_block_secs: 300,
             private_targets: Vec::new(),
             public_targets: true,
+            callback_check_interval_secs: 21_600,
             sign_in_failures_per_account: 10,
             sign_in_failures_per_address: 50,
             sign_in_window_secs: 900,
@@ -304,6 +308,12 @@ impl Config {
                 "metrics_token (SWITCHBOARD_METRICS_TOKEN) must be at least 16 characters".into(),
             ));
         }
+        if (1..60).contains(&self.callback_check_interval_secs) {
+            return Err(ConfigError::Invalid(
+                "callback_check_interval_secs (SWITCHBOARD_CALLBACK_CHECK_INTERVAL_SECS) must be 0 (never) or at least 60"
+                    .into(),
+            ));
+        }
         if self.flowroute_unknown_outcome_wait_secs > 3600 {
             return Err(ConfigError::Invalid(
                 "flowroute_unknown_outcome_wait_secs (SWITCHBOARD_FLOWROUTE_UNKNOWN_OUTCOME_WAIT_SECS) must be at most 3600"
@@ -413,6 +423,7 @@ impl Config {
             // Validated when the configuration was loaded.
             private_targets: self.private_target_nets().unwrap_or_default(),
             public_targets: self.public_targets,
+            callback_check_interval: secs(self.callback_check_interval_secs),
             ..EngineConfig::new(self.public_url())
         }
     }
@@ -477,6 +488,7 @@ fn value_for(key: &str, value: String) -> figment::value::Value {
         || key == "webhook_timeout_secs"
         || key == "flowroute_timeout_secs"
         || key == "flowroute_unknown_outcome_wait_secs"
+        || key == "callback_check_interval_secs"
         || key == "ingress_failure_limit"
         || key == "ingress_block_secs"
         || key == "sign_in_failures_per_account"

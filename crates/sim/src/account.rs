@@ -154,8 +154,14 @@ pub(crate) async fn get_number(req: HttpRequest, path: web::Path<String>, shared
     match st.numbers.get(&(access, digits.clone())) {
         Some(n) => {
             let mut data = number_json(&shared.base, &digits, n);
-            data["relationships"] = json!({"cnam_preset": {"data": null}, "e911_address": {"data": null},
+            let mut relationships = json!({"cnam_preset": {"data": null}, "e911_address": {"data": null},
                                             "primary_route": {"data": null}, "failover_route": {"data": null}});
+            // The number's own callbacks (a reading of ours: Flowroute documents no read of them).
+            for (kind, url) in &n.callbacks {
+                relationships[kind.as_str()] =
+                    json!({"data": {"type": "callback", "attributes": {"callback_url": url}}});
+            }
+            data["relationships"] = relationships;
             api_json(200, &json!({"data": data, "included": []}))
         }
         None => error(404, "Not Found", "Number not found on this account."),

@@ -21,7 +21,7 @@ use base64::engine::general_purpose::STANDARD;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use switchboard_flowroute::CallbackKind;
+pub use switchboard_flowroute::CallbackKind;
 
 pub use account::SimNumber;
 
@@ -428,6 +428,14 @@ impl Sim {
         let mut st = self.lock();
         st.settle(Instant::now());
         st.owner(digits).map(|(a, n)| (a.to_owned(), n.clone()))
+    }
+
+    /// Points one of a number's callbacks somewhere, as someone would in Flowroute's portal.
+    pub fn set_number_callback(&self, digits: &str, kind: CallbackKind, url: &str) {
+        let mut st = self.lock();
+        if let Some(n) = st.numbers.iter_mut().find(|((_, d), _)| d == digits).map(|(_, n)| n) {
+            n.callbacks.insert(kind, url.to_owned());
+        }
     }
 
     /// The account's callback of one kind.

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use switchboard_core::validation::text;
 use switchboard_core::{E164, FieldErrors};
 use uuid::Uuid;
@@ -29,8 +29,69 @@ pub struct Number {
     pub destinations: Vec<String>,
     /// Extensions that may send from this number.
     pub senders: Vec<String>,
+    /// Where Flowroute posts its texts and receipts, as Switchboard last found it.
+    pub callbacks: Option<Callbacks>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// Where Flowroute posts a number's texts and receipts, as Switchboard last found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Callbacks {
+    pub state: CallbacksState,
+    /// What was found, in words (URLs without their query).
+    pub detail: Option<String>,
+    /// When Switchboard last set them.
+    pub set_at: Option<DateTime<Utc>>,
+    /// When Switchboard last looked.
+    pub checked_at: DateTime<Utc>,
+}
+
+/// Where a number's callbacks stand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CallbacksState {
+    /// All four point at the number's prefix URL.
+    Set,
+    /// One points elsewhere.
+    Drifted,
+    /// Flowroute shows none for one of them (at the number or the account).
+    Unknown,
+    /// Setting them failed.
+    Failed,
+}
+
+impl CallbacksState {
+    const ALL: [Self; 4] = [Self::Set, Self::Drifted, Self::Unknown, Self::Failed];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Set => "set",
+            Self::Drifted => "drifted",
+            Self::Unknown => "unknown",
+            Self::Failed => "failed",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+/// A number with what it takes to point Flowroute at it: its prefix and the prefix's token.
+pub struct CallbackTarget {
+    pub number_id: Uuid,
+    pub e164: String,
+    pub prefix: String,
+    pub token: Option<secrecy::SecretString>,
+    /// Its callbacks' state as last recorded.
+    pub state: Option<CallbacksState>,
+}
+
+impl std::fmt::Debug for CallbackTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallbackTarget").field("e164", &self.e164).field("prefix", &self.prefix).finish_non_exhaustive()
+    }
 }
 
 /// A number to add.
@@ -215,6 +276,13 @@ async fn records<C: ConnectionTrait>(db: &C, models: Vec<number::Model>) -> Resu
                 name: m.name,
                 provider_id: m.provider_id,
                 policy_id: m.policy_id,
+                callbacks: match (m.callbacks_state.as_deref().and_then(CallbacksState::parse), m.callbacks_checked_at)
+                {
+                    (Some(state), Some(checked_at)) => {
+                        Some(Callbacks { state, detail: m.callbacks_detail, set_at: m.callbacks_set_at, checked_at })
+                    }
+                    _ => None,
+                },
                 created_at: m.created_at,
                 updated_at: m.updated_at,
             }
@@ -256,6 +324,74 @@ impl Store {
         };
         resolve(self.db(), tenant, &settings, errors).await?;
         e164.ok_or_else(|| StoreError::Internal(sea_orm::DbErr::Custom("a number checked without its E.164".into())))
+    }
+
+    /// The tenant's numbers on a provider, with their prefixes and tokens, to point Flowroute at.
+    pub async fn callback_targets(&self, tenant: Uuid, provider: Uuid) -> Result<Vec<CallbackTarget>, StoreError> {
+        let numbers = number::Entity::find()
+            .filter(number::Column::TenantId.eq(tenant))
+            .filter(number::Column::ProviderId.eq(provider))
+            .order_by_asc(number::Column::E164)
+            .all(self.db())
+            .await?;
+        let prefixes: HashMap<Uuid, inbound_prefix::Model> = inbound_prefix::Entity::find()
+            .filter(inbound_prefix::Column::TenantId.eq(tenant))
+            .all(self.db())
+            .await?
+            .into_iter()
+            .map(|p| (p.id, p))
+            .collect();
+        let mut out = Vec::with_capacity(numbers.len());
+        for n in numbers {
+            let Some(prefix) = prefixes.get(&n.prefix_id) else { continue };
+            out.push(CallbackTarget {
+                number_id: n.id,
+                e164: n.e164,
+                prefix: prefix.prefix.clone(),
+                token: self.prefix_token(prefix)?,
+                state: n.callbacks_state.as_deref().and_then(CallbacksState::parse),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Records where a number's callbacks stand (`set_at` when Switchboard just set them).
+    pub async fn record_callbacks(
+        &self,
+        tenant: Uuid,
+        number_id: Uuid,
+        state: CallbacksState,
+        detail: Option<String>,
+        set_at: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        let mut update = number::Entity::update_many()
+            .col_expr(number::Column::CallbacksState, sea_orm::sea_query::Expr::value(state.as_str()))
+            .col_expr(number::Column::CallbacksDetail, sea_orm::sea_query::Expr::value(detail))
+            .col_expr(number::Column::CallbacksCheckedAt, sea_orm::sea_query::Expr::value(now()));
+        if let Some(at) = set_at {
+            update = update.col_expr(number::Column::CallbacksSetAt, sea_orm::sea_query::Expr::value(at));
+        }
+        update
+            .filter(number::Column::TenantId.eq(tenant))
+            .filter(number::Column::Id.eq(number_id))
+            .exec(self.db())
+            .await?;
+        Ok(())
+    }
+
+    /// Every (tenant, provider) with a number whose callbacks Switchboard has set or looked at: what
+    /// the scheduled drift check looks at.
+    pub async fn callback_accounts(&self) -> Result<Vec<(Uuid, Uuid)>, StoreError> {
+        let rows: Vec<(Uuid, Uuid)> = number::Entity::find()
+            .select_only()
+            .column(number::Column::TenantId)
+            .column(number::Column::ProviderId)
+            .filter(number::Column::CallbacksState.is_not_null())
+            .distinct()
+            .into_tuple()
+            .all(self.db())
+            .await?;
+        Ok(rows)
     }
 
     /// Which of `e164s` the tenant holds.
@@ -324,6 +460,7 @@ impl Store {
                         policy_id: Set(settings.policy_id),
                         created_at: Set(at),
                         updated_at: Set(at),
+                        ..Default::default()
                     }
                     .insert(&txn)
                     .await
@@ -364,6 +501,7 @@ impl Store {
             policy_id: Set(settings.policy_id),
             created_at: Set(at),
             updated_at: Set(at),
+            ..Default::default()
         }
         .insert(&txn)
         .await

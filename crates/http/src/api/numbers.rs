@@ -25,12 +25,69 @@ pub struct Number {
     pub destinations: Vec<String>,
     /// Extensions that may send from this number.
     pub senders: Vec<String>,
+    /// Where Flowroute posts its texts and receipts, as Switchboard last found it (set by
+    /// `POST …/providers/{id}/callbacks:apply`, looked at by `…/callbacks:check` and on a
+    /// schedule); `null` until then.
+    pub callbacks: Option<Callbacks>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
-convert!(store::Number => Number {
-    id, e164, name, provider_id, prefix, policy_id, destinations, senders, created_at, updated_at
-});
+
+impl From<store::Number> for Number {
+    fn from(v: store::Number) -> Self {
+        Self {
+            id: v.id,
+            e164: v.e164,
+            name: v.name,
+            provider_id: v.provider_id,
+            prefix: v.prefix,
+            policy_id: v.policy_id,
+            destinations: v.destinations,
+            senders: v.senders,
+            callbacks: v.callbacks.map(Into::into),
+            created_at: v.created_at,
+            updated_at: v.updated_at,
+        }
+    }
+}
+
+/// Where Flowroute posts a number's texts and receipts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CallbacksState {
+    /// All four callbacks (SMS, MMS and their receipts) point at the number's prefix.
+    Set,
+    /// One points elsewhere (`detail` says which, and where).
+    Drifted,
+    /// Flowroute shows none for one of them, at the number or the account.
+    Unknown,
+    /// Setting them failed (`detail` says why).
+    Failed,
+}
+
+impl From<store::CallbacksState> for CallbacksState {
+    fn from(s: store::CallbacksState) -> Self {
+        match s {
+            store::CallbacksState::Set => Self::Set,
+            store::CallbacksState::Drifted => Self::Drifted,
+            store::CallbacksState::Unknown => Self::Unknown,
+            store::CallbacksState::Failed => Self::Failed,
+        }
+    }
+}
+
+/// A number's callbacks as Switchboard last found them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Callbacks {
+    pub state: CallbacksState,
+    /// What was found, in words; URLs are shown without their query.
+    pub detail: Option<String>,
+    /// When Switchboard last set them.
+    pub set_at: Option<DateTime<Utc>>,
+    /// When Switchboard last looked.
+    pub checked_at: DateTime<Utc>,
+}
+convert!(store::Callbacks => Callbacks { state, detail, set_at, checked_at });
 
 /// Body of `POST …/numbers`.
 #[derive(Debug, Deserialize, ToSchema)]

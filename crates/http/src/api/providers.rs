@@ -203,3 +203,69 @@ impl From<switchboard_store::numbers::Imported> for ImportResult {
         }
     }
 }
+
+/// What `…/callbacks:apply` or `…/callbacks:check` did with, or found of, one number's callbacks.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NumberCallbacks {
+    pub e164: String,
+    pub state: super::numbers::CallbacksState,
+    pub detail: Option<String>,
+    /// Whether this run changed any of them.
+    pub changed: bool,
+}
+
+impl From<switchboard_engine::onboard::NumberCallbacks> for NumberCallbacks {
+    fn from(n: switchboard_engine::onboard::NumberCallbacks) -> Self {
+        Self { e164: n.e164, state: n.state.into(), detail: n.detail, changed: n.changed }
+    }
+}
+
+/// The answer of `…/callbacks:apply` and `…/callbacks:check`: each of the provider's numbers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CallbackResults {
+    pub numbers: Vec<NumberCallbacks>,
+}
+
+/// Body of `POST …/providers/{id}/messaging:enable`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnableMessaging {
+    /// The numbers (E.164) to enable; absent: every number of the tenant on this provider.
+    #[serde(default)]
+    pub numbers: Option<Vec<String>>,
+}
+
+/// Where enabling messaging stands.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessagingResult {
+    /// Flowroute's task; `null` when every number had messaging already.
+    pub task: Option<String>,
+    /// Flowroute's word for the task (`processing`, `completed`, …), or `already_enabled`.
+    pub status: String,
+    /// The numbers (E.164) enabled, still in progress, and refused.
+    pub successful: Vec<String>,
+    pub processing: Vec<String>,
+    pub failed: Vec<String>,
+}
+
+impl From<Option<switchboard_engine::onboard::Provisioning>> for MessagingResult {
+    fn from(p: Option<switchboard_engine::onboard::Provisioning>) -> Self {
+        let plus = |list: Vec<String>| list.into_iter().map(|d| format!("+{d}")).collect();
+        match p {
+            None => Self {
+                task: None,
+                status: "already_enabled".into(),
+                successful: Vec::new(),
+                processing: Vec::new(),
+                failed: Vec::new(),
+            },
+            Some(p) => Self {
+                task: Some(p.task),
+                status: p.status,
+                successful: plus(p.successful),
+                processing: plus(p.processing),
+                failed: plus(p.failed),
+            },
+        }
+    }
+}

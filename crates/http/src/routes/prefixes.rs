@@ -16,10 +16,7 @@ pub struct Prefixes;
 
 /// The prefix with the URL to enter in Flowroute (and its token, when it needs one).
 fn with_url(state: &AppState, mut p: StoredPrefix) -> Prefix {
-    p.webhook_url = format!("{}/{}", state.public_url.trim_end_matches('/'), p.prefix);
-    if let Some(token) = &p.token {
-        p.webhook_url = format!("{}?token={token}", p.webhook_url);
-    }
+    p.webhook_url = switchboard_engine::onboard::prefix_url(&state.public_url, &p.prefix, p.token.as_deref());
     p.into()
 }
 

@@ -10,7 +10,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use switchboard_core::status::ConnectionStatus;
 use switchboard_core::{E164, FieldErrors};
-use switchboard_engine::onboard::{NUMBERS_PAGE, ProviderError, credentials, credentials_of};
+use switchboard_engine::onboard::{NUMBERS_PAGE, OnboardError, ProviderError, credentials, credentials_of};
 use switchboard_store::numbers::Import;
 use switchboard_store::providers::{self as store, ConnectionCheck, FLOWROUTE_ENDPOINT};
 use switchboard_store::{PageRequest, StoreError};
@@ -21,7 +21,8 @@ use super::resource::{Docs, Resource};
 use crate::AppState;
 use crate::api::Page;
 use crate::api::providers::{
-    Connection, ImportNumbers, ImportResult, NewProvider, Provider, ProviderPatch, RemoteNumber, RemoteNumbers,
+    CallbackResults, Connection, EnableMessaging, ImportNumbers, ImportResult, MessagingResult, NewProvider, Provider,
+    ProviderPatch, RemoteNumber, RemoteNumbers,
 };
 use crate::auth::TenantScope;
 use crate::body::Json;
@@ -49,6 +50,13 @@ fn upstream(e: ProviderError) -> ApiError {
         e @ (Fr::NotFound(_) | Fr::Refused { .. }) => {
             ApiError::new(StatusCode::BAD_GATEWAY, "provider_error", format!("{e}."))
         }
+    }
+}
+
+fn onboard(e: OnboardError) -> ApiError {
+    match e {
+        OnboardError::Store(e) => e.into(),
+        OnboardError::Provider(e) => upstream(e),
     }
 }
 
@@ -319,4 +327,69 @@ pub async fn import_numbers(
     let done = state.store.import_numbers(tenant, import).await?;
     state.engine.configuration_changed();
     Ok(HttpResponse::Ok().json(ImportResult::from(done)))
+}
+
+/// Points Flowroute at Switchboard for every number of the tenant on this provider: each number's
+/// SMS, MMS and delivery-receipt callbacks to its prefix's URL (token included), and the account's
+/// too when all of them share one URL. Only what differs is set, so running it again changes
+/// nothing; everything is read back, and each number's state kept on the number.
+#[utoipa::path(tag = "providers", security(("bearer" = [])), params(("tenant" = String, Path), ("id" = Uuid, Path)),
+    responses((status = 200, body = CallbackResults), (status = 404, body = Problem), (status = 502, body = Problem),
+              (status = 503, body = Problem)))]
+#[post("/api/v1/tenants/{tenant}/providers/{id}/callbacks:apply")]
+pub async fn apply_callbacks(
+    scope: TenantScope,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let done = state.engine.apply_callbacks(scope.tenant.id, path_id(&path.1)?).await.map_err(onboard)?;
+    Ok(HttpResponse::Ok().json(CallbackResults { numbers: done.into_iter().map(Into::into).collect() }))
+}
+
+/// Looks where Flowroute posts for every number of the tenant on this provider, without changing
+/// anything: numbers pointed elsewhere are `drifted` (and a `callbacks.drifted` event tells the
+/// tenant). Switchboard also looks on a schedule (`callback_check_interval_secs`).
+#[utoipa::path(tag = "providers", security(("bearer" = [])), params(("tenant" = String, Path), ("id" = Uuid, Path)),
+    responses((status = 200, body = CallbackResults), (status = 404, body = Problem), (status = 502, body = Problem),
+              (status = 503, body = Problem)))]
+#[post("/api/v1/tenants/{tenant}/providers/{id}/callbacks:check")]
+pub async fn check_callbacks(
+    scope: TenantScope,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let found = state.engine.check_callbacks(scope.tenant.id, path_id(&path.1)?).await.map_err(onboard)?;
+    Ok(HttpResponse::Ok().json(CallbackResults { numbers: found.into_iter().map(Into::into).collect() }))
+}
+
+/// Enables texting on the tenant's numbers on this provider that lack it (or on those named), and
+/// waits up to 10 s for Flowroute to finish; numbers still in progress are listed as such (ask
+/// again later: numbers already enabled are not asked for twice).
+#[utoipa::path(tag = "providers", security(("bearer" = [])), params(("tenant" = String, Path), ("id" = Uuid, Path)),
+    request_body = EnableMessaging,
+    responses((status = 200, body = MessagingResult), (status = 404, body = Problem), (status = 422, body = Problem),
+              (status = 502, body = Problem), (status = 503, body = Problem)))]
+#[post("/api/v1/tenants/{tenant}/providers/{id}/messaging:enable")]
+pub async fn enable_messaging(
+    scope: TenantScope,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    Json(body): Json<EnableMessaging>,
+) -> Result<HttpResponse, ApiError> {
+    let provider = path_id(&path.1)?;
+    let only: Option<Vec<String>> = match body.numbers {
+        None => None,
+        Some(list) => {
+            let mut errors = FieldErrors::new();
+            let parsed: Vec<String> = list
+                .iter()
+                .enumerate()
+                .filter_map(|(i, n)| errors.check(&format!("numbers[{i}]"), E164::parse(n)).map(|e| e.to_string()))
+                .collect();
+            errors.finish().map_err(StoreError::Invalid)?;
+            Some(parsed)
+        }
+    };
+    let done = state.engine.enable_messaging(scope.tenant.id, provider, only.as_deref()).await.map_err(onboard)?;
+    Ok(HttpResponse::Ok().json(MessagingResult::from(done)))
 }

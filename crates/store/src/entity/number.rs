@@ -13,6 +13,10 @@ pub struct Model {
     pub provider_id: Uuid,
     pub prefix_id: Uuid,
     pub policy_id: Option<Uuid>,
+    pub callbacks_state: Option<String>,
+    pub callbacks_detail: Option<String>,
+    pub callbacks_set_at: Option<DateTimeUtc>,
+    pub callbacks_checked_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }
