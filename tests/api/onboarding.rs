@@ -356,3 +356,74 @@ async fn flowroute_is_pointed_at_switchboard_and_drift_is_reported(app: TestApp)
     let r = app.post(&format!("{p}/callbacks:check"), &admin, json!({})).await;
     r.problem(StatusCode::SERVICE_UNAVAILABLE, "provider_unreachable");
 }
+
+/// Hosted platforms give Flowroute one URL for all their customers: the shared ingress finds each
+/// text's tenant by the number texted, and each receipt's by the message it names.
+#[suite_test]
+async fn the_shared_ingress_routes_two_tenants_texts_by_number_alone(app: TestApp) {
+    use std::time::Duration;
+    let a = crate::wired::wire(&app, "acme", "acmein", "+12025550100").await;
+    let b = crate::wired::wire(&app, "globex", "globexin", "+12025550101").await;
+    let shared = format!("ingress/hosted?token={}", crate::support::SHARED_INGRESS_TOKEN);
+    let text = |to: &str, id: &str| {
+        format!(
+            r#"{{"data":{{"type":"message","id":"{id}","attributes":{{"to":"{to}","from":"12065550123",
+            "body":"Hello {to}","direction":"inbound","is_mms":false,"message_encoding":0,"message_type":"longcode",
+            "status":"delivered","timestamp":"2026-12-05T10:00:00Z","amount_nanodollars":"4000000"}}}}}}"#
+        )
+    };
+    let r = app.flowroute(&shared, text("12025550100", "mdr2-shared-1").as_bytes()).await;
+    assert_eq!(r.expect(StatusCode::OK)["status"], "stored");
+    let compact = br#"{"to":"12025550101","from":"12065550123","body":"Hello globex","id":"mdr2-shared-2"}"#;
+    assert_eq!(app.flowroute(&shared, compact).await.expect(StatusCode::OK)["status"], "stored");
+    // Each tenant's PBX gets its own text, and only its own.
+    let got_a = a.sink.wait_for(1, Duration::from_secs(10)).await;
+    let got_b = b.sink.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(got_a[0].json["data"]["body"], "Hello 12025550100");
+    assert_eq!(got_b[0].json["data"]["body"], "Hello globex");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!((a.sink.accepted().len(), b.sink.accepted().len()), (1, 1), "each text went to one tenant");
+    // Flowroute's retry of the same text is a duplicate, whichever URL it comes to.
+    let again = app.flowroute(&shared, text("12025550100", "mdr2-shared-1").as_bytes()).await;
+    assert_eq!(again.expect(StatusCode::OK)["status"], "duplicate");
+    let via_prefix = app.flowroute("acmein", text("12025550100", "mdr2-shared-1").as_bytes()).await;
+    assert_eq!(via_prefix.expect(StatusCode::OK)["status"], "duplicate");
+
+    // Refusals: no token, a wrong name, a number nobody has.
+    app.flowroute("ingress/hosted", compact).await.problem(StatusCode::NOT_FOUND, "not_found");
+    let wrong = format!("ingress/other?token={}", crate::support::SHARED_INGRESS_TOKEN);
+    app.flowroute(&wrong, compact).await.problem(StatusCode::NOT_FOUND, "not_found");
+    let nobody = br#"{"to":"12025550177","from":"12065550123","body":"?","id":"mdr2-shared-3"}"#;
+    app.flowroute(&shared, nobody).await.problem(StatusCode::NOT_FOUND, "not_found");
+
+    // A reply from acme, and its receipt through the shared ingress.
+    let ext = app.token(switchboard_http::Role::Extension, Some("acme"), Some("101"));
+    let sent = app.post("/api/v1/messages", &ext, json!({"to": "+12065550123", "body": "Hi back"})).await;
+    let message_id = sent.expect(StatusCode::ACCEPTED)["id"].as_str().unwrap().to_owned();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let provider_id = loop {
+        if let Some(m) = a.sim.accepted().first() {
+            break m.id.clone();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the reply never reached Flowroute");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let receipt = format!(
+        r#"{{"data":{{"id":"{provider_id}","type":"delivery_receipt","attributes":{{"level":2,"status":"delivered",
+            "status_code":1004,"status_code_description":"Message delivered to handset","body":"Hi back",
+            "timestamp":"2026-12-05T10:00:05Z"}}}}}}"#
+    );
+    let applied = app.flowroute(&shared, receipt.as_bytes()).await;
+    assert_eq!(applied.expect(StatusCode::OK)["status"], "receipt_applied");
+    let m = app.get(&format!("/api/v1/messages/{message_id}"), &ext).await;
+    assert_eq!(m.expect(StatusCode::OK)["status"], "delivered");
+    let unknown = receipt.replace(&provider_id, "mdr2-00000000000000000000000000000000");
+    app.flowroute(&shared, unknown.as_bytes()).await.problem(StatusCode::NOT_FOUND, "not_found");
+
+    // A suspended tenant's texts are refused there too; the other tenant's are not.
+    app.patch("/api/v1/tenants/globex", &app.system, json!({"status": "suspended"})).await.expect(StatusCode::OK);
+    let later = br#"{"to":"12025550101","from":"12065550123","body":"Still there?","id":"mdr2-shared-4"}"#;
+    app.flowroute(&shared, later).await.problem(StatusCode::FORBIDDEN, "tenant_suspended");
+    let fine = app.flowroute(&shared, text("12025550100", "mdr2-shared-5").as_bytes()).await;
+    assert_eq!(fine.expect(StatusCode::OK)["status"], "stored");
+}

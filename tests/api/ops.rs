@@ -65,6 +65,7 @@ async fn health_metrics_openapi_and_docs_need_no_token(app: TestApp) {
         ("/readyz", &["get"][..]),
         ("/metrics", &["get"][..]),
         ("/{prefix}", &["post"][..]),
+        ("/ingress/{name}", &["post"][..]),
         ("/api/v1/conversations", &["get"][..]),
         ("/api/v1/conversations/{remote}/messages", &["get"][..]),
         ("/api/v1/conversations/{remote}/read", &["post"][..]),

@@ -61,6 +61,7 @@ async fn every_route_refuses_an_oversized_body_up_front(app: TestApp) {
         let concrete = path
             .replace("{tenant}", "acme")
             .replace("{prefix}", "acmein")
+            .replace("{name}", "hosted")
             .replace("{id}", "0190b6a1-7c3e-7000-8000-000000000000")
             .replace("{ext}", "101")
             .replace("{e164}", "+12025550100")

@@ -132,6 +132,9 @@ impl TestApp {
             private_targets: vec!["127.0.0.0/8".into()],
             // Nothing a test does leaves the machine: a provider at api.flowroute.com is unreachable.
             public_targets: false,
+            // The operator's shared ingress, at /ingress/hosted?token=….
+            shared_ingress_name: "hosted".into(),
+            shared_ingress_token: Some(SecretString::from(SHARED_INGRESS_TOKEN)),
             ..Config::default()
         };
         let keys = Keys {
@@ -363,6 +366,9 @@ pub async fn execute(app: &TestApp, sql: &str, values: Vec<sea_orm::Value>) {
     db.execute_raw(Statement::from_sql_and_values(db.get_database_backend(), sql, values)).await.unwrap();
     db.close().await.ok();
 }
+
+/// The shared ingress's token in every test app.
+pub const SHARED_INGRESS_TOKEN: &str = "shared-ingress-token-of-the-tests";
 
 pub async fn column(app: &TestApp, sql: &str) -> Vec<String> {
     let db = app.db().await;

@@ -37,6 +37,7 @@ pub const RESERVED_PREFIXES: &[&str] = &[
     "favicon.ico",
     "robots.txt",
     "well-known",
+    "ingress",
     ".well-known",
 ];
 

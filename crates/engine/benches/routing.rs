@@ -98,6 +98,7 @@ fn did_lookup(c: &mut Criterion) {
     {
         for t in 0..TENANTS {
             let tenant = Uuid::new_v4();
+            let prefix: Arc<str> = format!("tenant{t}in").into();
             for n in 0..PER_TENANT {
                 let e164 = format!("+1{}", 2_000_000_000 + t * PER_TENANT + n);
                 keys.push(e164.clone());
@@ -105,6 +106,7 @@ fn did_lookup(c: &mut Criterion) {
                     number_id: Uuid::new_v4(),
                     tenant_id: tenant,
                     e164,
+                    prefix: prefix.clone(),
                     destinations: extensions[..2].to_vec(),
                     enabled_extensions: extensions.clone(),
                     // Half the tenants have a policy; each number's route holds its own copy, as loaded.

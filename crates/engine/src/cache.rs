@@ -28,6 +28,8 @@ const NUMBER_CAPACITY: usize = 4_000_000;
 #[derive(Debug, PartialEq, Eq)]
 pub struct NumberRouting {
     pub tenant_id: Uuid,
+    /// The prefix its texts come through.
+    pub prefix: Arc<str>,
     /// The number's destinations that are enabled, in order.
     pub destinations: Vec<String>,
     /// Every enabled extension of the tenant that a policy may name.
@@ -186,6 +188,7 @@ impl RoutingCache {
 fn shape(r: NumberRoute) -> NumberRouting {
     NumberRouting {
         tenant_id: r.tenant_id,
+        prefix: r.prefix,
         destinations: r.destinations,
         enabled_extensions: r.enabled_extensions,
         policy: r.policy,
@@ -213,6 +216,7 @@ mod tests {
             number_id: Uuid::new_v4(),
             tenant_id: tenant,
             e164: e164.into(),
+            prefix: "acmein".into(),
             destinations: vec![dest.into()],
             enabled_extensions: vec!["101".into(), "102".into()],
             policy: None,

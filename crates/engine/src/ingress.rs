@@ -100,6 +100,67 @@ impl Engine {
         received
     }
 
+    /// Handles one callback posted to the operator's shared ingress (`POST /ingress/{name}`): a
+    /// text finds its tenant by the number texted, a receipt by the message it names. The same
+    /// guard, token and source rules and answers as a prefix.
+    pub async fn receive_shared(&self, name: &str, body: &[u8], origin: Origin<'_>) -> Result<Received, IngressError> {
+        if let Some(wait) = self.guard.blocked(origin.ip) {
+            return Err(IngressError::Blocked(wait));
+        }
+        let received = self.receive_shared_unguarded(name, body, origin).await;
+        if matches!(received, Err(IngressError::UnknownPrefix)) {
+            self.guard.failed(origin.ip);
+        }
+        received
+    }
+
+    async fn receive_shared_unguarded(
+        &self,
+        name: &str,
+        body: &[u8],
+        origin: Origin<'_>,
+    ) -> Result<Received, IngressError> {
+        let Some(shared_ingress) = self.config.shared_ingress.as_ref().filter(|s| s.name == name) else {
+            return Err(IngressError::UnknownPrefix);
+        };
+        if let Some(token) = &shared_ingress.token
+            && !switchboard_core::sources::tokens_equal(secrecy::ExposeSecret::expose_secret(token), origin.token)
+        {
+            tracing::warn!("callback to the shared ingress without its token refused");
+            return Err(IngressError::UnknownPrefix);
+        }
+        if let Some(list) = &shared_ingress.allowed_sources
+            && !origin.ip.is_some_and(|ip| switchboard_core::sources::source_allowed(list, ip))
+        {
+            tracing::warn!(source = ?origin.ip, "callback to the shared ingress from a source not allowed refused");
+            return Err(IngressError::UnknownPrefix);
+        }
+        match parse_callback(body).map_err(|e| IngressError::Malformed(e.to_string()))? {
+            Callback::Message(m) => {
+                if m.direction.as_deref().is_some_and(|d| !d.eq_ignore_ascii_case("inbound")) {
+                    return Ok(Received::Ignored);
+                }
+                let unknown = || IngressError::UnknownNumber(m.to.to_string());
+                let number =
+                    self.cache.number(&self.store, m.to.as_str()).await.map_err(shared)?.ok_or_else(unknown)?;
+                let route =
+                    self.cache.prefix(&self.store, &number.prefix).await.map_err(shared)?.ok_or_else(unknown)?;
+                if !route.tenant_active {
+                    return Err(IngressError::Suspended);
+                }
+                self.receive_text(&route, m).await
+            }
+            Callback::Receipt(r) => {
+                let tenant = self
+                    .store
+                    .receipt_tenant(&r.id)
+                    .await?
+                    .ok_or_else(|| IngressError::UnknownReceipt(r.id.clone()))?;
+                self.receive_receipt(tenant, r).await
+            }
+        }
+    }
+
     async fn receive_unguarded(&self, prefix: &str, body: &[u8], origin: Origin<'_>) -> Result<Received, IngressError> {
         let route = self.cache.prefix(&self.store, prefix).await.map_err(shared)?.ok_or(IngressError::UnknownPrefix)?;
         if let Some(token) = &route.token
@@ -119,7 +180,7 @@ impl Engine {
         }
         match parse_callback(body).map_err(|e| IngressError::Malformed(e.to_string()))? {
             Callback::Message(m) => self.receive_text(&route, m).await,
-            Callback::Receipt(r) => self.receive_receipt(&route, r).await,
+            Callback::Receipt(r) => self.receive_receipt(route.tenant_id, r).await,
         }
     }
 
@@ -202,9 +263,9 @@ impl Engine {
         }
     }
 
-    async fn receive_receipt(&self, prefix: &PrefixRoute, r: DeliveryReceipt) -> Result<Received, IngressError> {
+    async fn receive_receipt(&self, tenant_id: Uuid, r: DeliveryReceipt) -> Result<Received, IngressError> {
         let input = ReceiptIn {
-            tenant_id: prefix.tenant_id,
+            tenant_id,
             provider_message_id: r.id.clone(),
             status: status::from_receipt(r.status_code, &r.status),
             code: r.status_code,

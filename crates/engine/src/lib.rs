@@ -77,6 +77,21 @@ pub struct EngineConfig {
     pub public_targets: bool,
     /// How often the numbers' callbacks are looked at for drift (zero: never).
     pub callback_check_interval: Duration,
+    /// The operator's shared ingress (`POST /ingress/{name}`), if it is on.
+    pub shared_ingress: Option<SharedIngress>,
+}
+
+/// The operator's one ingress URL for every tenant, which finds the tenant by the number texted:
+/// for hosted platforms that give Flowroute one URL for all their customers. Like a prefix, it
+/// answers only its token and sources (at least one of the two is set).
+#[derive(Debug, Clone)]
+pub struct SharedIngress {
+    /// The last segment of its path: `POST /ingress/{name}`.
+    pub name: String,
+    /// The token callbacks must carry as `?token=`.
+    pub token: Option<secrecy::SecretString>,
+    /// The sources allowed to post.
+    pub allowed_sources: Option<Vec<ipnet::IpNet>>,
 }
 
 impl EngineConfig {
@@ -108,6 +123,7 @@ impl EngineConfig {
             private_targets: Vec::new(),
             public_targets: true,
             callback_check_interval: Duration::from_secs(21_600),
+            shared_ingress: None,
             media_retry: RetryPolicy {
                 schedule: [10, 60, 300, 1800, 7200, 21_600, 43_200, 43_200].map(Duration::from_secs).to_vec(),
                 ..RetryPolicy::default()

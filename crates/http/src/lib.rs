@@ -134,7 +134,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::redirect("/docs", "/docs/"));
     routes::configure(cfg);
     // Last: a prefix is any single path segment the routes above did not take.
-    cfg.service(routes::ingress::receive);
+    cfg.service(routes::ingress::receive_shared).service(routes::ingress::receive);
 }
 
 /// Refuses a body declared larger than the route takes — 1 MiB for Flowroute's callbacks, 256 KiB

@@ -51,7 +51,7 @@ impl Modify for AdminResources {
         inbox::conversations, inbox::conversation_messages, inbox::mark_read, inbox::message, events::events,
         media::media,
         send::send, send::admin_send,
-        ingress::receive,
+        ingress::receive, ingress::receive_shared,
     ),
     components(schemas(crate::error::Problem, switchboard_core::Event)),
 )]

@@ -115,6 +115,16 @@ pub struct Config {
     /// A bearer token `/metrics` requires; without one, `/metrics` answers anyone.
     #[serde(skip_serializing)]
     pub metrics_token: Option<SecretString>,
+    /// The last segment of the shared ingress's path, `POST /ingress/<name>` (3 to 64 of
+    /// `a-z 0-9 _ -`).
+    pub shared_ingress_name: String,
+    /// The token the shared ingress requires as `?token=` (16 to 128 URL-safe characters); with
+    /// `shared_ingress_sources`, it turns the shared ingress on.
+    #[serde(skip_serializing)]
+    pub shared_ingress_token: Option<SecretString>,
+    /// The networks (CIDR) allowed to post to the shared ingress; with or without a token, it turns
+    /// the shared ingress on.
+    pub shared_ingress_sources: Vec<String>,
     /// Callbacks a minute from one source naming no prefix (or missing a prefix's token or
     /// allow-list) before that source is answered `429`; 0 turns the guard off.
     pub ingress_failure_limit: u32,
@@ -175,6 +185,9 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             forwarded_header: ForwardedHeaderName::XForwardedFor,
             metrics_token: None,
+            shared_ingress_name: "flowroute".into(),
+            shared_ingress_token: None,
+            shared_ingress_sources: Vec::new(),
             stream_limit_per_extension: 5,
             stream_limit_per_tenant: 200,
             stream_idle_timeout_secs: 1800,
@@ -308,6 +321,19 @@ impl Config {
                 "metrics_token (SWITCHBOARD_METRICS_TOKEN) must be at least 16 characters".into(),
             ));
         }
+        if let Err(e) = switchboard_core::names::normalize_prefix(&self.shared_ingress_name) {
+            return Err(ConfigError::Invalid(format!("shared_ingress_name (SWITCHBOARD_SHARED_INGRESS_NAME) {e}")));
+        }
+        if let Some(token) = &self.shared_ingress_token
+            && let Err(e) = switchboard_core::sources::check_token(token.expose_secret())
+        {
+            return Err(ConfigError::Invalid(format!("shared_ingress_token (SWITCHBOARD_SHARED_INGRESS_TOKEN) {e}")));
+        }
+        if let Err(e) = networks(&self.shared_ingress_sources) {
+            return Err(ConfigError::Invalid(format!(
+                "shared_ingress_sources (SWITCHBOARD_SHARED_INGRESS_SOURCES): {e}"
+            )));
+        }
         if (1..60).contains(&self.callback_check_interval_secs) {
             return Err(ConfigError::Invalid(
                 "callback_check_interval_secs (SWITCHBOARD_CALLBACK_CHECK_INTERVAL_SECS) must be 0 (never) or at least 60"
@@ -372,6 +398,19 @@ impl Config {
         networks(&self.private_targets)
     }
 
+    /// The shared ingress, when a token or sources turn it on.
+    pub fn shared_ingress(&self) -> Option<switchboard_engine::SharedIngress> {
+        let sources = networks(&self.shared_ingress_sources).unwrap_or_default();
+        if self.shared_ingress_token.is_none() && sources.is_empty() {
+            return None;
+        }
+        Some(switchboard_engine::SharedIngress {
+            name: self.shared_ingress_name.to_ascii_lowercase(),
+            token: self.shared_ingress_token.clone(),
+            allowed_sources: (!sources.is_empty()).then_some(sources),
+        })
+    }
+
     /// `trusted_proxies` as networks.
     pub fn trusted_proxy_nets(&self) -> Result<Vec<ipnet::IpNet>, String> {
         networks(&self.trusted_proxies)
@@ -424,6 +463,7 @@ impl Config {
             private_targets: self.private_target_nets().unwrap_or_default(),
             public_targets: self.public_targets,
             callback_check_interval: secs(self.callback_check_interval_secs),
+            shared_ingress: self.shared_ingress(),
             ..EngineConfig::new(self.public_url())
         }
     }
@@ -517,7 +557,7 @@ fn value_for(key: &str, value: String) -> figment::value::Value {
     {
         return Value::from(b);
     }
-    if key == "private_targets" || key == "trusted_proxies" {
+    if key == "private_targets" || key == "trusted_proxies" || key == "shared_ingress_sources" {
         // A comma-separated list: `10.20.0.0/16,192.168.1.0/24`; empty for none.
         let items: Vec<String> = value.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
         return Value::from(items);
@@ -600,7 +640,7 @@ mod tests {
         let defaults = serde_json::to_value(Config::default()).unwrap();
         let serde_json::Value::Object(defaults) = defaults else { panic!("the defaults are not a map") };
         // Secrets and the retired key are not serialized; their rows have no default to compare.
-        let unserialized = ["jwt_secret", "master_key", "metrics_token", "trust_forwarded_for"];
+        let unserialized = ["jwt_secret", "master_key", "metrics_token", "shared_ingress_token", "trust_forwarded_for"];
         let mut keys: Vec<&str> = defaults.keys().map(String::as_str).chain(unserialized).collect();
         keys.sort_unstable();
         let mut documented_keys: Vec<&str> = docs.iter().map(|(k, _)| k.as_str()).collect();

@@ -7,7 +7,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use switchboard_core::PolicySpec;
 use uuid::Uuid;
 
-use crate::entity::{extension, inbound_prefix, number, number_destination, policy, provider, tenant};
+use crate::entity::{extension, inbound_prefix, message, number, number_destination, policy, provider, tenant};
 use crate::{Store, StoreError};
 
 /// What an inbound prefix leads to.
@@ -33,6 +33,8 @@ pub struct NumberRoute {
     pub number_id: Uuid,
     pub tenant_id: Uuid,
     pub e164: String,
+    /// The prefix its texts come through (what the shared ingress routes it by).
+    pub prefix: Arc<str>,
     /// The number's destinations that are enabled, in order.
     pub destinations: Vec<String>,
     /// Every enabled extension of the tenant that a policy may name; disabled ones receive nothing.
@@ -96,13 +98,35 @@ impl Store {
             },
             None => None,
         };
+        let prefix = inbound_prefix::Entity::find_by_id(n.prefix_id).one(self.db()).await?.map(|p| p.prefix);
         Ok(Some(NumberRoute {
             number_id: n.id,
             tenant_id: n.tenant_id,
             e164: n.e164,
+            prefix: prefix.unwrap_or_default().into(),
             destinations,
             enabled_extensions: enabled.into_iter().map(|e| e.extension).collect(),
             policy,
         }))
+    }
+
+    /// The tenant of the outbound message Flowroute names by `provider_message_id`, for a receipt
+    /// that comes without a prefix (the shared ingress). `None` when no tenant has it, or when
+    /// more than one has (Flowroute's ids are unique, so that is a forgery).
+    pub async fn receipt_tenant(&self, provider_message_id: &str) -> Result<Option<Uuid>, StoreError> {
+        use sea_orm::QuerySelect;
+        let tenants: Vec<Uuid> = message::Entity::find()
+            .select_only()
+            .column(message::Column::TenantId)
+            .filter(message::Column::Direction.eq(switchboard_core::status::Direction::Outbound.as_str()))
+            .filter(message::Column::ProviderMessageId.eq(provider_message_id))
+            .limit(2)
+            .into_tuple()
+            .all(self.db())
+            .await?;
+        Ok(match tenants.as_slice() {
+            [one] => Some(*one),
+            _ => None,
+        })
     }
 }

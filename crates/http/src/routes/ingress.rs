@@ -54,6 +54,31 @@ impl From<IngressError> for ApiError {
     }
 }
 
+/// Reads a callback's body, at most [`MAX_CALLBACK`] bytes.
+async fn read_callback(mut payload: web::Payload) -> Result<web::BytesMut, ApiError> {
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| ApiError::malformed("The body could not be read."))?;
+        if body.len() + chunk.len() > MAX_CALLBACK {
+            return Err(ApiError::too_large(MAX_CALLBACK));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// The answer to Flowroute for what the ingress did.
+fn acknowledge(received: Received) -> HttpResponse {
+    let (status, message_id) = match received {
+        Received::Stored { message_id } => ("stored", Some(message_id)),
+        Received::Duplicate { message_id } => ("duplicate", Some(message_id)),
+        Received::ReceiptApplied { message_id } => ("receipt_applied", Some(message_id)),
+        Received::ReceiptUnchanged { message_id } => ("receipt_unchanged", Some(message_id)),
+        Received::Ignored => ("ignored", None),
+    };
+    HttpResponse::Ok().json(Acknowledged { status, message_id })
+}
+
 /// Receives what Flowroute posts: an inbound SMS or MMS (JSON:API or compact) or a delivery receipt.
 #[utoipa::path(tag = "ingress", params(("prefix" = String, Path, description = "the tenant's inbound prefix"), CallbackQuery),
     request_body(content = Object, description = "Flowroute's callback body, as documented in docs/flowroute.md", content_type = "application/json"),
@@ -66,25 +91,32 @@ pub async fn receive(
     req: HttpRequest,
     path: web::Path<String>,
     q: web::Query<CallbackQuery>,
-    mut payload: web::Payload,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| ApiError::malformed("The body could not be read."))?;
-        if body.len() + chunk.len() > MAX_CALLBACK {
-            return Err(ApiError::too_large(MAX_CALLBACK));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    let ip = state.clients.of(&req);
-    let origin = Origin { token: q.token.as_deref(), ip };
-    let received = state.engine.receive(&path, &body, origin).await?;
-    let (status, message_id) = match received {
-        Received::Stored { message_id } => ("stored", Some(message_id)),
-        Received::Duplicate { message_id } => ("duplicate", Some(message_id)),
-        Received::ReceiptApplied { message_id } => ("receipt_applied", Some(message_id)),
-        Received::ReceiptUnchanged { message_id } => ("receipt_unchanged", Some(message_id)),
-        Received::Ignored => ("ignored", None),
-    };
-    Ok(HttpResponse::Ok().json(Acknowledged { status, message_id }))
+    let body = read_callback(payload).await?;
+    let origin = Origin { token: q.token.as_deref(), ip: state.clients.of(&req) };
+    Ok(acknowledge(state.engine.receive(&path, &body, origin).await?))
+}
+
+/// The operator's shared ingress, for every tenant at once (hosted platforms give Flowroute one
+/// URL for all their customers): a text finds its tenant and number by the number texted (`to`), a
+/// receipt by the message it names. On only when configured (`shared_ingress_token` or
+/// `shared_ingress_sources`), at `/ingress/<shared_ingress_name>`; otherwise, or without its token
+/// or from another source, `404` as an unknown prefix is. Answers as a prefix does.
+#[utoipa::path(tag = "ingress", params(("name" = String, Path, description = "`shared_ingress_name`"), CallbackQuery),
+    request_body(content = Object, description = "Flowroute's callback body, as documented in docs/flowroute.md", content_type = "application/json"),
+    responses((status = 200, body = Acknowledged), (status = 400, body = Problem), (status = 403, body = Problem),
+              (status = 404, body = Problem), (status = 413, body = Problem), (status = 429, body = Problem),
+              (status = 503, body = Problem)))]
+#[post("/ingress/{name}")]
+pub async fn receive_shared(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    q: web::Query<CallbackQuery>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body = read_callback(payload).await?;
+    let origin = Origin { token: q.token.as_deref(), ip: state.clients.of(&req) };
+    Ok(acknowledge(state.engine.receive_shared(&path, &body, origin).await?))
 }
