@@ -207,3 +207,30 @@ async fn a_hanging_flowroute_does_not_slow_another_tenant(app: TestApp) {
     assert!(p99 < Duration::from_secs(1), "B's p99 {p99:?} with A's Flowroute hanging: {latencies:?}");
     assert!(a.sim.accepted().is_empty(), "A's Flowroute took nothing while held");
 }
+
+/// A send whose answer is lost is settled by looking up the account's messages within seconds,
+/// with no receipt to wait for: Flowroute took it, so it is not sent again. One Flowroute never
+/// took (no answer, nothing listed) goes again as soon as the lookup says so.
+#[suite_test]
+async fn a_lost_answer_is_settled_by_a_lookup_not_a_second_send(app: TestApp) {
+    // No receipts: only the lookup can tell. The client gives up after 5 s, the lookup comes
+    // 3 s later (the tests' unknown-outcome wait), where a receipt would have been waited for.
+    let w = wire(&app, "acme", "acmein", "+12025550100").await;
+    w.sim.inject(Fault::LostAnswer, 1);
+    let taken = send(&app, "+12065550123", "did this go?").await;
+    let m = until_status(&app, &w, &taken, "sent").await;
+    let accepted = w.sim.accepted();
+    assert_eq!(accepted.len(), 1, "sent once: {accepted:?}");
+    assert_eq!(m["provider_message_id"], accepted[0].id.as_str(), "the id the lookup found");
+
+    // Flowroute never took this one: the lookup finds nothing, and it goes again.
+    w.sim.inject(Fault::Timeout, 1);
+    let lost = send(&app, "+12065550124", "try me again").await;
+    let m = until_status(&app, &w, &lost, "sent").await;
+    let accepted = w.sim.accepted();
+    let copies = accepted.iter().filter(|a| a.body.as_deref() == Some("try me again")).count();
+    assert_eq!(copies, 1, "{accepted:?}");
+    assert_eq!(m["provider_message_id"], accepted[1].id.as_str());
+    // The first text was not sent again meanwhile.
+    assert_eq!(accepted.iter().filter(|a| a.body.as_deref() == Some("did this go?")).count(), 1);
+}

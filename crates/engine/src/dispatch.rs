@@ -109,6 +109,9 @@ const PER_TENANT: u32 = 768;
 /// How long the recorder waits for more answers before recording what it has.
 const LINGER: Duration = Duration::from_millis(10);
 
+/// How long after an unanswered send its lookup waits, so Flowroute lists what it took.
+const LOOKUP_AFTER: Duration = Duration::from_secs(5);
+
 /// How often a suspended tenant's queued text looks again whether it may go.
 const SUSPENDED_WAIT: chrono::TimeDelta = chrono::TimeDelta::seconds(5);
 
@@ -150,6 +153,7 @@ async fn start(engine: Arc<Engine>, jobs: Vec<Held>, report: Report<Outcome>) {
     };
     let mut ready = Vec::with_capacity(jobs.len());
     let unknown_wait = chrono::Duration::from_std(engine.config.unknown_outcome_wait).unwrap_or_default();
+    let lookup_after = chrono::Duration::from_std(lookup_after(&engine)).unwrap_or_default();
     for job in jobs {
         let Some(ctx) = job.work.message_id().and_then(|id| contexts.remove(&id)) else {
             settled(job, Attempt::Done);
@@ -164,16 +168,38 @@ async fn start(engine: Arc<Engine>, jobs: Vec<Held>, report: Report<Outcome>) {
             settled(job, Attempt::Wait(Utc::now() + SUSPENDED_WAIT));
             continue;
         }
-        // An earlier send went out and no answer came back: Flowroute may have the text. Wait for
-        // a receipt naming it (the store then records its id) before sending it again.
+        let key = engine.pacer.key(&ctx);
+        // An earlier send went out and no answer came back: Flowroute may have the text. A few
+        // seconds on, its messages are looked up: found, the text is sent (no second copy); not
+        // found, Flowroute did not take it, and it is sent again now. If the lookup fails, a receipt
+        // naming it (the store then records its id) is waited for, as long as `unknown_wait`.
         if let Some(since) = ctx.open_since {
-            if since + unknown_wait > Utc::now() {
-                settled(job, Attempt::Wait(since + unknown_wait));
+            let lookup_at = since + lookup_after;
+            if lookup_at > Utc::now() {
+                settled(job, Attempt::Wait(lookup_at));
                 continue;
             }
-            tracing::warn!(message_id = %ctx.message_id, "no receipt named an unanswered send; sending again");
+            match lookup_send(&engine, &ctx, since).await {
+                Ok(Some(pid)) => {
+                    tracing::info!(message_id = %ctx.message_id, provider_message_id = %pid,
+                        "a lookup found a send whose answer was lost");
+                    let answer = Answer::new(key, &ctx, ctx.open_attempt, SendOutcome::Accepted(pid));
+                    let _ = report.send((job, Outcome::Answered(answer)));
+                    continue;
+                }
+                Ok(None) => {
+                    tracing::info!(message_id = %ctx.message_id, "a lookup shows Flowroute did not take an unanswered send; sending again");
+                }
+                Err(detail) if since + unknown_wait > Utc::now() => {
+                    tracing::warn!(message_id = %ctx.message_id, %detail, "could not look up an unanswered send; waiting for a receipt");
+                    settled(job, Attempt::Wait((Utc::now() + lookup_after).min(since + unknown_wait)));
+                    continue;
+                }
+                Err(detail) => {
+                    tracing::warn!(message_id = %ctx.message_id, %detail, "no lookup or receipt settled an unanswered send; sending again");
+                }
+            }
         }
-        let key = engine.pacer.key(&ctx);
         let (Ok(from), Ok(to)) = (E164::parse(&ctx.from), E164::parse(&ctx.to)) else {
             let detail = "the number or the recipient is not valid E.164".to_owned();
             let answer = Answer::new(key, &ctx, None, SendOutcome::Refused { status: None, detail });
@@ -351,9 +377,7 @@ async fn record_answers(engine: &Engine, answers: Vec<(Held, Answer)>) -> Vec<(H
                     Attempt::Done
                 }
                 (SendOutcome::Refused { .. }, Err(e)) => retry(format!("recording the refusal: {e}")),
-                (SendOutcome::Unknown(detail), _) => {
-                    Attempt::Retry { error: detail, retry_after: Some(engine.config.unknown_outcome_wait) }
-                }
+                (SendOutcome::Unknown(detail), _) => Attempt::Retry { error: detail, retry_after: Some(lookup_after(engine)) },
                 // Flowroute's rate limit (several instances share the key, each pacing itself):
                 // the key slows down here and the text waits its turn without spending a retry,
                 // unless it has been turned away for too long.
@@ -368,6 +392,48 @@ async fn record_answers(engine: &Engine, answers: Vec<(Held, Answer)>) -> Vec<(H
             (job, attempt)
         })
         .collect()
+}
+
+/// How long after an unanswered send Flowroute's messages are looked up: long enough for
+/// Flowroute to list what it took, never longer than the wait for a receipt.
+fn lookup_after(engine: &Engine) -> Duration {
+    LOOKUP_AFTER.min(engine.config.unknown_outcome_wait)
+}
+
+/// The most of the account's messages a lookup reads (pages of 200) before it gives up.
+const LOOKUP_PAGES: u64 = 10;
+
+/// Looks for an unanswered send among the account's messages from a minute before it went out:
+/// the id of the one with its sender, recipient and body that no other text of the tenant has
+/// recorded, `None` if there is none (Flowroute did not take it), `Err` if the lookup failed.
+async fn lookup_send(engine: &Engine, ctx: &SendContext, since: DateTime<Utc>) -> Result<Option<String>, String> {
+    let creds = Credentials { access_key: ctx.access_key.clone(), secret_key: ctx.secret_key.clone() };
+    let account = engine.account(&ctx.endpoint, &creds).map_err(|e| e.to_string())?;
+    let (start, end) = (since - chrono::Duration::seconds(60), Utc::now() + chrono::Duration::seconds(60));
+    let digits = |n: &str| n.trim_start_matches('+').to_owned();
+    let (from, to, body) = (digits(&ctx.from), digits(&ctx.to), ctx.body.clone().unwrap_or_default());
+    let mut candidates = Vec::new();
+    for page in 0..LOOKUP_PAGES {
+        let list = account.messages(start, end, 200, page * 200).await.map_err(|e| e.to_string())?;
+        let full = list.len() == 200;
+        candidates.extend(
+            list.into_iter()
+                .filter(|m| m.from == from && m.to == to && m.body.clone().unwrap_or_default() == body)
+                .filter(|m| !m.direction.as_deref().is_some_and(|d| d.eq_ignore_ascii_case("inbound")))
+                .map(|m| m.id),
+        );
+        if !full {
+            break;
+        }
+        if page + 1 == LOOKUP_PAGES {
+            return Err(format!("more than {} messages in the window", LOOKUP_PAGES * 200));
+        }
+    }
+    if candidates.is_empty() {
+        return Ok(None);
+    }
+    let known = engine.store.recorded_provider_ids(ctx.tenant_id, &candidates).await.map_err(|e| e.to_string())?;
+    Ok(candidates.into_iter().find(|id| !known.contains(id)))
 }
 
 fn retry(error: String) -> Attempt {

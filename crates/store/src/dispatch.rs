@@ -38,6 +38,8 @@ pub struct SendContext {
     /// When the latest attempt went out with no answer back (a timeout, or a process that died
     /// mid-send), if one is still waiting on it: Flowroute may have the text.
     pub open_since: Option<DateTime<Utc>>,
+    /// That attempt, to record what a lookup finds of it.
+    pub open_attempt: Option<Uuid>,
     /// When the text was queued.
     pub queued_at: DateTime<Utc>,
     /// The tenant is suspended: its texts wait, unsent, until it is active again.
@@ -185,7 +187,8 @@ impl Store {
                         .policy_id
                         .and_then(|id| policies.get(&id))
                         .and_then(|p| u32::try_from(p.outbound_per_minute).ok()),
-                    open_since: open.get(&m.id).copied(),
+                    open_since: open.get(&m.id).map(|(at, _)| *at),
+                    open_attempt: open.get(&m.id).map(|(_, id)| *id),
                     queued_at: m.created_at,
                     suspended: suspended.contains(&m.tenant_id),
                 },
@@ -195,13 +198,13 @@ impl Store {
     }
 
     /// The latest attempt of each message still waiting on an answer.
-    async fn open_attempts(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, DateTime<Utc>>, StoreError> {
-        let mut open: HashMap<Uuid, DateTime<Utc>> = HashMap::new();
+    async fn open_attempts(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, (DateTime<Utc>, Uuid)>, StoreError> {
+        let mut open: HashMap<Uuid, (DateTime<Utc>, Uuid)> = HashMap::new();
         for chunk in ids.chunks(sql::CHUNK) {
             let rows = sql::query(
                 self.db(),
                 &format!(
-                    "SELECT message_id, attempted_at FROM send_attempt WHERE outcome IN ('in_flight', 'unknown') \
+                    "SELECT id, message_id, attempted_at FROM send_attempt WHERE outcome IN ('in_flight', 'unknown') \
                      AND message_id IN {}",
                     sql::tuples(1, chunk.len())
                 ),
@@ -209,10 +212,12 @@ impl Store {
             )
             .await?;
             for row in rows {
-                let (id, at): (Uuid, DateTime<Utc>) =
-                    (row.try_get("", "message_id")?, row.try_get("", "attempted_at")?);
-                let latest = open.entry(id).or_insert(at);
-                *latest = (*latest).max(at);
+                let (attempt, id, at): (Uuid, Uuid, DateTime<Utc>) =
+                    (row.try_get("", "id")?, row.try_get("", "message_id")?, row.try_get("", "attempted_at")?);
+                let latest = open.entry(id).or_insert((at, attempt));
+                if at > latest.0 {
+                    *latest = (at, attempt);
+                }
             }
         }
         Ok(open)

@@ -129,4 +129,22 @@ impl Store {
             _ => None,
         })
     }
+
+    /// Which of `ids` (Flowroute's message ids) the tenant has recorded for a message already.
+    pub async fn recorded_provider_ids(&self, tenant: Uuid, ids: &[String]) -> Result<Vec<String>, StoreError> {
+        use sea_orm::QuerySelect;
+        let mut found = Vec::new();
+        for chunk in ids.chunks(500) {
+            let rows: Vec<Option<String>> = message::Entity::find()
+                .select_only()
+                .column(message::Column::ProviderMessageId)
+                .filter(message::Column::TenantId.eq(tenant))
+                .filter(message::Column::ProviderMessageId.is_in(chunk.to_vec()))
+                .into_tuple()
+                .all(self.db())
+                .await?;
+            found.extend(rows.into_iter().flatten());
+        }
+        Ok(found)
+    }
 }
