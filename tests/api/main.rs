@@ -28,6 +28,7 @@ mod media;
 mod onboarding;
 mod ops;
 mod security;
+mod seed_models;
 mod send;
 mod validation;
 

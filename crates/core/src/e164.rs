@@ -37,6 +37,18 @@ impl E164 {
         Ok(Self(canonical))
     }
 
+    /// Parses a number as PBX setups write a North American one: E.164 with its `+`, or 11 digits
+    /// `1NPANXXXXXX`, or 10 digits `NPANXXXXXX` (1stream's default DID, say) read as `+1…`.
+    pub fn parse_nanp(input: &str) -> Result<Self, E164Error> {
+        let input = input.trim();
+        let digits = input.bytes().all(|b| b.is_ascii_digit());
+        match input.len() {
+            10 if digits => Self::parse(&format!("+1{input}")),
+            11 if digits && input.starts_with('1') => Self::parse(&format!("+{input}")),
+            _ => Self::parse(input),
+        }
+    }
+
     /// Parses a number as a provider writes it: digits with or without the `+` (Flowroute sends
     /// `12025550100`).
     pub fn from_provider(input: &str) -> Result<Self, E164Error> {
@@ -122,5 +134,15 @@ mod tests {
     fn nanp_is_plus_one_with_ten_digits() {
         assert!(E164::parse("+12025550100").is_ok_and(|n| n.is_nanp()));
         assert!(E164::parse("+442071838750").is_ok_and(|n| !n.is_nanp()));
+    }
+
+    #[test]
+    fn north_american_numbers_are_read_as_setups_write_them() {
+        for written in ["+12025550100", "12025550100", "2025550100", " 2025550100 "] {
+            assert_eq!(E164::parse_nanp(written).unwrap().as_str(), "+12025550100", "{written}");
+        }
+        for refused in ["025550100", "22025550100", "+2025550100", "202555010a"] {
+            assert!(E164::parse_nanp(refused).is_err(), "{refused}");
+        }
     }
 }

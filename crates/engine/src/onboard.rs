@@ -93,6 +93,19 @@ pub enum OnboardError {
     Store(#[from] switchboard_store::StoreError),
     #[error(transparent)]
     Provider(#[from] ProviderError),
+    /// Pointing numbers at the shared ingress, which is off.
+    #[error("the shared ingress is off (the operator sets shared_ingress_token or shared_ingress_sources)")]
+    SharedIngressOff,
+}
+
+/// Where `callbacks:apply` points a provider's numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Destination {
+    /// Each number's prefix URL.
+    #[default]
+    Prefix,
+    /// The operator's shared ingress.
+    Shared,
 }
 
 /// What Switchboard did with, or found of, one number's callbacks.
@@ -136,26 +149,53 @@ impl Engine {
     /// all those numbers share one URL (so that which of the two Flowroute prefers does not
     /// matter). Only callbacks that differ are set, so a second run changes nothing; each is read
     /// back, and each number's state recorded.
-    pub async fn apply_callbacks(&self, tenant: Uuid, provider: Uuid) -> Result<Vec<NumberCallbacks>, OnboardError> {
-        self.callbacks(tenant, provider, true).await
+    pub async fn apply_callbacks(
+        &self,
+        tenant: Uuid,
+        provider: Uuid,
+        target: Destination,
+    ) -> Result<Vec<NumberCallbacks>, OnboardError> {
+        self.callbacks(tenant, provider, Some(target)).await
+    }
+
+    /// The shared ingress's URL (with its token), if it is on.
+    pub fn shared_ingress_url(&self) -> Option<String> {
+        let shared = self.config.shared_ingress.as_ref()?;
+        let base = format!("{}/ingress", self.config.public_url.trim_end_matches('/'));
+        Some(prefix_url(&base, &shared.name, shared.token.as_ref().map(ExposeSecret::expose_secret)))
     }
 
     /// Looks where Flowroute posts for each number of the tenant on `provider`, records it, and
     /// tells the tenant (`callbacks.drifted`) of each number that has just drifted.
     pub async fn check_callbacks(&self, tenant: Uuid, provider: Uuid) -> Result<Vec<NumberCallbacks>, OnboardError> {
-        self.callbacks(tenant, provider, false).await
+        self.callbacks(tenant, provider, None).await
     }
 
-    async fn callbacks(&self, tenant: Uuid, provider: Uuid, apply: bool) -> Result<Vec<NumberCallbacks>, OnboardError> {
+    async fn callbacks(
+        &self,
+        tenant: Uuid,
+        provider: Uuid,
+        apply: Option<Destination>,
+    ) -> Result<Vec<NumberCallbacks>, OnboardError> {
+        let shared_url = self.shared_ingress_url();
+        if apply == Some(Destination::Shared) && shared_url.is_none() {
+            return Err(OnboardError::SharedIngressOff);
+        }
         let access = self.store.provider_access(tenant, provider).await?;
         let creds = credentials(&access);
         let account = self.account(&access.endpoint, &creds)?;
         let targets = self.store.callback_targets(tenant, provider).await?;
         let public = &self.config.public_url;
-        let expected: Vec<String> = targets
+        // Each number's own URL (its prefix's), and the one to set: that, or the shared ingress.
+        let own: Vec<String> = targets
             .iter()
             .map(|t| prefix_url(public, &t.prefix, t.token.as_ref().map(ExposeSecret::expose_secret)))
             .collect();
+        let expected: Vec<String> = match (&apply, &shared_url) {
+            (Some(Destination::Shared), Some(shared)) => vec![shared.clone(); own.len()],
+            _ => own.clone(),
+        };
+        let apply = apply.is_some();
         let mut at_account = BTreeMap::new();
         for kind in CallbackKind::ALL {
             if let Some(url) = account.account_callback(kind).await? {
@@ -175,12 +215,14 @@ impl Engine {
             }
         }
         let mut out = Vec::with_capacity(targets.len());
-        for (target, expected) in targets.iter().zip(&expected) {
-            let found = self.number_callbacks(&account, target, expected, &at_account, apply).await?;
+        for ((target, expected), own) in targets.iter().zip(&expected).zip(&own) {
+            // Both reach Switchboard for this number: either is no drift.
+            let ours: Vec<&str> = std::iter::once(own.as_str()).chain(shared_url.as_deref()).collect();
+            let found = self.number_callbacks(&account, target, expected, &ours, &at_account, apply).await?;
             let set_at = found.changed.then(chrono::Utc::now);
             self.store.record_callbacks(tenant, target.number_id, found.state, found.detail.clone(), set_at).await?;
             if found.state == CallbacksState::Drifted && target.state != Some(CallbacksState::Drifted) {
-                self.drifted(tenant, &target.e164, expected, &found, &at_account, &account).await;
+                self.drifted(tenant, &target.e164, &ours, &found, &at_account, &account).await;
             }
             out.push(found);
         }
@@ -193,6 +235,7 @@ impl Engine {
         account: &Account<'_>,
         target: &CallbackTarget,
         expected: &str,
+        ours: &[&str],
         at_account: &BTreeMap<CallbackKind, String>,
         apply: bool,
     ) -> Result<NumberCallbacks, OnboardError> {
@@ -230,7 +273,7 @@ impl Engine {
         let (mut wrong, mut missing) = (Vec::new(), Vec::new());
         for kind in CallbackKind::ALL {
             match own.get(&kind).or_else(|| at_account.get(&kind)) {
-                Some(url) if url == expected => {}
+                Some(url) if ours.contains(&url.as_str()) => {}
                 Some(url) => wrong.push(format!("{} points at {}", kind.as_str(), shown_url(url))),
                 None => missing.push(kind.as_str()),
             }
@@ -250,7 +293,7 @@ impl Engine {
         &self,
         tenant: Uuid,
         e164: &str,
-        expected: &str,
+        ours: &[&str],
         found: &NumberCallbacks,
         at_account: &BTreeMap<CallbackKind, String>,
         account: &Account<'_>,
@@ -260,7 +303,8 @@ impl Engine {
             .into_iter()
             .filter_map(|kind| {
                 let url = own.get(&kind).or_else(|| at_account.get(&kind))?;
-                (url != expected).then(|| DriftedCallback { kind: kind.as_str().into(), found: shown_url(url) })
+                (!ours.contains(&url.as_str()))
+                    .then(|| DriftedCallback { kind: kind.as_str().into(), found: shown_url(url) })
             })
             .collect();
         tracing::warn!(%tenant, number = e164, detail = ?found.detail, "a number's callbacks point elsewhere");

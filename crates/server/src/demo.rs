@@ -6,7 +6,7 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use flowroute_sim::{InboundFormat, Sim, SimConfig, post_inbound};
+use flowroute_sim::{InboundFormat, Sim, SimConfig};
 use secrecy::{SecretBox, SecretString};
 use serde_json::{Value, json};
 use switchboard_http::{Claims, JwtKeys, Role};
@@ -85,7 +85,10 @@ pub async fn run() -> anyhow::Result<()> {
     let dir = tempfile_dir()?;
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let base = format!("http://{}", listener.local_addr()?);
-    let sim = Sim::start(TcpListener::bind("127.0.0.1:0")?, SimConfig::default())?;
+    let sim =
+        Sim::start(TcpListener::bind("127.0.0.1:0")?, SimConfig { strict_numbers: true, ..SimConfig::default() })?;
+    // The tenant's Flowroute account holds one number, not yet enabled for texting.
+    sim.add_number("sim-access", "12025550100", false);
     let jwt = SecretString::from(format!("demo-{}", uuid::Uuid::new_v4().simple()).repeat(2));
     let mut master = [0u8; 32];
     master.copy_from_slice(&uuid::Uuid::new_v4().as_bytes().repeat(2));
@@ -148,15 +151,13 @@ async fn walk_through(api: &Api, keys: &JwtKeys, sim: &Sim, base: &str) -> anyho
     for (ext, name) in [("101", "Front desk"), ("102", "Dr. Patel")] {
         api.post(&format!("{t}/extensions"), &admin, json!({"extension": ext, "name": name})).await?;
     }
-    // The Flowroute account holds the number, with messaging on.
-    sim.add_number("sim-access", "12025550100", true);
-    api.post(
-        &format!("{t}/numbers"),
-        &admin,
-        json!({"e164": "+12025550100", "name": "Main line", "provider_id": provider_id, "prefix": "acmeinbound",
-               "destinations": ["101"], "senders": ["101"]}),
-    )
-    .await?;
+    // Onboarding, all through Switchboard: the account's number imported, texting enabled on it,
+    // and Flowroute pointed at the prefix.
+    let p = format!("{t}/providers/{provider_id}");
+    let import = json!({"numbers": ["+12025550100"], "destinations": ["101"], "senders": ["101"]});
+    api.post(&format!("{p}/remote-numbers:import"), &admin, import).await?;
+    api.post(&format!("{p}/messaging:enable"), &admin, json!({})).await?;
+    let applied = api.post(&format!("{p}/callbacks:apply"), &admin, json!({"to": "prefix"})).await?;
     let company = api.post(&format!("{t}/companies"), &admin, json!({"name": "Doe Plumbing"})).await?;
     api.post(
         &format!("{t}/contacts"),
@@ -164,20 +165,28 @@ async fn walk_through(api: &Api, keys: &JwtKeys, sim: &Sim, base: &str) -> anyho
         json!({"name": "Pat Doe", "phone": "+12065550123", "company_id": company["id"]}),
     )
     .await?;
-    println!("1. Configured through the admin API: tenant 'acme', a Flowroute account, extensions 101 and 102,");
-    println!("   the number +12025550100 (texts go to 101), and the contact Pat Doe (+12065550123).");
-    println!("   Flowroute is told to post to {}\n", prefix["webhook_url"].as_str().unwrap_or_default());
+    println!("1. Configured through the admin API: tenant 'acme', extensions 101 and 102, the contact Pat Doe");
+    println!(
+        "   (+12065550123), and the tenant's Flowroute account: keys checked ({}), its number +12025550100",
+        text(&provider["connection"]["status"])
+    );
+    println!("   imported (texts go to 101), texting enabled on it, and its callbacks pointed at Switchboard");
+    println!(
+        "   ({}): {}\n",
+        text(&applied["numbers"][0]["state"]),
+        prefix["webhook_url"].as_str().unwrap_or_default()
+    );
 
-    // The prefix was given a token, which Flowroute sends back in the URL's query.
-    let status = post_inbound(
-        &format!("{base}/acmeinbound?token={}", prefix["token"].as_str().unwrap_or_default()),
-        "+12065550123",
-        "+12025550100",
-        Some("Hi, can I move my appointment to Friday?"),
-        &[],
-        InboundFormat::JsonApi,
-    )
-    .await?;
+    // Flowroute posts where the callbacks now point: the prefix, with its token.
+    let status = sim
+        .text_in(
+            "+12065550123",
+            "12025550100",
+            Some("Hi, can I move my appointment to Friday?"),
+            &[],
+            InboundFormat::JsonApi,
+        )
+        .await?;
     println!("2. Flowroute posts an inbound text from +12065550123 to +12025550100: Switchboard answers {status}.\n");
 
     let ext = token(keys, Role::Extension, Some("acme"), Some("101"))?;

@@ -123,6 +123,18 @@ struct State {
     /// (access key, kind) → the account's callback.
     account_callbacks: HashMap<(String, CallbackKind), String>,
     tasks: HashMap<String, account::Task>,
+    /// Where a public URL is really reached: (public base, actual base), as DNS and a proxy would.
+    routes: Vec<(String, String)>,
+}
+
+impl State {
+    /// `url` as it is reached: a public base replaced by where it really listens.
+    fn routed(&self, url: &str) -> String {
+        self.routes
+            .iter()
+            .find_map(|(public, actual)| url.strip_prefix(public.as_str()).map(|rest| format!("{actual}{rest}")))
+            .unwrap_or_else(|| url.to_owned())
+    }
 }
 
 struct Shared {
@@ -287,7 +299,8 @@ async fn send(req: HttpRequest, body: web::Bytes, shared: web::Data<Arc<Shared>>
         st.accepted.push(accepted.clone());
         // The message's own callback, else the sending number's, else its account's.
         let kind = if is_mms { CallbackKind::MmsDlr } else { CallbackKind::SmsDlr };
-        let receipts_to = accepted.dlr_callback.clone().or_else(|| st.callback_for(&accepted.from, kind));
+        let receipts_to =
+            accepted.dlr_callback.clone().or_else(|| st.callback_for(&accepted.from, kind)).map(|u| st.routed(&u));
         (accepted, receipts_to)
     };
     if shared.config.receipts
@@ -430,6 +443,13 @@ impl Sim {
         st.owner(digits).map(|(a, n)| (a.to_owned(), n.clone()))
     }
 
+    /// Reaches URLs under `public` (a Switchboard's public URL) at `actual` (where it listens), as
+    /// DNS and a proxy in front of it would: for inbound texts and receipts.
+    pub fn route_public_url(&self, public: &str, actual: &str) {
+        let (public, actual) = (public.trim_end_matches('/').to_owned(), actual.trim_end_matches('/').to_owned());
+        self.lock().routes.push((public, actual));
+    }
+
     /// Points one of a number's callbacks somewhere, as someone would in Flowroute's portal.
     pub fn set_number_callback(&self, digits: &str, kind: CallbackKind, url: &str) {
         let mut st = self.lock();
@@ -469,7 +489,10 @@ impl Sim {
             };
             anyhow::ensure!(number.messaging_enabled, "messaging is not enabled on {digits}");
             let kind = if media_urls.is_empty() { CallbackKind::Sms } else { CallbackKind::Mms };
-            st.callback_for(digits, kind).ok_or_else(|| anyhow::anyhow!("no {} is set for {digits}", kind.as_str()))?
+            let url = st
+                .callback_for(digits, kind)
+                .ok_or_else(|| anyhow::anyhow!("no {} is set for {digits}", kind.as_str()))?;
+            st.routed(&url)
         };
         post_inbound(&url, from, to, body, media_urls, format).await
     }

@@ -28,6 +28,10 @@ enum Command {
         /// Fail this share of sends (0 to 1) at random with 429, 500 or no answer.
         #[arg(long, default_value_t = 0.0)]
         failure_rate: f64,
+        /// A number (11 digits) the first account holds, texting off as Flowroute's numbers start;
+        /// repeatable.
+        #[arg(long = "number")]
+        numbers: Vec<String>,
     },
     /// Post an inbound text to a URL (a Switchboard prefix).
     Inbound {
@@ -51,7 +55,7 @@ enum Command {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::Serve { listen, accounts, no_limits, no_receipts, failure_rate } => {
+        Command::Serve { listen, accounts, no_limits, no_receipts, failure_rate, numbers } => {
             anyhow::ensure!((0.0..=1.0).contains(&failure_rate), "--failure-rate must be between 0 and 1");
             let mut config =
                 SimConfig { rate_limits: !no_limits, receipts: !no_receipts, failure_rate, ..SimConfig::default() };
@@ -61,6 +65,15 @@ async fn main() -> anyhow::Result<()> {
                     .map(|a| a.split_once(':').map(|(k, s)| (k.to_owned(), s.to_owned())))
                     .collect::<Option<Vec<_>>>()
                     .ok_or_else(|| anyhow::anyhow!("--account must be ACCESS_KEY:SECRET_KEY"))?;
+            }
+            let holder = config.accounts.first().map(|(a, _)| a.clone()).unwrap_or_default();
+            for n in &numbers {
+                let digits = n.trim_start_matches('+');
+                anyhow::ensure!(
+                    digits.len() == 11 && digits.starts_with('1') && digits.bytes().all(|b| b.is_ascii_digit()),
+                    "--number must be 11 digits, 1NPANXXXXXX: {n}"
+                );
+                config.numbers.push((holder.clone(), digits.to_owned(), false));
             }
             let sim = Sim::start(std::net::TcpListener::bind(&listen)?, config)?;
             println!("flowroute-sim listening; send to {}", sim.endpoint());

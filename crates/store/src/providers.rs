@@ -154,7 +154,7 @@ async fn check_refs<C: sea_orm::ConnectionTrait>(
 ) -> Result<Option<String>, StoreError> {
     let mut did_out = None;
     if let Some(did) = default_did
-        && let Some(e164) = errors.check("default_did", E164::parse(did))
+        && let Some(e164) = errors.check("default_did", E164::parse_nanp(did))
     {
         let held = number::Entity::find()
             .filter(number::Column::TenantId.eq(tenant))

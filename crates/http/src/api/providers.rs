@@ -220,6 +220,34 @@ impl From<switchboard_engine::onboard::NumberCallbacks> for NumberCallbacks {
     }
 }
 
+/// Body of `POST …/providers/{id}/callbacks:apply`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApplyCallbacks {
+    /// Where to point the numbers: `prefix` (each number's prefix URL, the default) or `shared`
+    /// (the operator's shared ingress, for a platform that gives Flowroute one URL).
+    #[serde(default)]
+    pub to: CallbackDestination,
+}
+
+/// Where `callbacks:apply` points a provider's numbers.
+#[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CallbackDestination {
+    #[default]
+    Prefix,
+    Shared,
+}
+
+impl From<CallbackDestination> for switchboard_engine::onboard::Destination {
+    fn from(d: CallbackDestination) -> Self {
+        match d {
+            CallbackDestination::Prefix => Self::Prefix,
+            CallbackDestination::Shared => Self::Shared,
+        }
+    }
+}
+
 /// The answer of `…/callbacks:apply` and `…/callbacks:check`: each of the provider's numbers.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CallbackResults {

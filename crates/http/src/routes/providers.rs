@@ -21,8 +21,8 @@ use super::resource::{Docs, Resource};
 use crate::AppState;
 use crate::api::Page;
 use crate::api::providers::{
-    CallbackResults, Connection, EnableMessaging, ImportNumbers, ImportResult, MessagingResult, NewProvider, Provider,
-    ProviderPatch, RemoteNumber, RemoteNumbers,
+    ApplyCallbacks, CallbackResults, Connection, EnableMessaging, ImportNumbers, ImportResult, MessagingResult,
+    NewProvider, Provider, ProviderPatch, RemoteNumber, RemoteNumbers,
 };
 use crate::auth::TenantScope;
 use crate::body::Json;
@@ -57,6 +57,7 @@ fn onboard(e: OnboardError) -> ApiError {
     match e {
         OnboardError::Store(e) => e.into(),
         OnboardError::Provider(e) => upstream(e),
+        e @ OnboardError::SharedIngressOff => field_error("to", e.to_string()),
     }
 }
 
@@ -330,19 +331,23 @@ pub async fn import_numbers(
 }
 
 /// Points Flowroute at Switchboard for every number of the tenant on this provider: each number's
-/// SMS, MMS and delivery-receipt callbacks to its prefix's URL (token included), and the account's
-/// too when all of them share one URL. Only what differs is set, so running it again changes
+/// SMS, MMS and delivery-receipt callbacks to its prefix's URL (token included) — or, with
+/// `"to": "shared"`, to the operator's shared ingress — and the account's too when all of them
+/// share one URL. Only what differs is set, so running it again changes
 /// nothing; everything is read back, and each number's state kept on the number.
 #[utoipa::path(tag = "providers", security(("bearer" = [])), params(("tenant" = String, Path), ("id" = Uuid, Path)),
-    responses((status = 200, body = CallbackResults), (status = 404, body = Problem), (status = 502, body = Problem),
-              (status = 503, body = Problem)))]
+    request_body = ApplyCallbacks,
+    responses((status = 200, body = CallbackResults), (status = 404, body = Problem), (status = 422, body = Problem),
+              (status = 502, body = Problem), (status = 503, body = Problem)))]
 #[post("/api/v1/tenants/{tenant}/providers/{id}/callbacks:apply")]
 pub async fn apply_callbacks(
     scope: TenantScope,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
+    Json(body): Json<ApplyCallbacks>,
 ) -> Result<HttpResponse, ApiError> {
-    let done = state.engine.apply_callbacks(scope.tenant.id, path_id(&path.1)?).await.map_err(onboard)?;
+    let (tenant, provider) = (scope.tenant.id, path_id(&path.1)?);
+    let done = state.engine.apply_callbacks(tenant, provider, body.to.into()).await.map_err(onboard)?;
     Ok(HttpResponse::Ok().json(CallbackResults { numbers: done.into_iter().map(Into::into).collect() }))
 }
 
