@@ -427,3 +427,39 @@ async fn the_shared_ingress_routes_two_tenants_texts_by_number_alone(app: TestAp
     let fine = app.flowroute(&shared, text("12025550100", "mdr2-shared-5").as_bytes()).await;
     assert_eq!(fine.expect(StatusCode::OK)["status"], "stored");
 }
+
+/// The real binary looks where Flowroute posts on its own schedule: a callback changed behind
+/// Switchboard's back is found without anyone asking, and told once.
+#[suite_test]
+async fn drift_is_found_on_a_schedule_and_told_once(mut app: TestApp) {
+    use std::time::Duration;
+    let env = [("SWITCHBOARD_CALLBACK_CHECK_INTERVAL_SECS", "10")];
+    let sim = flowroute_sim::SimConfig { receipts: false, ..Default::default() };
+    let (_dir, _log, server, w) = crate::server::take_over_with(&mut app, &env, sim).await;
+    let p = format!("{}/providers/{}", w.base, w.provider);
+    let applied = app.post(&format!("{p}/callbacks:apply"), &w.token, json!({})).await;
+    assert_eq!(applied.expect(StatusCode::OK)["numbers"][0]["state"], "set");
+    w.sim.set_number_callback("12025550100", flowroute_sim::CallbackKind::MmsDlr, "https://elsewhere.example/dlr");
+    let number = format!("{}/numbers/+12025550100", w.base);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let n = app.get(&number, &w.token).await.json.clone();
+        if n["callbacks"]["state"] == "drifted" {
+            assert!(
+                n["callbacks"]["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains("mms_dlr_callback points at https://elsewhere.example/dlr")
+            );
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the schedule never found the drift: {n}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    // Another look later finds it again, and says nothing more.
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    let events =
+        crate::support::column(&app, "SELECT event_type FROM event WHERE event_type = 'callbacks.drifted'").await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    server.kill();
+}

@@ -55,6 +55,8 @@ impl Server {
             .env("SWITCHBOARD_MEDIA_DIR", log.with_file_name("media"))
             // The PBX sink and the simulated Flowroute listen on loopback.
             .env("SWITCHBOARD_PRIVATE_TARGETS", "127.0.0.0/8")
+            // Nothing a test does leaves the machine.
+            .env("SWITCHBOARD_PUBLIC_TARGETS", "false")
             .envs(extra.iter().copied())
             .stdout(std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap())
             .stderr(Stdio::inherit())

@@ -26,3 +26,22 @@ def errors_are_problem_json(ctx, response, case):
     if body["type"] != f"urn:switchboard:problem:{body['code']}":
         raise AssertionError(f"type {body['type']!r} does not match code {body['code']!r}")
     return None
+
+
+# Flowroute's own answers, passed on: documented on the operations that ask Flowroute something
+# (a provider's numbers, callbacks, texting), and a fact about Flowroute, not a fault of Switchboard.
+UPSTREAM = {502: ("provider_bad_credentials", "provider_error"), 503: ("provider_unreachable",)}
+
+
+@schemathesis.check
+def no_server_fault(ctx, response, case):
+    """No 5xx, but a 502 or 503 that says Flowroute refused or could not be reached."""
+    if response.status_code < 500:
+        return None
+    try:
+        code = json.loads(response.content).get("code")
+    except (ValueError, AttributeError):
+        code = None
+    if code in UPSTREAM.get(response.status_code, ()):
+        return None
+    raise AssertionError(f"server error {response.status_code} ({code}): {response.content[:300]!r}")

@@ -220,8 +220,12 @@ impl Engine {
             let ours: Vec<&str> = std::iter::once(own.as_str()).chain(shared_url.as_deref()).collect();
             let found = self.number_callbacks(&account, target, expected, &ours, &at_account, apply).await?;
             let set_at = found.changed.then(chrono::Utc::now);
-            self.store.record_callbacks(tenant, target.number_id, found.state, found.detail.clone(), set_at).await?;
-            if found.state == CallbacksState::Drifted && target.state != Some(CallbacksState::Drifted) {
+            let moved = self
+                .store
+                .record_callbacks(tenant, target.number_id, found.state, found.detail.clone(), set_at)
+                .await?;
+            // Told once per drift, however many instances look at the same moment.
+            if found.state == CallbacksState::Drifted && moved {
                 self.drifted(tenant, &target.e164, &ours, &found, &at_account, &account).await;
             }
             out.push(found);

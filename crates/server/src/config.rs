@@ -138,7 +138,7 @@ pub struct Config {
     /// provider are all on private networks, and for tests that must not reach the internet.
     pub public_targets: bool,
     /// How often Switchboard looks where Flowroute posts for the numbers whose callbacks it set,
-    /// to report drift, in seconds (default 21,600: six hours; 0: never; otherwise at least 60).
+    /// to report drift, in seconds (default 21,600: six hours; 0: never; otherwise at least 10).
     pub callback_check_interval_secs: u64,
     /// Refused sign-ins for one email within `sign_in_window_secs` before more are refused
     /// unchecked (`429`); 0 turns this limit off.
@@ -334,9 +334,9 @@ impl Config {
                 "shared_ingress_sources (SWITCHBOARD_SHARED_INGRESS_SOURCES): {e}"
             )));
         }
-        if (1..60).contains(&self.callback_check_interval_secs) {
+        if (1..10).contains(&self.callback_check_interval_secs) {
             return Err(ConfigError::Invalid(
-                "callback_check_interval_secs (SWITCHBOARD_CALLBACK_CHECK_INTERVAL_SECS) must be 0 (never) or at least 60"
+                "callback_check_interval_secs (SWITCHBOARD_CALLBACK_CHECK_INTERVAL_SECS) must be 0 (never) or at least 10"
                     .into(),
             ));
         }

@@ -135,7 +135,7 @@ pub(crate) async fn list_numbers(req: HttpRequest, q: web::Query<Paging>, shared
         .collect();
     let more = held.len() > limit;
     let data: Vec<Value> = held.into_iter().take(limit).collect();
-    let next = more.then(|| format!("{base}/v2/numbers?limit={limit}&offset={}", offset + limit));
+    let next = more.then(|| format!("{base}/v2/numbers?limit={limit}&offset={}", offset.saturating_add(limit)));
     api_json(
         200,
         &json!({"data": data, "links": {"self": format!("{base}/v2/numbers?limit={limit}&offset={offset}"), "next": next}}),

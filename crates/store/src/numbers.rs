@@ -84,8 +84,6 @@ pub struct CallbackTarget {
     pub e164: String,
     pub prefix: String,
     pub token: Option<secrecy::SecretString>,
-    /// Its callbacks' state as last recorded.
-    pub state: Option<CallbacksState>,
 }
 
 impl std::fmt::Debug for CallbackTarget {
@@ -349,13 +347,14 @@ impl Store {
                 e164: n.e164,
                 prefix: prefix.prefix.clone(),
                 token: self.prefix_token(prefix)?,
-                state: n.callbacks_state.as_deref().and_then(CallbacksState::parse),
             });
         }
         Ok(out)
     }
 
-    /// Records where a number's callbacks stand (`set_at` when Switchboard just set them).
+    /// Records where a number's callbacks stand (`set_at` when Switchboard just set them). True
+    /// when this call moved the number into `state` from another: of several instances recording
+    /// the same drift at once, exactly one is told so (one statement decides).
     pub async fn record_callbacks(
         &self,
         tenant: Uuid,
@@ -363,20 +362,32 @@ impl Store {
         state: CallbacksState,
         detail: Option<String>,
         set_at: Option<DateTime<Utc>>,
-    ) -> Result<(), StoreError> {
-        let mut update = number::Entity::update_many()
-            .col_expr(number::Column::CallbacksState, sea_orm::sea_query::Expr::value(state.as_str()))
-            .col_expr(number::Column::CallbacksDetail, sea_orm::sea_query::Expr::value(detail))
-            .col_expr(number::Column::CallbacksCheckedAt, sea_orm::sea_query::Expr::value(now()));
-        if let Some(at) = set_at {
-            update = update.col_expr(number::Column::CallbacksSetAt, sea_orm::sea_query::Expr::value(at));
-        }
-        update
-            .filter(number::Column::TenantId.eq(tenant))
-            .filter(number::Column::Id.eq(number_id))
+    ) -> Result<bool, StoreError> {
+        use sea_orm::sea_query::{Condition, Expr};
+        let update = || {
+            let mut update = number::Entity::update_many()
+                .col_expr(number::Column::CallbacksState, Expr::value(state.as_str()))
+                .col_expr(number::Column::CallbacksDetail, Expr::value(detail.clone()))
+                .col_expr(number::Column::CallbacksCheckedAt, Expr::value(now()));
+            if let Some(at) = set_at {
+                update = update.col_expr(number::Column::CallbacksSetAt, Expr::value(at));
+            }
+            update.filter(number::Column::TenantId.eq(tenant)).filter(number::Column::Id.eq(number_id))
+        };
+        let moved = update()
+            .filter(
+                Condition::any()
+                    .add(number::Column::CallbacksState.is_null())
+                    .add(number::Column::CallbacksState.ne(state.as_str())),
+            )
             .exec(self.db())
-            .await?;
-        Ok(())
+            .await?
+            .rows_affected
+            == 1;
+        if !moved {
+            update().exec(self.db()).await?;
+        }
+        Ok(moved)
     }
 
     /// Every (tenant, provider) with a number whose callbacks Switchboard has set or looked at: what

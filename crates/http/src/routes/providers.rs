@@ -227,7 +227,7 @@ pub async fn remote_numbers(
             messaging_enabled: n.messaging_enabled,
         })
         .collect();
-    let next_offset = page.more.then(|| offset + u64::from(limit));
+    let next_offset = page.more.then(|| offset.saturating_add(u64::from(limit)));
     Ok(HttpResponse::Ok().json(RemoteNumbers { items, next_offset }))
 }
 
