@@ -7,13 +7,13 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use reqwest::header::{ACCEPT, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use reqwest::{Method, StatusCode};
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::client::{Client, Credentials, JSON_API, MAX_ANSWER, error_detail, read_capped};
+use crate::client::{Client, Credentials, JSON_API, MAX_ANSWER, error_detail, read_capped, retry_after, with_causes};
 use crate::lenient::{opt_bool, opt_string, opt_timestamp};
 
 /// The most numbers one page of `GET /v2/numbers` holds.
@@ -362,22 +362,13 @@ impl Account<'_> {
             if e.is_timeout() {
                 return ApiError::Unreachable("no answer in time".into());
             }
-            let mut detail =
-                if e.is_connect() { "could not connect".to_owned() } else { "the request failed".to_owned() };
-            let mut cause = std::error::Error::source(&e);
-            while let Some(c) = cause {
-                detail.push_str(&format!(": {c}"));
-                cause = c.source();
-            }
-            ApiError::Unreachable(detail)
+            ApiError::Unreachable(with_causes(
+                if e.is_connect() { "could not connect" } else { "the request failed" },
+                &e,
+            ))
         })?;
         let status = res.status();
-        let retry_after = res
-            .headers()
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+        let retry_after = retry_after(&res);
         let body = read_capped(res, MAX_ANSWER)
             .await
             .map_err(|e| ApiError::Unreachable(format!("reading Flowroute's answer: {e}")))?;

@@ -32,6 +32,26 @@ pub async fn read_capped(mut res: reqwest::Response, cap: usize) -> Result<Vec<u
     Ok(body)
 }
 
+/// The `Retry-After` of an answer, in seconds.
+pub(crate) fn retry_after(res: &reqwest::Response) -> Option<Duration> {
+    res.headers()
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
+}
+
+/// An error with its causes, as one line after `what`.
+pub(crate) fn with_causes(what: &str, e: &reqwest::Error) -> String {
+    let mut detail = what.to_owned();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        detail.push_str(&format!(": {c}"));
+        cause = c.source();
+    }
+    detail
+}
+
 /// A provider account's credentials. `Debug` shows only the access key's last characters.
 #[derive(Clone)]
 pub struct Credentials {
@@ -250,12 +270,7 @@ impl Client {
             // Not even connected: the request never left, so resending is safe.
             Err(e) if e.is_connect() => {
                 // The causes say why: refused, unreachable, or a host with no address it may use.
-                let mut detail = "could not connect to Flowroute".to_owned();
-                let mut cause = std::error::Error::source(&e);
-                while let Some(c) = cause {
-                    detail.push_str(&format!(": {c}"));
-                    cause = c.source();
-                }
+                let detail = with_causes("could not connect to Flowroute", &e);
                 return Err(SendError::Transient { status: None, detail, retry_after: None });
             }
             Err(e) if e.is_timeout() => {
@@ -264,12 +279,7 @@ impl Client {
             Err(e) => return Err(SendError::Unknown { detail: format!("request failed: {e}") }),
         };
         let status = res.status().as_u16();
-        let retry_after = res
-            .headers()
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+        let retry_after = retry_after(&res);
         let body = match read_capped(res, MAX_ANSWER).await {
             Ok(b) => b,
             // A 2xx may mean Flowroute took the message: never resend on a guess.

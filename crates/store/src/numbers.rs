@@ -211,6 +211,36 @@ async fn resolve<C: ConnectionTrait>(
     Ok(Resolved { prefix_id: prefix.map(|p| p.id).unwrap_or_default(), destination_ids, sender_ids })
 }
 
+/// Writes a new number of the tenant with its checked settings and links; a number any tenant
+/// holds is a conflict.
+async fn insert_number<C: ConnectionTrait>(
+    db: &C,
+    tenant: Uuid,
+    e164: &str,
+    name: String,
+    settings: &Settings,
+    resolved: &Resolved,
+) -> Result<number::Model, StoreError> {
+    let at = now();
+    let model = number::ActiveModel {
+        id: Set(new_id()),
+        tenant_id: Set(tenant),
+        e164: Set(e164.to_owned()),
+        name: Set(name),
+        provider_id: Set(settings.provider_id),
+        prefix_id: Set(resolved.prefix_id),
+        policy_id: Set(settings.policy_id),
+        created_at: Set(at),
+        updated_at: Set(at),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .on_unique(|| format!("number {e164} is already held"))?;
+    write_links(db, model.id, resolved).await?;
+    Ok(model)
+}
+
 async fn write_links<C: ConnectionTrait>(db: &C, number_id: Uuid, r: &Resolved) -> Result<(), StoreError> {
     number_destination::Entity::delete_many()
         .filter(number_destination::Column::NumberId.eq(number_id))
@@ -454,29 +484,14 @@ impl Store {
             held.extend(found.into_iter().map(|m| (m.e164, m.tenant_id)));
         }
         let mut out = Imported::default();
-        let at = now();
         for (e164, name) in import.numbers {
             let e164 = e164.to_string();
             match held.get(&e164) {
                 Some(owner) if *owner == tenant => out.skipped.push((e164, SkipReason::AlreadyAdded)),
                 Some(_) => out.skipped.push((e164, SkipReason::HeldByAnotherTenant)),
                 None => {
-                    let model = number::ActiveModel {
-                        id: Set(new_id()),
-                        tenant_id: Set(tenant),
-                        e164: Set(e164.clone()),
-                        name: Set(name.chars().take(200).collect()),
-                        provider_id: Set(settings.provider_id),
-                        prefix_id: Set(resolved.prefix_id),
-                        policy_id: Set(settings.policy_id),
-                        created_at: Set(at),
-                        updated_at: Set(at),
-                        ..Default::default()
-                    }
-                    .insert(&txn)
-                    .await
-                    .on_unique(|| format!("number {e164} is already held"))?;
-                    write_links(&txn, model.id, &resolved).await?;
+                    let name: String = name.chars().take(200).collect();
+                    insert_number(&txn, tenant, &e164, name, &settings, &resolved).await?;
                     held.insert(e164.clone(), tenant);
                     out.created.push(e164);
                 }
@@ -501,23 +516,7 @@ impl Store {
         let txn = self.write_txn().await?;
         let resolved = resolve(&txn, tenant, &settings, errors).await?;
         let e164 = e164.map(|e| e.to_string()).unwrap_or_default();
-        let at = now();
-        let model = number::ActiveModel {
-            id: Set(new_id()),
-            tenant_id: Set(tenant),
-            e164: Set(e164.clone()),
-            name: Set(settings.name),
-            provider_id: Set(settings.provider_id),
-            prefix_id: Set(resolved.prefix_id),
-            policy_id: Set(settings.policy_id),
-            created_at: Set(at),
-            updated_at: Set(at),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await
-        .on_unique(|| format!("number {e164} is already held"))?;
-        write_links(&txn, model.id, &resolved).await?;
+        let model = insert_number(&txn, tenant, &e164, settings.name.clone(), &settings, &resolved).await?;
         let out = one_record(&txn, model).await?;
         txn.commit().await?;
         Ok(out)
