@@ -13,6 +13,18 @@ fn sim() -> flowroute_sim::Sim {
     flowroute_sim::Sim::start(std::net::TcpListener::bind("127.0.0.1:0").unwrap(), config).unwrap()
 }
 
+/// Tenant acme with an admin and a provider at the simulator's `sim-access` account: the tenant's
+/// path, the admin's token and the provider's id.
+async fn connected(app: &TestApp, sim: &flowroute_sim::Sim) -> (&'static str, String, String) {
+    let admin = app.tenant("acme").await;
+    let t = "/api/v1/tenants/acme";
+    let body = json!({"name": "Main", "kind": "flowroute", "access_key": "sim-access", "secret_key": "sim-secret",
+                      "endpoint": sim.endpoint()});
+    let created = app.post(&format!("{t}/providers"), &admin, body).await;
+    let provider = created.expect(StatusCode::CREATED)["id"].as_str().unwrap().to_owned();
+    (t, admin, provider)
+}
+
 #[suite_test]
 async fn a_providers_keys_are_tried_when_given_and_on_demand(app: TestApp) {
     let sim = sim();
@@ -182,14 +194,7 @@ async fn an_accounts_numbers_are_listed_and_imported(app: TestApp) {
     sim.add_number("sim-access", "12025550101", false);
     sim.add_number("sim-access", "12025550102", true);
     sim.add_number("other-access", "12025550300", true);
-    let admin = app.tenant("acme").await;
-    let t = "/api/v1/tenants/acme";
-    let body = json!({"name": "Main", "kind": "flowroute", "access_key": "sim-access", "secret_key": "sim-secret",
-                      "endpoint": sim.endpoint()});
-    let provider = app.post(&format!("{t}/providers"), &admin, body).await.expect(StatusCode::CREATED)["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (t, admin, provider) = connected(&app, &sim).await;
     let p = format!("{t}/providers/{provider}");
     app.post(&format!("{t}/extensions"), &admin, json!({"extension": "101", "name": "Desk"}))
         .await
@@ -270,14 +275,7 @@ async fn flowroute_is_pointed_at_switchboard_and_drift_is_reported(app: TestApp)
     let sim = sim();
     sim.add_number("sim-access", "12025550100", true);
     sim.add_number("sim-access", "12025550101", false);
-    let admin = app.tenant("acme").await;
-    let t = "/api/v1/tenants/acme";
-    let body = json!({"name": "Main", "kind": "flowroute", "access_key": "sim-access", "secret_key": "sim-secret",
-                      "endpoint": sim.endpoint()});
-    let provider = app.post(&format!("{t}/providers"), &admin, body).await.expect(StatusCode::CREATED)["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (t, admin, provider) = connected(&app, &sim).await;
     let p = format!("{t}/providers/{provider}");
     let prefix = app.post(&format!("{t}/prefixes"), &admin, json!({"prefix": "acmein", "provider_id": provider})).await;
     // The URL with its token, shown once: what every callback must point at.
