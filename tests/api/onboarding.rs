@@ -431,9 +431,16 @@ async fn the_shared_ingress_routes_two_tenants_texts_by_number_alone(app: TestAp
 #[suite_test]
 async fn drift_is_found_on_a_schedule_and_told_once(mut app: TestApp) {
     use std::time::Duration;
-    let env = [("SWITCHBOARD_CALLBACK_CHECK_INTERVAL_SECS", "10")];
+    let env = [
+        ("SWITCHBOARD_CALLBACK_CHECK_INTERVAL_SECS", "10"),
+        ("SWITCHBOARD_SHARED_INGRESS_TOKEN", crate::support::SHARED_INGRESS_TOKEN),
+    ];
     let sim = flowroute_sim::SimConfig { receipts: false, ..Default::default() };
-    let (_dir, _log, server, w) = crate::server::take_over_with(&mut app, &env, sim).await;
+    let (_dir, log, server, w) = crate::server::take_over_with(&mut app, &env, sim).await;
+    // A shared ingress guarded by its token alone: the operator is told what that leaves open.
+    let started = std::fs::read_to_string(&log).unwrap();
+    assert!(started.contains("the shared ingress takes callbacks by token alone"), "{started}");
+    assert!(!started.contains(crate::support::SHARED_INGRESS_TOKEN), "the token is not logged");
     let p = format!("{}/providers/{}", w.base, w.provider);
     let applied = app.post(&format!("{p}/callbacks:apply"), &w.token, json!({})).await;
     assert_eq!(applied.expect(StatusCode::OK)["numbers"][0]["state"], "set");

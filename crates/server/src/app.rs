@@ -74,6 +74,17 @@ impl App {
         let streams = state.streams.clone();
         let server = switchboard_http::server(listener, web::Data::new(state), &settings.http)?;
         tracing::info!(%addr, backend = store.backend_name(), public_url = %settings.http.public_url, "switchboard ready");
+        if let Some(shared) = &engine.config.shared_ingress
+            && shared.allowed_sources.is_none()
+        {
+            // The URL, token included, is in every connected account pointed at it: a token alone
+            // keeps strangers out, not one tenant from posting texts to another's numbers.
+            tracing::warn!(
+                name = %shared.name,
+                "the shared ingress takes callbacks by token alone: every tenant whose Flowroute account points at it \
+                 holds the token; set shared_ingress_sources to Flowroute's addresses"
+            );
+        }
         Ok(Self { server, addr, store, engine, streams, stop })
     }
 
