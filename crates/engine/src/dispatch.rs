@@ -14,7 +14,7 @@ use secrecy::ExposeSecret;
 use switchboard_core::E164;
 use switchboard_core::JobKind;
 use switchboard_core::status::MessageStatus;
-use switchboard_flowroute::{Credentials, Outgoing, SendError};
+use switchboard_flowroute::{Outgoing, SendError};
 use switchboard_store::dispatch::{SendContext, SendOutcome, SendResult, Slot};
 use tokio::sync::{Mutex, watch};
 use tokio::time::Instant;
@@ -315,10 +315,7 @@ async fn send(
     let dlr = ctx.prefix.as_ref().map(|p| {
         crate::onboard::prefix_url(&engine.config.public_url, p, ctx.prefix_token.as_ref().map(|t| t.expose_secret()))
     });
-    let creds = Credentials {
-        access_key: ctx.access_key.clone(),
-        secret_key: ctx.secret_key.expose_secret().to_owned().into(),
-    };
+    let creds = crate::onboard::credentials_of(&ctx.access_key, ctx.secret_key.clone());
     let msg = Outgoing {
         from: &from,
         to: &to,
@@ -407,7 +404,7 @@ const LOOKUP_PAGES: u64 = 10;
 /// the id of the one with its sender, recipient and body that no other text of the tenant has
 /// recorded, `None` if there is none (Flowroute did not take it), `Err` if the lookup failed.
 async fn lookup_send(engine: &Engine, ctx: &SendContext, since: DateTime<Utc>) -> Result<Option<String>, String> {
-    let creds = Credentials { access_key: ctx.access_key.clone(), secret_key: ctx.secret_key.clone() };
+    let creds = crate::onboard::credentials_of(&ctx.access_key, ctx.secret_key.clone());
     let account = engine.account(&ctx.endpoint, &creds).map_err(|e| e.to_string())?;
     let (start, end) = (since - chrono::Duration::seconds(60), Utc::now() + chrono::Duration::seconds(60));
     let digits = |n: &str| n.trim_start_matches('+').to_owned();

@@ -12,7 +12,7 @@ use switchboard_store::receipts::{ReceiptIn, ReceiptOutcome};
 use switchboard_store::routes::PrefixRoute;
 use uuid::Uuid;
 
-use crate::Engine;
+use crate::{Engine, NumberRouting};
 
 /// What the ingress did with a callback.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,29 +85,59 @@ pub struct Origin<'a> {
     pub ip: Option<std::net::IpAddr>,
 }
 
+/// Whether a callback may come in where `token` and `sources` guard: `Err` says what it lacked.
+fn admitted(
+    token: Option<&secrecy::SecretString>,
+    sources: Option<&[ipnet::IpNet]>,
+    origin: Origin<'_>,
+) -> Result<(), &'static str> {
+    if let Some(token) = token
+        && !switchboard_core::sources::tokens_equal(secrecy::ExposeSecret::expose_secret(token), origin.token)
+    {
+        return Err("without the token");
+    }
+    if let Some(list) = sources
+        && !origin.ip.is_some_and(|ip| switchboard_core::sources::source_allowed(list, ip))
+    {
+        return Err("from a source not on the allow-list");
+    }
+    Ok(())
+}
+
+/// Whether a text callback is Flowroute's own record of an outbound text (acknowledged, ignored).
+fn not_inbound(m: &InboundMessage) -> bool {
+    let outbound = m.direction.as_deref().is_some_and(|d| !d.eq_ignore_ascii_case("inbound"));
+    if outbound {
+        tracing::info!(provider_message_id = %m.id, direction = ?m.direction, "ignored a callback that is not an inbound text");
+    }
+    outbound
+}
+
 impl Engine {
     /// Handles one callback posted to `prefix`. A prefix that requires a token, or allows only
     /// some sources, answers a caller without them as if it did not exist; a source that keeps
     /// naming prefixes that do not exist is answered `Blocked` for a while.
     pub async fn receive(&self, prefix: &str, body: &[u8], origin: Origin<'_>) -> Result<Received, IngressError> {
-        if let Some(wait) = self.guard.blocked(origin.ip) {
-            return Err(IngressError::Blocked(wait));
-        }
-        let received = self.receive_unguarded(prefix, body, origin).await;
-        if matches!(received, Err(IngressError::UnknownPrefix)) {
-            self.guard.failed(origin.ip);
-        }
-        received
+        self.guarded(origin, self.receive_unguarded(prefix, body, origin)).await
     }
 
     /// Handles one callback posted to the operator's shared ingress (`POST /ingress/{name}`): a
     /// text finds its tenant by the number texted, a receipt by the message it names. The same
     /// guard, token and source rules and answers as a prefix.
     pub async fn receive_shared(&self, name: &str, body: &[u8], origin: Origin<'_>) -> Result<Received, IngressError> {
+        self.guarded(origin, self.receive_shared_unguarded(name, body, origin)).await
+    }
+
+    /// Runs `receive` unless the source is blocked, and counts a callback that named nothing.
+    async fn guarded(
+        &self,
+        origin: Origin<'_>,
+        receive: impl std::future::Future<Output = Result<Received, IngressError>>,
+    ) -> Result<Received, IngressError> {
         if let Some(wait) = self.guard.blocked(origin.ip) {
             return Err(IngressError::Blocked(wait));
         }
-        let received = self.receive_shared_unguarded(name, body, origin).await;
+        let received = receive.await;
         if matches!(received, Err(IngressError::UnknownPrefix)) {
             self.guard.failed(origin.ip);
         }
@@ -123,23 +153,13 @@ impl Engine {
         let Some(shared_ingress) = self.config.shared_ingress.as_ref().filter(|s| s.name == name) else {
             return Err(IngressError::UnknownPrefix);
         };
-        if let Some(token) = &shared_ingress.token
-            && !switchboard_core::sources::tokens_equal(secrecy::ExposeSecret::expose_secret(token), origin.token)
-        {
-            tracing::warn!("callback to the shared ingress without its token refused");
-            return Err(IngressError::UnknownPrefix);
-        }
-        if let Some(list) = &shared_ingress.allowed_sources
-            && !origin.ip.is_some_and(|ip| switchboard_core::sources::source_allowed(list, ip))
-        {
-            tracing::warn!(source = ?origin.ip, "callback to the shared ingress from a source not allowed refused");
+        if let Err(why) = admitted(shared_ingress.token.as_ref(), shared_ingress.allowed_sources.as_deref(), origin) {
+            tracing::warn!(source = ?origin.ip, "callback to the shared ingress {why} refused");
             return Err(IngressError::UnknownPrefix);
         }
         match parse_callback(body).map_err(|e| IngressError::Malformed(e.to_string()))? {
+            Callback::Message(m) if not_inbound(&m) => Ok(Received::Ignored),
             Callback::Message(m) => {
-                if m.direction.as_deref().is_some_and(|d| !d.eq_ignore_ascii_case("inbound")) {
-                    return Ok(Received::Ignored);
-                }
                 let unknown = || IngressError::UnknownNumber(m.to.to_string());
                 let number =
                     self.cache.number(&self.store, m.to.as_str()).await.map_err(shared)?.ok_or_else(unknown)?;
@@ -148,7 +168,7 @@ impl Engine {
                 if !route.tenant_active {
                     return Err(IngressError::Suspended);
                 }
-                self.receive_text(&route, m).await
+                self.receive_text(&route, number, m).await
             }
             Callback::Receipt(r) => {
                 let tenant = self
@@ -163,39 +183,36 @@ impl Engine {
 
     async fn receive_unguarded(&self, prefix: &str, body: &[u8], origin: Origin<'_>) -> Result<Received, IngressError> {
         let route = self.cache.prefix(&self.store, prefix).await.map_err(shared)?.ok_or(IngressError::UnknownPrefix)?;
-        if let Some(token) = &route.token
-            && !switchboard_core::sources::tokens_equal(secrecy::ExposeSecret::expose_secret(token), origin.token)
-        {
-            tracing::warn!(prefix, "callback without the prefix's token refused");
-            return Err(IngressError::UnknownPrefix);
-        }
-        if let Some(list) = &route.allowed_sources
-            && !origin.ip.is_some_and(|ip| switchboard_core::sources::source_allowed(list, ip))
-        {
-            tracing::warn!(prefix, source = ?origin.ip, "callback from a source not on the prefix's allow-list refused");
+        if let Err(why) = admitted(route.token.as_ref(), route.allowed_sources.as_deref(), origin) {
+            tracing::warn!(prefix, source = ?origin.ip, "callback {why} refused");
             return Err(IngressError::UnknownPrefix);
         }
         if !route.tenant_active {
             return Err(IngressError::Suspended);
         }
         match parse_callback(body).map_err(|e| IngressError::Malformed(e.to_string()))? {
-            Callback::Message(m) => self.receive_text(&route, m).await,
+            Callback::Message(m) if not_inbound(&m) => Ok(Received::Ignored),
+            Callback::Message(m) => {
+                let number = self
+                    .cache
+                    .number(&self.store, m.to.as_str())
+                    .await
+                    .map_err(shared)?
+                    .filter(|n| n.tenant_id == route.tenant_id)
+                    .ok_or_else(|| IngressError::UnknownNumber(m.to.to_string()))?;
+                self.receive_text(&route, number, m).await
+            }
             Callback::Receipt(r) => self.receive_receipt(route.tenant_id, r).await,
         }
     }
 
-    async fn receive_text(&self, prefix: &PrefixRoute, m: InboundMessage) -> Result<Received, IngressError> {
-        if m.direction.as_deref().is_some_and(|d| !d.eq_ignore_ascii_case("inbound")) {
-            tracing::info!(provider_message_id = %m.id, direction = ?m.direction, "ignored a callback that is not an inbound text");
-            return Ok(Received::Ignored);
-        }
-        let number = self
-            .cache
-            .number(&self.store, m.to.as_str())
-            .await
-            .map_err(shared)?
-            .filter(|n| n.tenant_id == prefix.tenant_id)
-            .ok_or_else(|| IngressError::UnknownNumber(m.to.to_string()))?;
+    /// Stores a text to `number` (a number of the prefix's tenant) and routes it.
+    async fn receive_text(
+        &self,
+        prefix: &PrefixRoute,
+        number: Arc<NumberRouting>,
+        m: InboundMessage,
+    ) -> Result<Received, IngressError> {
         // PostgreSQL's text cannot hold NUL; a text Flowroute delivers is kept, with U+FFFD in its place
         // (a link or type with a NUL is useless anyway, and fails its fetch).
         let body = m.body.as_deref().map(|b| b.replace('\0', "\u{FFFD}"));

@@ -24,7 +24,7 @@ pub const CHECK_TIME: Duration = Duration::from_secs(10);
 
 /// The credentials of a provider, for its API.
 pub fn credentials(access: &ProviderAccess) -> Credentials {
-    Credentials { access_key: access.access_key.clone(), secret_key: access.secret_key.clone() }
+    credentials_of(&access.access_key, access.secret_key.clone())
 }
 
 /// Credentials from an access key and a secret given in a request.
@@ -218,7 +218,8 @@ impl Engine {
         for ((target, expected), own) in targets.iter().zip(&expected).zip(&own) {
             // Both reach Switchboard for this number: either is no drift.
             let ours: Vec<&str> = std::iter::once(own.as_str()).chain(shared_url.as_deref()).collect();
-            let found = self.number_callbacks(&account, target, expected, &ours, &at_account, apply).await?;
+            let (found, elsewhere) =
+                self.number_callbacks(&account, target, expected, &ours, &at_account, apply).await?;
             let set_at = found.changed.then(chrono::Utc::now);
             let moved = self
                 .store
@@ -226,14 +227,15 @@ impl Engine {
                 .await?;
             // Told once per drift, however many instances look at the same moment.
             if found.state == CallbacksState::Drifted && moved {
-                self.drifted(tenant, &target.e164, &ours, &found, &at_account, &account).await;
+                self.drifted(tenant, &target.e164, elsewhere).await;
             }
             out.push(found);
         }
         Ok(out)
     }
 
-    /// One number: its own callbacks set where they differ (when applying), then read and judged.
+    /// One number: its own callbacks set where they differ (when applying), then read and judged;
+    /// with the callbacks that point elsewhere.
     async fn number_callbacks(
         &self,
         account: &Account<'_>,
@@ -242,19 +244,18 @@ impl Engine {
         ours: &[&str],
         at_account: &BTreeMap<CallbackKind, String>,
         apply: bool,
-    ) -> Result<NumberCallbacks, OnboardError> {
+    ) -> Result<(NumberCallbacks, Vec<DriftedCallback>), OnboardError> {
         let digits = target.e164.trim_start_matches('+');
-        let failed = |detail: String| NumberCallbacks {
-            e164: target.e164.clone(),
-            state: CallbacksState::Failed,
-            detail: Some(detail),
-            changed: false,
+        let gone = || {
+            let detail = Some("the provider's Flowroute account no longer holds it".to_owned());
+            (
+                NumberCallbacks { e164: target.e164.clone(), state: CallbacksState::Failed, detail, changed: false },
+                vec![],
+            )
         };
         let mut own = match account.number_callbacks(digits).await {
             Ok(own) => own,
-            Err(ProviderError::NotFound(_)) => {
-                return Ok(failed("the provider's Flowroute account no longer holds it".into()));
-            }
+            Err(ProviderError::NotFound(_)) => return Ok(gone()),
             Err(e) => return Err(e.into()),
         };
         let mut changed = false;
@@ -263,9 +264,7 @@ impl Engine {
                 if own.get(&kind).map(String::as_str) != Some(expected) {
                     match account.set_number_callback(digits, kind, expected).await {
                         Ok(()) => changed = true,
-                        Err(ProviderError::NotFound(_)) => {
-                            return Ok(failed("the provider's Flowroute account no longer holds it".into()));
-                        }
+                        Err(ProviderError::NotFound(_)) => return Ok(gone()),
                         Err(e) => return Err(e.into()),
                     }
                 }
@@ -278,40 +277,24 @@ impl Engine {
         for kind in CallbackKind::ALL {
             match own.get(&kind).or_else(|| at_account.get(&kind)) {
                 Some(url) if ours.contains(&url.as_str()) => {}
-                Some(url) => wrong.push(format!("{} points at {}", kind.as_str(), shown_url(url))),
+                Some(url) => wrong.push(DriftedCallback { kind: kind.as_str().into(), found: shown_url(url) }),
                 None => missing.push(kind.as_str()),
             }
         }
         let (state, detail) = if !wrong.is_empty() {
-            (CallbacksState::Drifted, Some(wrong.join("; ")))
+            let said: Vec<String> = wrong.iter().map(|w| format!("{} points at {}", w.kind, w.found)).collect();
+            (CallbacksState::Drifted, Some(said.join("; ")))
         } else if !missing.is_empty() {
             (CallbacksState::Unknown, Some(format!("Flowroute shows no {} for it", missing.join(", "))))
         } else {
             (CallbacksState::Set, None)
         };
-        Ok(NumberCallbacks { e164: target.e164.clone(), state, detail, changed })
+        Ok((NumberCallbacks { e164: target.e164.clone(), state, detail, changed }, wrong))
     }
 
     /// Tells the tenant that a number's callbacks point elsewhere.
-    async fn drifted(
-        &self,
-        tenant: Uuid,
-        e164: &str,
-        ours: &[&str],
-        found: &NumberCallbacks,
-        at_account: &BTreeMap<CallbackKind, String>,
-        account: &Account<'_>,
-    ) {
-        let own = account.number_callbacks(e164.trim_start_matches('+')).await.unwrap_or_default();
-        let callbacks = CallbackKind::ALL
-            .into_iter()
-            .filter_map(|kind| {
-                let url = own.get(&kind).or_else(|| at_account.get(&kind))?;
-                (!ours.contains(&url.as_str()))
-                    .then(|| DriftedCallback { kind: kind.as_str().into(), found: shown_url(url) })
-            })
-            .collect();
-        tracing::warn!(%tenant, number = e164, detail = ?found.detail, "a number's callbacks point elsewhere");
+    async fn drifted(&self, tenant: Uuid, e164: &str, callbacks: Vec<DriftedCallback>) {
+        tracing::warn!(%tenant, number = e164, ?callbacks, "a number's callbacks point elsewhere");
         let body = EventBody::CallbacksDrifted(CallbacksDrifted { number: e164.to_owned(), callbacks });
         match self.store.append_tenant_event(tenant, body).await {
             Ok(event) => self.published(&event),

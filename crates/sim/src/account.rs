@@ -108,19 +108,30 @@ pub(crate) struct Paging {
     offset: Option<String>,
 }
 
+impl Paging {
+    /// `limit` (1 to 200, default 10) and `offset` (default 0), or Flowroute's `400`.
+    fn read(&self) -> Result<(usize, usize), Box<HttpResponse>> {
+        let limit = match self.limit.as_deref().map(str::parse::<usize>) {
+            None => 10,
+            Some(Ok(n)) if (1..=200).contains(&n) => n,
+            Some(_) => return Err(Box::new(error(400, "Bad Request", "limit must be between 1 and 200."))),
+        };
+        let Ok(offset) = self.offset.as_deref().unwrap_or("0").parse::<usize>() else {
+            return Err(Box::new(error(400, "Bad Request", "offset must be a whole number.")));
+        };
+        Ok((limit, offset))
+    }
+}
+
 /// `GET /v2/numbers`: pages of at most 200.
 pub(crate) async fn list_numbers(req: HttpRequest, q: web::Query<Paging>, shared: Data) -> HttpResponse {
     let access = match admit(&req, &shared) {
         Ok(a) => a,
         Err(res) => return *res,
     };
-    let limit = match q.limit.as_deref().map(str::parse::<usize>) {
-        None => 10,
-        Some(Ok(n)) if (1..=200).contains(&n) => n,
-        Some(_) => return error(400, "Bad Request", "limit must be between 1 and 200."),
-    };
-    let Ok(offset) = q.offset.as_deref().unwrap_or("0").parse::<usize>() else {
-        return error(400, "Bad Request", "offset must be a whole number.");
+    let (limit, offset) = match q.read() {
+        Ok(paging) => paging,
+        Err(res) => return *res,
     };
     let mut st = shared.state.lock().unwrap_or_else(|e| e.into_inner());
     st.settle(Instant::now());
@@ -341,8 +352,8 @@ pub(crate) async fn get_message(req: HttpRequest, path: web::Path<String>, share
 pub(crate) struct Window {
     start_date: Option<String>,
     end_date: Option<String>,
-    limit: Option<String>,
-    offset: Option<String>,
+    #[serde(flatten)]
+    paging: Paging,
 }
 
 /// `GET /v2.1/messages?start_date&end_date&limit&offset`: the account's messages in a window.
@@ -358,11 +369,10 @@ pub(crate) async fn list_messages(req: HttpRequest, q: web::Query<Window>, share
         return error(400, "Bad Request", "start_date is required (RFC 3339).");
     };
     let end = end.unwrap_or_else(chrono::Utc::now);
-    let limit = q.limit.as_deref().unwrap_or("10").parse::<usize>().unwrap_or(0);
-    let offset = q.offset.as_deref().unwrap_or("0").parse::<usize>().unwrap_or(0);
-    if !(1..=200).contains(&limit) {
-        return error(400, "Bad Request", "limit must be between 1 and 200.");
-    }
+    let (limit, offset) = match q.paging.read() {
+        Ok(paging) => paging,
+        Err(res) => return *res,
+    };
     let st = shared.state.lock().unwrap_or_else(|e| e.into_inner());
     let data: Vec<Value> = st
         .accepted

@@ -154,6 +154,20 @@ struct Settings {
     senders: Vec<String>,
 }
 
+impl Settings {
+    /// A new number's settings.
+    fn of(input: NewNumber) -> Self {
+        Self {
+            name: input.name,
+            provider_id: input.provider_id,
+            prefix: input.prefix,
+            policy_id: input.policy_id,
+            destinations: input.destinations,
+            senders: input.senders,
+        }
+    }
+}
+
 /// The same settings, checked: every reference resolved inside the tenant.
 struct Resolved {
     prefix_id: Uuid,
@@ -342,15 +356,7 @@ impl Store {
     pub async fn check_new_number(&self, tenant: Uuid, input: &NewNumber) -> Result<E164, StoreError> {
         let mut errors = FieldErrors::new();
         let e164 = errors.check("e164", E164::parse(&input.e164));
-        let settings = Settings {
-            name: input.name.clone(),
-            provider_id: input.provider_id,
-            prefix: input.prefix.clone(),
-            policy_id: input.policy_id,
-            destinations: input.destinations.clone(),
-            senders: input.senders.clone(),
-        };
-        resolve(self.db(), tenant, &settings, errors).await?;
+        resolve(self.db(), tenant, &Settings::of(input.clone()), errors).await?;
         e164.ok_or_else(|| StoreError::Internal(sea_orm::DbErr::Custom("a number checked without its E.164".into())))
     }
 
@@ -505,14 +511,7 @@ impl Store {
     pub async fn create_number(&self, tenant: Uuid, input: NewNumber) -> Result<Number, StoreError> {
         let mut errors = FieldErrors::new();
         let e164 = errors.check("e164", E164::parse(&input.e164));
-        let settings = Settings {
-            name: input.name,
-            provider_id: input.provider_id,
-            prefix: input.prefix,
-            policy_id: input.policy_id,
-            destinations: input.destinations,
-            senders: input.senders,
-        };
+        let settings = Settings::of(input);
         let txn = self.write_txn().await?;
         let resolved = resolve(&txn, tenant, &settings, errors).await?;
         let e164 = e164.map(|e| e.to_string()).unwrap_or_default();

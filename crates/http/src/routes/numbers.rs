@@ -8,7 +8,7 @@
 //! question altogether (`skip_provider_check`: a number being ported in, say).
 
 use actix_web::http::StatusCode;
-use switchboard_core::{E164, FieldErrors};
+use switchboard_core::E164;
 use switchboard_engine::onboard::{NotHeld, credentials};
 use switchboard_store::numbers as store;
 use switchboard_store::{PageRequest, StoreError};
@@ -23,12 +23,6 @@ use crate::error::ApiError;
 
 /// The `numbers` resource.
 pub struct Numbers;
-
-fn field_error(field: &str, message: String) -> ApiError {
-    let mut errors = FieldErrors::new();
-    errors.add(field, message);
-    StoreError::Invalid(errors.into_vec()).into()
-}
 
 /// Only an operator may skip the provider's check.
 fn may_skip(scope: &TenantScope, skip: bool) -> Result<bool, ApiError> {
@@ -48,18 +42,21 @@ async fn verify(state: &AppState, scope: &TenantScope, provider: Uuid, e164: &E1
     let tenant = scope.tenant.id;
     let access = match state.store.provider_access(tenant, provider).await {
         Ok(a) => a,
-        Err(StoreError::NotFound) => return Err(field_error("provider_id", "no such provider in this tenant".into())),
+        Err(StoreError::NotFound) => {
+            return Err(ApiError::from(StoreError::invalid("provider_id", "no such provider in this tenant")));
+        }
         Err(e) => return Err(e.into()),
     };
     match state.engine.provider_holds(&access.endpoint, &credentials(&access), e164.digits()).await {
         Ok(()) => Ok(()),
-        Err(NotHeld::Missing) => {
-            Err(field_error("e164", format!("the provider's Flowroute account does not hold {e164}")))
-        }
-        Err(NotHeld::BadCredentials(detail)) => Err(field_error(
+        Err(NotHeld::Missing) => Err(ApiError::from(StoreError::invalid(
+            "e164",
+            format!("the provider's Flowroute account does not hold {e164}"),
+        ))),
+        Err(NotHeld::BadCredentials(detail)) => Err(ApiError::from(StoreError::invalid(
             "provider_id",
             format!("Flowroute refused this provider's keys ({detail}); correct them on the provider"),
-        )),
+        ))),
         Err(NotHeld::Unreachable(detail)) if scope.is_operator() => {
             tracing::warn!(%e164, %detail, "a number added by the operator without its provider's confirmation");
             Ok(())

@@ -34,6 +34,14 @@ const IMPORT_MAX: usize = 10_000;
 /// How long listing a whole account may take.
 const LIST_TIME: Duration = Duration::from_secs(60);
 
+/// A listing of the account, within [`LIST_TIME`], or this API's answer for why not.
+async fn listed<T>(call: impl std::future::Future<Output = Result<T, ProviderError>>) -> Result<T, ApiError> {
+    match tokio::time::timeout(LIST_TIME, call).await {
+        Ok(answer) => answer.map_err(upstream),
+        Err(_) => Err(upstream(ProviderError::Unreachable("no answer in time".into()))),
+    }
+}
+
 /// An account call that did not succeed, as this API's answer: Flowroute refusing the keys or
 /// erring is `502`, Flowroute out of reach or limiting is `503`.
 fn upstream(e: ProviderError) -> ApiError {
@@ -57,14 +65,8 @@ fn onboard(e: OnboardError) -> ApiError {
     match e {
         OnboardError::Store(e) => e.into(),
         OnboardError::Provider(e) => upstream(e),
-        e @ OnboardError::SharedIngressOff => field_error("to", e.to_string()),
+        e @ OnboardError::SharedIngressOff => ApiError::from(StoreError::invalid("to", e.to_string())),
     }
-}
-
-fn field_error(field: &str, message: impl Into<String>) -> ApiError {
-    let mut errors = FieldErrors::new();
-    errors.add(field, message);
-    StoreError::Invalid(errors.into_vec()).into()
 }
 
 /// The `providers` resource.
@@ -198,19 +200,16 @@ pub async fn remote_numbers(
     let limit = match q.limit.as_deref().map(str::parse::<u32>) {
         None => NUMBERS_PAGE,
         Some(Ok(n)) if (1..=NUMBERS_PAGE).contains(&n) => n,
-        Some(_) => return Err(field_error("limit", "must be a whole number from 1 to 200")),
+        Some(_) => return Err(ApiError::from(StoreError::invalid("limit", "must be a whole number from 1 to 200"))),
     };
     let Ok(offset) = q.offset.as_deref().unwrap_or("0").parse::<u64>() else {
-        return Err(field_error("offset", "must be a whole number"));
+        return Err(ApiError::from(StoreError::invalid("offset", "must be a whole number")));
     };
     let tenant = scope.tenant.id;
     let access = state.store.provider_access(tenant, path_id(&path.1)?).await?;
     let creds = credentials(&access);
     let account = state.engine.account(&access.endpoint, &creds).map_err(upstream)?;
-    let page = tokio::time::timeout(LIST_TIME, account.numbers(limit, offset))
-        .await
-        .map_err(|_| upstream(ProviderError::Unreachable("no answer in time".into())))?
-        .map_err(upstream)?;
+    let page = listed(account.numbers(limit, offset)).await?;
     let e164s: Vec<String> = page.numbers.iter().map(|n| format!("+{}", n.digits)).collect();
     let held: std::collections::HashSet<String> = state.store.numbers_held(tenant, &e164s).await?.into_iter().collect();
     let items = page
@@ -283,10 +282,7 @@ pub async fn import_numbers(
     errors.finish().map_err(StoreError::Invalid)?;
     let creds = credentials(&access);
     let account = state.engine.account(&access.endpoint, &creds).map_err(upstream)?;
-    let remote = tokio::time::timeout(LIST_TIME, account.all_numbers(IMPORT_MAX))
-        .await
-        .map_err(|_| upstream(ProviderError::Unreachable("no answer in time".into())))?
-        .map_err(upstream)?;
+    let remote = listed(account.all_numbers(IMPORT_MAX)).await?;
     let aliases: std::collections::HashMap<String, Option<String>> =
         remote.into_iter().map(|n| (format!("+{}", n.digits), n.alias)).collect();
     let numbers: Vec<(E164, String)> = match named {
