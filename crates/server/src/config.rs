@@ -241,7 +241,7 @@ impl Config {
         let vars: Vec<(String, String)> = env
             .into_iter()
             .filter_map(|(k, v)| k.strip_prefix("SWITCHBOARD_").map(|rest| (rest.to_ascii_lowercase(), v)))
-            .filter(|(k, _)| k != "config")
+            .filter(|(k, _)| !NOT_CONFIGURATION.contains(&k.as_str()))
             .collect();
         for (key, value) in vars {
             fig = fig.merge(Serialized::default(&key, value_for(&key, value)));
@@ -592,9 +592,19 @@ fn describe(err: figment::Error) -> String {
         .join("; ")
 }
 
+/// `SWITCHBOARD_*` variables read by commands, not configuration keys: the file to load, and the
+/// password `switchboard user create` takes.
+const NOT_CONFIGURATION: &[&str] = &["config", "user_password"];
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_new_accounts_password_is_not_taken_for_a_configuration_key() {
+        let e = env(&[("SWITCHBOARD_USER_PASSWORD", "a long passphrase"), ("SWITCHBOARD_CONFIG", "/nowhere")]);
+        assert!(Config::load(None, e, &FlagOverrides::default()).is_ok());
+    }
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
