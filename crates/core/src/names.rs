@@ -38,6 +38,7 @@ pub const RESERVED_PREFIXES: &[&str] = &[
     "robots.txt",
     "well-known",
     "ingress",
+    "portal",
     ".well-known",
 ];
 

@@ -45,6 +45,34 @@ pub async fn record_own(
     }
 }
 
+/// Records a write made in the portal by a signed-in person: `changes` is the API body the form
+/// became (its secrets redacted here).
+pub async fn record_portal(
+    state: &AppState,
+    req: &actix_web::HttpRequest,
+    identity: &switchboard_store::accounts::Identity,
+    tenant_slug: Option<&str>,
+    status: u16,
+    mut changes: Value,
+) {
+    redact(&mut changes);
+    let entry = NewAuditEntry {
+        tenant_slug: tenant_slug.map(str::to_owned),
+        tenant_id: None,
+        actor: format!("account:{}", identity.account_id),
+        credential: Some(format!("session:{}", identity.session_id)),
+        address: state.clients.of(req).map(|ip| ip.to_string()),
+        method: req.method().to_string(),
+        route: req.match_pattern().unwrap_or_default(),
+        path: req.path().to_owned(),
+        status,
+        changes: (!changes.is_null()).then_some(changes),
+    };
+    if let Err(e) = state.store.record_audit(entry).await {
+        tracing::error!(error = %e, "a portal write could not be recorded in the audit log");
+    }
+}
+
 /// Who made a request, as the audit log names them.
 #[derive(Debug, Clone)]
 pub struct Actor {

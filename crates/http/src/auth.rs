@@ -393,24 +393,37 @@ impl FromRequest for TenantScope {
         Box::pin(async move {
             let principal = principal.await?;
             let minted = principal.session.is_none() && principal.key.is_none();
-            let claims = principal.claims;
             let slug = slug.ok_or_else(ApiError::not_found)?;
-            let own = claims.tenant.as_deref() == Some(slug.as_str());
-            match claims.role {
-                Role::System => {}
-                Role::TenantAdmin if own => {}
-                Role::Extension if own => return Err(ApiError::forbidden()),
-                _ => return Err(ApiError::not_found()),
-            }
-            let tenant = st?.store.tenant_by_slug(&slug).await?;
-            if claims.role != Role::System {
-                issued_for(&claims, &tenant)?;
-            }
-            if claims.role != Role::System && !read_only {
-                refuse_if_suspended(&tenant)?;
-            }
-            Ok(Self { tenant, claims, minted })
+            Self::resolve(&st?.store, principal.claims, minted, &slug, read_only).await
         })
+    }
+}
+
+impl TenantScope {
+    /// The tenant `slug` as `claims` may reach it, by the rules above: for a read, or for a write
+    /// (`read_only` false), which a suspended tenant's people may not make.
+    pub(crate) async fn resolve(
+        store: &switchboard_store::Store,
+        claims: Claims,
+        minted: bool,
+        slug: &str,
+        read_only: bool,
+    ) -> Result<Self, ApiError> {
+        let own = claims.tenant.as_deref() == Some(slug);
+        match claims.role {
+            Role::System => {}
+            Role::TenantAdmin if own => {}
+            Role::Extension if own => return Err(ApiError::forbidden()),
+            _ => return Err(ApiError::not_found()),
+        }
+        let tenant = store.tenant_by_slug(slug).await?;
+        if claims.role != Role::System {
+            issued_for(&claims, &tenant)?;
+        }
+        if claims.role != Role::System && !read_only {
+            refuse_if_suspended(&tenant)?;
+        }
+        Ok(Self { tenant, claims, minted })
     }
 }
 

@@ -101,6 +101,26 @@ impl ApiError {
         self.code
     }
 
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The detail, for people.
+    pub fn detail(&self) -> &str {
+        &self.detail
+    }
+
+    /// Every invalid field, for `validation_failed`.
+    pub fn field_errors(&self) -> &[FieldError] {
+        &self.errors
+    }
+
+    /// Seconds for a `Retry-After` header, if any.
+    pub fn retry_after(&self) -> Option<u64> {
+        self.retry_after
+    }
+
     fn problem(&self) -> Problem {
         Problem {
             kind: format!("urn:switchboard:problem:{}", self.code),

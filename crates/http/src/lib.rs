@@ -9,6 +9,7 @@ pub mod body;
 pub mod error;
 pub mod observe;
 pub mod openapi;
+pub mod portal;
 pub mod routes;
 
 use std::net::TcpListener;
@@ -131,7 +132,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(routes::ops::readyz)
         .service(routes::ops::metrics)
         .service(SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", openapi::ApiDoc::openapi()))
-        .service(web::redirect("/docs", "/docs/"));
+        .service(web::redirect("/docs", "/docs/"))
+        .service(web::redirect("/", "/portal/"));
+    portal::configure(cfg);
     routes::configure(cfg);
     // Last: a prefix is any single path segment the routes above did not take.
     cfg.service(routes::ingress::receive_shared).service(routes::ingress::receive);

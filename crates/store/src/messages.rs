@@ -2,12 +2,12 @@
 //! outbound paths; the admin API only reads them.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 use switchboard_core::status::{Direction, MessageStatus};
 use switchboard_core::{E164, FieldErrors};
 use uuid::Uuid;
 
-use crate::entity::{message, opt_out};
+use crate::entity::{job, message, opt_out};
 use crate::page::{self, Page, PageRequest};
 use crate::{Store, StoreError};
 
@@ -53,6 +53,21 @@ pub struct MessageFilter {
     pub direction: Option<String>,
     /// A status.
     pub status: Option<String>,
+}
+
+/// A tenant's texts since a moment, and its delivery work now: what its dashboard shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Activity {
+    /// Texts received since the moment.
+    pub inbound: u64,
+    /// Texts sent (or being sent) since the moment.
+    pub outbound: u64,
+    /// Texts of either direction since the moment whose status is `failed`.
+    pub failed: u64,
+    /// Deliveries and sends waiting or under way now.
+    pub queued: u64,
+    /// Deliveries and sends that gave up (dead), ever.
+    pub dead: u64,
 }
 
 /// An opt-out, as stored.
@@ -144,6 +159,51 @@ impl Store {
             .await?
             .map(message_record)
             .ok_or(StoreError::NotFound)
+    }
+
+    /// The tenant's texts since `since` (found by their time-ordered ids, so the count reads the
+    /// tenant's index), and its jobs waiting, under way or dead now.
+    pub async fn activity(&self, tenant: Uuid, since: DateTime<Utc>) -> Result<Activity, StoreError> {
+        let from = crate::page::id_floor(since);
+        let counts: Vec<(String, String, i64)> = message::Entity::find()
+            .select_only()
+            .column(message::Column::Direction)
+            .column(message::Column::Status)
+            .column_as(message::Column::Id.count(), "n")
+            .filter(message::Column::TenantId.eq(tenant))
+            .filter(message::Column::Id.gte(from))
+            .group_by(message::Column::Direction)
+            .group_by(message::Column::Status)
+            .into_tuple()
+            .all(self.db())
+            .await?;
+        let mut a = Activity::default();
+        for (direction, status, n) in counts {
+            let n = n.max(0).cast_unsigned();
+            if direction == Direction::Inbound.as_str() {
+                a.inbound += n;
+            } else {
+                a.outbound += n;
+            }
+            if status == MessageStatus::Failed.as_str() {
+                a.failed += n;
+            }
+        }
+        let jobs: Vec<(String, i64)> = job::Entity::find()
+            .select_only()
+            .column(job::Column::State)
+            .column_as(job::Column::Id.count(), "n")
+            .filter(job::Column::TenantId.eq(tenant))
+            .filter(job::Column::State.is_in(["pending", "running", "dead"]))
+            .group_by(job::Column::State)
+            .into_tuple()
+            .all(self.db())
+            .await?;
+        for (state, n) in jobs {
+            let n = n.max(0).cast_unsigned();
+            if state == "dead" { a.dead += n } else { a.queued += n }
+        }
+        Ok(a)
     }
 
     /// The tenant's opt-outs, oldest first.

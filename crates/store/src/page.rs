@@ -85,3 +85,9 @@ where
     let next_cursor = if more { items.last().map(|m| id_of(m).to_string()) } else { None };
     Ok(Page { items, next_cursor })
 }
+
+/// The smallest time-ordered id made at or after `at`: ids `>=` it were made since.
+pub(crate) fn id_floor(at: chrono::DateTime<chrono::Utc>) -> uuid::Uuid {
+    let ms = at.timestamp_millis().max(0).cast_unsigned();
+    uuid::Builder::from_unix_timestamp_millis(ms, &[0u8; 10]).into_uuid()
+}

@@ -4,7 +4,7 @@ use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
 use secrecy::{ExposeSecret, SecretString};
-use switchboard_store::accounts::{Identity, SessionOrigin, SignIn};
+use switchboard_store::accounts::{Identity, SessionOrigin, SignIn, StartedSession};
 
 use super::path_id;
 use crate::AppState;
@@ -81,7 +81,22 @@ pub async fn login(
     state: web::Data<AppState>,
     Json(body): Json<Login>,
 ) -> Result<HttpResponse, ApiError> {
-    let client = state.clients.of(&req);
+    let started =
+        start_session(&state, &req, &body.email, SecretString::from(body.password), body.code.as_deref()).await?;
+    let answer = access_token(&state, &started.identity)?;
+    Ok(HttpResponse::Ok().cookie(signed_in_cookie(&state, &started)).json(answer))
+}
+
+/// Signs a person in (for the API and the portal alike), recording it in the audit log; a refusal
+/// is the API's error for it.
+pub(crate) async fn start_session(
+    state: &AppState,
+    req: &HttpRequest,
+    email: &str,
+    password: SecretString,
+    code: Option<&str>,
+) -> Result<StartedSession, ApiError> {
+    let client = state.clients.of(req);
     let origin = SessionOrigin {
         user_agent: req
             .headers()
@@ -91,11 +106,7 @@ pub async fn login(
         address: client.map(|ip| ip.to_string()),
         address_key: client.map(|ip| switchboard_core::sources::source_key(ip).to_string()),
     };
-    let started = match state
-        .store
-        .sign_in(&body.email, SecretString::from(body.password), body.code.as_deref(), origin, state.sign_in)
-        .await?
-    {
+    let started = match state.store.sign_in(email, password, code, origin, state.sign_in).await? {
         SignIn::Started(s) => s,
         SignIn::Refused => return Err(invalid_credentials()),
         SignIn::SecondFactorRequired => {
@@ -120,13 +131,21 @@ pub async fn login(
             .with_code("too_many_attempts"));
         }
     };
-    let answer = access_token(&state, &started.identity)?;
     let identity = &started.identity;
     let tenant = identity.tenant.as_ref().map(|(id, _)| *id);
-    crate::audit::record_own(&state, &req, identity.account_id, Some(identity.session_id), tenant, 200).await;
+    crate::audit::record_own(state, req, identity.account_id, Some(identity.session_id), tenant, 200).await;
+    Ok(started)
+}
+
+/// The session cookie of a session just started.
+pub(crate) fn signed_in_cookie<'a>(state: &AppState, started: &'a StartedSession) -> Cookie<'a> {
     let max_age = actix_web::cookie::time::Duration::seconds(state.sign_in.session_ttl.as_secs().cast_signed());
-    let cookie = session_cookie(&state, started.secret.expose_secret(), max_age);
-    Ok(HttpResponse::Ok().cookie(cookie).json(answer))
+    session_cookie(state, started.secret.expose_secret(), max_age)
+}
+
+/// A cookie that clears the session cookie.
+pub(crate) fn cleared_cookie(state: &AppState) -> Cookie<'static> {
+    session_cookie(state, "", actix_web::cookie::time::Duration::ZERO)
 }
 
 /// A new access token from the caller's session (its cookie, or an access token not yet expired).
@@ -149,8 +168,7 @@ pub async fn logout(req: HttpRequest, state: web::Data<AppState>) -> Result<Http
     let principal = Principal::verify(&req, true).await?;
     let identity = principal.session.ok_or_else(no_session)?;
     state.store.end_session(identity.session_id).await?;
-    let cleared = session_cookie(&state, "", actix_web::cookie::time::Duration::ZERO);
-    Ok(HttpResponse::NoContent().cookie(cleared).finish())
+    Ok(HttpResponse::NoContent().cookie(cleared_cookie(&state)).finish())
 }
 
 /// The caller's live sessions, newest first; `current` marks this one.

@@ -163,12 +163,16 @@ pub async fn check_keys(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (tenant, id) = (scope.tenant.id, path_id(&path.1)?);
+    let provider = check_provider(&state, scope.tenant.id, path_id(&path.1)?).await?;
+    let connection = provider.connection.ok_or_else(ApiError::internal)?;
+    Ok(HttpResponse::Ok().json(connection))
+}
+
+/// Tries a provider's keys now and keeps the result on it (for the API and the portal).
+pub(crate) async fn check_provider(state: &AppState, tenant: Uuid, id: Uuid) -> Result<Provider, ApiError> {
     let access = state.store.provider_access(tenant, id).await?;
     let found = state.engine.check_connection(&access.endpoint, &credentials(&access)).await;
-    let provider = state.store.record_provider_check(tenant, id, found).await?;
-    let connection = provider.connection.map(Connection::from).ok_or_else(ApiError::internal)?;
-    Ok(HttpResponse::Ok().json(connection))
+    Ok(state.store.record_provider_check(tenant, id, found).await?.into())
 }
 
 /// Query of `GET …/providers/{id}/remote-numbers`.

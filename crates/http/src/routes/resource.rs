@@ -182,7 +182,7 @@ fn item_path<R: Resource>() -> String {
 }
 
 /// After a successful write: what routes texts, or who may see them, may have changed.
-fn written<R: Resource>(state: &AppState) {
+pub(crate) fn written<R: Resource>(state: &AppState) {
     if R::ROUTES {
         state.engine.configuration_changed();
     }

@@ -1,0 +1,142 @@
+//! The frame every portal page shares: head, skip link, navigation, sign-out, and the page's own
+//! content; and the page an error is shown as.
+
+use maud::{DOCTYPE, Markup, html};
+
+use super::assets;
+use super::session::{CSRF_FIELD, Visitor};
+use crate::error::ApiError;
+
+/// The tenant screens, in the navigation's order: (path under the tenant, label).
+pub const TENANT_NAV: &[(&str, &str)] = &[
+    ("", "Dashboard"),
+    ("providers", "Providers"),
+    ("prefixes", "Prefixes"),
+    ("extensions", "Extensions"),
+    ("numbers", "Numbers"),
+    ("policies", "Policies"),
+    ("messages", "Messages"),
+];
+
+/// Where a page sits: who is signed in, and which tenant's screens it belongs to.
+#[derive(Debug, Clone, Copy)]
+pub struct Frame<'a> {
+    pub visitor: &'a Visitor,
+    /// The tenant's slug and name.
+    pub tenant: Option<(&'a str, &'a str)>,
+    /// This page's entry in the navigation (a [`TENANT_NAV`] path, or `tenants`).
+    pub current: &'a str,
+}
+
+fn head(title: &str) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            // htmx may not add inline styles (the CSP refuses them), and every answer is swapped in,
+            // so a form's refusal shows in place too.
+            meta name="htmx-config" content=r#"{"includeIndicatorStyles":false,"allowEval":false,"responseHandling":[{"code":"204","swap":false},{"code":"...","swap":true}]}"#;
+            title { (title) " · Switchboard" }
+            link rel="icon" href="data:,";
+            link rel="stylesheet" href=(assets::href(assets::STYLESHEET));
+            script src=(assets::href(assets::HTMX)) defer {}
+            script src=(assets::href(assets::SCRIPT)) defer {}
+        }
+    }
+}
+
+/// A whole page: `title` is its `h1` and the document's title.
+pub fn page(title: &str, frame: Option<Frame<'_>>, main: Markup) -> Markup {
+    let csrf_header = frame.map(|f| format!(r#"{{"X-CSRF-Token":"{}"}}"#, f.visitor.csrf));
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            (head(title))
+            body hx-headers=[csrf_header] {
+                a.skip href="#main" { "Skip to content" }
+                header.top {
+                    a.brand href="/portal/" { "Switchboard" }
+                    @if let Some(f) = frame {
+                        (nav(f))
+                    }
+                }
+                main #main tabindex="-1" {
+                    h1 { (title) }
+                    (main)
+                }
+            }
+        }
+    }
+}
+
+fn nav(f: Frame<'_>) -> Markup {
+    let who = match (&f.visitor.identity.tenant, &f.visitor.identity.extension) {
+        (_, Some(ext)) => format!("extension {ext}"),
+        (Some((_, slug)), None) => format!("admin of {slug}"),
+        (None, _) => "operator".to_owned(),
+    };
+    html! {
+        nav aria-label="Main" {
+            ul {
+                @if f.visitor.is_operator() {
+                    li { a href="/portal/tenants" aria-current=[(f.current == "tenants").then_some("page")] { "Tenants" } }
+                }
+                @if let Some((slug, _)) = f.tenant {
+                    @for (path, label) in TENANT_NAV {
+                        li {
+                            a href={ "/portal/t/" (slug) "/" (path) }
+                              aria-current=[(f.current == *path).then_some("page")] { (label) }
+                        }
+                    }
+                }
+            }
+        }
+        div.account {
+            @if let Some((_, name)) = f.tenant { span.tenant { (name) } }
+            span.who { "Signed in as " (who) }
+            form method="post" action="/portal/sign-out" {
+                (csrf(f.visitor))
+                button.link type="submit" { "Sign out" }
+            }
+        }
+    }
+}
+
+/// The hidden CSRF field every form carries.
+pub fn csrf(visitor: &Visitor) -> Markup {
+    html! { input type="hidden" name=(CSRF_FIELD) value=(visitor.csrf); }
+}
+
+/// A notice at the top of a page (`role="status"`, read out by screen readers).
+pub fn notice(text: &str) -> Markup {
+    html! { p.notice role="status" { (text) } }
+}
+
+/// An error as a page of its own.
+pub fn problem_page(e: &ApiError) -> Markup {
+    let title = match e.status().as_u16() {
+        404 => "Not found",
+        403 => "Not allowed",
+        401 => "Sign in again",
+        429 => "Too many attempts",
+        413 => "Too large",
+        s if s >= 500 => "Something went wrong",
+        _ => "Not accepted",
+    };
+    page(
+        title,
+        None,
+        html! {
+            p.error role="alert" { (e.detail()) }
+            @for f in e.field_errors() {
+                p.error { code { (f.field) } ": " (f.message) }
+            }
+            p { a href="/portal/" { "Back to the portal" } }
+        },
+    )
+}
+
+/// Text that reads as "nothing" where a value is empty.
+pub fn none() -> Markup {
+    html! { span.muted { "—" } }
+}

@@ -1,0 +1,878 @@
+//! The screens of a tenant's resources, written once over the API's [`Resource`] calls: a list
+//! with a form to add one, and a page per item to change or delete it. Each resource says only
+//! what is particular to it ([`Screen`]): its columns, its form's fields, and how a few of its
+//! values read.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use maud::{Markup, html};
+use serde::Deserialize;
+use serde_json::Value;
+use switchboard_store::PageRequest;
+use uuid::Uuid;
+
+use super::PortalError;
+use super::form::{Errors, Field, Form, Kind, Values, text};
+use super::layout::{self, Frame};
+use super::session::{FormData, Submission, Visitor};
+use crate::AppState;
+use crate::auth::TenantScope;
+use crate::error::ApiError;
+use crate::routes::resource::{Key, Resource, written};
+use crate::routes::{directory, extensions, numbers, policies, prefixes, providers};
+
+/// What the forms of a tenant offer to choose from: (value, label) of each.
+#[derive(Debug, Default)]
+pub struct Lookups {
+    pub providers: Vec<(String, String)>,
+    pub prefixes: Vec<(String, String)>,
+    pub extensions: Vec<(String, String)>,
+    pub policies: Vec<(String, String)>,
+    pub companies: Vec<(String, String)>,
+}
+
+/// Which of [`Lookups`] a screen's form needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup {
+    Providers,
+    Prefixes,
+    Extensions,
+    Policies,
+    Companies,
+}
+
+/// The first 200 of a resource, as (value of `key`, label made by `label`).
+async fn choices<R: Resource>(
+    state: &AppState,
+    tenant: Uuid,
+    key: &str,
+    label: impl Fn(&Value) -> String,
+) -> Result<Vec<(String, String)>, ApiError> {
+    let page = R::list(state, tenant, PageRequest::parse(Some("200"), None)?).await?;
+    let items = serde_json::to_value(&page.items).map_err(|_| ApiError::internal())?;
+    Ok(items.as_array().map_or_else(Vec::new, |items| items.iter().map(|i| (text(&i[key]), label(i))).collect()))
+}
+
+impl Lookups {
+    async fn load(state: &AppState, tenant: Uuid, needs: &[Lookup]) -> Result<Self, ApiError> {
+        let mut l = Self::default();
+        for need in needs {
+            match need {
+                Lookup::Providers => {
+                    l.providers = choices::<providers::Providers>(state, tenant, "id", |p| text(&p["name"])).await?;
+                }
+                Lookup::Prefixes => {
+                    l.prefixes = choices::<prefixes::Prefixes>(state, tenant, "prefix", |p| text(&p["prefix"])).await?;
+                }
+                Lookup::Extensions => {
+                    l.extensions = choices::<extensions::Extensions>(state, tenant, "extension", |e| {
+                        format!("{} {}", text(&e["extension"]), text(&e["name"]))
+                    })
+                    .await?;
+                }
+                Lookup::Policies => {
+                    l.policies = choices::<policies::Policies>(state, tenant, "id", |p| text(&p["name"])).await?;
+                }
+                Lookup::Companies => {
+                    l.companies = choices::<directory::Companies>(state, tenant, "id", |c| text(&c["name"])).await?;
+                }
+            }
+        }
+        Ok(l)
+    }
+
+    /// The label of `value` among `options`, or the value itself.
+    pub fn name_of<'a>(options: &'a [(String, String)], value: &'a str) -> &'a str {
+        options.iter().find(|(v, _)| v == value).map_or(value, |(_, l)| l.as_str())
+    }
+}
+
+/// What a resource's screens need beyond its [`Resource`] calls.
+pub trait Screen: Resource {
+    /// The list's heading (`Numbers`) and what one is called (`number`).
+    const TITLE: &'static str;
+    const ONE: &'static str;
+    /// A sentence under the heading.
+    const ABOUT: &'static str;
+    /// The item's field that names it in its path.
+    const KEY_FIELD: &'static str;
+    /// The item's field a person knows it by (its page's heading).
+    const NAME_FIELD: &'static str = Self::KEY_FIELD;
+    /// The list's columns: (heading, the item's field).
+    const COLUMNS: &'static [(&'static str, &'static str)];
+    /// The lookups its form and cells need.
+    const NEEDS: &'static [Lookup] = &[];
+    /// Fields shown once, on the page right after the item is created (a generated token).
+    const SHOWN_ONCE: &'static [(&'static str, &'static str)] = &[];
+
+    /// The form's fields.
+    fn fields(lookups: &Lookups) -> Vec<Field>;
+
+    /// The API's body from a submitted form.
+    fn body(fields: &[Field], form: &FormData, creating: bool) -> Value {
+        super::form::to_json(fields, form, creating)
+    }
+
+    /// What the form to add one starts with.
+    fn defaults() -> Values {
+        Values::default()
+    }
+
+    /// What the form shows for an item.
+    fn values(item: &Value) -> Values {
+        Values::of(item)
+    }
+
+    /// The form field a refusal's path names, where it is not the path's first segment.
+    fn place(_path: &str, _body: &Value, _form: &FormData) -> Option<String> {
+        None
+    }
+
+    /// A cell of the list.
+    fn cell(field: &str, item: &Value, lookups: &Lookups) -> Markup {
+        let _ = lookups;
+        let t = text(&item[field]);
+        if t.is_empty() {
+            layout::none()
+        } else {
+            html! { (t) }
+        }
+    }
+
+    /// More on an item's page, above its form (actions of its own).
+    fn more(_item: &Value, _base: &str, _visitor: &Visitor) -> Markup {
+        html! {}
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    cursor: Option<String>,
+    /// A notice to show: `deleted`.
+    done: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ItemQuery {
+    /// A notice to show: `created`, `saved`.
+    done: Option<String>,
+}
+
+fn see_other(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther().insert_header((header::LOCATION, to.to_owned())).finish()
+}
+
+fn html(markup: Markup) -> HttpResponse {
+    HttpResponse::Ok().content_type("text/html; charset=utf-8").body(markup.into_string())
+}
+
+fn refused(status: actix_web::http::StatusCode, markup: Markup) -> HttpResponse {
+    HttpResponse::build(status).content_type("text/html; charset=utf-8").body(markup.into_string())
+}
+
+fn collection<S: Screen>(slug: &str) -> String {
+    format!("/portal/t/{slug}/{}", S::COLLECTION)
+}
+
+fn item_href<S: Screen>(slug: &str, item: &Value) -> String {
+    format!("{}/{}", collection::<S>(slug), text(&item[S::KEY_FIELD]))
+}
+
+/// A title that starts with a capital.
+fn capital(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
+}
+
+/// The list, then the form to add one.
+async fn list_page<S: Screen>(
+    req: HttpRequest,
+    visitor: Visitor,
+    state: web::Data<AppState>,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse, PortalError> {
+    let slug = req.match_info().get("tenant").unwrap_or_default().to_owned();
+    let scope = visitor.scope(&state, &slug, true).await?;
+    let page = render_list::<S>(&state, &visitor, &scope, q.cursor.as_deref(), q.done.as_deref(), None).await?;
+    Ok(html(page))
+}
+
+async fn render_list<S: Screen>(
+    state: &AppState,
+    visitor: &Visitor,
+    scope: &TenantScope,
+    cursor: Option<&str>,
+    done: Option<&str>,
+    refused: Option<(Values, Errors)>,
+) -> Result<Markup, PortalError> {
+    let tenant = &scope.tenant;
+    let page = S::list(state, tenant.id, PageRequest::parse(None, cursor)?).await?;
+    let items = serde_json::to_value(&page.items).map_err(|_| ApiError::internal())?;
+    let items = items.as_array().cloned().unwrap_or_default();
+    let lookups = Lookups::load(state, tenant.id, S::NEEDS).await?;
+    let fields = S::fields(&lookups);
+    let (values, errors) = refused.unwrap_or_else(|| (S::defaults(), Errors::default()));
+    let base = collection::<S>(&tenant.slug);
+    let frame = Frame { visitor, tenant: Some((&tenant.slug, &tenant.name)), current: S::COLLECTION };
+    let form = Form {
+        id: "create",
+        action: &base,
+        fields: &fields,
+        values: &values,
+        errors: &errors,
+        creating: true,
+        submit: &format!("Add the {}", S::ONE),
+        csrf: layout::csrf(visitor),
+    };
+    let add_heading =
+        format!("Add a{} {}", if S::ONE.starts_with(['a', 'e', 'i', 'o', 'u']) { "n" } else { "" }, S::ONE);
+    Ok(layout::page(
+        S::TITLE,
+        Some(frame),
+        html! {
+            @if done == Some("deleted") { (layout::notice(&format!("The {} was deleted.", S::ONE))) }
+            p.about { (S::ABOUT) }
+            @if items.is_empty() {
+                p { "No " (S::TITLE.to_lowercase()) " yet." }
+            } @else {
+                div.table-wrap {
+                    table {
+                        caption.visually-hidden { (S::TITLE) }
+                        thead { tr { @for (heading, _) in S::COLUMNS { th scope="col" { (heading) } } } }
+                        tbody {
+                            @for item in &items {
+                                tr {
+                                    @for (i, (_, field)) in S::COLUMNS.iter().enumerate() {
+                                        @if i == 0 {
+                                            th scope="row" { a href=(item_href::<S>(&tenant.slug, item)) { (text(&item[*field])) } }
+                                        } @else {
+                                            td { (S::cell(field, item, &lookups)) }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                @if let Some(next) = &page.next_cursor {
+                    p { a href={ (base) "?cursor=" (next) } { "Next page" } }
+                }
+            }
+            section aria-labelledby="add" {
+                h2 #add { (add_heading) }
+                (form.render())
+            }
+        },
+    ))
+}
+
+/// Adds one: to its page, or back to the form with the API's refusal next to its fields.
+async fn create<S: Screen>(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    sent: Submission,
+) -> Result<HttpResponse, PortalError> {
+    let slug = req.match_info().get("tenant").unwrap_or_default().to_owned();
+    let scope = sent.visitor.scope(&state, &slug, false).await?;
+    let lookups = Lookups::load(&state, scope.tenant.id, S::NEEDS).await?;
+    let fields = S::fields(&lookups);
+    let body = S::body(&fields, &sent.form, true);
+    let result = match crate::body::parse::<S::New>(body.to_string().as_bytes()) {
+        Ok(new) => S::create(&state, &scope, new).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(item) => {
+            written::<S>(&state);
+            crate::audit::record_portal(&state, &req, &sent.visitor.identity, Some(&slug), 201, body).await;
+            let item = serde_json::to_value(&item).map_err(|_| ApiError::internal())?;
+            if S::SHOWN_ONCE.is_empty() {
+                return Ok(see_other(&format!("{}?done=created", item_href::<S>(&slug, &item))));
+            }
+            let page = render_item::<S>(&state, &sent.visitor, &scope, &item, Some("created"), None).await?;
+            Ok(html(page))
+        }
+        Err(e) if is_refusal(&e) => {
+            let sent_back =
+                (Values::sent(&sent.form), Errors::from_api(&e, &fields, |p| S::place(p, &body, &sent.form)));
+            let page = render_list::<S>(&state, &sent.visitor, &scope, None, None, Some(sent_back)).await?;
+            Ok(refused(e.status(), page))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A refusal a person fixes in the form (not a missing tenant or a lost session).
+fn is_refusal(e: &ApiError) -> bool {
+    matches!(e.status().as_u16(), 400 | 409 | 422 | 502 | 503)
+        || (e.status().as_u16() == 404 && e.code() != "not_found")
+}
+
+async fn item_page<S: Screen>(
+    req: HttpRequest,
+    visitor: Visitor,
+    state: web::Data<AppState>,
+    q: web::Query<ItemQuery>,
+) -> Result<HttpResponse, PortalError> {
+    let slug = req.match_info().get("tenant").unwrap_or_default().to_owned();
+    let key = req.match_info().get("key").unwrap_or_default().to_owned();
+    let scope = visitor.scope(&state, &slug, true).await?;
+    let item = S::get(&state, scope.tenant.id, S::Key::from_path(&key)?).await?;
+    let item = serde_json::to_value(&item).map_err(|_| ApiError::internal())?;
+    Ok(html(render_item::<S>(&state, &visitor, &scope, &item, q.done.as_deref(), None).await?))
+}
+
+async fn render_item<S: Screen>(
+    state: &AppState,
+    visitor: &Visitor,
+    scope: &TenantScope,
+    item: &Value,
+    done: Option<&str>,
+    refused: Option<(Values, Errors)>,
+) -> Result<Markup, PortalError> {
+    let tenant = &scope.tenant;
+    let lookups = Lookups::load(state, tenant.id, S::NEEDS).await?;
+    let fields = S::fields(&lookups);
+    let href = item_href::<S>(&tenant.slug, item);
+    let (values, errors) = refused.unwrap_or_else(|| (S::values(item), Errors::default()));
+    let form = Form {
+        id: "change",
+        action: &href,
+        fields: &fields,
+        values: &values,
+        errors: &errors,
+        creating: false,
+        submit: "Save changes",
+        csrf: layout::csrf(visitor),
+    };
+    let title = format!("{} {}", capital(S::ONE), text(&item[S::NAME_FIELD]));
+    let frame = Frame { visitor, tenant: Some((&tenant.slug, &tenant.name)), current: S::COLLECTION };
+    Ok(layout::page(
+        &title,
+        Some(frame),
+        html! {
+            p { a href=(collection::<S>(&tenant.slug)) { "All " (S::TITLE.to_lowercase()) } }
+            @match done {
+                Some("created") => (layout::notice(&format!("The {} was added.", S::ONE))),
+                Some("saved") => (layout::notice("Saved.")),
+                Some("checked") => (layout::notice("The connection was checked just now.")),
+                _ => {}
+            }
+            @if done == Some("created") {
+                @for (field, label) in S::SHOWN_ONCE {
+                    @if let Some(v) = item.get(*field).filter(|v| !v.is_null()) {
+                        div.once {
+                            p { strong { (label) } " (shown this once; copy it now):" }
+                            p { code.copy #{ "once-" (field) } { (text(v)) } }
+                        }
+                    }
+                }
+            }
+            (S::more(item, &href, visitor))
+            section aria-labelledby="change-h" {
+                h2 #change-h { "Change" }
+                (form.render())
+            }
+            section aria-labelledby="delete-h" {
+                h2 #delete-h { "Delete" }
+                form method="post" action={ (href) "/delete" } {
+                    (layout::csrf(visitor))
+                    button.danger type="submit" { "Delete this " (S::ONE) }
+                }
+            }
+        },
+    ))
+}
+
+async fn update<S: Screen>(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    sent: Submission,
+) -> Result<HttpResponse, PortalError> {
+    let slug = req.match_info().get("tenant").unwrap_or_default().to_owned();
+    let key = req.match_info().get("key").unwrap_or_default().to_owned();
+    let scope = sent.visitor.scope(&state, &slug, false).await?;
+    let current = S::get(&state, scope.tenant.id, S::Key::from_path(&key)?).await?;
+    let lookups = Lookups::load(&state, scope.tenant.id, S::NEEDS).await?;
+    let fields = S::fields(&lookups);
+    let body = S::body(&fields, &sent.form, false);
+    let result = match crate::body::parse::<S::Patch>(body.to_string().as_bytes()) {
+        Ok(patch) => S::update(&state, &scope, S::Key::from_path(&key)?, patch).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(item) => {
+            written::<S>(&state);
+            crate::audit::record_portal(&state, &req, &sent.visitor.identity, Some(&slug), 200, body).await;
+            let item = serde_json::to_value(&item).map_err(|_| ApiError::internal())?;
+            Ok(see_other(&format!("{}?done=saved", item_href::<S>(&slug, &item))))
+        }
+        Err(e) if is_refusal(&e) => {
+            let current = serde_json::to_value(&current).map_err(|_| ApiError::internal())?;
+            let errors = Errors::from_api(&e, &fields, |p| S::place(p, &body, &sent.form));
+            let page = render_item::<S>(
+                &state,
+                &sent.visitor,
+                &scope,
+                &current,
+                None,
+                Some((Values::sent(&sent.form), errors)),
+            )
+            .await?;
+            Ok(refused(e.status(), page))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn delete<S: Screen>(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    sent: Submission,
+) -> Result<HttpResponse, PortalError> {
+    let slug = req.match_info().get("tenant").unwrap_or_default().to_owned();
+    let key = req.match_info().get("key").unwrap_or_default().to_owned();
+    let scope = sent.visitor.scope(&state, &slug, false).await?;
+    S::delete(&state, scope.tenant.id, S::Key::from_path(&key)?).await?;
+    written::<S>(&state);
+    crate::audit::record_portal(&state, &req, &sent.visitor.identity, Some(&slug), 204, Value::Null).await;
+    Ok(see_other(&format!("{}?done=deleted", collection::<S>(&slug))))
+}
+
+fn routes<S: Screen>(cfg: &mut web::ServiceConfig) {
+    let base = format!("/t/{{tenant}}/{}", S::COLLECTION);
+    cfg.service(web::resource(base.clone()).route(web::get().to(list_page::<S>)).route(web::post().to(create::<S>)))
+        .service(
+            web::resource(format!("{base}/{{key}}"))
+                .route(web::get().to(item_page::<S>))
+                .route(web::post().to(update::<S>)),
+        )
+        .service(web::resource(format!("{base}/{{key}}/delete")).route(web::post().to(delete::<S>)));
+}
+
+/// Every resource screen.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    routes::<providers::Providers>(cfg);
+    routes::<prefixes::Prefixes>(cfg);
+    routes::<extensions::Extensions>(cfg);
+    routes::<numbers::Numbers>(cfg);
+    routes::<policies::Policies>(cfg);
+}
+
+fn options(list: &[(String, String)]) -> Vec<(String, String)> {
+    list.to_vec()
+}
+
+impl Screen for providers::Providers {
+    const TITLE: &'static str = "Providers";
+    const ONE: &'static str = "provider";
+    const ABOUT: &'static str = "A provider is a Flowroute account: its API keys send this tenant's texts. \
+        The keys are tried before they are saved, and the secret key is never shown again.";
+    const KEY_FIELD: &'static str = "id";
+    const NAME_FIELD: &'static str = "name";
+    const COLUMNS: &'static [(&'static str, &'static str)] =
+        &[("Name", "name"), ("Access key", "access_key_hint"), ("Connection", "connection"), ("Endpoint", "endpoint")];
+    const NEEDS: &'static [Lookup] = &[Lookup::Companies];
+
+    fn fields(l: &Lookups) -> Vec<Field> {
+        vec![
+            Field::new("name", "Name", Kind::Text),
+            Field::new("kind", "Kind", Kind::Fixed("flowroute")),
+            Field::new("access_key", "Access key", Kind::Optional)
+                .help("Flowroute's API access key (its Manager: Preferences, API Control). On a change, leave it blank to keep the one saved."),
+            Field::new("secret_key", "Secret key", Kind::Secret)
+                .help("Write-only. On a change, leave it blank to keep the one saved."),
+            Field::new("endpoint", "Messaging endpoint", Kind::Optional)
+                .help("Leave blank for Flowroute's own (https://api.flowroute.com/v2.2/messages)."),
+            Field::new("default_did", "Default number", Kind::Optional)
+                .help("Sends from extensions with no number of their own use it, E.164 (+12025550100)."),
+            Field::new("catch_all_company_id", "Catch-all company", Kind::Choice {
+                options: options(&l.companies),
+                blank: Some("None"),
+            })
+            .help("Senders that match no contact are filed under it."),
+        ]
+    }
+
+    fn cell(field: &str, item: &Value, lookups: &Lookups) -> Markup {
+        if field == "connection" {
+            return connection(item);
+        }
+        let _ = lookups;
+        html! { (text(&item[field])) }
+    }
+
+    fn more(item: &Value, base: &str, visitor: &Visitor) -> Markup {
+        html! {
+            section aria-labelledby="conn-h" {
+                h2 #conn-h { "Connection" }
+                div #connection { (connection(item)) }
+                form method="post" action={ (base) "/check" } hx-post={ (base) "/check" } hx-target="#connection" hx-select="#connection" hx-swap="outerHTML" {
+                    (layout::csrf(visitor))
+                    button type="submit" { "Check the connection now" }
+                }
+            }
+        }
+    }
+}
+
+/// A provider's connection as last checked, in words.
+pub fn connection(item: &Value) -> Markup {
+    let c = &item["connection"];
+    let status = text(&c["status"]);
+    let said = match status.as_str() {
+        "ok" => "Connected",
+        "bad_credentials" => "Keys refused by Flowroute",
+        "unreachable" => "Flowroute could not be reached",
+        "" => "Not checked yet",
+        other => other,
+    };
+    html! {
+        span.status data-status=(status) { (said) }
+        @if let Some(detail) = c["detail"].as_str().filter(|d| !d.is_empty()) { " — " (detail) }
+        @if let Some(at) = c["checked_at"].as_str() { " " span.muted { "(checked " (super::pages::when_text(at)) ")" } }
+    }
+}
+
+impl Screen for prefixes::Prefixes {
+    const TITLE: &'static str = "Prefixes";
+    const ONE: &'static str = "prefix";
+    const ABOUT: &'static str = "A prefix is the address Flowroute posts this tenant's texts and delivery receipts to: \
+        its webhook URL goes into Flowroute as the number's callback.";
+    const KEY_FIELD: &'static str = "prefix";
+    const COLUMNS: &'static [(&'static str, &'static str)] = &[
+        ("Prefix", "prefix"),
+        ("Provider", "provider_id"),
+        ("Webhook URL", "webhook_url"),
+        ("Token", "token_required"),
+    ];
+    const NEEDS: &'static [Lookup] = &[Lookup::Providers];
+    const SHOWN_ONCE: &'static [(&'static str, &'static str)] = &[("webhook_url", "The webhook URL with its token")];
+
+    fn fields(l: &Lookups) -> Vec<Field> {
+        vec![
+            Field::new("prefix", "Prefix", Kind::Text)
+                .help("3 to 64 of a-z, 0-9, '_' and '-'; it becomes the path Flowroute posts to.")
+                .fixed_after_creation(),
+            Field::new("provider_id", "Provider", Kind::Choice { options: options(&l.providers), blank: None })
+                .fixed_after_creation(),
+            Field::new("token", "Token", Kind::Secret)
+                .help("Leave blank and Switchboard makes one (shown once); on a change, blank keeps it."),
+            Field::new("allowed_sources", "Allowed sources", Kind::List)
+                .help("Addresses or CIDR blocks that may post, or 'flowroute' for Flowroute's own; blank allows any."),
+        ]
+    }
+
+    fn cell(field: &str, item: &Value, lookups: &Lookups) -> Markup {
+        match field {
+            "provider_id" => html! { (Lookups::name_of(&lookups.providers, &text(&item[field]))) },
+            "token_required" => html! { (if item[field] == Value::Bool(true) { "required" } else { "none" }) },
+            "webhook_url" => html! { code { (text(&item[field])) } },
+            _ => html! { (text(&item[field])) },
+        }
+    }
+
+    fn more(item: &Value, _base: &str, _visitor: &Visitor) -> Markup {
+        html! {
+            section aria-labelledby="url-h" {
+                h2 #url-h { "Webhook URL" }
+                p { "Enter it in Flowroute as the SMS, MMS and delivery-receipt callback (its token, if any, was shown when the prefix was added):" }
+                p { code.copy #webhook-url { (text(&item["webhook_url"])) } }
+            }
+        }
+    }
+}
+
+impl Screen for extensions::Extensions {
+    const TITLE: &'static str = "Extensions";
+    const ONE: &'static str = "extension";
+    const ABOUT: &'static str = "The PBX extensions texts are routed to, and sent from.";
+    const KEY_FIELD: &'static str = "extension";
+    const COLUMNS: &'static [(&'static str, &'static str)] =
+        &[("Extension", "extension"), ("Name", "name"), ("Enabled", "enabled")];
+
+    fn fields(_: &Lookups) -> Vec<Field> {
+        vec![
+            Field::new("extension", "Extension", Kind::Text)
+                .help("As the PBX numbers it, such as 101.")
+                .fixed_after_creation(),
+            Field::new("name", "Name", Kind::Text),
+            Field::new("enabled", "Enabled", Kind::Flag).help("A disabled extension gets no texts and may send none."),
+        ]
+    }
+
+    fn defaults() -> Values {
+        Values::sent(&FormData(vec![("enabled".into(), "on".into())]))
+    }
+
+    fn cell(field: &str, item: &Value, _: &Lookups) -> Markup {
+        match field {
+            "enabled" => html! { (if item[field] == Value::Bool(true) { "yes" } else { "no (disabled)" }) },
+            _ => html! { (text(&item[field])) },
+        }
+    }
+}
+
+impl Screen for numbers::Numbers {
+    const TITLE: &'static str = "Numbers";
+    const ONE: &'static str = "number";
+    const ABOUT: &'static str = "The tenant's phone numbers (DIDs): where their texts arrive (the prefix), \
+        which extensions get them, which may send from them, and the policy they follow.";
+    const KEY_FIELD: &'static str = "e164";
+    const COLUMNS: &'static [(&'static str, &'static str)] = &[
+        ("Number", "e164"),
+        ("Name", "name"),
+        ("Prefix", "prefix"),
+        ("Destinations", "destinations"),
+        ("Policy", "policy_id"),
+        ("Callbacks", "callbacks"),
+    ];
+    const NEEDS: &'static [Lookup] = &[Lookup::Providers, Lookup::Prefixes, Lookup::Extensions, Lookup::Policies];
+
+    fn fields(l: &Lookups) -> Vec<Field> {
+        vec![
+            Field::new("e164", "Number", Kind::Text)
+                .help("E.164 with its +, such as +12025550100; the provider's Flowroute account must hold it.")
+                .fixed_after_creation(),
+            Field::new("name", "Name", Kind::Text),
+            Field::new("provider_id", "Provider", Kind::Choice { options: options(&l.providers), blank: None }),
+            Field::new("prefix", "Prefix", Kind::Choice { options: options(&l.prefixes), blank: None }),
+            Field::new("policy_id", "Policy", Kind::Choice { options: options(&l.policies), blank: Some("None") }),
+            Field::new("destinations", "Destinations", Kind::Checks(options(&l.extensions)))
+                .help("The extensions that get its texts."),
+            Field::new("senders", "Senders", Kind::Checks(options(&l.extensions)))
+                .help("The extensions that may send from it."),
+        ]
+    }
+
+    fn cell(field: &str, item: &Value, lookups: &Lookups) -> Markup {
+        match field {
+            "policy_id" if item[field].is_null() => layout::none(),
+            "policy_id" => html! { (Lookups::name_of(&lookups.policies, &text(&item[field]))) },
+            "callbacks" if item[field].is_null() => html! { span.muted { "not set by Switchboard" } },
+            "callbacks" => html! { (text(&item[field]["state"])) },
+            _ => {
+                let t = text(&item[field]);
+                if t.is_empty() {
+                    layout::none()
+                } else {
+                    html! { (t) }
+                }
+            }
+        }
+    }
+}
+
+/// The days of a week as the API names them, and as people read them.
+const DAYS: &[(&str, &str)] = &[
+    ("mon", "Monday"),
+    ("tue", "Tuesday"),
+    ("wed", "Wednesday"),
+    ("thu", "Thursday"),
+    ("fri", "Friday"),
+    ("sat", "Saturday"),
+    ("sun", "Sunday"),
+];
+
+const OPEN: [&str; 7] = ["open-mon", "open-tue", "open-wed", "open-thu", "open-fri", "open-sat", "open-sun"];
+const CLOSE: [&str; 7] = ["close-mon", "close-tue", "close-wed", "close-thu", "close-fri", "close-sat", "close-sun"];
+const KEYWORD: [&str; 8] =
+    ["keyword-0", "keyword-1", "keyword-2", "keyword-3", "keyword-4", "keyword-5", "keyword-6", "keyword-7"];
+const KEYWORD_TO: [&str; 8] = [
+    "keyword-to-0",
+    "keyword-to-1",
+    "keyword-to-2",
+    "keyword-to-3",
+    "keyword-to-4",
+    "keyword-to-5",
+    "keyword-to-6",
+    "keyword-to-7",
+];
+
+impl Screen for policies::Policies {
+    const TITLE: &'static str = "Policies";
+    const ONE: &'static str = "policy";
+    const ABOUT: &'static str = "A policy says when a number is open, where texts go after hours and what the sender \
+        is told, and which keywords route a text elsewhere. Times are in the policy's own time zone.";
+    const KEY_FIELD: &'static str = "id";
+    const NAME_FIELD: &'static str = "name";
+    const COLUMNS: &'static [(&'static str, &'static str)] =
+        &[("Name", "name"), ("Time zone", "timezone"), ("Business hours", "business_hours"), ("Keywords", "keywords")];
+
+    fn fields(_: &Lookups) -> Vec<Field> {
+        let mut fields = vec![
+            Field::new("name", "Name", Kind::Text),
+            Field::new("timezone", "Time zone", Kind::Text)
+                .help("An IANA time zone, such as America/New_York or America/Chicago."),
+        ];
+        for (i, (_, day)) in DAYS.iter().enumerate() {
+            fields.push(Field::new(OPEN[i], format!("{day} opens"), Kind::Time).group("Business hours"));
+            fields.push(Field::new(CLOSE[i], format!("{day} closes"), Kind::Time).group("Business hours"));
+        }
+        fields.extend([
+            Field::new("after_hours_destinations", "After hours, texts go to", Kind::List)
+                .help("Extensions, separated by commas; blank keeps the number's own."),
+            Field::new("auto_reply", "After-hours auto-reply", Kind::Reply)
+                .help("Sent back to the sender outside business hours, at most once per interval."),
+            Field::new("auto_reply_interval_minutes", "Minutes between auto-replies to one sender", Kind::Count),
+        ]);
+        for i in 0..KEYWORD.len() {
+            let group = "Keyword rules (the first that matches a text's first word wins)";
+            fields.push(Field::new(KEYWORD[i], format!("Rule {} keyword", i + 1), Kind::Text).group(group));
+            fields.push(Field::new(KEYWORD_TO[i], format!("Rule {} goes to", i + 1), Kind::List).group(group));
+        }
+        fields.extend([
+            Field::new("help_reply", "Reply to HELP", Kind::Reply),
+            Field::new("outbound_per_minute", "Texts per minute each number may send", Kind::Count),
+            Field::new("opt_out_handling", "STOP and START change the opt-out list", Kind::Flag),
+        ]);
+        fields
+    }
+
+    fn body(fields: &[Field], form: &FormData, creating: bool) -> Value {
+        let _ = fields;
+        let mut body = serde_json::Map::new();
+        body.insert("name".into(), form.get("name").unwrap_or_default().into());
+        body.insert("timezone".into(), form.get("timezone").unwrap_or_default().into());
+        let mut windows = Vec::new();
+        for (i, (day, _)) in DAYS.iter().enumerate() {
+            let (open, close) = (form.get(OPEN[i]).unwrap_or_default(), form.get(CLOSE[i]).unwrap_or_default());
+            if !open.is_empty() || !close.is_empty() {
+                windows.push(serde_json::json!({"days": [day], "start": open, "end": if close == "00:00" { "24:00" } else { close }}));
+            }
+        }
+        body.insert("business_hours".into(), Value::Array(windows));
+        let to: Vec<Value> = form
+            .all("after_hours_destinations")
+            .into_iter()
+            .flat_map(super::form::split_list)
+            .map(Value::String)
+            .collect();
+        let reply = form.get("auto_reply").unwrap_or_default();
+        if !to.is_empty() || !reply.is_empty() {
+            let reply = if reply.is_empty() { Value::Null } else { Value::String(reply.to_owned()) };
+            body.insert("after_hours".into(), serde_json::json!({"destinations": to, "auto_reply": reply}));
+        } else if !creating {
+            body.insert("after_hours".into(), Value::Null);
+        }
+        let mut rules = Vec::new();
+        for i in 0..KEYWORD.len() {
+            let keyword = form.get(KEYWORD[i]).unwrap_or_default();
+            let to: Vec<Value> =
+                form.all(KEYWORD_TO[i]).into_iter().flat_map(super::form::split_list).map(Value::String).collect();
+            if !keyword.is_empty() || !to.is_empty() {
+                rules.push(serde_json::json!({"keyword": keyword, "destinations": to}));
+            }
+        }
+        body.insert("keywords".into(), Value::Array(rules));
+        let count = |name: &str| {
+            let v = form.get(name).unwrap_or_default();
+            (!v.is_empty()).then(|| v.parse::<u64>().map_or_else(|_| Value::String(v.to_owned()), Value::from))
+        };
+        for name in ["auto_reply_interval_minutes", "outbound_per_minute"] {
+            if let Some(v) = count(name) {
+                body.insert(name.into(), v);
+            }
+        }
+        let help = form.get("help_reply").unwrap_or_default();
+        if !help.is_empty() {
+            body.insert("help_reply".into(), help.into());
+        } else if !creating {
+            body.insert("help_reply".into(), Value::Null);
+        }
+        body.insert("opt_out_handling".into(), Value::Bool(form.get("opt_out_handling").is_some()));
+        Value::Object(body)
+    }
+
+    fn defaults() -> Values {
+        let mut form = vec![
+            ("timezone".to_owned(), "America/New_York".to_owned()),
+            ("auto_reply_interval_minutes".to_owned(), "1440".to_owned()),
+            ("outbound_per_minute".to_owned(), "60".to_owned()),
+            ("opt_out_handling".to_owned(), "on".to_owned()),
+        ];
+        for i in 0..5 {
+            form.push((OPEN[i].to_owned(), "09:00".to_owned()));
+            form.push((CLOSE[i].to_owned(), "17:00".to_owned()));
+        }
+        Values::sent(&FormData(form))
+    }
+
+    fn values(item: &Value) -> Values {
+        let mut form = vec![
+            ("name".to_owned(), text(&item["name"])),
+            ("timezone".to_owned(), text(&item["timezone"])),
+            ("auto_reply_interval_minutes".to_owned(), text(&item["auto_reply_interval_minutes"])),
+            ("outbound_per_minute".to_owned(), text(&item["outbound_per_minute"])),
+            ("help_reply".to_owned(), text(&item["help_reply"])),
+            ("after_hours_destinations".to_owned(), text(&item["after_hours"]["destinations"])),
+            ("auto_reply".to_owned(), text(&item["after_hours"]["auto_reply"])),
+        ];
+        if item["opt_out_handling"] == Value::Bool(true) {
+            form.push(("opt_out_handling".to_owned(), "on".to_owned()));
+        }
+        for w in item["business_hours"].as_array().into_iter().flatten() {
+            for day in w["days"].as_array().into_iter().flatten() {
+                if let Some(i) = DAYS.iter().position(|(d, _)| Some(*d) == day.as_str()) {
+                    form.push((OPEN[i].to_owned(), text(&w["start"])));
+                    form.push((CLOSE[i].to_owned(), text(&w["end"]).replace("24:00", "00:00")));
+                }
+            }
+        }
+        for (i, rule) in item["keywords"].as_array().into_iter().flatten().enumerate().take(KEYWORD.len()) {
+            form.push((KEYWORD[i].to_owned(), text(&rule["keyword"])));
+            form.push((KEYWORD_TO[i].to_owned(), text(&rule["destinations"])));
+        }
+        Values::sent(&FormData(form))
+    }
+
+    fn place(path: &str, body: &Value, form: &FormData) -> Option<String> {
+        let index = |p: &str| p.split_once('[')?.1.split_once(']')?.0.parse::<usize>().ok();
+        if let Some(rest) = path.strip_prefix("business_hours") {
+            let i = index(rest)?;
+            let day = body["business_hours"][i]["days"][0].as_str()?;
+            let d = DAYS.iter().position(|(x, _)| *x == day)?;
+            return Some(if rest.contains(".end") { CLOSE[d] } else { OPEN[d] }.to_owned());
+        }
+        if let Some(rest) = path.strip_prefix("keywords") {
+            // The body's i-th rule is the form's i-th row that was filled in.
+            let i = index(rest)?;
+            let filled = |r: &usize| {
+                !form.get(KEYWORD[*r]).unwrap_or_default().is_empty() || !form.all(KEYWORD_TO[*r]).is_empty()
+            };
+            let row = (0..KEYWORD.len()).filter(filled).nth(i)?;
+            return Some(if rest.contains(".destinations") { KEYWORD_TO[row] } else { KEYWORD[row] }.to_owned());
+        }
+        match path {
+            p if p.starts_with("after_hours.destinations") => Some("after_hours_destinations".into()),
+            p if p.starts_with("after_hours.auto_reply") => Some("auto_reply".into()),
+            _ => None,
+        }
+    }
+
+    fn cell(field: &str, item: &Value, _: &Lookups) -> Markup {
+        match field {
+            "business_hours" => {
+                let windows = item[field].as_array().cloned().unwrap_or_default();
+                if windows.is_empty() {
+                    return html! { "always open" };
+                }
+                let parts: Vec<String> = windows
+                    .iter()
+                    .map(|w| format!("{} {}–{}", text(&w["days"]), text(&w["start"]), text(&w["end"])))
+                    .collect();
+                html! { (parts.join("; ")) }
+            }
+            "keywords" => {
+                let words: Vec<String> =
+                    item[field].as_array().into_iter().flatten().map(|r| text(&r["keyword"])).collect();
+                if words.is_empty() {
+                    layout::none()
+                } else {
+                    html! { (words.join(", ")) }
+                }
+            }
+            _ => html! { (text(&item[field])) },
+        }
+    }
+}

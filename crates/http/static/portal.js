@@ -1,0 +1,66 @@
+// Switchboard's portal: small progressive enhancements. Every page works without this file.
+"use strict";
+
+// Copy buttons beside values meant to be pasted elsewhere (webhook URLs, one-time tokens).
+function addCopyButtons(root) {
+  root.querySelectorAll("code.copy").forEach(function (code) {
+    if (!navigator.clipboard || code.dataset.copyReady) return;
+    code.dataset.copyReady = "1";
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "copy-button";
+    button.textContent = "Copy";
+    button.setAttribute("aria-label", "Copy " + (code.id || "the value"));
+    button.addEventListener("click", function () {
+      navigator.clipboard.writeText(code.textContent.trim()).then(function () {
+        button.textContent = "Copied";
+      });
+    });
+    code.insertAdjacentElement("afterend", button);
+  });
+}
+
+// A live count of the SMS segments a reply takes: GSM-7 (160 a segment, 153 when split) unless a
+// character needs UCS-2 (70, or 67 when split). Characters of GSM-7's extension table count twice.
+var GSM7 = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
+var GSM7_EXT = "^{}\\[~]|€\f";
+function segments(text) {
+  var units = 0, ucs2 = false;
+  for (var ch of text) {
+    if (GSM7.indexOf(ch) >= 0) units += 1;
+    else if (GSM7_EXT.indexOf(ch) >= 0) units += 2;
+    else { ucs2 = true; break; }
+  }
+  if (ucs2) {
+    var n = 0;
+    for (var c of text) n += c.codePointAt(0) > 0xffff ? 2 : 1;
+    return { encoding: "UCS-2", chars: n, segments: n === 0 ? 0 : n <= 70 ? 1 : Math.ceil(n / 67) };
+  }
+  return { encoding: "GSM-7", chars: units, segments: units === 0 ? 0 : units <= 160 ? 1 : Math.ceil(units / 153) };
+}
+function addSegmentCounters(root) {
+  root.querySelectorAll("textarea[data-segments]").forEach(function (area) {
+    if (area.dataset.counterReady) return;
+    area.dataset.counterReady = "1";
+    var out = document.createElement("p");
+    out.className = "help segment-count";
+    out.id = area.id + "-segments";
+    out.setAttribute("aria-live", "polite");
+    area.insertAdjacentElement("afterend", out);
+    var described = area.getAttribute("aria-describedby");
+    area.setAttribute("aria-describedby", (described ? described + " " : "") + out.id);
+    function update() {
+      var s = segments(area.value);
+      out.textContent = s.chars + " characters, " + s.segments + " segment" + (s.segments === 1 ? "" : "s") + " (" + s.encoding + ")";
+    }
+    area.addEventListener("input", update);
+    update();
+  });
+}
+
+function enhance(root) {
+  addCopyButtons(root);
+  addSegmentCounters(root);
+}
+document.addEventListener("DOMContentLoaded", function () { enhance(document); });
+document.addEventListener("htmx:afterSwap", function (e) { enhance(e.target); });

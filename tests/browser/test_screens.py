@@ -1,0 +1,132 @@
+"""Each screen's change and refusal paths, as Globex's admin: the API's refusals shown next to the
+field they name, changes saved, an item deleted."""
+
+from conftest import GLOBEX_NUMBER, UNHELD_NUMBER, shot
+
+
+def error_of(page, form, field):
+    return page.locator(f"#{form}-{field}-error").inner_text()
+
+
+def test_extensions_refuse_a_taken_extension_and_save_changes(globex_admin, server, globex):
+    page = globex_admin
+    page.goto(server.url + "/portal/t/globex/extensions")
+    page.fill("#create-extension", globex["extensions"])
+    page.fill("#create-name", "Twin")
+    with page.expect_navigation() as nav:
+        page.click("#create button[type=submit]")
+    assert nav.value.status == 409
+    assert "201" in page.locator("#create-errors").inner_text()
+    assert page.input_value("#create-name") == "Twin", "what was typed stays"
+    shot(page, "extensions-refused")
+
+    page.goto(f"{server.url}/portal/t/globex/extensions/{globex['extensions']}")
+    page.fill("#change-name", "Front reception")
+    page.uncheck("#change-enabled")
+    page.click("#change button[type=submit]")
+    assert page.locator(".notice").inner_text() == "Saved."
+    assert page.input_value("#change-name") == "Front reception"
+    assert not page.is_checked("#change-enabled")
+    shot(page, "extension-changed")
+    page.click("text=All extensions")
+    assert "no (disabled)" in page.locator("tbody tr", has_text="201").inner_text()
+    page.goto(f"{server.url}/portal/t/globex/extensions/{globex['extensions']}")
+    page.check("#change-enabled")
+    page.fill("#change-name", "Reception")
+    page.click("#change button[type=submit]")
+    assert page.locator(".notice").inner_text() == "Saved."
+
+
+def test_an_extension_is_deleted(globex_admin, server):
+    page = globex_admin
+    page.goto(server.url + "/portal/t/globex/extensions")
+    page.fill("#create-extension", "299")
+    page.fill("#create-name", "Temporary")
+    page.click("#create button[type=submit]")
+    assert page.locator("h1").inner_text() == "Extension 299"
+    page.click("text=Delete this extension")
+    assert page.url.endswith("/portal/t/globex/extensions?done=deleted")
+    assert page.locator(".notice").inner_text() == "The extension was deleted."
+    assert page.locator("tbody tr", has_text="299").count() == 0
+
+
+def test_numbers_refuse_a_number_the_account_does_not_hold(globex_admin, server, globex):
+    page = globex_admin
+    page.goto(server.url + "/portal/t/globex/numbers")
+    page.fill("#create-e164", "+" + UNHELD_NUMBER)
+    page.fill("#create-name", "Not ours")
+    with page.expect_navigation() as nav:
+        page.click("#create button[type=submit]")
+    assert nav.value.status == 422
+    assert error_of(page, "create", "e164") == f"the provider's Flowroute account does not hold +{UNHELD_NUMBER}"
+    assert page.locator("#create-e164").get_attribute("aria-invalid") == "true"
+    shot(page, "numbers-refused")
+    page.fill("#create-e164", "202-555-01")
+    page.click("#create button[type=submit]")
+    assert error_of(page, "create", "e164") == "must be an E.164 number: '+' then 8 to 15 digits, such as +12025550100"
+
+    page.goto(f"{server.url}/portal/t/globex/numbers/+{GLOBEX_NUMBER}")
+    assert page.locator("#change-e164").count() == 0, "the number itself cannot change"
+    page.fill("#change-name", "Globex main line")
+    page.select_option("#change-policy_id", label="Globex hours")
+    page.click("#change button[type=submit]")
+    assert page.locator(".notice").inner_text() == "Saved."
+    status, number = server.api("GET", f"/api/v1/tenants/globex/numbers/+{GLOBEX_NUMBER}")
+    assert number["name"] == "Globex main line" and number["policy_id"] == globex["policies"]
+    page.select_option("#change-policy_id", label="None")
+    page.click("#change button[type=submit]")
+    status, number = server.api("GET", f"/api/v1/tenants/globex/numbers/+{GLOBEX_NUMBER}")
+    assert number["policy_id"] is None, "choosing None clears the policy"
+
+
+def test_policies_put_each_refusal_beside_its_field(globex_admin, server):
+    page = globex_admin
+    page.goto(server.url + "/portal/t/globex/policies")
+    page.fill("#create-name", "Broken")
+    page.fill("#create-timezone", "Mars/Olympus_Mons")
+    page.fill("#create-open-tue", "18:00")
+    page.fill("#create-close-tue", "08:00")
+    page.fill("#create-keyword-1", "STOP")
+    page.fill("#create-keyword-to-1", "201")
+    with page.expect_navigation() as nav:
+        page.click("#create button[type=submit]")
+    assert nav.value.status == 422
+    assert error_of(page, "create", "timezone") == "must be an IANA time zone name, such as America/New_York"
+    assert error_of(page, "create", "close-tue") == "must be after start; split a window that crosses midnight in two"
+    assert error_of(page, "create", "keyword-1") == "'STOP' is a compliance keyword that Switchboard handles itself"
+    assert page.locator("#create-keyword-0-error").count() == 0, "the refusal names the row it is about"
+    assert page.input_value("#create-open-tue") == "18:00", "what was typed stays"
+    shot(page, "policy-refused")
+
+    # A long auto-reply counts its segments as it is typed: UCS-2 once a character needs it.
+    page.fill("#create-auto_reply", "x" * 161)
+    assert page.locator("#create-auto_reply-segments").inner_text() == "161 characters, 2 segments (GSM-7)"
+    page.fill("#create-auto_reply", "Closed 🙂")
+    assert page.locator("#create-auto_reply-segments").inner_text() == "9 characters, 1 segment (UCS-2)"
+
+
+def test_providers_refuse_wrong_keys_on_a_change_and_keep_the_saved_ones(globex_admin, server, globex):
+    page = globex_admin
+    page.goto(f"{server.url}/portal/t/globex/providers/{globex['providers']}")
+    page.fill("#change-secret_key", "wrong-secret")
+    with page.expect_navigation() as nav:
+        page.click("#change button[type=submit]")
+    assert nav.value.status == 422
+    assert "Flowroute refused the keys" in error_of(page, "change", "secret_key")
+    page.fill("#change-name", "Globex account")
+    page.click("#change button[type=submit]")
+    assert page.locator(".notice").inner_text() == "Saved."
+    assert page.locator("#connection .status").inner_text() == "Connected", "a blank secret keeps the saved one"
+    status, provider = server.api("GET", f"/api/v1/tenants/globex/providers/{globex['providers']}")
+    assert provider["name"] == "Globex account"
+
+
+def test_prefixes_refuse_a_reserved_name(globex_admin, server):
+    page = globex_admin
+    page.goto(server.url + "/portal/t/globex/prefixes")
+    page.fill("#create-prefix", "portal")
+    with page.expect_navigation() as nav:
+        page.click("#create button[type=submit]")
+    assert nav.value.status == 422
+    assert "reserved" in error_of(page, "create", "prefix")
+    shot(page, "prefixes")
