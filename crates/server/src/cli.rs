@@ -39,8 +39,13 @@ pub enum Command {
     },
     /// Apply migrations and exit.
     Migrate,
-    /// Show a text routed end to end: a temporary database, a simulated Flowroute, no setup.
-    Demo,
+    /// Show a text routed end to end: a temporary database, a simulated Flowroute, no setup. Then
+    /// serve the portal, signed in as the demo tenant's admin, until Ctrl-C.
+    Demo {
+        /// Exit when the walk-through is done, instead of serving the portal.
+        #[arg(long)]
+        exit: bool,
+    },
     /// Print a signed API token.
     Token {
         #[arg(long, value_enum)]
@@ -101,7 +106,7 @@ fn load(cli: &Cli, listen: Option<String>, public_url: Option<String>) -> anyhow
     Ok(Config::load(cli.config.as_deref(), std::env::vars(), &flags)?)
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -131,10 +136,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let app = App::build(Settings::new(&config, keys), listener).await?;
             app.run_until(shutdown_signal()).await
         }
-        Command::Demo => {
+        Command::Demo { exit } => {
             let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into());
             telemetry::init(crate::config::LogFormat::Text, &filter);
-            crate::demo::run().await
+            crate::demo::run(!*exit).await
         }
         Command::Migrate => {
             let config = load(&cli, None, None)?;

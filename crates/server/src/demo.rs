@@ -25,10 +25,13 @@ impl Api {
         &self,
         method: reqwest::Method,
         path: &str,
-        token: &str,
+        token: Option<&str>,
         body: Option<Value>,
     ) -> anyhow::Result<Value> {
-        let mut req = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(token);
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
         if let Some(b) = body {
             req = req.json(&b);
         }
@@ -41,10 +44,10 @@ impl Api {
         Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
     }
     async fn post(&self, path: &str, token: &str, body: Value) -> anyhow::Result<Value> {
-        self.call(reqwest::Method::POST, path, token, Some(body)).await
+        self.call(reqwest::Method::POST, path, Some(token), Some(body)).await
     }
     async fn get(&self, path: &str, token: &str) -> anyhow::Result<Value> {
-        self.call(reqwest::Method::GET, path, token, None).await
+        self.call(reqwest::Method::GET, path, Some(token), None).await
     }
 }
 
@@ -80,10 +83,11 @@ where
     }
 }
 
-/// Runs the demo, printing what happens.
-pub async fn run() -> anyhow::Result<()> {
+/// Runs the demo, printing what happens; then, where `serve`, serves the portal until Ctrl-C.
+pub async fn run(serve: bool) -> anyhow::Result<()> {
     let dir = tempfile_dir()?;
-    let listener = TcpListener::bind("127.0.0.1:0")?;
+    // The usual port when it is free, so the portal's address is the one the README gives.
+    let listener = TcpListener::bind("127.0.0.1:8080").or_else(|_| TcpListener::bind("127.0.0.1:0"))?;
     let base = format!("http://{}", listener.local_addr()?);
     let sim =
         Sim::start(TcpListener::bind("127.0.0.1:0")?, SimConfig { strict_numbers: true, ..SimConfig::default() })?;
@@ -116,6 +120,10 @@ pub async fn run() -> anyhow::Result<()> {
     let keys = JwtKeys::new(&jwt);
     let api = Api { base: base.clone(), http: reqwest::Client::builder().timeout(Duration::from_secs(10)).build()? };
     let result = walk_through(&api, &keys, &sim, &base).await;
+    if result.is_ok() && serve {
+        println!("   (Ctrl-C ends the demo and deletes its database.)");
+        crate::cli::shutdown_signal().await;
+    }
     let _ = stop.send(());
     running.await??;
     sim.stop().await;
@@ -242,9 +250,38 @@ async fn walk_through(api: &Api, keys: &JwtKeys, sim: &Sim, base: &str) -> anyho
         "6. Flowroute's delivery receipts come back to the prefix: the reply is now '{}'.",
         done["status"].as_str().unwrap_or_default()
     );
+    let password = portal_sign_in(api, keys).await?;
     println!("\nEverything above went through the same HTTP API, store and workers as production.");
-    println!("Run it for real with `switchboard serve`; the API reference is at /docs.");
+    println!("Run it for real with `switchboard serve`; the API reference is at {base}/docs/.\n");
+    println!("The portal: {base}/portal/");
+    println!("   sign in as {DEMO_ADMIN} with the password {password}");
     Ok(())
+}
+
+/// The demo tenant's admin, who signs in to the portal.
+const DEMO_ADMIN: &str = "admin@acme.example";
+
+/// Invites the demo tenant's admin and accepts the invitation with a fresh password, as a person
+/// would through the API; the password, to print.
+async fn portal_sign_in(api: &Api, keys: &JwtKeys) -> anyhow::Result<String> {
+    let admin = token(keys, Role::TenantAdmin, Some("acme"), None)?;
+    let invited = api
+        .post(
+            "/api/v1/tenants/acme/users",
+            &admin,
+            json!({"email": DEMO_ADMIN, "name": "Demo admin", "role": "tenant_admin"}),
+        )
+        .await?;
+    let invitation = invited["invitation"]["token"].as_str().context("the invitation carries no token")?;
+    let password = format!("demo-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    api.call(
+        reqwest::Method::POST,
+        "/api/v1/auth/invitations/accept",
+        None,
+        Some(json!({"token": invitation, "password": password})),
+    )
+    .await?;
+    Ok(password)
 }
 
 fn text(v: &Value) -> &str {
