@@ -12,6 +12,7 @@ mod m20261204_000006_provider_id_per_tenant;
 mod m20261204_000007_fair_claim_indexes;
 mod m20261205_000008_accounts;
 mod m20261205_000009_onboarding;
+mod m20261205_000010_tenant_timezone;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000007_fair_claim_indexes::Migration),
             Box::new(m20261205_000008_accounts::Migration),
             Box::new(m20261205_000009_onboarding::Migration),
+            Box::new(m20261205_000010_tenant_timezone::Migration),
         ]
     }
 }

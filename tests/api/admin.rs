@@ -55,6 +55,27 @@ async fn tenant_lifecycle_shows_the_secret_once(app: TestApp) {
 }
 
 #[suite_test]
+async fn a_tenants_time_zone_is_utc_until_set_to_an_iana_zone(app: TestApp) {
+    let sys = app.system.clone();
+    let bad =
+        app.post("/api/v1/tenants", &sys, json!({"slug": "acme", "name": "Acme", "timezone": "Mars/Olympus"})).await;
+    assert_eq!(bad.expect(StatusCode::UNPROCESSABLE_ENTITY)["errors"][0]["field"], "timezone");
+    let created = app.post("/api/v1/tenants", &sys, json!({"slug": "acme", "name": "Acme"})).await;
+    assert_eq!(created.expect(StatusCode::CREATED)["timezone"], "UTC");
+    let admin = app.admin("acme");
+    let refused = app.patch("/api/v1/tenants/acme", &admin, json!({"timezone": "EST5EDT-ish"})).await;
+    assert_eq!(refused.expect(StatusCode::UNPROCESSABLE_ENTITY)["errors"][0]["field"], "timezone");
+    let set = app.patch("/api/v1/tenants/acme", &admin, json!({"timezone": "America/Chicago"})).await;
+    assert_eq!(set.expect(StatusCode::OK)["timezone"], "America/Chicago");
+    let got = app.get("/api/v1/tenants/acme", &admin).await;
+    assert_eq!(got.expect(StatusCode::OK)["timezone"], "America/Chicago");
+    let zoned = app
+        .post("/api/v1/tenants", &sys, json!({"slug": "globex", "name": "Globex", "timezone": "Europe/Paris"}))
+        .await;
+    assert_eq!(zoned.expect(StatusCode::CREATED)["timezone"], "Europe/Paris");
+}
+
+#[suite_test]
 async fn a_tenant_is_configured_end_to_end_through_the_api(app: TestApp) {
     let admin = app.tenant("acme").await;
     let t = "/api/v1/tenants/acme";

@@ -145,14 +145,19 @@ fn check_reply(errors: &mut FieldErrors, field: &str, reply: Option<&String>) {
     }
 }
 
+/// Checks an IANA time zone name.
+pub fn check_timezone(name: &str) -> Result<(), String> {
+    chrono_tz::Tz::from_str(name)
+        .map(|_| ())
+        .map_err(|_| "must be an IANA time zone name, such as America/New_York".to_owned())
+}
+
 impl PolicySpec {
     /// Every check that needs no store; extensions' existence is checked by the store.
     pub fn validate(&self) -> FieldErrors {
         let mut errors = FieldErrors::new();
         text(&mut errors, "name", &self.name, 200);
-        if chrono_tz::Tz::from_str(&self.timezone).is_err() {
-            errors.add("timezone", "must be an IANA time zone name, such as America/New_York");
-        }
+        errors.check("timezone", check_timezone(&self.timezone));
         for (i, w) in self.business_hours.iter().enumerate() {
             let f = format!("business_hours[{i}]");
             if w.days.is_empty() {

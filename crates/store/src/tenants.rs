@@ -7,6 +7,7 @@ use rand::RngCore;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
 use switchboard_core::FieldErrors;
 use switchboard_core::names::check_slug;
+use switchboard_core::policy::check_timezone;
 use switchboard_core::validation::{text, web_url};
 use uuid::Uuid;
 
@@ -34,6 +35,8 @@ pub struct Tenant {
     pub webhook_secret_rotated_at: Option<DateTime<Utc>>,
     /// Whether every person of the tenant must use a second factor.
     pub require_totp: bool,
+    /// The IANA time zone its people read times in.
+    pub timezone: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -61,6 +64,8 @@ pub struct NewTenant {
     pub slug: String,
     pub name: String,
     pub webhook_url: Option<String>,
+    /// An IANA time zone; `UTC` when absent.
+    pub timezone: Option<String>,
 }
 
 /// A change to a tenant; absent fields stay as they are.
@@ -72,6 +77,7 @@ pub struct TenantPatch {
     /// Only the system administrator may change it.
     pub status: Option<TenantStatus>,
     pub require_totp: Option<bool>,
+    pub timezone: Option<String>,
 }
 
 fn new_webhook_secret() -> String {
@@ -93,6 +99,7 @@ fn record(m: tenant::Model) -> Tenant {
         webhook_url: m.webhook_url,
         webhook_secret_rotated_at: m.webhook_secret_rotated_at,
         require_totp: m.require_totp,
+        timezone: m.timezone,
         created_at: m.created_at,
         updated_at: m.updated_at,
     }
@@ -111,6 +118,9 @@ impl Store {
         errors.check("slug", check_slug(&input.slug));
         text(&mut errors, "name", &input.name, 200);
         check_webhook_url(&mut errors, input.webhook_url.as_ref());
+        if let Some(tz) = &input.timezone {
+            errors.check("timezone", check_timezone(tz));
+        }
         errors.finish().map_err(StoreError::Invalid)?;
 
         let id = new_id();
@@ -127,6 +137,7 @@ impl Store {
             webhook_secret_rotated_at: Set(None),
             event_seq: Set(0),
             require_totp: Set(false),
+            timezone: Set(input.timezone.unwrap_or_else(|| "UTC".into())),
             created_at: Set(at),
             updated_at: Set(at),
         }
@@ -160,6 +171,9 @@ impl Store {
         if let Patch::Value(url) = &patch.webhook_url {
             check_webhook_url(&mut errors, Some(url));
         }
+        if let Some(tz) = &patch.timezone {
+            errors.check("timezone", check_timezone(tz));
+        }
         errors.finish().map_err(StoreError::Invalid)?;
         let current = self.tenant_model(slug).await?;
         let webhook_url = patch.webhook_url.apply(current.webhook_url.clone());
@@ -172,6 +186,9 @@ impl Store {
         }
         if let Some(require) = patch.require_totp {
             model.require_totp = Set(require);
+        }
+        if let Some(tz) = patch.timezone {
+            model.timezone = Set(tz);
         }
         model.webhook_url = Set(webhook_url);
         model.updated_at = Set(now());

@@ -50,6 +50,7 @@ async fn tenant(store: &Store, slug: &str) -> Uuid {
             slug: slug.into(),
             name: slug.into(),
             webhook_url: Some(format!("https://pbx.example.com/{slug}")),
+            timezone: None,
         })
         .await
         .unwrap();

@@ -24,11 +24,14 @@ pub struct Tenant {
     pub webhook_secret_rotated_at: Option<DateTime<Utc>>,
     /// Whether every person of the tenant must use a second factor (TOTP) to sign in.
     pub require_totp: bool,
+    /// The IANA time zone the portal shows the tenant's people times in.
+    #[schema(example = "America/New_York")]
+    pub timezone: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 convert!(store::Tenant => Tenant {
-    id, slug, name, status, webhook_url, webhook_secret_rotated_at, require_totp, created_at, updated_at
+    id, slug, name, status, webhook_url, webhook_secret_rotated_at, require_totp, timezone, created_at, updated_at
 });
 
 /// The answer to a creation: the tenant and, this once, its webhook signing secret.
@@ -61,8 +64,12 @@ pub struct NewTenant {
     pub name: String,
     #[serde(default)]
     pub webhook_url: Option<String>,
+    /// An IANA time zone for the portal's times; `UTC` when left out.
+    #[serde(default)]
+    #[schema(example = "America/New_York")]
+    pub timezone: Option<String>,
 }
-convert!(NewTenant => store::NewTenant { slug, name, webhook_url });
+convert!(NewTenant => store::NewTenant { slug, name, webhook_url, timezone });
 
 /// Body of `PATCH /api/v1/tenants/{tenant}`; absent fields stay as they are.
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -81,5 +88,8 @@ pub struct TenantPatch {
     /// it up (`403 second_factor_enrollment_required` for anything else) until they have.
     #[serde(default)]
     pub require_totp: Option<bool>,
+    /// An IANA time zone for the portal's times.
+    #[serde(default)]
+    pub timezone: Option<String>,
 }
-convert!(TenantPatch => store::TenantPatch { name, webhook_url, status, require_totp });
+convert!(TenantPatch => store::TenantPatch { name, webhook_url, status, require_totp, timezone });

@@ -16,6 +16,7 @@ pub struct Model {
     pub webhook_secret_rotated_at: Option<DateTimeUtc>,
     pub event_seq: i64,
     pub require_totp: bool,
+    pub timezone: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }
