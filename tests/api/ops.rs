@@ -183,8 +183,12 @@ async fn graceful_shutdown_finishes_requests_in_flight(mut app: TestApp) {
 
 #[suite_test]
 async fn the_demo_routes_a_text_end_to_end(_app: TestApp) {
-    let out =
-        tokio::process::Command::new(env!("CARGO_BIN_EXE_switchboard")).arg("demo").env_clear().output().await.unwrap();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["demo", "--exit"])
+        .env_clear()
+        .output()
+        .await
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     for step in [
@@ -194,9 +198,61 @@ async fn the_demo_routes_a_text_end_to_end(_app: TestApp) {
         "Pat Doe",
         "answers 202",
         "now 'delivered'",
+        "sign in as admin@acme.example with the password",
     ] {
         assert!(stdout.contains(step), "missing '{step}' in:\n{stdout}");
     }
+}
+
+/// Without `--exit`, the demo keeps serving: the portal's address and sign-in it prints work, and
+/// Ctrl-C ends it cleanly.
+#[suite_test]
+async fn the_demo_serves_the_portal_it_prints_until_interrupted(_app: TestApp) {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .arg("demo")
+        .env_clear()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut portal, mut password) = (None, None);
+    let read = async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(url) = line.strip_prefix("The portal: ") {
+                portal = Some(url.trim().to_owned());
+            }
+            if let Some((_, pw)) = line.split_once("sign in as admin@acme.example with the password ") {
+                password = Some(pw.trim().to_owned());
+                break;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(120), read).await.expect("the demo printed no sign-in");
+    let (portal, password) = (portal.expect("no portal address"), password.expect("no password"));
+    let origin = portal.trim_end_matches("/portal/").to_owned();
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let signed_in = client
+        .post(format!("{origin}/portal/sign-in"))
+        .header("origin", &origin)
+        .header("content-type", "application/x-www-form-urlencoded")
+        // The demo's password is letters, digits and '-': nothing to escape.
+        .body(format!("email=admin%40acme.example&password={password}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    let cookie = signed_in.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let page = client.get(format!("{origin}/portal/t/acme/messages")).header("cookie", cookie).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("Hi, can I move my appointment to Friday?"));
+    let pid = child.id().unwrap().to_string();
+    std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    let status =
+        tokio::time::timeout(Duration::from_secs(30), child.wait()).await.expect("Ctrl-C did not end it").unwrap();
+    assert!(status.success(), "{status}");
 }
 
 /// `/metrics` keeps one series per label value, for the life of the process: label values come
