@@ -34,6 +34,7 @@ SHOTS = Path(os.environ.get("SB_SCREENSHOTS", str(ROOT / "target/portal-screensh
 PASSWORD = "correct horse battery staple"
 NUMBER = "12025550100"  # held by the simulated Flowroute account, for Acme
 GLOBEX_NUMBER = "12025550101"  # held by it too, for Globex
+IMPORTED_NUMBER = "12025550102"  # held by it too, imported by a tenant made in the portal
 UNHELD_NUMBER = "12025550199"  # held by no account
 
 
@@ -151,7 +152,8 @@ class Server:
 def sim():
     port = free_port()
     process = subprocess.Popen(
-        [SIM_BIN, "serve", "--listen", f"127.0.0.1:{port}", "--number", NUMBER, "--number", GLOBEX_NUMBER],
+        [SIM_BIN, "serve", "--listen", f"127.0.0.1:{port}", "--number", NUMBER, "--number", GLOBEX_NUMBER,
+         "--number", IMPORTED_NUMBER],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -245,6 +247,7 @@ def globex(server, sim) -> dict:
     return {
         "providers": provider["id"],
         "prefixes": prefix["prefix"],
+        "webhook_url": prefix["webhook_url"],
         "extensions": extension["extension"],
         "policies": policy["id"],
         "numbers": number["e164"],

@@ -65,6 +65,8 @@ def test_another_tenants_pages_are_not_found(admin, server, path):
 
 def test_another_tenants_items_are_not_found_under_either_tenant(admin, server, globex):
     for collection, key in globex.items():
+        if collection == "webhook_url":
+            continue
         for tenant in ("globex", "acme"):
             url = f"{server.url}/portal/t/{tenant}/{collection}/{key}"
             res = admin.goto(url)

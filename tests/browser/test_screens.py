@@ -130,3 +130,29 @@ def test_prefixes_refuse_a_reserved_name(globex_admin, server):
     assert nav.value.status == 422
     assert "reserved" in error_of(page, "create", "prefix")
     shot(page, "prefixes")
+
+
+def test_an_opt_out_is_lifted_with_a_reason_kept_in_the_audit_log(globex_admin, server, globex):
+    import subprocess
+
+    from conftest import SIM_BIN
+
+    subprocess.run(
+        [SIM_BIN, "inbound", "--url", globex["webhook_url"], "--from", "12065550999", "--to", GLOBEX_NUMBER,
+         "--body", "STOP"],
+        check=True,
+        timeout=30,
+    )
+    page = globex_admin
+    page.goto(server.url + "/portal/t/globex/opt-outs")
+    row = page.locator("tbody tr", has_text="+12065550999")
+    assert row.count() == 1 and "STOP" in row.inner_text()
+    shot(page, "opt-outs")
+    row.get_by_label("Reason").fill("Asked in writing to be texted again")
+    row.locator("button").click()
+    assert page.locator(".notice").inner_text() == "The opt-out was lifted: the number may be texted again."
+    assert page.locator("tbody tr", has_text="+12065550999").count() == 0
+    page.click("nav >> text=Audit log")
+    first = page.locator("tbody tr").first.inner_text()
+    assert "/opt-outs/+12065550999/lift" in first and "Asked in writing to be texted again" in first, first
+    shot(page, "audit")

@@ -86,6 +86,28 @@ def test_a_tenant_admin_sets_up_texting_from_nothing(admin, server, sim):
     assert "101" in row.inner_text() and "Front desk hours" in row.inner_text()
     shot(page, "numbers")
 
+    # The route tester: what the policy does with a text, at a time, before any is sent.
+    page.click("nav >> text=Route tester")
+    page.select_option("#number", "+" + NUMBER)
+    page.fill("#from", "+12065550123")
+    page.fill("#text", "billing question about my invoice")
+    page.fill("#at", "2026-12-12T10:00")  # a Saturday, closed
+    page.click("form.fields button[type=submit]")
+    answer = page.locator("section.answer dl").inner_text()
+    assert "the keyword rule BILLING" in answer and "Saturday 2026-12-12 10:00 CST" in answer, answer
+    page.fill("#text", "Is my crown ready?")
+    page.click("form.fields button[type=submit]")
+    answer = page.locator("section.answer dl").inner_text()
+    assert "after hours" in answer and "We are closed" in answer, answer
+    page.fill("#at", "2026-12-14T10:00")  # a Monday, open
+    page.click("form.fields button[type=submit]")
+    answer = page.locator("section.answer dl").inner_text()
+    assert "business hours" in answer and "Sent back\nnothing" in answer, answer
+    shot(page, "route-tester")
+    page.fill("#from", "12065550123")
+    page.click("form.fields button[type=submit]")
+    assert "E.164" in page.locator("#from-error").inner_text()
+
     # A customer texts the number; Flowroute posts it to the prefix's webhook URL.
     subprocess.run(
         [SIM_BIN, "inbound", "--url", webhook, "--from", "12065550123", "--to", NUMBER, "--body", "Is my crown ready?"],

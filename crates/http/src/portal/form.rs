@@ -51,11 +51,13 @@ pub struct Field {
     pub help: Option<&'static str>,
     /// Whether it can be changed after creation (if not, a change shows it without an input).
     pub changeable: bool,
+    /// Whether it is given at creation (if not, only a change offers it).
+    pub creatable: bool,
 }
 
 impl Field {
     pub fn new(name: &'static str, label: impl Into<Cow<'static, str>>, kind: Kind) -> Self {
-        Self { name, label: label.into(), group: None, kind, help: None, changeable: true }
+        Self { name, label: label.into(), group: None, kind, help: None, changeable: true, creatable: true }
     }
 
     /// Drawn with the fields around it in a fieldset named `legend`.
@@ -74,6 +76,17 @@ impl Field {
         self.changeable = false;
         self
     }
+
+    /// Offered only by a change, not at creation.
+    pub fn change_only(mut self) -> Self {
+        self.creatable = false;
+        self
+    }
+
+    /// Whether a form for a creation (`creating`), or for a change, takes it.
+    fn taken(&self, creating: bool) -> bool {
+        if creating { self.creatable } else { self.changeable }
+    }
 }
 
 /// Splits a list typed into one box: commas, spaces and line breaks separate its items.
@@ -84,7 +97,7 @@ pub fn split_list(raw: &str) -> Vec<String> {
 /// The API's body for `fields` from a submitted form: for a creation (`creating`), or a change.
 pub fn to_json(fields: &[Field], form: &FormData, creating: bool) -> Value {
     let mut body = Map::new();
-    for f in fields.iter().filter(|f| creating || f.changeable) {
+    for f in fields.iter().filter(|f| f.taken(creating)) {
         let value = form.get(f.name).unwrap_or_default();
         let blank = || if creating { None } else { Some(Value::Null) };
         let json = match &f.kind {
@@ -253,8 +266,11 @@ impl Form<'_> {
     }
 
     fn field_or_value(&self, f: &Field) -> Markup {
-        if self.creating || f.changeable {
+        if f.taken(self.creating) {
             return self.field(f);
+        }
+        if self.creating {
+            return html! {};
         }
         html! {
             div.field {

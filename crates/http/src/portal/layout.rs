@@ -1,6 +1,9 @@
 //! The frame every portal page shares: head, skip link, navigation, sign-out, and the page's own
 //! content; and the page an error is shown as.
 
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
 use maud::{DOCTYPE, Markup, html};
 
 use super::assets;
@@ -16,6 +19,13 @@ pub const TENANT_NAV: &[(&str, &str)] = &[
     ("numbers", "Numbers"),
     ("policies", "Policies"),
     ("messages", "Messages"),
+    ("route-tester", "Route tester"),
+    ("contacts", "Contacts"),
+    ("companies", "Companies"),
+    ("opt-outs", "Opt-outs"),
+    ("users", "People"),
+    ("audit", "Audit log"),
+    ("settings", "Settings"),
 ];
 
 /// Where a page sits: who is signed in, and which tenant's screens it belongs to.
@@ -80,6 +90,9 @@ fn nav(f: Frame<'_>) -> Markup {
             ul {
                 @if f.visitor.is_operator() {
                     li { a href="/portal/tenants" aria-current=[(f.current == "tenants").then_some("page")] { "Tenants" } }
+                    @if f.tenant.is_none() {
+                        li { a href="/portal/audit" aria-current=[(f.current == "audit").then_some("page")] { "Audit log" } }
+                    }
                 }
                 @if let Some((slug, _)) = f.tenant {
                     @for (path, label) in TENANT_NAV {
@@ -94,6 +107,7 @@ fn nav(f: Frame<'_>) -> Markup {
         div.account {
             @if let Some((_, name)) = f.tenant { span.tenant { (name) } }
             span.who { "Signed in as " (who) }
+            a href="/portal/sessions" aria-current=[(f.current == "sessions").then_some("page")] { "Your sessions" }
             form method="post" action="/portal/sign-out" {
                 (csrf(f.visitor))
                 button.link type="submit" { "Sign out" }
@@ -139,4 +153,17 @@ pub fn problem_page(e: &ApiError) -> Markup {
 /// Text that reads as "nothing" where a value is empty.
 pub fn none() -> Markup {
     html! { span.muted { "—" } }
+}
+
+/// A time as the portal shows it, in `zone` (an IANA name; UTC if it is not one).
+pub fn when(at: &DateTime<Utc>, zone: &str) -> String {
+    match chrono_tz::Tz::from_str(zone) {
+        Ok(tz) => at.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S %Z").to_string(),
+        Err(_) => at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+    }
+}
+
+/// A time the API wrote (RFC 3339) as the portal shows it in `zone`; text that is not one, as it is.
+pub fn when_text(at: &str, zone: &str) -> String {
+    DateTime::parse_from_rfc3339(at).map_or_else(|_| at.to_owned(), |t| when(&t.with_timezone(&Utc), zone))
 }

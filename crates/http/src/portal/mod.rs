@@ -7,12 +7,17 @@
 //!
 //! [`Resource`]: crate::routes::resource::Resource
 
+mod account;
 mod assets;
 mod form;
 mod layout;
+mod onboard;
 mod pages;
+mod records;
 mod screens;
 pub mod session;
+mod tenant;
+mod tester;
 
 use actix_web::http::{StatusCode, header};
 use actix_web::middleware::DefaultHeaders;
@@ -98,9 +103,29 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             )
             .configure(assets::configure)
             .configure(pages::configure)
+            .configure(account::configure)
+            .configure(tenant::configure)
+            .configure(onboard::configure)
+            .configure(tester::configure)
+            .configure(records::configure)
             .configure(screens::configure)
             .default_service(web::to(not_found)),
     );
+}
+
+/// A page.
+fn html(markup: maud::Markup) -> HttpResponse {
+    HttpResponse::Ok().content_type("text/html; charset=utf-8").body(markup.into_string())
+}
+
+/// A page with another status (a refused form, drawn again).
+fn html_status(status: StatusCode, markup: maud::Markup) -> HttpResponse {
+    HttpResponse::build(status).content_type("text/html; charset=utf-8").body(markup.into_string())
+}
+
+/// `303 See Other` to `to`.
+fn see_other(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther().insert_header((header::LOCATION, to.to_owned())).finish()
 }
 
 async fn not_found() -> Result<HttpResponse, PortalError> {

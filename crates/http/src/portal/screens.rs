@@ -3,23 +3,23 @@
 //! what is particular to it ([`Screen`]): its columns, its form's fields, and how a few of its
 //! values read.
 
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::Value;
 use switchboard_store::PageRequest;
+use switchboard_store::tenants::Tenant;
 use uuid::Uuid;
 
-use super::PortalError;
 use super::form::{Errors, Field, Form, Kind, Values, text};
 use super::layout::{self, Frame};
 use super::session::{FormData, Submission, Visitor};
+use super::{PortalError, html, html_status, see_other};
 use crate::AppState;
 use crate::auth::TenantScope;
 use crate::error::ApiError;
 use crate::routes::resource::{Key, Resource, written};
-use crate::routes::{directory, extensions, numbers, policies, prefixes, providers};
+use crate::routes::{directory, extensions, numbers, policies, prefixes, providers, users};
 
 /// What the forms of a tenant offer to choose from: (value, label) of each.
 #[derive(Debug, Default)]
@@ -29,6 +29,9 @@ pub struct Lookups {
     pub extensions: Vec<(String, String)>,
     pub policies: Vec<(String, String)>,
     pub companies: Vec<(String, String)>,
+    pub numbers: Vec<(String, String)>,
+    /// The tenant's time zone, for the times its cells show.
+    pub timezone: String,
 }
 
 /// Which of [`Lookups`] a screen's form needs.
@@ -39,6 +42,7 @@ pub enum Lookup {
     Extensions,
     Policies,
     Companies,
+    Numbers,
 }
 
 /// The first 200 of a resource, as (value of `key`, label made by `label`).
@@ -54,8 +58,9 @@ async fn choices<R: Resource>(
 }
 
 impl Lookups {
-    async fn load(state: &AppState, tenant: Uuid, needs: &[Lookup]) -> Result<Self, ApiError> {
-        let mut l = Self::default();
+    pub(super) async fn load(state: &AppState, tenant: &Tenant, needs: &[Lookup]) -> Result<Self, ApiError> {
+        let mut l = Self { timezone: tenant.timezone.clone(), ..Self::default() };
+        let tenant = tenant.id;
         for need in needs {
             match need {
                 Lookup::Providers => {
@@ -75,6 +80,12 @@ impl Lookups {
                 }
                 Lookup::Companies => {
                     l.companies = choices::<directory::Companies>(state, tenant, "id", |c| text(&c["name"])).await?;
+                }
+                Lookup::Numbers => {
+                    l.numbers = choices::<numbers::Numbers>(state, tenant, "e164", |n| {
+                        format!("{} {}", text(&n["e164"]), text(&n["name"]))
+                    })
+                    .await?;
                 }
             }
         }
@@ -102,11 +113,15 @@ pub trait Screen: Resource {
     const COLUMNS: &'static [(&'static str, &'static str)];
     /// The lookups its form and cells need.
     const NEEDS: &'static [Lookup] = &[];
-    /// Fields shown once, on the page right after the item is created (a generated token).
-    const SHOWN_ONCE: &'static [(&'static str, &'static str)] = &[];
 
     /// The form's fields.
     fn fields(lookups: &Lookups) -> Vec<Field>;
+
+    /// What is shown once, on the page right after the item is made (a generated token, an
+    /// invitation): (element id, label, value).
+    fn once(_item: &Value, _public_url: &str) -> Vec<Once> {
+        Vec::new()
+    }
 
     /// The API's body from a submitted form.
     fn body(fields: &[Field], form: &FormData, creating: bool) -> Value {
@@ -140,10 +155,13 @@ pub trait Screen: Resource {
     }
 
     /// More on an item's page, above its form (actions of its own).
-    fn more(_item: &Value, _base: &str, _visitor: &Visitor) -> Markup {
+    fn more(_item: &Value, _base: &str, _visitor: &Visitor, _lookups: &Lookups) -> Markup {
         html! {}
     }
 }
+
+/// A value shown once: (element id, label, value).
+pub type Once = (&'static str, &'static str, String);
 
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
@@ -156,18 +174,6 @@ pub struct ListQuery {
 pub struct ItemQuery {
     /// A notice to show: `created`, `saved`.
     done: Option<String>,
-}
-
-fn see_other(to: &str) -> HttpResponse {
-    HttpResponse::SeeOther().insert_header((header::LOCATION, to.to_owned())).finish()
-}
-
-fn html(markup: Markup) -> HttpResponse {
-    HttpResponse::Ok().content_type("text/html; charset=utf-8").body(markup.into_string())
-}
-
-fn refused(status: actix_web::http::StatusCode, markup: Markup) -> HttpResponse {
-    HttpResponse::build(status).content_type("text/html; charset=utf-8").body(markup.into_string())
 }
 
 fn collection<S: Screen>(slug: &str) -> String {
@@ -191,8 +197,7 @@ async fn list_page<S: Screen>(
     state: web::Data<AppState>,
     q: web::Query<ListQuery>,
 ) -> Result<HttpResponse, PortalError> {
-    let slug = req.match_info().get("tenant").unwrap_or_default().to_owned();
-    let scope = visitor.scope(&state, &slug, true).await?;
+    let scope = visitor.tenant(&state, &req, true).await?;
     let page = render_list::<S>(&state, &visitor, &scope, q.cursor.as_deref(), q.done.as_deref(), None).await?;
     Ok(html(page))
 }
@@ -209,7 +214,7 @@ async fn render_list<S: Screen>(
     let page = S::list(state, tenant.id, PageRequest::parse(None, cursor)?).await?;
     let items = serde_json::to_value(&page.items).map_err(|_| ApiError::internal())?;
     let items = items.as_array().cloned().unwrap_or_default();
-    let lookups = Lookups::load(state, tenant.id, S::NEEDS).await?;
+    let lookups = Lookups::load(state, tenant, S::NEEDS).await?;
     let fields = S::fields(&lookups);
     let (values, errors) = refused.unwrap_or_else(|| (S::defaults(), Errors::default()));
     let base = collection::<S>(&tenant.slug);
@@ -272,9 +277,9 @@ async fn create<S: Screen>(
     state: web::Data<AppState>,
     sent: Submission,
 ) -> Result<HttpResponse, PortalError> {
-    let slug = req.match_info().get("tenant").unwrap_or_default().to_owned();
-    let scope = sent.visitor.scope(&state, &slug, false).await?;
-    let lookups = Lookups::load(&state, scope.tenant.id, S::NEEDS).await?;
+    let scope = sent.visitor.tenant(&state, &req, false).await?;
+    let slug = scope.tenant.slug.clone();
+    let lookups = Lookups::load(&state, &scope.tenant, S::NEEDS).await?;
     let fields = S::fields(&lookups);
     let body = S::body(&fields, &sent.form, true);
     let result = match crate::body::parse::<S::New>(body.to_string().as_bytes()) {
@@ -286,17 +291,18 @@ async fn create<S: Screen>(
             written::<S>(&state);
             crate::audit::record_portal(&state, &req, &sent.visitor.identity, Some(&slug), 201, body).await;
             let item = serde_json::to_value(&item).map_err(|_| ApiError::internal())?;
-            if S::SHOWN_ONCE.is_empty() {
+            let once = S::once(&item, &state.public_url);
+            if once.is_empty() {
                 return Ok(see_other(&format!("{}?done=created", item_href::<S>(&slug, &item))));
             }
-            let page = render_item::<S>(&state, &sent.visitor, &scope, &item, Some("created"), None).await?;
+            let page = render_item::<S>(&state, &sent.visitor, &scope, &item, Some("created"), None, &once).await?;
             Ok(html(page))
         }
         Err(e) if is_refusal(&e) => {
             let sent_back =
                 (Values::sent(&sent.form), Errors::from_api(&e, &fields, |p| S::place(p, &body, &sent.form)));
             let page = render_list::<S>(&state, &sent.visitor, &scope, None, None, Some(sent_back)).await?;
-            Ok(refused(e.status(), page))
+            Ok(html_status(e.status(), page))
         }
         Err(e) => Err(e.into()),
     }
@@ -314,24 +320,25 @@ async fn item_page<S: Screen>(
     state: web::Data<AppState>,
     q: web::Query<ItemQuery>,
 ) -> Result<HttpResponse, PortalError> {
-    let slug = req.match_info().get("tenant").unwrap_or_default().to_owned();
+    let scope = visitor.tenant(&state, &req, true).await?;
     let key = req.match_info().get("key").unwrap_or_default().to_owned();
-    let scope = visitor.scope(&state, &slug, true).await?;
     let item = S::get(&state, scope.tenant.id, S::Key::from_path(&key)?).await?;
     let item = serde_json::to_value(&item).map_err(|_| ApiError::internal())?;
-    Ok(html(render_item::<S>(&state, &visitor, &scope, &item, q.done.as_deref(), None).await?))
+    Ok(html(render_item::<S>(&state, &visitor, &scope, &item, q.done.as_deref(), None, &[]).await?))
 }
 
-async fn render_item<S: Screen>(
+/// An item's page: `once`, what is shown this once.
+pub(super) async fn render_item<S: Screen>(
     state: &AppState,
     visitor: &Visitor,
     scope: &TenantScope,
     item: &Value,
     done: Option<&str>,
     refused: Option<(Values, Errors)>,
+    once: &[Once],
 ) -> Result<Markup, PortalError> {
     let tenant = &scope.tenant;
-    let lookups = Lookups::load(state, tenant.id, S::NEEDS).await?;
+    let lookups = Lookups::load(state, tenant, S::NEEDS).await?;
     let fields = S::fields(&lookups);
     let href = item_href::<S>(&tenant.slug, item);
     let (values, errors) = refused.unwrap_or_else(|| (S::values(item), Errors::default()));
@@ -356,19 +363,16 @@ async fn render_item<S: Screen>(
                 Some("created") => (layout::notice(&format!("The {} was added.", S::ONE))),
                 Some("saved") => (layout::notice("Saved.")),
                 Some("checked") => (layout::notice("The connection was checked just now.")),
+                Some("invited") => (layout::notice("A new invitation replaces the old one, which no longer works.")),
                 _ => {}
             }
-            @if done == Some("created") {
-                @for (field, label) in S::SHOWN_ONCE {
-                    @if let Some(v) = item.get(*field).filter(|v| !v.is_null()) {
-                        div.once {
-                            p { strong { (label) } " (shown this once; copy it now):" }
-                            p { code.copy #{ "once-" (field) } { (text(v)) } }
-                        }
-                    }
+            @for (id, label, value) in once {
+                div.once {
+                    p { strong { (label) } " (shown this once; copy it now):" }
+                    p { code.copy #{ "once-" (id) } { (value) } }
                 }
             }
-            (S::more(item, &href, visitor))
+            (S::more(item, &href, visitor, &lookups))
             section aria-labelledby="change-h" {
                 h2 #change-h { "Change" }
                 (form.render())
@@ -389,11 +393,11 @@ async fn update<S: Screen>(
     state: web::Data<AppState>,
     sent: Submission,
 ) -> Result<HttpResponse, PortalError> {
-    let slug = req.match_info().get("tenant").unwrap_or_default().to_owned();
+    let scope = sent.visitor.tenant(&state, &req, false).await?;
+    let slug = scope.tenant.slug.clone();
     let key = req.match_info().get("key").unwrap_or_default().to_owned();
-    let scope = sent.visitor.scope(&state, &slug, false).await?;
     let current = S::get(&state, scope.tenant.id, S::Key::from_path(&key)?).await?;
-    let lookups = Lookups::load(&state, scope.tenant.id, S::NEEDS).await?;
+    let lookups = Lookups::load(&state, &scope.tenant, S::NEEDS).await?;
     let fields = S::fields(&lookups);
     let body = S::body(&fields, &sent.form, false);
     let result = match crate::body::parse::<S::Patch>(body.to_string().as_bytes()) {
@@ -410,16 +414,9 @@ async fn update<S: Screen>(
         Err(e) if is_refusal(&e) => {
             let current = serde_json::to_value(&current).map_err(|_| ApiError::internal())?;
             let errors = Errors::from_api(&e, &fields, |p| S::place(p, &body, &sent.form));
-            let page = render_item::<S>(
-                &state,
-                &sent.visitor,
-                &scope,
-                &current,
-                None,
-                Some((Values::sent(&sent.form), errors)),
-            )
-            .await?;
-            Ok(refused(e.status(), page))
+            let refused_form = Some((Values::sent(&sent.form), errors));
+            let page = render_item::<S>(&state, &sent.visitor, &scope, &current, None, refused_form, &[]).await?;
+            Ok(html_status(e.status(), page))
         }
         Err(e) => Err(e.into()),
     }
@@ -430,9 +427,9 @@ async fn delete<S: Screen>(
     state: web::Data<AppState>,
     sent: Submission,
 ) -> Result<HttpResponse, PortalError> {
-    let slug = req.match_info().get("tenant").unwrap_or_default().to_owned();
+    let scope = sent.visitor.tenant(&state, &req, false).await?;
+    let slug = scope.tenant.slug.clone();
     let key = req.match_info().get("key").unwrap_or_default().to_owned();
-    let scope = sent.visitor.scope(&state, &slug, false).await?;
     S::delete(&state, scope.tenant.id, S::Key::from_path(&key)?).await?;
     written::<S>(&state);
     crate::audit::record_portal(&state, &req, &sent.visitor.identity, Some(&slug), 204, Value::Null).await;
@@ -457,6 +454,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     routes::<extensions::Extensions>(cfg);
     routes::<numbers::Numbers>(cfg);
     routes::<policies::Policies>(cfg);
+    routes::<directory::Contacts>(cfg);
+    routes::<directory::Companies>(cfg);
+    routes::<users::Users>(cfg);
+    cfg.route("/t/{tenant}/users/{key}/invitation", web::post().to(reinvite));
 }
 
 fn options(list: &[(String, String)]) -> Vec<(String, String)> {
@@ -496,17 +497,17 @@ impl Screen for providers::Providers {
 
     fn cell(field: &str, item: &Value, lookups: &Lookups) -> Markup {
         if field == "connection" {
-            return connection(item);
+            return connection(item, &lookups.timezone);
         }
-        let _ = lookups;
         html! { (text(&item[field])) }
     }
 
-    fn more(item: &Value, base: &str, visitor: &Visitor) -> Markup {
+    fn more(item: &Value, base: &str, visitor: &Visitor, lookups: &Lookups) -> Markup {
         html! {
+            p { a href={ (base) "/account" } { "The Flowroute account: its numbers, texting and callbacks" } }
             section aria-labelledby="conn-h" {
                 h2 #conn-h { "Connection" }
-                div #connection { (connection(item)) }
+                div #connection { (connection(item, &lookups.timezone)) }
                 form method="post" action={ (base) "/check" } hx-post={ (base) "/check" } hx-target="#connection" hx-select="#connection" hx-swap="outerHTML" {
                     (layout::csrf(visitor))
                     button type="submit" { "Check the connection now" }
@@ -517,7 +518,7 @@ impl Screen for providers::Providers {
 }
 
 /// A provider's connection as last checked, in words.
-pub fn connection(item: &Value) -> Markup {
+pub fn connection(item: &Value, zone: &str) -> Markup {
     let c = &item["connection"];
     let status = text(&c["status"]);
     let said = match status.as_str() {
@@ -530,7 +531,7 @@ pub fn connection(item: &Value) -> Markup {
     html! {
         span.status data-status=(status) { (said) }
         @if let Some(detail) = c["detail"].as_str().filter(|d| !d.is_empty()) { " — " (detail) }
-        @if let Some(at) = c["checked_at"].as_str() { " " span.muted { "(checked " (super::pages::when_text(at)) ")" } }
+        @if let Some(at) = c["checked_at"].as_str() { " " span.muted { "(checked " (layout::when_text(at, zone)) ")" } }
     }
 }
 
@@ -547,7 +548,6 @@ impl Screen for prefixes::Prefixes {
         ("Token", "token_required"),
     ];
     const NEEDS: &'static [Lookup] = &[Lookup::Providers];
-    const SHOWN_ONCE: &'static [(&'static str, &'static str)] = &[("webhook_url", "The webhook URL with its token")];
 
     fn fields(l: &Lookups) -> Vec<Field> {
         vec![
@@ -563,6 +563,15 @@ impl Screen for prefixes::Prefixes {
         ]
     }
 
+    fn once(item: &Value, _: &str) -> Vec<Once> {
+        // The answer to the creation carries the token, in the URL too; later answers do not.
+        if item["token"].is_string() {
+            vec![("webhook_url", "The webhook URL with its token", text(&item["webhook_url"]))]
+        } else {
+            Vec::new()
+        }
+    }
+
     fn cell(field: &str, item: &Value, lookups: &Lookups) -> Markup {
         match field {
             "provider_id" => html! { (Lookups::name_of(&lookups.providers, &text(&item[field]))) },
@@ -572,7 +581,7 @@ impl Screen for prefixes::Prefixes {
         }
     }
 
-    fn more(item: &Value, _base: &str, _visitor: &Visitor) -> Markup {
+    fn more(item: &Value, _base: &str, _visitor: &Visitor, _lookups: &Lookups) -> Markup {
         html! {
             section aria-labelledby="url-h" {
                 h2 #url-h { "Webhook URL" }
@@ -875,4 +884,140 @@ impl Screen for policies::Policies {
             _ => html! { (text(&item[field])) },
         }
     }
+}
+
+impl Screen for directory::Companies {
+    const TITLE: &'static str = "Companies";
+    const ONE: &'static str = "company";
+    const ABOUT: &'static str = "Companies group contacts; a provider's catch-all company takes the senders \
+        that match no contact.";
+    const KEY_FIELD: &'static str = "id";
+    const NAME_FIELD: &'static str = "name";
+    const COLUMNS: &'static [(&'static str, &'static str)] = &[("Name", "name")];
+
+    fn fields(_: &Lookups) -> Vec<Field> {
+        vec![Field::new("name", "Name", Kind::Text)]
+    }
+}
+
+impl Screen for directory::Contacts {
+    const TITLE: &'static str = "Contacts";
+    const ONE: &'static str = "contact";
+    const ABOUT: &'static str = "The people who text this tenant, by number: their texts show their name and company.";
+    const KEY_FIELD: &'static str = "id";
+    const NAME_FIELD: &'static str = "name";
+    const COLUMNS: &'static [(&'static str, &'static str)] =
+        &[("Name", "name"), ("Number", "phone"), ("Company", "company_id")];
+    const NEEDS: &'static [Lookup] = &[Lookup::Companies];
+
+    fn fields(l: &Lookups) -> Vec<Field> {
+        vec![
+            Field::new("name", "Name", Kind::Text),
+            Field::new("phone", "Number", Kind::Text).help("E.164 with its +, such as +12065550123."),
+            Field::new("company_id", "Company", Kind::Choice { options: options(&l.companies), blank: Some("None") }),
+        ]
+    }
+
+    fn cell(field: &str, item: &Value, lookups: &Lookups) -> Markup {
+        match field {
+            "company_id" if item[field].is_null() => layout::none(),
+            "company_id" => html! { (Lookups::name_of(&lookups.companies, &text(&item[field]))) },
+            _ => html! { (text(&item[field])) },
+        }
+    }
+}
+
+/// The address of the page where an invitation is accepted.
+fn invitation_link(item: &Value, public_url: &str) -> Vec<Once> {
+    match item["invitation"]["token"].as_str() {
+        Some(token) => vec![(
+            "invitation",
+            "The invitation link: send it to them by a channel you trust; it works once",
+            format!("{public_url}/portal/invitation?token={token}"),
+        )],
+        None => Vec::new(),
+    }
+}
+
+impl Screen for users::Users {
+    const TITLE: &'static str = "People";
+    const ONE: &'static str = "user";
+    const ABOUT: &'static str = "The people who sign in to this tenant: its admins, and the users of its extensions. \
+        A new user gets an invitation link (shown once) to choose their password.";
+    const KEY_FIELD: &'static str = "id";
+    const NAME_FIELD: &'static str = "name";
+    const COLUMNS: &'static [(&'static str, &'static str)] =
+        &[("Name", "name"), ("Email", "email"), ("Role", "role"), ("Extension", "extension"), ("Status", "status")];
+    const NEEDS: &'static [Lookup] = &[Lookup::Extensions];
+
+    fn fields(l: &Lookups) -> Vec<Field> {
+        let roles = vec![
+            ("tenant_admin".to_owned(), "Tenant admin".to_owned()),
+            ("extension".to_owned(), "Extension user".to_owned()),
+        ];
+        vec![
+            Field::new("email", "Email", Kind::Text).fixed_after_creation(),
+            Field::new("name", "Name", Kind::Text),
+            Field::new("role", "Role", Kind::Choice { options: roles, blank: None }).fixed_after_creation(),
+            Field::new("extension", "Extension", Kind::Choice { options: options(&l.extensions), blank: Some("None") })
+                .help("For an extension user: the extension they are.")
+                .fixed_after_creation(),
+            Field::new("disabled", "Disabled", Kind::Flag)
+                .help("A disabled user signs in to nothing, and every session of theirs ends at once.")
+                .change_only(),
+        ]
+    }
+
+    fn values(item: &Value) -> Values {
+        let mut item = item.clone();
+        item["disabled"] = Value::Bool(item["status"] == "disabled");
+        Values::of(&item)
+    }
+
+    fn once(item: &Value, public_url: &str) -> Vec<Once> {
+        invitation_link(item, public_url)
+    }
+
+    fn cell(field: &str, item: &Value, _: &Lookups) -> Markup {
+        match (field, item[field].as_str()) {
+            ("role", Some("tenant_admin")) => html! { "tenant admin" },
+            ("role", Some("extension")) => html! { "extension user" },
+            ("status", Some("invited")) => html! { "invited (no password yet)" },
+            _ => {
+                let t = text(&item[field]);
+                if t.is_empty() {
+                    layout::none()
+                } else {
+                    html! { (t) }
+                }
+            }
+        }
+    }
+
+    fn more(_item: &Value, base: &str, visitor: &Visitor, _lookups: &Lookups) -> Markup {
+        html! {
+            section aria-labelledby="invite-h" {
+                h2 #invite-h { "Invitation" }
+                p { "A new invitation lets them choose a password (a lost invitation, a forgotten password); the previous one stops working." }
+                form method="post" action={ (base) "/invitation" } {
+                    (layout::csrf(visitor))
+                    button type="submit" { "Make a new invitation" }
+                }
+            }
+        }
+    }
+}
+
+/// Replaces a user's invitation and shows the new link, this once.
+async fn reinvite(req: HttpRequest, state: web::Data<AppState>, sent: Submission) -> Result<HttpResponse, PortalError> {
+    let scope = sent.visitor.tenant(&state, &req, false).await?;
+    let slug = scope.tenant.slug.clone();
+    let id = crate::routes::path_id(req.match_info().get("key").unwrap_or_default())?;
+    let people = switchboard_store::users::People::Tenant(scope.tenant.id);
+    let invited = crate::api::users::User::invited(state.store.reinvite_user(people, id).await?);
+    crate::audit::record_portal(&state, &req, &sent.visitor.identity, Some(&slug), 200, Value::Null).await;
+    let item = serde_json::to_value(&invited).map_err(|_| ApiError::internal())?;
+    let once = invitation_link(&item, &state.public_url);
+    let page = render_item::<users::Users>(&state, &sent.visitor, &scope, &item, Some("invited"), None, &once).await?;
+    Ok(html(page))
 }

@@ -52,6 +52,14 @@ impl Visitor {
     }
 }
 
+impl Visitor {
+    /// The tenant the request's `{tenant}` names, as this person may reach it (see [`Self::scope`]).
+    pub async fn tenant(&self, state: &AppState, req: &HttpRequest, read_only: bool) -> Result<TenantScope, ApiError> {
+        let slug = req.match_info().get("tenant").ok_or_else(ApiError::not_found)?;
+        self.scope(state, slug, read_only).await
+    }
+}
+
 /// The CSRF token of a session: SHA-256 of a label and the session's secret, hex.
 fn csrf_token(secret: &str) -> String {
     let digest = Sha256::new().chain_update(b"switchboard portal csrf\0").chain_update(secret.as_bytes()).finalize();

@@ -178,14 +178,13 @@ pub async fn logout(req: HttpRequest, state: web::Data<AppState>) -> Result<Http
 #[get("/api/v1/auth/sessions")]
 pub async fn sessions(principal: Principal, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let identity = principal.session.ok_or_else(no_session)?;
-    let list: Vec<Session> = state
-        .store
-        .list_sessions(identity.account_id)
-        .await?
-        .into_iter()
-        .map(|s| Session::of(s, Some(identity.session_id)))
-        .collect();
-    Ok(HttpResponse::Ok().json(list))
+    Ok(HttpResponse::Ok().json(own_sessions(&state, &identity).await?))
+}
+
+/// A person's live sessions, newest first, this one marked (for the API and the portal).
+pub(crate) async fn own_sessions(state: &AppState, identity: &Identity) -> Result<Vec<Session>, ApiError> {
+    let list = state.store.list_sessions(identity.account_id).await?;
+    Ok(list.into_iter().map(|s| Session::of(s, Some(identity.session_id))).collect())
 }
 
 /// Revokes one of the caller's sessions; its access tokens are refused from the next request.
@@ -213,7 +212,18 @@ pub async fn accept_invitation(
     state: web::Data<AppState>,
     Json(body): Json<AcceptInvitation>,
 ) -> Result<HttpResponse, ApiError> {
-    match state.store.accept_invitation(&body.token, SecretString::from(body.password)).await {
+    accept(&state, &req, &body.token, SecretString::from(body.password)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Accepts an invitation (for the API and the portal), recording it in the audit log.
+pub(crate) async fn accept(
+    state: &AppState,
+    req: &HttpRequest,
+    token: &str,
+    password: SecretString,
+) -> Result<(), ApiError> {
+    match state.store.accept_invitation(token, password).await {
         Err(switchboard_store::StoreError::NotFound) => Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",
@@ -221,8 +231,8 @@ pub async fn accept_invitation(
         )),
         Err(e) => Err(e.into()),
         Ok(account) => {
-            crate::audit::record_own(&state, &req, account.id, None, account.tenant_id, 204).await;
-            Ok(HttpResponse::NoContent().finish())
+            crate::audit::record_own(state, req, account.id, None, account.tenant_id, 204).await;
+            Ok(())
         }
     }
 }

@@ -21,8 +21,8 @@ use super::resource::{Docs, Resource};
 use crate::AppState;
 use crate::api::Page;
 use crate::api::providers::{
-    ApplyCallbacks, CallbackResults, Connection, EnableMessaging, ImportNumbers, ImportResult, MessagingResult,
-    NewProvider, Provider, ProviderPatch, RemoteNumber, RemoteNumbers,
+    ApplyCallbacks, CallbackDestination, CallbackResults, Connection, EnableMessaging, ImportNumbers, ImportResult,
+    MessagingResult, NewProvider, Provider, ProviderPatch, RemoteNumber, RemoteNumbers,
 };
 use crate::auth::TenantScope;
 use crate::body::Json;
@@ -201,16 +201,28 @@ pub async fn remote_numbers(
     path: web::Path<(String, String)>,
     q: web::Query<RemoteQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = match q.limit.as_deref().map(str::parse::<u32>) {
+    let listed =
+        remote_page(&state, scope.tenant.id, path_id(&path.1)?, q.limit.as_deref(), q.offset.as_deref()).await?;
+    Ok(HttpResponse::Ok().json(listed))
+}
+
+/// A page of the numbers the provider's account holds (for the API and the portal).
+pub(crate) async fn remote_page(
+    state: &AppState,
+    tenant: Uuid,
+    provider: Uuid,
+    limit: Option<&str>,
+    offset: Option<&str>,
+) -> Result<RemoteNumbers, ApiError> {
+    let limit = match limit.map(str::parse::<u32>) {
         None => NUMBERS_PAGE,
         Some(Ok(n)) if (1..=NUMBERS_PAGE).contains(&n) => n,
         Some(_) => return Err(ApiError::from(StoreError::invalid("limit", "must be a whole number from 1 to 200"))),
     };
-    let Ok(offset) = q.offset.as_deref().unwrap_or("0").parse::<u64>() else {
+    let Ok(offset) = offset.unwrap_or("0").parse::<u64>() else {
         return Err(ApiError::from(StoreError::invalid("offset", "must be a whole number")));
     };
-    let tenant = scope.tenant.id;
-    let access = state.store.provider_access(tenant, path_id(&path.1)?).await?;
+    let access = state.store.provider_access(tenant, provider).await?;
     let creds = credentials(&access);
     let account = state.engine.account(&access.endpoint, &creds).map_err(upstream)?;
     let page = listed(account.numbers(limit, offset)).await?;
@@ -231,7 +243,7 @@ pub async fn remote_numbers(
         })
         .collect();
     let next_offset = page.more.then(|| offset.saturating_add(u64::from(limit)));
-    Ok(HttpResponse::Ok().json(RemoteNumbers { items, next_offset }))
+    Ok(RemoteNumbers { items, next_offset })
 }
 
 /// A number's name from the account's alias: printable, at most 200 characters; else the number.
@@ -255,8 +267,17 @@ pub async fn import_numbers(
     path: web::Path<(String, String)>,
     Json(body): Json<ImportNumbers>,
 ) -> Result<HttpResponse, ApiError> {
-    let tenant = scope.tenant.id;
-    let provider = path_id(&path.1)?;
+    let done = import(&state, scope.tenant.id, path_id(&path.1)?, body).await?;
+    Ok(HttpResponse::Ok().json(done))
+}
+
+/// Adds the account's numbers to the tenant (for the API and the portal).
+pub(crate) async fn import(
+    state: &AppState,
+    tenant: Uuid,
+    provider: Uuid,
+    body: ImportNumbers,
+) -> Result<ImportResult, ApiError> {
     let access = state.store.provider_access(tenant, provider).await?;
     // The named numbers, each in E.164, before Flowroute is asked.
     let mut errors = FieldErrors::new();
@@ -327,7 +348,7 @@ pub async fn import_numbers(
     };
     let done = state.store.import_numbers(tenant, import).await?;
     state.engine.configuration_changed();
-    Ok(HttpResponse::Ok().json(ImportResult::from(done)))
+    Ok(ImportResult::from(done))
 }
 
 /// Points Flowroute at Switchboard for every number of the tenant on this provider: each number's
@@ -346,9 +367,18 @@ pub async fn apply_callbacks(
     path: web::Path<(String, String)>,
     Json(body): Json<ApplyCallbacks>,
 ) -> Result<HttpResponse, ApiError> {
-    let (tenant, provider) = (scope.tenant.id, path_id(&path.1)?);
-    let done = state.engine.apply_callbacks(tenant, provider, body.to.into()).await.map_err(onboard)?;
-    Ok(HttpResponse::Ok().json(CallbackResults { numbers: done.into_iter().map(Into::into).collect() }))
+    Ok(HttpResponse::Ok().json(apply(&state, scope.tenant.id, path_id(&path.1)?, body.to).await?))
+}
+
+/// Points Flowroute's callbacks at Switchboard (for the API and the portal).
+pub(crate) async fn apply(
+    state: &AppState,
+    tenant: Uuid,
+    provider: Uuid,
+    to: CallbackDestination,
+) -> Result<CallbackResults, ApiError> {
+    let done = state.engine.apply_callbacks(tenant, provider, to.into()).await.map_err(onboard)?;
+    Ok(CallbackResults { numbers: done.into_iter().map(Into::into).collect() })
 }
 
 /// Looks where Flowroute posts for every number of the tenant on this provider, without changing
@@ -363,8 +393,13 @@ pub async fn check_callbacks(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let found = state.engine.check_callbacks(scope.tenant.id, path_id(&path.1)?).await.map_err(onboard)?;
-    Ok(HttpResponse::Ok().json(CallbackResults { numbers: found.into_iter().map(Into::into).collect() }))
+    Ok(HttpResponse::Ok().json(look(&state, scope.tenant.id, path_id(&path.1)?).await?))
+}
+
+/// Looks where Flowroute posts, changing nothing (for the API and the portal).
+pub(crate) async fn look(state: &AppState, tenant: Uuid, provider: Uuid) -> Result<CallbackResults, ApiError> {
+    let found = state.engine.check_callbacks(tenant, provider).await.map_err(onboard)?;
+    Ok(CallbackResults { numbers: found.into_iter().map(Into::into).collect() })
 }
 
 /// Enables texting on the tenant's numbers on this provider that lack it (or on those named), and
@@ -381,7 +416,17 @@ pub async fn enable_messaging(
     path: web::Path<(String, String)>,
     Json(body): Json<EnableMessaging>,
 ) -> Result<HttpResponse, ApiError> {
-    let provider = path_id(&path.1)?;
+    let done = enable(&state, scope.tenant.id, path_id(&path.1)?, body).await?;
+    Ok(HttpResponse::Ok().json(done))
+}
+
+/// Enables texting on the tenant's numbers on the provider (for the API and the portal).
+pub(crate) async fn enable(
+    state: &AppState,
+    tenant: Uuid,
+    provider: Uuid,
+    body: EnableMessaging,
+) -> Result<MessagingResult, ApiError> {
     let only: Option<Vec<String>> = match body.numbers {
         None => None,
         Some(list) => {
@@ -395,6 +440,6 @@ pub async fn enable_messaging(
             Some(parsed)
         }
     };
-    let done = state.engine.enable_messaging(scope.tenant.id, provider, only.as_deref()).await.map_err(onboard)?;
-    Ok(HttpResponse::Ok().json(MessagingResult::from(done)))
+    let done = state.engine.enable_messaging(tenant, provider, only.as_deref()).await.map_err(onboard)?;
+    Ok(MessagingResult::from(done))
 }
