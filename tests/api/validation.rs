@@ -234,3 +234,25 @@ async fn bodies_must_be_json_and_small(app: TestApp) {
     r.expect(StatusCode::CREATED);
     assert_eq!(app.get("/api/v1/tenants", &sys).await.json["items"].as_array().unwrap().len(), 1);
 }
+
+/// A NUL character (which PostgreSQL will not store) in a name that is looked up is refused by
+/// field, never a `500`: found by schemathesis in a policy's keyword destinations.
+#[suite_test]
+async fn a_nul_character_is_refused_by_field_not_failed_on(app: TestApp) {
+    let c = app.configured_tenant("acme", "acmein", "+12025550100").await;
+    let spec = json!({"name": "P", "timezone": "UTC",
+        "keywords": [{"keyword": "SALES", "destinations": ["10\u{0}1"]}],
+        "after_hours": {"destinations": ["\u{0}"]}});
+    let r = app.post(&format!("{}/policies", c.base), &c.token, spec).await;
+    let body = r.expect(StatusCode::UNPROCESSABLE_ENTITY);
+    let fields: Vec<&str> = body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert!(
+        fields.contains(&"keywords[0].destinations[0]") && fields.contains(&"after_hours.destinations[0]"),
+        "{body}"
+    );
+    let number = json!({"destinations": ["1\u{0}"], "senders": ["\u{0}"]});
+    let r = app.patch(&format!("{}/numbers/+12025550100", c.base), &c.token, number).await;
+    let body = r.expect(StatusCode::UNPROCESSABLE_ENTITY);
+    let fields: Vec<&str> = body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["destinations[0]", "senders[0]"], "{body}");
+}

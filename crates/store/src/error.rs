@@ -51,11 +51,22 @@ impl From<DbErr> for StoreError {
             _ => {}
         }
         match err {
+            // PostgreSQL refuses text holding NUL (U+0000), which SQLite stores: the caller's
+            // input, not the store's fault. Validation refuses it by field where it can; this is
+            // the net for any text that reaches a query before its check.
+            DbErr::Exec(ref e) | DbErr::Query(ref e) if holds_nul(e) => {
+                Self::invalid("body", "text must not contain the NUL character (U+0000)")
+            }
             DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => Self::Unavailable(err),
             DbErr::Exec(ref e) | DbErr::Query(ref e) if is_io(e) => Self::Unavailable(err),
             other => Self::Internal(other),
         }
     }
+}
+
+fn holds_nul(e: &sea_orm::RuntimeErr) -> bool {
+    let text = e.to_string();
+    text.contains("invalid byte sequence for encoding") && text.contains("0x00")
 }
 
 fn is_io(e: &sea_orm::RuntimeErr) -> bool {

@@ -31,17 +31,22 @@ pub(crate) async fn extension_ids<C: ConnectionTrait>(
     names: &[String],
     errors: &mut switchboard_core::FieldErrors,
 ) -> Result<Vec<Uuid>, StoreError> {
-    if names.is_empty() {
-        return Ok(Vec::new());
-    }
-    let found: HashMap<String, Uuid> = extension::Entity::find()
-        .filter(extension::Column::TenantId.eq(tenant))
-        .filter(extension::Column::Extension.is_in(names.iter().cloned()))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|e| (e.extension, e.id))
-        .collect();
+    // A name no extension can have is not looked up (it is simply not found): PostgreSQL refuses a
+    // text parameter holding NUL outright.
+    let valid: Vec<String> =
+        names.iter().filter(|n| switchboard_core::names::check_extension(n).is_ok()).cloned().collect();
+    let found: HashMap<String, Uuid> = if valid.is_empty() {
+        HashMap::new()
+    } else {
+        extension::Entity::find()
+            .filter(extension::Column::TenantId.eq(tenant))
+            .filter(extension::Column::Extension.is_in(valid))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|e| (e.extension, e.id))
+            .collect()
+    };
     let mut ids = Vec::with_capacity(names.len());
     for (i, name) in names.iter().enumerate() {
         match found.get(name) {
