@@ -598,3 +598,68 @@ async fn moving_a_providers_endpoint_needs_its_secret_again(app: TestApp) {
         .await;
     assert_eq!(moved.expect(StatusCode::OK)["endpoint"], "https://collector.example.org/v2.2/messages");
 }
+
+/// A CRM's export, imported at once: new contacts added, known phones updated, companies matched
+/// by name or made; a refused row refuses the whole import and names its row.
+#[suite_test]
+async fn contacts_import_all_or_nothing_and_update_by_phone(app: TestApp) {
+    let admin = app.tenant("acme").await;
+    let t = "/api/v1/tenants/acme";
+    let doe = app.post(&format!("{t}/companies"), &admin, json!({"name": "Doe Plumbing"})).await;
+    let doe = doe.expect(StatusCode::CREATED)["id"].as_str().unwrap().to_owned();
+    app.post(&format!("{t}/contacts"), &admin, json!({"name": "Pat", "phone": "+12065550123"}))
+        .await
+        .expect(StatusCode::CREATED);
+
+    let refused = app
+        .post(
+            &format!("{t}/contacts:import"),
+            &admin,
+            json!({"rows": [
+                {"name": "Ann", "phone": "+12065550124"},
+                {"name": "Bob", "phone": "206-555"},
+                {"name": "Cy", "phone": "+12065550124"}
+            ]}),
+        )
+        .await;
+    let body = refused.expect(StatusCode::UNPROCESSABLE_ENTITY);
+    let fields: Vec<&str> = body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["rows[1].phone", "rows[2].phone"], "{body}");
+    let listed = app.get(&format!("{t}/contacts"), &admin).await;
+    assert_eq!(listed.expect(StatusCode::OK)["items"].as_array().unwrap().len(), 1, "nothing half-written");
+
+    let done = app
+        .post(
+            &format!("{t}/contacts:import"),
+            &admin,
+            json!({"rows": [
+                {"name": "Pat Doe", "phone": "+1 206 555 0123", "company": "doe plumbing"},
+                {"name": "Ann Lee", "phone": "+12065550124", "company": "Lee Dental"},
+                {"name": "Bob Roe", "phone": "(206) 555-0125", "company": "  "}
+            ]}),
+        )
+        .await;
+    assert_eq!(done.expect(StatusCode::OK).clone(), json!({"created": 2, "updated": 1, "companies_created": 1}));
+    let listed = app.get(&format!("{t}/contacts?limit=10"), &admin).await;
+    let items = listed.expect(StatusCode::OK)["items"].as_array().unwrap().clone();
+    let pat = items.iter().find(|c| c["phone"] == "+12065550123").unwrap();
+    assert_eq!((pat["name"].as_str(), pat["company_id"].as_str()), (Some("Pat Doe"), Some(doe.as_str())));
+    let bob = items.iter().find(|c| c["phone"] == "+12065550125").unwrap();
+    assert!(bob["company_id"].is_null());
+    let companies = app.get(&format!("{t}/companies"), &admin).await;
+    let names: Vec<&str> = companies.expect(StatusCode::OK)["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Doe Plumbing", "Lee Dental"]);
+
+    let empty = app.post(&format!("{t}/contacts:import"), &admin, json!({"rows": []})).await;
+    assert_eq!(empty.expect(StatusCode::UNPROCESSABLE_ENTITY)["errors"][0]["field"], "rows");
+    let other = app.tenant("globex").await;
+    let foreign = app
+        .post(&format!("{t}/contacts:import"), &other, json!({"rows": [{"name": "X", "phone": "+12065550199"}]}))
+        .await;
+    foreign.expect(StatusCode::NOT_FOUND);
+}

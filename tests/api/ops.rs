@@ -45,6 +45,7 @@ async fn health_metrics_openapi_and_docs_need_no_token(app: TestApp) {
         ("/api/v1/tenants/{tenant}/providers/{id}/callbacks:apply", &["post"][..]),
         ("/api/v1/tenants/{tenant}/providers/{id}/callbacks:check", &["post"][..]),
         ("/api/v1/tenants/{tenant}/providers/{id}/messaging:enable", &["post"][..]),
+        ("/api/v1/tenants/{tenant}/contacts:import", &["post"][..]),
         ("/api/v1/tenants/{tenant}/prefixes", &["get", "post"][..]),
         ("/api/v1/tenants/{tenant}/prefixes/{prefix}", &["get", "patch", "delete"][..]),
         ("/api/v1/tenants/{tenant}/extensions", &["get", "post"][..]),

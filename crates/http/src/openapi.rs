@@ -4,8 +4,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    ForEachResource, admin_resources, audit, auth, events, inbox, ingress, media, messages, operators, ops, providers,
-    resource, send, tenants, users,
+    ForEachResource, admin_resources, audit, auth, directory, events, inbox, ingress, media, messages, operators, ops,
+    providers, resource, send, tenants, users,
 };
 
 struct BearerAuth;
@@ -44,7 +44,7 @@ impl Modify for AdminResources {
     paths(
         ops::healthz, ops::readyz, ops::metrics,
         auth::login, auth::renew, auth::logout, auth::sessions, auth::revoke, auth::accept_invitation,
-        auth::change_password, auth::begin_totp, auth::confirm_totp, auth::disable_totp, users::reinvite, providers::check_keys, providers::remote_numbers, providers::import_numbers, providers::apply_callbacks, providers::check_callbacks, providers::enable_messaging, audit::tenant_audit, audit::all_audit,
+        auth::change_password, auth::begin_totp, auth::confirm_totp, auth::disable_totp, users::reinvite, providers::check_keys, providers::remote_numbers, providers::import_numbers, providers::apply_callbacks, providers::check_callbacks, providers::enable_messaging, directory::import_contacts, audit::tenant_audit, audit::all_audit,
         operators::invite, operators::list, operators::get_one, operators::update, operators::remove, operators::reinvite,
         tenants::create, tenants::list, tenants::get_one, tenants::update, tenants::remove, tenants::rotate,
         messages::list, messages::get_one, messages::opt_outs, messages::lift_opt_out,

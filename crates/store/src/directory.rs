@@ -243,3 +243,131 @@ impl Store {
         if res.rows_affected == 0 { Err(StoreError::NotFound) } else { Ok(()) }
     }
 }
+
+/// A contact as an import names it: its company by name.
+#[derive(Debug, Clone)]
+pub struct ContactRow {
+    pub name: String,
+    pub phone: String,
+    /// The company's name; one of that name is made when the tenant has none. Blank leaves an
+    /// existing contact's company as it is.
+    pub company: Option<String>,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ContactsImported {
+    pub created: usize,
+    pub updated: usize,
+    pub companies_created: usize,
+}
+
+/// The most rows one import takes.
+pub const IMPORT_MAX_ROWS: usize = 10_000;
+
+impl Store {
+    /// Adds contacts, or updates those whose phone the tenant has already (name, and company when
+    /// given), all in one transaction or none (phones as address books write them:
+    /// `(206) 555-0123` is `+12065550123`): every row is checked first, and each refusal names
+    /// its row (`rows[3].phone`). Companies are matched by name, ignoring case, and made when
+    /// missing.
+    pub async fn import_contacts(&self, tenant: Uuid, rows: Vec<ContactRow>) -> Result<ContactsImported, StoreError> {
+        let mut errors = FieldErrors::new();
+        if rows.is_empty() {
+            errors.add("rows", "holds no contact");
+        }
+        if rows.len() > IMPORT_MAX_ROWS {
+            errors.add("rows", format!("holds {} contacts; import at most {IMPORT_MAX_ROWS} at once", rows.len()));
+        }
+        let mut phones: Vec<String> = Vec::with_capacity(rows.len());
+        for (i, row) in rows.iter().enumerate() {
+            text(&mut errors, &format!("rows[{i}].name"), &row.name, 200);
+            // As address books write numbers: spaces, dots, dashes and brackets are dropped, and
+            // ten or eleven digits without a `+` are read as North American.
+            let written: String = row.phone.chars().filter(|c| !matches!(c, ' ' | '.' | '-' | '(' | ')')).collect();
+            let phone = errors.check(&format!("rows[{i}].phone"), E164::parse_nanp(&written)).map(|p| p.to_string());
+            if let Some(company) = row.company.as_deref().filter(|c| !c.trim().is_empty()) {
+                text(&mut errors, &format!("rows[{i}].company"), company.trim(), 200);
+            }
+            let phone = phone.unwrap_or_default();
+            if !phone.is_empty() && phones.contains(&phone) {
+                errors.add(format!("rows[{i}].phone"), format!("{phone} is on an earlier row too"));
+            }
+            phones.push(phone);
+        }
+        errors.finish().map_err(StoreError::Invalid)?;
+
+        let txn = self.write_txn().await?;
+        let mut companies: std::collections::HashMap<String, Uuid> = company::Entity::find()
+            .filter(company::Column::TenantId.eq(tenant))
+            .all(&txn)
+            .await?
+            .into_iter()
+            .map(|c| (c.name.to_lowercase(), c.id))
+            .collect();
+        let mut existing: std::collections::HashMap<String, contact::Model> = std::collections::HashMap::new();
+        for chunk in phones.chunks(500) {
+            let found = contact::Entity::find()
+                .filter(contact::Column::TenantId.eq(tenant))
+                .filter(contact::Column::Phone.is_in(chunk.iter().cloned()))
+                .all(&txn)
+                .await?;
+            existing.extend(found.into_iter().map(|c| (c.phone.clone(), c)));
+        }
+        let mut done = ContactsImported::default();
+        let at = now();
+        for (row, phone) in rows.into_iter().zip(phones) {
+            let company_id = match row.company.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+                None => None,
+                Some(name) => Some(match companies.get(&name.to_lowercase()) {
+                    Some(id) => *id,
+                    None => {
+                        let id = new_id();
+                        company::ActiveModel {
+                            id: Set(id),
+                            tenant_id: Set(tenant),
+                            name: Set(name.to_owned()),
+                            created_at: Set(at),
+                            updated_at: Set(at),
+                        }
+                        .insert(&txn)
+                        .await?;
+                        companies.insert(name.to_lowercase(), id);
+                        done.companies_created += 1;
+                        id
+                    }
+                }),
+            };
+            match existing.remove(&phone) {
+                Some(current) => {
+                    let mut model: contact::ActiveModel = current.into();
+                    model.name = Set(row.name);
+                    if company_id.is_some() {
+                        model.company_id = Set(company_id);
+                    }
+                    model.updated_at = Set(at);
+                    model.update(&txn).await?;
+                    done.updated += 1;
+                }
+                None => {
+                    let taken = format!("a contact with phone {phone} was added meanwhile; import again");
+                    contact::ActiveModel {
+                        id: Set(new_id()),
+                        tenant_id: Set(tenant),
+                        name: Set(row.name),
+                        phone: Set(phone),
+                        company_id: Set(company_id),
+                        created_at: Set(at),
+                        updated_at: Set(at),
+                    }
+                    .insert(&txn)
+                    .await
+                    .on_unique(|| taken)?;
+                    done.created += 1;
+                }
+            }
+        }
+        txn.commit().await?;
+        Ok(done)
+    }
+}

@@ -66,3 +66,39 @@ pub struct ContactPatch {
     pub company_id: Patch<Uuid>,
 }
 convert!(ContactPatch => store::ContactPatch { name, phone, company_id });
+
+/// A contact in `POST …/contacts:import`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContactRow {
+    pub name: String,
+    /// E.164, or as address books write North American numbers: `(206) 555-0123`.
+    #[schema(example = "+12065550123")]
+    pub phone: String,
+    /// The company's name: matched ignoring case, made when the tenant has none of that name.
+    /// Left out or blank, an existing contact keeps its company.
+    #[serde(default)]
+    #[schema(example = "Doe Plumbing")]
+    pub company: Option<String>,
+}
+convert!(ContactRow => store::ContactRow { name, phone, company });
+
+/// Body of `POST …/contacts:import`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImportContacts {
+    /// 1 to 10,000 contacts; a phone at most once.
+    pub rows: Vec<ContactRow>,
+}
+
+/// What an import did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContactsImported {
+    /// Contacts added.
+    pub created: usize,
+    /// Contacts whose phone the tenant had already: renamed, and moved to the company given.
+    pub updated: usize,
+    /// Companies made for names the tenant did not have.
+    pub companies_created: usize,
+}
+convert!(store::ContactsImported => ContactsImported { created, updated, companies_created });

@@ -1,9 +1,16 @@
 //! `/api/v1/tenants/{tenant}/companies` and `…/contacts`: who texts the tenant.
 
+use actix_web::{HttpResponse, post, web};
 use uuid::Uuid;
 
 use super::resource::{Docs, Resource};
-use crate::api::directory::{Company, CompanyInput, Contact, ContactPatch, NewContact};
+use crate::AppState;
+use crate::api::directory::{
+    Company, CompanyInput, Contact, ContactPatch, ContactsImported, ImportContacts, NewContact,
+};
+use crate::auth::TenantScope;
+use crate::body::Json;
+use crate::error::{ApiError, Problem};
 
 /// The `companies` resource.
 pub struct Companies;
@@ -49,4 +56,25 @@ impl Resource for Contacts {
     type Item = Contact;
 
     super::resource::store_calls!(create_contact, list_contacts, get_contact, update_contact, delete_contact);
+}
+
+/// Adds contacts in one step, or updates those whose phone the tenant has already (a CRM's
+/// export, say): all or none, each refusal naming its row (`rows[3].phone`). Companies are named,
+/// matched ignoring case, and made when missing.
+#[utoipa::path(tag = "contacts", security(("bearer" = [])), params(("tenant" = String, Path)),
+    request_body = ImportContacts,
+    responses((status = 200, body = ContactsImported), (status = 404, body = Problem), (status = 409, body = Problem, description = "a phone was added by someone else meanwhile"), (status = 422, body = Problem)))]
+#[post("/api/v1/tenants/{tenant}/contacts:import")]
+pub async fn import_contacts(
+    scope: TenantScope,
+    state: web::Data<AppState>,
+    Json(body): Json<ImportContacts>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(import(&state, scope.tenant.id, body).await?))
+}
+
+/// Imports contacts (for the API and the portal).
+pub(crate) async fn import(state: &AppState, tenant: Uuid, body: ImportContacts) -> Result<ContactsImported, ApiError> {
+    let rows = body.rows.into_iter().map(Into::into).collect();
+    Ok(state.store.import_contacts(tenant, rows).await?.into())
 }
