@@ -36,6 +36,9 @@ NUMBER = "12025550100"  # held by the simulated Flowroute account, for Acme
 GLOBEX_NUMBER = "12025550101"  # held by it too, for Globex
 IMPORTED_NUMBER = "12025550102"  # held by it too, imported by a tenant made in the portal
 UNHELD_NUMBER = "12025550199"  # held by no account
+# Every page of a tenant's navigation.
+TENANT_PAGES = ["", "providers", "prefixes", "extensions", "numbers", "policies", "messages", "route-tester",
+                "contacts", "companies", "opt-outs", "users", "audit", "settings"]
 
 
 def free_port() -> int:
@@ -146,6 +149,13 @@ class Server:
         if self.pg_admin:
             pg, name = self.pg_admin
             subprocess.run(["psql", pg, "-qc", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'], check=False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fresh_failures():
+    """A run's failed pages replace the last run's."""
+    for old in SHOTS.glob("FAILED-*"):
+        old.unlink()
 
 
 @pytest.fixture(scope="session")

@@ -3,9 +3,7 @@ forms, and forms that did not come from the portal (CSRF)."""
 
 import pytest
 
-from conftest import new_page, shot, sign_in
-
-TENANT_PAGES = ["", "providers", "prefixes", "extensions", "numbers", "policies", "messages"]
+from conftest import TENANT_PAGES, new_page, shot, sign_in
 
 
 def test_a_page_asks_for_sign_in_and_comes_back_to_it(browser, server):
@@ -64,11 +62,14 @@ def test_another_tenants_pages_are_not_found(admin, server, path):
 
 
 def test_another_tenants_items_are_not_found_under_either_tenant(admin, server, globex):
-    for collection, key in globex.items():
-        if collection == "webhook_url":
-            continue
+    items = [f"{collection}/{key}" for collection, key in globex.items() if collection != "webhook_url"]
+    items.append(f"providers/{globex['providers']}/account")
+    status, people = server.api("GET", "/api/v1/tenants/globex/users")
+    items += [f"users/{u['id']}" for u in people["items"]]
+    assert any(i.startswith("users/") for i in items), "Globex has a person to look for"
+    for item in items:
         for tenant in ("globex", "acme"):
-            url = f"{server.url}/portal/t/{tenant}/{collection}/{key}"
+            url = f"{server.url}/portal/t/{tenant}/{item}"
             res = admin.goto(url)
             assert res.status == 404, f"{url} answered {res.status}"
     shot(admin, "not-found")
@@ -88,6 +89,12 @@ def test_another_tenants_forms_are_not_found(admin, server, globex):
         (f"/portal/t/globex/providers/{globex['providers']}/check", {}),
         (f"/portal/t/acme/providers/{globex['providers']}/check", {}),
         (f"/portal/t/globex/numbers/{globex['numbers']}", {"name": "Renamed"}),
+        (f"/portal/t/globex/settings", {"name": "Renamed", "timezone": "UTC"}),
+        (f"/portal/t/globex/settings/webhook-secret", {}),
+        (f"/portal/t/globex/providers/{globex['providers']}/account/enable", {}),
+        (f"/portal/t/acme/providers/{globex['providers']}/account/look", {}),
+        (f"/portal/t/globex/opt-outs/+12065550999/lift", {"reason": "not yours"}),
+        (f"/portal/t/globex/users", {"email": "x@globex.test", "name": "X", "role": "tenant_admin"}),
     ]
     for path, form in posts:
         res = admin.request.post(server.url + path, form={"csrf": csrf, **form}, headers=origin, max_redirects=0)
@@ -96,6 +103,10 @@ def test_another_tenants_forms_are_not_found(admin, server, globex):
     assert status == 200 and ext["name"] == "Reception"
     status, page = server.api("GET", "/api/v1/tenants/globex/extensions")
     assert [e["extension"] for e in page["items"]] == [globex["extensions"]]
+    status, tenant = server.api("GET", "/api/v1/tenants/globex")
+    assert tenant["name"] == "Globex Clinic" and tenant["webhook_secret_rotated_at"] is None
+    status, people = server.api("GET", "/api/v1/tenants/globex/users")
+    assert "x@globex.test" not in [u["email"] for u in people["items"]]
 
 
 def test_a_tenant_admin_has_no_operator_screens(admin, server):

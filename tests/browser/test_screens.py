@@ -50,6 +50,25 @@ def test_an_extension_is_deleted(globex_admin, server):
     assert page.locator("tbody tr", has_text="299").count() == 0
 
 
+def test_numbers_are_found_by_digits_or_name(globex_admin, server, globex):
+    page = globex_admin
+    page.goto(server.url + "/portal/t/globex/numbers")
+    page.fill("#q", "0101")
+    page.press("#q", "Enter")
+    assert page.locator("tbody tr").count() == 1
+    page.goto(server.url + "/portal/t/globex/numbers?q=nothing-like-it")
+    assert page.locator("#results").inner_text().startswith("No numbers match")
+    # Typed, without pressing anything: htmx asks as the person types.
+    page.goto(server.url + "/portal/t/globex/numbers")
+    page.type("#q", "globex", delay=20)
+    page.wait_for_url("**/numbers?q=globex")
+    assert page.locator("#results tbody tr").count() == 1
+    page.fill("#q", "")
+    page.type("#q", "zzz", delay=20)
+    page.wait_for_url("**/numbers?q=zzz")
+    assert page.locator("#results").inner_text().startswith("No numbers match")
+
+
 def test_numbers_refuse_a_number_the_account_does_not_hold(globex_admin, server, globex):
     page = globex_admin
     page.goto(server.url + "/portal/t/globex/numbers")
@@ -156,3 +175,37 @@ def test_an_opt_out_is_lifted_with_a_reason_kept_in_the_audit_log(globex_admin, 
     first = page.locator("tbody tr").first.inner_text()
     assert "/opt-outs/+12065550999/lift" in first and "Asked in writing to be texted again" in first, first
     shot(page, "audit")
+
+
+def test_contacts_come_in_and_go_out_as_csv(globex_admin, server):
+    page = globex_admin
+    page.goto(server.url + "/portal/t/globex/contacts")
+    bad = "name,phone\nAnn Lee,+12065550301\nBob,555-01\n"
+    page.set_input_files("#import-file", files=[{"name": "bad.csv", "mimeType": "text/csv", "buffer": bad.encode()}])
+    with page.expect_navigation() as nav:
+        page.click("button:text-is('Import')")
+    assert nav.value.status == 422
+    problems = page.locator("[role=alert] li").all_inner_texts()
+    assert problems == ["line 3, phone: must be an E.164 number: '+' then 8 to 15 digits, such as +12025550100"], problems
+    shot(page, "contacts-import-refused")
+    status, listed = server.api("GET", "/api/v1/tenants/globex/contacts")
+    assert listed["items"] == [], "a refused file imports nothing"
+
+    page.goto(server.url + "/portal/t/globex/contacts")
+    good = "Company,Name,Phone\nLee Dental,Ann Lee,(206) 555-0301\n,=cmd|' /C calc'!A0,+12065550302\n"
+    page.set_input_files("#import-file", files=[{"name": "good.csv", "mimeType": "text/csv", "buffer": good.encode()}])
+    page.click("button:text-is('Import')")
+    assert page.locator(".notice").inner_text() == "Imported: 2 added, 0 updated, 1 company made."
+    rows = page.locator("tbody tr").all_inner_texts()
+    assert any("Ann Lee" in r and "+12065550301" in r and "Lee Dental" in r for r in rows), rows
+    shot(page, "contacts")
+
+    with page.expect_download() as download:
+        page.click("text=Download every contact as CSV")
+    import csv
+
+    with open(download.value.path(), newline="", encoding="utf-8") as f:
+        exported = list(csv.DictReader(f))
+    by_phone = {r["phone"]: r for r in exported}
+    assert by_phone["+12065550301"]["company"] == "Lee Dental"
+    assert by_phone["+12065550302"]["name"] == "'=cmd|' /C calc'!A0", "a formula is defused in the export"

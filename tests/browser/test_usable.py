@@ -1,8 +1,7 @@
 """Usable by everyone: without JavaScript, at 360 px, by keyboard; and the operator's screens."""
 
+from conftest import TENANT_PAGES as PAGES
 from conftest import new_page, shot, sign_in
-
-PAGES = ["", "providers", "prefixes", "extensions", "numbers", "policies", "messages"]
 
 
 def test_reads_and_forms_work_without_javascript(browser, server, globex):

@@ -121,6 +121,23 @@ def test_a_tenant_admin_sets_up_texting_from_nothing(admin, server, sim):
     assert cells[:3] == ["in", "+" + NUMBER, "+12065550123"], cells
     assert cells[-1] == "101", f"routed to extension 101: {cells}"
     shot(page, "messages")
+
+    # The history filtered by day (in the tenant's zone), refused for a day that is not one, and
+    # exported as CSV.
+    page.goto(server.url + "/portal/t/acme/messages?from=2099-01-01")
+    assert page.locator("text=No messages match.").count() == 1
+    res = page.goto(server.url + "/portal/t/acme/messages?from=2026-13-01")
+    assert res.status == 422 and page.locator("#from-error").inner_text() == "must be a day, YYYY-MM-DD"
+    page.goto(server.url + "/portal/t/acme/messages?remote=%2B12065550123&direction=inbound")
+    with page.expect_download() as download:
+        page.click("text=Download these messages as CSV")
+    import csv
+    with open(download.value.path(), newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["body"] for r in rows] == ["Is my crown ready?"], rows
+    assert rows[0]["routed_to"] == "101" and rows[0]["number"] == "+" + NUMBER and rows[0]["direction"] == "inbound"
+    page.click("nav >> text=Messages")
+    row = page.locator("tbody tr", has_text="Is my crown ready?")
     row.locator("a").click()
     assert page.locator("h1").inner_text() == "Message from +12065550123"
     details = page.locator("dl.details").inner_text()

@@ -53,6 +53,10 @@ pub struct MessageFilter {
     pub direction: Option<String>,
     /// A status.
     pub status: Option<String>,
+    /// Only texts since this moment (inclusive).
+    pub since: Option<DateTime<Utc>>,
+    /// Only texts before this moment.
+    pub until: Option<DateTime<Utc>>,
 }
 
 /// A tenant's texts since a moment, and its delivery work now: what its dashboard shows.
@@ -145,6 +149,13 @@ impl Store {
                 let names: Vec<&str> = MessageStatus::ALL.iter().map(|s| s.as_str()).collect();
                 errors.add("status", format!("must be one of {}", names.join(", ")));
             }
+        }
+        // Ids are time-ordered: a time bound is a bound on the tenant's index.
+        if let Some(since) = filter.since {
+            select = select.filter(message::Column::Id.gte(page::id_floor(since)));
+        }
+        if let Some(until) = filter.until {
+            select = select.filter(message::Column::Id.lt(page::id_floor(until)));
         }
         errors.finish().map_err(StoreError::Invalid)?;
         Ok(page::fetch(self.db(), select, message::Column::Id, |m| m.id, req, true).await?.map(message_record))

@@ -528,6 +528,31 @@ impl Store {
         Ok(Page { items: records(self.db(), page.items).await?, next_cursor: page.next_cursor })
     }
 
+    /// The tenant's numbers whose E.164 holds the query's digits (3 or more) or whose name
+    /// holds the query (case-insensitive), oldest first.
+    pub async fn search_numbers(
+        &self,
+        tenant: Uuid,
+        query: &str,
+        req: PageRequest,
+    ) -> Result<Page<Number>, StoreError> {
+        use sea_orm::sea_query::{Expr, ExprTrait, Func};
+        let query = query.trim();
+        let digits: String = query.chars().filter(char::is_ascii_digit).collect();
+        let like = |s: &str| format!("%{}%", s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        let mut matches = sea_orm::Condition::any().add(
+            Expr::expr(Func::lower(Expr::col(number::Column::Name)))
+                .like(sea_orm::sea_query::LikeExpr::new(like(&query.to_lowercase())).escape('\\')),
+        );
+        if digits.len() >= 3 {
+            matches =
+                matches.add(number::Column::E164.like(sea_orm::sea_query::LikeExpr::new(like(&digits)).escape('\\')));
+        }
+        let select = number::Entity::find().filter(number::Column::TenantId.eq(tenant)).filter(matches);
+        let page = page::fetch(self.db(), select, number::Column::Id, |m| m.id, req, false).await?;
+        Ok(Page { items: records(self.db(), page.items).await?, next_cursor: page.next_cursor })
+    }
+
     /// One number of the tenant.
     pub async fn get_number(&self, tenant: Uuid, e164: &str) -> Result<Number, StoreError> {
         let model = number_model(self.db(), tenant, &path_number(e164)?).await?;

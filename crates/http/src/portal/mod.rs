@@ -9,6 +9,7 @@
 
 mod account;
 mod assets;
+mod csv_io;
 mod form;
 mod layout;
 mod onboard;
@@ -107,7 +108,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(tenant::configure)
             .configure(onboard::configure)
             .configure(tester::configure)
+            .configure(csv_io::configure)
             .configure(records::configure)
+            // Last: a resource item's `{key}` would otherwise take fixed paths such as
+            // `contacts/import`.
             .configure(screens::configure)
             .default_service(web::to(not_found)),
     );

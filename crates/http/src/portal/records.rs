@@ -1,7 +1,10 @@
 //! A tenant's records: the message history and a message, the opt-outs, the audit log.
 
+use std::str::FromStr;
+
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{NaiveDate, TimeZone, Utc};
 use maud::{Markup, html};
 use serde::Deserialize;
 use switchboard_store::PageRequest;
@@ -18,6 +21,7 @@ use crate::routes::path_id;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/t/{tenant}/messages", web::get().to(messages))
+        .route("/t/{tenant}/messages.csv", web::get().to(export))
         .route("/t/{tenant}/messages/{id}", web::get().to(message))
         .route("/t/{tenant}/opt-outs", web::get().to(opt_outs))
         .route("/t/{tenant}/opt-outs/{remote}/lift", web::post().to(lift_opt_out))
@@ -25,17 +29,73 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/audit", web::get().to(audit));
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 struct HistoryQuery {
     number: Option<String>,
     remote: Option<String>,
     direction: Option<String>,
     status: Option<String>,
+    /// The first day, `YYYY-MM-DD`, in the tenant's time zone.
+    from: Option<String>,
+    /// The last day (included), `YYYY-MM-DD`, in the tenant's time zone.
+    to: Option<String>,
     cursor: Option<String>,
 }
 
 fn blank_none(v: &Option<String>) -> Option<String> {
     v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned)
+}
+
+impl HistoryQuery {
+    /// The store's filter; a day that is not one is refused by name.
+    fn filter(&self, zone: &str) -> Result<MessageFilter, ApiError> {
+        let tz = chrono_tz::Tz::from_str(zone).unwrap_or(chrono_tz::UTC);
+        let mut errors = switchboard_core::FieldErrors::new();
+        // Midnight at the start of a day in the tenant's zone (the day after, for `to`).
+        let mut day = |name: &str, value: &Option<String>, after: bool| {
+            let v = blank_none(value)?;
+            let parsed = NaiveDate::parse_from_str(&v, "%Y-%m-%d")
+                .ok()
+                .map(|d| if after { d.succ_opt().unwrap_or(d) } else { d });
+            let start = parsed
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .and_then(|t| tz.from_local_datetime(&t).earliest())
+                .map(|t| t.with_timezone(&Utc));
+            if start.is_none() {
+                errors.add(name, "must be a day, YYYY-MM-DD");
+            }
+            start
+        };
+        let since = day("from", &self.from, false);
+        let until = day("to", &self.to, true);
+        errors.finish().map_err(ApiError::invalid)?;
+        Ok(MessageFilter {
+            number: blank_none(&self.number),
+            remote: blank_none(&self.remote),
+            direction: blank_none(&self.direction),
+            status: blank_none(&self.status),
+            since,
+            until,
+        })
+    }
+
+    /// The filters as a query string (for the next page and the export).
+    fn query(&self) -> String {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in [
+            ("number", &self.number),
+            ("remote", &self.remote),
+            ("direction", &self.direction),
+            ("status", &self.status),
+            ("from", &self.from),
+            ("to", &self.to),
+        ] {
+            if let Some(v) = blank_none(v) {
+                query.append_pair(k, &v);
+            }
+        }
+        query.finish()
+    }
 }
 
 /// The message history, newest first, filtered.
@@ -48,63 +108,57 @@ async fn messages(
     let scope = visitor.tenant(&state, &req, true).await?;
     let slug = scope.tenant.slug.clone();
     let tenant = &scope.tenant;
-    let filter = MessageFilter {
-        number: blank_none(&q.number),
-        remote: blank_none(&q.remote),
-        direction: blank_none(&q.direction),
-        status: blank_none(&q.status),
+    let listed = match q.filter(&tenant.timezone) {
+        Ok(filter) => state
+            .store
+            .list_messages(tenant.id, filter, PageRequest::parse(None, q.cursor.as_deref())?)
+            .await
+            .map_err(ApiError::from),
+        Err(e) => Err(e),
     };
-    let listed =
-        state.store.list_messages(tenant.id, filter.clone(), PageRequest::parse(None, q.cursor.as_deref())?).await;
     let (items, next, error) = match listed {
         Ok(page) => (page.items.into_iter().map(Message::from).collect::<Vec<_>>(), page.next_cursor, None),
-        Err(e) => {
-            let e = ApiError::from(e);
-            if e.status() != StatusCode::UNPROCESSABLE_ENTITY {
-                return Err(e.into());
-            }
-            (Vec::new(), None, Some(e))
-        }
+        Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => (Vec::new(), None, Some(e)),
+        Err(e) => return Err(e.into()),
     };
     let base = format!("/portal/t/{slug}/messages");
     let selected = |v: &Option<String>, want: &str| v.as_deref() == Some(want);
     let field_error = |name: &str| {
         error.as_ref().and_then(|e| e.field_errors().iter().find(|f| f.field == name).map(|f| f.message.clone()))
     };
+    let filters = q.query();
+    let and = if filters.is_empty() { "" } else { "&" };
     let next_href = next.map(|c| {
-        let mut query = url::form_urlencoded::Serializer::new(String::new());
-        for (k, v) in [
-            ("number", &filter.number),
-            ("remote", &filter.remote),
-            ("direction", &filter.direction),
-            ("status", &filter.status),
-        ] {
-            if let Some(v) = v {
-                query.append_pair(k, v);
+        format!(
+            "{base}?{filters}{and}cursor={}",
+            url::form_urlencoded::byte_serialize(c.as_bytes()).collect::<String>()
+        )
+    });
+    let export = format!("/portal/t/{slug}/messages.csv{}{filters}", if filters.is_empty() { "" } else { "?" });
+    let text_field = |name: &'static str, label: &str, kind: &str, value: &Option<String>, hint: &str| {
+        let error = field_error(name);
+        html! {
+            div.field {
+                label for=(name) { (label) }
+                input type=(kind) id=(name) name=(name) value=(value.clone().unwrap_or_default()) placeholder=(hint)
+                      aria-invalid=[error.as_ref().map(|_| "true")] aria-describedby=[error.as_ref().map(|_| format!("{name}-error"))];
+                @if let Some(m) = error { p.field-error id={ (name) "-error" } { (m) } }
             }
         }
-        query.append_pair("cursor", &c);
-        format!("{base}?{}", query.finish())
-    });
-    Ok(html(layout::page(
+    };
+    let page = layout::page(
         "Messages",
         Some(Frame { visitor: &visitor, tenant: Some((&tenant.slug, &tenant.name)), current: "messages" }),
         html! {
             form.filters method="get" action=(base) role="search" aria-label="Filter the messages" {
-                @for (name, label, value) in [("number", "Our number", &filter.number), ("remote", "Other party", &filter.remote)] {
-                    div.field {
-                        label for=(name) { (label) }
-                        input type="text" id=(name) name=(name) value=(value.clone().unwrap_or_default()) placeholder="+12025550100"
-                              aria-invalid=[field_error(name).map(|_| "true")] aria-describedby=[field_error(name).map(|_| format!("{name}-error"))];
-                        @if let Some(m) = field_error(name) { p.field-error id={ (name) "-error" } { (m) } }
-                    }
-                }
+                (text_field("number", "Our number", "text", &q.number, "+12025550100"))
+                (text_field("remote", "Other party", "text", &q.remote, "+12065550123"))
                 div.field {
                     label for="direction" { "Direction" }
                     select #direction name="direction" {
                         option value="" { "Both" }
-                        option value="inbound" selected[selected(&filter.direction, "inbound")] { "In" }
-                        option value="outbound" selected[selected(&filter.direction, "outbound")] { "Out" }
+                        option value="inbound" selected[selected(&q.direction, "inbound")] { "In" }
+                        option value="outbound" selected[selected(&q.direction, "outbound")] { "Out" }
                     }
                 }
                 div.field {
@@ -112,12 +166,15 @@ async fn messages(
                     select #status name="status" {
                         option value="" { "Any" }
                         @for s in ["received", "queued", "sending", "sent", "delivered", "failed"] {
-                            option value=(s) selected[selected(&filter.status, s)] { (s) }
+                            option value=(s) selected[selected(&q.status, s)] { (s) }
                         }
                     }
                 }
+                (text_field("from", "From the day", "date", &q.from, ""))
+                (text_field("to", "To the day", "date", &q.to, ""))
                 button type="submit" { "Filter" }
             }
+            p { a href=(export) download { "Download these messages as CSV" } " (the newest " (EXPORT_MAX) " at most; days in " (tenant.timezone) ")" }
             @if items.is_empty() {
                 p { "No messages match." }
             } @else {
@@ -146,7 +203,92 @@ async fn messages(
                 @if let Some(h) = next_href { p { a href=(h) { "Older messages" } } }
             }
         },
-    )))
+    );
+    match error {
+        Some(e) => Ok(super::html_status(e.status(), page)),
+        None => Ok(html(page)),
+    }
+}
+
+/// The most messages one export holds.
+const EXPORT_MAX: usize = 50_000;
+
+/// A CSV cell that a spreadsheet will not run: text that starts like a formula gets a `'` first
+/// (numbers such as `+12025550100` are left alone).
+pub(super) fn cell(value: &str) -> std::borrow::Cow<'_, str> {
+    let formula = match value.as_bytes().first() {
+        Some(b'=' | b'@' | b'\t' | b'\r') => true,
+        Some(b'+' | b'-') => !value[1..].bytes().all(|b| b.is_ascii_digit()) || value.len() == 1,
+        _ => false,
+    };
+    if formula { format!("'{value}").into() } else { value.into() }
+}
+
+/// The filtered history as CSV, newest first, times in the tenant's zone.
+async fn export(
+    req: HttpRequest,
+    visitor: Visitor,
+    state: web::Data<AppState>,
+    q: web::Query<HistoryQuery>,
+) -> Result<HttpResponse, PortalError> {
+    let scope = visitor.tenant(&state, &req, true).await?;
+    let tenant = &scope.tenant;
+    let filter = q.filter(&tenant.timezone)?;
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let header = [
+        "id",
+        "time",
+        "direction",
+        "number",
+        "remote",
+        "status",
+        "body",
+        "segments",
+        "routed_to",
+        "sent_by",
+        "keyword",
+        "flowroute_id",
+        "error_code",
+        "error_message",
+    ];
+    out.write_record(header).map_err(|_| ApiError::internal())?;
+    let (mut cursor, mut written) = (None::<String>, 0usize);
+    loop {
+        let page = state
+            .store
+            .list_messages(tenant.id, filter.clone(), PageRequest::parse(Some("200"), cursor.as_deref())?)
+            .await?;
+        for m in page.items.into_iter().map(Message::from) {
+            let row = [
+                m.id.to_string(),
+                when(&m.created_at, &tenant.timezone),
+                m.direction.clone(),
+                m.number.clone(),
+                m.remote.clone(),
+                m.status.clone(),
+                m.body.clone().unwrap_or_default(),
+                m.segments.to_string(),
+                text(&m.extensions),
+                m.sender_extension.clone().unwrap_or_default(),
+                m.keyword.clone().unwrap_or_default(),
+                m.provider_message_id.clone().unwrap_or_default(),
+                m.error_code.map(|c| c.to_string()).unwrap_or_default(),
+                m.error_message.clone().unwrap_or_default(),
+            ];
+            out.write_record(row.iter().map(|v| cell(v).into_owned())).map_err(|_| ApiError::internal())?;
+            written += 1;
+        }
+        cursor = page.next_cursor;
+        if cursor.is_none() || written >= EXPORT_MAX {
+            break;
+        }
+    }
+    let body = out.into_inner().map_err(|_| ApiError::internal())?;
+    let name = format!("messages-{}-{}.csv", tenant.slug, Utc::now().format("%Y%m%d-%H%M%S"));
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((actix_web::http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")))
+        .body(body))
 }
 
 fn excerpt(body: &str) -> String {
@@ -350,4 +492,20 @@ async fn audit(
             }
         },
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cell;
+
+    #[test]
+    fn a_cell_that_starts_like_a_formula_is_defused_and_a_number_is_not() {
+        assert_eq!(cell("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(cell("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(cell("-1+2"), "'-1+2");
+        assert_eq!(cell("+"), "'+");
+        assert_eq!(cell("+12025550100"), "+12025550100");
+        assert_eq!(cell("Is my crown ready?"), "Is my crown ready?");
+        assert_eq!(cell(""), "");
+    }
 }

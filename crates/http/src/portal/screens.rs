@@ -128,9 +128,28 @@ pub trait Screen: Resource {
         super::form::to_json(fields, form, creating)
     }
 
+    /// The label of the list's search box, where it has one.
+    const SEARCH: Option<&'static str> = None;
+
+    /// The items matching a search (where [`Self::SEARCH`] offers one).
+    fn search(
+        state: &AppState,
+        tenant: Uuid,
+        query: &str,
+        page: PageRequest,
+    ) -> impl std::future::Future<Output = Result<crate::api::Page<Self::Item>, ApiError>> {
+        let _ = query;
+        Self::list(state, tenant, page)
+    }
+
     /// What the form to add one starts with.
     fn defaults() -> Values {
         Values::default()
+    }
+
+    /// More on the list's page, before the form to add one (imports, exports).
+    fn list_more(_base: &str, _visitor: &Visitor) -> Markup {
+        html! {}
     }
 
     /// What the form shows for an item.
@@ -166,6 +185,12 @@ pub type Once = (&'static str, &'static str, String);
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
     cursor: Option<String>,
+    /// A search, where the screen offers one.
+    q: Option<String>,
+    /// What an import did (`done=imported`).
+    created: Option<usize>,
+    updated: Option<usize>,
+    companies: Option<usize>,
     /// A notice to show: `deleted`.
     done: Option<String>,
 }
@@ -198,20 +223,47 @@ async fn list_page<S: Screen>(
     q: web::Query<ListQuery>,
 ) -> Result<HttpResponse, PortalError> {
     let scope = visitor.tenant(&state, &req, true).await?;
-    let page = render_list::<S>(&state, &visitor, &scope, q.cursor.as_deref(), q.done.as_deref(), None).await?;
+    let search = q.q.as_deref().map(str::trim).filter(|s| !s.is_empty() && S::SEARCH.is_some());
+    let imported = (q.done.as_deref() == Some("imported")).then(|| {
+        let n = |v: Option<usize>| v.unwrap_or_default();
+        format!(
+            "Imported: {} added, {} updated, {} compan{} made.",
+            n(q.created),
+            n(q.updated),
+            n(q.companies),
+            if n(q.companies) == 1 { "y" } else { "ies" }
+        )
+    });
+    let listing = Listing { cursor: q.cursor.as_deref(), search, done: q.done.as_deref(), notice: imported.as_deref() };
+    let page = render_list::<S>(&state, &visitor, &scope, listing, None).await?;
     Ok(html(page))
+}
+
+/// Which part of a list a page shows.
+#[derive(Debug, Default, Clone, Copy)]
+struct Listing<'a> {
+    cursor: Option<&'a str>,
+    search: Option<&'a str>,
+    /// A notice to show.
+    done: Option<&'a str>,
+    /// A notice in words.
+    notice: Option<&'a str>,
 }
 
 async fn render_list<S: Screen>(
     state: &AppState,
     visitor: &Visitor,
     scope: &TenantScope,
-    cursor: Option<&str>,
-    done: Option<&str>,
+    listing: Listing<'_>,
     refused: Option<(Values, Errors)>,
 ) -> Result<Markup, PortalError> {
     let tenant = &scope.tenant;
-    let page = S::list(state, tenant.id, PageRequest::parse(None, cursor)?).await?;
+    let (done, search) = (listing.done, listing.search);
+    let request = PageRequest::parse(None, listing.cursor)?;
+    let page = match search {
+        Some(query) => S::search(state, tenant.id, query, request).await?,
+        None => S::list(state, tenant.id, request).await?,
+    };
     let items = serde_json::to_value(&page.items).map_err(|_| ApiError::internal())?;
     let items = items.as_array().cloned().unwrap_or_default();
     let lookups = Lookups::load(state, tenant, S::NEEDS).await?;
@@ -236,9 +288,23 @@ async fn render_list<S: Screen>(
         Some(frame),
         html! {
             @if done == Some("deleted") { (layout::notice(&format!("The {} was deleted.", S::ONE))) }
+            @if let Some(n) = listing.notice { (layout::notice(n)) }
             p.about { (S::ABOUT) }
+            @if let Some(label) = S::SEARCH {
+                form.filters method="get" action=(base) role="search" aria-label=(label)
+                     hx-get=(base) hx-trigger="input changed delay:300ms from:#q, search from:#q" hx-target="#results"
+                     hx-select="#results" hx-swap="outerHTML" hx-push-url="true" {
+                    div.field {
+                        label for="q" { (label) }
+                        input #q type="search" name="q" value=(search.unwrap_or_default()) autocomplete="off";
+                    }
+                    button type="submit" { "Search" }
+                }
+            }
+            div #results aria-live="polite" {
             @if items.is_empty() {
-                p { "No " (S::TITLE.to_lowercase()) " yet." }
+                @if let Some(query) = search { p { "No " (S::TITLE.to_lowercase()) " match “" (query) "”." } }
+                @else { p { "No " (S::TITLE.to_lowercase()) " yet." } }
             } @else {
                 div.table-wrap {
                     table {
@@ -260,9 +326,11 @@ async fn render_list<S: Screen>(
                     }
                 }
                 @if let Some(next) = &page.next_cursor {
-                    p { a href={ (base) "?cursor=" (next) } { "Next page" } }
+                    p { a href={ (base) "?cursor=" (next) @if let Some(query) = search { "&q=" (url::form_urlencoded::byte_serialize(query.as_bytes()).collect::<String>()) } } { "Next page" } }
                 }
             }
+            }
+            (S::list_more(&base, visitor))
             section aria-labelledby="add" {
                 h2 #add { (add_heading) }
                 (form.render())
@@ -301,7 +369,7 @@ async fn create<S: Screen>(
         Err(e) if is_refusal(&e) => {
             let sent_back =
                 (Values::sent(&sent.form), Errors::from_api(&e, &fields, |p| S::place(p, &body, &sent.form)));
-            let page = render_list::<S>(&state, &sent.visitor, &scope, None, None, Some(sent_back)).await?;
+            let page = render_list::<S>(&state, &sent.visitor, &scope, Listing::default(), Some(sent_back)).await?;
             Ok(html_status(e.status(), page))
         }
         Err(e) => Err(e.into()),
@@ -637,6 +705,16 @@ impl Screen for numbers::Numbers {
         ("Callbacks", "callbacks"),
     ];
     const NEEDS: &'static [Lookup] = &[Lookup::Providers, Lookup::Prefixes, Lookup::Extensions, Lookup::Policies];
+    const SEARCH: Option<&'static str> = Some("Find a number by its digits or its name");
+
+    async fn search(
+        state: &AppState,
+        tenant: Uuid,
+        query: &str,
+        page: PageRequest,
+    ) -> Result<crate::api::Page<crate::api::numbers::Number>, ApiError> {
+        Ok(state.store.search_numbers(tenant, query, page).await?.into())
+    }
 
     fn fields(l: &Lookups) -> Vec<Field> {
         vec![
@@ -916,6 +994,24 @@ impl Screen for directory::Contacts {
             Field::new("phone", "Number", Kind::Text).help("E.164 with its +, such as +12065550123."),
             Field::new("company_id", "Company", Kind::Choice { options: options(&l.companies), blank: Some("None") }),
         ]
+    }
+
+    fn list_more(base: &str, visitor: &Visitor) -> Markup {
+        html! {
+            section aria-labelledby="csv-h" {
+                h2 #csv-h { "CSV" }
+                p { a href={ (base) ".csv" } download { "Download every contact as CSV" } " (name, phone, company)." }
+                form method="post" action={ (base) "/import" } enctype="multipart/form-data" {
+                    (layout::csrf(visitor))
+                    div.field {
+                        label for="import-file" { "Import contacts from a CSV file" }
+                        input #import-file type="file" name="file" accept=".csv,text/csv" aria-describedby="import-help";
+                        p.help #import-help { "A first line naming the columns name, phone and (if wanted) company; up to 10,000 contacts. A phone the tenant has already updates that contact; companies are matched by name or made. If any line is refused, nothing is imported." }
+                    }
+                    button type="submit" { "Import" }
+                }
+            }
+        }
     }
 
     fn cell(field: &str, item: &Value, lookups: &Lookups) -> Markup {

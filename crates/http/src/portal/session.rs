@@ -129,6 +129,26 @@ impl FormData {
     }
 }
 
+/// Refuses a form whose token is not the session's.
+fn check_token(sent: &str, secret: &str) -> Result<(), ApiError> {
+    if same_token(sent, &csrf_token(secret)) {
+        Ok(())
+    } else {
+        Err(csrf_refused(
+            "This form's security token is missing or out of date (signed in again since?); reload the page and send it again.",
+        ))
+    }
+}
+
+/// The person who sent a form whose body is read by its handler (a file upload), once its
+/// origin and CSRF token (`sent`) are checked.
+pub async fn uploader(req: &HttpRequest, sent: &str) -> Result<Visitor, PortalError> {
+    let (visitor, secret) = visitor(req).await?;
+    check_origin(req, &state(req)?.public_url)?;
+    check_token(sent, &secret)?;
+    Ok(visitor)
+}
+
 /// A form a signed-in person submitted, its CSRF token and origin checked.
 #[derive(Debug)]
 pub struct Submission {
@@ -200,12 +220,7 @@ impl FromRequest for Submission {
                 .map(str::to_owned)
                 .or_else(|| form.get(CSRF_FIELD).map(str::to_owned))
                 .unwrap_or_default();
-            if !same_token(&sent, &csrf_token(&secret)) {
-                return Err(csrf_refused(
-                    "This form's security token is missing or out of date (signed in again since?); reload the page and send it again.",
-                )
-                .into());
-            }
+            check_token(&sent, &secret)?;
             Ok(Self { visitor, form })
         })
     }

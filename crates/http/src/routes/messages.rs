@@ -47,7 +47,13 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let q = q.into_inner();
     let page = PageRequest::parse(q.limit.as_deref(), q.cursor.as_deref())?;
-    let filter = MessageFilter { number: q.number, remote: q.remote, direction: q.direction, status: q.status };
+    let filter = MessageFilter {
+        number: q.number,
+        remote: q.remote,
+        direction: q.direction,
+        status: q.status,
+        ..MessageFilter::default()
+    };
     let page = state.store.list_messages(scope.tenant.id, filter, page).await?;
     Ok(HttpResponse::Ok().json(Page::<Message>::from(page)))
 }
