@@ -4,6 +4,8 @@ then finds a customer's text in the history with its route."""
 import re
 import subprocess
 
+from playwright.sync_api import expect
+
 from conftest import NUMBER, SIM_BIN, shot
 
 
@@ -116,7 +118,7 @@ def test_a_tenant_admin_sets_up_texting_from_nothing(admin, server, sim):
     )
     page.click("nav >> text=Messages")
     row = page.locator("tbody tr", has_text="Is my crown ready?")
-    assert row.count() == 1
+    expect(row).to_have_count(1)
     cells = row.locator("td").all_inner_texts()
     assert cells[:3] == ["in", "+" + NUMBER, "+12065550123"], cells
     assert cells[-1] == "101", f"routed to extension 101: {cells}"
