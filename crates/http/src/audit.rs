@@ -19,6 +19,28 @@ use crate::auth::Principal;
 use crate::body::MAX_BODY;
 use crate::error::ApiError;
 
+/// An entry for a step a person made in this request, by their account and session.
+fn own_entry(
+    state: &AppState,
+    req: &actix_web::HttpRequest,
+    account: uuid::Uuid,
+    session: Option<uuid::Uuid>,
+    status: u16,
+) -> NewAuditEntry {
+    NewAuditEntry {
+        tenant_slug: None,
+        tenant_id: None,
+        actor: format!("account:{account}"),
+        credential: session.map(|s| format!("session:{s}")),
+        address: state.clients.of(req).map(|ip| ip.to_string()),
+        method: req.method().to_string(),
+        route: req.match_pattern().unwrap_or_default(),
+        path: req.path().to_owned(),
+        status,
+        changes: None,
+    }
+}
+
 /// Records a person's own step that no credential made (signing in, accepting an invitation).
 pub async fn record_own(
     state: &AppState,
@@ -28,18 +50,8 @@ pub async fn record_own(
     tenant: Option<uuid::Uuid>,
     status: u16,
 ) {
-    let entry = NewAuditEntry {
-        tenant_slug: None,
-        tenant_id: tenant,
-        actor: format!("account:{account}"),
-        credential: session.map(|s| format!("session:{s}")),
-        address: state.clients.of(req).map(|ip| ip.to_string()),
-        method: req.method().to_string(),
-        route: req.match_pattern().unwrap_or_default(),
-        path: req.path().to_owned(),
-        status,
-        changes: None,
-    };
+    let mut entry = own_entry(state, req, account, session, status);
+    entry.tenant_id = tenant;
     if let Err(e) = state.store.record_audit(entry).await {
         tracing::error!(error = %e, "a sign-in could not be recorded in the audit log");
     }
@@ -56,18 +68,9 @@ pub async fn record_portal(
     mut changes: Value,
 ) {
     redact(&mut changes);
-    let entry = NewAuditEntry {
-        tenant_slug: tenant_slug.map(str::to_owned),
-        tenant_id: None,
-        actor: format!("account:{}", identity.account_id),
-        credential: Some(format!("session:{}", identity.session_id)),
-        address: state.clients.of(req).map(|ip| ip.to_string()),
-        method: req.method().to_string(),
-        route: req.match_pattern().unwrap_or_default(),
-        path: req.path().to_owned(),
-        status,
-        changes: (!changes.is_null()).then_some(changes),
-    };
+    let mut entry = own_entry(state, req, identity.account_id, Some(identity.session_id), status);
+    entry.tenant_slug = tenant_slug.map(str::to_owned);
+    entry.changes = (!changes.is_null()).then_some(changes);
     if let Err(e) = state.store.record_audit(entry).await {
         tracing::error!(error = %e, "a portal write could not be recorded in the audit log");
     }

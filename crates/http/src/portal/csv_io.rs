@@ -8,7 +8,7 @@ use maud::html;
 use switchboard_store::PageRequest;
 
 use super::layout::{self, Frame};
-use super::records::cell;
+use super::records::{cell, csv_download};
 use super::session::{CSRF_FIELD, Visitor, uploader};
 use super::{PortalError, html_status, see_other};
 use crate::AppState;
@@ -51,14 +51,7 @@ async fn export(req: HttpRequest, visitor: Visitor, state: web::Data<AppState>) 
             break;
         }
     }
-    let body = out.into_inner().map_err(|_| ApiError::internal())?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((
-            actix_web::http::header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"contacts-{}.csv\"", tenant.slug),
-        ))
-        .body(body))
+    csv_download(&format!("contacts-{}.csv", tenant.slug), out)
 }
 
 /// A form field's bytes, at most `max`.

@@ -283,8 +283,12 @@ async fn export(
             break;
         }
     }
+    csv_download(&format!("messages-{}-{}.csv", tenant.slug, Utc::now().format("%Y%m%d-%H%M%S")), out)
+}
+
+/// A CSV file to save, named `name`.
+pub(super) fn csv_download(name: &str, out: csv::Writer<Vec<u8>>) -> Result<HttpResponse, PortalError> {
     let body = out.into_inner().map_err(|_| ApiError::internal())?;
-    let name = format!("messages-{}-{}.csv", tenant.slug, Utc::now().format("%Y%m%d-%H%M%S"));
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header((actix_web::http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")))
@@ -434,17 +438,12 @@ async fn lift_opt_out(
     Ok(super::see_other(&format!("/portal/t/{slug}/opt-outs?done=lifted")))
 }
 
-#[derive(Debug, Deserialize)]
-struct AuditQuery {
-    cursor: Option<String>,
-}
-
 /// The audit log: the tenant's (for its admins and operators), or everything (operators).
 async fn audit(
     req: HttpRequest,
     visitor: Visitor,
     state: web::Data<AppState>,
-    q: web::Query<AuditQuery>,
+    q: web::Query<CursorQuery>,
 ) -> Result<HttpResponse, PortalError> {
     let slug = req.match_info().get("tenant").map(str::to_owned);
     let scope = match &slug {

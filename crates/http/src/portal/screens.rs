@@ -464,7 +464,6 @@ async fn update<S: Screen>(
     let scope = sent.visitor.tenant(&state, &req, false).await?;
     let slug = scope.tenant.slug.clone();
     let key = req.match_info().get("key").unwrap_or_default().to_owned();
-    let current = S::get(&state, scope.tenant.id, S::Key::from_path(&key)?).await?;
     let lookups = Lookups::load(&state, &scope.tenant, S::NEEDS).await?;
     let fields = S::fields(&lookups);
     let body = S::body(&fields, &sent.form, false);
@@ -480,6 +479,8 @@ async fn update<S: Screen>(
             Ok(see_other(&format!("{}?done=saved", item_href::<S>(&slug, &item))))
         }
         Err(e) if is_refusal(&e) => {
+            // The item as it stands, drawn again around what was sent.
+            let current = S::get(&state, scope.tenant.id, S::Key::from_path(&key)?).await?;
             let current = serde_json::to_value(&current).map_err(|_| ApiError::internal())?;
             let errors = Errors::from_api(&e, &fields, |p| S::place(p, &body, &sent.form));
             let refused_form = Some((Values::sent(&sent.form), errors));

@@ -50,9 +50,7 @@ impl Visitor {
         let claims = session_claims(&self.identity, now, Some(now));
         TenantScope::resolve(&state.store, claims, false, slug, read_only).await
     }
-}
 
-impl Visitor {
     /// The tenant the request's `{tenant}` names, as this person may reach it (see [`Self::scope`]).
     pub async fn tenant(&self, state: &AppState, req: &HttpRequest, read_only: bool) -> Result<TenantScope, ApiError> {
         let slug = req.match_info().get("tenant").ok_or_else(ApiError::not_found)?;
