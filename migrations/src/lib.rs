@@ -13,6 +13,7 @@ mod m20261204_000007_fair_claim_indexes;
 mod m20261205_000008_accounts;
 mod m20261205_000009_onboarding;
 mod m20261205_000010_tenant_timezone;
+mod m20261205_000011_holidays_and_attempts;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000008_accounts::Migration),
             Box::new(m20261205_000009_onboarding::Migration),
             Box::new(m20261205_000010_tenant_timezone::Migration),
+            Box::new(m20261205_000011_holidays_and_attempts::Migration),
         ]
     }
 }

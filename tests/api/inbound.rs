@@ -241,6 +241,73 @@ async fn a_delivery_that_never_succeeds_goes_dead_with_an_event(app: TestApp) {
         .unwrap();
     let types: Vec<String> = rows.iter().map(|r| r.try_get("", "event_type").unwrap()).collect();
     assert_eq!(types, vec!["message.received", "delivery.dead"]);
+
+    // The admin sees it dead, with each attempt's answer, on the text's timeline too.
+    let admin = app.admin("acme");
+    let dead = app.get("/api/v1/tenants/acme/webhook-deliveries?state=dead", &admin).await;
+    let items = dead.expect(StatusCode::OK)["items"].as_array().unwrap().clone();
+    assert_eq!(items.len(), 1, "{items:?}");
+    let d = &items[0];
+    assert_eq!(d["state"], "dead");
+    assert_eq!(d["event_type"], "message.received");
+    let failures = d["failures"].as_array().unwrap();
+    let codes: Vec<i64> = failures.iter().map(|f| f["status_code"].as_i64().unwrap()).collect();
+    assert_eq!(codes, vec![503, 503, 503, 503]);
+    let lasts: Vec<bool> = failures.iter().map(|f| f["last"].as_bool().unwrap()).collect();
+    assert_eq!(lasts, vec![false, false, false, true]);
+    let (id, message) = (d["id"].as_str().unwrap().to_owned(), d["message_id"].as_str().unwrap().to_owned());
+    let retrying = app.get("/api/v1/tenants/acme/webhook-deliveries?state=retrying", &admin).await;
+    assert_eq!(retrying.expect(StatusCode::OK)["items"], json!([]));
+    let timeline = app.get(&format!("/api/v1/tenants/acme/messages/{message}/timeline"), &admin).await;
+    let timeline = timeline.expect(StatusCode::OK).clone();
+    let types: Vec<&str> = timeline["events"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(types, vec!["message.received", "delivery.dead"], "{timeline}");
+    let jobs = timeline["jobs"].as_array().unwrap();
+    assert_eq!(jobs.len(), 1, "{timeline}");
+    assert_eq!(jobs[0]["id"], id.as_str());
+    assert_eq!(jobs[0]["failures"].as_array().unwrap().len(), 4);
+    app.get("/api/v1/tenants/acme/webhook-deliveries?state=gone", &admin)
+        .await
+        .problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+
+    // Another tenant's admin finds none of it.
+    app.tenant("globex").await;
+    let other = app.admin("globex");
+    app.get(&format!("/api/v1/tenants/globex/webhook-deliveries/{id}"), &other).await.expect(StatusCode::NOT_FOUND);
+    let their = app.post(&format!("/api/v1/tenants/globex/webhook-deliveries/{id}/replay"), &other, json!({})).await;
+    their.expect(StatusCode::NOT_FOUND);
+    app.get(&format!("/api/v1/tenants/globex/messages/{message}/timeline"), &other).await.expect(StatusCode::NOT_FOUND);
+    let none = app.post("/api/v1/tenants/globex/webhook-deliveries:replay-dead", &other, json!({})).await;
+    assert_eq!(none.expect(StatusCode::OK)["replayed"], 0);
+    app.get(&format!("/api/v1/tenants/acme/webhook-deliveries/{id}"), &other).await.expect(StatusCode::NOT_FOUND);
+
+    // Played again once the PBX is back: delivered once, with the same webhook-id; the dead one
+    // is marked replayed and cannot be played twice.
+    w.sink.set_down(false);
+    let replay = app.post(&format!("/api/v1/tenants/acme/webhook-deliveries/{id}/replay"), &admin, json!({})).await;
+    let replayed = replay.expect(StatusCode::ACCEPTED).clone();
+    assert_eq!(replayed["replay_of"], id.as_str());
+    let again = app.post(&format!("/api/v1/tenants/acme/webhook-deliveries/{id}/replay"), &admin, json!({})).await;
+    again.problem(StatusCode::CONFLICT, "conflict");
+    let got = w.sink.wait_for(1, Duration::from_secs(20)).await;
+    verified(&got[0], &w.secret);
+    assert_eq!(got[0].json["type"], "message.received");
+    let old = app.get(&format!("/api/v1/tenants/acme/webhook-deliveries/{id}"), &admin).await;
+    assert_eq!(old.expect(StatusCode::OK)["state"], "replayed");
+    let new_id = replayed["id"].as_str().unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let new = app.get(&format!("/api/v1/tenants/acme/webhook-deliveries/{new_id}"), &admin).await;
+        if new.expect(StatusCode::OK)["state"] == "done" {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the replay never finished");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let none = app.post("/api/v1/tenants/acme/webhook-deliveries:replay-dead", &admin, json!({})).await;
+    assert_eq!(none.expect(StatusCode::OK)["replayed"], 0);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(w.sink.accepted().len(), 1, "played again exactly once");
 }
 
 #[suite_test]
@@ -327,6 +394,54 @@ async fn after_hours_auto_reply_goes_once_per_interval(app: TestApp) {
     // Seven texts reach the PBX (besides the auto-reply's status events), all after hours to 200.
     let got = received(&w.sink, 7).await;
     assert!(got[1..].iter().all(|d| d.json["data"]["extensions"] == json!(["200"])));
+}
+
+#[suite_test]
+async fn a_holiday_is_after_hours_all_day(app: TestApp) {
+    let w = wire(&app, "acme", "acmein", "+12025550100").await;
+    // Always open but for the holidays: today and tomorrow (UTC), so midnight cannot race the test.
+    let today = chrono::Utc::now().date_naive();
+    let days = [today, today + chrono::Days::new(1)].map(|d| d.format("%Y-%m-%d").to_string());
+    let policy = app
+        .post(
+            &format!("{}/policies", w.base),
+            &w.token,
+            json!({"name": "Holidays", "timezone": "UTC",
+                   "holidays": [{"date": days[0], "name": "Founders' day"}, {"date": days[1]}],
+                   "after_hours": {"destinations": ["200"], "auto_reply": "Closed for the holiday."}}),
+        )
+        .await;
+    let policy = policy.expect(StatusCode::CREATED).clone();
+    assert_eq!(policy["holidays"][0], json!({"date": days[0], "name": "Founders' day"}));
+    assert_eq!(policy["holidays"][1], json!({"date": days[1], "name": null}));
+    let pid = policy["id"].as_str().unwrap().to_owned();
+    app.patch(&format!("{}/numbers/+12025550100", w.base), &w.token, json!({"policy_id": pid}))
+        .await
+        .expect(StatusCode::OK);
+    let text = br#"{"to":"12025550100","from":"12065550123","body":"open today?","id":"mdr2-holiday-1"}"#;
+    app.flowroute("acmein", text).await.expect(StatusCode::OK);
+    let got = received(&w.sink, 1).await;
+    assert_eq!(got[0].json["data"]["extensions"], json!(["200"]), "a holiday is after hours");
+    let out = app.get(&format!("{}/messages?direction=outbound", w.base), &w.token).await;
+    assert_eq!(out.expect(StatusCode::OK)["items"][0]["body"], "Closed for the holiday.");
+    // Without the holidays, the number's own destinations again.
+    let path = format!("{}/policies/{pid}", w.base);
+    let cleared = app.patch(&path, &w.token, json!({"holidays": []})).await;
+    assert_eq!(cleared.expect(StatusCode::OK)["holidays"], json!([]));
+    let text = br#"{"to":"12025550100","from":"12065550123","body":"and now?","id":"mdr2-holiday-2"}"#;
+    app.flowroute("acmein", text).await.expect(StatusCode::OK);
+    let got = received(&w.sink, 2).await;
+    assert_eq!(got[1].json["data"]["extensions"], json!(["101", "102"]));
+    // A date that is not one, or one listed twice, is refused by field.
+    let bad = app
+        .patch(
+            &path,
+            &w.token,
+            json!({"holidays": [{"date": "2026-02-30"}, {"date": "2026-12-25"}, {"date": "2026-12-25"}]}),
+        )
+        .await;
+    bad.problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(bad.fields(), vec!["holidays[0].date", "holidays[2].date"]);
 }
 
 #[suite_test]

@@ -59,6 +59,16 @@ pub enum EventBody {
 }
 
 impl EventBody {
+    /// The text the event is about, if it is about one.
+    pub fn message_id(&self) -> Option<Uuid> {
+        match self {
+            Self::MessageReceived(m) => Some(m.message_id),
+            Self::MessageStatus(s) => Some(s.message_id),
+            Self::DeliveryDead(d) => d.message_id,
+            Self::EndpointUnavailable(_) | Self::EndpointRecovered(_) | Self::CallbacksDrifted(_) => None,
+        }
+    }
+
     /// The event's `type`, as stored, streamed (`event:`) and posted.
     pub fn name(&self) -> &'static str {
         match self {

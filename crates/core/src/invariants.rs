@@ -18,6 +18,7 @@ fn busy_policy() -> PolicySpec {
             start: "09:00".into(),
             end: "17:00".into(),
         }],
+        holidays: vec![],
         after_hours: Some(AfterHours { destinations: vec![], auto_reply: Some("We are closed.".into()) }),
         keywords: vec![KeywordRule { keyword: "SALES".into(), destinations: vec!["200".into()] }],
         auto_reply_interval_minutes: 1440,

@@ -26,5 +26,5 @@ pub use identity::{Role, Scope};
 pub use jobs::JobKind;
 pub use party::Party;
 pub use patch::Patch;
-pub use policy::{AfterHours, BusinessWindow, KeywordRule, PolicySpec, Weekday};
+pub use policy::{AfterHours, BusinessWindow, Holiday, KeywordRule, PolicySpec, Weekday};
 pub use validation::{FieldError, FieldErrors};

@@ -65,6 +65,32 @@ pub struct KeywordRule {
     pub destinations: Vec<String>,
 }
 
+/// A day the number is closed from midnight to midnight in the policy's time zone: texts are
+/// handled as after hours whatever the business hours say.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Holiday {
+    /// The day, `YYYY-MM-DD`.
+    #[schema(example = "2026-12-25")]
+    pub date: String,
+    /// What the day is, for people reading the policy.
+    #[serde(default)]
+    #[schema(example = "Christmas Day")]
+    pub name: Option<String>,
+}
+
+/// Most holidays one policy may list.
+pub const MAX_HOLIDAYS: usize = 400;
+
+/// Parses a holiday's `YYYY-MM-DD`.
+pub fn parse_date(value: &str) -> Result<chrono::NaiveDate, String> {
+    let err = || "must be a date YYYY-MM-DD, such as 2026-12-25".to_owned();
+    if value.len() != 10 {
+        return Err(err());
+    }
+    chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| err())
+}
+
 fn default_interval() -> u32 {
     1440
 }
@@ -88,6 +114,9 @@ pub struct PolicySpec {
     /// Open windows; empty means always open.
     #[serde(default)]
     pub business_hours: Vec<BusinessWindow>,
+    /// Days closed all day, in the policy's time zone (handled as after hours).
+    #[serde(default)]
+    pub holidays: Vec<Holiday>,
     /// Handling outside business hours.
     #[serde(default)]
     pub after_hours: Option<AfterHours>,
@@ -175,6 +204,19 @@ impl PolicySpec {
                 errors.add(format!("{f}.end"), "must be after start; split a window that crosses midnight in two");
             }
         }
+        if self.holidays.len() > MAX_HOLIDAYS {
+            errors.add("holidays", format!("must list at most {MAX_HOLIDAYS} days"));
+        }
+        let mut dates = HashSet::new();
+        for (i, h) in self.holidays.iter().enumerate() {
+            let f = format!("holidays[{i}]");
+            if errors.check(&format!("{f}.date"), parse_date(&h.date)).is_some() && !dates.insert(&h.date) {
+                errors.add(format!("{f}.date"), format!("{} is listed twice", h.date));
+            }
+            if let Some(name) = &h.name {
+                text(&mut errors, &format!("{f}.name"), name, 100);
+            }
+        }
         if let Some(after) = &self.after_hours {
             check_destinations(&mut errors, "after_hours.destinations", &after.destinations, false);
             check_reply(&mut errors, "after_hours.auto_reply", after.auto_reply.as_ref());
@@ -238,6 +280,7 @@ mod tests {
                 start: "09:00".into(),
                 end: "17:00".into(),
             }],
+            holidays: vec![Holiday { date: "2026-12-25".into(), name: Some("Christmas Day".into()) }],
             after_hours: Some(AfterHours { destinations: vec!["200".into()], auto_reply: Some("Closed".into()) }),
             keywords: vec![KeywordRule { keyword: "SALES".into(), destinations: vec!["300".into()] }],
             auto_reply_interval_minutes: 1440,
@@ -272,6 +315,10 @@ mod tests {
     #[case::empty_help(|s: &mut PolicySpec| s.help_reply = Some("  ".into()), "help_reply")]
     #[case::long_help(|s: &mut PolicySpec| s.help_reply = Some("x".repeat(1601)), "help_reply")]
     #[case::empty_name(|s: &mut PolicySpec| s.name = "".into(), "name")]
+    #[case::bad_date(|s: &mut PolicySpec| s.holidays[0].date = "2026-02-30".into(), "holidays[0].date")]
+    #[case::short_date(|s: &mut PolicySpec| s.holidays[0].date = "2026-1-5".into(), "holidays[0].date")]
+    #[case::twice(|s: &mut PolicySpec| s.holidays.push(s.holidays[0].clone()), "holidays[1].date")]
+    #[case::blank_holiday_name(|s: &mut PolicySpec| s.holidays[0].name = Some(" ".into()), "holidays[0].name")]
     fn each_rule_names_its_field(#[case] change: fn(&mut PolicySpec), #[case] field: &str) {
         let mut s = spec();
         change(&mut s);

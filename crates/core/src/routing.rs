@@ -12,7 +12,7 @@ use chrono::{DateTime, Datelike, Duration, Timelike, Utc, Weekday as ChronoWeekd
 use serde::Serialize;
 
 use crate::compliance::{Compliance, classify};
-use crate::policy::{PolicySpec, Weekday, parse_clock};
+use crate::policy::{PolicySpec, Weekday, parse_clock, parse_date};
 
 /// The least time between two automatic replies (HELP's or after hours') from one number to one
 /// remote: a day.
@@ -91,13 +91,20 @@ fn weekday(d: ChronoWeekday) -> Weekday {
 /// True when `now` falls in one of the policy's windows, read in its time zone. No windows means
 /// always open; an unknown time zone (which validation refuses) is read as UTC.
 pub fn is_open(policy: &PolicySpec, now: DateTime<Utc>) -> bool {
-    if policy.business_hours.is_empty() {
+    if policy.business_hours.is_empty() && policy.holidays.is_empty() {
         return true;
     }
     let local = match chrono_tz::Tz::from_str(&policy.timezone) {
         Ok(tz) => now.with_timezone(&tz).naive_local(),
         Err(_) => now.naive_utc(),
     };
+    let today = local.date();
+    if policy.holidays.iter().any(|h| parse_date(&h.date).is_ok_and(|d| d == today)) {
+        return false;
+    }
+    if policy.business_hours.is_empty() {
+        return true;
+    }
     let day = weekday(local.weekday());
     let minute = u16::try_from(local.hour() * 60 + local.minute()).unwrap_or(0);
     policy.business_hours.iter().any(|w| {
@@ -201,7 +208,7 @@ fn change_of(c: Compliance) -> Option<OptOutChange> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::{AfterHours, BusinessWindow, KeywordRule};
+    use crate::policy::{AfterHours, BusinessWindow, Holiday, KeywordRule};
     use rstest::rstest;
 
     fn at(s: &str) -> DateTime<Utc> {
@@ -217,6 +224,7 @@ mod tests {
                 start: "09:00".into(),
                 end: "17:00".into(),
             }],
+            holidays: vec![],
             after_hours: Some(AfterHours {
                 destinations: vec!["200".into()],
                 auto_reply: Some("We are closed.".into()),
@@ -273,6 +281,36 @@ mod tests {
         p.business_hours =
             vec![BusinessWindow { days: vec![Weekday::Sun], start: "18:00".into(), end: "24:00".into() }];
         assert_eq!(is_open(&p, at(now)), open);
+    }
+
+    // Thursday 2026-12-24 and Friday 2026-12-25 in New York; a holiday closes its whole local day.
+    #[rstest]
+    #[case::the_day_before_is_open("2026-12-24T15:00:00Z", true)]
+    #[case::closed_in_hours("2026-12-25T15:00:00Z", false)]
+    #[case::closed_from_local_midnight("2026-12-25T05:00:00Z", false)]
+    #[case::utc_holiday_is_local_eve("2026-12-25T04:59:00Z", true)] // 23:59 on the 24th
+    #[case::open_the_next_monday("2026-12-28T15:00:00Z", true)]
+    fn holidays_close_their_local_day(#[case] now: &str, #[case] open: bool) {
+        let mut p = policy();
+        p.business_hours[0] = BusinessWindow {
+            days: vec![Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri],
+            start: "00:00".into(),
+            end: "24:00".into(),
+        };
+        p.holidays = vec![Holiday { date: "2026-12-25".into(), name: Some("Christmas Day".into()) }];
+        assert_eq!(is_open(&p, at(now)), open, "{now}");
+    }
+
+    #[test]
+    fn a_holiday_closes_a_policy_without_hours() {
+        let mut p = policy();
+        p.business_hours.clear();
+        p.holidays = vec![Holiday { date: "2026-11-26".into(), name: None }];
+        assert!(!is_open(&p, at("2026-11-26T18:00:00Z")));
+        assert!(is_open(&p, at("2026-11-27T18:00:00Z")));
+        let d = decide(Some(&p), Some("hello"), "2026-11-26T18:00:00Z", None);
+        assert_eq!(d.reason, RouteReason::AfterHours);
+        assert_eq!(d.replies.len(), 1, "the after-hours auto-reply goes out on a holiday");
     }
 
     #[test]

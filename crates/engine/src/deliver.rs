@@ -34,10 +34,10 @@ async fn attempt(engine: &Engine, job: &ClaimedJob, delivery: Loaded) -> Attempt
     let delivery = match delivery {
         Ok(Some(d)) => d,
         Ok(None) => return Attempt::Done,
-        Err(error) => return Attempt::Retry { error, retry_after: None },
+        Err(error) => return Attempt::Retry { error, retry_after: None, status: None },
     };
     if let Err(error) = crate::net::check_literal(&delivery.url, &engine.targets) {
-        return Attempt::Retry { error, retry_after: None };
+        return Attempt::Retry { error, retry_after: None, status: None };
     }
     if let Admit::Wait(until) = engine.breakers.admit(job.tenant_id, &delivery.url, Utc::now()) {
         return Attempt::Wait(until);
@@ -74,15 +74,20 @@ async fn post(engine: &Engine, job: &ClaimedJob, delivery: &WebhookDelivery) -> 
             tracing::info!(job_id = %job.id, webhook_id = %delivery.webhook_id, "delivered to the PBX");
             Attempt::Done
         }
-        Ok(r) => Attempt::Retry { error: format!("the PBX answered {}", r.status()), retry_after: retry_after(&r) },
+        Ok(r) => Attempt::Retry {
+            error: format!("the PBX answered {}", r.status()),
+            retry_after: retry_after(&r),
+            status: Some(r.status().as_u16()),
+        },
         Err(e) if e.is_timeout() => {
-            Attempt::Retry { error: "the PBX did not answer in time".into(), retry_after: None }
+            Attempt::Retry { error: "the PBX did not answer in time".into(), retry_after: None, status: None }
         }
         Err(e) if e.is_connect() => Attempt::Retry {
             error: format!("could not connect to the PBX: {}", crate::net::chain(&e)),
             retry_after: None,
+            status: None,
         },
-        Err(e) => Attempt::Retry { error: format!("request failed: {e}"), retry_after: None },
+        Err(e) => Attempt::Retry { error: format!("request failed: {e}"), retry_after: None, status: None },
     }
 }
 

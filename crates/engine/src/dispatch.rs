@@ -374,7 +374,9 @@ async fn record_answers(engine: &Engine, answers: Vec<(Held, Answer)>) -> Vec<(H
                     Attempt::Done
                 }
                 (SendOutcome::Refused { .. }, Err(e)) => retry(format!("recording the refusal: {e}")),
-                (SendOutcome::Unknown(detail), _) => Attempt::Retry { error: detail, retry_after: Some(lookup_after(engine)) },
+                (SendOutcome::Unknown(detail), _) => {
+                    Attempt::Retry { error: detail, retry_after: Some(lookup_after(engine)), status: None }
+                }
                 // Flowroute's rate limit (several instances share the key, each pacing itself):
                 // the key slows down here and the text waits its turn without spending a retry,
                 // unless it has been turned away for too long.
@@ -384,7 +386,7 @@ async fn record_answers(engine: &Engine, answers: Vec<(Held, Answer)>) -> Vec<(H
                     tracing::info!(message_id = %id, wait_ms = wait.num_milliseconds(), "Flowroute's rate limit (429); waiting");
                     Attempt::Wait(Utc::now() + wait)
                 }
-                (SendOutcome::Failed { detail, .. }, _) => Attempt::Retry { error: detail, retry_after },
+                (SendOutcome::Failed { detail, status }, _) => Attempt::Retry { error: detail, retry_after, status },
             };
             (job, attempt)
         })
@@ -434,7 +436,7 @@ async fn lookup_send(engine: &Engine, ctx: &SendContext, since: DateTime<Utc>) -
 }
 
 fn retry(error: String) -> Attempt {
-    Attempt::Retry { error, retry_after: None }
+    Attempt::Retry { error, retry_after: None, status: None }
 }
 
 /// Records a batch of outcomes: the answers in one transaction; a text out of retries fails for

@@ -238,6 +238,11 @@ impl Engine {
         self.live.subscribe()
     }
 
+    /// Wakes the PBX deliverer: deliveries were queued outside the engine (played again).
+    pub fn deliveries_queued(&self) {
+        self.deliveries.notify_one();
+    }
+
     /// Queues an outbound text (the dispatcher sends it) and tells live streams.
     pub async fn queue_text(
         &self,

@@ -144,7 +144,9 @@ async fn attempt(engine: &Engine, job: &ClaimedJob) -> Attempt {
     let m = match engine.store.media_item(id).await {
         Ok(m) if m.state == MediaState::Pending => m,
         Ok(_) => return Attempt::Done,
-        Err(e) => return Attempt::Retry { error: format!("loading the media row: {e}"), retry_after: None },
+        Err(e) => {
+            return Attempt::Retry { error: format!("loading the media row: {e}"), retry_after: None, status: None };
+        }
     };
     let (state, stored, note) = match fetch(engine, &m).await {
         Ok((size, mime)) => {
@@ -152,7 +154,7 @@ async fn attempt(engine: &Engine, job: &ClaimedJob) -> Attempt {
             (MediaState::Stored, Some((rel, size, mime)), None)
         }
         Err(Failure::Final(state, why)) => (state, None, Some(why)),
-        Err(Failure::Transient(why)) => return Attempt::Retry { error: why, retry_after: None },
+        Err(Failure::Transient(why)) => return Attempt::Retry { error: why, retry_after: None, status: None },
     };
     if let Some(why) = note {
         tracing::warn!(media_id = %m.id, reason = %why, "media will not be stored");
@@ -164,7 +166,7 @@ async fn attempt(engine: &Engine, job: &ClaimedJob) -> Attempt {
             Attempt::Done
         }
         Ok(_) => Attempt::Done,
-        Err(e) => Attempt::Retry { error: format!("recording the media: {e}"), retry_after: None },
+        Err(e) => Attempt::Retry { error: format!("recording the media: {e}"), retry_after: None, status: None },
     }
 }
 

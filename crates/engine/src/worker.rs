@@ -20,8 +20,9 @@ use crate::retry::RetryPolicy;
 pub(crate) enum Attempt {
     /// Done; nothing more to do.
     Done,
-    /// Failed; try again on the policy's schedule (or after `retry_after`).
-    Retry { error: String, retry_after: Option<Duration> },
+    /// Failed; try again on the policy's schedule (or after `retry_after`). `status` is the HTTP
+    /// status the other side answered, if it answered.
+    Retry { error: String, retry_after: Option<Duration>, status: Option<u16> },
     /// Not failed, only early (a rate limit): put back until then without counting the attempt.
     Wait(DateTime<Utc>),
 }
@@ -51,17 +52,17 @@ async fn settle(engine: &Engine, outcomes: Vec<(Held, Attempt)>, policy: &RetryP
         tracing::error!(jobs = waiting.len(), error = %e, "could not put jobs back to wait");
     }
     for (job, attempt) in outcomes {
-        let Attempt::Retry { error, retry_after } = attempt else { continue };
+        let Attempt::Retry { error, retry_after, status } = attempt else { continue };
         let attempts = u32::try_from(job.attempts).unwrap_or(u32::MAX);
         let result = match policy.next_delay(attempts, retry_after) {
             Some(delay) => {
                 tracing::warn!(job_id = %job.id, kind = %job.work.kind(), %error, retry_in_s = delay.as_secs_f64(), "job failed; will retry");
                 let next = Utc::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::hours(10));
-                engine.store.retry_job(job.id, next, &error).await
+                engine.store.retry_job(&job, next, &error, status).await
             }
             None => {
                 tracing::error!(job_id = %job.id, kind = %job.work.kind(), %error, "job failed for the last time; it is dead");
-                engine.store.kill_job(&job, &error).await
+                engine.store.kill_job(&job, &error, status).await
             }
         };
         if let Err(e) = result {

@@ -4,8 +4,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    ForEachResource, admin_resources, audit, auth, directory, events, inbox, ingress, media, messages, operators, ops,
-    providers, resource, send, tenants, users,
+    ForEachResource, admin_resources, audit, auth, deliveries, directory, events, inbox, ingress, media, messages,
+    operators, ops, providers, resource, send, tenants, users,
 };
 
 struct BearerAuth;
@@ -48,6 +48,7 @@ impl Modify for AdminResources {
         operators::invite, operators::list, operators::get_one, operators::update, operators::remove, operators::reinvite,
         tenants::create, tenants::list, tenants::get_one, tenants::update, tenants::remove, tenants::rotate,
         messages::list, messages::get_one, messages::opt_outs, messages::lift_opt_out,
+        deliveries::list, deliveries::get_one, deliveries::replay, deliveries::replay_dead, deliveries::timeline,
         inbox::conversations, inbox::conversation_messages, inbox::mark_read, inbox::message, events::events,
         media::media,
         send::send, send::admin_send,

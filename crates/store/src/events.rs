@@ -131,23 +131,25 @@ pub(crate) async fn append_batch<C: ConnectionTrait>(
         tenants.insert(tenant, (next, row.try_get("", "slug")?, webhook.is_some()));
     }
     let mut models = Vec::with_capacity(new.len());
-    // the payload's id → (position given, payload, delivery ordering key)
-    let mut by_id: HashMap<String, (usize, Value, Option<String>)> = HashMap::with_capacity(new.len());
+    // the payload's id → (position given, payload, delivery ordering key, the text it is about)
+    let mut by_id: HashMap<String, (usize, Value, Option<String>, Option<Uuid>)> = HashMap::with_capacity(new.len());
     for (position, e) in new.into_iter().enumerate() {
         let (next, slug, webhook) = tenants.get_mut(&e.tenant_id).ok_or(StoreError::NotFound)?;
         let seq = *next;
         *next = next.map(|n| n + 1);
         let event_type = e.body.name();
+        let message_id = e.body.message_id();
         let payload = payload(e.body, slug, at)?;
         models.push(event::ActiveModel {
             tenant_id: Set(e.tenant_id),
+            message_id: Set(message_id),
             seq: Set(seq),
             event_type: Set(event_type.to_owned()),
             payload: Set(payload.clone()),
             created_at: Set(at),
             ..Default::default()
         });
-        by_id.insert(payload_id(&payload), (position, payload, e.ordering.filter(|_| *webhook)));
+        by_id.insert(payload_id(&payload), (position, payload, e.ordering.filter(|_| *webhook), message_id));
     }
     let mut written: Vec<event::Model> = Vec::with_capacity(models.len());
     let mut models = models.into_iter().peekable();
@@ -159,9 +161,13 @@ pub(crate) async fn append_batch<C: ConnectionTrait>(
     written.sort_by_key(|e| e.id);
     let mut out: Vec<Option<AppendedEvent>> = vec![None; written.len()];
     for e in written {
-        let (position, payload, delivery) = by_id.remove(&payload_id(&e.payload)).ok_or(StoreError::NotFound)?;
+        let (position, payload, delivery, message_id) =
+            by_id.remove(&payload_id(&e.payload)).ok_or(StoreError::NotFound)?;
         if let Some(key) = delivery {
-            jobs.push(job_model(new_id(), e.tenant_id, &key, Work::Webhook { event_id: e.id }, at));
+            let mut job = job_model(new_id(), e.tenant_id, &key, Work::Webhook { event_id: e.id }, at);
+            // So a text's page finds the deliveries of its events.
+            job.message_id = Set(message_id);
+            jobs.push(job);
         }
         if let Some(slot) = out.get_mut(position) {
             *slot = Some(AppendedEvent { id: e.id, seq: e.seq, tenant_id: e.tenant_id, payload });
@@ -356,5 +362,6 @@ pub(crate) fn job_model(
         last_error: Set(None),
         created_at: Set(at),
         updated_at: Set(at),
+        replay_of: Set(None),
     }
 }

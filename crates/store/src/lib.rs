@@ -15,6 +15,7 @@ mod sql;
 pub mod accounts;
 pub mod api_keys;
 pub mod audit;
+pub mod deliveries;
 pub mod directory;
 pub mod dispatch;
 pub mod events;
@@ -123,6 +124,14 @@ impl Store {
     /// Applies every pending migration.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         switchboard_migrations::Migrator::up(&self.db, None).await.map_err(StoreError::from)
+    }
+
+    /// Undoes the last `steps` migrations, then applies every migration again: for tests of what a
+    /// migration does to rows written before it.
+    #[doc(hidden)]
+    pub async fn remigrate(&self, steps: u32) -> Result<(), StoreError> {
+        switchboard_migrations::Migrator::down(&self.db, Some(steps)).await?;
+        self.migrate().await
     }
 
     /// True when the store answers a trivial query.

@@ -6,14 +6,14 @@
 use chrono::{DateTime, Duration, Utc};
 use std::collections::{BTreeSet, HashMap};
 
-use sea_orm::{ColumnTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryResult};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryResult, Set};
 use secrecy::SecretString;
 use serde_json::Value;
 use switchboard_core::event::DeliveryDead;
 use switchboard_core::{EventBody, JobKind};
 use uuid::Uuid;
 
-use crate::entity::{event, tenant};
+use crate::entity::{delivery_attempt, event, tenant};
 use crate::events::{self, Work};
 use crate::tenants::PREVIOUS_SECRET_GRACE;
 use crate::{Store, StoreError, now, sql};
@@ -27,6 +27,8 @@ pub struct ClaimedJob {
     pub work: Work,
     /// Attempts so far, this one included.
     pub attempts: i32,
+    /// The text the job is about, if any (a send's, or the one a delivered event is about).
+    pub message_id: Option<Uuid>,
 }
 
 /// Everything needed to post one event to a tenant's PBX.
@@ -140,7 +142,13 @@ fn claimed(row: &QueryResult) -> Result<ClaimedJob, StoreError> {
     let work = JobKind::parse(&kind).and_then(|kind| Work::from_columns(kind, event_id, message_id, media_id));
     let work =
         work.ok_or_else(|| StoreError::Internal(DbErr::Custom(format!("job {id}: kind {kind:?} without its id"))))?;
-    Ok(ClaimedJob { id, tenant_id: row.try_get("", "tenant_id")?, work, attempts: row.try_get("", "attempts")? })
+    Ok(ClaimedJob {
+        id,
+        tenant_id: row.try_get("", "tenant_id")?,
+        work,
+        attempts: row.try_get("", "attempts")?,
+        message_id,
+    })
 }
 
 impl Store {
@@ -196,15 +204,26 @@ impl Store {
         Ok(())
     }
 
-    /// Puts a job back to wait until `next_attempt_at`, keeping the reason.
-    pub async fn retry_job(&self, id: Uuid, next_attempt_at: DateTime<Utc>, error: &str) -> Result<(), StoreError> {
+    /// Puts a job back to wait until `next_attempt_at`, keeping the reason and recording the
+    /// attempt (with the status answered, if any).
+    pub async fn retry_job(
+        &self,
+        job: &ClaimedJob,
+        next_attempt_at: DateTime<Utc>,
+        error: &str,
+        status: Option<u16>,
+    ) -> Result<(), StoreError> {
+        let at = now();
+        let txn = self.write_txn().await?;
         sql::execute(
-            self.db(),
+            &txn,
             "UPDATE job SET state = 'pending', locked_until = NULL, next_attempt_at = $2, last_error = $3, updated_at = $4 \
              WHERE id = $1",
-            vec![id.into(), next_attempt_at.into(), truncate(error).into(), now().into()],
+            vec![job.id.into(), next_attempt_at.into(), truncate(error).into(), at.into()],
         )
         .await?;
+        record_attempt(&txn, job, at, error, status, false).await?;
+        txn.commit().await?;
         Ok(())
     }
 
@@ -223,7 +242,7 @@ impl Store {
 
     /// Gives a job up for good and records an event saying so (on the live stream only: the PBX
     /// that could not be reached would not get it either).
-    pub async fn kill_job(&self, job: &ClaimedJob, error: &str) -> Result<(), StoreError> {
+    pub async fn kill_job(&self, job: &ClaimedJob, error: &str, status: Option<u16>) -> Result<(), StoreError> {
         let at = now();
         let txn = self.write_txn().await?;
         sql::execute(
@@ -232,11 +251,12 @@ impl Store {
             vec![job.id.into(), truncate(error).into(), at.into()],
         )
         .await?;
+        record_attempt(&txn, job, at, error, status, true).await?;
         let dead = DeliveryDead {
             job_id: job.id,
             kind: job.work.kind(),
             event_id: job.work.event_id(),
-            message_id: job.work.message_id(),
+            message_id: job.message_id,
             attempts: job.attempts,
             last_error: truncate(error),
         };
@@ -312,6 +332,30 @@ impl Store {
         .await?;
         rows.iter().map(|r| Ok((r.try_get("", "state")?, r.try_get("", "n")?))).collect()
     }
+}
+
+/// Records an attempt at `job` that did not succeed.
+async fn record_attempt<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    job: &ClaimedJob,
+    at: DateTime<Utc>,
+    error: &str,
+    status: Option<u16>,
+    last: bool,
+) -> Result<(), StoreError> {
+    delivery_attempt::ActiveModel {
+        tenant_id: Set(job.tenant_id),
+        job_id: Set(job.id),
+        attempt: Set(job.attempts),
+        at: Set(at),
+        status_code: Set(status.map(i32::from)),
+        error: Set(truncate(error)),
+        r#final: Set(last),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(())
 }
 
 fn truncate(error: &str) -> String {

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use serde::Serialize;
-use switchboard_core::{AfterHours, BusinessWindow, FieldErrors, KeywordRule, PolicySpec};
+use switchboard_core::{AfterHours, BusinessWindow, FieldErrors, Holiday, KeywordRule, PolicySpec};
 use uuid::Uuid;
 
 use crate::entity::{number, policy, policy_extension};
@@ -26,6 +26,7 @@ pub struct PolicyPatch {
     pub name: Option<String>,
     pub timezone: Option<String>,
     pub business_hours: Option<Vec<BusinessWindow>>,
+    pub holidays: Option<Vec<Holiday>>,
     pub after_hours: Patch<AfterHours>,
     pub keywords: Option<Vec<KeywordRule>>,
     pub auto_reply_interval_minutes: Option<u32>,
@@ -39,6 +40,7 @@ pub(crate) fn spec_of(m: &policy::Model) -> Result<PolicySpec, StoreError> {
         name: m.name.clone(),
         timezone: m.timezone.clone(),
         business_hours: serde_json::from_value(m.business_hours.clone()).map_err(StoreError::json)?,
+        holidays: serde_json::from_value(m.holidays.clone()).map_err(StoreError::json)?,
         after_hours: m.after_hours.clone().map(serde_json::from_value).transpose().map_err(StoreError::json)?,
         keywords: serde_json::from_value(m.keywords.clone()).map_err(StoreError::json)?,
         auto_reply_interval_minutes: u32::try_from(m.auto_reply_interval_minutes).unwrap_or(1440),
@@ -90,6 +92,7 @@ fn fill(model: &mut policy::ActiveModel, spec: &PolicySpec) {
     model.name = Set(spec.name.clone());
     model.timezone = Set(spec.timezone.clone());
     model.business_hours = Set(to_json(&spec.business_hours));
+    model.holidays = Set(to_json(&spec.holidays));
     model.after_hours = Set(spec.after_hours.as_ref().map(to_json));
     model.keywords = Set(to_json(&spec.keywords));
     model.auto_reply_interval_minutes = Set(i32::try_from(spec.auto_reply_interval_minutes).unwrap_or(i32::MAX));
@@ -144,6 +147,7 @@ impl Store {
             name: patch.name.unwrap_or(old.name),
             timezone: patch.timezone.unwrap_or(old.timezone),
             business_hours: patch.business_hours.unwrap_or(old.business_hours),
+            holidays: patch.holidays.unwrap_or(old.holidays),
             after_hours: patch.after_hours.apply(old.after_hours),
             keywords: patch.keywords.unwrap_or(old.keywords),
             auto_reply_interval_minutes: patch.auto_reply_interval_minutes.unwrap_or(old.auto_reply_interval_minutes),

@@ -17,10 +17,11 @@ use libtest_mimic::{Arguments, Trial};
 use sea_orm::{ConnectionTrait, Database};
 use switchboard_core::JobKind;
 use switchboard_core::routing::{RouteDecision, RouteReason};
-use switchboard_store::Store;
 use switchboard_store::events::Work;
 use switchboard_store::inbound::{InboundOutcome, InboundText};
+use switchboard_store::messages::MessageFilter;
 use switchboard_store::tenants::NewTenant;
+use switchboard_store::{PageRequest, Store};
 use switchboard_test_macros::suite_test;
 use uuid::Uuid;
 
@@ -199,6 +200,34 @@ async fn a_batch_larger_than_a_statement_is_written_whole(store: Store) {
     assert!(again.iter().all(|o| matches!(o, Ok(InboundOutcome::Duplicate { .. }))), "all {n} were stored");
     let heads = claim(&store, 1000, 1000, chrono::Duration::seconds(60)).await;
     assert_eq!(heads.len(), 3, "one delivery job per text, and only each conversation's first is due");
+}
+
+/// Events written before `event.message_id` existed are linked to their texts when it is added,
+/// so older texts' timelines show their events too.
+#[suite_test]
+async fn the_migration_links_older_events_to_their_texts(store: Store) {
+    let a = tenant(&store, "acme").await;
+    for i in 0..3 {
+        receive(&store, a, &format!("mdr2-old-{i}"), "+12065550123").await;
+    }
+    let page = store.list_messages(a, MessageFilter::default(), PageRequest::default()).await.unwrap();
+    let texts: Vec<Uuid> = page.items.iter().map(|m| m.id).collect();
+    assert_eq!(texts.len(), 3);
+    let events_of = |store: Store, texts: Vec<Uuid>| async move {
+        let mut out = Vec::new();
+        for t in texts {
+            let timeline = store.message_timeline(a, t).await.unwrap();
+            let types: Vec<String> = timeline.events.into_iter().map(|e| e.event_type).collect();
+            out.push((t, types, timeline.jobs.len()));
+        }
+        out
+    };
+    let before = events_of(store.clone(), texts.clone()).await;
+    assert!(before.iter().all(|(_, e, jobs)| e == &["message.received"] && *jobs == 1), "{before:?}");
+    // Back to the schema before it (no column), and forward again: the column is filled from the
+    // payloads, whichever way the backend stores a uuid.
+    store.remigrate(1).await.unwrap();
+    assert_eq!(events_of(store.clone(), texts).await, before);
 }
 
 fn main() {

@@ -8,6 +8,7 @@
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod deliveries;
 pub mod directory;
 pub mod extensions;
 pub mod inbox;

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use switchboard_core::{AfterHours, BusinessWindow, KeywordRule, Patch, PolicySpec};
+use switchboard_core::{AfterHours, BusinessWindow, Holiday, KeywordRule, Patch, PolicySpec};
 use switchboard_store::policies as store;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -31,6 +31,8 @@ pub struct PolicyPatch {
     #[serde(default)]
     pub business_hours: Option<Vec<BusinessWindow>>,
     #[serde(default)]
+    pub holidays: Option<Vec<Holiday>>,
+    #[serde(default)]
     #[schema(value_type = Option<AfterHours>)]
     pub after_hours: Patch<AfterHours>,
     #[serde(default)]
@@ -46,6 +48,6 @@ pub struct PolicyPatch {
     pub opt_out_handling: Option<bool>,
 }
 convert!(PolicyPatch => store::PolicyPatch {
-    name, timezone, business_hours, after_hours, keywords, auto_reply_interval_minutes, outbound_per_minute,
+    name, timezone, business_hours, holidays, after_hours, keywords, auto_reply_interval_minutes, outbound_per_minute,
     help_reply, opt_out_handling,
 });

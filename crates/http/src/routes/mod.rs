@@ -3,6 +3,7 @@
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod deliveries;
 pub mod directory;
 pub mod events;
 pub mod extensions;
@@ -86,6 +87,7 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
     tenants::configure(cfg);
     admin_resources(&mut Routed(cfg));
     messages::configure(cfg);
+    deliveries::configure(cfg);
     inbox::configure(cfg);
     cfg.service(users::reinvite).service(providers::check_keys).service(directory::import_contacts);
     cfg.service(providers::remote_numbers).service(providers::import_numbers);

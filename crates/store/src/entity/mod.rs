@@ -7,6 +7,7 @@ pub mod audit_entry;
 pub mod company;
 pub mod contact;
 pub mod conversation;
+pub mod delivery_attempt;
 pub mod event;
 pub mod extension;
 pub mod inbound_prefix;

@@ -20,6 +20,8 @@ pub struct Model {
     pub outbound_per_minute: i32,
     pub help_reply: Option<String>,
     pub opt_out_handling: bool,
+    #[sea_orm(column_type = "JsonBinary")]
+    pub holidays: Json,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -115,7 +115,9 @@ pub(super) fn media_rows(
             created_at: Set(at),
         });
         let key = format!("media:{id}");
-        jobs.push(events::job_model(new_id(), text.tenant_id, &key, Work::Media { media_id: id }, at));
+        let mut job = events::job_model(new_id(), text.tenant_id, &key, Work::Media { media_id: id }, at);
+        job.message_id = Set(Some(message_id));
+        jobs.push(job);
     }
     links
 }
