@@ -43,6 +43,16 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
+        // A tenant's latest failures: the health of its PBX endpoint.
+        m.create_index(
+            Index::create()
+                .name("ix_delivery_attempt_tenant")
+                .table("delivery_attempt")
+                .col("tenant_id")
+                .col("id")
+                .to_owned(),
+        )
+        .await?;
         m.alter_table(Table::alter().table("job").add_column(uuid_null("replay_of")).to_owned()).await?;
         m.alter_table(Table::alter().table("event").add_column(uuid_null("message_id")).to_owned()).await?;
         m.create_index(Index::create().name("ix_event_message").table("event").col("message_id").to_owned()).await?;

@@ -599,6 +599,46 @@ async fn moving_a_providers_endpoint_needs_its_secret_again(app: TestApp) {
     assert_eq!(moved.expect(StatusCode::OK)["endpoint"], "https://collector.example.org/v2.2/messages");
 }
 
+/// Companies named in one step: the missing ones added, the known ones (ignoring case) left as
+/// they are; a refused row refuses all and names its row; another tenant's admin cannot import.
+#[suite_test]
+async fn companies_import_adds_the_missing_ones_all_or_nothing(app: TestApp) {
+    let admin = app.tenant("acme").await;
+    let t = "/api/v1/tenants/acme";
+    app.post(&format!("{t}/companies"), &admin, json!({"name": "Doe Plumbing"})).await.expect(StatusCode::CREATED);
+    let refused = app
+        .post(
+            &format!("{t}/companies:import"),
+            &admin,
+            json!({"rows": [{"name": "Lee Dental"}, {"name": " "}, {"name": "lee dental"}]}),
+        )
+        .await;
+    refused.problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(refused.fields(), vec!["rows[1].name", "rows[2].name"]);
+    let listed = app.get(&format!("{t}/companies"), &admin).await;
+    assert_eq!(listed.expect(StatusCode::OK)["items"].as_array().unwrap().len(), 1, "nothing half-written");
+    let done = app
+        .post(
+            &format!("{t}/companies:import"),
+            &admin,
+            json!({"rows": [{"name": "doe plumbing"}, {"name": "Lee Dental"}, {"name": " Roe Roofing "}]}),
+        )
+        .await;
+    assert_eq!(done.expect(StatusCode::OK).clone(), json!({"created": 2, "existing": 1}));
+    let listed = app.get(&format!("{t}/companies"), &admin).await;
+    let mut names: Vec<String> = listed.expect(StatusCode::OK)["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["Doe Plumbing", "Lee Dental", "Roe Roofing"]);
+    let other = app.tenant("globex").await;
+    let foreign = app.post(&format!("{t}/companies:import"), &other, json!({"rows": [{"name": "X"}]})).await;
+    foreign.expect(StatusCode::NOT_FOUND);
+}
+
 /// A CRM's export, imported at once: new contacts added, known phones updated, companies matched
 /// by name or made; a refused row refuses the whole import and names its row.
 #[suite_test]

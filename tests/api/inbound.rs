@@ -445,6 +445,39 @@ async fn a_holiday_is_after_hours_all_day(app: TestApp) {
 }
 
 #[suite_test]
+async fn the_operator_sees_each_tenants_use_by_month(app: TestApp) {
+    let w = wire(&app, "acme", "acmein", "+12025550100").await;
+    app.tenant("globex").await;
+    let long = "x".repeat(200); // two GSM-7 segments
+    for (i, body) in ["hello", long.as_str()].iter().enumerate() {
+        let text = format!(r#"{{"to":"12025550100","from":"12065550123","body":"{body}","id":"mdr2-use-{i}"}}"#);
+        app.flowroute("acmein", text.as_bytes()).await.expect(StatusCode::OK);
+    }
+    let sys = app.system.clone();
+    let now = app.get("/api/v1/usage", &sys).await;
+    let now = now.expect(StatusCode::OK).clone();
+    assert_eq!(now["month"], chrono::Utc::now().format("%Y-%m").to_string());
+    let of = |slug: &str| now["tenants"].as_array().unwrap().iter().find(|t| t["slug"] == slug).unwrap().clone();
+    let acme = of("acme");
+    assert_eq!((acme["texts_in"].as_u64(), acme["segments_in"].as_u64()), (Some(2), Some(3)), "{acme}");
+    assert_eq!((acme["texts_out"].as_u64(), acme["numbers"].as_u64()), (Some(0), Some(1)), "{acme}");
+    let globex = of("globex");
+    assert_eq!((globex["texts_in"].as_u64(), globex["numbers"].as_u64()), (Some(0), Some(0)), "{globex}");
+    let before = app.get("/api/v1/usage?month=2020-01", &sys).await;
+    let before = before.expect(StatusCode::OK).clone();
+    assert!(before["tenants"].as_array().unwrap().iter().all(|t| t["texts_in"] == 0), "{before}");
+    assert_eq!(before["since"], "2020-01-01T00:00:00Z");
+    assert_eq!(before["until"], "2020-02-01T00:00:00Z");
+    for bad in ["2026-13", "2026-1", "december", "2026-12-01"] {
+        let r = app.get(&format!("/api/v1/usage?month={bad}"), &sys).await;
+        r.problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        assert_eq!(r.fields(), vec!["month"], "{bad}");
+    }
+    // A tenant's admin sees no one's use, its own included, here.
+    app.get("/api/v1/usage", &w.token).await.expect(StatusCode::FORBIDDEN);
+}
+
+#[suite_test]
 async fn delivery_receipts_move_status_forward_only(app: TestApp) {
     let w = wire(&app, "acme", "acmein", "+12025550100").await;
     let tenant_id = uuid::Uuid::parse_str(app.get(&w.base, &w.token).await.json["id"].as_str().unwrap()).unwrap();

@@ -61,6 +61,8 @@ async fn health_metrics_openapi_and_docs_need_no_token(app: TestApp) {
         ("/api/v1/tenants/{tenant}/messages", &["get", "post"][..]),
         ("/api/v1/tenants/{tenant}/messages/{id}", &["get"][..]),
         ("/api/v1/tenants/{tenant}/messages/{id}/timeline", &["get"][..]),
+        ("/api/v1/usage", &["get"][..]),
+        ("/api/v1/tenants/{tenant}/companies:import", &["post"][..]),
         ("/api/v1/tenants/{tenant}/webhook-deliveries", &["get"][..]),
         ("/api/v1/tenants/{tenant}/webhook-deliveries/{id}", &["get"][..]),
         ("/api/v1/tenants/{tenant}/webhook-deliveries/{id}/replay", &["post"][..]),

@@ -58,7 +58,26 @@ fn later(at: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
     at + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::seconds(60))
 }
 
+/// An endpoint that is failing, as this process sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failing {
+    /// Failures in a row.
+    pub failures: u32,
+    /// Since the first of them.
+    pub since: Option<DateTime<Utc>>,
+    /// While the breaker is open: when the next delivery probes the endpoint.
+    pub open_until: Option<DateTime<Utc>>,
+}
+
 impl Breakers {
+    /// How the endpoint of `tenant` at `url` stands: `None` when its last delivery succeeded (or
+    /// this process has not delivered to it).
+    pub fn health(&self, tenant: Uuid, url: &str) -> Option<Failing> {
+        let states = self.states.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let s = states.get(&(tenant, url.to_owned()))?;
+        Some(Failing { failures: s.failures, since: s.since, open_until: s.open_until })
+    }
+
     /// Whether a delivery of `tenant` to `url` may go at `now`.
     pub fn admit(&self, tenant: Uuid, url: &str, now: DateTime<Utc>) -> Admit {
         let mut states = self.states.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -127,8 +146,10 @@ mod tests {
             assert_eq!(b.record(t, url, false, t0), None);
         }
         assert_eq!(b.admit(t, url, t0), Admit::Go);
+        assert_eq!(b.health(t, url), Some(Failing { failures: THRESHOLD - 1, since: Some(t0), open_until: None }));
         let opened = b.record(t, url, false, t0);
         assert_eq!(opened, Some(Transition::Opened { failures: THRESHOLD, retry_at: at(5) }));
+        assert_eq!(b.health(t, url).and_then(|f| f.open_until), Some(at(5)));
         assert_eq!(b.admit(t, url, at(1)), Admit::Wait(at(5)));
         assert_eq!(b.admit(Uuid::from_u128(2), url, at(1)), Admit::Go, "another tenant's endpoint");
         assert_eq!(b.admit(t, "https://other.example.com/", at(1)), Admit::Go, "a changed URL");
@@ -140,6 +161,7 @@ mod tests {
         assert_eq!(b.admit(t, url, at(15)), Admit::Wait(at(16)));
         assert_eq!(b.admit(t, url, at(16)), Admit::Probe);
         assert_eq!(b.record(t, url, true, at(17)), Some(Transition::Recovered { since: t0 }));
+        assert_eq!(b.health(t, url), None, "answering again");
         assert_eq!(b.admit(t, url, at(17)), Admit::Go);
     }
 

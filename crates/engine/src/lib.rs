@@ -238,6 +238,12 @@ impl Engine {
         self.live.subscribe()
     }
 
+    /// How a tenant's PBX endpoint at `url` stands, as this process's deliveries found it: `None`
+    /// when its last delivery succeeded (or none went from here).
+    pub fn endpoint_health(&self, tenant: uuid::Uuid, url: &str) -> Option<breaker::Failing> {
+        self.breakers.health(tenant, url)
+    }
+
     /// Wakes the PBX deliverer: deliveries were queued outside the engine (played again).
     pub fn deliveries_queued(&self) {
         self.deliveries.notify_one();

@@ -5,7 +5,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
     ForEachResource, admin_resources, audit, auth, deliveries, directory, events, inbox, ingress, media, messages,
-    operators, ops, providers, resource, send, tenants, users,
+    operators, ops, providers, resource, send, tenants, usage, users,
 };
 
 struct BearerAuth;
@@ -44,7 +44,8 @@ impl Modify for AdminResources {
     paths(
         ops::healthz, ops::readyz, ops::metrics,
         auth::login, auth::renew, auth::logout, auth::sessions, auth::revoke, auth::accept_invitation,
-        auth::change_password, auth::begin_totp, auth::confirm_totp, auth::disable_totp, users::reinvite, providers::check_keys, providers::remote_numbers, providers::import_numbers, providers::apply_callbacks, providers::check_callbacks, providers::enable_messaging, directory::import_contacts, audit::tenant_audit, audit::all_audit,
+        auth::change_password, auth::begin_totp, auth::confirm_totp, auth::disable_totp, users::reinvite, providers::check_keys, providers::remote_numbers, providers::import_numbers, providers::apply_callbacks, providers::check_callbacks, providers::enable_messaging, directory::import_contacts, directory::import_companies, audit::tenant_audit, audit::all_audit,
+        usage::usage,
         operators::invite, operators::list, operators::get_one, operators::update, operators::remove, operators::reinvite,
         tenants::create, tenants::list, tenants::get_one, tenants::update, tenants::remove, tenants::rotate,
         messages::list, messages::get_one, messages::opt_outs, messages::lift_opt_out,

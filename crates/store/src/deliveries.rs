@@ -197,6 +197,29 @@ impl Store {
         Ok(Timeline { events, jobs: self.with_attempts(jobs).await? })
     }
 
+    /// The tenant's latest failed attempt at a PBX webhook delivery, if any.
+    pub async fn last_webhook_failure(&self, tenant: Uuid) -> Result<Option<FailedAttempt>, StoreError> {
+        let rows = sql::query(
+            self.db(),
+            "SELECT a.attempt, a.at, a.status_code, a.error, a.final FROM delivery_attempt a \
+             JOIN job j ON j.id = a.job_id \
+             WHERE a.tenant_id = $1 AND j.kind = $2 ORDER BY a.id DESC LIMIT 1",
+            vec![tenant.into(), JobKind::WebhookDelivery.as_str().into()],
+        )
+        .await?;
+        rows.first()
+            .map(|r| {
+                Ok(FailedAttempt {
+                    attempt: r.try_get("", "attempt")?,
+                    at: r.try_get("", "at")?,
+                    status_code: r.try_get("", "status_code")?,
+                    error: r.try_get("", "error")?,
+                    last: r.try_get("", "final")?,
+                })
+            })
+            .transpose()
+    }
+
     /// The tenant's PBX webhook deliveries in `state`, newest first.
     pub async fn list_webhook_deliveries(
         &self,

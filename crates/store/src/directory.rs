@@ -370,4 +370,61 @@ impl Store {
         txn.commit().await?;
         Ok(done)
     }
+
+    /// Adds the companies named that the tenant lacks (names matched ignoring case), all in one
+    /// transaction or none; each refusal names its row (`rows[3].name`).
+    pub async fn import_companies(&self, tenant: Uuid, names: Vec<String>) -> Result<CompaniesImported, StoreError> {
+        let mut errors = FieldErrors::new();
+        if names.is_empty() {
+            errors.add("rows", "holds no company");
+        }
+        if names.len() > IMPORT_MAX_ROWS {
+            errors.add("rows", format!("holds {} companies; import at most {IMPORT_MAX_ROWS} at once", names.len()));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, name) in names.iter().enumerate() {
+            text(&mut errors, &format!("rows[{i}].name"), name.trim(), 200);
+            if !name.trim().is_empty() && !seen.insert(name.trim().to_lowercase()) {
+                errors.add(format!("rows[{i}].name"), format!("'{}' is on an earlier row too", name.trim()));
+            }
+        }
+        errors.finish().map_err(StoreError::Invalid)?;
+        let txn = self.write_txn().await?;
+        let known: std::collections::HashSet<String> = company::Entity::find()
+            .filter(company::Column::TenantId.eq(tenant))
+            .all(&txn)
+            .await?
+            .into_iter()
+            .map(|c| c.name.to_lowercase())
+            .collect();
+        let at = now();
+        let mut done = CompaniesImported::default();
+        for name in names {
+            let name = name.trim();
+            if known.contains(&name.to_lowercase()) {
+                done.existing += 1;
+                continue;
+            }
+            company::ActiveModel {
+                id: Set(new_id()),
+                tenant_id: Set(tenant),
+                name: Set(name.to_owned()),
+                created_at: Set(at),
+                updated_at: Set(at),
+            }
+            .insert(&txn)
+            .await?;
+            done.created += 1;
+        }
+        txn.commit().await?;
+        Ok(done)
+    }
+}
+
+/// What an import of companies did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CompaniesImported {
+    pub created: usize,
+    /// Named, but the tenant had them already.
+    pub existing: usize,
 }

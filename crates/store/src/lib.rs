@@ -34,6 +34,7 @@ pub mod receipts;
 pub mod routes;
 pub mod second_factor;
 pub mod tenants;
+pub mod usage;
 pub mod users;
 
 use std::sync::Arc;

@@ -102,3 +102,29 @@ pub struct ContactsImported {
     pub companies_created: usize,
 }
 convert!(store::ContactsImported => ContactsImported { created, updated, companies_created });
+
+/// A company in `POST …/companies:import`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompanyRow {
+    #[schema(example = "Doe Plumbing")]
+    pub name: String,
+}
+
+/// Body of `POST …/companies:import`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImportCompanies {
+    /// 1 to 10,000 companies; a name at most once (ignoring case).
+    pub rows: Vec<CompanyRow>,
+}
+
+/// What an import of companies did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CompaniesImported {
+    /// Companies added.
+    pub created: usize,
+    /// Companies named that the tenant had already (matched ignoring case): left as they are.
+    pub existing: usize,
+}
+convert!(store::CompaniesImported => CompaniesImported { created, existing });

@@ -1,5 +1,6 @@
-//! Contacts in and out as CSV: an address book's export uploaded (through the API's own import:
-//! all or nothing, phones updated in place), and the tenant's contacts downloaded.
+//! Contacts and companies in and out as CSV: an address book's export uploaded (through the API's
+//! own imports: all or nothing, phones updated in place, companies matched by name), and the
+//! tenant's contacts and companies downloaded.
 
 use actix_multipart::Multipart;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -12,7 +13,7 @@ use super::records::{cell, csv_download};
 use super::session::{CSRF_FIELD, Visitor, uploader};
 use super::{PortalError, html_status, see_other};
 use crate::AppState;
-use crate::api::directory::{ContactRow, ImportContacts};
+use crate::api::directory::{CompanyRow, ContactRow, ImportCompanies, ImportContacts};
 use crate::error::ApiError;
 
 /// Largest file taken (10,000 contacts of a few dozen characters fit well within it).
@@ -20,23 +21,61 @@ const MAX_FILE: usize = 1024 * 1024;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/t/{tenant}/contacts.csv", web::get().to(export))
-        .route("/t/{tenant}/contacts/import", web::post().to(import));
+        .route("/t/{tenant}/contacts/import", web::post().to(import))
+        .route("/t/{tenant}/companies.csv", web::get().to(export_companies))
+        .route("/t/{tenant}/companies/import", web::post().to(import_companies));
+}
+
+/// Every company of the tenant, by id.
+async fn companies_of(state: &AppState, tenant: uuid::Uuid) -> Result<Vec<(uuid::Uuid, String)>, PortalError> {
+    let mut companies = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = state.store.list_companies(tenant, PageRequest::parse(Some("200"), cursor.as_deref())?).await?;
+        companies.extend(page.items.into_iter().map(|c| (c.id, c.name)));
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            return Ok(companies);
+        }
+    }
+}
+
+/// Every company of the tenant, with how many of its contacts belong to each.
+async fn export_companies(
+    req: HttpRequest,
+    visitor: Visitor,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PortalError> {
+    let scope = visitor.tenant(&state, &req, true).await?;
+    let tenant = &scope.tenant;
+    let companies = companies_of(&state, tenant.id).await?;
+    let mut members: std::collections::HashMap<uuid::Uuid, usize> = std::collections::HashMap::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = state.store.list_contacts(tenant.id, PageRequest::parse(Some("200"), cursor.as_deref())?).await?;
+        for id in page.items.into_iter().filter_map(|c| c.company_id) {
+            *members.entry(id).or_default() += 1;
+        }
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    let mut out = csv::Writer::from_writer(Vec::new());
+    out.write_record(["name", "contacts"]).map_err(|_| ApiError::internal())?;
+    for (id, name) in companies {
+        let n = members.get(&id).copied().unwrap_or(0).to_string();
+        out.write_record([cell(&name).as_ref(), n.as_str()]).map_err(|_| ApiError::internal())?;
+    }
+    csv_download(&format!("companies-{}.csv", tenant.slug), out)
 }
 
 /// Every contact of the tenant, with its company's name.
 async fn export(req: HttpRequest, visitor: Visitor, state: web::Data<AppState>) -> Result<HttpResponse, PortalError> {
     let scope = visitor.tenant(&state, &req, true).await?;
     let tenant = &scope.tenant;
-    let mut companies = std::collections::HashMap::new();
+    let companies: std::collections::HashMap<_, _> = companies_of(&state, tenant.id).await?.into_iter().collect();
     let mut cursor: Option<String> = None;
-    loop {
-        let page = state.store.list_companies(tenant.id, PageRequest::parse(Some("200"), cursor.as_deref())?).await?;
-        companies.extend(page.items.into_iter().map(|c| (c.id, c.name)));
-        cursor = page.next_cursor;
-        if cursor.is_none() {
-            break;
-        }
-    }
     let mut out = csv::Writer::from_writer(Vec::new());
     out.write_record(["name", "phone", "company"]).map_err(|_| ApiError::internal())?;
     loop {
@@ -95,25 +134,129 @@ fn read_rows(file: &[u8]) -> Result<Vec<ContactRow>, String> {
     Ok(out)
 }
 
+/// What is imported: contacts or companies (the screen's path).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum What {
+    Contacts,
+    Companies,
+}
+
+impl What {
+    fn path(self) -> &'static str {
+        match self {
+            Self::Contacts => "contacts",
+            Self::Companies => "companies",
+        }
+    }
+}
+
 /// The refusal of an import, as a page that names each line.
 fn refused(
     visitor: &Visitor,
     tenant: (&str, &str),
+    what: What,
     problems: &[String],
     status: actix_web::http::StatusCode,
 ) -> HttpResponse {
     let page = layout::page(
-        "Contacts not imported",
-        Some(Frame { visitor, tenant: Some(tenant), current: "contacts" }),
+        &format!("{} not imported", if what == What::Contacts { "Contacts" } else { "Companies" }),
+        Some(Frame { visitor, tenant: Some(tenant), current: what.path() }),
         html! {
             div.errors role="alert" {
                 p { "Nothing was imported:" }
                 ul { @for p in problems { li { (p) } } }
             }
-            p { a href={ "/portal/t/" (tenant.0) "/contacts" } { "Back to the contacts" } }
+            p { a href={ "/portal/t/" (tenant.0) "/" (what.path()) } { "Back to the " (what.path()) } }
         },
     );
     html_status(status, page)
+}
+
+/// Reads a CSV of companies: a header row naming `name` (or `company`).
+fn read_companies(file: &[u8]) -> Result<Vec<String>, String> {
+    let text = std::str::from_utf8(file.strip_prefix(b"\xef\xbb\xbf").unwrap_or(file))
+        .map_err(|_| "the file is not UTF-8 text; save it from the spreadsheet as “CSV UTF-8”".to_owned())?;
+    let mut reader = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
+    let headers = reader.headers().map_err(|e| format!("the file's first line could not be read: {e}"))?.clone();
+    let Some(name) = headers.iter().position(|h| h.eq_ignore_ascii_case("name") || h.eq_ignore_ascii_case("company"))
+    else {
+        return Err("the first line must name the column: name".to_owned());
+    };
+    let mut out = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| format!("line {} could not be read: {e}", i + 2))?;
+        if record.iter().all(str::is_empty) {
+            continue;
+        }
+        out.push(record.get(name).unwrap_or_default().to_owned());
+    }
+    Ok(out)
+}
+
+/// An upload's CSRF token and file, read from its multipart body, and who sent it.
+async fn upload(req: &HttpRequest, mut body: Multipart) -> Result<(Visitor, Option<Vec<u8>>), PortalError> {
+    let (mut token, mut file) = (String::new(), None::<Vec<u8>>);
+    while let Some(field) = body.next().await {
+        let mut field = field.map_err(|_| ApiError::malformed("The upload could not be read."))?;
+        match field.name() {
+            Some(CSRF_FIELD) => token = String::from_utf8_lossy(&field_bytes(&mut field, 256).await?).into_owned(),
+            Some("file") => file = Some(field_bytes(&mut field, MAX_FILE).await?),
+            _ => {
+                field_bytes(&mut field, MAX_FILE).await?;
+            }
+        }
+    }
+    Ok((uploader(req, &token).await?, file.filter(|f| !f.is_empty())))
+}
+
+/// The problems of a refused import, each with the line a person sees.
+fn problems_of(e: &ApiError) -> Vec<String> {
+    let mut problems: Vec<String> =
+        e.field_errors().iter().map(|f| format!("{}: {}", line_of(&f.field), f.message)).collect();
+    if problems.is_empty() {
+        problems.push(e.detail().to_owned());
+    }
+    problems
+}
+
+async fn import_companies(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: Multipart,
+) -> Result<HttpResponse, PortalError> {
+    let (visitor, file) = upload(&req, body).await?;
+    let scope = visitor.tenant(&state, &req, false).await?;
+    let tenant = (scope.tenant.slug.as_str(), scope.tenant.name.as_str());
+    let unprocessable = actix_web::http::StatusCode::UNPROCESSABLE_ENTITY;
+    let Some(file) = file else {
+        return Ok(refused(
+            &visitor,
+            tenant,
+            What::Companies,
+            &["choose a CSV file to import".to_owned()],
+            unprocessable,
+        ));
+    };
+    let names = match read_companies(&file) {
+        Ok(names) => names,
+        Err(problem) => return Ok(refused(&visitor, tenant, What::Companies, &[problem], unprocessable)),
+    };
+    let count = names.len();
+    let rows = names.into_iter().map(|name| CompanyRow { name }).collect();
+    match crate::routes::directory::import_company_rows(&state, scope.tenant.id, ImportCompanies { rows }).await {
+        Ok(done) => {
+            let changes = serde_json::json!({"rows": count, "created": done.created, "existing": done.existing});
+            crate::audit::record_portal(&state, &req, &visitor.identity, Some(tenant.0), 200, changes).await;
+            Ok(see_other(&format!(
+                "/portal/t/{}/companies?done=companies-imported&created={}&existing={}",
+                tenant.0, done.created, done.existing
+            )))
+        }
+        Err(e) if e.status() == unprocessable => {
+            Ok(refused(&visitor, tenant, What::Companies, &problems_of(&e), unprocessable))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// A refusal's field path (`rows[3].phone`) as a person reads it (`line 5, phone`).
@@ -129,32 +272,23 @@ fn line_of(field: &str) -> String {
     }
 }
 
-async fn import(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    mut body: Multipart,
-) -> Result<HttpResponse, PortalError> {
-    let (mut token, mut file) = (String::new(), None::<Vec<u8>>);
-    while let Some(field) = body.next().await {
-        let mut field = field.map_err(|_| ApiError::malformed("The upload could not be read."))?;
-        match field.name() {
-            Some(CSRF_FIELD) => token = String::from_utf8_lossy(&field_bytes(&mut field, 256).await?).into_owned(),
-            Some("file") => file = Some(field_bytes(&mut field, MAX_FILE).await?),
-            _ => {
-                field_bytes(&mut field, MAX_FILE).await?;
-            }
-        }
-    }
-    let visitor = uploader(&req, &token).await?;
+async fn import(req: HttpRequest, state: web::Data<AppState>, body: Multipart) -> Result<HttpResponse, PortalError> {
+    let (visitor, file) = upload(&req, body).await?;
     let scope = visitor.tenant(&state, &req, false).await?;
     let tenant = (scope.tenant.slug.as_str(), scope.tenant.name.as_str());
     let unprocessable = actix_web::http::StatusCode::UNPROCESSABLE_ENTITY;
-    let Some(file) = file.filter(|f| !f.is_empty()) else {
-        return Ok(refused(&visitor, tenant, &["choose a CSV file to import".to_owned()], unprocessable));
+    let Some(file) = file else {
+        return Ok(refused(
+            &visitor,
+            tenant,
+            What::Contacts,
+            &["choose a CSV file to import".to_owned()],
+            unprocessable,
+        ));
     };
     let rows = match read_rows(&file) {
         Ok(rows) => rows,
-        Err(problem) => return Ok(refused(&visitor, tenant, &[problem], unprocessable)),
+        Err(problem) => return Ok(refused(&visitor, tenant, What::Contacts, &[problem], unprocessable)),
     };
     let count = rows.len();
     match crate::routes::directory::import(&state, scope.tenant.id, ImportContacts { rows }).await {
@@ -167,12 +301,7 @@ async fn import(
             )))
         }
         Err(e) if e.status() == unprocessable => {
-            let mut problems: Vec<String> =
-                e.field_errors().iter().map(|f| format!("{}: {}", line_of(&f.field), f.message)).collect();
-            if problems.is_empty() {
-                problems.push(e.detail().to_owned());
-            }
-            Ok(refused(&visitor, tenant, &problems, unprocessable))
+            Ok(refused(&visitor, tenant, What::Contacts, &problems_of(&e), unprocessable))
         }
         Err(e) => Err(e.into()),
     }
@@ -193,6 +322,14 @@ mod tests {
         assert_eq!((rows[1].phone.as_str(), rows[1].company.as_deref()), ("+12065550124", None));
         assert!(read_rows(b"first,last\nA,B\n").is_err(), "no name and phone columns");
         assert!(read_rows(b"name,phone\n\xff\xfe\n").is_err(), "not UTF-8");
+    }
+
+    #[test]
+    fn a_csv_of_companies_is_read_by_its_name_column() {
+        let names = read_companies(b"id,Name\n1,Doe Plumbing\n,\n2, Acme \n").unwrap_or_default();
+        assert_eq!(names, vec!["Doe Plumbing".to_owned(), "Acme".to_owned()]);
+        assert_eq!(read_companies(b"Company\nGlobex\n").unwrap_or_default(), vec!["Globex".to_owned()]);
+        assert!(read_companies(b"title\nx\n").is_err(), "no name column");
     }
 
     #[test]

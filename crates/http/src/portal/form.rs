@@ -38,6 +38,9 @@ pub enum Kind {
     Count,
     /// A time of day, `HH:MM`; blank leaves it out.
     Time,
+    /// Several lines, one `item` each (blank lines skipped): a list. A refusal of the body's
+    /// `i`-th item is shown as "`item` `i + 1`: …".
+    Lines { item: &'static str },
 }
 
 /// One field of a form, named as in the API's body.
@@ -94,6 +97,11 @@ pub fn split_list(raw: &str) -> Vec<String> {
     raw.split([',', ' ', '\n', '\r', '\t', ';']).map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
 }
 
+/// The lines of a box, trimmed, without blank ones.
+pub fn lines(raw: &str) -> Vec<String> {
+    raw.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect()
+}
+
 /// The API's body for `fields` from a submitted form: for a creation (`creating`), or a change.
 pub fn to_json(fields: &[Field], form: &FormData, creating: bool) -> Value {
     let mut body = Map::new();
@@ -119,6 +127,7 @@ pub fn to_json(fields: &[Field], form: &FormData, creating: bool) -> Value {
             Kind::Count => Some(value.parse::<u64>().map_or_else(|_| Value::String(value.to_owned()), Value::from)),
             Kind::Time if value.is_empty() => None,
             Kind::Time => Some(Value::String(value.to_owned())),
+            Kind::Lines { .. } => Some(Value::Array(lines(value).into_iter().map(Value::String).collect())),
         };
         if let Some(json) = json {
             body.insert(f.name.to_owned(), json);
@@ -196,10 +205,22 @@ impl Errors {
     pub fn from_api(e: &ApiError, fields: &[Field], place: impl Fn(&str) -> Option<String>) -> Self {
         let mut out = Self::default();
         let known = |name: &str| fields.iter().any(|f| f.name == name);
+        let item_of = |name: &str| {
+            fields.iter().find(|f| f.name == name).and_then(|f| match f.kind {
+                Kind::Lines { item } => Some(item),
+                _ => None,
+            })
+        };
         for fe in e.field_errors() {
             let top =
                 place(&fe.field).unwrap_or_else(|| fe.field.split(['[', '.']).next().unwrap_or_default().to_owned());
-            if known(&top) {
+            let entry = fe
+                .field
+                .strip_prefix(top.as_str())
+                .and_then(|rest| rest.strip_prefix('[')?.split_once(']')?.0.parse::<usize>().ok());
+            if let (Some(item), Some(i)) = (item_of(&top), entry) {
+                out.fields.entry(top).or_default().push(format!("{item} {}: {}", i + 1, fe.message));
+            } else if known(&top) {
                 out.fields.entry(top).or_default().push(fe.message.clone());
             } else {
                 out.general.push(format!("{}: {}", fe.field, fe.message));
@@ -311,6 +332,10 @@ impl Form<'_> {
             Kind::List => html! {
                 input type="text" id=(id) name=(f.name) value=(values.joined(f.name))
                       aria-describedby=[described.as_deref()] aria-invalid=[invalid];
+            },
+            Kind::Lines { .. } => html! {
+                textarea id=(id) name=(f.name) rows="4"
+                         aria-describedby=[described.as_deref()] aria-invalid=[invalid] { (values.first(f.name)) }
             },
             Kind::Reply => html! {
                 textarea id=(id) name=(f.name) rows="3" data-segments=""

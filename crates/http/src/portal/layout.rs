@@ -19,6 +19,7 @@ pub const TENANT_NAV: &[(&str, &str)] = &[
     ("numbers", "Numbers"),
     ("policies", "Policies"),
     ("messages", "Messages"),
+    ("deliveries", "PBX deliveries"),
     ("route-tester", "Route tester"),
     ("contacts", "Contacts"),
     ("companies", "Companies"),
@@ -90,6 +91,7 @@ fn nav(f: Frame<'_>) -> Markup {
             ul {
                 @if f.visitor.is_operator() {
                     li { a href="/portal/tenants" aria-current=[(f.current == "tenants").then_some("page")] { "Tenants" } }
+                    li { a href="/portal/usage" aria-current=[(f.current == "usage").then_some("page")] { "Usage" } }
                     @if f.tenant.is_none() {
                         li { a href="/portal/audit" aria-current=[(f.current == "audit").then_some("page")] { "Audit log" } }
                     }

@@ -10,6 +10,7 @@
 mod account;
 mod assets;
 mod csv_io;
+mod deliveries;
 mod form;
 mod layout;
 mod onboard;
@@ -19,6 +20,7 @@ mod screens;
 pub mod session;
 mod tenant;
 mod tester;
+mod usage;
 
 use actix_web::http::{StatusCode, header};
 use actix_web::middleware::DefaultHeaders;
@@ -110,6 +112,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(tester::configure)
             .configure(csv_io::configure)
             .configure(records::configure)
+            .configure(deliveries::configure)
+            .configure(usage::configure)
             // Last: a resource item's `{key}` would otherwise take fixed paths such as
             // `contacts/import`.
             .configure(screens::configure)

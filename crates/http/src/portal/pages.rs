@@ -14,7 +14,7 @@ use switchboard_core::Role;
 use switchboard_store::PageRequest;
 
 use super::form::text;
-use super::layout::{self, Frame};
+use super::layout::{self, Frame, when};
 use super::session::{FormData, Submission, Visitor, check_origin};
 use super::{PortalError, html, see_other};
 use crate::AppState;
@@ -156,6 +156,8 @@ async fn dashboard(
         .and_then(|t| zone.from_local_datetime(&t).earliest())
         .map_or_else(Utc::now, |t| t.with_timezone(&Utc));
     let a = state.store.activity(tenant.id, midnight).await?;
+    let last_failure = state.store.last_webhook_failure(tenant.id).await?;
+    let failing = tenant.webhook_url.as_deref().and_then(|url| state.engine.endpoint_health(tenant.id, url));
     let providers =
         crate::routes::providers::Providers::list(&state, tenant.id, PageRequest::parse(Some("200"), None)?).await?;
     let providers = serde_json::to_value(&providers.items).map_err(|_| ApiError::internal())?;
@@ -181,8 +183,8 @@ async fn dashboard(
                     (figure("Texts in", a.inbound, Some(format!("{base}/messages?direction=inbound"))))
                     (figure("Texts out", a.outbound, Some(format!("{base}/messages?direction=outbound"))))
                     (figure("Failed", a.failed, Some(format!("{base}/messages?status=failed"))))
-                    (figure("Deliveries waiting", a.queued, None))
-                    (figure("Deliveries given up", a.dead, None))
+                    (figure("Work waiting", a.queued, Some(format!("{base}/deliveries?state=retrying"))))
+                    (figure("Deliveries given up", a.dead, Some(format!("{base}/deliveries?state=dead"))))
                 }
             }
             section aria-labelledby="health" {
@@ -199,12 +201,51 @@ async fn dashboard(
                 }
                 h3 { "PBX webhook" }
                 @match &tenant.webhook_url {
-                    Some(url) => p { "Events are delivered to " code { (url) } "." },
+                    Some(url) => {
+                        p { "Events are delivered to " code { (url) } "." }
+                        (endpoint_health(failing.as_ref(), last_failure.as_ref(), &tenant.timezone, &base))
+                    }
                     None => p { "No webhook: texts reach the PBX only through the API and its live stream." },
                 }
             }
         },
     )))
+}
+
+/// How the PBX endpoint stands, in words: failing now (and whether deliveries wait for it), or
+/// answering, with its last failure.
+fn endpoint_health(
+    failing: Option<&switchboard_engine::breaker::Failing>,
+    last: Option<&switchboard_store::deliveries::FailedAttempt>,
+    zone: &str,
+    base: &str,
+) -> Markup {
+    let answer = |a: &switchboard_store::deliveries::FailedAttempt| match a.status_code {
+        Some(code) => format!("answered {code}"),
+        None => "did not answer".to_owned(),
+    };
+    html! {
+        @match failing {
+            Some(f) => {
+                p.error role="status" {
+                    strong { "Failing: " }
+                    (f.failures) " failed deliveries in a row"
+                    @if let Some(since) = &f.since { " since " (when(since, zone)) }
+                    "."
+                    @if let Some(until) = &f.open_until {
+                        " Deliveries wait for it; the next one tries at " (when(until, zone)) "."
+                    }
+                }
+            }
+            None => p { strong { "Answering." } " Its last delivery from this instance succeeded, or none was due." },
+        }
+        @if let Some(a) = last {
+            p {
+                "Last failure: " (when(&a.at, zone)) ", it " (answer(a)) " (" (a.error) "). "
+                a href={ (base) "/deliveries" } { "See the deliveries that failed" }
+            }
+        }
+    }
 }
 
 /// Tries a provider's keys now (a button on its page; htmx swaps in the answer).

@@ -323,6 +323,7 @@ async fn message(req: HttpRequest, visitor: Visitor, state: web::Data<AppState>)
     let tenant = &scope.tenant;
     let id = path_id(req.match_info().get("id").unwrap_or_default())?;
     let m = Message::from(state.store.get_message(tenant.id, id).await?);
+    let timeline = state.store.message_timeline(tenant.id, id).await?;
     let rows: Vec<(&str, Markup)> = vec![
         ("Direction", html! { (m.direction) }),
         ("Our number", html! { (m.number) }),
@@ -353,6 +354,7 @@ async fn message(req: HttpRequest, visitor: Visitor, state: web::Data<AppState>)
             dl.details {
                 @for (label, value) in rows { dt { (label) } dd { (value) } }
             }
+            (super::deliveries::timeline(&timeline, &tenant.timezone, &slug))
         },
     )))
 }

@@ -191,6 +191,7 @@ pub struct ListQuery {
     created: Option<usize>,
     updated: Option<usize>,
     companies: Option<usize>,
+    existing: Option<usize>,
     /// A notice to show: `deleted`.
     done: Option<String>,
 }
@@ -224,16 +225,20 @@ async fn list_page<S: Screen>(
 ) -> Result<HttpResponse, PortalError> {
     let scope = visitor.tenant(&state, &req, true).await?;
     let search = q.q.as_deref().map(str::trim).filter(|s| !s.is_empty() && S::SEARCH.is_some());
-    let imported = (q.done.as_deref() == Some("imported")).then(|| {
-        let n = |v: Option<usize>| v.unwrap_or_default();
-        format!(
+    let n = |v: Option<usize>| v.unwrap_or_default();
+    let imported = match q.done.as_deref() {
+        Some("imported") => Some(format!(
             "Imported: {} added, {} updated, {} compan{} made.",
             n(q.created),
             n(q.updated),
             n(q.companies),
             if n(q.companies) == 1 { "y" } else { "ies" }
-        )
-    });
+        )),
+        Some("companies-imported") => {
+            Some(format!("Imported: {} added, {} already there.", n(q.created), n(q.existing)))
+        }
+        _ => None,
+    };
     let listing = Listing { cursor: q.cursor.as_deref(), search, done: q.done.as_deref(), notice: imported.as_deref() };
     let page = render_list::<S>(&state, &visitor, &scope, listing, None).await?;
     Ok(html(page))
@@ -798,6 +803,10 @@ impl Screen for policies::Policies {
             fields.push(Field::new(CLOSE[i], format!("{day} closes"), Kind::Time).group("Business hours"));
         }
         fields.extend([
+            Field::new("holidays", "Holidays (closed all day)", Kind::Lines { item: "Holiday" }).help(
+                "One a line: the date as YYYY-MM-DD, then its name if you like, such as 2026-12-25 Christmas Day. \
+                 Texts on these days are handled as after hours.",
+            ),
             Field::new("after_hours_destinations", "After hours, texts go to", Kind::List)
                 .help("Extensions, separated by commas; blank keeps the number's own."),
             Field::new("auto_reply", "After-hours auto-reply", Kind::Reply)
@@ -830,6 +839,14 @@ impl Screen for policies::Policies {
             }
         }
         body.insert("business_hours".into(), Value::Array(windows));
+        let holidays: Vec<Value> = super::form::lines(form.get("holidays").unwrap_or_default())
+            .iter()
+            .map(|line| match line.split_once(char::is_whitespace) {
+                Some((date, name)) => serde_json::json!({"date": date, "name": name.trim()}),
+                None => serde_json::json!({"date": line}),
+            })
+            .collect();
+        body.insert("holidays".into(), Value::Array(holidays));
         let to: Vec<Value> = form
             .all("after_hours_destinations")
             .into_iter()
@@ -896,6 +913,13 @@ impl Screen for policies::Policies {
             ("after_hours_destinations".to_owned(), text(&item["after_hours"]["destinations"])),
             ("auto_reply".to_owned(), text(&item["after_hours"]["auto_reply"])),
         ];
+        let holidays: Vec<String> = item["holidays"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|h| format!("{} {}", text(&h["date"]), text(&h["name"])).trim_end().to_owned())
+            .collect();
+        form.push(("holidays".to_owned(), holidays.join("\n")));
         if item["opt_out_handling"] == Value::Bool(true) {
             form.push(("opt_out_handling".to_owned(), "on".to_owned()));
         }
@@ -977,6 +1001,36 @@ impl Screen for directory::Companies {
     fn fields(_: &Lookups) -> Vec<Field> {
         vec![Field::new("name", "Name", Kind::Text)]
     }
+
+    fn list_more(base: &str, visitor: &Visitor) -> Markup {
+        csv_section(
+            base,
+            visitor,
+            "Download every company as CSV",
+            "(name, and how many contacts it has).",
+            "Import companies from a CSV file",
+            "A first line naming the column name; up to 10,000 companies. Names the tenant has already (ignoring case) are left as they are. If any line is refused, nothing is imported.",
+        )
+    }
+}
+
+/// A list's CSV section: a download, and an upload to import.
+fn csv_section(base: &str, visitor: &Visitor, download: &str, columns: &str, upload: &str, help: &str) -> Markup {
+    html! {
+        section aria-labelledby="csv-h" {
+            h2 #csv-h { "CSV" }
+            p { a href={ (base) ".csv" } download { (download) } " " (columns) }
+            form method="post" action={ (base) "/import" } enctype="multipart/form-data" {
+                (layout::csrf(visitor))
+                div.field {
+                    label for="import-file" { (upload) }
+                    input #import-file type="file" name="file" accept=".csv,text/csv" aria-describedby="import-help";
+                    p.help #import-help { (help) }
+                }
+                button type="submit" { "Import" }
+            }
+        }
+    }
 }
 
 impl Screen for directory::Contacts {
@@ -998,21 +1052,14 @@ impl Screen for directory::Contacts {
     }
 
     fn list_more(base: &str, visitor: &Visitor) -> Markup {
-        html! {
-            section aria-labelledby="csv-h" {
-                h2 #csv-h { "CSV" }
-                p { a href={ (base) ".csv" } download { "Download every contact as CSV" } " (name, phone, company)." }
-                form method="post" action={ (base) "/import" } enctype="multipart/form-data" {
-                    (layout::csrf(visitor))
-                    div.field {
-                        label for="import-file" { "Import contacts from a CSV file" }
-                        input #import-file type="file" name="file" accept=".csv,text/csv" aria-describedby="import-help";
-                        p.help #import-help { "A first line naming the columns name, phone and (if wanted) company; up to 10,000 contacts. A phone the tenant has already updates that contact; companies are matched by name or made. If any line is refused, nothing is imported." }
-                    }
-                    button type="submit" { "Import" }
-                }
-            }
-        }
+        csv_section(
+            base,
+            visitor,
+            "Download every contact as CSV",
+            "(name, phone, company).",
+            "Import contacts from a CSV file",
+            "A first line naming the columns name, phone and (if wanted) company; up to 10,000 contacts. A phone the tenant has already updates that contact; companies are matched by name or made. If any line is refused, nothing is imported.",
+        )
     }
 
     fn cell(field: &str, item: &Value, lookups: &Lookups) -> Markup {

@@ -6,7 +6,8 @@ use uuid::Uuid;
 use super::resource::{Docs, Resource};
 use crate::AppState;
 use crate::api::directory::{
-    Company, CompanyInput, Contact, ContactPatch, ContactsImported, ImportContacts, NewContact,
+    CompaniesImported, Company, CompanyInput, Contact, ContactPatch, ContactsImported, ImportCompanies, ImportContacts,
+    NewContact,
 };
 use crate::auth::TenantScope;
 use crate::body::Json;
@@ -77,4 +78,28 @@ pub async fn import_contacts(
 pub(crate) async fn import(state: &AppState, tenant: Uuid, body: ImportContacts) -> Result<ContactsImported, ApiError> {
     let rows = body.rows.into_iter().map(Into::into).collect();
     Ok(state.store.import_contacts(tenant, rows).await?.into())
+}
+
+/// Adds the companies named that the tenant lacks (matched ignoring case), all or none, each
+/// refusal naming its row (`rows[3].name`).
+#[utoipa::path(tag = "companies", security(("bearer" = [])), params(("tenant" = String, Path)),
+    request_body = ImportCompanies,
+    responses((status = 200, body = CompaniesImported), (status = 404, body = Problem), (status = 422, body = Problem)))]
+#[post("/api/v1/tenants/{tenant}/companies:import")]
+pub async fn import_companies(
+    scope: TenantScope,
+    state: web::Data<AppState>,
+    Json(body): Json<ImportCompanies>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(import_company_rows(&state, scope.tenant.id, body).await?))
+}
+
+/// Imports companies (for the API and the portal).
+pub(crate) async fn import_company_rows(
+    state: &AppState,
+    tenant: Uuid,
+    body: ImportCompanies,
+) -> Result<CompaniesImported, ApiError> {
+    let names = body.rows.into_iter().map(|r| r.name).collect();
+    Ok(state.store.import_companies(tenant, names).await?.into())
 }

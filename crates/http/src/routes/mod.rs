@@ -20,6 +20,7 @@ pub mod providers;
 pub mod resource;
 pub mod send;
 pub mod tenants;
+pub mod usage;
 pub mod users;
 
 use serde::Deserialize;
@@ -88,8 +89,10 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
     admin_resources(&mut Routed(cfg));
     messages::configure(cfg);
     deliveries::configure(cfg);
+    usage::configure(cfg);
     inbox::configure(cfg);
     cfg.service(users::reinvite).service(providers::check_keys).service(directory::import_contacts);
+    cfg.service(directory::import_companies);
     cfg.service(providers::remote_numbers).service(providers::import_numbers);
     cfg.service(providers::apply_callbacks).service(providers::check_callbacks).service(providers::enable_messaging);
     cfg.service(events::events).service(media::media).service(send::send).service(send::admin_send);
