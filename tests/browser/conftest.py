@@ -37,8 +37,8 @@ GLOBEX_NUMBER = "12025550101"  # held by it too, for Globex
 IMPORTED_NUMBER = "12025550102"  # held by it too, imported by a tenant made in the portal
 UNHELD_NUMBER = "12025550199"  # held by no account
 # Every page of a tenant's navigation.
-TENANT_PAGES = ["", "providers", "prefixes", "extensions", "numbers", "policies", "messages", "route-tester",
-                "contacts", "companies", "opt-outs", "users", "audit", "settings"]
+TENANT_PAGES = ["", "providers", "prefixes", "extensions", "numbers", "policies", "messages", "deliveries",
+                "route-tester", "contacts", "companies", "opt-outs", "users", "audit", "settings"]
 
 
 def free_port() -> int:
@@ -81,6 +81,9 @@ class Server:
             SWITCHBOARD_PRIVATE_TARGETS="127.0.0.0/8",
             SWITCHBOARD_LOG="warn",
             SWITCHBOARD_PUBLIC_URL=self.url,
+            # A PBX delivery is given up after three attempts a second apart (the deliveries test).
+            SWITCHBOARD_WEBHOOK_RETRY_SCHEDULE_SECS="1,1",
+            SWITCHBOARD_WEBHOOK_RETRY_JITTER="0",
         )
         pg = os.environ.get("SB_BROWSER_DATABASE")
         self.pg_admin = None
@@ -181,6 +184,45 @@ def server(sim):
     yield s
     s.stop()
     shutil.rmtree(workdir, ignore_errors=True)
+
+
+class Pbx:
+    """A PBX webhook on this machine that answers `status` and keeps what it accepted."""
+
+    def __init__(self):
+        import http.server
+        import threading
+
+        pbx = self
+        self.status = 503
+        self.accepted = []  # (webhook-id, body)
+        self.refused = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                entry = (self.headers.get("webhook-id"), json.loads(body or b"null"))
+                (pbx.accepted if pbx.status < 300 else pbx.refused).append(entry)
+                self.send_response(pbx.status)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://localhost:{self.httpd.server_address[1]}/pbx"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.httpd.shutdown()
+
+
+@pytest.fixture()
+def pbx():
+    p = Pbx()
+    yield p
+    p.stop()
 
 
 @pytest.fixture(scope="session")

@@ -110,6 +110,7 @@ def test_policies_put_each_refusal_beside_its_field(globex_admin, server):
     page.fill("#create-close-tue", "08:00")
     page.fill("#create-keyword-1", "STOP")
     page.fill("#create-keyword-to-1", "201")
+    page.fill("#create-holidays", "2026-12-25 Christmas Day\n\n2026-02-30 Not a day")
     with page.expect_navigation() as nav:
         page.click("#create button[type=submit]")
     assert nav.value.status == 422
@@ -117,6 +118,7 @@ def test_policies_put_each_refusal_beside_its_field(globex_admin, server):
     assert error_of(page, "create", "close-tue") == "must be after start; split a window that crosses midnight in two"
     assert error_of(page, "create", "keyword-1") == "'STOP' is a compliance keyword that Switchboard handles itself"
     assert page.locator("#create-keyword-0-error").count() == 0, "the refusal names the row it is about"
+    assert error_of(page, "create", "holidays") == "Holiday 2: must be a date YYYY-MM-DD, such as 2026-12-25"
     assert page.input_value("#create-open-tue") == "18:00", "what was typed stays"
     shot(page, "policy-refused")
 
@@ -125,6 +127,21 @@ def test_policies_put_each_refusal_beside_its_field(globex_admin, server):
     assert page.locator("#create-auto_reply-segments").inner_text() == "161 characters, 2 segments (GSM-7)"
     page.fill("#create-auto_reply", "Closed 🙂")
     assert page.locator("#create-auto_reply-segments").inner_text() == "9 characters, 1 segment (UCS-2)"
+
+    # Holidays, one a line, are kept with their names and shown again as written.
+    page.fill("#create-timezone", "America/Denver")
+    page.fill("#create-close-tue", "20:00")
+    page.fill("#create-keyword-1", "")
+    page.fill("#create-keyword-to-1", "")
+    page.fill("#create-holidays", "2026-12-25 Christmas Day\n2027-01-01")
+    page.click("#create button[type=submit]")
+    expect(page.locator(".notice")).to_have_text("The policy was added.")
+    assert page.input_value("#change-holidays") == "2026-12-25 Christmas Day\n2027-01-01"
+    status, listed = server.api("GET", "/api/v1/tenants/globex/policies")
+    broken = next(p for p in listed["items"] if p["name"] == "Broken")
+    assert broken["holidays"] == [{"date": "2026-12-25", "name": "Christmas Day"}, {"date": "2027-01-01", "name": None}]
+    shot(page, "policy-holidays")
+    page.click("text=Delete this policy")
 
 
 def test_providers_refuse_wrong_keys_on_a_change_and_keep_the_saved_ones(globex_admin, server, globex):
@@ -212,3 +229,30 @@ def test_contacts_come_in_and_go_out_as_csv(globex_admin, server):
     by_phone = {r["phone"]: r for r in exported}
     assert by_phone["+12065550301"]["company"] == "Lee Dental"
     assert by_phone["+12065550302"]["name"] == "'=cmd|' /C calc'!A0", "a formula is defused in the export"
+
+
+def test_companies_come_in_and_go_out_as_csv(globex_admin, server):
+    import csv
+
+    page = globex_admin
+    page.goto(server.url + "/portal/t/globex/companies")
+    bad = "name\nRoe Roofing\nroe roofing\n"
+    page.set_input_files("#import-file", files=[{"name": "bad.csv", "mimeType": "text/csv", "buffer": bad.encode()}])
+    with page.expect_navigation() as nav:
+        page.click("button:text-is('Import')")
+    assert nav.value.status == 422
+    problems = page.locator("[role=alert] li").all_inner_texts()
+    assert problems == ["line 3, name: 'roe roofing' is on an earlier row too"], problems
+    page.goto(server.url + "/portal/t/globex/companies")
+    good = "Name\nRoe Roofing\nStark Dental\n"
+    page.set_input_files("#import-file", files=[{"name": "good.csv", "mimeType": "text/csv", "buffer": good.encode()}])
+    page.click("button:text-is('Import')")
+    assert page.locator(".notice").inner_text() == "Imported: 2 added, 0 already there."
+    rows = page.locator("tbody tr").all_inner_texts()
+    assert any("Roe Roofing" in r for r in rows) and any("Stark Dental" in r for r in rows), rows
+    shot(page, "companies")
+    with page.expect_download() as download:
+        page.click("text=Download every company as CSV")
+    with open(download.value.path(), newline="", encoding="utf-8") as f:
+        exported = {r["name"]: r for r in csv.DictReader(f)}
+    assert exported["Roe Roofing"]["contacts"] == "0", exported

@@ -71,3 +71,42 @@ def test_the_operator_sees_every_tenant(browser, server):
     assert page.url == server.url + "/portal/t/globex/"
     assert page.locator("nav >> text=Tenants").count() == 1
     page.context.close()
+
+
+def test_the_operator_sees_each_tenants_use_by_month(browser, server):
+    import csv
+    import datetime
+
+    page = new_page(browser)
+    sign_in(page, server, "ops@example.net")
+    page.click("nav >> text=Usage")
+    month = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m")
+    assert page.locator("h1").inner_text() == f"Usage in {month}"
+    rows = {r.locator("th").inner_text(): r.locator("td").all_inner_texts() for r in page.locator("tbody tr").all()}
+    assert "Acme Dental (acme)" in rows and "Globex Clinic (globex)" in rows, rows
+    # Status, numbers, texts in, segments in, texts out, segments out, failed out.
+    status, usage = server.api("GET", "/api/v1/usage")
+    globex = next(u for u in usage["tenants"] if u["slug"] == "globex")
+    assert rows["Globex Clinic (globex)"][1:4] == [str(globex["numbers"]), str(globex["texts_in"]),
+                                                    str(globex["segments_in"])], rows
+    assert globex["numbers"] >= 1
+    shot(page, "usage")
+    with page.expect_download() as download:
+        page.click("text=Download as CSV")
+    with open(download.value.path(), newline="", encoding="utf-8") as f:
+        exported = {r["tenant"]: r for r in csv.DictReader(f)}
+    assert exported["globex"]["numbers"] == str(globex["numbers"])
+    # Another month: nothing yet; a month that is not one is refused in words.
+    page.fill("#month", "2020-01")
+    page.click("button:text-is('Show')")
+    assert page.locator("h1").inner_text() == "Usage in 2020-01"
+    assert all(t == "0" for r in page.locator("tbody tr").all() for t in r.locator("td.n").all_inner_texts()[1:])
+    res = page.goto(server.url + "/portal/usage?month=2020-13")
+    assert res.status == 422 and "must be a month YYYY-MM" in page.content()
+    page.context.close()
+
+
+def test_a_tenant_admin_has_no_usage_screen(admin, server):
+    for path in ("/portal/usage", "/portal/usage.csv"):
+        res = admin.goto(server.url + path)
+        assert res is not None and res.status == 404, f"{path} answered {res and res.status}"

@@ -30,6 +30,18 @@ impl std::fmt::Debug for TotpSetup {
     }
 }
 
+/// Where an account's second factor stands.
+#[derive(Debug)]
+pub struct SecondFactorState {
+    pub on: bool,
+    /// Recovery codes not used yet.
+    pub recovery_codes_left: usize,
+    /// The account's tenant requires one.
+    pub required: bool,
+    /// A setup started and not confirmed.
+    pub pending: Option<TotpSetup>,
+}
+
 /// What a second-factor check found.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Checked {
@@ -175,6 +187,34 @@ impl Store {
         row.updated_at = Set(now());
         row.update(self.db()).await?;
         Ok(codes.into_iter().map(SecretString::from).collect())
+    }
+
+    /// Whether an account's second factor is on, and the setup under way, if any (to show again
+    /// after a wrong code).
+    pub async fn second_factor_state(&self, account_id: Uuid) -> Result<SecondFactorState, StoreError> {
+        let m = account::Entity::find_by_id(account_id).one(self.db()).await?.ok_or(StoreError::NotFound)?;
+        let pending = match (&m.totp_pending_enc, self.open_totp(&m, true)?) {
+            (Some(sealed), Some(t)) => {
+                let base32 = self.open_secret(sealed, &aad(account_id, true))?;
+                let url =
+                    t.to_url().map_err(|e| StoreError::Internal(sea_orm::DbErr::Custom(format!("totp url: {e}"))))?;
+                Some(TotpSetup { secret: base32, otpauth_url: SecretString::from(url) })
+            }
+            _ => None,
+        };
+        let required = match m.tenant_id {
+            Some(t) => tenant::Entity::find_by_id(t).one(self.db()).await?.is_some_and(|t| t.require_totp),
+            None => false,
+        };
+        Ok(SecondFactorState {
+            on: m.totp_secret_enc.is_some(),
+            recovery_codes_left: m
+                .recovery_codes
+                .and_then(|v| serde_json::from_value::<Vec<String>>(v).ok())
+                .map_or(0, |v| v.len()),
+            required,
+            pending,
+        })
     }
 
     /// Turns the second factor off, given the account's password. Refused while the account's

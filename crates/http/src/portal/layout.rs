@@ -110,6 +110,7 @@ fn nav(f: Frame<'_>) -> Markup {
             @if let Some((_, name)) = f.tenant { span.tenant { (name) } }
             span.who { "Signed in as " (who) }
             a href="/portal/sessions" aria-current=[(f.current == "sessions").then_some("page")] { "Your sessions" }
+            a href="/portal/second-factor" aria-current=[(f.current == "second-factor").then_some("page")] { "Second factor" }
             form method="post" action="/portal/sign-out" {
                 (csrf(f.visitor))
                 button.link type="submit" { "Sign out" }

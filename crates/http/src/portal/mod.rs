@@ -17,6 +17,7 @@ mod onboard;
 mod pages;
 mod records;
 mod screens;
+mod second_factor;
 pub mod session;
 mod tenant;
 mod tester;
@@ -38,6 +39,8 @@ pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; 
 pub enum PortalError {
     /// Nobody is signed in (or the session ended): sign in, then come back to `next`.
     SignIn { next: String },
+    /// The person's tenant requires a second factor they have not set up: set it up first.
+    SetUpSecondFactor,
     /// The API's refusal, shown as a page.
     Problem(ApiError),
 }
@@ -58,6 +61,7 @@ impl std::fmt::Display for PortalError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::SignIn { .. } => f.write_str("sign in first"),
+            Self::SetUpSecondFactor => f.write_str("set up a second factor first"),
             Self::Problem(e) => e.fmt(f),
         }
     }
@@ -66,7 +70,7 @@ impl std::fmt::Display for PortalError {
 impl ResponseError for PortalError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::SignIn { .. } => StatusCode::SEE_OTHER,
+            Self::SignIn { .. } | Self::SetUpSecondFactor => StatusCode::SEE_OTHER,
             Self::Problem(e) => e.status(),
         }
     }
@@ -79,6 +83,9 @@ impl ResponseError for PortalError {
                     url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
                 );
                 HttpResponse::SeeOther().insert_header((header::LOCATION, to)).finish()
+            }
+            Self::SetUpSecondFactor => {
+                HttpResponse::SeeOther().insert_header((header::LOCATION, "/portal/second-factor")).finish()
             }
             Self::Problem(e) => {
                 let mut res = HttpResponse::build(e.status());
@@ -114,6 +121,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(records::configure)
             .configure(deliveries::configure)
             .configure(usage::configure)
+            .configure(second_factor::configure)
             // Last: a resource item's `{key}` would otherwise take fixed paths such as
             // `contacts/import`.
             .configure(screens::configure)

@@ -15,7 +15,7 @@ use switchboard_store::PageRequest;
 
 use super::form::text;
 use super::layout::{self, Frame, when};
-use super::session::{FormData, Submission, Visitor, check_origin};
+use super::session::{EnrollingSubmission, FormData, Submission, Visitor, check_origin};
 use super::{PortalError, html, see_other};
 use crate::AppState;
 use crate::error::ApiError;
@@ -127,7 +127,11 @@ async fn sign_in(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes)
     }
 }
 
-async fn sign_out(state: web::Data<AppState>, sent: Submission) -> Result<HttpResponse, PortalError> {
+/// Signs out; also a person who must set up a second factor first.
+async fn sign_out(
+    state: web::Data<AppState>,
+    EnrollingSubmission(sent): EnrollingSubmission,
+) -> Result<HttpResponse, PortalError> {
     state.store.end_session(sent.visitor.identity.session_id).await?;
     let mut res = see_other("/portal/sign-in");
     let cleared: Cookie<'static> = cleared_cookie(&state);

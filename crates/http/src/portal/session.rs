@@ -79,19 +79,22 @@ fn here(req: &HttpRequest) -> String {
 }
 
 async fn visitor(req: &HttpRequest) -> Result<(Visitor, String), PortalError> {
+    let (visitor, secret) = enrolling_visitor(req).await?;
+    if visitor.identity.must_set_up_second_factor {
+        return Err(PortalError::SetUpSecondFactor);
+    }
+    Ok((visitor, secret))
+}
+
+/// The signed-in person, including one whose tenant requires a second factor they have not set
+/// up yet (who may only set it up).
+async fn enrolling_visitor(req: &HttpRequest) -> Result<(Visitor, String), PortalError> {
     let st = state(req)?;
     let Some(secret) = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned()) else {
         return Err(PortalError::SignIn { next: here(req) });
     };
     let identity = st.store.session_by_secret(&secret).await.map_err(ApiError::from)?;
     let Some(identity) = identity else { return Err(PortalError::SignIn { next: here(req) }) };
-    if identity.must_set_up_second_factor {
-        return Err(PortalError::Problem(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "second_factor_enrollment_required",
-            "This tenant requires a second factor: set one up through the API (POST /api/v1/auth/totp), then sign in again.",
-        )));
-    }
     let csrf = csrf_token(&secret);
     Ok((Visitor { identity, csrf }, secret))
 }
@@ -154,6 +157,61 @@ pub struct Submission {
     pub form: FormData,
 }
 
+/// A signed-in person on the page that sets up a second factor: also one whose tenant requires
+/// one they have not set up yet.
+#[derive(Debug)]
+pub struct Enrolling(pub Visitor);
+
+/// A form sent from the second-factor page (see [`Enrolling`]), its CSRF token and origin checked.
+#[derive(Debug)]
+pub struct EnrollingSubmission(pub Submission);
+
+impl FromRequest for Enrolling {
+    type Error = PortalError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, PortalError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { enrolling_visitor(&req).await.map(|(v, _)| Self(v)) })
+    }
+}
+
+impl FromRequest for EnrollingSubmission {
+    type Error = PortalError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, PortalError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let payload = payload.take();
+        Box::pin(async move { submission(req, payload, true).await.map(Self) })
+    }
+}
+
+/// Reads a submitted form and checks who sent it, from where, with which token.
+async fn submission(req: HttpRequest, mut payload: Payload, enrolling: bool) -> Result<Submission, PortalError> {
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| ApiError::malformed("The form could not be read."))?;
+        if body.len() + chunk.len() > MAX_FORM {
+            return Err(ApiError::too_large(MAX_FORM).into());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let (visitor, secret) = if enrolling { enrolling_visitor(&req).await? } else { visitor(&req).await? };
+    let st = state(&req)?;
+    check_origin(&req, &st.public_url)?;
+    let form = FormData::parse(&body);
+    let sent = req
+        .headers()
+        .get(CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| form.get(CSRF_FIELD).map(str::to_owned))
+        .unwrap_or_default();
+    check_token(&sent, &secret)?;
+    Ok(Submission { visitor, form })
+}
+
 /// `403 csrf_refused`.
 pub fn csrf_refused(detail: &str) -> ApiError {
     ApiError::new(StatusCode::FORBIDDEN, "csrf_refused", detail.to_owned())
@@ -197,30 +255,8 @@ impl FromRequest for Submission {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let req = req.clone();
-        let mut payload = payload.take();
-        Box::pin(async move {
-            let mut body = web::BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|_| ApiError::malformed("The form could not be read."))?;
-                if body.len() + chunk.len() > MAX_FORM {
-                    return Err(ApiError::too_large(MAX_FORM).into());
-                }
-                body.extend_from_slice(&chunk);
-            }
-            let (visitor, secret) = visitor(&req).await?;
-            let st = state(&req)?;
-            check_origin(&req, &st.public_url)?;
-            let form = FormData::parse(&body);
-            let sent = req
-                .headers()
-                .get(CSRF_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-                .or_else(|| form.get(CSRF_FIELD).map(str::to_owned))
-                .unwrap_or_default();
-            check_token(&sent, &secret)?;
-            Ok(Self { visitor, form })
-        })
+        let payload = payload.take();
+        Box::pin(submission(req, payload, false))
     }
 }
 
