@@ -3,6 +3,7 @@
 //! tenant's contacts and companies downloaded.
 
 use actix_multipart::Multipart;
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
 use maud::html;
@@ -14,6 +15,7 @@ use super::session::{CSRF_FIELD, Visitor, uploader};
 use super::{PortalError, html_status, see_other};
 use crate::AppState;
 use crate::api::directory::{CompanyRow, ContactRow, ImportCompanies, ImportContacts};
+use crate::auth::TenantScope;
 use crate::error::ApiError;
 
 /// Largest file taken (10,000 contacts of a few dozen characters fit well within it).
@@ -219,44 +221,67 @@ fn problems_of(e: &ApiError) -> Vec<String> {
     problems
 }
 
+/// An upload's visitor, tenant and rows as `read` finds them in its file; or the page refusing
+/// it (no file, or one `read` cannot take).
+async fn rows_of<T>(
+    req: &HttpRequest,
+    state: &AppState,
+    body: Multipart,
+    what: What,
+    read: fn(&[u8]) -> Result<T, String>,
+) -> Result<Result<(Visitor, TenantScope, T), HttpResponse>, PortalError> {
+    let (visitor, file) = upload(req, body).await?;
+    let scope = visitor.tenant(state, req, false).await?;
+    let tenant = (scope.tenant.slug.as_str(), scope.tenant.name.as_str());
+    let problem = match file.as_deref().map(read) {
+        Some(Ok(rows)) => return Ok(Ok((visitor, scope, rows))),
+        Some(Err(problem)) => problem,
+        None => "choose a CSV file to import".to_owned(),
+    };
+    Ok(Err(refused(&visitor, tenant, what, &[problem], StatusCode::UNPROCESSABLE_ENTITY)))
+}
+
+/// What an import answered: the list it changed, with a notice of what it did; or the page
+/// refusing it, each problem on its line.
+async fn imported(
+    req: &HttpRequest,
+    state: &AppState,
+    visitor: &Visitor,
+    scope: &TenantScope,
+    what: What,
+    outcome: Result<(serde_json::Value, String), ApiError>,
+) -> Result<HttpResponse, PortalError> {
+    let tenant = (scope.tenant.slug.as_str(), scope.tenant.name.as_str());
+    match outcome {
+        Ok((changes, query)) => {
+            crate::audit::record_portal(state, req, &visitor.identity, Some(tenant.0), 200, changes).await;
+            Ok(see_other(&format!("/portal/t/{}/{}?{query}", tenant.0, what.path())))
+        }
+        Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => {
+            Ok(refused(visitor, tenant, what, &problems_of(&e), StatusCode::UNPROCESSABLE_ENTITY))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 async fn import_companies(
     req: HttpRequest,
     state: web::Data<AppState>,
     body: Multipart,
 ) -> Result<HttpResponse, PortalError> {
-    let (visitor, file) = upload(&req, body).await?;
-    let scope = visitor.tenant(&state, &req, false).await?;
-    let tenant = (scope.tenant.slug.as_str(), scope.tenant.name.as_str());
-    let unprocessable = actix_web::http::StatusCode::UNPROCESSABLE_ENTITY;
-    let Some(file) = file else {
-        return Ok(refused(
-            &visitor,
-            tenant,
-            What::Companies,
-            &["choose a CSV file to import".to_owned()],
-            unprocessable,
-        ));
-    };
-    let names = match read_companies(&file) {
-        Ok(names) => names,
-        Err(problem) => return Ok(refused(&visitor, tenant, What::Companies, &[problem], unprocessable)),
+    let (visitor, scope, names) = match rows_of(&req, &state, body, What::Companies, read_companies).await? {
+        Ok(read) => read,
+        Err(refusal) => return Ok(refusal),
     };
     let count = names.len();
     let rows = names.into_iter().map(|name| CompanyRow { name }).collect();
-    match crate::routes::directory::import_company_rows(&state, scope.tenant.id, ImportCompanies { rows }).await {
-        Ok(done) => {
+    let outcome = crate::routes::directory::import_company_rows(&state, scope.tenant.id, ImportCompanies { rows })
+        .await
+        .map(|done| {
             let changes = serde_json::json!({"rows": count, "created": done.created, "existing": done.existing});
-            crate::audit::record_portal(&state, &req, &visitor.identity, Some(tenant.0), 200, changes).await;
-            Ok(see_other(&format!(
-                "/portal/t/{}/companies?done=companies-imported&created={}&existing={}",
-                tenant.0, done.created, done.existing
-            )))
-        }
-        Err(e) if e.status() == unprocessable => {
-            Ok(refused(&visitor, tenant, What::Companies, &problems_of(&e), unprocessable))
-        }
-        Err(e) => Err(e.into()),
-    }
+            (changes, format!("done=companies-imported&created={}&existing={}", done.created, done.existing))
+        });
+    imported(&req, &state, &visitor, &scope, What::Companies, outcome).await
 }
 
 /// A refusal's field path (`rows[3].phone`) as a person reads it (`line 5, phone`).
@@ -273,38 +298,21 @@ fn line_of(field: &str) -> String {
 }
 
 async fn import(req: HttpRequest, state: web::Data<AppState>, body: Multipart) -> Result<HttpResponse, PortalError> {
-    let (visitor, file) = upload(&req, body).await?;
-    let scope = visitor.tenant(&state, &req, false).await?;
-    let tenant = (scope.tenant.slug.as_str(), scope.tenant.name.as_str());
-    let unprocessable = actix_web::http::StatusCode::UNPROCESSABLE_ENTITY;
-    let Some(file) = file else {
-        return Ok(refused(
-            &visitor,
-            tenant,
-            What::Contacts,
-            &["choose a CSV file to import".to_owned()],
-            unprocessable,
-        ));
-    };
-    let rows = match read_rows(&file) {
-        Ok(rows) => rows,
-        Err(problem) => return Ok(refused(&visitor, tenant, What::Contacts, &[problem], unprocessable)),
+    let (visitor, scope, rows) = match rows_of(&req, &state, body, What::Contacts, read_rows).await? {
+        Ok(read) => read,
+        Err(refusal) => return Ok(refusal),
     };
     let count = rows.len();
-    match crate::routes::directory::import(&state, scope.tenant.id, ImportContacts { rows }).await {
-        Ok(done) => {
+    let outcome =
+        crate::routes::directory::import(&state, scope.tenant.id, ImportContacts { rows }).await.map(|done| {
             let changes = serde_json::json!({"rows": count, "created": done.created, "updated": done.updated});
-            crate::audit::record_portal(&state, &req, &visitor.identity, Some(tenant.0), 200, changes).await;
-            Ok(see_other(&format!(
-                "/portal/t/{}/contacts?done=imported&created={}&updated={}&companies={}",
-                tenant.0, done.created, done.updated, done.companies_created
-            )))
-        }
-        Err(e) if e.status() == unprocessable => {
-            Ok(refused(&visitor, tenant, What::Contacts, &problems_of(&e), unprocessable))
-        }
-        Err(e) => Err(e.into()),
-    }
+            let query = format!(
+                "done=imported&created={}&updated={}&companies={}",
+                done.created, done.updated, done.companies_created
+            );
+            (changes, query)
+        });
+    imported(&req, &state, &visitor, &scope, What::Contacts, outcome).await
 }
 
 #[cfg(test)]

@@ -21,9 +21,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/second-factor/disable", web::post().to(disable));
 }
 
-/// The person's own tenant, for the audit log.
-fn own_tenant(visitor: &Visitor) -> Option<&str> {
-    visitor.identity.tenant.as_ref().map(|(_, slug)| slug.as_str())
+/// Records a step of the person's second factor in the audit log, under their own tenant.
+async fn record(state: &AppState, req: &HttpRequest, visitor: &Visitor, step: &str) {
+    let tenant = visitor.identity.tenant.as_ref().map(|(_, slug)| slug.as_str());
+    let changes = serde_json::json!({ "second_factor": step });
+    crate::audit::record_portal(state, req, &visitor.identity, tenant, 200, changes).await;
 }
 
 /// The otpauth URL as a QR code, drawn as SVG (no script, no inline style).
@@ -118,15 +120,7 @@ async fn begin(
 ) -> Result<HttpResponse, PortalError> {
     let visitor = &sent.visitor;
     state.store.begin_totp(visitor.identity.account_id).await?;
-    crate::audit::record_portal(
-        &state,
-        &req,
-        &visitor.identity,
-        own_tenant(visitor),
-        200,
-        serde_json::json!({"second_factor": "setup started"}),
-    )
-    .await;
+    record(&state, &req, visitor, "setup started").await;
     Ok(super::see_other("/portal/second-factor"))
 }
 
@@ -139,15 +133,7 @@ async fn confirm(
     let code = sent.form.get("code").unwrap_or_default();
     match state.store.confirm_totp(visitor.identity.account_id, code).await {
         Ok(codes) => {
-            crate::audit::record_portal(
-                &state,
-                &req,
-                &visitor.identity,
-                own_tenant(visitor),
-                200,
-                serde_json::json!({"second_factor": "on"}),
-            )
-            .await;
+            record(&state, &req, visitor, "on").await;
             Ok(html(recovery_page(visitor, &codes)))
         }
         Err(switchboard_store::StoreError::Invalid(errors)) => {
@@ -187,15 +173,7 @@ async fn disable(
     let password = SecretString::from(sent.form.get("password").unwrap_or_default().to_owned());
     let refusal = match state.store.disable_totp(visitor.identity.account_id, password).await {
         Ok(true) => {
-            crate::audit::record_portal(
-                &state,
-                &req,
-                &visitor.identity,
-                own_tenant(visitor),
-                200,
-                serde_json::json!({"second_factor": "off"}),
-            )
-            .await;
+            record(&state, &req, visitor, "off").await;
             let s = state.store.second_factor_state(visitor.identity.account_id).await?;
             return Ok(html(page(visitor, &s, None, Some("Your second factor is off."))));
         }
