@@ -165,7 +165,7 @@ pub struct DeliveryDead {
     pub kind: JobKind,
     /// The event a PBX delivery carried.
     pub event_id: Option<i64>,
-    /// The text a send or media fetch was for.
+    /// The text the work was for: a send's, a media fetch's, or the one a PBX delivery's event is about.
     pub message_id: Option<Uuid>,
     pub attempts: i32,
     pub last_error: String,
