@@ -186,6 +186,17 @@ async fn every_documented_route_hides_another_tenants_data(app: TestApp) {
         events.iter().find_map(|e| e.json["data"]["media"][0]["url"].as_str()).expect("the MMS's event").to_owned();
     crate::media::settled(&app, &media_url, &a_ext).await;
     let media = media_url.rsplit('/').next().unwrap().to_owned();
+    // The PBX delivery of the MMS's event, from its text's timeline.
+    let timeline = app.get(&format!("{t}/messages/{message}/timeline"), &w.token).await;
+    let delivery = timeline.expect(StatusCode::OK)["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["kind"] == "webhook_delivery")
+        .expect("the MMS's PBX delivery")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     // A's value for each path parameter, chosen by the collection it follows.
     let value = |path: &str, param: &str| -> String {
@@ -206,6 +217,7 @@ async fn every_documented_route_hides_another_tenants_data(app: TestApp) {
             ("id", "sessions") => a_signed.json["session_id"].as_str().unwrap().to_owned(),
             ("id", "users") => a_user.clone(),
             ("id", "api-keys") => a_key.clone(),
+            ("id", "webhook-deliveries") => delivery.clone(),
             _ => panic!("the isolation matrix has no value for {{{param}}} in {path}: add one"),
         }
     };
