@@ -84,6 +84,8 @@ class Server:
             # A PBX delivery is given up after three attempts a second apart (the deliveries test).
             SWITCHBOARD_WEBHOOK_RETRY_SCHEDULE_SECS="1,1",
             SWITCHBOARD_WEBHOOK_RETRY_JITTER="0",
+            # Pictures are fetched from a local http server (the inbox test), not Flowroute's https.
+            SWITCHBOARD_MEDIA_ALLOW_HTTP="true",
         )
         pg = os.environ.get("SB_BROWSER_DATABASE")
         self.pg_admin = None
@@ -116,10 +118,12 @@ class Server:
             raise RuntimeError(f"switchboard {' '.join(args)}: {done.stderr}")
         return done.stdout
 
-    def user(self, email: str, name: str, role: str, tenant: str | None = None) -> None:
+    def user(self, email: str, name: str, role: str, tenant: str | None = None, extension: str | None = None) -> None:
         args = ["user", "create", "--email", email, "--name", name, "--role", role]
         if tenant:
             args += ["--tenant", tenant]
+        if extension:
+            args += ["--extension", extension]
         self.run(*args, password=PASSWORD)
 
     def start(self) -> None:

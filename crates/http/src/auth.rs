@@ -456,31 +456,42 @@ impl FromRequest for Caller {
         let st = state(req);
         Box::pin(async move {
             let claims = principal.await?.claims;
-            let st = st?;
-            let slug = match (claims.role, &claims.tenant) {
-                (Role::System, _) | (_, None) => return Err(ApiError::forbidden()),
-                (_, Some(slug)) => slug.clone(),
-            };
-            let tenant = match st.store.tenant_by_slug(&slug).await {
+            Self::resolve(&st?.store, claims, read_only).await
+        })
+    }
+}
+
+impl Caller {
+    /// The caller `claims` speak for, by the rules above: for a read, or for a write (`read_only`
+    /// false), which a suspended tenant's people may not make.
+    pub(crate) async fn resolve(
+        store: &switchboard_store::Store,
+        claims: Claims,
+        read_only: bool,
+    ) -> Result<Self, ApiError> {
+        let slug = match (claims.role, &claims.tenant) {
+            (Role::System, _) | (_, None) => return Err(ApiError::forbidden()),
+            (_, Some(slug)) => slug.clone(),
+        };
+        let tenant = match store.tenant_by_slug(&slug).await {
+            Err(switchboard_store::StoreError::NotFound) => {
+                return Err(ApiError::unauthorized("The token's tenant no longer exists."));
+            }
+            other => other?,
+        };
+        issued_for(&claims, &tenant)?;
+        if let Some(ext) = &claims.ext {
+            match store.get_extension(tenant.id, ext).await {
                 Err(switchboard_store::StoreError::NotFound) => {
-                    return Err(ApiError::unauthorized("The token's tenant no longer exists."));
+                    return Err(ApiError::unauthorized("The token's extension no longer exists."));
                 }
+                Ok(found) if !found.enabled => return Err(extension_disabled()),
                 other => other?,
             };
-            issued_for(&claims, &tenant)?;
-            if let Some(ext) = &claims.ext {
-                match st.store.get_extension(tenant.id, ext).await {
-                    Err(switchboard_store::StoreError::NotFound) => {
-                        return Err(ApiError::unauthorized("The token's extension no longer exists."));
-                    }
-                    Ok(found) if !found.enabled => return Err(extension_disabled()),
-                    other => other?,
-                };
-            }
-            if !read_only {
-                refuse_if_suspended(&tenant)?;
-            }
-            Ok(Self { tenant, ext: claims.ext })
-        })
+        }
+        if !read_only {
+            refuse_if_suspended(&tenant)?;
+        }
+        Ok(Self { tenant, ext: claims.ext })
     }
 }

@@ -40,6 +40,27 @@ pub struct LoggedEvent {
     pub payload: Value,
 }
 
+/// `%text%` for LIKE, with LIKE's own characters escaped by `\`.
+fn like_pattern(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+/// Who the other party of a conversation is, where the tenant knows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PartyName {
+    pub contact: Option<String>,
+    pub company: Option<String>,
+}
+
 fn parse_cursor(cursor: Option<&str>) -> Result<Option<(DateTime<Utc>, Uuid)>, StoreError> {
     let Some(c) = cursor.filter(|c| !c.is_empty()) else { return Ok(None) };
     let bad = || StoreError::invalid("cursor", "must be a next_cursor value from a previous page");
@@ -50,13 +71,16 @@ fn parse_cursor(cursor: Option<&str>) -> Result<Option<(DateTime<Utc>, Uuid)>, S
 }
 
 impl Store {
-    /// Conversations newest first; an extension sees those it was ever routed a text of.
+    /// Conversations newest first; an extension sees those it was ever routed a text of. With
+    /// `search`, only those whose other party's number holds its digits, whose contact's name
+    /// holds it, or one of whose texts the viewer may see holds it (ignoring ASCII case).
     pub async fn list_conversations(
         &self,
         tenant: Uuid,
         viewer: Viewer<'_>,
         limit: u64,
         cursor: Option<&str>,
+        search: Option<&str>,
     ) -> Result<Page<Conversation>, StoreError> {
         let after = parse_cursor(cursor)?;
         let limit = limit.clamp(1, MAX_LIMIT);
@@ -64,6 +88,32 @@ impl Store {
         let mut param = |v: sea_orm::Value| {
             values.push(v);
             format!("${}", values.len())
+        };
+        let search = match search.map(str::trim).filter(|s| !s.is_empty()) {
+            Some(s) => {
+                let words = param(like_pattern(&s.to_lowercase()).into());
+                let digits: String = s.chars().filter(char::is_ascii_digit).collect();
+                let by_number = if digits.len() >= 3 {
+                    format!("c.remote LIKE {} ESCAPE '\\' OR ", param(like_pattern(&digits).into()))
+                } else {
+                    String::new()
+                };
+                let visible = match viewer {
+                    Viewer::Extension(ext) => format!(
+                        "AND m.id IN (SELECT x.message_id FROM message_extension x WHERE x.tenant_id = $1 \
+                         AND x.extension = {} AND x.remote = c.remote)",
+                        param(ext.into())
+                    ),
+                    Viewer::Tenant => String::new(),
+                };
+                format!(
+                    "AND ({by_number}\
+                     c.remote IN (SELECT p.phone FROM contact p WHERE p.tenant_id = $1 AND LOWER(p.name) LIKE {words} ESCAPE '\\') OR \
+                     EXISTS (SELECT 1 FROM message m WHERE m.tenant_id = $1 AND m.number = c.number AND m.remote = c.remote \
+                       AND LOWER(m.body) LIKE {words} ESCAPE '\\' {visible}))"
+                )
+            }
+            None => String::new(),
         };
         let (unread, join) = match viewer {
             Viewer::Extension(ext) => (
@@ -86,7 +136,7 @@ impl Store {
         let lim = param(i64::try_from(limit + 1).unwrap_or(i64::MAX).into());
         let text = format!(
             "SELECT c.id, c.number, c.remote, c.last_message_id, c.last_message_at, {unread} AS unread \
-             FROM conversation c {join} WHERE c.tenant_id = $1 {keyset} \
+             FROM conversation c {join} WHERE c.tenant_id = $1 {keyset} {search} \
              ORDER BY c.last_message_at DESC, c.id DESC LIMIT {lim}"
         );
         let rows = sql::query(self.db(), &text, values).await?;
@@ -244,5 +294,73 @@ impl Store {
             // `seq > …` holds only for numbered events.
             .filter_map(|e| Some(LoggedEvent { seq: e.seq?, event_type: e.event_type, payload: e.payload }))
             .collect())
+    }
+
+    /// The contact (and its company) of each of `remotes` the tenant knows, by phone.
+    pub async fn party_names(
+        &self,
+        tenant: Uuid,
+        remotes: &[String],
+    ) -> Result<std::collections::HashMap<String, PartyName>, StoreError> {
+        let mut out = std::collections::HashMap::new();
+        for chunk in remotes.chunks(sql::CHUNK) {
+            let mut values: Vec<sea_orm::Value> = chunk.iter().map(|r| r.clone().into()).collect();
+            values.push(tenant.into());
+            let rows = sql::query(
+                self.db(),
+                &format!(
+                    "SELECT p.phone, p.name, c.name AS company FROM contact p LEFT JOIN company c ON c.id = p.company_id \
+                     WHERE p.phone IN {} AND p.tenant_id = ${}",
+                    sql::tuples(1, chunk.len()),
+                    chunk.len() + 1
+                ),
+                values,
+            )
+            .await?;
+            for r in rows {
+                out.insert(
+                    r.try_get("", "phone")?,
+                    PartyName { contact: Some(r.try_get("", "name")?), company: r.try_get("", "company")? },
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    /// The numbers `ext` may send from, in order; every number of the tenant for a tenant admin
+    /// (`Viewer::Tenant`), at most `limit`.
+    pub async fn sending_numbers(
+        &self,
+        tenant: Uuid,
+        viewer: Viewer<'_>,
+        limit: u64,
+    ) -> Result<Vec<String>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = match viewer {
+            Viewer::Extension(ext) => {
+                sql::query(
+                    self.db(),
+                    "SELECT n.e164 FROM number n JOIN number_sender s ON s.number_id = n.id \
+                     JOIN extension e ON e.id = s.extension_id \
+                     WHERE n.tenant_id = $1 AND e.tenant_id = $1 AND e.extension = $2 ORDER BY n.e164 LIMIT $3",
+                    vec![tenant.into(), ext.into(), limit.into()],
+                )
+                .await?
+            }
+            Viewer::Tenant => {
+                sql::query(
+                    self.db(),
+                    "SELECT e164 FROM number WHERE tenant_id = $1 ORDER BY e164 LIMIT $2",
+                    vec![tenant.into(), limit.into()],
+                )
+                .await?
+            }
+        };
+        rows.iter().map(|r| Ok(r.try_get("", "e164")?)).collect()
+    }
+
+    /// True when `remote` opted out of `number` (or of every number of the tenant).
+    pub async fn opted_out(&self, tenant: Uuid, remote: &str, number: &str) -> Result<bool, StoreError> {
+        crate::outbound::is_opted_out(self.db(), tenant, remote, number).await
     }
 }

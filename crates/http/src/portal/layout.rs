@@ -89,6 +89,9 @@ fn nav(f: Frame<'_>) -> Markup {
     html! {
         nav aria-label="Main" {
             ul {
+                @if f.visitor.identity.tenant.is_some() {
+                    li { a href="/portal/inbox" aria-current=[(f.current == "inbox").then_some("page")] { "Inbox" } }
+                }
                 @if f.visitor.is_operator() {
                     li { a href="/portal/tenants" aria-current=[(f.current == "tenants").then_some("page")] { "Tenants" } }
                     li { a href="/portal/usage" aria-current=[(f.current == "usage").then_some("page")] { "Usage" } }

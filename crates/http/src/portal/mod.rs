@@ -12,6 +12,7 @@ mod assets;
 mod csv_io;
 mod deliveries;
 mod form;
+mod inbox;
 mod layout;
 mod onboard;
 mod pages;
@@ -121,6 +122,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(records::configure)
             .configure(deliveries::configure)
             .configure(usage::configure)
+            .configure(inbox::configure)
             .configure(second_factor::configure)
             // Last: a resource item's `{key}` would otherwise take fixed paths such as
             // `contacts/import`.

@@ -32,19 +32,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/t/{tenant}/providers/{id}/check", web::post().to(check_provider));
 }
 
-/// Where a person lands: an operator on the tenants, a tenant admin on their dashboard.
+/// Where a person lands: an operator on the tenants, a tenant admin on their dashboard, an
+/// extension user in their inbox.
 async fn home(visitor: Visitor) -> Result<HttpResponse, PortalError> {
     match (&visitor.identity.role, &visitor.identity.tenant) {
         (Role::System, _) => Ok(see_other("/portal/tenants")),
         (Role::TenantAdmin, Some((_, slug))) => Ok(see_other(&format!("/portal/t/{slug}/"))),
-        _ => Ok(html(layout::page(
-            "Your texts",
-            Some(Frame { visitor: &visitor, tenant: None, current: "" }),
-            html! {
-                p { "You are signed in as an extension user. Your texts reach you through your PBX, and through the API's "
-                    code { "/api/v1/conversations" } "; the portal's screens are for tenant admins and operators." }
-            },
-        ))),
+        _ => Ok(see_other("/portal/inbox")),
     }
 }
 

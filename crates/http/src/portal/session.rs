@@ -19,7 +19,7 @@ use switchboard_store::accounts::Identity;
 
 use super::PortalError;
 use crate::AppState;
-use crate::auth::{SESSION_COOKIE, TenantScope, session_claims};
+use crate::auth::{Caller, SESSION_COOKIE, TenantScope, session_claims};
 use crate::error::ApiError;
 
 /// Largest form the portal takes.
@@ -49,6 +49,16 @@ impl Visitor {
         let now = chrono::Utc::now().timestamp().max(0).cast_unsigned();
         let claims = session_claims(&self.identity, now, Some(now));
         TenantScope::resolve(&state.store, claims, false, slug, read_only).await
+    }
+
+    /// This person as the extension API sees them: their tenant and, for an extension user, their
+    /// extension (a disabled one is refused); an operator, who has no tenant, is `404` here.
+    pub async fn caller(&self, state: &AppState, read_only: bool) -> Result<Caller, ApiError> {
+        if self.is_operator() {
+            return Err(ApiError::not_found());
+        }
+        let now = chrono::Utc::now().timestamp().max(0).cast_unsigned();
+        Caller::resolve(&state.store, session_claims(&self.identity, now, Some(now)), read_only).await
     }
 
     /// The tenant the request's `{tenant}` names, as this person may reach it (see [`Self::scope`]).

@@ -32,7 +32,8 @@ pub async fn conversations(
 ) -> Result<HttpResponse, ApiError> {
     // This list's cursor is its own (time and id), so only the limit is read the common way.
     let limit = switchboard_store::PageRequest::parse(q.limit.as_deref(), None)?.limit;
-    let page = state.store.list_conversations(caller.tenant.id, caller.viewer(), limit, q.cursor.as_deref()).await?;
+    let page =
+        state.store.list_conversations(caller.tenant.id, caller.viewer(), limit, q.cursor.as_deref(), None).await?;
     Ok(HttpResponse::Ok().json(Page::<Conversation>::from(page)))
 }
 

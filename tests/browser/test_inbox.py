@@ -1,0 +1,165 @@
+"""The inbox, as an extension user of Globex: conversations with unread counts and the contact's
+name, search, a thread with pictures, a reply that reaches Flowroute (the simulator) and shows its
+state in words, an opted-out remote's note instead of a reply box; and nobody else's texts."""
+
+import json
+import subprocess
+import time
+import urllib.request
+
+from playwright.sync_api import expect
+
+from conftest import GLOBEX_NUMBER, SIM_BIN, new_page, shot, sign_in
+
+
+def inbound(globex, remote, body, media=()):
+    args = [SIM_BIN, "inbound", "--url", globex["webhook_url"], "--from", remote, "--to", GLOBEX_NUMBER, "--body", body]
+    for m in media:
+        args += ["--media-url", m]
+    subprocess.run(args, check=True, timeout=30)
+
+
+def sent_to(sim, remote):
+    with urllib.request.urlopen(sim + "/sim/received", timeout=5) as res:
+        return [a for a in json.load(res)["accepted"] if a["to"] == remote.lstrip("+")]
+
+
+def test_an_extension_user_reads_and_answers_texts(browser, server, sim, globex):
+    t = "/api/v1/tenants/globex"
+    assert server.api("PATCH", f"{t}/numbers/+{GLOBEX_NUMBER}", {"senders": ["201"]})[0] == 200
+    assert server.api("POST", f"{t}/contacts", {"name": "Dana Doe", "phone": "+12065550888"})[0] == 201
+    server.user("desk@globex.test", "Front desk", "extension", "globex", "201")
+    inbound(globex, "12065550888", "Hello, is the dentist in today?")
+    inbound(globex, "12065550889", "STOP")
+
+    page = new_page(browser)
+    sign_in(page, server, "desk@globex.test")
+    expect(page).to_have_url(server.url + "/portal/inbox")
+    dana = page.locator("ul.conversations li", has_text="Dana Doe")
+    expect(dana).to_contain_text("1 unread")
+    shot(page, "inbox")
+    # Found by text, by name and by digits; not by what it does not say.
+    for q in ("dentist", "dana", "555 0888"):
+        page.fill("#q", q)
+        page.click("button:text-is('Find')")
+        expect(page.locator("ul.conversations li")).to_have_count(1)
+    page.fill("#q", "invoice")
+    page.click("button:text-is('Find')")
+    expect(page.locator("main")).to_contain_text("No conversation matches.")
+
+    page.goto(server.url + "/portal/inbox")
+    page.locator("ul.conversations li", has_text="Dana Doe").locator("a").click()
+    expect(page.locator("h1")).to_have_text("Texts with Dana Doe")
+    expect(page.locator("ol.thread li")).to_have_count(1)
+    page.fill("#body", "Yes, come by at 3 🙂")
+    expect(page.locator("#body-segments")).to_have_text("20 characters, 1 segment (UCS-2)")
+    page.click("button:text-is('Send')")
+    expect(page.locator(".notice")).to_have_text("Your reply is queued; its state shows below.")
+    mine = page.locator("ol.thread li.out")
+    expect(mine).to_have_count(1)
+    expect(mine).to_contain_text("Sent from +" + GLOBEX_NUMBER + " by 201")
+    deadline = time.monotonic() + 15
+    while not sent_to(sim, "+12065550888"):
+        assert time.monotonic() < deadline, "the reply never reached Flowroute"
+        time.sleep(0.2)
+    assert sent_to(sim, "+12065550888")[0]["body"] == "Yes, come by at 3 🙂"
+    # Its receipt comes back: the state reads Delivered once the page is read again.
+    deadline = time.monotonic() + 15
+    while True:
+        page.reload()
+        if page.locator("ol.thread li.out .state").inner_text() == "Delivered":
+            break
+        assert time.monotonic() < deadline, page.locator("ol.thread li.out .state").inner_text()
+        time.sleep(0.3)
+    shot(page, "inbox-thread")
+    page.goto(server.url + "/portal/inbox")
+    expect(page.locator("ul.conversations li", has_text="Dana Doe")).not_to_contain_text("unread")
+
+    # Whoever texted STOP gets no reply box, and the page says why.
+    page.goto(server.url + "/portal/inbox/+12065550889")
+    expect(page.locator("main")).to_contain_text("opted out of texts from +" + GLOBEX_NUMBER)
+    assert page.locator("#body").count() == 0
+    shot(page, "inbox-opted-out")
+    # A reply posted anyway is refused in words, and nothing is sent.
+    csrf = page.get_attribute("input[name=csrf]", "value")
+    res = page.request.post(server.url + "/portal/inbox/+12065550889/reply",
+                            form={"csrf": csrf, "body": "Please?", "from": "+" + GLOBEX_NUMBER},
+                            headers={"origin": server.url})
+    assert res.status == 422 and "has opted out" in res.text(), res.status
+    assert sent_to(sim, "+12065550889") == []
+    page.context.close()
+
+
+def test_nobody_else_reads_a_tenants_inbox(browser, server, admin, globex):
+    inbound(globex, "12065550890", "Private to Globex")
+    # Acme's admin: none of Globex's conversations, and each thread is not found.
+    admin.goto(server.url + "/portal/inbox")
+    expect(admin.locator("main")).not_to_contain_text("+12065550890")
+    res = admin.goto(server.url + "/portal/inbox/+12065550890")
+    assert res.status == 404
+    # Another extension of Globex, which the text was not routed to, cannot read or answer it.
+    t = "/api/v1/tenants/globex"
+    server.api("POST", f"{t}/extensions", {"extension": "209", "name": "Back office"})
+    server.user("back@globex.test", "Back office", "extension", "globex", "209")
+    page = new_page(browser)
+    sign_in(page, server, "back@globex.test")
+    expect(page.locator("main")).to_contain_text("No texts yet.")
+    res = page.goto(server.url + "/portal/inbox/+12065550890")
+    assert res.status == 404
+    page.goto(server.url + "/portal/inbox")
+    csrf = page.get_attribute("input[name=csrf]", "value")
+    res = page.request.post(server.url + "/portal/inbox/+12065550890/reply",
+                            form={"csrf": csrf, "body": "Hi", "from": "+" + GLOBEX_NUMBER},
+                            headers={"origin": server.url}, max_redirects=0)
+    assert res.status == 404, res.status
+    # An extension user has none of the tenant's admin screens.
+    res = page.goto(server.url + "/portal/t/globex/numbers")
+    assert res.status in (403, 404), res.status
+    page.context.close()
+
+
+def test_a_picture_shows_as_a_thumbnail_that_opens_full_size(browser, server, globex):
+    import base64
+    import http.server
+    import threading
+
+    # A 2×2 PNG, served where Switchboard fetches it from (as it would from Flowroute's media host).
+    png = base64.b64decode(
+        "iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAEElEQVR4nGP4z8AARAwQCgAf7gP9i18U1AAAAABJRU5ErkJggg=="
+    )
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("content-type", "image/png")
+            self.send_header("content-length", str(len(png)))
+            self.end_headers()
+            self.wfile.write(png)
+
+        def log_message(self, *args):
+            pass
+
+    host = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=host.serve_forever, daemon=True).start()
+    try:
+        server.user("photos@globex.test", "Photos", "extension", "globex", "201")
+        inbound(globex, "12065550891", "Here is the crack in my crown",
+                media=[f"http://127.0.0.1:{host.server_address[1]}/crown.png"])
+        page = new_page(browser)
+        sign_in(page, server, "photos@globex.test")
+        deadline = time.monotonic() + 15
+        while True:
+            page.goto(server.url + "/portal/inbox/+12065550891")
+            thumb = page.locator("img.thumb")
+            expect(thumb).to_have_attribute("alt", "Picture 1 from +12065550891")
+            if page.evaluate("() => { const i = document.querySelector('img.thumb'); return i.complete && i.naturalWidth }") == 2:
+                break
+            assert time.monotonic() < deadline, "the picture was never fetched"
+            time.sleep(0.3)
+        href = page.locator("img.thumb").locator("xpath=..").get_attribute("href")
+        res = page.request.get(server.url + href)
+        assert res.status == 200 and res.headers["content-type"] == "image/png" and res.body() == png
+        shot(page, "inbox-picture")
+        page.context.close()
+    finally:
+        host.shutdown()
