@@ -364,3 +364,15 @@ impl Store {
         crate::outbound::is_opted_out(self.db(), tenant, remote, number).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::like_pattern;
+
+    #[test]
+    fn a_search_matches_its_characters_literally() {
+        assert_eq!(like_pattern("50%_off"), "%50\\%\\_off%");
+        assert_eq!(like_pattern("a\\b"), "%a\\\\b%");
+        assert_eq!(like_pattern("dentist"), "%dentist%");
+    }
+}
