@@ -31,6 +31,21 @@ impl MigrationTrait for Migration {
                 .col(integer_null("status_code"))
                 .col(string_len("error", 1000))
                 .col(boolean("final"))
+                // Gone with its tenant, and with its job when finished jobs are pruned.
+                .foreign_key(
+                    ForeignKey::create()
+                        .name("fk_delivery_attempt_tenant_id")
+                        .from("delivery_attempt", "tenant_id")
+                        .to("tenant", "id")
+                        .on_delete(ForeignKeyAction::Cascade),
+                )
+                .foreign_key(
+                    ForeignKey::create()
+                        .name("fk_delivery_attempt_job_id")
+                        .from("delivery_attempt", "job_id")
+                        .to("job", "id")
+                        .on_delete(ForeignKeyAction::Cascade),
+                )
                 .to_owned(),
         )
         .await?;

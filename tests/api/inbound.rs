@@ -308,6 +308,13 @@ async fn a_delivery_that_never_succeeds_goes_dead_with_an_event(app: TestApp) {
     assert_eq!(none.expect(StatusCode::OK)["replayed"], 0);
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(w.sink.accepted().len(), 1, "played again exactly once");
+
+    // The attempts go with their tenant.
+    let attempts = || crate::support::column(&app, "SELECT CAST(COUNT(*) AS TEXT) FROM delivery_attempt");
+    assert_eq!(attempts().await, vec!["4".to_owned()]);
+    app.delete("/api/v1/tenants/acme/numbers/+12025550100", &admin).await.expect(StatusCode::NO_CONTENT);
+    app.delete("/api/v1/tenants/acme", &app.system.clone()).await.expect(StatusCode::NO_CONTENT);
+    assert_eq!(attempts().await, vec!["0".to_owned()]);
 }
 
 #[suite_test]
