@@ -133,6 +133,12 @@ class Server:
         )
         wait_for(self.url + "/readyz")
 
+    def restart(self) -> None:
+        """Stops the server (SIGTERM) and starts it again on the same address and database."""
+        self.process.terminate()
+        self.process.wait(timeout=15)
+        self.start()
+
     def api(self, method: str, path: str, body=None, token: str | None = None):
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(self.url + path, data=data, method=method)

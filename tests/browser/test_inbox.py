@@ -163,3 +163,58 @@ def test_a_picture_shows_as_a_thumbnail_that_opens_full_size(browser, server, gl
         page.context.close()
     finally:
         host.shutdown()
+
+
+def test_two_users_of_a_shared_number_see_texts_and_receipts_live(browser, server, sim, globex):
+    """Two users of extension 201 (a shared number's front desk), each in a browser of their own:
+    a new text shows in both without reloading, one's reply shows in the other's, and its receipt
+    turns it to Delivered in both — each within a couple of seconds."""
+    server.user("desk-a@globex.test", "Desk A", "extension", "globex", "201")
+    server.user("desk-b@globex.test", "Desk B", "extension", "globex", "201")
+    assert server.api("PATCH", f"/api/v1/tenants/globex/numbers/+{GLOBEX_NUMBER}", {"senders": ["201"]})[0] == 200
+    inbound(globex, "12065550892", "First question")
+    a, b = new_page(browser), new_page(browser)
+    sign_in(a, server, "desk-a@globex.test")
+    sign_in(b, server, "desk-b@globex.test")
+    a.goto(server.url + "/portal/inbox/+12065550892")
+    b.goto(server.url + "/portal/inbox")
+    expect(a.locator("ol.thread li")).to_have_count(1)
+    # Let both streams connect before the text arrives (a connection's first read covers the gap anyway).
+    time.sleep(1)
+    inbound(globex, "12065550892", "Second question, are you there?")
+    expect(a.locator("ol.thread li")).to_have_count(2, timeout=3000)
+    expect(a.locator("ol.thread li").last).to_contain_text("Second question")
+    expect(a.locator("#live-announce")).to_have_text("New text from +12065550892")
+    expect(b.locator("ul.conversations li", has_text="+12065550892")).to_contain_text("unread", timeout=3000)
+    # B answers; A sees the reply, then its receipt, without reloading.
+    b.goto(server.url + "/portal/inbox/+12065550892")
+    b.fill("#body", "Yes, here")
+    b.click("button:text-is('Send')")
+    expect(a.locator("ol.thread li.out")).to_have_count(1, timeout=3000)
+    expect(a.locator("ol.thread li.out .state")).to_have_text("Delivered", timeout=5000)
+    expect(b.locator("ol.thread li.out .state")).to_have_text("Delivered", timeout=5000)
+    assert a.locator("ol.thread li").count() == 3, "each text once"
+    shot(a, "inbox-live")
+    a.context.close()
+    b.context.close()
+
+
+def test_a_thread_resumes_after_a_server_restart_with_nothing_missed_or_twice(browser, server, globex):
+    server.user("desk-c@globex.test", "Desk C", "extension", "globex", "201")
+    inbound(globex, "12065550893", "Before the restart")
+    page = new_page(browser)
+    sign_in(page, server, "desk-c@globex.test")
+    page.goto(server.url + "/portal/inbox/+12065550893")
+    expect(page.locator("ol.thread li")).to_have_count(1)
+    time.sleep(1)
+    server.restart()
+    # Texts that arrive before the page's stream is back are read when it reconnects.
+    inbound(globex, "12065550893", "Right after the restart")
+    inbound(globex, "12065550893", "And one more")
+    expect(page.locator("ol.thread li")).to_have_count(3, timeout=15000)
+    bodies = page.locator("ol.thread li .body").all_inner_texts()
+    assert bodies == ["Before the restart", "Right after the restart", "And one more"], bodies
+    # And the stream is live again afterwards.
+    inbound(globex, "12065550893", "Still there?")
+    expect(page.locator("ol.thread li")).to_have_count(4, timeout=5000)
+    page.context.close()

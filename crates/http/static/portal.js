@@ -64,3 +64,62 @@ function enhance(root) {
 }
 document.addEventListener("DOMContentLoaded", function () { enhance(document); });
 document.addEventListener("htmx:afterSwap", function (e) { enhance(e.target); });
+
+// The live inbox: a conversation list or a thread (marked data-live) is read again whenever the
+// stream says a text arrived or changed state, and each time the stream (re)connects — so after a
+// dropped connection or a server restart nothing is missed, and nothing is shown twice: the
+// server's page is the truth, swapped in whole. New incoming texts are announced to screen readers.
+function liveInbox() {
+  var region = document.querySelector("[data-live]");
+  if (!region || !window.EventSource || !window.fetch) return;
+  var announce = document.getElementById("live-announce");
+  var busy = false, again = false;
+  function ids(root) {
+    var out = {};
+    root.querySelectorAll("[data-id]").forEach(function (el) { out[el.dataset.id] = el; });
+    return out;
+  }
+  function refresh() {
+    if (busy) { again = true; return; }
+    busy = true;
+    fetch(location.href, { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (html) {
+        if (!html) return;
+        var fresh = new DOMParser().parseFromString(html, "text/html").querySelector("[data-live]");
+        if (!fresh) return;
+        var known = ids(region), arrived = [];
+        Object.keys(ids(fresh)).forEach(function (id) {
+          var el = fresh.querySelector('[data-id="' + id + '"]');
+          if (!known[id] && el.dataset.incoming) arrived.push(el.dataset.from);
+        });
+        region.replaceWith(fresh);
+        region = fresh;
+        enhance(region);
+        if (announce && arrived.length) {
+          announce.textContent = arrived.length === 1 ? "New text from " + arrived[0] : arrived.length + " new texts";
+        }
+      })
+      .catch(function () { /* the next event or reconnection reads it again */ })
+      .finally(function () {
+        busy = false;
+        if (again) { again = false; refresh(); }
+      });
+  }
+  // EventSource retries a dropped stream by itself, but gives up on a refusal (a 429 while too
+  // many streams are open, a 503 while the server stops): then a new one is opened, later each time.
+  var stream = null, wait = 2000;
+  function connect() {
+    stream = new EventSource("/api/v1/events");
+    stream.addEventListener("open", function () { wait = 2000; refresh(); });
+    ["message.received", "message.status"].forEach(function (type) { stream.addEventListener(type, refresh); });
+    stream.addEventListener("error", function () {
+      if (stream.readyState !== EventSource.CLOSED) return;
+      setTimeout(connect, wait);
+      wait = Math.min(wait * 2, 30000);
+    });
+  }
+  connect();
+  window.addEventListener("pagehide", function () { if (stream) stream.close(); });
+}
+document.addEventListener("DOMContentLoaded", liveInbox);

@@ -188,7 +188,7 @@ impl Default for Config {
             shared_ingress_name: "flowroute".into(),
             shared_ingress_token: None,
             shared_ingress_sources: Vec::new(),
-            stream_limit_per_extension: 5,
+            stream_limit_per_extension: 25,
             stream_limit_per_tenant: 200,
             stream_idle_timeout_secs: 1800,
             ingress_failure_limit: 30,

@@ -82,12 +82,15 @@ async fn list(
                 button type="submit" { "Find" }
                 @if search.is_some() { a href="/portal/inbox" { "Show all" } }
             }
+            p.visually-hidden #live-announce role="status" {}
+            div data-live="" {
             @if page.items.is_empty() {
                 p { @if search.is_some() { "No conversation matches." } @else { "No texts yet." } }
             } @else {
                 ul.conversations {
                     @for c in &page.items {
-                        li.unread[c.unread > 0] {
+                        li.unread[c.unread > 0] data-id=(c.last_message_id.map(|m| m.to_string()).unwrap_or_default())
+                            data-incoming=(if c.unread > 0 { "1" } else { "" }) data-from=(c.remote) {
                             a href={ "/portal/inbox/" (c.remote) } {
                                 span.party { (who(&c.remote, names.get(&c.remote))) }
                                 " "
@@ -102,6 +105,7 @@ async fn list(
                 @if let Some(next) = &page.next_cursor {
                     p { a href={ "/portal/inbox?cursor=" (next) @if let Some(s) = search { "&q=" (url_part(s)) } } { "Older conversations" } }
                 }
+            }
             }
         },
     )))
@@ -219,10 +223,11 @@ async fn render_thread(
             @if let Some(next) = &page.next_cursor {
                 p { a href={ "/portal/inbox/" (remote) "?before=" (next) } { "Older texts" } }
             }
-            ol.thread aria-label="Texts, oldest first" {
+            p.visually-hidden #live-announce role="status" {}
+            ol.thread aria-label="Texts, oldest first" data-live="" {
                 @for m in &texts {
                     @let outgoing = m.direction == "outbound";
-                    li.text.out[outgoing].in[!outgoing] {
+                    li.text.out[outgoing].in[!outgoing] data-id=(m.id) data-incoming=(if outgoing { "" } else { "1" }) data-from=(m.remote) {
                         p.meta {
                             @if outgoing {
                                 "Sent from " (m.number)
