@@ -218,3 +218,53 @@ def test_a_thread_resumes_after_a_server_restart_with_nothing_missed_or_twice(br
     inbound(globex, "12065550893", "Still there?")
     expect(page.locator("ol.thread li")).to_have_count(4, timeout=5000)
     page.context.close()
+
+
+def test_the_inbox_installs_as_an_app(browser, server):
+    page = new_page(browser)
+    sign_in(page, server, "admin@globex.test")
+    page.goto(server.url + "/portal/inbox")
+    href = page.get_attribute("link[rel=manifest]", "href")
+    res = page.request.get(server.url + href)
+    assert res.status == 200 and res.headers["content-type"] == "application/manifest+json"
+    manifest = res.json()
+    assert manifest["start_url"] == "/portal/inbox" and manifest["display"] == "standalone"
+    sizes = {i["sizes"]: i["src"] for i in manifest["icons"]}
+    assert set(sizes) == {"192x192", "512x512"}
+    for src in sizes.values():
+        icon = page.request.get(server.url + src)
+        assert icon.status == 200 and icon.headers["content-type"] == "image/png" and icon.body()[:4] == b"\x89PNG"
+    # The browser itself finds the manifest and its icons (no CSP refusal).
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.reload()
+    assert not [e for e in errors if "manifest" in e.lower()], errors
+    page.context.close()
+
+
+def test_notifications_are_asked_for_only_on_a_click_and_tell_of_new_texts(browser, server, globex):
+    server.user("desk-d@globex.test", "Desk D", "extension", "globex", "201")
+    context = browser.new_context(bypass_csp=True)
+    # The page is read as if in another tab, and each notification it makes is recorded.
+    context.add_init_script("""
+        Object.defineProperty(document, 'visibilityState', { get: () => 'hidden' });
+        window.__asked = 0; window.__shown = [];
+        window.Notification = class { constructor(title, o) { window.__shown.push(o.body); } };
+        window.Notification.permission = 'default';
+        window.Notification.requestPermission = () => { window.__asked += 1; window.Notification.permission = 'granted';
+                                                       return Promise.resolve('granted'); };
+    """)
+    page = context.new_page()
+    sign_in(page, server, "desk-d@globex.test")
+    page.goto(server.url + "/portal/inbox")
+    button = page.locator("#notify")
+    expect(button).to_be_visible()
+    assert page.evaluate("window.__asked") == 0, "nothing is asked before the click"
+    button.click()
+    expect(button).to_be_hidden()
+    assert page.evaluate("window.__asked") == 1
+    time.sleep(1)
+    inbound(globex, "12065550894", "Are you open on Saturday?")
+    page.wait_for_function("window.__shown.length > 0", timeout=5000)
+    assert page.evaluate("window.__shown") == ["New text from +12065550894"]
+    context.close()

@@ -65,6 +65,26 @@ function enhance(root) {
 document.addEventListener("DOMContentLoaded", function () { enhance(document); });
 document.addEventListener("htmx:afterSwap", function (e) { enhance(e.target); });
 
+// Browser notifications of new texts while the page is not in view: asked for only when the person
+// clicks the button, never on their behalf.
+function notify(text) {
+  if (!("Notification" in window) || Notification.permission !== "granted") return;
+  if (document.visibilityState === "visible") return;
+  new Notification("Switchboard", { body: text, tag: "switchboard-new-text" });
+}
+function notificationButton() {
+  var button = document.getElementById("notify");
+  if (!button || !("Notification" in window)) return;
+  function show() {
+    button.hidden = Notification.permission !== "default";
+  }
+  button.addEventListener("click", function () {
+    Notification.requestPermission().then(show);
+  });
+  show();
+}
+document.addEventListener("DOMContentLoaded", notificationButton);
+
 // The live inbox: a conversation list or a thread (marked data-live) is read again whenever the
 // stream says a text arrived or changed state, and each time the stream (re)connects — so after a
 // dropped connection or a server restart nothing is missed, and nothing is shown twice: the
@@ -98,6 +118,7 @@ function liveInbox() {
         enhance(region);
         if (announce && arrived.length) {
           announce.textContent = arrived.length === 1 ? "New text from " + arrived[0] : arrived.length + " new texts";
+          notify(announce.textContent);
         }
       })
       .catch(function () { /* the next event or reconnection reads it again */ })

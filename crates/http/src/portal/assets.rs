@@ -20,7 +20,29 @@ pub const STYLESHEET: &str = "portal.css";
 pub const SCRIPT: &str = "portal.js";
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/static/{name}", web::get().to(serve));
+    cfg.route("/static/{name}", web::get().to(serve)).route("/manifest.webmanifest", web::get().to(manifest));
+}
+
+/// The web app manifest: the portal installs as an app that opens on the inbox.
+async fn manifest() -> HttpResponse {
+    let body = serde_json::json!({
+        "name": "Switchboard",
+        "short_name": "Switchboard",
+        "description": "Your texts: read and answer them.",
+        "start_url": "/portal/inbox",
+        "scope": "/portal/",
+        "display": "standalone",
+        "background_color": "#ffffff",
+        "theme_color": "#0a58ca",
+        "icons": [
+            {"src": href("icon-192.png"), "sizes": "192x192", "type": "image/png", "purpose": "any"},
+            {"src": href("icon-512.png"), "sizes": "512x512", "type": "image/png", "purpose": "any"},
+        ],
+    });
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "application/manifest+json"))
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .body(body.to_string())
 }
 
 /// The address of a static file, with its content's hash.

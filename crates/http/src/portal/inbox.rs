@@ -83,6 +83,7 @@ async fn list(
                 @if search.is_some() { a href="/portal/inbox" { "Show all" } }
             }
             p.visually-hidden #live-announce role="status" {}
+            button.link #notify type="button" hidden { "Notify me of new texts" }
             div data-live="" {
             @if page.items.is_empty() {
                 p { @if search.is_some() { "No conversation matches." } @else { "No texts yet." } }
@@ -224,6 +225,7 @@ async fn render_thread(
                 p { a href={ "/portal/inbox/" (remote) "?before=" (next) } { "Older texts" } }
             }
             p.visually-hidden #live-announce role="status" {}
+            button.link #notify type="button" hidden { "Notify me of new texts" }
             ol.thread aria-label="Texts, oldest first" data-live="" {
                 @for m in &texts {
                     @let outgoing = m.direction == "outbound";

@@ -48,7 +48,9 @@ fn head(title: &str) -> Markup {
             // so a form's refusal shows in place too.
             meta name="htmx-config" content=r#"{"includeIndicatorStyles":false,"allowEval":false,"responseHandling":[{"code":"204","swap":false},{"code":"...","swap":true}]}"#;
             title { (title) " · Switchboard" }
-            link rel="icon" href="data:,";
+            link rel="icon" href=(assets::href("icon-192.png"));
+            link rel="manifest" href="/portal/manifest.webmanifest";
+            meta name="theme-color" content="#0a58ca";
             link rel="stylesheet" href=(assets::href(assets::STYLESHEET));
             script src=(assets::href(assets::HTMX)) defer {}
             script src=(assets::href(assets::SCRIPT)) defer {}

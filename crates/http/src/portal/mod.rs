@@ -33,7 +33,7 @@ use crate::error::ApiError;
 /// The Content-Security-Policy of every portal page: nothing inline, nothing from elsewhere, never
 /// in a frame.
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-     connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+     connect-src 'self'; manifest-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// Why a portal request did not get its page.
 #[derive(Debug)]
