@@ -14,6 +14,7 @@ mod m20261205_000008_accounts;
 mod m20261205_000009_onboarding;
 mod m20261205_000010_tenant_timezone;
 mod m20261205_000011_holidays_and_attempts;
+mod m20261205_000012_reply_templates;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000009_onboarding::Migration),
             Box::new(m20261205_000010_tenant_timezone::Migration),
             Box::new(m20261205_000011_holidays_and_attempts::Migration),
+            Box::new(m20261205_000012_reply_templates::Migration),
         ]
     }
 }

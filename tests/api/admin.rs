@@ -599,6 +599,31 @@ async fn moving_a_providers_endpoint_needs_its_secret_again(app: TestApp) {
     assert_eq!(moved.expect(StatusCode::OK)["endpoint"], "https://collector.example.org/v2.2/messages");
 }
 
+/// Quick replies: added, listed, changed in part, refused by field, deleted; another tenant's are
+/// not found.
+#[suite_test]
+async fn quick_replies_are_kept_per_tenant(app: TestApp) {
+    let admin = app.tenant("acme").await;
+    let t = "/api/v1/tenants/acme/reply-templates";
+    let made = app.post(t, &admin, json!({"name": "Hours", "body": "Open 8 to 5, Monday to Friday."})).await;
+    let id = made.expect(StatusCode::CREATED)["id"].as_str().unwrap().to_owned();
+    let changed = app.patch(&format!("{t}/{id}"), &admin, json!({"body": "Open 8 to 6."})).await;
+    let changed = changed.expect(StatusCode::OK).clone();
+    assert_eq!((changed["name"].as_str(), changed["body"].as_str()), (Some("Hours"), Some("Open 8 to 6.")));
+    let long = "x".repeat(1601);
+    let refused = app.post(t, &admin, json!({"name": " ", "body": long})).await;
+    refused.problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(refused.fields(), vec!["name", "body"]);
+    let listed = app.get(t, &admin).await;
+    assert_eq!(listed.expect(StatusCode::OK)["items"].as_array().unwrap().len(), 1);
+    let other = app.tenant("globex").await;
+    app.get(&format!("/api/v1/tenants/globex/reply-templates/{id}"), &other).await.expect(StatusCode::NOT_FOUND);
+    let theirs = app.get("/api/v1/tenants/globex/reply-templates", &other).await;
+    assert_eq!(theirs.expect(StatusCode::OK)["items"], json!([]));
+    app.delete(&format!("{t}/{id}"), &admin).await.expect(StatusCode::NO_CONTENT);
+    app.get(&format!("{t}/{id}"), &admin).await.expect(StatusCode::NOT_FOUND);
+}
+
 /// Companies named in one step: the missing ones added, the known ones (ignoring case) left as
 /// they are; a refused row refuses all and names its row; another tenant's admin cannot import.
 #[suite_test]

@@ -170,6 +170,7 @@ async fn every_documented_route_hides_another_tenants_data(app: TestApp) {
     };
     let policy = created("policies", json!({"name": "P", "timezone": "UTC"})).await;
     let company = created("companies", json!({"name": "Walk-ins"})).await;
+    let template = created("reply-templates", json!({"name": "Hours", "body": "Open 8 to 5."})).await;
     let contact = created("contacts", json!({"name": "Lee", "phone": "+12065550177"})).await;
     app.post(&format!("{t}/extensions"), &w.token, json!({"extension": "777", "name": "A only"}))
         .await
@@ -211,6 +212,7 @@ async fn every_documented_route_hides_another_tenants_data(app: TestApp) {
             ("id", "providers") => w.provider.clone(),
             ("id", "policies") => policy.clone(),
             ("id", "companies") => company.clone(),
+            ("id", "reply-templates") => template.clone(),
             ("id", "contacts") => contact.clone(),
             ("id", "messages") => message.clone(),
             ("id", "media") => media.clone(),

@@ -56,6 +56,8 @@ async fn health_metrics_openapi_and_docs_need_no_token(app: TestApp) {
         ("/api/v1/tenants/{tenant}/policies/{id}", &["get", "patch", "delete"][..]),
         ("/api/v1/tenants/{tenant}/companies", &["get", "post"][..]),
         ("/api/v1/tenants/{tenant}/companies/{id}", &["get", "patch", "delete"][..]),
+        ("/api/v1/tenants/{tenant}/reply-templates", &["get", "post"][..]),
+        ("/api/v1/tenants/{tenant}/reply-templates/{id}", &["get", "patch", "delete"][..]),
         ("/api/v1/tenants/{tenant}/contacts", &["get", "post"][..]),
         ("/api/v1/tenants/{tenant}/contacts/{id}", &["get", "patch", "delete"][..]),
         ("/api/v1/tenants/{tenant}/messages", &["get", "post"][..]),

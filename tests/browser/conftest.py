@@ -38,7 +38,7 @@ IMPORTED_NUMBER = "12025550102"  # held by it too, imported by a tenant made in 
 UNHELD_NUMBER = "12025550199"  # held by no account
 # Every page of a tenant's navigation.
 TENANT_PAGES = ["", "providers", "prefixes", "extensions", "numbers", "policies", "messages", "deliveries",
-                "route-tester", "contacts", "companies", "opt-outs", "users", "audit", "settings"]
+                "route-tester", "contacts", "companies", "reply-templates", "opt-outs", "users", "audit", "settings"]
 
 
 def free_port() -> int:

@@ -268,3 +268,35 @@ def test_notifications_are_asked_for_only_on_a_click_and_tell_of_new_texts(brows
     page.wait_for_function("window.__shown.length > 0", timeout=5000)
     assert page.evaluate("window.__shown") == ["New text from +12065550894"]
     context.close()
+
+
+def test_a_quick_reply_made_by_the_admin_is_picked_in_the_reply_box(browser, server, sim, globex, globex_admin):
+    page = globex_admin
+    page.goto(server.url + "/portal/t/globex/reply-templates")
+    page.fill("#create-name", "Hours")
+    page.fill("#create-body", "")
+    with page.expect_navigation() as nav:
+        page.click("#create button[type=submit]")
+    assert nav.value.status == 422, "a quick reply needs its text"
+    page.fill("#create-name", "Hours")
+    page.fill("#create-body", "We are open 8 to 5, Monday to Friday.")
+    page.click("#create button[type=submit]")
+    expect(page.locator(".notice")).to_have_text("The quick reply was added.")
+    shot(page, "quick-reply")
+    server.user("desk-e@globex.test", "Desk E", "extension", "globex", "201")
+    assert server.api("PATCH", f"/api/v1/tenants/globex/numbers/+{GLOBEX_NUMBER}", {"senders": ["201"]})[0] == 200
+    inbound(globex, "12065550895", "When are you open?")
+    desk = new_page(browser)
+    sign_in(desk, server, "desk-e@globex.test")
+    desk.goto(server.url + "/portal/inbox/+12065550895")
+    desk.select_option("#template", label="Hours")
+    expect(desk.locator("#body")).to_have_value("We are open 8 to 5, Monday to Friday.")
+    expect(desk.locator("#body-segments")).to_have_text("37 characters, 1 segment (GSM-7)")
+    desk.fill("#body", desk.input_value("#body") + " See you!")
+    desk.click("button:text-is('Send')")
+    expect(desk.locator("ol.thread li.out .body")).to_have_text("We are open 8 to 5, Monday to Friday. See you!")
+    deadline = time.monotonic() + 15
+    while not sent_to(sim, "+12065550895"):
+        assert time.monotonic() < deadline, "the reply never reached Flowroute"
+        time.sleep(0.2)
+    desk.context.close()

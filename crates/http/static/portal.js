@@ -58,9 +58,25 @@ function addSegmentCounters(root) {
   });
 }
 
+// A quick reply chosen fills the reply box (where it can still be changed before it is sent).
+function addTemplatePickers(root) {
+  root.querySelectorAll("select[data-fills]").forEach(function (select) {
+    if (select.dataset.pickerReady) return;
+    select.dataset.pickerReady = "1";
+    select.addEventListener("change", function () {
+      var area = document.getElementById(select.dataset.fills);
+      if (!area || !select.value) return;
+      area.value = select.value;
+      area.dispatchEvent(new Event("input"));
+      area.focus();
+    });
+  });
+}
+
 function enhance(root) {
   addCopyButtons(root);
   addSegmentCounters(root);
+  addTemplatePickers(root);
 }
 document.addEventListener("DOMContentLoaded", function () { enhance(document); });
 document.addEventListener("htmx:afterSwap", function (e) { enhance(e.target); });

@@ -18,6 +18,7 @@ pub mod policies;
 pub mod prefixes;
 pub mod providers;
 pub mod send;
+pub mod templates;
 pub mod tenants;
 pub mod users;
 

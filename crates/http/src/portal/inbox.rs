@@ -211,6 +211,11 @@ async fn render_thread(
         numbers.retain(|n| *n == number);
     }
     let opted_out = state.store.opted_out(caller.tenant.id, remote, &number).await?;
+    let templates = state
+        .store
+        .list_templates(caller.tenant.id, switchboard_store::PageRequest::parse(Some("200"), None)?)
+        .await?
+        .items;
     let texts: Vec<&Message> = page.items.iter().rev().collect();
     let chosen = refused.as_ref().map_or(number.as_str(), |r| r.from);
     let error = refused.as_ref().map(|r| r.error.clone());
@@ -264,6 +269,15 @@ async fn render_thread(
                         }
                     } @else {
                         input type="hidden" name="from" value=(numbers[0]);
+                    }
+                    @if !templates.is_empty() {
+                        div.field {
+                            label for="template" { "Quick reply" }
+                            select #template data-fills="body" {
+                                option value="" { "Type your own" }
+                                @for t in &templates { option value=(t.body) { (t.name) } }
+                            }
+                        }
                     }
                     div.field {
                         label for="body" { "Reply" }

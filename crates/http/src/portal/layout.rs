@@ -23,6 +23,7 @@ pub const TENANT_NAV: &[(&str, &str)] = &[
     ("route-tester", "Route tester"),
     ("contacts", "Contacts"),
     ("companies", "Companies"),
+    ("reply-templates", "Quick replies"),
     ("opt-outs", "Opt-outs"),
     ("users", "People"),
     ("audit", "Audit log"),

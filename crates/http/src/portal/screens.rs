@@ -19,7 +19,7 @@ use crate::AppState;
 use crate::auth::TenantScope;
 use crate::error::ApiError;
 use crate::routes::resource::{Key, Resource, written};
-use crate::routes::{directory, extensions, numbers, policies, prefixes, providers, users};
+use crate::routes::{directory, extensions, numbers, policies, prefixes, providers, templates, users};
 
 /// What the forms of a tenant offer to choose from: (value, label) of each.
 #[derive(Debug, Default)]
@@ -530,6 +530,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     routes::<policies::Policies>(cfg);
     routes::<directory::Contacts>(cfg);
     routes::<directory::Companies>(cfg);
+    routes::<templates::ReplyTemplates>(cfg);
     routes::<users::Users>(cfg);
     cfg.route("/t/{tenant}/users/{key}/invitation", web::post().to(reinvite));
 }
@@ -986,6 +987,23 @@ impl Screen for policies::Policies {
             }
             _ => html! { (text(&item[field])) },
         }
+    }
+}
+
+impl Screen for templates::ReplyTemplates {
+    const TITLE: &'static str = "Quick replies";
+    const ONE: &'static str = "quick reply";
+    const ABOUT: &'static str = "Texts the tenant's people pick in the inbox's reply box instead of typing them: \
+        opening hours, directions, a booking link.";
+    const KEY_FIELD: &'static str = "id";
+    const NAME_FIELD: &'static str = "name";
+    const COLUMNS: &'static [(&'static str, &'static str)] = &[("Name", "name"), ("Text", "body")];
+
+    fn fields(_: &Lookups) -> Vec<Field> {
+        vec![
+            Field::new("name", "Name", Kind::Text).help("What people pick it by, such as Hours."),
+            Field::new("body", "Text", Kind::Reply),
+        ]
     }
 }
 

@@ -19,6 +19,7 @@ pub mod prefixes;
 pub mod providers;
 pub mod resource;
 pub mod send;
+pub mod templates;
 pub mod tenants;
 pub mod usage;
 pub mod users;
@@ -69,6 +70,7 @@ pub fn admin_resources(each: &mut impl ForEachResource) {
     each.resource::<directory::Companies>();
     each.resource::<directory::Contacts>();
     each.resource::<users::Users>();
+    each.resource::<templates::ReplyTemplates>();
     each.resource::<api_keys::ApiKeys>();
 }
 

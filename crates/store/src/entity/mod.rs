@@ -21,5 +21,6 @@ pub mod opt_out;
 pub mod policy;
 pub mod policy_extension;
 pub mod provider;
+pub mod reply_template;
 pub mod sign_in_failure;
 pub mod tenant;
