@@ -71,8 +71,8 @@ impl Store {
         Ok(page::fetch(self.db(), select, reply_template::Column::Id, |m| m.id, req, false).await?.map(record))
     }
 
-    /// One quick reply of the tenant.
-    pub async fn get_template(&self, tenant: Uuid, id: Uuid) -> Result<Template, StoreError> {
+    /// The tenant's quick reply `id`.
+    async fn template_row(&self, tenant: Uuid, id: Uuid) -> Result<reply_template::Model, StoreError> {
         owned::<reply_template::Entity, _>(
             self.db(),
             reply_template::Column::TenantId,
@@ -81,21 +81,17 @@ impl Store {
             id,
         )
         .await?
-        .map(record)
         .ok_or(StoreError::NotFound)
+    }
+
+    /// One quick reply of the tenant.
+    pub async fn get_template(&self, tenant: Uuid, id: Uuid) -> Result<Template, StoreError> {
+        self.template_row(tenant, id).await.map(record)
     }
 
     /// Changes a quick reply's name or text.
     pub async fn update_template(&self, tenant: Uuid, id: Uuid, patch: TemplatePatch) -> Result<Template, StoreError> {
-        let current = owned::<reply_template::Entity, _>(
-            self.db(),
-            reply_template::Column::TenantId,
-            reply_template::Column::Id,
-            tenant,
-            id,
-        )
-        .await?
-        .ok_or(StoreError::NotFound)?;
+        let current = self.template_row(tenant, id).await?;
         let input = TemplateInput {
             name: patch.name.unwrap_or_else(|| current.name.clone()),
             body: patch.body.unwrap_or_else(|| current.body.clone()),
