@@ -152,14 +152,8 @@ impl What {
     }
 }
 
-/// The refusal of an import, as a page that names each line.
-fn refused(
-    visitor: &Visitor,
-    tenant: (&str, &str),
-    what: What,
-    problems: &[String],
-    status: actix_web::http::StatusCode,
-) -> HttpResponse {
+/// The refusal of an import (`422`), as a page that names each line.
+fn refused(visitor: &Visitor, tenant: (&str, &str), what: What, problems: &[String]) -> HttpResponse {
     let page = layout::page(
         &format!("{} not imported", if what == What::Contacts { "Contacts" } else { "Companies" }),
         Some(Frame { visitor, tenant: Some(tenant), current: what.path() }),
@@ -171,7 +165,7 @@ fn refused(
             p { a href={ "/portal/t/" (tenant.0) "/" (what.path()) } { "Back to the " (what.path()) } }
         },
     );
-    html_status(status, page)
+    html_status(StatusCode::UNPROCESSABLE_ENTITY, page)
 }
 
 /// Reads a CSV of companies: a header row naming `name` (or `company`).
@@ -238,7 +232,7 @@ async fn rows_of<T>(
         Some(Err(problem)) => problem,
         None => "choose a CSV file to import".to_owned(),
     };
-    Ok(Err(refused(&visitor, tenant, what, &[problem], StatusCode::UNPROCESSABLE_ENTITY)))
+    Ok(Err(refused(&visitor, tenant, what, &[problem])))
 }
 
 /// What an import answered: the list it changed, with a notice of what it did; or the page
@@ -258,7 +252,7 @@ async fn imported(
             Ok(see_other(&format!("/portal/t/{}/{}?{query}", tenant.0, what.path())))
         }
         Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => {
-            Ok(refused(visitor, tenant, what, &problems_of(&e), StatusCode::UNPROCESSABLE_ENTITY))
+            Ok(refused(visitor, tenant, what, &problems_of(&e)))
         }
         Err(e) => Err(e.into()),
     }

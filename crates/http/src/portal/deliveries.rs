@@ -57,10 +57,11 @@ fn state_words(d: &Delivery, zone: &str) -> String {
     }
 }
 
-fn answer(a: &FailedAttempt) -> String {
+/// What the other side answered an attempt, in words.
+pub(super) fn answer(a: &FailedAttempt) -> String {
     match a.status_code {
         Some(code) => format!("answered {code}"),
-        None => "no answer".to_owned(),
+        None => "did not answer".to_owned(),
     }
 }
 

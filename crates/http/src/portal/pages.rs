@@ -218,10 +218,6 @@ fn endpoint_health(
     zone: &str,
     base: &str,
 ) -> Markup {
-    let answer = |a: &switchboard_store::deliveries::FailedAttempt| match a.status_code {
-        Some(code) => format!("answered {code}"),
-        None => "did not answer".to_owned(),
-    };
     html! {
         @match failing {
             Some(f) => {
@@ -239,7 +235,7 @@ fn endpoint_health(
         }
         @if let Some(a) = last {
             p {
-                "Last failure: " (when(&a.at, zone)) ", it " (answer(a)) " (" (a.error) "). "
+                "Last failure: " (when(&a.at, zone)) ", it " (super::deliveries::answer(a)) " (" (a.error) "). "
                 a href={ (base) "/deliveries" } { "See the deliveries that failed" }
             }
         }
