@@ -15,6 +15,7 @@ mod m20261205_000009_onboarding;
 mod m20261205_000010_tenant_timezone;
 mod m20261205_000011_holidays_and_attempts;
 mod m20261205_000012_reply_templates;
+mod m20261205_000013_shared_inbox;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000010_tenant_timezone::Migration),
             Box::new(m20261205_000011_holidays_and_attempts::Migration),
             Box::new(m20261205_000012_reply_templates::Migration),
+            Box::new(m20261205_000013_shared_inbox::Migration),
         ]
     }
 }

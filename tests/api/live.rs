@@ -197,6 +197,92 @@ async fn inboxes_show_each_extension_its_conversations_and_unread_counts(app: Te
     app.get("/api/v1/conversations", &ghost).await.problem(StatusCode::UNAUTHORIZED, "unauthorized");
 }
 
+/// In the portal's shared inbox each person has their own unread count (texts from before their
+/// account count as read, and a marker never moves back); a conversation taken, let go, finished
+/// or reopened is told to the streams of the extensions in it and to no other; a new text opens a
+/// finished one again; and another tenant or extension reaches none of it.
+#[suite_test]
+async fn people_have_their_own_unread_counts_and_see_who_has_a_conversation(app: TestApp) {
+    use base64::Engine as _;
+    use switchboard_store::StoreError;
+    use switchboard_store::inbox::{ConversationQuery, Handling, Shown, Viewer};
+
+    let w = wire(&app, "acme", "acmein", "+12025550100").await;
+    sales_policy(&app, &w.base, &w.token).await;
+    let tenant: uuid::Uuid =
+        app.get("/api/v1/tenants/acme", &w.token).await.expect(StatusCode::OK)["id"].as_str().unwrap().parse().unwrap();
+    app.flowroute("acmein", &text("mdr2-p0", "before anyone joined")).await.expect(StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let pat = crate::accounts::account(&app, "pat@acme.test", Role::Extension, Some("acme"), Some("101")).await;
+    let sam = crate::accounts::account(&app, "sam@acme.test", Role::Extension, Some("acme"), Some("101")).await;
+    let first = app.flowroute("acmein", &text("mdr2-p1", "one")).await.json["message_id"].as_str().unwrap().to_owned();
+    let second = app.flowroute("acmein", &text("mdr2-p2", "two")).await.json["message_id"].as_str().unwrap().to_owned();
+    let (first, second): (uuid::Uuid, uuid::Uuid) = (first.parse().unwrap(), second.parse().unwrap());
+
+    let key: [u8; 32] = base64::engine::general_purpose::STANDARD.decode(&app.master_key).unwrap().try_into().unwrap();
+    let store = switchboard_store::Store::connect(&app.database_url, &key).await.unwrap();
+    let (pat, pat_name) = store.reader(pat).await.unwrap();
+    let (sam, _) = store.reader(sam).await.unwrap();
+    let desk = Viewer::Extension("101");
+    let unread = |reader, shown| {
+        let store = store.clone();
+        async move {
+            let q = ConversationQuery { search: None, shown, reader: Some(reader) };
+            let page = store.list_conversations(tenant, desk, 50, None, q).await.unwrap();
+            page.items.iter().map(|c| (c.remote.clone(), c.unread)).collect::<Vec<_>>()
+        }
+    };
+    let mine = |n| vec![("+12065550123".to_owned(), n)];
+    assert_eq!(unread(pat, Shown::Open).await, mine(2), "the text from before Pat's account counts as read");
+    let conv = store.conversation_with(tenant, desk, "+12065550123").await.unwrap();
+    store.mark_read_by(pat, conv, second).await.unwrap();
+    store.mark_read_by(pat, conv, first).await.unwrap();
+    assert_eq!(unread(pat, Shown::Open).await, mine(0), "read through the newest; an older read moves nothing back");
+    assert_eq!(unread(sam, Shown::Open).await, mine(2), "Sam has read nothing");
+
+    // Pat takes it: the streams of 101 and 102 (both rung) hear who has it; 300's (no text in it) does not.
+    let ext101 = app.token(Role::Extension, Some("acme"), Some("101"));
+    let ext300 = app.token(Role::Extension, Some("acme"), Some("300"));
+    let (mut desk_stream, mut sales_stream) =
+        (Sse::open(&app, &ext101, None).await, Sse::open(&app, &ext300, None).await);
+    let (c, _) = store.handle_conversation(tenant, desk, conv, Handling::Take(pat.account), &pat_name).await.unwrap();
+    assert_eq!(c.assigned_to, Some((pat.account, pat_name.clone())));
+    let got = desk_stream.take(1, Duration::from_secs(10)).await;
+    assert_eq!(got[0].1, "conversation.updated");
+    let data = &got[0].2["data"];
+    assert_eq!(
+        (data["extensions"].clone(), data["assigned_to"]["name"].clone(), data["done"].clone()),
+        (json!(["101", "102"]), json!(pat_name), json!(false)),
+        "{data}"
+    );
+    sales_stream.quiet(Duration::from_millis(2500)).await;
+    assert_eq!(unread(sam, Shown::TakenBy(sam.account)).await, vec![], "not Sam's");
+    assert_eq!(unread(pat, Shown::TakenBy(pat.account)).await, mine(0));
+
+    // Only its holder lets it go; done takes it out of the open list until the customer writes.
+    let refused = store.handle_conversation(tenant, desk, conv, Handling::LetGo(sam.account), "Sam").await;
+    assert!(matches!(refused, Err(StoreError::Conflict(_))), "{refused:?}");
+    store.handle_conversation(tenant, desk, conv, Handling::Done, "Sam").await.unwrap();
+    assert_eq!(unread(sam, Shown::Open).await, vec![]);
+    assert_eq!(unread(sam, Shown::Done).await, mine(2));
+    app.flowroute("acmein", &text("mdr2-p3", "three")).await.expect(StatusCode::OK);
+    assert_eq!(unread(sam, Shown::Open).await, mine(3), "open again");
+    let c = store.conversation(tenant, desk, conv).await.unwrap();
+    assert_eq!((c.done_at, c.assigned_to.map(|a| a.0)), (None, Some(pat.account)), "still Pat's");
+
+    // Nobody else reaches it: not extension 300, not another tenant.
+    let sales = Viewer::Extension("300");
+    assert!(matches!(store.conversation(tenant, sales, conv).await, Err(StoreError::NotFound)));
+    let taken = store.handle_conversation(tenant, sales, conv, Handling::Take(sam.account), "Sam").await;
+    assert!(matches!(taken, Err(StoreError::NotFound)), "{taken:?}");
+    app.tenant("globex").await;
+    let globex = store.tenant_by_slug("globex").await.unwrap().id;
+    assert!(matches!(store.conversation(globex, Viewer::Tenant, conv).await, Err(StoreError::NotFound)));
+    let taken = store.handle_conversation(globex, Viewer::Tenant, conv, Handling::Done, "Eve").await;
+    assert!(matches!(taken, Err(StoreError::NotFound)), "{taken:?}");
+    assert!(matches!(store.conversation_with(globex, Viewer::Tenant, "+12065550123").await, Err(StoreError::NotFound)));
+}
+
 /// Texts written by many transactions at once — on PostgreSQL numbered after commit by the app's
 /// sequencer and by two more here, as by three instances — reach a reader tailing the log
 /// exactly once, numbered one after another: a reader never sees a number and then a smaller one,

@@ -162,6 +162,7 @@ async fn sends_read_the_senders_rights_inside_their_transaction(app: TestApp) {
                 body: Some(format!("text {i}")),
                 from: Some("+12025550100".into()),
                 media_urls: vec![],
+                attachments: vec![],
             };
             tokio::time::timeout(
                 Duration::from_secs(20),
@@ -183,6 +184,7 @@ async fn sends_read_the_senders_rights_inside_their_transaction(app: TestApp) {
         body: Some("hi".into()),
         from: Some("+12025550100".into()),
         media_urls: vec![],
+        attachments: vec![],
     };
     let refused = store.queue_outbound(tenant, Sender::Extension("102".into()), input, None).await;
     assert!(refused.is_err(), "102 may not send from the number: {refused:?}");

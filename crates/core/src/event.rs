@@ -56,6 +56,9 @@ pub enum EventBody {
     /// (live stream only).
     #[serde(rename = "callbacks.drifted")]
     CallbacksDrifted(CallbacksDrifted),
+    /// Someone took, let go of, finished or reopened a conversation in the inbox (live stream only).
+    #[serde(rename = "conversation.updated")]
+    ConversationUpdated(ConversationUpdated),
 }
 
 impl EventBody {
@@ -65,7 +68,10 @@ impl EventBody {
             Self::MessageReceived(m) => Some(m.message_id),
             Self::MessageStatus(s) => Some(s.message_id),
             Self::DeliveryDead(d) => d.message_id,
-            Self::EndpointUnavailable(_) | Self::EndpointRecovered(_) | Self::CallbacksDrifted(_) => None,
+            Self::EndpointUnavailable(_)
+            | Self::EndpointRecovered(_)
+            | Self::CallbacksDrifted(_)
+            | Self::ConversationUpdated(_) => None,
         }
     }
 
@@ -78,8 +84,27 @@ impl EventBody {
             Self::EndpointUnavailable(_) => "endpoint.unavailable",
             Self::EndpointRecovered(_) => "endpoint.recovered",
             Self::CallbacksDrifted(_) => "callbacks.drifted",
+            Self::ConversationUpdated(_) => "conversation.updated",
         }
     }
+}
+
+/// `conversation.updated`: a conversation's holder or state changed in the inbox.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ConversationUpdated {
+    pub conversation_id: Uuid,
+    /// The tenant's number.
+    pub number: String,
+    /// The other party.
+    pub remote: String,
+    /// The extensions that have texts in the conversation (whose streams see this event).
+    pub extensions: Vec<String>,
+    /// The person who has it, if someone took it.
+    pub assigned_to: Option<Named>,
+    /// Marked done (a new text from `remote` opens it again).
+    pub done: bool,
+    /// The name of the person who made the change.
+    pub changed_by: String,
 }
 
 /// `message.received`: an inbound text as the PBX and the extensions it was routed to see it.

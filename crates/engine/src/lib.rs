@@ -27,9 +27,10 @@ pub use cache::{NumberRouting, RoutingCache};
 pub use deliver::run_webhook_worker;
 pub use dispatch::run_dispatcher;
 pub use ingress::{IngressError, Origin, Received};
-pub use media::{allowed_type, run_media_worker};
+pub use media::{allowed_type, picture_type, run_media_worker};
 pub use retry::RetryPolicy;
 pub use sequencer::run_sequencer;
+pub use switchboard_flowroute::MMS_MAX_BYTES;
 
 /// How the engine behaves.
 #[derive(Debug, Clone)]
@@ -257,12 +258,34 @@ impl Engine {
         input: switchboard_store::outbound::SendInput,
         idempotency_key: Option<&str>,
     ) -> Result<switchboard_store::outbound::Queued, switchboard_store::StoreError> {
-        let (queued, event) = self.store.queue_outbound(tenant, sender, input, idempotency_key).await?;
+        let pictures = input.attachments.clone();
+        let (queued, event) = match self.store.queue_outbound(tenant, sender, input, idempotency_key).await {
+            Ok(done) => done,
+            Err(e) => {
+                // Nothing half-written: a refused text's pictures go with it.
+                self.discard_pictures(&pictures).await;
+                return Err(e);
+            }
+        };
         if let Some(event) = event {
             self.published(&event);
         }
         self.sends.notify_one();
         Ok(queued)
+    }
+
+    /// Takes, lets go of, finishes or reopens a conversation, telling everyone who shares it.
+    pub async fn handle_conversation(
+        &self,
+        tenant: uuid::Uuid,
+        viewer: switchboard_store::inbox::Viewer<'_>,
+        id: uuid::Uuid,
+        handling: switchboard_store::inbox::Handling,
+        by: &str,
+    ) -> Result<switchboard_store::inbox::Conversation, switchboard_store::StoreError> {
+        let (conversation, event) = self.store.handle_conversation(tenant, viewer, id, handling, by).await?;
+        self.published(&event);
+        Ok(conversation)
     }
 
     /// Tells the tenant (an event in its log, not sent to the PBX in question) that its endpoint's

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use switchboard_core::JobKind;
+use switchboard_store::StoreError;
 use switchboard_store::media::{MediaItem, MediaState};
+use switchboard_store::outbound::Attachment;
 use switchboard_store::outbox::ClaimedJob;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::watch;
@@ -27,6 +29,111 @@ pub fn allowed_type(mime: &str) -> bool {
         "text" => matches!(minor, "plain" | "vcard" | "x-vcard" | "calendar" | "csv"),
         "application" => matches!(minor, "pdf" | "smil" | "smil+xml" | "vcard" | "ogg" | "octet-stream"),
         _ => false,
+    }
+}
+
+/// The picture types a reply may attach, told by their first bytes (never by a file's name or
+/// the type a browser claims): JPEG, PNG and GIF, which every US and Canadian carrier passes on.
+pub fn picture_type(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some("image/jpeg")
+    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else if bytes.starts_with(b"GIF87a") || bytes.starts_with(b"GIF89a") {
+        Some("image/gif")
+    } else {
+        None
+    }
+}
+
+/// A picture's file name as kept: its last path part, printable, at most 100 characters.
+fn kept_name(name: Option<&str>) -> Option<String> {
+    let name = name?.rsplit(['/', '\\']).next()?.trim();
+    let name: String = name.chars().filter(|c| !c.is_control()).take(100).collect();
+    (!name.is_empty()).then_some(name)
+}
+
+/// A random, URL-safe token of 256 bits: the secret part of a picture's public link.
+fn link_token() -> String {
+    use base64::Engine as _;
+    use rand::RngCore as _;
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+impl Engine {
+    /// Keeps a picture a person attaches to a text: a JPEG, PNG or GIF within Flowroute's MMS
+    /// size limit and the tenant's media quota (refused in words otherwise), written whole under
+    /// the media directory, with an unguessable public link Flowroute fetches it from. The file is
+    /// the caller's to pass to [`Engine::queue_text`], which removes it if the text is refused.
+    pub async fn keep_picture(
+        &self,
+        tenant: uuid::Uuid,
+        bytes: &[u8],
+        file_name: Option<&str>,
+    ) -> Result<Attachment, StoreError> {
+        let limit = switchboard_flowroute::MMS_MAX_BYTES;
+        if bytes.is_empty() {
+            return Err(StoreError::invalid("attachment", "the file is empty"));
+        }
+        if bytes.len() > limit {
+            return Err(StoreError::invalid(
+                "attachment",
+                format!(
+                    "the picture is {} KB; Flowroute sends pictures of at most {} KB ({limit} bytes)",
+                    bytes.len().div_ceil(1000),
+                    limit / 1000
+                ),
+            ));
+        }
+        let Some(mime) = picture_type(bytes) else {
+            return Err(StoreError::invalid("attachment", "must be a JPEG, PNG or GIF picture"));
+        };
+        let size = bytes.len() as u64;
+        let quota = self.config.media_quota_bytes;
+        if self.store.media_bytes(tenant).await?.saturating_add(size) > quota {
+            return Err(StoreError::Refused {
+                code: "media_quota_full",
+                detail: format!("the tenant's media quota of {quota} bytes is full; no picture can be attached"),
+            });
+        }
+        let id = uuid::Uuid::now_v7();
+        let rel = Path::new(&tenant.to_string()).join(id.to_string());
+        let path = self.config.media_dir.join(&rel);
+        let partial = path.with_extension("part");
+        let written = async {
+            if let Some(dir) = path.parent() {
+                tokio::fs::create_dir_all(dir).await?;
+            }
+            let mut file = tokio::fs::File::create(&partial).await?;
+            file.write_all(bytes).await?;
+            file.sync_all().await?;
+            drop(file);
+            tokio::fs::rename(&partial, &path).await
+        };
+        if let Err(e) = written.await {
+            let _ = tokio::fs::remove_file(&partial).await;
+            tracing::error!(path = %path.display(), error = %e, "a picture could not be written");
+            return Err(StoreError::internal(format!("writing a picture: {e}")));
+        }
+        let token = link_token();
+        Ok(Attachment {
+            id,
+            url: format!("{}/media/{token}", self.config.public_url),
+            token,
+            mime_type: mime.to_owned(),
+            size,
+            file_name: kept_name(file_name),
+            storage_path: rel.to_string_lossy().into_owned(),
+        })
+    }
+
+    /// Removes the files of pictures whose text was not queued.
+    pub(crate) async fn discard_pictures(&self, attachments: &[Attachment]) {
+        for a in attachments {
+            let _ = tokio::fs::remove_file(self.config.media_dir.join(&a.storage_path)).await;
+        }
     }
 }
 

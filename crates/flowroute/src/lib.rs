@@ -23,4 +23,8 @@ pub use account::{
 pub use client::{
     Accepted, Client, Credentials, MAX_ANSWER, Outgoing, SendError, classify, error_detail, read_capped, request_body,
 };
+/// Flowroute's limit on the total size of one outgoing MMS's attachments, in bytes (it answers
+/// `422 Error fetching media: File at "<url>" is over 767840 byte limit.` past it).
+pub const MMS_MAX_BYTES: usize = 767_840;
+
 pub use inbound::{Callback, DeliveryReceipt, InboundMedia, InboundMessage, ParseError, WireFormat, parse_callback};

@@ -51,7 +51,7 @@ impl Modify for AdminResources {
         messages::list, messages::get_one, messages::opt_outs, messages::lift_opt_out,
         deliveries::list, deliveries::get_one, deliveries::replay, deliveries::replay_dead, deliveries::timeline,
         inbox::conversations, inbox::conversation_messages, inbox::mark_read, inbox::message, events::events,
-        media::media,
+        media::media, media::public_media,
         send::send, send::admin_send,
         ingress::receive, ingress::receive_shared,
     ),
@@ -85,6 +85,7 @@ mod tests {
             types,
             [
                 "callbacks.drifted",
+                "conversation.updated",
                 "delivery.dead",
                 "endpoint.recovered",
                 "endpoint.unavailable",

@@ -26,7 +26,7 @@ pub use switchboard_flowroute::CallbackKind;
 pub use account::SimNumber;
 
 /// Flowroute's limit on the total size of one MMS, in bytes.
-pub const MMS_LIMIT: usize = 767_840;
+pub const MMS_LIMIT: usize = switchboard_flowroute::MMS_MAX_BYTES;
 
 /// A failure to inject.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,6 +101,8 @@ pub struct Accepted {
     pub from: String,
     pub body: Option<String>,
     pub media_urls: Vec<String>,
+    /// What the simulator fetched from each of `media_urls`, as Flowroute fetches them.
+    pub media_fetched: Vec<FetchedMedia>,
     pub dlr_callback: Option<String>,
     /// Milliseconds since the simulator started.
     pub at_ms: u128,
@@ -108,6 +110,16 @@ pub struct Accepted {
     pub at: chrono::DateTime<chrono::Utc>,
     /// The request body exactly as received.
     pub raw: String,
+}
+
+/// An attachment the simulator fetched for a send.
+#[derive(Debug, Clone, Serialize)]
+pub struct FetchedMedia {
+    pub url: String,
+    pub content_type: Option<String>,
+    pub size: usize,
+    /// SHA-256 of the bytes, hex.
+    pub sha256: String,
 }
 
 #[derive(Default)]
@@ -245,21 +257,23 @@ async fn send(req: HttpRequest, body: web::Bytes, shared: web::Data<Arc<Shared>>
     if body_text.is_none() && media_urls.is_empty() {
         return error(422, "Unprocessable Entity", "A body or media_urls is required.");
     }
+    let mut media_fetched = Vec::with_capacity(media_urls.len());
     if is_mms {
         // As Flowroute does: fetch each attachment and refuse the message if one is too large.
         for url in &media_urls {
             match shared.http.get(url).send().await {
                 Ok(r) if r.status().is_success() => {
-                    let size = match r.bytes().await {
-                        Ok(b) => b.len(),
-                        Err(_) => {
-                            return error(422, "Unprocessable Entity", &format!("Error fetching media: \"{url}\""));
-                        }
+                    let content_type =
+                        r.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+                    let Ok(bytes) = r.bytes().await else {
+                        return error(422, "Unprocessable Entity", &format!("Error fetching media: \"{url}\""));
                     };
-                    if size > MMS_LIMIT {
+                    if bytes.len() > MMS_LIMIT {
                         let detail = format!("Error fetching media: File at \"{url}\" is over {MMS_LIMIT} byte limit.");
                         return error(422, "Unprocessable Entity", &detail);
                     }
+                    let sha256 = sha256_hex(&bytes);
+                    media_fetched.push(FetchedMedia { url: url.clone(), content_type, size: bytes.len(), sha256 });
                 }
                 _ => return error(422, "Unprocessable Entity", &format!("Error fetching media: \"{url}\"")),
             }
@@ -291,6 +305,7 @@ async fn send(req: HttpRequest, body: web::Bytes, shared: web::Data<Arc<Shared>>
             from,
             body: body_text,
             media_urls,
+            media_fetched,
             dlr_callback: text("dlr_callback"),
             at_ms: now.duration_since(shared.started).as_millis(),
             at: chrono::Utc::now(),
@@ -556,4 +571,9 @@ pub async fn post_inbound(
         .send()
         .await?;
     Ok(res.status().as_u16())
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -32,6 +32,12 @@ impl StoreError {
         Self::Invalid(vec![FieldError { field: field.into(), message: message.into() }])
     }
 
+    /// A failure outside the database (a file that could not be written, say): logged, never
+    /// shown to a client.
+    pub fn internal(why: impl Into<String>) -> Self {
+        Self::Internal(DbErr::Custom(why.into()))
+    }
+
     /// A JSON column (a policy's rules, an event, a text's media) that would not convert: a fault
     /// of the store, never of the caller.
     pub(crate) fn json(err: serde_json::Error) -> Self {

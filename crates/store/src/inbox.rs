@@ -6,16 +6,72 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::Value;
 use uuid::Uuid;
 
+use switchboard_core::event::{ConversationUpdated, EventBody, Named};
+
 use crate::entity::{event, message};
+use crate::events;
 use crate::messages::{Message, message_record};
 use crate::page::{MAX_LIMIT, Page};
-use crate::{Store, StoreError, sql};
+use crate::{Store, StoreError, now, sql};
 
 /// Whose view: one extension's, or the whole tenant's (a tenant admin).
 #[derive(Debug, Clone, Copy)]
 pub enum Viewer<'a> {
     Extension(&'a str),
     Tenant,
+}
+
+/// A person reading in the portal: unread counts and read markers are theirs. Texts from before
+/// their account was made count as read.
+#[derive(Debug, Clone, Copy)]
+pub struct Reader {
+    pub account: Uuid,
+    pub since: DateTime<Utc>,
+}
+
+impl Reader {
+    /// The smallest time-ordered id made at `since`: every text made before it is below it.
+    fn floor(&self) -> Uuid {
+        let ms = u64::try_from(self.since.timestamp_millis()).unwrap_or(0);
+        let mut bytes = [0u8; 16];
+        bytes[..6].copy_from_slice(&ms.to_be_bytes()[2..]);
+        Uuid::from_bytes(bytes)
+    }
+}
+
+/// Which of the viewer's conversations a list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Shown {
+    /// Every one, done or not.
+    #[default]
+    All,
+    /// Those not marked done.
+    Open,
+    /// Those marked done.
+    Done,
+    /// Those the account took and has not marked done.
+    TakenBy(Uuid),
+}
+
+/// What a conversation list asks for beyond its page.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ConversationQuery<'a> {
+    /// Digits of the other party's number, a contact's name, or a word of a text.
+    pub search: Option<&'a str>,
+    pub shown: Shown,
+    /// Counts unread by this person; without one, by the extension (or all of the tenant's).
+    pub reader: Option<Reader>,
+}
+
+/// A change to a conversation in a shared inbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handling {
+    /// The account takes it (from whoever had it).
+    Take(Uuid),
+    /// The account lets go of it (only its holder may).
+    LetGo(Uuid),
+    Done,
+    Reopen,
 }
 
 /// A conversation as an inbox shows it.
@@ -28,8 +84,31 @@ pub struct Conversation {
     pub remote: String,
     pub last_message_id: Option<Uuid>,
     pub last_message_at: DateTime<Utc>,
-    /// Texts not yet read by this extension (for a tenant admin: by all its extensions).
+    /// Texts not yet read by the reader (without one: by this extension; for a tenant admin, by
+    /// all its extensions).
     pub unread: i64,
+    /// Who took it, if someone has: their account and name.
+    pub assigned_to: Option<(Uuid, String)>,
+    pub done_at: Option<DateTime<Utc>>,
+}
+
+const CONVERSATION_COLUMNS: &str = "c.id, c.number, c.remote, c.last_message_id, c.last_message_at, c.assigned_to, \
+     a.name AS assignee, c.done_at";
+
+fn conversation_row(r: &sea_orm::QueryResult) -> Result<Conversation, StoreError> {
+    let assigned: Option<Uuid> = r.try_get("", "assigned_to")?;
+    let assignee: Option<String> = r.try_get("", "assignee")?;
+    Ok(Conversation {
+        id: r.try_get("", "id")?,
+        number: r.try_get("", "number")?,
+        remote: r.try_get("", "remote")?,
+        last_message_id: r.try_get("", "last_message_id")?,
+        last_message_at: r.try_get("", "last_message_at")?,
+        unread: r.try_get::<Option<i64>>("", "unread").ok().flatten().unwrap_or(0),
+        // A holder whose account is gone holds nothing.
+        assigned_to: assigned.zip(assignee),
+        done_at: r.try_get("", "done_at")?,
+    })
 }
 
 /// An event from the log.
@@ -38,6 +117,33 @@ pub struct LoggedEvent {
     pub seq: i64,
     pub event_type: String,
     pub payload: Value,
+}
+
+async fn fetch_conversation(
+    db: &impl sea_orm::ConnectionTrait,
+    tenant: Uuid,
+    viewer: Viewer<'_>,
+    id: Uuid,
+) -> Result<Conversation, StoreError> {
+    let mut values: Vec<sea_orm::Value> = vec![tenant.into(), id.into()];
+    let visible = match viewer {
+        Viewer::Extension(ext) => {
+            values.push(ext.into());
+            "AND EXISTS (SELECT 1 FROM message_extension x JOIN message m ON m.id = x.message_id \
+             WHERE x.tenant_id = $1 AND x.extension = $3 AND x.remote = c.remote AND m.number = c.number)"
+        }
+        Viewer::Tenant => "",
+    };
+    let rows = sql::query(
+        db,
+        &format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM conversation c LEFT JOIN account a ON a.id = c.assigned_to \
+             WHERE c.tenant_id = $1 AND c.id = $2 {visible}"
+        ),
+        values,
+    )
+    .await?;
+    rows.first().map_or(Err(StoreError::NotFound), conversation_row)
 }
 
 /// `%text%` for LIKE, with LIKE's own characters escaped by `\`.
@@ -80,7 +186,7 @@ impl Store {
         viewer: Viewer<'_>,
         limit: u64,
         cursor: Option<&str>,
-        search: Option<&str>,
+        query: ConversationQuery<'_>,
     ) -> Result<Page<Conversation>, StoreError> {
         let after = parse_cursor(cursor)?;
         let limit = limit.clamp(1, MAX_LIMIT);
@@ -89,7 +195,7 @@ impl Store {
             values.push(v);
             format!("${}", values.len())
         };
-        let search = match search.map(str::trim).filter(|s| !s.is_empty()) {
+        let search = match query.search.map(str::trim).filter(|s| !s.is_empty()) {
             Some(s) => {
                 let words = param(like_pattern(&s.to_lowercase()).into());
                 let digits: String = s.chars().filter(char::is_ascii_digit).collect();
@@ -115,16 +221,48 @@ impl Store {
             }
             None => String::new(),
         };
-        let (unread, join) = match viewer {
-            Viewer::Extension(ext) => (
-                "CAST(u.unread AS BIGINT)".to_owned(),
-                format!("JOIN conversation_unread u ON u.conversation_id = c.id AND u.extension = {}", param(ext.into())),
-            ),
-            Viewer::Tenant => (
+        let join = match viewer {
+            Viewer::Extension(ext) => {
+                format!(
+                    "JOIN conversation_unread u ON u.conversation_id = c.id AND u.extension = {}",
+                    param(ext.into())
+                )
+            }
+            Viewer::Tenant => String::new(),
+        };
+        let unread = match (query.reader, viewer) {
+            // A person's: the inbound texts they may see, after the last they read.
+            (Some(reader), viewer) => {
+                let marker = format!(
+                    "COALESCE((SELECT r.read_through FROM conversation_read r WHERE r.conversation_id = c.id \
+                     AND r.account_id = {}), {})",
+                    param(reader.account.into()),
+                    param(reader.floor().into())
+                );
+                match viewer {
+                    Viewer::Extension(ext) => format!(
+                        "(SELECT COUNT(*) FROM message_extension x JOIN message m ON m.id = x.message_id \
+                         WHERE x.tenant_id = $1 AND x.extension = {} AND x.remote = c.remote AND m.number = c.number \
+                         AND m.direction = 'inbound' AND x.message_id > {marker})",
+                        param(ext.into())
+                    ),
+                    Viewer::Tenant => format!(
+                        "(SELECT COUNT(*) FROM message m WHERE m.tenant_id = $1 AND m.number = c.number \
+                         AND m.remote = c.remote AND m.direction = 'inbound' AND m.id > {marker})"
+                    ),
+                }
+            }
+            (None, Viewer::Extension(_)) => "CAST(u.unread AS BIGINT)".to_owned(),
+            (None, Viewer::Tenant) => {
                 "(SELECT CAST(COALESCE(SUM(u.unread), 0) AS BIGINT) FROM conversation_unread u WHERE u.conversation_id = c.id)"
-                    .to_owned(),
-                String::new(),
-            ),
+                    .to_owned()
+            }
+        };
+        let shown = match query.shown {
+            Shown::All => String::new(),
+            Shown::Open => "AND c.done_at IS NULL".to_owned(),
+            Shown::Done => "AND c.done_at IS NOT NULL".to_owned(),
+            Shown::TakenBy(account) => format!("AND c.done_at IS NULL AND c.assigned_to = {}", param(account.into())),
         };
         let keyset = match after {
             Some((at, id)) => {
@@ -135,24 +273,13 @@ impl Store {
         };
         let lim = param(i64::try_from(limit + 1).unwrap_or(i64::MAX).into());
         let text = format!(
-            "SELECT c.id, c.number, c.remote, c.last_message_id, c.last_message_at, {unread} AS unread \
-             FROM conversation c {join} WHERE c.tenant_id = $1 {keyset} {search} \
+            "SELECT {CONVERSATION_COLUMNS}, {unread} AS unread \
+             FROM conversation c {join} LEFT JOIN account a ON a.id = c.assigned_to \
+             WHERE c.tenant_id = $1 {keyset} {shown} {search} \
              ORDER BY c.last_message_at DESC, c.id DESC LIMIT {lim}"
         );
         let rows = sql::query(self.db(), &text, values).await?;
-        let mut items = rows
-            .iter()
-            .map(|r| {
-                Ok(Conversation {
-                    id: r.try_get("", "id")?,
-                    number: r.try_get("", "number")?,
-                    remote: r.try_get("", "remote")?,
-                    last_message_id: r.try_get("", "last_message_id")?,
-                    last_message_at: r.try_get("", "last_message_at")?,
-                    unread: r.try_get::<Option<i64>>("", "unread")?.unwrap_or(0),
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
+        let mut items = rows.iter().map(conversation_row).collect::<Result<Vec<_>, StoreError>>()?;
         let more = items.len() as u64 > limit;
         items.truncate(limit as usize);
         let next_cursor = if more {
@@ -163,12 +290,13 @@ impl Store {
         Ok(Page { items, next_cursor })
     }
 
-    /// The messages between the tenant and `remote` that the viewer may see, newest first.
+    /// The messages between the tenant (on `number`, or on any of its numbers) and `remote` that
+    /// the viewer may see, newest first.
     pub async fn conversation_messages(
         &self,
         tenant: Uuid,
         viewer: Viewer<'_>,
-        remote: &str,
+        (number, remote): (Option<&str>, &str),
         limit: u64,
         cursor: Option<Uuid>,
     ) -> Result<Page<Message>, StoreError> {
@@ -177,6 +305,9 @@ impl Store {
             .filter(message::Column::TenantId.eq(tenant))
             .filter(message::Column::Remote.eq(remote))
             .order_by_desc(message::Column::Id);
+        if let Some(number) = number {
+            select = select.filter(message::Column::Number.eq(number));
+        }
         if let Viewer::Extension(ext) = viewer {
             let ids = self.visible_ids(tenant, ext, Some(remote)).await?;
             select = select.filter(message::Column::Id.is_in(ids));
@@ -255,6 +386,115 @@ impl Store {
         )
         .await?;
         Ok(())
+    }
+
+    /// The person signed in with `account`, as a reader of the inbox, and their name.
+    pub async fn reader(&self, account: Uuid) -> Result<(Reader, String), StoreError> {
+        let a =
+            crate::entity::account::Entity::find_by_id(account).one(self.db()).await?.ok_or(StoreError::NotFound)?;
+        Ok((Reader { account: a.id, since: a.created_at }, a.name))
+    }
+
+    /// One conversation the viewer may see: a tenant admin, any of the tenant's; an extension, one
+    /// it has texts in.
+    pub async fn conversation(&self, tenant: Uuid, viewer: Viewer<'_>, id: Uuid) -> Result<Conversation, StoreError> {
+        fetch_conversation(self.db(), tenant, viewer, id).await
+    }
+
+    /// The newest conversation with `remote` the viewer may see.
+    pub async fn conversation_with(&self, tenant: Uuid, viewer: Viewer<'_>, remote: &str) -> Result<Uuid, StoreError> {
+        let mut values: Vec<sea_orm::Value> = vec![tenant.into(), remote.into()];
+        let visible = match viewer {
+            Viewer::Extension(ext) => {
+                values.push(ext.into());
+                "AND EXISTS (SELECT 1 FROM message_extension x JOIN message m ON m.id = x.message_id \
+                 WHERE x.tenant_id = $1 AND x.extension = $3 AND x.remote = c.remote AND m.number = c.number)"
+            }
+            Viewer::Tenant => "",
+        };
+        let rows = sql::query(
+            self.db(),
+            &format!(
+                "SELECT c.id FROM conversation c WHERE c.tenant_id = $1 AND c.remote = $2 {visible} \
+                 ORDER BY c.last_message_at DESC, c.id DESC LIMIT 1"
+            ),
+            values,
+        )
+        .await?;
+        rows.first().map_or(Err(StoreError::NotFound), |r| Ok(r.try_get("", "id")?))
+    }
+
+    /// Records that the reader has read the conversation up to the text `through` (never moving
+    /// the marker back: a page read late does not unread what a newer one showed).
+    pub async fn mark_read_by(&self, reader: Reader, conversation: Uuid, through: Uuid) -> Result<(), StoreError> {
+        sql::execute(
+            self.db(),
+            "INSERT INTO conversation_read (conversation_id, account_id, read_through) VALUES ($1, $2, $3) \
+             ON CONFLICT (conversation_id, account_id) DO UPDATE SET read_through = excluded.read_through \
+             WHERE conversation_read.read_through < excluded.read_through",
+            vec![conversation.into(), reader.account.into(), through.into()],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Takes, lets go of, finishes or reopens a conversation the viewer may see, with its
+    /// `conversation.updated` event (for the live streams of everyone who shares it). `by` is the
+    /// name of the person.
+    pub async fn handle_conversation(
+        &self,
+        tenant: Uuid,
+        viewer: Viewer<'_>,
+        id: Uuid,
+        handling: Handling,
+        by: &str,
+    ) -> Result<(Conversation, events::AppendedEvent), StoreError> {
+        let at = now();
+        let txn = self.write_txn().await?;
+        fetch_conversation(&txn, tenant, viewer, id).await?;
+        // What to set, and the condition that makes the change (beyond the id and tenant, $1 and $2).
+        let (set, condition, values): (&str, &str, Vec<sea_orm::Value>) = match handling {
+            Handling::Take(account) => {
+                ("assigned_to = $3, assigned_at = $4", "", vec![id.into(), tenant.into(), account.into(), at.into()])
+            }
+            Handling::LetGo(account) => (
+                "assigned_to = NULL, assigned_at = NULL",
+                "AND assigned_to = $3",
+                vec![id.into(), tenant.into(), account.into()],
+            ),
+            Handling::Done => ("done_at = $3", "AND done_at IS NULL", vec![id.into(), tenant.into(), at.into()]),
+            Handling::Reopen => ("done_at = NULL", "", vec![id.into(), tenant.into()]),
+        };
+        let changed = sql::execute(
+            &txn,
+            &format!("UPDATE conversation SET {set} WHERE id = $1 AND tenant_id = $2 {condition}"),
+            values,
+        )
+        .await?;
+        if changed == 0 && matches!(handling, Handling::LetGo(_)) {
+            return Err(StoreError::Conflict("only the person who has this conversation can let it go".into()));
+        }
+        let c = fetch_conversation(&txn, tenant, Viewer::Tenant, id).await?;
+        let rows = sql::query(
+            &txn,
+            "SELECT DISTINCT x.extension FROM message_extension x JOIN message m ON m.id = x.message_id \
+             WHERE x.tenant_id = $1 AND x.remote = $2 AND m.number = $3 ORDER BY x.extension",
+            vec![tenant.into(), c.remote.clone().into(), c.number.clone().into()],
+        )
+        .await?;
+        let extensions = rows.iter().map(|r| r.try_get("", "extension")).collect::<Result<Vec<String>, _>>()?;
+        let body = EventBody::ConversationUpdated(ConversationUpdated {
+            conversation_id: c.id,
+            number: c.number.clone(),
+            remote: c.remote.clone(),
+            extensions,
+            assigned_to: c.assigned_to.clone().map(|(id, name)| Named { id, name }),
+            done: c.done_at.is_some(),
+            changed_by: by.to_owned(),
+        });
+        let event = events::append_unrouted(&txn, tenant, body, at).await?;
+        txn.commit().await?;
+        Ok((c, event))
     }
 
     /// The sequence number of the tenant's last numbered event (0 before the first).

@@ -140,6 +140,18 @@ impl Store {
         Ok(state)
     }
 
+    /// A picture attached to an outgoing text, by the token of its public link (the link Flowroute
+    /// fetches it from); stored ones only.
+    pub async fn public_media(&self, token: &str) -> Result<MediaItem, StoreError> {
+        media::Entity::find()
+            .filter(media::Column::PublicToken.eq(token))
+            .filter(media::Column::State.eq(MediaState::Stored.as_str()))
+            .one(self.db())
+            .await?
+            .map(item)
+            .ok_or(StoreError::NotFound)
+    }
+
     /// An attachment of the tenant whose message the viewer may see.
     pub async fn viewer_media(&self, tenant: Uuid, viewer: Viewer<'_>, id: Uuid) -> Result<MediaItem, StoreError> {
         let m = media::Entity::find()

@@ -18,8 +18,21 @@ pub const IDEMPOTENCY_WINDOW: Duration = Duration::hours(24);
 /// Longest body accepted (Flowroute documents no limit; this is 20+ segments).
 pub const MAX_BODY_CHARS: usize = 5000;
 
-/// A text to queue, as its sender gave it (checked by the store).
+/// A picture a person attached to a text, already checked and written under the media directory
+/// (at `storage_path`) by the caller; Flowroute fetches it from `url`, which carries `token`.
 #[derive(Debug, Clone)]
+pub struct Attachment {
+    pub id: Uuid,
+    pub token: String,
+    pub url: String,
+    pub mime_type: String,
+    pub size: u64,
+    pub file_name: Option<String>,
+    pub storage_path: String,
+}
+
+/// A text to queue, as its sender gave it (checked by the store).
+#[derive(Debug, Clone, Default)]
 pub struct SendInput {
     /// The recipient, E.164 (US and Canada only).
     pub to: String,
@@ -28,6 +41,8 @@ pub struct SendInput {
     pub from: Option<String>,
     /// https links to attach, at most 10.
     pub media_urls: Vec<String>,
+    /// Pictures Switchboard keeps and offers to Flowroute itself (the portal's uploads).
+    pub attachments: Vec<Attachment>,
 }
 
 /// Who is sending.
@@ -82,6 +97,7 @@ pub(crate) struct NewOutbound<'a> {
     pub remote: &'a str,
     pub body: Option<&'a str>,
     pub media_urls: &'a [String],
+    pub attachments: &'a [Attachment],
     pub sender_extension: Option<&'a str>,
     pub contact_id: Option<Uuid>,
     pub company_id: Option<Uuid>,
@@ -103,7 +119,15 @@ pub(crate) async fn insert_outbound(
         number: Set(m.number.to_owned()),
         remote: Set(m.remote.to_owned()),
         body: Set(m.body.map(str::to_owned)),
-        media: Set(json!(m.media_urls.iter().map(|u| json!({"url": u})).collect::<Vec<_>>())),
+        media: Set(json!(
+            m.media_urls
+                .iter()
+                .map(|u| json!({"url": u}))
+                .chain(m.attachments.iter().map(|a| json!({
+                    "id": a.id, "url": a.url, "mime_type": a.mime_type, "size": a.size, "file_name": a.file_name,
+                })))
+                .collect::<Vec<_>>()
+        )),
         segments: Set(i32::try_from(segment_count).unwrap_or(i32::MAX)),
         encoding: Set(encoding.code()),
         status: Set(MessageStatus::Queued.as_str().into()),
@@ -256,6 +280,7 @@ impl Store {
                 remote: send.to.as_str(),
                 body: send.body.as_deref(),
                 media_urls: &input.media_urls,
+                attachments: &input.attachments,
                 sender_extension: sender_ext,
                 contact_id: None,
                 company_id: None,
@@ -271,6 +296,7 @@ impl Store {
             drop(txn);
             return Box::pin(self.queue_outbound(tenant, sender, input, idempotency_key)).await;
         }
+        insert_attachments(&txn, tenant, m.id, &input.attachments, at).await?;
         let event = enqueue_sent(&txn, tenant, &m, at).await?;
         txn.commit().await?;
         Ok((queued(&m), Some(event)))
@@ -293,7 +319,7 @@ fn checked(input: &SendInput, idempotency_key: Option<&str>) -> Result<Checked, 
         None => None,
     };
     let body = input.body.clone().filter(|b| !b.is_empty());
-    if body.is_none() && input.media_urls.is_empty() {
+    if body.is_none() && input.media_urls.is_empty() && input.attachments.is_empty() {
         errors.add("body", "a text needs a body or media_urls");
     }
     if let Some(b) = &body
@@ -406,6 +432,34 @@ impl Idempotency<'_> {
     }
 }
 
+/// The rows of a text's attached pictures: stored already, each with its public link's token.
+async fn insert_attachments(
+    txn: &impl sea_orm::ConnectionTrait,
+    tenant: Uuid,
+    message_id: Uuid,
+    attachments: &[Attachment],
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    for a in attachments {
+        crate::entity::media::ActiveModel {
+            id: Set(a.id),
+            tenant_id: Set(tenant),
+            message_id: Set(message_id),
+            source_url: Set(a.url.clone()),
+            file_name: Set(a.file_name.clone()),
+            mime_type: Set(a.mime_type.clone()),
+            size: Set(i64::try_from(a.size).unwrap_or(i64::MAX)),
+            storage_path: Set(Some(a.storage_path.clone())),
+            state: Set("stored".into()),
+            public_token: Set(Some(a.token.clone())),
+            created_at: Set(at),
+        }
+        .insert(txn)
+        .await?;
+    }
+    Ok(())
+}
+
 /// Files a queued text in its sender's and its conversation's views, queues its send and appends
 /// its `queued` event.
 async fn enqueue_sent(
@@ -430,6 +484,17 @@ async fn enqueue_sent(
         vec![new_id().into(), tenant.into(), m.number.clone().into(), m.remote.clone().into(), m.id.into(), at.into()],
     )
     .await?;
+    if let Some(ext) = &m.sender_extension {
+        // The sender's inbox lists the conversation it started, before any answer.
+        sql::execute(
+            txn,
+            "INSERT INTO conversation_unread (conversation_id, extension, unread) \
+             SELECT id, $4, 0 FROM conversation WHERE tenant_id = $1 AND number = $2 AND remote = $3 \
+             ON CONFLICT (conversation_id, extension) DO NOTHING",
+            vec![tenant.into(), m.number.clone().into(), m.remote.clone().into(), ext.clone().into()],
+        )
+        .await?;
+    }
     let ordering = events::ordering_key(&m.number, &m.remote);
     events::enqueue(txn, tenant, &ordering, Work::Send { message_id: m.id }, at).await?;
     events::append(txn, tenant, events::status_changed(m, MessageStatus::Queued), &ordering, at).await

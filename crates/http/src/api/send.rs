@@ -23,7 +23,11 @@ pub struct SendInput {
     #[serde(default)]
     pub media_urls: Vec<String>,
 }
-convert!(SendInput => store::SendInput { to, body, from, media_urls });
+impl From<SendInput> for store::SendInput {
+    fn from(v: SendInput) -> Self {
+        Self { to: v.to, body: v.body, from: v.from, media_urls: v.media_urls, attachments: vec![] }
+    }
+}
 
 /// A queued text, as the API answers.
 #[derive(Debug, Serialize, ToSchema)]

@@ -32,8 +32,10 @@ pub async fn conversations(
 ) -> Result<HttpResponse, ApiError> {
     // This list's cursor is its own (time and id), so only the limit is read the common way.
     let limit = switchboard_store::PageRequest::parse(q.limit.as_deref(), None)?.limit;
-    let page =
-        state.store.list_conversations(caller.tenant.id, caller.viewer(), limit, q.cursor.as_deref(), None).await?;
+    let page = state
+        .store
+        .list_conversations(caller.tenant.id, caller.viewer(), limit, q.cursor.as_deref(), Default::default())
+        .await?;
     Ok(HttpResponse::Ok().json(Page::<Conversation>::from(page)))
 }
 
@@ -49,8 +51,10 @@ pub async fn conversation_messages(
 ) -> Result<HttpResponse, ApiError> {
     let page = q.page()?;
     let remote = remote(&path)?;
-    let out =
-        state.store.conversation_messages(caller.tenant.id, caller.viewer(), &remote, page.limit, page.cursor).await?;
+    let out = state
+        .store
+        .conversation_messages(caller.tenant.id, caller.viewer(), (None, &remote), page.limit, page.cursor)
+        .await?;
     Ok(HttpResponse::Ok().json(Page::<Message>::from(out)))
 }
 

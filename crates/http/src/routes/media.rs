@@ -1,4 +1,5 @@
-//! `GET /api/v1/media/{id}`: a fetched MMS attachment, for whoever may see its message.
+//! `GET /api/v1/media/{id}`: a fetched MMS attachment, for whoever may see its message; and
+//! `GET /media/{token}`: a picture a person attached to an outgoing text, for Flowroute to fetch.
 
 use std::path::PathBuf;
 
@@ -67,4 +68,48 @@ pub async fn media(
         ))
         .insert_header(("content-security-policy", "sandbox; default-src 'none'"))
         .body(bytes))
+}
+
+/// The token of a picture's public link: 43 URL-safe base64 characters (256 bits).
+fn is_link_token(token: &str) -> bool {
+    token.len() == 43 && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// A picture attached to an outgoing text, at the unguessable link Flowroute was given to fetch
+/// it from (no sign-in: knowing the link is the permission, as with Flowroute's own media links).
+/// Any other token is `404`.
+#[utoipa::path(tag = "ingress", params(("token" = String, Path, description = "the link's token")),
+    responses((status = 200, description = "the picture", content_type = "image/jpeg", body = Vec<u8>),
+              (status = 404, body = Problem)))]
+#[get("/media/{token}")]
+pub async fn public_media(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    if !is_link_token(&path) {
+        return Err(ApiError::not_found());
+    }
+    let item = state.store.public_media(&path).await?;
+    let rel = item.storage_path.ok_or_else(ApiError::not_found)?;
+    let full: PathBuf = state.engine.config.media_dir.join(rel);
+    let bytes = tokio::fs::read(&full).await.map_err(|e| {
+        tracing::error!(path = %full.display(), error = %e, "a picture attached to a text could not be read");
+        ApiError::internal()
+    })?;
+    Ok(HttpResponse::Ok()
+        .content_type(item.mime_type)
+        .insert_header(("x-content-type-options", "nosniff"))
+        .insert_header(("cache-control", "private, max-age=604800"))
+        .insert_header(("content-security-policy", "sandbox; default-src 'none'"))
+        .body(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_link_token;
+
+    #[test]
+    fn only_a_whole_token_is_looked_up() {
+        assert!(is_link_token("aBcD_-0123456789aBcD_-0123456789aBcD_-01234"));
+        assert!(!is_link_token("aBcD_-0123456789aBcD_-0123456789aBcD_-0123"));
+        assert!(!is_link_token("aBcD_-0123456789aBcD_-0123456789aBcD_-0123/"));
+        assert!(!is_link_token("../../etc/passwd-0123456789aBcD_-0123456789"));
+    }
 }

@@ -14,6 +14,11 @@ pub struct Model {
     pub last_message_at: DateTimeUtc,
     pub created_at: DateTimeUtc,
     pub last_auto_reply_at: Option<DateTimeUtc>,
+    /// The account that took the conversation, if one has.
+    pub assigned_to: Option<Uuid>,
+    pub assigned_at: Option<DateTimeUtc>,
+    /// When it was marked done; a new text from the other party opens it again.
+    pub done_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -15,6 +15,8 @@ pub struct Model {
     pub size: i64,
     pub storage_path: Option<String>,
     pub state: String,
+    /// For a picture attached to an outgoing text: the secret part of its public link.
+    pub public_token: Option<String>,
     pub created_at: DateTimeUtc,
 }
 

@@ -48,6 +48,7 @@ pub(super) async fn queue_replies(
                 remote: &text.remote,
                 body: Some(body),
                 media_urls: &[],
+                attachments: &[],
                 sender_extension: None,
                 contact_id,
                 company_id,

@@ -76,8 +76,9 @@ pub(super) async fn write_rows(
         db,
         "INSERT INTO conversation (id, tenant_id, number, remote, last_message_id, last_message_at, created_at, \
          last_auto_reply_at)",
+        // A new text from the other party opens a conversation marked done again.
         "ON CONFLICT (id) DO UPDATE SET last_message_id = excluded.last_message_id, \
-         last_message_at = excluded.last_message_at, last_auto_reply_at = excluded.last_auto_reply_at",
+         last_message_at = excluded.last_message_at, last_auto_reply_at = excluded.last_auto_reply_at, done_at = NULL",
         rows,
     )
     .await?;
@@ -112,6 +113,7 @@ pub(super) fn media_rows(
             size: Set(m.size.and_then(|s| i64::try_from(s).ok()).unwrap_or(-1)),
             storage_path: Set(None),
             state: Set("pending".into()),
+            public_token: Set(None),
             created_at: Set(at),
         });
         let key = format!("media:{id}");
