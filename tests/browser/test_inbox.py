@@ -5,11 +5,12 @@ state in words, an opted-out remote's note instead of a reply box; and nobody el
 import json
 import subprocess
 import time
+import urllib.error
 import urllib.request
 
 from playwright.sync_api import expect
 
-from conftest import GLOBEX_NUMBER, SIM_BIN, new_page, shot, sign_in
+from conftest import GLOBEX_NUMBER, SIM_BIN, check_axe, new_page, shot, sign_in
 
 
 def inbound(globex, remote, body, media=()):
@@ -82,35 +83,50 @@ def test_an_extension_user_reads_and_answers_texts(browser, server, sim, globex)
     shot(page, "inbox-opted-out")
     # A reply posted anyway is refused in words, and nothing is sent.
     csrf = page.get_attribute("input[name=csrf]", "value")
-    res = page.request.post(server.url + "/portal/inbox/+12065550889/reply",
-                            form={"csrf": csrf, "body": "Please?", "from": "+" + GLOBEX_NUMBER},
+    res = page.request.post(page.url + "/reply",
+                            multipart={"csrf": csrf, "body": "Please?", "from": "+" + GLOBEX_NUMBER},
                             headers={"origin": server.url})
     assert res.status == 422 and "has opted out" in res.text(), res.status
     assert sent_to(sim, "+12065550889") == []
     page.context.close()
 
 
-def test_nobody_else_reads_a_tenants_inbox(browser, server, admin, globex):
+def test_nobody_else_reads_a_tenants_inbox(browser, server, admin, globex, globex_admin):
     inbound(globex, "12065550890", "Private to Globex")
-    # Acme's admin: none of Globex's conversations, and each thread is not found.
-    admin.goto(server.url + "/portal/inbox")
+    globex_admin.goto(server.url + "/portal/inbox/+12065550890")
+    thread = globex_admin.url
+    assert "/portal/inbox/+" not in thread, "the number's link opens its conversation"
+    # Acme's admin: none of Globex's conversations, and its thread is not found, by number or by id.
+    admin.goto(server.url + "/portal/inbox?show=all")
     expect(admin.locator("main")).not_to_contain_text("+12065550890")
-    res = admin.goto(server.url + "/portal/inbox/+12065550890")
-    assert res.status == 404
-    # Another extension of Globex, which the text was not routed to, cannot read or answer it.
+    csrf = admin.get_attribute("input[name=csrf]", "value")
+    for url in (server.url + "/portal/inbox/+12065550890", thread):
+        res = admin.goto(url)
+        assert res.status == 404, url
+    for action in ("take", "done", "reopen", "letgo"):
+        res = admin.request.post(f"{thread}/{action}", form={"csrf": csrf},
+                                 headers={"origin": server.url}, max_redirects=0)
+        assert res.status == 404, (action, res.status)
+    res = admin.request.post(f"{thread}/reply", multipart={"csrf": csrf, "body": "Hi"},
+                             headers={"origin": server.url}, max_redirects=0)
+    assert res.status == 404, res.status
+    # Another extension of Globex, which the text was not routed to, cannot read, take or answer it.
     t = "/api/v1/tenants/globex"
     server.api("POST", f"{t}/extensions", {"extension": "209", "name": "Back office"})
     server.user("back@globex.test", "Back office", "extension", "globex", "209")
     page = new_page(browser)
     sign_in(page, server, "back@globex.test")
-    expect(page.locator("main")).to_contain_text("No texts yet.")
-    res = page.goto(server.url + "/portal/inbox/+12065550890")
-    assert res.status == 404
+    expect(page.locator("main")).to_contain_text("No open conversations.")
+    for url in (server.url + "/portal/inbox/+12065550890", thread):
+        res = page.goto(url)
+        assert res.status == 404, url
     page.goto(server.url + "/portal/inbox")
     csrf = page.get_attribute("input[name=csrf]", "value")
-    res = page.request.post(server.url + "/portal/inbox/+12065550890/reply",
-                            form={"csrf": csrf, "body": "Hi", "from": "+" + GLOBEX_NUMBER},
+    res = page.request.post(thread + "/reply",
+                            multipart={"csrf": csrf, "body": "Hi", "from": "+" + GLOBEX_NUMBER},
                             headers={"origin": server.url}, max_redirects=0)
+    assert res.status == 404, res.status
+    res = page.request.post(thread + "/take", form={"csrf": csrf}, headers={"origin": server.url}, max_redirects=0)
     assert res.status == 404, res.status
     # An extension user has none of the tenant's admin screens.
     res = page.goto(server.url + "/portal/t/globex/numbers")
@@ -300,3 +316,114 @@ def test_a_quick_reply_made_by_the_admin_is_picked_in_the_reply_box(browser, ser
         assert time.monotonic() < deadline, "the reply never reached Flowroute"
         time.sleep(0.2)
     desk.context.close()
+
+
+def test_on_a_shared_number_one_takes_a_conversation_and_the_other_sees_who_has_it(browser, server, globex):
+    """Two users of extension 201: one takes a conversation and the other's page says so within a
+    second; unread counts are each person's; done moves it out of the open list until the
+    customer writes again."""
+    server.user("pair-a@globex.test", "Pat Able", "extension", "globex", "201")
+    server.user("pair-b@globex.test", "Sam Baker", "extension", "globex", "201")
+    inbound(globex, "12065550896", "Can someone call me back?")
+    a, b = new_page(browser), new_page(browser)
+    sign_in(a, server, "pair-a@globex.test")
+    sign_in(b, server, "pair-b@globex.test")
+    row = lambda page: page.locator("ul.conversations li", has_text="+12065550896")
+    expect(row(b)).to_contain_text("1 unread")
+    a.goto(server.url + "/portal/inbox/+12065550896")
+    expect(a.locator(".holder").first).to_have_text("No one has taken this conversation.")
+    time.sleep(1)
+    # Pat read it; Sam has not: unread counts are each person's.
+    b.reload()
+    expect(row(b)).to_contain_text("1 unread")
+    started = time.monotonic()
+    a.click("button:text-is('Take it')")
+    expect(a.locator(".notice")).to_have_text("You have this conversation now.")
+    expect(a.locator(".handling .holder")).to_have_text("You have this conversation.")
+    expect(row(b)).to_contain_text("Pat Able has it", timeout=1500)
+    assert time.monotonic() - started < 2.5
+    b.goto(server.url + "/portal/inbox?show=mine")
+    expect(b.locator("main")).to_contain_text("None here.")
+    b.goto(server.url + "/portal/inbox/+12065550896")
+    expect(b.locator(".handling .holder")).to_have_text("Pat Able has this conversation.")
+    check_axe(b)
+    shot(b, "inbox-taken")
+    # Sam cannot let go of what Pat has; Pat marks it done, and Sam's page shows it live.
+    csrf = b.get_attribute("input[name=csrf]", "value")
+    res = b.request.post(b.url + "/letgo", form={"csrf": csrf}, headers={"origin": server.url}, max_redirects=0)
+    assert res.status == 409 and "only the person who has this conversation" in res.text(), res.status
+    a.click("button:text-is('Mark done')")
+    expect(b.locator(".handling .holder")).to_contain_text("It is marked done.", timeout=1500)
+    a.goto(server.url + "/portal/inbox")
+    expect(row(a)).to_have_count(0)
+    a.goto(server.url + "/portal/inbox?show=done")
+    expect(row(a)).to_contain_text("Done; you had it")
+    # The customer writes again: it is open again, still Pat's.
+    inbound(globex, "12065550896", "Hello again")
+    a.goto(server.url + "/portal/inbox?show=mine")
+    expect(row(a)).to_contain_text("1 unread")
+    expect(row(a)).to_contain_text("You have it")
+    a.context.close()
+    b.context.close()
+
+
+# A 2×2 PNG.
+PNG = __import__("base64").b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAEElEQVR4nGP4z8AARAwQCgAf7gP9i18U1AAAAABJRU5ErkJggg=="
+)
+
+
+def test_a_picture_reply_is_fetched_by_flowroute_from_the_link_switchboard_gave_it(browser, server, sim, globex):
+    import hashlib
+
+    assert server.api("PATCH", f"/api/v1/tenants/globex/numbers/+{GLOBEX_NUMBER}", {"senders": ["201"]})[0] == 200
+    server.user("pics@globex.test", "Pics", "extension", "globex", "201")
+    inbound(globex, "12065550897", "Which crown colour do you mean?")
+    page = new_page(browser)
+    sign_in(page, server, "pics@globex.test")
+    page.goto(server.url + "/portal/inbox/+12065550897")
+    # Refused in words beside the field, the typed text kept, nothing sent: a file that is no
+    # picture (whatever its name says), and a picture over Flowroute's limit.
+    for name, data, why in [
+        ("notes.png", b"just some text", "must be a JPEG, PNG or GIF picture"),
+        ("huge.png", PNG[:16] + b"\0" * 800_000, "the picture is 801 KB; Flowroute sends pictures of at most 767 KB"),
+    ]:
+        page.fill("#body", "This one")
+        page.set_input_files("#attachment", files=[{"name": name, "mimeType": "image/png", "buffer": data}])
+        with page.expect_navigation() as nav:
+            page.click("button:text-is('Send')")
+        assert nav.value.status == 422, name
+        expect(page.locator("#attachment-error")).to_contain_text(why)
+        expect(page.locator("#body")).to_have_value("This one")
+    check_axe(page)
+    assert sent_to(sim, "+12065550897") == []
+    page.set_input_files("#attachment", files=[{"name": "shade-A2.png", "mimeType": "image/png", "buffer": PNG}])
+    page.click("button:text-is('Send')")
+    expect(page.locator(".notice")).to_have_text("Your reply is queued; its state shows below.")
+    mine = page.locator("ol.thread li.out")
+    expect(mine.locator("img.thumb")).to_have_attribute("alt", "Picture 1 from +12065550897")
+    deadline = time.monotonic() + 15
+    while not sent_to(sim, "+12065550897"):
+        assert time.monotonic() < deadline, "the picture never reached Flowroute"
+        time.sleep(0.2)
+    sent = sent_to(sim, "+12065550897")
+    assert len(sent) == 1 and sent[0]["body"] == "This one", sent
+    url = sent[0]["media_urls"][0]
+    assert url.startswith(server.url + "/media/") and len(url.rsplit("/", 1)[1]) == 43, url
+    # Flowroute (the simulator) fetched exactly the picture, at the link it was given.
+    fetched = sent[0]["media_fetched"]
+    assert fetched == [{"url": url, "content_type": "image/png", "size": len(PNG),
+                        "sha256": hashlib.sha256(PNG).hexdigest()}], fetched
+    # The link needs no session; a link one character off is not found.
+    with urllib.request.urlopen(url, timeout=5) as res:
+        assert res.read() == PNG
+    wrong = url[:-1] + ("A" if url[-1] != "A" else "B")
+    try:
+        urllib.request.urlopen(wrong, timeout=5)
+        raise AssertionError("a wrong link served something")
+    except urllib.error.HTTPError as e:
+        assert e.code == 404
+    expect(mine.locator(".state")).to_have_text("Delivered", timeout=10000)
+    expect(mine.locator("img.thumb")).to_have_js_property("naturalWidth", 2)
+    shot(page, "inbox-picture-reply")
+    page.context.close()

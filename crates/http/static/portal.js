@@ -101,13 +101,15 @@ function notificationButton() {
 }
 document.addEventListener("DOMContentLoaded", notificationButton);
 
-// The live inbox: a conversation list or a thread (marked data-live) is read again whenever the
-// stream says a text arrived or changed state, and each time the stream (re)connects — so after a
+// The live inbox: a page's live regions (a conversation list, or a thread and who has it, each
+// marked data-live) are read again whenever the stream says a text arrived or changed state or
+// someone took or finished a conversation, and each time the stream (re)connects — so after a
 // dropped connection or a server restart nothing is missed, and nothing is shown twice: the
-// server's page is the truth, swapped in whole. New incoming texts are announced to screen readers.
+// server's page is the truth, swapped in whole. New incoming texts are announced to screen
+// readers. A page out of view reads itself without marking the texts read, and again (marking
+// them) when it comes back into view.
 function liveInbox() {
-  var region = document.querySelector("[data-live]");
-  if (!region || !window.EventSource || !window.fetch) return;
+  if (!document.querySelector("[data-live]") || !window.EventSource || !window.fetch) return;
   var announce = document.getElementById("live-announce");
   var busy = false, again = false;
   function ids(root) {
@@ -118,20 +120,24 @@ function liveInbox() {
   function refresh() {
     if (busy) { again = true; return; }
     busy = true;
-    fetch(location.href, { credentials: "same-origin" })
+    var headers = document.hidden ? { "X-Switchboard-Unseen": "1" } : {};
+    fetch(location.href, { credentials: "same-origin", headers: headers })
       .then(function (r) { return r.ok ? r.text() : null; })
       .then(function (html) {
         if (!html) return;
-        var fresh = new DOMParser().parseFromString(html, "text/html").querySelector("[data-live]");
-        if (!fresh) return;
-        var known = ids(region), arrived = [];
-        Object.keys(ids(fresh)).forEach(function (id) {
-          var el = fresh.querySelector('[data-id="' + id + '"]');
-          if (!known[id] && el.dataset.incoming) arrived.push(el.dataset.from);
+        var page = new DOMParser().parseFromString(html, "text/html");
+        var arrived = [];
+        document.querySelectorAll("[data-live]").forEach(function (region) {
+          var fresh = page.querySelector('[data-live="' + region.dataset.live + '"]');
+          if (!fresh) return;
+          var known = ids(region);
+          Object.keys(ids(fresh)).forEach(function (id) {
+            var el = fresh.querySelector('[data-id="' + id + '"]');
+            if (!known[id] && el.dataset.incoming) arrived.push(el.dataset.from);
+          });
+          region.replaceWith(fresh);
+          enhance(fresh);
         });
-        region.replaceWith(fresh);
-        region = fresh;
-        enhance(region);
         if (announce && arrived.length) {
           announce.textContent = arrived.length === 1 ? "New text from " + arrived[0] : arrived.length + " new texts";
           notify(announce.textContent);
@@ -149,7 +155,9 @@ function liveInbox() {
   function connect() {
     stream = new EventSource("/api/v1/events");
     stream.addEventListener("open", function () { wait = 2000; refresh(); });
-    ["message.received", "message.status"].forEach(function (type) { stream.addEventListener(type, refresh); });
+    ["message.received", "message.status", "conversation.updated"].forEach(function (type) {
+      stream.addEventListener(type, refresh);
+    });
     stream.addEventListener("error", function () {
       if (stream.readyState !== EventSource.CLOSED) return;
       setTimeout(connect, wait);
@@ -157,6 +165,7 @@ function liveInbox() {
     });
   }
   connect();
+  document.addEventListener("visibilitychange", function () { if (!document.hidden) refresh(); });
   window.addEventListener("pagehide", function () { if (stream) stream.close(); });
 }
 document.addEventListener("DOMContentLoaded", liveInbox);
