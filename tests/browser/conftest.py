@@ -348,6 +348,24 @@ def check_axe(page: Page) -> None:
     )
 
 
+def tab_through(page: Page, presses: int = 40) -> set:
+    """Presses Tab until the focus leaves the last control, asserting each control shows where the
+    focus is; answers the controls reached, as `TAG#id` (or name, or text)."""
+    seen = set()
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        info = page.evaluate(
+            """() => { const e = document.activeElement; const s = getComputedStyle(e);
+                       return [e.tagName + '#' + (e.id || e.name || e.textContent.trim().slice(0, 20)),
+                               s.outlineStyle, s.outlineWidth]; }"""
+        )
+        if info[0].startswith("BODY"):
+            break  # past the last control
+        seen.add(info[0])
+        assert info[1] != "none" and info[2] != "0px", f"{info[0]} has no visible focus: {info}"
+    return seen
+
+
 def shot(page: Page, name: str) -> None:
     """Saves the page's screenshot, and checks the page with axe."""
     check_axe(page)

@@ -1,7 +1,7 @@
 """Usable by everyone: without JavaScript, at 360 px, by keyboard; and the operator's screens."""
 
 from conftest import TENANT_PAGES as PAGES
-from conftest import new_page, shot, sign_in
+from conftest import new_page, shot, sign_in, tab_through
 
 
 def test_reads_and_forms_work_without_javascript(browser, server, globex):
@@ -44,18 +44,7 @@ def test_the_keyboard_reaches_everything_with_visible_focus(globex_admin, server
     page.keyboard.press("Enter")
     assert page.evaluate("document.activeElement.id") == "main"
     # Every focusable control shows where the focus is.
-    seen = set()
-    for _ in range(40):
-        page.keyboard.press("Tab")
-        info = page.evaluate(
-            """() => { const e = document.activeElement; const s = getComputedStyle(e);
-                       return [e.tagName + '#' + (e.id || e.name || e.textContent.trim().slice(0, 20)),
-                               s.outlineStyle, s.outlineWidth]; }"""
-        )
-        if info[0].startswith("BODY"):
-            break  # past the last control
-        seen.add(info[0])
-        assert info[1] != "none" and info[2] != "0px", f"{info[0]} has no visible focus: {info}"
+    seen = tab_through(page)
     assert any(s.startswith("INPUT#create-extension") for s in seen), seen
     assert any(s.startswith("BUTTON") for s in seen), seen
 

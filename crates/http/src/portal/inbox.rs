@@ -201,7 +201,8 @@ fn attachments(m: &Message) -> Markup {
                     @let kind = a["mime_type"].as_str().unwrap_or_default();
                     @if kind.starts_with("image/") {
                         a href=(href) target="_blank" rel="noopener" {
-                            img.thumb src=(href) alt={ "Picture " (i + 1) " from " (m.remote) } loading="lazy";
+                            img.thumb src=(href) loading="lazy"
+                                alt={ "Picture " (i + 1) @if m.direction == "outbound" { " sent to " } @else { " from " } (m.remote) };
                         }
                     } @else {
                         a href=(href) { "Attachment " (i + 1) " (" (kind) ")" }
