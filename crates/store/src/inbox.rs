@@ -104,7 +104,7 @@ fn conversation_row(r: &sea_orm::QueryResult) -> Result<Conversation, StoreError
         remote: r.try_get("", "remote")?,
         last_message_id: r.try_get("", "last_message_id")?,
         last_message_at: r.try_get("", "last_message_at")?,
-        unread: r.try_get::<Option<i64>>("", "unread").ok().flatten().unwrap_or(0),
+        unread: r.try_get::<Option<i64>>("", "unread")?.unwrap_or(0),
         // A holder whose account is gone holds nothing.
         assigned_to: assigned.zip(assignee),
         done_at: r.try_get("", "done_at")?,
@@ -119,6 +119,7 @@ pub struct LoggedEvent {
     pub payload: Value,
 }
 
+/// One conversation (its `unread` left at 0), if the viewer may see it.
 async fn fetch_conversation(
     db: &impl sea_orm::ConnectionTrait,
     tenant: Uuid,
@@ -137,8 +138,8 @@ async fn fetch_conversation(
     let rows = sql::query(
         db,
         &format!(
-            "SELECT {CONVERSATION_COLUMNS} FROM conversation c LEFT JOIN account a ON a.id = c.assigned_to \
-             WHERE c.tenant_id = $1 AND c.id = $2 {visible}"
+            "SELECT {CONVERSATION_COLUMNS}, CAST(0 AS BIGINT) AS unread FROM conversation c \
+             LEFT JOIN account a ON a.id = c.assigned_to WHERE c.tenant_id = $1 AND c.id = $2 {visible}"
         ),
         values,
     )
