@@ -256,6 +256,13 @@ async fn people_have_their_own_unread_counts_and_see_who_has_a_conversation(app:
         "{data}"
     );
     sales_stream.quiet(Duration::from_millis(2500)).await;
+    let listed = app.get("/api/v1/conversations", &ext101).await;
+    let item = &listed.expect(StatusCode::OK)["items"][0];
+    assert_eq!(
+        (item["assigned_to"]["name"].clone(), item["done_at"].clone()),
+        (json!(pat_name), Value::Null),
+        "{item}"
+    );
     assert_eq!(unread(sam, Shown::TakenBy(sam.account)).await, vec![], "not Sam's");
     assert_eq!(unread(pat, Shown::TakenBy(pat.account)).await, mine(0));
 
