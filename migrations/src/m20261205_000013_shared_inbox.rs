@@ -1,6 +1,8 @@
 //! The shared inbox: a conversation can be taken by one person and marked done; each person has
 //! their own read marker (so unread counts are per person, not per extension); and a picture a
-//! person attaches to a reply is kept with a token that makes its public link unguessable.
+//! person attaches to a reply is kept with a token that makes its public link unguessable. An
+//! extension that sent in a conversation gets its (zero) row of unread counts there, as sending now
+//! gives it, so its inbox lists the conversation.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
@@ -43,6 +45,16 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
+        // An extension's inbox lists (and opens) the conversations it has a row of counts in; one
+        // that only ever sent in a conversation had none until now.
+        m.get_connection()
+            .execute_unprepared(
+                "INSERT INTO conversation_unread (conversation_id, extension, unread) \
+                 SELECT DISTINCT c.id, m.sender_extension, 0 FROM message m JOIN conversation c \
+                 ON c.tenant_id = m.tenant_id AND c.number = m.number AND c.remote = m.remote \
+                 WHERE m.sender_extension IS NOT NULL ON CONFLICT (conversation_id, extension) DO NOTHING",
+            )
+            .await?;
         m.alter_table(Table::alter().table("media").add_column(string_len_null("public_token", 64)).to_owned()).await?;
         m.create_index(
             Index::create().name("ux_media_public_token").table("media").col("public_token").unique().to_owned(),

@@ -290,6 +290,38 @@ async fn people_have_their_own_unread_counts_and_see_who_has_a_conversation(app:
     assert!(matches!(store.conversation_with(globex, Viewer::Tenant, "+12065550123").await, Err(StoreError::NotFound)));
 }
 
+/// The other parties of the caller's conversations, with their unread counts.
+async fn remotes(app: &TestApp, token: &str) -> Vec<(String, i64)> {
+    let listed = app.get("/api/v1/conversations", token).await;
+    let items = listed.expect(StatusCode::OK)["items"].as_array().unwrap().clone();
+    items.iter().map(|c| (c["remote"].as_str().unwrap().to_owned(), c["unread"].as_i64().unwrap())).collect()
+}
+
+/// An extension that texts someone first finds the conversation in its inbox before any answer;
+/// conversations it started before this was so are given to it by the upgrade (migration 13).
+#[suite_test]
+async fn a_conversation_an_extension_started_is_in_its_inbox(app: TestApp) {
+    use base64::Engine as _;
+    use sea_orm::{ConnectionTrait, Statement};
+
+    wire(&app, "acme", "acmein", "+12025550100").await;
+    let ext101 = app.token(Role::Extension, Some("acme"), Some("101"));
+    let sent =
+        app.post("/api/v1/messages", &ext101, json!({"to": "+12065550777", "body": "Your crown is ready"})).await;
+    sent.expect(StatusCode::ACCEPTED);
+    let started = vec![("+12065550777".to_owned(), 0)];
+    assert_eq!(remotes(&app, &ext101).await, started);
+    // As before the upgrade: no row of counts for the sender.
+    let db = app.db().await;
+    let forget = "DELETE FROM conversation_unread WHERE extension = '101'";
+    db.execute_raw(Statement::from_string(db.get_database_backend(), forget)).await.unwrap();
+    assert_eq!(remotes(&app, &ext101).await, vec![]);
+    let key: [u8; 32] = base64::engine::general_purpose::STANDARD.decode(&app.master_key).unwrap().try_into().unwrap();
+    let store = switchboard_store::Store::connect(&app.database_url, &key).await.unwrap();
+    store.remigrate_from("m20261205_000013_shared_inbox").await.unwrap();
+    assert_eq!(remotes(&app, &ext101).await, started);
+}
+
 /// Texts written by many transactions at once — on PostgreSQL numbered after commit by the app's
 /// sequencer and by two more here, as by three instances — reach a reader tailing the log
 /// exactly once, numbered one after another: a reader never sees a number and then a smaller one,

@@ -128,10 +128,10 @@ async fn fetch_conversation(
 ) -> Result<Conversation, StoreError> {
     let mut values: Vec<sea_orm::Value> = vec![tenant.into(), id.into()];
     let visible = match viewer {
+        // An extension's inbox holds the conversations it has a row of counts in (the list's rule).
         Viewer::Extension(ext) => {
             values.push(ext.into());
-            "AND EXISTS (SELECT 1 FROM message_extension x JOIN message m ON m.id = x.message_id \
-             WHERE x.tenant_id = $1 AND x.extension = $3 AND x.remote = c.remote AND m.number = c.number)"
+            "AND EXISTS (SELECT 1 FROM conversation_unread u WHERE u.conversation_id = c.id AND u.extension = $3)"
         }
         Viewer::Tenant => "",
     };
@@ -397,7 +397,7 @@ impl Store {
     }
 
     /// One conversation the viewer may see: a tenant admin, any of the tenant's; an extension, one
-    /// it has texts in.
+    /// it was routed a text of or sent one in.
     pub async fn conversation(&self, tenant: Uuid, viewer: Viewer<'_>, id: Uuid) -> Result<Conversation, StoreError> {
         fetch_conversation(self.db(), tenant, viewer, id).await
     }
@@ -408,8 +408,7 @@ impl Store {
         let visible = match viewer {
             Viewer::Extension(ext) => {
                 values.push(ext.into());
-                "AND EXISTS (SELECT 1 FROM message_extension x JOIN message m ON m.id = x.message_id \
-                 WHERE x.tenant_id = $1 AND x.extension = $3 AND x.remote = c.remote AND m.number = c.number)"
+                "AND EXISTS (SELECT 1 FROM conversation_unread u WHERE u.conversation_id = c.id AND u.extension = $3)"
             }
             Viewer::Tenant => "",
         };
@@ -478,9 +477,8 @@ impl Store {
         let c = fetch_conversation(&txn, tenant, Viewer::Tenant, id).await?;
         let rows = sql::query(
             &txn,
-            "SELECT DISTINCT x.extension FROM message_extension x JOIN message m ON m.id = x.message_id \
-             WHERE x.tenant_id = $1 AND x.remote = $2 AND m.number = $3 ORDER BY x.extension",
-            vec![tenant.into(), c.remote.clone().into(), c.number.clone().into()],
+            "SELECT extension FROM conversation_unread WHERE conversation_id = $1 ORDER BY extension",
+            vec![c.id.into()],
         )
         .await?;
         let extensions = rows.iter().map(|r| r.try_get("", "extension")).collect::<Result<Vec<String>, _>>()?;

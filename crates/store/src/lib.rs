@@ -128,10 +128,20 @@ impl Store {
         switchboard_migrations::Migrator::up(&self.db, None).await.map_err(StoreError::from)
     }
 
-    /// Undoes the last `steps` migrations, then applies every migration again: for tests of what a
-    /// migration does to rows written before it.
+    /// Undoes every migration from the one named `name` (its module name, such as
+    /// `m20261205_000011_holidays_and_attempts`) to the last, then applies them all again: for
+    /// tests of what a migration does to rows written before it. Named, not counted, so a later
+    /// migration cannot quietly turn such a test into one of itself.
     #[doc(hidden)]
-    pub async fn remigrate(&self, steps: u32) -> Result<(), StoreError> {
+    pub async fn remigrate_from(&self, name: &str) -> Result<(), StoreError> {
+        use switchboard_migrations::MigratorTrait as _;
+        let names: Vec<String> =
+            switchboard_migrations::Migrator::migrations().iter().map(|m| m.name().to_owned()).collect();
+        let at = names
+            .iter()
+            .position(|n| n == name)
+            .ok_or_else(|| StoreError::internal(format!("no migration is named {name}")))?;
+        let steps = u32::try_from(names.len() - at).unwrap_or(u32::MAX);
         switchboard_migrations::Migrator::down(&self.db, Some(steps)).await?;
         self.migrate().await
     }
