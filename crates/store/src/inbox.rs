@@ -119,6 +119,22 @@ pub struct LoggedEvent {
     pub payload: Value,
 }
 
+/// The condition on conversation `c` that the viewer may see it, its parameter added to `values`:
+/// an extension's inbox holds the conversations it has a row of counts in (the list's rule, one
+/// primary-key probe); a tenant admin's, all of them.
+fn visible_to(viewer: Viewer<'_>, values: &mut Vec<sea_orm::Value>) -> String {
+    match viewer {
+        Viewer::Extension(ext) => {
+            values.push(ext.into());
+            format!(
+                "AND EXISTS (SELECT 1 FROM conversation_unread u WHERE u.conversation_id = c.id AND u.extension = ${})",
+                values.len()
+            )
+        }
+        Viewer::Tenant => String::new(),
+    }
+}
+
 /// One conversation (its `unread` left at 0), if the viewer may see it.
 async fn fetch_conversation(
     db: &impl sea_orm::ConnectionTrait,
@@ -127,14 +143,7 @@ async fn fetch_conversation(
     id: Uuid,
 ) -> Result<Conversation, StoreError> {
     let mut values: Vec<sea_orm::Value> = vec![tenant.into(), id.into()];
-    let visible = match viewer {
-        // An extension's inbox holds the conversations it has a row of counts in (the list's rule).
-        Viewer::Extension(ext) => {
-            values.push(ext.into());
-            "AND EXISTS (SELECT 1 FROM conversation_unread u WHERE u.conversation_id = c.id AND u.extension = $3)"
-        }
-        Viewer::Tenant => "",
-    };
+    let visible = visible_to(viewer, &mut values);
     let rows = sql::query(
         db,
         &format!(
@@ -405,13 +414,7 @@ impl Store {
     /// The newest conversation with `remote` the viewer may see.
     pub async fn conversation_with(&self, tenant: Uuid, viewer: Viewer<'_>, remote: &str) -> Result<Uuid, StoreError> {
         let mut values: Vec<sea_orm::Value> = vec![tenant.into(), remote.into()];
-        let visible = match viewer {
-            Viewer::Extension(ext) => {
-                values.push(ext.into());
-                "AND EXISTS (SELECT 1 FROM conversation_unread u WHERE u.conversation_id = c.id AND u.extension = $3)"
-            }
-            Viewer::Tenant => "",
-        };
+        let visible = visible_to(viewer, &mut values);
         let rows = sql::query(
             self.db(),
             &format!(

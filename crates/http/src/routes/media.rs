@@ -23,6 +23,16 @@ fn safe_name(name: Option<&str>) -> String {
     if cleaned.is_empty() { "attachment".into() } else { cleaned }
 }
 
+/// A stored attachment's bytes, from under the media directory; a row that says stored but names
+/// no file, or a file that cannot be read, is the server's fault.
+async fn stored_bytes(state: &AppState, rel: Option<&str>) -> Result<Vec<u8>, ApiError> {
+    let full: PathBuf = state.engine.config.media_dir.join(rel.ok_or_else(ApiError::internal)?);
+    tokio::fs::read(&full).await.map_err(|e| {
+        tracing::error!(path = %full.display(), error = %e, "a stored attachment could not be read");
+        ApiError::internal()
+    })
+}
+
 /// The attachment's bytes, with its content type. `503 media_pending` (with `Retry-After`) until it
 /// has been fetched; `410 media_unavailable` when it never will be (too large, a refused type, or its
 /// link expired).
@@ -54,12 +64,7 @@ pub async fn media(
             return Err(ApiError::new(StatusCode::GONE, "media_unavailable", "This attachment was not kept."));
         }
     }
-    let rel = item.storage_path.ok_or_else(ApiError::internal)?;
-    let full: PathBuf = state.engine.config.media_dir.join(rel);
-    let bytes = tokio::fs::read(&full).await.map_err(|e| {
-        tracing::error!(path = %full.display(), error = %e, "a stored attachment could not be read");
-        ApiError::internal()
-    })?;
+    let bytes = stored_bytes(&state, item.storage_path.as_deref()).await?;
     Ok(HttpResponse::Ok()
         .content_type(item.mime_type)
         .insert_header((
@@ -87,12 +92,7 @@ pub async fn public_media(state: web::Data<AppState>, path: web::Path<String>) -
         return Err(ApiError::not_found());
     }
     let item = state.store.public_media(&path).await?;
-    let rel = item.storage_path.ok_or_else(ApiError::not_found)?;
-    let full: PathBuf = state.engine.config.media_dir.join(rel);
-    let bytes = tokio::fs::read(&full).await.map_err(|e| {
-        tracing::error!(path = %full.display(), error = %e, "a picture attached to a text could not be read");
-        ApiError::internal()
-    })?;
+    let bytes = stored_bytes(&state, item.storage_path.as_deref()).await?;
     Ok(HttpResponse::Ok()
         .content_type(item.mime_type)
         .insert_header(("x-content-type-options", "nosniff"))
