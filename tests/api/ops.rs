@@ -308,3 +308,45 @@ async fn metrics_can_require_a_token(mut app: TestApp) {
     server.kill();
     assert!(!std::fs::read_to_string(log).unwrap().contains(token), "the metrics token was logged");
 }
+
+/// `switchboard healthcheck` (what a container image runs instead of curl): exit 0 while the
+/// instance answers `/readyz` with 200, at its configured address (an unspecified one asked on
+/// loopback) or at `--url`; exit 1, saying why, when it answers otherwise or not at all.
+#[suite_test]
+async fn the_healthcheck_command_says_whether_an_instance_is_ready(app: TestApp) {
+    async fn healthcheck(args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .arg("healthcheck")
+            .args(args)
+            .env_clear()
+            .envs(env.iter().copied())
+            .output()
+            .await
+            .unwrap();
+        let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        (out.status.success(), said)
+    }
+    let ready = format!("ready: {}/readyz", app.base);
+    assert_eq!(healthcheck(&["--url", &app.base], &[]).await, (true, format!("{ready}\n")));
+    let port = app.base.rsplit(':').next().unwrap();
+    let (ok, said) = healthcheck(&[], &[("SWITCHBOARD_LISTEN", &format!("0.0.0.0:{port}"))]).await;
+    assert!(ok && said.contains(&format!("ready: http://127.0.0.1:{port}/readyz")), "{said}");
+
+    // An instance that is up but not ready (its database gone): 503.
+    let unready = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let unready_url = format!("http://{}", unready.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = unready.accept().await {
+            let mut buf = [0u8; 1024];
+            let _ = conn.read(&mut buf).await;
+            let answer = "HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+            let _ = conn.write_all(answer.as_bytes()).await;
+        }
+    });
+    let (ok, said) = healthcheck(&["--url", &unready_url], &[]).await;
+    assert!(!ok && said.contains("answered 503 Service Unavailable: not ready"), "{said}");
+    // Nobody there at all.
+    let gone = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let (ok, said) = healthcheck(&["--url", &format!("http://{gone}")], &[]).await;
+    assert!(!ok && said.contains("did not answer"), "{said}");
+}

@@ -170,12 +170,16 @@ pub struct Engine {
     targets: Arc<net::Targets>,
 }
 
+/// Installs the process's one TLS provider (ring, which sqlx already builds) for its HTTP clients;
+/// installing twice is harmless, and without one the first client built panics.
+pub fn install_tls() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 impl Engine {
     /// An engine over `store`.
     pub fn new(store: Store, config: EngineConfig) -> Result<Self, reqwest::Error> {
-        // One TLS provider for the process (ring, which sqlx already builds); installing twice is
-        // harmless, and without one the first HTTPS request would fail.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        install_tls();
         let targets = &Arc::new(net::Targets::new(&config.private_targets, config.public_targets));
         let http = net::guarded_client(targets, net::Redirects::Refuse).timeout(config.webhook_timeout).build()?;
         let (live, _) = broadcast::channel(4096);

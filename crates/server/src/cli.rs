@@ -39,6 +39,14 @@ pub enum Command {
     },
     /// Apply migrations and exit.
     Migrate,
+    /// Ask a running instance whether it is ready (its `/readyz`): exit 0 if it answers 200,
+    /// 1 otherwise, saying why. For container health checks, so an image needs no curl.
+    Healthcheck {
+        /// The instance's base URL (default: http://<listen>, an unspecified address asked on
+        /// loopback).
+        #[arg(long)]
+        url: Option<String>,
+    },
     /// Show a text routed end to end: a temporary database, a simulated Flowroute, no setup. Then
     /// serve the portal, signed in as the demo tenant's admin, until Ctrl-C.
     Demo {
@@ -174,6 +182,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("created {} ({}), id {}", account.email, account.role.as_str(), account.id);
             Ok(())
         }
+        Command::Healthcheck { url } => {
+            let base = match url {
+                Some(u) => u.trim_end_matches('/').to_owned(),
+                None => local_base(load(&cli, None, None)?.listen),
+            };
+            let target = format!("{base}/readyz");
+            switchboard_engine::install_tls();
+            let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(5)).no_proxy().build()?;
+            let res = client.get(&target).send().await.with_context(|| format!("{target} did not answer"))?;
+            anyhow::ensure!(res.status().is_success(), "{target} answered {}: not ready", res.status());
+            println!("ready: {target}");
+            Ok(())
+        }
         Command::Token { role, tenant, extension, ttl, subject } => {
             let config = load(&cli, None, None)?;
             let keys = keys::resolve(&config)?;
@@ -183,6 +204,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The base URL a health check on this machine asks: the listen address, with an unspecified one
+/// (`0.0.0.0`, `[::]`) asked on loopback.
+fn local_base(listen: std::net::SocketAddr) -> String {
+    let ip = match listen.ip() {
+        std::net::IpAddr::V4(v4) if v4.is_unspecified() => std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+        std::net::IpAddr::V6(v6) if v6.is_unspecified() => std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!("http://{}", std::net::SocketAddr::new(ip, listen.port()))
 }
 
 impl CliRole {
