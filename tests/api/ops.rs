@@ -350,3 +350,30 @@ async fn the_healthcheck_command_says_whether_an_instance_is_ready(app: TestApp)
     let (ok, said) = healthcheck(&["--url", &format!("http://{gone}")], &[]).await;
     assert!(!ok && said.contains("did not answer"), "{said}");
 }
+
+/// A stopping instance turns unready first: from SIGTERM `/readyz` answers `503 stopping` while
+/// requests are still served for `shutdown_drain_secs`, so a load balancer takes it out before it
+/// stops listening; then it stops cleanly.
+#[suite_test]
+async fn a_stopping_instance_is_unready_while_it_drains(mut app: TestApp) {
+    let sim = flowroute_sim::SimConfig { receipts: false, ..Default::default() };
+    let (_dir, _log, mut server, _w) =
+        crate::server::take_over_with(&mut app, &[("SWITCHBOARD_SHUTDOWN_DRAIN_SECS", "3")], sim).await;
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
+    let ready = client.get(format!("{}/readyz", server.base)).send().await.unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+    let signalled = tokio::time::Instant::now();
+    server.terminate();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let unready = client.get(format!("{}/readyz", server.base)).send().await.unwrap();
+    assert_eq!(unready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(unready.json::<serde_json::Value>().await.unwrap()["code"], "stopping");
+    // Still serving meanwhile: liveness, and the API.
+    let live = client.get(format!("{}/healthz", server.base)).send().await.unwrap();
+    assert_eq!(live.status(), StatusCode::OK);
+    let api = client.get(format!("{}/api/v1/tenants", server.base)).bearer_auth(&app.system).send().await.unwrap();
+    assert_eq!(api.status(), StatusCode::OK);
+    let status = server.exited(Duration::from_secs(15)).await.expect("it stops after the drain");
+    assert!(status.success(), "{status:?}");
+    assert!(signalled.elapsed() >= Duration::from_secs(3), "it served through the drain: {:?}", signalled.elapsed());
+}

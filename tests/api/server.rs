@@ -81,6 +81,24 @@ impl Server {
         matches!(self.child.try_wait(), Ok(None))
     }
 
+    /// Sends SIGTERM (a graceful stop) without waiting.
+    pub fn terminate(&mut self) {
+        let sent = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        assert!(sent.success(), "kill -TERM failed");
+    }
+
+    /// Waits up to `within` for the process to exit; its status.
+    pub async fn exited(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = tokio::time::Instant::now() + within;
+        while tokio::time::Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        None
+    }
+
     pub fn kill(mut self) {
         self.child.kill().unwrap(); // SIGKILL: no shutdown code runs
         self.child.wait().unwrap();

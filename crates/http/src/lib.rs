@@ -77,6 +77,8 @@ pub struct HttpSettings {
     pub workers: usize,
     /// How long a graceful stop waits for requests in flight.
     pub shutdown_timeout: Duration,
+    /// How long a stopping instance keeps serving, unready, before it stops listening.
+    pub shutdown_drain: Duration,
     /// How a request's client address is found.
     pub clients: ClientAddresses,
     /// The bearer token `/metrics` requires, if any.

@@ -54,6 +54,8 @@ pub struct App {
     engine: Arc<Engine>,
     streams: switchboard_http::routes::events::StreamLimits,
     stop: tokio::sync::watch::Sender<bool>,
+    /// How long a stop keeps serving, unready, before it stops listening.
+    drain: std::time::Duration,
 }
 
 impl std::fmt::Debug for App {
@@ -85,7 +87,8 @@ impl App {
                  holds the token; set shared_ingress_sources to Flowroute's addresses"
             );
         }
-        Ok(Self { server, addr, store, engine, streams, stop })
+        let drain = settings.http.shutdown_drain;
+        Ok(Self { server, addr, store, engine, streams, stop, drain })
     }
 
     /// The address the server listens on.
@@ -120,9 +123,15 @@ impl App {
         let result = tokio::select! {
             r = &mut running => r,
             () = shutdown => {
-                tracing::info!("shutting down: finishing requests in flight");
-                // Live streams end at once; ordinary requests get the shutdown timeout.
+                // `/readyz` turns unready and live streams end at once (their clients reconnect,
+                // through a load balancer, to another instance); requests are still served for
+                // the drain, then those in flight get the shutdown timeout.
                 let _ = self.stop.send(true);
+                if !self.drain.is_zero() {
+                    tracing::info!(drain = ?self.drain, "stopping: unready, still serving while the load balancer notices");
+                    tokio::time::sleep(self.drain).await;
+                }
+                tracing::info!("shutting down: finishing requests in flight");
                 handle.stop(true).await;
                 running.await
             }

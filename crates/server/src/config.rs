@@ -69,6 +69,9 @@ pub struct Config {
     pub workers: Option<usize>,
     /// Seconds a graceful stop waits for requests in flight.
     pub shutdown_timeout_secs: u64,
+    /// Seconds a stopping instance keeps serving with `/readyz` unready, so a load balancer takes
+    /// it out before it stops listening.
+    pub shutdown_drain_secs: u64,
     /// `auto`, `json` or `text`.
     pub log_format: LogFormat,
     /// A tracing filter, such as `info` or `switchboard=debug,info`.
@@ -163,6 +166,7 @@ impl Default for Config {
             master_key: None,
             workers: None,
             shutdown_timeout_secs: 30,
+            shutdown_drain_secs: 0,
             log_format: LogFormat::Auto,
             log: "info".into(),
             webhook_retry_schedule_secs: RetryPolicy::default().schedule.iter().map(|d| d.as_secs()).collect(),
@@ -474,6 +478,7 @@ impl Config {
             public_url: self.public_url(),
             workers: self.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
             shutdown_timeout: std::time::Duration::from_secs(self.shutdown_timeout_secs),
+            shutdown_drain: std::time::Duration::from_secs(self.shutdown_drain_secs),
             clients: ClientAddresses {
                 // Validated when the configuration was loaded.
                 trusted_proxies: self.trusted_proxy_nets().unwrap_or_default(),
@@ -525,6 +530,7 @@ fn value_for(key: &str, value: String) -> figment::value::Value {
     if (key == "workers"
         || key == "database_max_connections"
         || key == "shutdown_timeout_secs"
+        || key == "shutdown_drain_secs"
         || key == "webhook_timeout_secs"
         || key == "flowroute_timeout_secs"
         || key == "flowroute_unknown_outcome_wait_secs"

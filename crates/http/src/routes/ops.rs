@@ -23,10 +23,18 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Health { status: "ok" })
 }
 
-/// The store answers; `503` while it does not.
+/// The store answers; `503` while it does not, and `503 stopping` from the moment the instance
+/// begins to stop (through its drain, while it still serves).
 #[utoipa::path(tag = "operations", responses((status = 200, body = Health), (status = 503, body = crate::error::Problem)))]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    if *state.shutdown.borrow() {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+            "stopping",
+            "This instance is stopping; another should take its requests.",
+        ));
+    }
     match tokio::time::timeout(Duration::from_secs(2), state.store.ping()).await {
         Ok(true) => Ok(HttpResponse::Ok().json(Health { status: "ready" })),
         _ => Err(ApiError::unavailable()),
