@@ -345,6 +345,8 @@ async fn the_healthcheck_command_says_whether_an_instance_is_ready(app: TestApp)
     });
     let (ok, said) = healthcheck(&["--url", &unready_url], &[]).await;
     assert!(!ok && said.contains("answered 503 Service Unavailable: not ready"), "{said}");
+    let (ok, said) = healthcheck(&["--url", "not a url"], &[]).await;
+    assert!(!ok && said.contains("--url not a url is not an http(s) URL"), "{said}");
     // Nobody there at all.
     let gone = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let (ok, said) = healthcheck(&["--url", &format!("http://{gone}")], &[]).await;

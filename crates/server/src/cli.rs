@@ -188,6 +188,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 None => local_base(load(&cli, None, None)?.listen),
             };
             let target = format!("{base}/readyz");
+            reqwest::Url::parse(&target).with_context(|| format!("--url {base} is not an http(s) URL"))?;
             switchboard_engine::install_tls();
             let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(5)).no_proxy().build()?;
             let res = client.get(&target).send().await.with_context(|| format!("{target} did not answer"))?;
