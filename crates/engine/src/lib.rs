@@ -27,7 +27,7 @@ pub use cache::{NumberRouting, RoutingCache};
 pub use deliver::run_webhook_worker;
 pub use dispatch::run_dispatcher;
 pub use ingress::{IngressError, Origin, Received};
-pub use media::{allowed_type, picture_type, run_media_worker};
+pub use media::{allowed_type, picture_too_large, picture_type, run_media_worker};
 pub use retry::RetryPolicy;
 pub use sequencer::run_sequencer;
 pub use switchboard_flowroute::MMS_MAX_BYTES;

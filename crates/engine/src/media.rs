@@ -46,6 +46,19 @@ pub fn picture_type(bytes: &[u8]) -> Option<&'static str> {
     }
 }
 
+/// The refusal of a picture of `size` bytes, past Flowroute's MMS limit, in words.
+pub fn picture_too_large(size: usize) -> StoreError {
+    let limit = switchboard_flowroute::MMS_MAX_BYTES;
+    StoreError::invalid(
+        "attachment",
+        format!(
+            "the picture is {} KB; Flowroute sends pictures of at most {} KB ({limit} bytes)",
+            size.div_ceil(1000),
+            limit / 1000
+        ),
+    )
+}
+
 /// A picture's file name as kept: its last path part, printable, at most 100 characters.
 fn kept_name(name: Option<&str>) -> Option<String> {
     let name = name?.rsplit(['/', '\\']).next()?.trim();
@@ -78,14 +91,7 @@ impl Engine {
             return Err(StoreError::invalid("attachment", "the file is empty"));
         }
         if bytes.len() > limit {
-            return Err(StoreError::invalid(
-                "attachment",
-                format!(
-                    "the picture is {} KB; Flowroute sends pictures of at most {} KB ({limit} bytes)",
-                    bytes.len().div_ceil(1000),
-                    limit / 1000
-                ),
-            ));
+            return Err(picture_too_large(bytes.len()));
         }
         let Some(mime) = picture_type(bytes) else {
             return Err(StoreError::invalid("attachment", "must be a JPEG, PNG or GIF picture"));

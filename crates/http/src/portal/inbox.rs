@@ -514,13 +514,7 @@ async fn reply(req: HttpRequest, state: web::Data<AppState>, body: Multipart) ->
     let refuse = |field: &str, error: String| (field.to_owned(), error);
     let queued = async {
         if let Some(total) = form.over {
-            let limit = switchboard_engine::MMS_MAX_BYTES;
-            let why = format!(
-                "the picture is {} KB; Flowroute sends pictures of at most {} KB ({limit} bytes)",
-                total.div_ceil(1000),
-                limit / 1000
-            );
-            return Err(ApiError::from(switchboard_store::StoreError::invalid("attachment", why)));
+            return Err(ApiError::from(switchboard_engine::picture_too_large(total)));
         }
         let attachments = match &form.picture {
             Some((bytes, name)) => vec![state.engine.keep_picture(caller.tenant.id, bytes, name.as_deref()).await?],
