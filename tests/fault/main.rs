@@ -22,6 +22,7 @@ mod wired;
 mod cluster;
 mod kill;
 mod load;
+mod notes;
 mod outage;
 mod pair;
 mod pbx;

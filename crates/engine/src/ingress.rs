@@ -266,10 +266,10 @@ impl Engine {
                     extensions = ?decision.destinations, "inbound text stored");
                 self.published(&event);
                 if fetches_media {
-                    self.media.notify_one();
+                    self.wake(crate::Work::Media);
                 }
                 if !decision.replies.is_empty() {
-                    self.sends.notify_one();
+                    self.wake(crate::Work::Sends);
                 }
                 Ok(Received::Stored { message_id })
             }

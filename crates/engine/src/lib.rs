@@ -12,6 +12,7 @@ pub mod net;
 pub mod onboard;
 mod retry;
 mod sequencer;
+mod signal;
 pub mod signing;
 mod worker;
 
@@ -30,6 +31,7 @@ pub use ingress::{IngressError, Origin, Received};
 pub use media::{allowed_type, picture_too_large, picture_type, run_media_worker};
 pub use retry::RetryPolicy;
 pub use sequencer::run_sequencer;
+pub use signal::{Work, run_signals};
 pub use switchboard_flowroute::MMS_MAX_BYTES;
 
 /// How the engine behaves.
@@ -168,6 +170,8 @@ pub struct Engine {
     http: reqwest::Client,
     /// Where Switchboard's own requests may go.
     targets: Arc<net::Targets>,
+    /// What to tell the other instances on the same database.
+    signals: signal::Signals,
 }
 
 /// Installs the process's one TLS provider (ring, which sqlx already builds) for its HTTP clients;
@@ -189,7 +193,9 @@ impl Engine {
         )?;
         let media_http = media::client(targets)?;
         let guard = guard::IngressGuard::new(config.ingress_failure_limit, config.ingress_block);
+        let signals = signal::Signals::new(store.is_shared());
         Ok(Self {
+            signals,
             store,
             cache: RoutingCache::new(),
             config,
@@ -217,14 +223,36 @@ impl Engine {
     /// Says that a tenant's configuration was written: texts are routed by it from now on (the
     /// routing cache is emptied) and open streams check their caller again. Called where the
     /// configuration is written (the admin resources, tenants), after the write committed.
+    /// Other instances on the same database do the same within a second.
     pub fn configuration_changed(&self) {
         self.cache.invalidate();
         self.access_changed();
     }
 
-    /// Says that some tenant's configuration changed, so open streams check their caller again.
+    /// Says that some tenant's configuration changed, so open streams (here and in the other
+    /// instances) check their caller again.
     pub fn access_changed(&self) {
+        self.access_changed_here();
+        self.signals.config();
+    }
+
+    fn access_changed_here(&self) {
         self.access.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// The wake-up of this process's workers of `work`.
+    fn notify_for(&self, work: Work) -> &Notify {
+        match work {
+            Work::Sends => &self.sends,
+            Work::Deliveries => &self.deliveries,
+            Work::Media => &self.media,
+        }
+    }
+
+    /// Wakes the workers of `work` here and in the other instances: some was committed.
+    pub fn wake(&self, work: Work) {
+        self.notify_for(work).notify_one();
+        self.signals.work(work);
     }
 
     /// Changes as [`Engine::access_changed`] is called.
@@ -236,6 +264,12 @@ impl Engine {
     /// only), when another instance's events were found numbered.
     pub fn wake_streams(&self, tenant: uuid::Uuid) {
         self.live(LiveEvent { tenant_id: tenant, seq: 0, payload: serde_json::Value::Null });
+    }
+
+    /// Wakes every live stream here to read its log (after notes from other instances may have
+    /// been lost).
+    fn wake_every_stream(&self) {
+        self.live(LiveEvent { tenant_id: uuid::Uuid::nil(), seq: 0, payload: serde_json::Value::Null });
     }
 
     /// Subscribes to events as they are numbered (as they commit, on SQLite).
@@ -251,7 +285,7 @@ impl Engine {
 
     /// Wakes the PBX deliverer: deliveries were queued outside the engine (played again).
     pub fn deliveries_queued(&self) {
-        self.deliveries.notify_one();
+        self.wake(Work::Deliveries);
     }
 
     /// Queues an outbound text (the dispatcher sends it) and tells live streams.
@@ -274,7 +308,7 @@ impl Engine {
         if let Some(event) = event {
             self.published(&event);
         }
-        self.sends.notify_one();
+        self.wake(Work::Sends);
         Ok(queued)
     }
 
@@ -323,6 +357,6 @@ impl Engine {
             // Streams hear of it once the sequencer has numbered it.
             None => self.unnumbered.notify_one(),
         }
-        self.deliveries.notify_one();
+        self.wake(Work::Deliveries);
     }
 }

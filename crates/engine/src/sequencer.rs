@@ -22,6 +22,10 @@ pub async fn run_sequencer(engine: Arc<Engine>, mut stop: watch::Receiver<bool>)
     loop {
         match engine.store.number_events().await {
             Ok(numbered) => {
+                let tenants: std::collections::HashSet<uuid::Uuid> = numbered.iter().map(|e| e.tenant_id).collect();
+                for tenant in tenants {
+                    engine.signals.events(tenant);
+                }
                 for e in numbered {
                     engine.live(LiveEvent { tenant_id: e.tenant_id, seq: e.seq, payload: e.payload });
                 }

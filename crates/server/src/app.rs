@@ -105,6 +105,9 @@ impl App {
         let fetcher = tokio::spawn(switchboard_engine::run_media_worker(self.engine.clone(), self.stop.subscribe()));
         let dispatcher = tokio::spawn(switchboard_engine::run_dispatcher(self.engine.clone(), self.stop.subscribe()));
         let sequencer = tokio::spawn(switchboard_engine::run_sequencer(self.engine.clone(), self.stop.subscribe()));
+        // Notes between instances go on while requests are served (through the drain), and stop last.
+        let (signals_stop, signals_stopped) = tokio::sync::watch::channel(false);
+        let signals = tokio::spawn(switchboard_engine::run_signals(self.engine.clone(), signals_stopped));
         let stream_poller = tokio::spawn(switchboard_http::routes::events::poll_for_streams(
             self.store.clone(),
             self.engine.clone(),
@@ -147,6 +150,8 @@ impl App {
         if let Some(checks) = callback_checks {
             let _ = checks.await;
         }
+        let _ = signals_stop.send(true);
+        let _ = signals.await;
         self.store.close().await;
         result??;
         tracing::info!("stopped");

@@ -33,6 +33,7 @@ pub mod providers;
 pub mod receipts;
 pub mod routes;
 pub mod second_factor;
+pub mod signals;
 pub mod templates;
 pub mod tenants;
 pub mod usage;

@@ -225,8 +225,8 @@ impl Stream {
             let tenant = self.tenant;
             tokio::select! {
                 r = self.live.recv() => match r {
-                    // Another tenant's event: nothing to read.
-                    Ok(e) if e.tenant_id != tenant => {}
+                    // Another tenant's event: nothing to read (the nil tenant wakes every stream).
+                    Ok(e) if e.tenant_id != tenant && !e.tenant_id.is_nil() => {}
                     Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => self.dirty = true,
                     Err(broadcast::error::RecvError::Closed) => return None,
                 },
