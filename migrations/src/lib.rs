@@ -16,6 +16,7 @@ mod m20261205_000010_tenant_timezone;
 mod m20261205_000011_holidays_and_attempts;
 mod m20261205_000012_reply_templates;
 mod m20261205_000013_shared_inbox;
+mod m20261205_000014_instances;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000011_holidays_and_attempts::Migration),
             Box::new(m20261205_000012_reply_templates::Migration),
             Box::new(m20261205_000013_shared_inbox::Migration),
+            Box::new(m20261205_000014_instances::Migration),
         ]
     }
 }

@@ -81,3 +81,35 @@ async fn two_servers_share_the_work_exactly_once(mut app: TestApp) {
     a.kill();
     b.kill();
 }
+
+/// Flowroute allows 5 SMS a second per key. Two servers with one account's texts queued through
+/// both take their slots from one row: no one-second window holds more than five, and the
+/// simulator (which refuses the sixth with `429`) refuses none. Paced in each process, the two
+/// would send ten a second.
+#[suite_test(crate::On::Postgres)]
+async fn two_servers_keep_one_pace_per_key(mut app: TestApp) {
+    const TEXTS: usize = 40;
+    let sim = flowroute_sim::SimConfig { receipts: false, ..Default::default() };
+    let (dir, _log_a, a, w) = take_over_with(&mut app, &[], sim).await;
+    let b = Server::start(&app, &dir.path().join("second.log")).await;
+    let ext = app.token(Role::Extension, Some("acme"), Some("101"));
+    let client = load::client();
+    for i in 0..TEXTS {
+        let base = if i % 2 == 0 { &a.base } else { &b.base };
+        let body = json!({"to": format!("+120655504{:02}", i), "body": format!("pace {i}")});
+        let r = client.post(format!("{base}/api/v1/messages")).bearer_auth(&ext).json(&body).send().await;
+        assert_eq!(r.unwrap().status(), StatusCode::ACCEPTED);
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while w.sim.accepted().len() < TEXTS {
+        assert!(tokio::time::Instant::now() < deadline, "only {} of {TEXTS} sent", w.sim.accepted().len());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut at: Vec<u128> = w.sim.accepted().iter().map(|s| s.at_ms).collect();
+    at.sort_unstable();
+    let busiest = at.iter().map(|t| at.iter().filter(|u| **u >= *t && **u < t + 1000).count()).max();
+    assert_eq!(busiest, Some(5), "the most sends in any one second (all at: {at:?})");
+    assert_eq!(w.sim.requests(), TEXTS, "none turned away with 429");
+    a.kill();
+    b.kill();
+}

@@ -1,6 +1,6 @@
 //! The outbound dispatcher: claims `provider_send` jobs and hands each text to Flowroute, under the
 //! number's per-minute limit (counted in the store) and Flowroute's per-key limits (5 SMS/s, 1 MMS/s,
-//! paced in this process). Transient failures are retried with backoff; a permanent refusal fails
+//! paced across instances on PostgreSQL). Transient failures are retried with backoff; a permanent refusal fails
 //! the text at once; once Flowroute's `202` and id are recorded, the text is never sent again.
 
 use std::collections::{HashMap, VecDeque};
@@ -15,6 +15,7 @@ use switchboard_core::E164;
 use switchboard_core::JobKind;
 use switchboard_core::status::MessageStatus;
 use switchboard_flowroute::{Outgoing, SendError};
+use switchboard_store::Store;
 use switchboard_store::dispatch::{SendContext, SendOutcome, SendResult, Slot};
 use tokio::sync::{Mutex, watch};
 use tokio::time::Instant;
@@ -22,12 +23,12 @@ use tokio::time::Instant;
 use crate::Engine;
 use crate::worker::{self, Attempt, Held, Report};
 
-/// Spaces requests per provider account: Flowroute allows 5 SMS and 1 MMS per second per key.
+/// Spaces requests per provider account: Flowroute allows 5 SMS and 1 MMS per second per key. On
+/// PostgreSQL every instance takes its slots from one row per key ([`Store::take_pace`]), so
+/// several instances together keep the pace; on SQLite (one process) the slots are counted here.
 #[derive(Debug, Default)]
 pub struct Pacer {
-    /// Keys this process's fingerprints of secrets (see [`Pacer::key`]).
-    fingerprints: std::hash::RandomState,
-    /// Each key's next free slot.
+    /// Each key's next free slot (SQLite).
     next: std::sync::Mutex<HashMap<(String, bool), Instant>>,
     /// When each key's last requests actually left, for [`Pacer::hold`].
     sent: Mutex<HashMap<(String, bool), VecDeque<Instant>>>,
@@ -36,34 +37,60 @@ pub struct Pacer {
 /// Flowroute's window, with a margin for the request's way there.
 const WINDOW: Duration = Duration::from_millis(1050);
 
+/// The time between two of a key's requests of one kind.
+fn gap(mms: bool) -> Duration {
+    if mms { Duration::from_millis(1010) } else { Duration::from_millis(210) }
+}
+
 impl Pacer {
-    /// The pacer's name for a provider account: its access key with a fingerprint of its secret,
-    /// so that only those who hold the account's secret share its pace — a tenant naming another's
-    /// access key (its requests would be refused) cannot take that tenant's slots. The fingerprint
-    /// is keyed at random per process and never leaves it.
-    fn key(&self, ctx: &SendContext) -> String {
-        use std::hash::BuildHasher;
-        let fingerprint = self.fingerprints.hash_one(ctx.secret_key.expose_secret());
-        format!("{}#{fingerprint:016x}", ctx.access_key)
+    /// The pacer's name for a provider account: see [`Store::pace_key`].
+    fn key(store: &Store, ctx: &SendContext) -> String {
+        store.pace_key(&ctx.access_key, ctx.secret_key.expose_secret())
     }
 
-    /// The key's next slot, taken if it comes within `horizon`; if not, when it comes, untaken.
-    fn take(&self, key: &str, mms: bool, horizon: Duration) -> Result<Instant, Instant> {
-        let gap = if mms { Duration::from_millis(1010) } else { Duration::from_millis(210) };
+    /// Takes up to `n` of the key's next slots, those that come within `horizon`: the slots taken,
+    /// in order, and when the key's next free one comes.
+    async fn take(
+        &self,
+        store: &Store,
+        key: &str,
+        mms: bool,
+        n: usize,
+        horizon: Duration,
+    ) -> Result<(Vec<Instant>, Instant), switchboard_store::StoreError> {
+        let gap = gap(mms);
+        if store.is_shared() {
+            let now = Instant::now();
+            let name = format!("{key}/{}", if mms { "mms" } else { "sms" });
+            let paced = store.take_pace(&name, u32::try_from(n).unwrap_or(u32::MAX), gap, horizon).await?;
+            let slots = (0..paced.taken).map(|i| now + paced.first + gap * i).collect();
+            return Ok((slots, now + paced.next));
+        }
         let mut next = self.next.lock().unwrap_or_else(PoisonError::into_inner);
         let now = Instant::now();
         let free = next.entry((key.to_owned(), mms)).or_insert(now);
-        let slot = (*free).max(now);
-        if slot > now + horizon {
-            return Err(slot);
+        let mut slots = Vec::with_capacity(n);
+        while slots.len() < n {
+            let slot = (*free).max(now);
+            if slot > now + horizon {
+                break;
+            }
+            slots.push(slot);
+            *free = slot + gap;
         }
-        *free = slot + gap;
-        Ok(slot)
+        let after = (*free).max(now);
+        Ok((slots, after))
     }
 
-    /// Flowroute turned a request of the key away with `429` (another instance shares the key):
-    /// the key's next slot in this process is a whole window from now.
-    fn throttled(&self, key: &str, mms: bool) {
+    /// Flowroute turned a request of the key away with `429`: the key's next slot is a whole
+    /// window from now (in every instance, on PostgreSQL).
+    async fn throttled(&self, store: &Store, key: &str, mms: bool) {
+        if store.is_shared() {
+            let name = format!("{key}/{}", if mms { "mms" } else { "sms" });
+            if let Err(e) = store.slow_pace(&name, WINDOW).await {
+                tracing::warn!(error = %e, "could not slow the key's pace for the other instances");
+            }
+        }
         let mut next = self.next.lock().unwrap_or_else(PoisonError::into_inner);
         let later = Instant::now() + WINDOW;
         let free = next.entry((key.to_owned(), mms)).or_insert(later);
@@ -168,7 +195,7 @@ async fn start(engine: Arc<Engine>, jobs: Vec<Held>, report: Report<Outcome>) {
             settled(job, Attempt::Wait(Utc::now() + SUSPENDED_WAIT));
             continue;
         }
-        let key = engine.pacer.key(&ctx);
+        let key = Pacer::key(&engine.store, &ctx);
         // An earlier send went out and no answer came back: Flowroute may have the text. A few
         // seconds on, its messages are looked up: found, the text is sent (no second copy); not
         // found, Flowroute did not take it, and it is sent again now. If the lookup fails, a receipt
@@ -206,21 +233,13 @@ async fn start(engine: Arc<Engine>, jobs: Vec<Held>, report: Report<Outcome>) {
             let _ = report.send((job, Outcome::Answered(answer)));
             continue;
         };
-        // Paced before the attempt is recorded, so a crash while waiting leaves no attempt that
-        // looks as if it might have gone out.
-        let at = if engine.config.pace_provider {
-            match engine.pacer.take(&key, !ctx.media_urls.is_empty(), HORIZON) {
-                Ok(at) => at,
-                Err(later) => {
-                    let wait = chrono::Duration::from_std(later - Instant::now()).unwrap_or_default();
-                    settled(job, Attempt::Wait(Utc::now() + wait));
-                    continue;
-                }
-            }
-        } else {
-            Instant::now()
-        };
+        let at = Instant::now();
         ready.push(Ready { job, ctx, key, from, to, at });
+    }
+    // Paced before the attempt is recorded, so a crash while waiting leaves no attempt that looks
+    // as if it might have gone out. Each key's texts take their slots together.
+    if engine.config.pace_provider {
+        ready = pace(&engine, ready, &settled).await;
     }
 
     ready.sort_by_key(|r| r.at);
@@ -252,6 +271,40 @@ async fn start(engine: Arc<Engine>, jobs: Vec<Held>, report: Report<Outcome>) {
             }
         }
     }
+}
+
+/// Gives each text its key's next slot; those whose slot is beyond [`HORIZON`] wait for a later
+/// claim, without spending a retry.
+async fn pace(engine: &Engine, ready: Vec<Ready>, settled: &impl Fn(Held, Attempt)) -> Vec<Ready> {
+    let mut by_key: HashMap<(String, bool), Vec<Ready>> = HashMap::new();
+    for r in ready {
+        by_key.entry((r.key.clone(), !r.ctx.media_urls.is_empty())).or_default().push(r);
+    }
+    let mut paced = Vec::new();
+    for ((key, mms), texts) in by_key {
+        let (slots, after) = match engine.pacer.take(&engine.store, &key, mms, texts.len(), HORIZON).await {
+            Ok(taken) => taken,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not take send slots; the texts wait");
+                let soon = Instant::now() + Duration::from_secs(1);
+                (Vec::new(), soon)
+            }
+        };
+        let mut slots = slots.into_iter();
+        for mut r in texts {
+            match slots.next() {
+                Some(at) => {
+                    r.at = at;
+                    paced.push(r);
+                }
+                None => {
+                    let wait = chrono::Duration::from_std(after - Instant::now()).unwrap_or_default();
+                    settled(r.job, Attempt::Wait(Utc::now() + wait));
+                }
+            }
+        }
+    }
+    paced
 }
 
 /// A text's answer from Flowroute (or its refusal before sending), to be recorded.
@@ -349,48 +402,46 @@ async fn send(
 async fn record_answers(engine: &Engine, answers: Vec<(Held, Answer)>) -> Vec<(Held, Attempt)> {
     let results: Vec<SendResult> = answers.iter().map(|(_, a)| a.result.clone()).collect();
     let recorded = engine.store.record_outcomes(&results).await;
-    answers
-        .into_iter()
-        .zip(recorded)
-        .map(|((job, Answer { result, retry_after, key, mms, queued_at }), recorded)| {
-            let id = result.message_id;
-            let attempt = match (result.outcome, recorded) {
-                (SendOutcome::Accepted(pid), Ok(event)) => {
-                    tracing::info!(message_id = %id, provider_message_id = %pid, "sent");
-                    if let Some(e) = event {
-                        engine.published(&e);
-                    }
-                    Attempt::Done
+    let mut attempts = Vec::with_capacity(answers.len());
+    for ((job, Answer { result, retry_after, key, mms, queued_at }), recorded) in answers.into_iter().zip(recorded) {
+        let id = result.message_id;
+        let attempt = match (result.outcome, recorded) {
+            (SendOutcome::Accepted(pid), Ok(event)) => {
+                tracing::info!(message_id = %id, provider_message_id = %pid, "sent");
+                if let Some(e) = event {
+                    engine.published(&e);
                 }
-                // Flowroute has it; resending would send twice. Keep trying to record it.
-                (SendOutcome::Accepted(pid), Err(e)) => {
-                    tracing::error!(message_id = %id, provider_message_id = %pid, error = %e, "sent, but the id could not be recorded");
-                    retry(format!("recording {pid}: {e}"))
+                Attempt::Done
+            }
+            // Flowroute has it; resending would send twice. Keep trying to record it.
+            (SendOutcome::Accepted(pid), Err(e)) => {
+                tracing::error!(message_id = %id, provider_message_id = %pid, error = %e, "sent, but the id could not be recorded");
+                retry(format!("recording {pid}: {e}"))
+            }
+            (SendOutcome::Refused { .. }, Ok(event)) => {
+                if let Some(e) = event {
+                    engine.published(&e);
                 }
-                (SendOutcome::Refused { .. }, Ok(event)) => {
-                    if let Some(e) = event {
-                        engine.published(&e);
-                    }
-                    Attempt::Done
-                }
-                (SendOutcome::Refused { .. }, Err(e)) => retry(format!("recording the refusal: {e}")),
-                (SendOutcome::Unknown(detail), _) => {
-                    Attempt::Retry { error: detail, retry_after: Some(lookup_after(engine)), status: None }
-                }
-                // Flowroute's rate limit (several instances share the key, each pacing itself):
-                // the key slows down here and the text waits its turn without spending a retry,
-                // unless it has been turned away for too long.
-                (SendOutcome::Failed { status: Some(429), .. }, _) if queued_at + THROTTLED_AT_MOST > Utc::now() => {
-                    engine.pacer.throttled(&key, mms);
-                    let wait = throttle_wait(retry_after);
-                    tracing::info!(message_id = %id, wait_ms = wait.num_milliseconds(), "Flowroute's rate limit (429); waiting");
-                    Attempt::Wait(Utc::now() + wait)
-                }
-                (SendOutcome::Failed { detail, status }, _) => Attempt::Retry { error: detail, retry_after, status },
-            };
-            (job, attempt)
-        })
-        .collect()
+                Attempt::Done
+            }
+            (SendOutcome::Refused { .. }, Err(e)) => retry(format!("recording the refusal: {e}")),
+            (SendOutcome::Unknown(detail), _) => {
+                Attempt::Retry { error: detail, retry_after: Some(lookup_after(engine)), status: None }
+            }
+            // Flowroute's rate limit (something else sends with the key too): the key slows down
+            // (in every instance) and the text waits its turn without spending a retry, unless it
+            // has been turned away for too long.
+            (SendOutcome::Failed { status: Some(429), .. }, _) if queued_at + THROTTLED_AT_MOST > Utc::now() => {
+                engine.pacer.throttled(&engine.store, &key, mms).await;
+                let wait = throttle_wait(retry_after);
+                tracing::info!(message_id = %id, wait_ms = wait.num_milliseconds(), "Flowroute's rate limit (429); waiting");
+                Attempt::Wait(Utc::now() + wait)
+            }
+            (SendOutcome::Failed { detail, status }, _) => Attempt::Retry { error: detail, retry_after, status },
+        };
+        attempts.push((job, attempt));
+    }
+    attempts
 }
 
 /// How long after an unanswered send Flowroute's messages are looked up: long enough for

@@ -16,6 +16,9 @@ const VERSION: &str = "v1:";
 /// Seals and opens secrets. Its `Debug` shows nothing of the key.
 pub struct SecretCipher {
     aead: Aes256Gcm,
+    /// Derived from the master key, for fingerprints that must match across instances and mean
+    /// nothing without the key.
+    pepper: [u8; 32],
 }
 
 impl std::fmt::Debug for SecretCipher {
@@ -32,7 +35,12 @@ pub struct OpenError;
 impl SecretCipher {
     /// A cipher under `key`.
     pub fn new(key: &[u8; MASTER_KEY_LEN]) -> Self {
-        Self { aead: Aes256Gcm::new(&Key::<Aes256Gcm>::from(*key)) }
+        let pepper = Sha256::new().chain_update(b"switchboard fingerprint v1\0").chain_update(key).finalize().into();
+        Self { aead: Aes256Gcm::new(&Key::<Aes256Gcm>::from(*key)), pepper }
+    }
+
+    pub(crate) fn pepper(&self) -> &[u8; 32] {
+        &self.pepper
     }
 
     /// Encrypts `plaintext` for the place named by `aad` (such as `provider:<id>:secret_key`).

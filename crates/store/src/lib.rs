@@ -27,6 +27,7 @@ pub mod messages;
 pub mod numbers;
 pub mod outbound;
 pub mod outbox;
+pub mod pace;
 pub mod policies;
 pub mod prefixes;
 pub mod providers;

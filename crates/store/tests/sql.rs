@@ -230,6 +230,40 @@ async fn the_migration_links_older_events_to_their_texts(store: Store) {
     assert_eq!(events_of(store.clone(), texts).await, before);
 }
 
+/// Flowroute's pace per key, shared by every instance on PostgreSQL: slots come `gap` apart and
+/// only within the horizon, and callers at the same moment never get the same slot. SQLite serves
+/// one process, which paces in memory.
+#[suite_test]
+async fn a_keys_pace_is_one_for_every_caller(store: Store) {
+    if !store.is_shared() {
+        assert_eq!(store.backend_name(), "sqlite");
+        return;
+    }
+    let gap = Duration::from_millis(210);
+    // A fresh key: five slots within a second (0, 210, … 840 ms), the sixth would start at 1,050.
+    let first = store.take_pace("k1", 100, gap, Duration::from_secs(1)).await.unwrap();
+    assert_eq!(first.taken, 5);
+    assert!(first.first < Duration::from_millis(5), "{first:?}");
+    assert!(first.next.abs_diff(gap * 5) < Duration::from_millis(5), "{first:?}");
+    // The key's slots are all taken for the next second: none now, and when the next comes.
+    let none = store.take_pace("k1", 1, gap, Duration::from_millis(500)).await.unwrap();
+    assert_eq!(none.taken, 0);
+    assert!(none.next > Duration::from_millis(900), "{none:?}");
+    // Ten callers at once, three slots each: thirty slots end to end, none shared.
+    let takes = (0..10).map(|_| store.take_pace("k2", 3, gap, Duration::from_secs(60)));
+    let all = futures_util::future::join_all(takes).await;
+    let taken: u32 = all.iter().map(|p| p.as_ref().unwrap().taken).sum();
+    assert_eq!(taken, 30);
+    let last = all.iter().map(|p| p.as_ref().unwrap().next).max().unwrap();
+    assert!(last.abs_diff(gap * 30) < Duration::from_millis(100), "the last slot ends at {last:?}");
+    // A 429 pushes the key's next slot a window away for everyone.
+    store.slow_pace("k3", Duration::from_secs(2)).await.unwrap(); // no row yet: nothing to slow
+    store.take_pace("k3", 1, gap, Duration::from_secs(1)).await.unwrap();
+    store.slow_pace("k3", Duration::from_secs(2)).await.unwrap();
+    let later = store.take_pace("k3", 1, gap, Duration::from_secs(5)).await.unwrap();
+    assert!(later.first > Duration::from_millis(1900), "{later:?}");
+}
+
 fn main() {
     let args = Arguments::from_args();
     let postgres = std::env::var("SB_TEST_POSTGRES_URL").ok().filter(|s| !s.is_empty());
