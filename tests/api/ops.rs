@@ -379,3 +379,89 @@ async fn a_stopping_instance_is_unready_while_it_drains(mut app: TestApp) {
     assert!(status.success(), "{status:?}");
     assert!(signalled.elapsed() >= Duration::from_secs(3), "it served through the drain: {:?}", signalled.elapsed());
 }
+
+/// A stopping instance hands back the jobs it still holds when its deadline comes: three sends
+/// hang at Flowroute, the instance stops with a one-second deadline, and the jobs are due for any
+/// instance at once, their claim not counted, instead of leased to a process that is gone until
+/// the lease lapses (the claim not counted: `sql::housekeeping_…`). The next instance looks each
+/// one up (Flowroute never took them) and sends each exactly once.
+#[suite_test]
+async fn a_stopping_instance_hands_back_the_jobs_it_still_holds(mut app: TestApp) {
+    let sim = flowroute_sim::SimConfig { receipts: false, ..Default::default() };
+    // A send may take 20 s; the stop waits one.
+    let env = [("SWITCHBOARD_SHUTDOWN_TIMEOUT_SECS", "1"), ("SWITCHBOARD_FLOWROUTE_TIMEOUT_SECS", "20")];
+    let (dir, log, mut server, w) = crate::server::take_over_with(&mut app, &env, sim).await;
+    w.sim.hold(true);
+    let ext = app.token(switchboard_http::Role::Extension, Some("acme"), Some("101"));
+    for i in 0..3 {
+        let body = json!({"to": format!("+1206555014{i}"), "body": format!("held {i}")});
+        app.post("/api/v1/messages", &ext, body).await.expect(StatusCode::ACCEPTED);
+    }
+    let sending = "SELECT status FROM message WHERE status = 'sending'";
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while crate::support::column(&app, sending).await.len() < 3 {
+        assert!(tokio::time::Instant::now() < deadline, "the sends never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    server.terminate();
+    let status = server.exited(Duration::from_secs(10)).await.expect("it stops without waiting for the sends");
+    assert!(status.success(), "{status:?}");
+    // Handed back (or, for a send whose connection failed as the process stopped, put back to
+    // retry): due for any instance, leased to none.
+    let jobs = "SELECT state FROM job WHERE kind = 'provider_send' AND locked_until IS NULL";
+    assert_eq!(crate::support::column(&app, jobs).await, ["pending", "pending", "pending"]);
+    let said = std::fs::read_to_string(&log).unwrap();
+    assert!(said.contains("stopping: handed back jobs still in flight"), "{said}");
+
+    w.sim.hold(false);
+    let next = crate::server::Server::start(&app, &dir.path().join("next.log")).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while w.sim.accepted().len() < 3 {
+        assert!(tokio::time::Instant::now() < deadline, "only {} sent after the restart", w.sim.accepted().len());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut bodies: Vec<String> = w.sim.accepted().iter().filter_map(|s| s.body.clone()).collect();
+    bodies.sort();
+    assert_eq!(bodies, ["held 0", "held 1", "held 2"], "each sent once");
+    drop(next);
+}
+
+/// Housekeeping runs on its own: a delivery done eight days ago (past the 7-day default) and its
+/// event past a 1-day retention are pruned within one interval, while this week's stay.
+#[suite_test]
+async fn housekeeping_prunes_what_is_past_its_retention(mut app: TestApp) {
+    let sim = flowroute_sim::SimConfig { receipts: false, ..Default::default() };
+    let env = [("SWITCHBOARD_HOUSEKEEPING_INTERVAL_SECS", "10"), ("SWITCHBOARD_RETENTION_EVENTS_DAYS", "1")];
+    let (_dir, log, _server, w) = crate::server::take_over_with(&mut app, &env, sim).await;
+    for i in 0..2 {
+        let body = format!(r#"{{"to":"12025550100","from":"12065550123","body":"old {i}","id":"mdr2-hk-{i}"}}"#);
+        app.flowroute("acmein", body.as_bytes()).await.expect(StatusCode::OK);
+    }
+    w.sink.wait_for(2, Duration::from_secs(10)).await;
+    let done = "SELECT state FROM job WHERE kind = 'webhook_delivery' AND state = 'done'";
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while crate::support::column(&app, done).await.len() < 2 {
+        assert!(tokio::time::Instant::now() < deadline, "the deliveries were never recorded done");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Make one text's delivery and event old.
+    let eight_days_ago = chrono::Utc::now() - chrono::Duration::days(8);
+    for sql in [
+        "UPDATE job SET updated_at = $1 WHERE message_id IN (SELECT id FROM message WHERE body = 'old 0')",
+        "UPDATE event SET created_at = $1 WHERE message_id IN (SELECT id FROM message WHERE body = 'old 0')",
+    ] {
+        crate::support::execute(&app, sql, vec![eight_days_ago.into()]).await;
+    }
+    let jobs = "SELECT m.body FROM job j JOIN message m ON m.id = j.message_id WHERE j.kind = 'webhook_delivery'";
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while crate::support::column(&app, jobs).await.len() > 1 {
+        assert!(tokio::time::Instant::now() < deadline, "nothing was pruned within the interval");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(crate::support::column(&app, jobs).await, ["old 1"], "this week's delivery stays");
+    let events = "SELECT event_type FROM event WHERE event_type = 'message.received'";
+    assert_eq!(crate::support::column(&app, events).await, ["message.received"], "the old event went, the new stayed");
+    let said = std::fs::read_to_string(&log).unwrap();
+    assert!(said.contains("pruned past their retention"), "{said}");
+}

@@ -6,6 +6,7 @@ mod cache;
 mod deliver;
 mod dispatch;
 mod guard;
+pub mod housekeeping;
 mod ingress;
 mod media;
 pub mod net;
@@ -27,6 +28,7 @@ use tokio::sync::{Notify, broadcast};
 pub use cache::{NumberRouting, RoutingCache};
 pub use deliver::run_webhook_worker;
 pub use dispatch::run_dispatcher;
+pub use housekeeping::run_housekeeping;
 pub use ingress::{IngressError, Origin, Received};
 pub use media::{allowed_type, picture_too_large, picture_type, run_media_worker};
 pub use retry::RetryPolicy;
@@ -82,6 +84,13 @@ pub struct EngineConfig {
     pub callback_check_interval: Duration,
     /// The operator's shared ingress (`POST /ingress/{name}`), if it is on.
     pub shared_ingress: Option<SharedIngress>,
+    /// How long finished work is kept.
+    pub retention: housekeeping::Retention,
+    /// How often housekeeping runs (zero: never).
+    pub housekeeping_interval: Duration,
+    /// How long a stopping worker waits for its jobs in flight before it hands the rest back to
+    /// the queue.
+    pub stop_deadline: Duration,
 }
 
 /// The operator's one ingress URL for every tenant, which finds the tenant by the number texted:
@@ -126,6 +135,9 @@ impl EngineConfig {
             private_targets: Vec::new(),
             public_targets: true,
             callback_check_interval: Duration::from_secs(21_600),
+            retention: housekeeping::Retention::default(),
+            housekeeping_interval: Duration::from_secs(300),
+            stop_deadline: Duration::from_secs(30),
             shared_ingress: None,
             media_retry: RetryPolicy {
                 schedule: [10, 60, 300, 1800, 7200, 21_600, 43_200, 43_200].map(Duration::from_secs).to_vec(),

@@ -113,6 +113,14 @@ pub(crate) struct Kind {
 pub(crate) struct Held {
     pub job: ClaimedJob,
     _place: OwnedSemaphorePermit,
+    /// The worker's jobs held now, which this one leaves when dropped.
+    holding: Arc<std::sync::Mutex<std::collections::HashSet<uuid::Uuid>>>,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.holding.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&self.job.id);
+    }
 }
 
 impl std::ops::Deref for Held {
@@ -148,6 +156,7 @@ pub(crate) async fn run_pipeline<T, S, SF, R, RF>(
     let Kind { concurrency, wake, retry, linger, .. } = kind;
     let slots = usize::try_from(concurrency.max(1)).unwrap_or(1);
     let places = Arc::new(Semaphore::new(slots));
+    let holding = Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
     let (report, mut reported) = mpsc::unbounded_channel::<(Held, T)>();
     let recorder = {
         let engine = engine.clone();
@@ -189,15 +198,30 @@ pub(crate) async fn run_pipeline<T, S, SF, R, RF>(
         let mut held = Vec::with_capacity(jobs.len());
         for job in jobs {
             match places.clone().try_acquire_owned() {
-                Ok(place) => held.push(Held { job, _place: place }),
+                Ok(place) => {
+                    holding.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(job.id);
+                    held.push(Held { job, _place: place, holding: holding.clone() });
+                }
                 // Cannot happen (no more were claimed than were free); the lease brings it back.
                 Err(_) => tracing::error!(job_id = %job.id, "no place for a claimed job"),
             }
         }
         tokio::spawn(start(engine.clone(), held, report.clone()));
     }
-    // Jobs in flight finish (or their leases end and another run takes them) before the stop.
-    let _ = places.acquire_many(u32::try_from(slots).unwrap_or(u32::MAX)).await;
+    // Jobs in flight finish before the stop; those still held at the deadline are handed back to
+    // the queue, due now for any instance (a send that may have gone out is looked up first, as
+    // after any unanswered send).
+    let all = places.acquire_many(u32::try_from(slots).unwrap_or(u32::MAX));
+    if tokio::time::timeout(engine.config.stop_deadline, all).await.is_err() {
+        let ids: Vec<uuid::Uuid> =
+            holding.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter().copied().collect();
+        match engine.store.hand_back_jobs(&ids).await {
+            Ok(n) => tracing::info!(kind = %kind.kind, jobs = n, "stopping: handed back jobs still in flight"),
+            Err(e) => tracing::warn!(kind = %kind.kind, error = %e, "could not hand jobs back; their leases lapse"),
+        }
+        recorder.abort();
+        return;
+    }
     drop(report);
     let _ = recorder.await;
 }

@@ -114,6 +114,8 @@ impl App {
             self.streams.clone(),
             self.stop.subscribe(),
         ));
+        let housekeeper =
+            tokio::spawn(switchboard_engine::run_housekeeping(self.engine.clone(), self.stop.subscribe()));
         let interval = self.engine.config.callback_check_interval;
         let callback_checks = (!interval.is_zero()).then(|| {
             tokio::spawn(switchboard_engine::onboard::run_callback_checks(
@@ -147,6 +149,7 @@ impl App {
         let _ = dispatcher.await;
         let _ = sequencer.await;
         let _ = stream_poller.await;
+        let _ = housekeeper.await;
         if let Some(checks) = callback_checks {
             let _ = checks.await;
         }

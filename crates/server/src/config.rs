@@ -153,6 +153,15 @@ pub struct Config {
     pub sign_in_window_secs: u64,
     /// How long a session lasts from signing in, in days (1 to 365).
     pub session_ttl_days: u64,
+    /// Days finished (done or dead) jobs are kept, with their delivery attempts; 0: for ever.
+    pub retention_finished_jobs_days: u64,
+    /// Days events are kept (a stream resumes only within them); 0: for ever.
+    pub retention_events_days: u64,
+    /// Days answered send attempts are kept; 0: for ever.
+    pub retention_send_attempts_days: u64,
+    /// How often one instance puts back abandoned jobs and prunes, in seconds (0: never;
+    /// otherwise 10 to 86,400).
+    pub housekeeping_interval_secs: u64,
 }
 
 impl Default for Config {
@@ -204,6 +213,10 @@ impl Default for Config {
             sign_in_failures_per_address: 50,
             sign_in_window_secs: 900,
             session_ttl_days: 14,
+            retention_finished_jobs_days: 7,
+            retention_events_days: 30,
+            retention_send_attempts_days: 90,
+            housekeeping_interval_secs: 300,
         }
     }
 }
@@ -355,6 +368,24 @@ impl Config {
                 "sign_in_window_secs (SWITCHBOARD_SIGN_IN_WINDOW_SECS) must be between 60 and 86400".into(),
             ));
         }
+        if self.housekeeping_interval_secs != 0 && !(10..=86_400).contains(&self.housekeeping_interval_secs) {
+            return Err(ConfigError::Invalid(
+                "housekeeping_interval_secs (SWITCHBOARD_HOUSEKEEPING_INTERVAL_SECS) must be 0 (never) or between 10 and 86400"
+                    .into(),
+            ));
+        }
+        for (key, days) in [
+            ("retention_finished_jobs_days", self.retention_finished_jobs_days),
+            ("retention_events_days", self.retention_events_days),
+            ("retention_send_attempts_days", self.retention_send_attempts_days),
+        ] {
+            if days > 36_500 {
+                return Err(ConfigError::Invalid(format!(
+                    "{key} (SWITCHBOARD_{}) must be 0 (for ever) or at most 36500",
+                    key.to_uppercase()
+                )));
+            }
+        }
         if !(1..=365).contains(&self.session_ttl_days) {
             return Err(ConfigError::Invalid(
                 "session_ttl_days (SWITCHBOARD_SESSION_TTL_DAYS) must be between 1 and 365".into(),
@@ -450,6 +481,7 @@ impl Config {
     /// from the configuration. What has no key keeps the engine's default.
     pub fn engine_config(&self) -> EngineConfig {
         let secs = std::time::Duration::from_secs;
+        let days = |d: u64| (d > 0).then(|| secs(d * 86_400));
         EngineConfig {
             retry: self.retry_policy(),
             webhook_timeout: secs(self.webhook_timeout_secs),
@@ -468,6 +500,13 @@ impl Config {
             public_targets: self.public_targets,
             callback_check_interval: secs(self.callback_check_interval_secs),
             shared_ingress: self.shared_ingress(),
+            retention: switchboard_engine::housekeeping::Retention {
+                finished_jobs: days(self.retention_finished_jobs_days),
+                events: days(self.retention_events_days),
+                send_attempts: days(self.retention_send_attempts_days),
+            },
+            housekeeping_interval: secs(self.housekeeping_interval_secs),
+            stop_deadline: secs(self.shutdown_timeout_secs),
             ..EngineConfig::new(self.public_url())
         }
     }
@@ -541,6 +580,10 @@ fn value_for(key: &str, value: String) -> figment::value::Value {
         || key == "sign_in_failures_per_address"
         || key == "sign_in_window_secs"
         || key == "session_ttl_days"
+        || key == "retention_finished_jobs_days"
+        || key == "retention_events_days"
+        || key == "retention_send_attempts_days"
+        || key == "housekeeping_interval_secs"
         || key == "stream_limit_per_extension"
         || key == "stream_limit_per_tenant"
         || key == "stream_idle_timeout_secs"

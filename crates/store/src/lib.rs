@@ -20,6 +20,7 @@ pub mod directory;
 pub mod dispatch;
 pub mod events;
 pub mod extensions;
+pub mod housekeeping;
 pub mod inbound;
 pub mod inbox;
 pub mod media;

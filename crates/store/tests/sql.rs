@@ -264,6 +264,74 @@ async fn a_keys_pace_is_one_for_every_caller(store: Store) {
     assert!(later.first > Duration::from_millis(1900), "{later:?}");
 }
 
+/// Housekeeping's statements: one lease holder at a time (a renewal keeps the fencing number, a new
+/// holder's is higher, and the old holder's batches then change nothing); finished jobs and old
+/// events go in batches while unfinished jobs and the events they deliver stay; jobs a stopping
+/// process hands back are due at once without the attempt counted; jobs whose lease lapsed long
+/// ago are put back.
+#[suite_test]
+async fn housekeeping_prunes_in_fenced_batches_and_puts_jobs_back(store: Store) {
+    use switchboard_store::housekeeping::Prunable;
+    let a = tenant(&store, "acme").await;
+    for i in 0..5 {
+        receive(&store, a, &format!("hk-{i}"), &format!("+1206555010{i}")).await;
+    }
+    store.number_events().await.unwrap();
+    let counts = |store: Store| async move {
+        let mut c = store.job_counts("webhook_delivery").await.unwrap();
+        c.sort();
+        c
+    };
+    let (one, other) = (Uuid::new_v4(), Uuid::new_v4());
+    let minute = chrono::Duration::seconds(60);
+    let lease = store.take_lease("housekeeping", one, minute).await.unwrap().unwrap();
+    assert!(store.take_lease("housekeeping", other, minute).await.unwrap().is_none(), "held by another");
+    assert_eq!(store.take_lease("housekeeping", one, minute).await.unwrap().unwrap(), lease, "a renewal");
+
+    // Three deliveries done, two still running.
+    let claimed = claim(&store, 10, 10, minute).await;
+    assert_eq!(claimed.len(), 5);
+    let done: Vec<Uuid> = claimed[..3].iter().map(|c| c.1).collect();
+    store.complete_jobs(&done).await.unwrap();
+    let later = Utc::now() + chrono::Duration::hours(1);
+    let before = Utc::now() - chrono::Duration::hours(1);
+    assert_eq!(store.prune_batch(Prunable::FinishedJobs, before, 2, &lease).await.unwrap(), 0, "none old enough");
+    let pruned: Vec<u64> = [
+        store.prune_batch(Prunable::FinishedJobs, later, 2, &lease).await.unwrap(),
+        store.prune_batch(Prunable::FinishedJobs, later, 2, &lease).await.unwrap(),
+        store.prune_batch(Prunable::FinishedJobs, later, 2, &lease).await.unwrap(),
+    ]
+    .into();
+    assert_eq!(pruned, [2, 1, 0], "in batches of two");
+    assert_eq!(counts(store.clone()).await, [("running".to_owned(), 2)]);
+    // The events of the two running deliveries stay.
+    assert_eq!(store.prune_batch(Prunable::Events, later, 100, &lease).await.unwrap(), 3);
+    assert_eq!(store.events_after(a, 0, 100).await.unwrap().len(), 2);
+    assert_eq!(store.prune_batch(Prunable::Events, later, 100, &lease).await.unwrap(), 0);
+
+    // A stopping process hands its two back: due now, the claim not counted.
+    let held: Vec<Uuid> = claimed[3..].iter().map(|c| c.1).collect();
+    assert_eq!(store.hand_back_jobs(&held).await.unwrap(), 2);
+    assert_eq!(counts(store.clone()).await, [("pending".to_owned(), 2)]);
+    let again = store.claim_jobs(JobKind::WebhookDelivery, 10, 10, chrono::Duration::seconds(-30)).await.unwrap();
+    assert_eq!(again.iter().map(|j| j.attempts).collect::<Vec<_>>(), [1, 1], "the handed-back claim did not count");
+    assert_eq!(store.hand_back_jobs(&held).await.unwrap(), 0, "only jobs still under their lease are handed back");
+
+    // Their lease lapsed 30 s ago (the claimer died): the rescuer puts them back, but only for the
+    // lease's holder. The lease lapses and another instance takes it: a higher fence, and the old
+    // holder's batches do nothing.
+    let lapsed = store.take_lease("housekeeping", one, chrono::Duration::seconds(-1)).await.unwrap().unwrap();
+    let taken = store.take_lease("housekeeping", other, minute).await.unwrap().unwrap();
+    assert_eq!(taken.fence, lapsed.fence + 1);
+    let grace = chrono::Duration::seconds(10);
+    assert_eq!(store.rescue_jobs(grace, 10, &lapsed).await.unwrap(), 0, "fenced off");
+    assert_eq!(store.rescue_jobs(grace, 10, &taken).await.unwrap(), 2);
+    assert_eq!(counts(store.clone()).await, [("pending".to_owned(), 2)]);
+    assert_eq!(store.prune_batch(Prunable::Events, later, 100, &lapsed).await.unwrap(), 0, "fenced off");
+    store.release_lease(&taken).await.unwrap();
+    assert!(store.take_lease("housekeeping", one, minute).await.unwrap().is_some(), "given up, taken at once");
+}
+
 fn main() {
     let args = Arguments::from_args();
     let postgres = std::env::var("SB_TEST_POSTGRES_URL").ok().filter(|s| !s.is_empty());
