@@ -187,3 +187,80 @@ async fn attachments_are_capped_per_text_and_per_tenant(mut app: TestApp) {
     assert_eq!(settled(&app, &url, &g.token).await.0, StatusCode::OK);
     server.kill();
 }
+
+/// Files and directories under `dir`, at any depth (0 when it does not exist).
+fn files_under(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, |entries| {
+        entries.filter_map(Result::ok).map(|e| if e.path().is_dir() { 1 + files_under(&e.path()) } else { 1 }).sum()
+    })
+}
+
+/// Runs the real binary with media kept as `env` says (on PostgreSQL two instances), and checks:
+/// an attachment fetched through one is served by the other, a failed fetch is retried, one past
+/// the cap is refused (its partial bytes dropped), and nothing is written to the local disk.
+async fn kept_in_a_shared_store(app: &mut TestApp, env: &[(&str, &str)]) {
+    let host = media_host().await;
+    let sim = flowroute_sim::SimConfig { receipts: false, ..Default::default() };
+    // The test's media host is plain http.
+    let env = [env, &[("SWITCHBOARD_MEDIA_ALLOW_HTTP", "true")]].concat();
+    let (dir, _log, a, w) = crate::server::take_over_with(app, &env, sim).await;
+    let postgres = app.database_url.starts_with("postgres");
+    let b = if postgres {
+        Some(crate::server::Server::start_with(app, &dir.path().join("b.log"), &env).await)
+    } else {
+        None
+    };
+    let files = [("img.jpg", "image/jpeg"), ("big.png", "image/png"), ("flaky.jpg", "image/jpeg")];
+    app.flowroute("acmein", &mms("mdr2-shared-1", &host, &files)).await.expect(StatusCode::OK);
+    let event = &w.sink.wait_for(1, Duration::from_secs(10)).await[0];
+    let media = event.json["data"]["media"].as_array().unwrap().clone();
+    let url = |i: usize| media[i]["url"].as_str().unwrap().to_owned();
+    for (i, expected) in [(0, StatusCode::OK), (1, StatusCode::GONE), (2, StatusCode::OK)] {
+        assert_eq!(settled(app, &url(i), &w.token).await.0, expected, "{}", url(i));
+    }
+    // Served by the other instance too (or the same one again, on SQLite).
+    app.base = b.as_ref().map_or(a.base.clone(), |b| b.base.clone());
+    for i in [0, 2] {
+        let path = url(i).split_off(url(i).find("/api/").unwrap());
+        let (status, bytes, ct) = fetch(app, &path, &w.token).await;
+        assert_eq!((status, bytes.as_slice(), ct.as_str()), (StatusCode::OK, JPEG, "image/jpeg"));
+    }
+    assert_eq!(files_under(&dir.path().join("media")), 0, "nothing on the local disk");
+    drop((a, b));
+}
+
+#[suite_test]
+async fn media_kept_in_the_database_are_served_by_every_instance(mut app: TestApp) {
+    kept_in_a_shared_store(&mut app, &[("SWITCHBOARD_MEDIA_STORE", "database")]).await;
+    let kept = crate::support::column(&app, "SELECT key FROM media_blob").await;
+    assert_eq!(kept.len(), 2, "the two attachments kept, the one past the cap not: {kept:?}");
+}
+
+/// The same against an S3 server (`moto` from PyPI, which `.ci/run` starts and names in
+/// `SB_TEST_S3_ENDPOINT`); without one the test says so and checks nothing, unless
+/// `SB_TEST_REQUIRE_S3` is set (`.ci/run` sets it).
+#[suite_test]
+async fn media_kept_in_s3_are_served_by_every_instance(mut app: TestApp) {
+    let Some(endpoint) = std::env::var("SB_TEST_S3_ENDPOINT").ok().filter(|e| !e.is_empty()) else {
+        assert!(
+            std::env::var_os("SB_TEST_REQUIRE_S3").is_none(),
+            "SB_TEST_REQUIRE_S3 is set without SB_TEST_S3_ENDPOINT"
+        );
+        eprintln!("note: S3 media were not covered: set SB_TEST_S3_ENDPOINT to an S3 server (.ci/run starts moto)");
+        return;
+    };
+    let bucket = format!("sb-{}", uuid::Uuid::new_v4().simple());
+    let made = app.client.put(format!("{endpoint}/{bucket}")).send().await.unwrap();
+    assert!(made.status().is_success(), "creating the bucket: {}", made.status());
+    let env = [
+        ("SWITCHBOARD_MEDIA_STORE", "s3"),
+        ("SWITCHBOARD_MEDIA_S3_BUCKET", bucket.as_str()),
+        ("SWITCHBOARD_MEDIA_S3_ENDPOINT", endpoint.as_str()),
+        ("SWITCHBOARD_MEDIA_S3_ACCESS_KEY_ID", "switchboard-test"),
+        ("SWITCHBOARD_MEDIA_S3_SECRET_ACCESS_KEY", "switchboard-test-secret"),
+    ];
+    kept_in_a_shared_store(&mut app, &env).await;
+    let listing = app.client.get(format!("{endpoint}/{bucket}?list-type=2")).send().await.unwrap();
+    let listing = listing.text().await.unwrap();
+    assert_eq!(listing.matches("<Key>").count(), 2, "two objects in the bucket: {listing}");
+}

@@ -1,6 +1,7 @@
 //! Switchboard's use cases and workers: receiving what Flowroute posts, applying delivery
 //! receipts, delivering events to each tenant's PBX webhook, and the read-through routing cache.
 
+mod blobs;
 pub mod breaker;
 mod cache;
 mod deliver;
@@ -25,6 +26,7 @@ use switchboard_core::event::{EndpointRecovered, EndpointUnavailable};
 use switchboard_store::Store;
 use tokio::sync::{Notify, broadcast};
 
+pub use blobs::{BlobError, MediaStore, S3Settings};
 pub use cache::{NumberRouting, RoutingCache};
 pub use deliver::run_webhook_worker;
 pub use dispatch::run_dispatcher;
@@ -50,8 +52,8 @@ pub struct EngineConfig {
     /// How many of them one tenant may hold (in every instance together): a PBX that hangs
     /// holds these, and the other tenants' deliveries go on.
     pub webhook_per_tenant: u32,
-    /// Where fetched MMS media are kept.
-    pub media_dir: std::path::PathBuf,
+    /// Where media (fetched MMS attachments, pictures people send) are kept.
+    pub media_store: MediaStore,
     /// The largest attachment kept, in bytes.
     pub media_max_bytes: u64,
     /// Whether plain-http media links are fetched (local tests and simulators only).
@@ -117,7 +119,7 @@ impl EngineConfig {
             // tenant it drained at 250/s (docs/BENCHMARKS.md).
             webhook_concurrency: 128,
             webhook_per_tenant: 32,
-            media_dir: std::path::PathBuf::from("switchboard-media"),
+            media_store: MediaStore::Disk(std::path::PathBuf::from("switchboard-media")),
             media_max_bytes: 15 * 1024 * 1024,
             media_allow_http: false,
             media_max_per_text: 10,
@@ -184,6 +186,17 @@ pub struct Engine {
     targets: Arc<net::Targets>,
     /// What to tell the other instances on the same database.
     signals: signal::Signals,
+    /// Where media bytes are kept.
+    blobs: blobs::Blobs,
+}
+
+/// Why an engine could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("building an HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error("{0}")]
+    Media(#[from] BlobError),
 }
 
 /// Installs the process's one TLS provider (ring, which sqlx already builds) for its HTTP clients;
@@ -194,7 +207,7 @@ pub fn install_tls() {
 
 impl Engine {
     /// An engine over `store`.
-    pub fn new(store: Store, config: EngineConfig) -> Result<Self, reqwest::Error> {
+    pub fn new(store: Store, config: EngineConfig) -> Result<Self, StartError> {
         install_tls();
         let targets = &Arc::new(net::Targets::new(&config.private_targets, config.public_targets));
         let http = net::guarded_client(targets, net::Redirects::Refuse).timeout(config.webhook_timeout).build()?;
@@ -206,8 +219,10 @@ impl Engine {
         let media_http = media::client(targets)?;
         let guard = guard::IngressGuard::new(config.ingress_failure_limit, config.ingress_block);
         let signals = signal::Signals::new(store.is_shared());
+        let blobs = blobs::Blobs::new(&config.media_store, &store)?;
         Ok(Self {
             signals,
+            blobs,
             store,
             cache: RoutingCache::new(),
             config,

@@ -1,9 +1,8 @@
 //! The MMS media fetcher. Flowroute's media links expire after about a week, so each attachment
-//! is fetched soon after its text is stored, kept under the media directory (at most 15 MB, only
+//! is fetched soon after its text is stored, kept in the media store (at most 15 MB, only
 //! content types a phone sends), and served by Switchboard from then on. A failed fetch is retried
 //! and never holds up the text itself, which was delivered when it arrived.
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,7 +11,6 @@ use switchboard_store::StoreError;
 use switchboard_store::media::{MediaItem, MediaState};
 use switchboard_store::outbound::Attachment;
 use switchboard_store::outbox::ClaimedJob;
-use tokio::io::AsyncWriteExt;
 use tokio::sync::watch;
 
 use crate::Engine;
@@ -77,9 +75,9 @@ fn link_token() -> String {
 
 impl Engine {
     /// Keeps a picture a person attaches to a text: a JPEG, PNG or GIF within Flowroute's MMS
-    /// size limit and the tenant's media quota (refused in words otherwise), written whole under
-    /// the media directory, with an unguessable public link Flowroute fetches it from. The file is
-    /// the caller's to pass to [`Engine::queue_text`], which removes it if the text is refused.
+    /// size limit and the tenant's media quota (refused in words otherwise), written whole to the
+    /// media store, with an unguessable public link Flowroute fetches it from. The picture is the
+    /// caller's to pass to [`Engine::queue_text`], which removes it if the text is refused.
     pub async fn keep_picture(
         &self,
         tenant: uuid::Uuid,
@@ -105,23 +103,10 @@ impl Engine {
             });
         }
         let id = uuid::Uuid::now_v7();
-        let rel = Path::new(&tenant.to_string()).join(id.to_string());
-        let path = self.config.media_dir.join(&rel);
-        let partial = path.with_extension("part");
-        let written = async {
-            if let Some(dir) = path.parent() {
-                tokio::fs::create_dir_all(dir).await?;
-            }
-            let mut file = tokio::fs::File::create(&partial).await?;
-            file.write_all(bytes).await?;
-            file.sync_all().await?;
-            drop(file);
-            tokio::fs::rename(&partial, &path).await
-        };
-        if let Err(e) = written.await {
-            let _ = tokio::fs::remove_file(&partial).await;
-            tracing::error!(path = %path.display(), error = %e, "a picture could not be written");
-            return Err(StoreError::internal(format!("writing a picture: {e}")));
+        let key = media_key(tenant, id);
+        if let Err(e) = self.blobs.put(&key, bytes).await {
+            tracing::error!(%key, error = %e, "a picture could not be kept");
+            return Err(StoreError::internal(format!("keeping a picture: {e}")));
         }
         let token = link_token();
         Ok(Attachment {
@@ -131,21 +116,26 @@ impl Engine {
             mime_type: mime.to_owned(),
             size,
             file_name: kept_name(file_name),
-            storage_path: rel.to_string_lossy().into_owned(),
+            storage_path: key,
         })
     }
 
-    /// Removes the files of pictures whose text was not queued.
+    /// Removes the pictures whose text was not queued.
     pub(crate) async fn discard_pictures(&self, attachments: &[Attachment]) {
         for a in attachments {
-            let _ = tokio::fs::remove_file(self.config.media_dir.join(&a.storage_path)).await;
+            self.blobs.delete(&a.storage_path).await;
         }
+    }
+
+    /// The bytes of a stored attachment, by the key its row names (`storage_path`).
+    pub async fn stored_media(&self, key: &str) -> Result<Vec<u8>, crate::BlobError> {
+        self.blobs.get(key).await
     }
 }
 
-/// Where an attachment lives under the media directory.
-pub fn relative_path(m: &MediaItem) -> PathBuf {
-    Path::new(&m.tenant_id.to_string()).join(m.id.to_string())
+/// Where an attachment is kept in the media store: `<tenant id>/<media id>`.
+pub fn media_key(tenant: uuid::Uuid, id: uuid::Uuid) -> String {
+    format!("{tenant}/{id}")
 }
 
 /// The client the fetcher uses: names resolve to public addresses (and `private_targets`) only,
@@ -216,39 +206,34 @@ async fn fetch(engine: &Engine, m: &MediaItem) -> Result<(u64, String), Failure>
     if held.saturating_add(res.content_length().unwrap_or(0)) > quota {
         return Err(over_quota());
     }
-    let path = cfg.media_dir.join(relative_path(m));
-    let partial = path.with_extension("part");
-    let io = |e: std::io::Error| Failure::Transient(format!("writing {}: {e}", partial.display()));
-    if let Some(dir) = path.parent() {
-        tokio::fs::create_dir_all(dir).await.map_err(io)?;
-    }
-    let mut file = tokio::fs::File::create(&partial).await.map_err(io)?;
+    let key = media_key(m.tenant_id, m.id);
+    let kept = |e: crate::BlobError| Failure::Transient(e.to_string());
+    let mut upload = engine.blobs.upload(&key).await.map_err(kept)?;
     let mut size: u64 = 0;
     loop {
         let chunk = match res.chunk().await {
             Ok(Some(c)) => c,
             Ok(None) => break,
             Err(e) => {
-                let _ = tokio::fs::remove_file(&partial).await;
+                upload.abort().await;
                 return Err(Failure::Transient(format!("download interrupted: {e}")));
             }
         };
         size += chunk.len() as u64;
         if size > cap {
-            drop(file);
-            let _ = tokio::fs::remove_file(&partial).await;
+            upload.abort().await;
             return Err(Failure::Final(MediaState::TooLarge, format!("over the {cap}-byte cap")));
         }
         if held.saturating_add(size) > quota {
-            drop(file);
-            let _ = tokio::fs::remove_file(&partial).await;
+            upload.abort().await;
             return Err(over_quota());
         }
-        file.write_all(&chunk).await.map_err(io)?;
+        if let Err(e) = upload.write(&chunk).await {
+            upload.abort().await;
+            return Err(kept(e));
+        }
     }
-    file.sync_all().await.map_err(io)?;
-    drop(file);
-    tokio::fs::rename(&partial, &path).await.map_err(io)?;
+    upload.finish(&engine.blobs).await.map_err(kept)?;
     Ok((size, mime))
 }
 
@@ -262,10 +247,7 @@ async fn attempt(engine: &Engine, job: &ClaimedJob) -> Attempt {
         }
     };
     let (state, stored, note) = match fetch(engine, &m).await {
-        Ok((size, mime)) => {
-            let rel = relative_path(&m).to_string_lossy().into_owned();
-            (MediaState::Stored, Some((rel, size, mime)), None)
-        }
+        Ok((size, mime)) => (MediaState::Stored, Some((media_key(m.tenant_id, m.id), size, mime)), None),
         Err(Failure::Final(state, why)) => (state, None, Some(why)),
         Err(Failure::Transient(why)) => return Attempt::Retry { error: why, retry_after: None, status: None },
     };
@@ -275,7 +257,7 @@ async fn attempt(engine: &Engine, job: &ClaimedJob) -> Attempt {
     match engine.store.set_media_state(m.id, state, stored, engine.config.media_quota_bytes).await {
         Ok(MediaState::OverQuota) if state == MediaState::Stored => {
             tracing::warn!(media_id = %m.id, "media will not be stored: the tenant's media quota is full");
-            let _ = tokio::fs::remove_file(engine.config.media_dir.join(relative_path(&m))).await;
+            engine.blobs.delete(&media_key(m.tenant_id, m.id)).await;
             Attempt::Done
         }
         Ok(_) => Attempt::Done,

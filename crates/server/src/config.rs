@@ -29,6 +29,18 @@ pub enum LogFormat {
     Text,
 }
 
+/// Where media bytes are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MediaStoreKind {
+    /// Files under `media_dir` (one instance, or a volume every instance shares).
+    Disk,
+    /// Rows in the database: every instance on one PostgreSQL serves them.
+    Database,
+    /// An S3-compatible bucket (`media_s3_*`).
+    S3,
+}
+
 /// The header trusted proxies name the client in, as configured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -93,8 +105,20 @@ pub struct Config {
     /// Space sends per provider account under Flowroute's default limits (5 SMS/s, 1 MMS/s). Turn off
     /// only for an account whose limits Flowroute raised, or against a simulator.
     pub flowroute_pacing: bool,
-    /// Where fetched MMS media are kept.
+    /// Where media are kept: `disk` (under `media_dir`), `database` or `s3`.
+    pub media_store: MediaStoreKind,
+    /// Where media are kept on disk (`media_store = "disk"`).
     pub media_dir: std::path::PathBuf,
+    /// The bucket (`media_store = "s3"`).
+    pub media_s3_bucket: Option<String>,
+    /// An S3-compatible service's URL (MinIO, Ceph…); AWS when absent.
+    pub media_s3_endpoint: Option<String>,
+    /// The bucket's region.
+    pub media_s3_region: String,
+    /// The access key; with none, the environment's credentials (`AWS_*`, an instance role).
+    pub media_s3_access_key_id: Option<String>,
+    #[serde(skip_serializing)]
+    pub media_s3_secret_access_key: Option<SecretString>,
     /// Fetch media over plain http too (for a local Flowroute simulator; never in production).
     pub media_allow_http: bool,
     /// Attachments kept of one inbound text (1 to 100); those beyond are dropped, and the message says so.
@@ -189,7 +213,13 @@ impl Default for Config {
                 .iter()
                 .map(|d| d.as_secs())
                 .collect(),
+            media_store: MediaStoreKind::Disk,
             media_dir: "./switchboard-media".into(),
+            media_s3_bucket: None,
+            media_s3_endpoint: None,
+            media_s3_region: "us-east-1".into(),
+            media_s3_access_key_id: None,
+            media_s3_secret_access_key: None,
             media_allow_http: false,
             media_max_per_text: 10,
             media_quota_mb_per_tenant: 1024,
@@ -368,6 +398,7 @@ impl Config {
                 "sign_in_window_secs (SWITCHBOARD_SIGN_IN_WINDOW_SECS) must be between 60 and 86400".into(),
             ));
         }
+        self.check_media_store()?;
         if self.housekeeping_interval_secs != 0 && !(10..=86_400).contains(&self.housekeeping_interval_secs) {
             return Err(ConfigError::Invalid(
                 "housekeeping_interval_secs (SWITCHBOARD_HOUSEKEEPING_INTERVAL_SECS) must be 0 (never) or between 10 and 86400"
@@ -468,6 +499,48 @@ impl Config {
         }
     }
 
+    fn check_media_store(&self) -> Result<(), ConfigError> {
+        if self.media_store != MediaStoreKind::S3 {
+            return Ok(());
+        }
+        if self.media_s3_bucket.as_deref().is_none_or(|b| b.trim().is_empty()) {
+            return Err(ConfigError::Invalid(
+                "media_s3_bucket (SWITCHBOARD_MEDIA_S3_BUCKET) must name the bucket when media_store is s3".into(),
+            ));
+        }
+        if let Some(endpoint) = &self.media_s3_endpoint
+            && !reqwest::Url::parse(endpoint)
+                .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+        {
+            return Err(ConfigError::Invalid(format!(
+                "media_s3_endpoint (SWITCHBOARD_MEDIA_S3_ENDPOINT) '{endpoint}' is not an http(s) URL"
+            )));
+        }
+        if self.media_s3_access_key_id.is_some() != self.media_s3_secret_access_key.is_some() {
+            return Err(ConfigError::Invalid(
+                "media_s3_access_key_id and media_s3_secret_access_key go together: set both, or neither to use the environment's credentials"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Where media are kept, as the engine takes it.
+    fn media_store(&self) -> switchboard_engine::MediaStore {
+        match self.media_store {
+            MediaStoreKind::Disk => switchboard_engine::MediaStore::Disk(self.media_dir.clone()),
+            MediaStoreKind::Database => switchboard_engine::MediaStore::Database,
+            MediaStoreKind::S3 => switchboard_engine::MediaStore::S3(switchboard_engine::S3Settings {
+                bucket: self.media_s3_bucket.clone().unwrap_or_default(),
+                endpoint: self.media_s3_endpoint.clone(),
+                region: self.media_s3_region.clone(),
+                access_key_id: self.media_s3_access_key_id.clone(),
+                secret_access_key: self.media_s3_secret_access_key.clone(),
+                allow_http: self.media_s3_endpoint.as_deref().is_some_and(|e| e.starts_with("http://")),
+            }),
+        }
+    }
+
     /// The store's settings: the one place they are derived from the configuration.
     pub fn store_settings(&self, master_key: SecretBox<[u8; MASTER_KEY_LEN]>) -> StoreSettings {
         StoreSettings {
@@ -489,7 +562,7 @@ impl Config {
             send_timeout: secs(self.flowroute_timeout_secs),
             unknown_outcome_wait: secs(self.flowroute_unknown_outcome_wait_secs),
             pace_provider: self.flowroute_pacing,
-            media_dir: self.media_dir.clone(),
+            media_store: self.media_store(),
             media_allow_http: self.media_allow_http,
             media_max_per_text: self.media_max_per_text as usize,
             media_quota_bytes: self.media_quota_mb_per_tenant.saturating_mul(1024 * 1024),
@@ -655,6 +728,22 @@ mod tests {
         assert!(Config::load(None, e, &FlagOverrides::default()).is_ok());
     }
 
+    #[test]
+    fn an_s3_media_store_needs_a_bucket_a_url_and_both_keys_or_none() {
+        let s3 = ("SWITCHBOARD_MEDIA_STORE", "s3");
+        assert!(error_of(None, &[s3]).contains("media_s3_bucket (SWITCHBOARD_MEDIA_S3_BUCKET) must name the bucket"));
+        let bucket = ("SWITCHBOARD_MEDIA_S3_BUCKET", "texts");
+        let bad = ("SWITCHBOARD_MEDIA_S3_ENDPOINT", "minio:9000");
+        assert!(error_of(None, &[s3, bucket, bad]).contains("'minio:9000' is not an http(s) URL"));
+        let half = ("SWITCHBOARD_MEDIA_S3_ACCESS_KEY_ID", "AKIA0");
+        assert!(error_of(None, &[s3, bucket, half]).contains("go together"));
+        let secret = ("SWITCHBOARD_MEDIA_S3_SECRET_ACCESS_KEY", "do-not-show-this");
+        let c = Config::load(None, env(&[s3, bucket, half, secret]), &FlagOverrides::default()).unwrap();
+        assert!(!format!("{c:?}").contains("do-not-show-this"), "the secret never shows");
+        let unknown = ("SWITCHBOARD_MEDIA_STORE", "nfs");
+        assert!(error_of(None, &[unknown]).contains("media_store"), "{}", error_of(None, &[unknown]));
+    }
+
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
@@ -699,7 +788,14 @@ mod tests {
         let defaults = serde_json::to_value(Config::default()).unwrap();
         let serde_json::Value::Object(defaults) = defaults else { panic!("the defaults are not a map") };
         // Secrets and the retired key are not serialized; their rows have no default to compare.
-        let unserialized = ["jwt_secret", "master_key", "metrics_token", "shared_ingress_token", "trust_forwarded_for"];
+        let unserialized = [
+            "jwt_secret",
+            "master_key",
+            "media_s3_secret_access_key",
+            "metrics_token",
+            "shared_ingress_token",
+            "trust_forwarded_for",
+        ];
         let mut keys: Vec<&str> = defaults.keys().map(String::as_str).chain(unserialized).collect();
         keys.sort_unstable();
         let mut documented_keys: Vec<&str> = docs.iter().map(|(k, _)| k.as_str()).collect();

@@ -15,6 +15,7 @@ mod sql;
 pub mod accounts;
 pub mod api_keys;
 pub mod audit;
+pub mod blobs;
 pub mod deliveries;
 pub mod directory;
 pub mod dispatch;

@@ -1,8 +1,6 @@
 //! `GET /api/v1/media/{id}`: a fetched MMS attachment, for whoever may see its message; and
 //! `GET /media/{token}`: a picture a person attached to an outgoing text, for Flowroute to fetch.
 
-use std::path::PathBuf;
-
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, web};
 use switchboard_store::media::MediaState;
@@ -23,12 +21,12 @@ fn safe_name(name: Option<&str>) -> String {
     if cleaned.is_empty() { "attachment".into() } else { cleaned }
 }
 
-/// A stored attachment's bytes, from under the media directory; a row that says stored but names
-/// no file, or a file that cannot be read, is the server's fault.
-async fn stored_bytes(state: &AppState, rel: Option<&str>) -> Result<Vec<u8>, ApiError> {
-    let full: PathBuf = state.engine.config.media_dir.join(rel.ok_or_else(ApiError::internal)?);
-    tokio::fs::read(&full).await.map_err(|e| {
-        tracing::error!(path = %full.display(), error = %e, "a stored attachment could not be read");
+/// A stored attachment's bytes, from the media store; a row that says stored but names no key, or
+/// bytes that cannot be read, are the server's fault.
+async fn stored_bytes(state: &AppState, key: Option<&str>) -> Result<Vec<u8>, ApiError> {
+    let key = key.ok_or_else(ApiError::internal)?;
+    state.engine.stored_media(key).await.map_err(|e| {
+        tracing::error!(key, error = %e, "a stored attachment could not be read");
         ApiError::internal()
     })
 }
