@@ -20,6 +20,7 @@ mod support;
 mod wired;
 
 mod cluster;
+mod fleet;
 mod kill;
 mod load;
 mod notes;
