@@ -58,6 +58,9 @@ pub use page::{Page, PageRequest};
 pub use sea_orm::DbErr;
 pub use switchboard_core::Patch;
 
+/// The advisory lock instances take turns on to migrate (an arbitrary constant: "SWBD").
+const MIGRATION_LOCK: i64 = 0x5357_4244;
+
 /// The store: a connection pool and the cipher for secrets at rest. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
@@ -127,9 +130,26 @@ impl Store {
         Ok(Self { db, cipher: Arc::new(SecretCipher::new(master_key)), inbound })
     }
 
-    /// Applies every pending migration.
+    /// Applies every pending migration. On PostgreSQL, instances starting together take turns
+    /// (a session advisory lock on a connection of its own): the first migrates, the others then
+    /// find nothing pending.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        switchboard_migrations::Migrator::up(&self.db, None).await.map_err(StoreError::from)
+        if !self.is_shared() {
+            return switchboard_migrations::Migrator::up(&self.db, None).await.map_err(StoreError::from);
+        }
+        use sea_orm::sqlx::{Connection, Executor};
+        let options = self.db.get_postgres_connection_pool().connect_options();
+        let unavailable = |e: sea_orm::sqlx::Error| {
+            StoreError::Unavailable(DbErr::Conn(sea_orm::RuntimeErr::SqlxError(std::sync::Arc::new(e))))
+        };
+        let mut lock = sea_orm::sqlx::PgConnection::connect_with(&options).await.map_err(unavailable)?;
+        lock.execute(sea_orm::sqlx::query("SELECT pg_advisory_lock($1)").bind(MIGRATION_LOCK))
+            .await
+            .map_err(unavailable)?;
+        let migrated = switchboard_migrations::Migrator::up(&self.db, None).await.map_err(StoreError::from);
+        // Closing the session releases the lock whatever happens.
+        let _ = lock.close().await;
+        migrated
     }
 
     /// Undoes every migration from the one named `name` (its module name, such as

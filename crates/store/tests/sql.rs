@@ -332,6 +332,34 @@ async fn housekeeping_prunes_in_fenced_batches_and_puts_jobs_back(store: Store) 
     assert!(store.take_lease("housekeeping", one, minute).await.unwrap().is_some(), "given up, taken at once");
 }
 
+/// Instances that start together on a fresh PostgreSQL database all migrate it without error:
+/// they take turns, and the later ones find nothing pending. (SQLite serves one process.)
+#[suite_test]
+async fn instances_starting_together_migrate_once(store: Store) {
+    if !store.is_shared() {
+        assert_eq!(store.backend_name(), "sqlite");
+        return;
+    }
+    let admin = std::env::var("SB_TEST_POSTGRES_URL").unwrap();
+    let (url, _) = database("postgres", Some(&admin)).await;
+    let key = [7u8; 32];
+    let mut stores = Vec::new();
+    for _ in 0..4 {
+        stores.push(Store::connect_with(&url, &key, 2).await.unwrap());
+    }
+    let migrated = futures_util::future::join_all(stores.iter().map(Store::migrate)).await;
+    for (i, m) in migrated.iter().enumerate() {
+        assert!(m.is_ok(), "instance {i}: {m:?}");
+    }
+    assert!(stores[0].ping().await);
+    for s in stores {
+        s.close().await;
+    }
+    let name = url.rsplit('/').next().unwrap();
+    let db = Database::connect(admin.as_str()).await.unwrap();
+    db.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await.unwrap();
+}
+
 fn main() {
     let args = Arguments::from_args();
     let postgres = std::env::var("SB_TEST_POSTGRES_URL").ok().filter(|s| !s.is_empty());
