@@ -364,8 +364,23 @@ async fn a_stopping_instance_is_unready_while_it_drains(mut app: TestApp) {
     let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
     let ready = client.get(format!("{}/readyz", server.base)).send().await.unwrap();
     assert_eq!(ready.status(), StatusCode::OK);
+    let admin = app.token(switchboard_http::Role::TenantAdmin, Some("acme"), None);
+    let mut stream = app.client.get(format!("{}/api/v1/events", server.base)).bearer_auth(&admin).send().await.unwrap();
+    assert_eq!(stream.status(), StatusCode::OK);
     let signalled = tokio::time::Instant::now();
     server.terminate();
+    // The stream ends at once, telling its client to come back within about a second (through
+    // the load balancer, to another instance).
+    let mut said = String::new();
+    loop {
+        match tokio::time::timeout(Duration::from_secs(2), stream.chunk()).await {
+            Ok(Ok(Some(bytes))) => said.push_str(&String::from_utf8_lossy(&bytes)),
+            Ok(Ok(None)) => break,
+            other => panic!("the stream did not end when the instance began to stop: {other:?} after {said:?}"),
+        }
+    }
+    let hint = said.rsplit("retry: ").next().and_then(|t| t.split('\n').next()).and_then(|ms| ms.parse::<u64>().ok());
+    assert!(hint.is_some_and(|ms| (250..1250).contains(&ms)), "its last words: {said:?}");
     tokio::time::sleep(Duration::from_millis(500)).await;
     let unready = client.get(format!("{}/readyz", server.base)).send().await.unwrap();
     assert_eq!(unready.status(), StatusCode::SERVICE_UNAVAILABLE);

@@ -166,6 +166,8 @@ struct Stream {
     heartbeat: Duration,
     /// The log may hold events this stream has not read.
     dirty: bool,
+    /// The instance is stopping and the stream has said when to reconnect.
+    said_goodbye: bool,
     _slot: Slot,
 }
 
@@ -187,7 +189,14 @@ impl Stream {
                 return Some((Ok(b), self));
             }
             if *self.stop.borrow() {
-                return None;
+                if self.said_goodbye {
+                    return None;
+                }
+                // The instance is stopping: reconnect soon (through the load balancer, to another
+                // instance), the clients spread over a second so they do not all come at once.
+                self.said_goodbye = true;
+                let wait = rand::random_range(250..1250);
+                return Some((Ok(Bytes::from(format!("retry: {wait}\n\n"))), self));
             }
             let now = tokio::time::Instant::now();
             if self.recheck || self.access.has_changed().unwrap_or(false) || now >= self.checked_at + RECHECK {
@@ -327,6 +336,7 @@ pub async fn events(
         stop: state.shutdown.clone(),
         access,
         checked_at: tokio::time::Instant::now(),
+        said_goodbye: false,
         recheck: false,
         quiet_since: tokio::time::Instant::now(),
         active_at: tokio::time::Instant::now(),
