@@ -442,41 +442,84 @@ async fn a_stopping_instance_hands_back_the_jobs_it_still_holds(mut app: TestApp
     drop(next);
 }
 
-/// Housekeeping runs on its own: a delivery done eight days ago (past the 7-day default) and its
-/// event past a 1-day retention are pruned within one interval, while this week's stay.
+/// Housekeeping runs on its own, within one interval:
+/// - a delivery done eight days ago (past the 7-day default) goes, this week's stays;
+/// - an event past a 1-day retention goes;
+/// - a text past a 1-day retention goes, with its conversation, while a newer one stays;
+/// - an attachment kept 200 days (past the 180-day default) is removed from the media store and
+///   answers `410`, while its text stays.
 #[suite_test]
 async fn housekeeping_prunes_what_is_past_its_retention(mut app: TestApp) {
     let sim = flowroute_sim::SimConfig { receipts: false, ..Default::default() };
-    let env = [("SWITCHBOARD_HOUSEKEEPING_INTERVAL_SECS", "10"), ("SWITCHBOARD_RETENTION_EVENTS_DAYS", "1")];
-    let (_dir, log, _server, w) = crate::server::take_over_with(&mut app, &env, sim).await;
-    for i in 0..2 {
-        let body = format!(r#"{{"to":"12025550100","from":"12065550123","body":"old {i}","id":"mdr2-hk-{i}"}}"#);
+    let env = [
+        ("SWITCHBOARD_HOUSEKEEPING_INTERVAL_SECS", "10"),
+        ("SWITCHBOARD_RETENTION_EVENTS_DAYS", "1"),
+        ("SWITCHBOARD_RETENTION_MESSAGES_DAYS", "1"),
+        ("SWITCHBOARD_MEDIA_ALLOW_HTTP", "true"),
+    ];
+    let (dir, log, _server, w) = crate::server::take_over_with(&mut app, &env, sim).await;
+    let host = crate::media::media_host().await;
+    // "old 0" from one person, "old 1" from another, and a picture from a third.
+    for (i, from) in [(0, "12065550123"), (1, "12065550124")] {
+        let body = format!(r#"{{"to":"12025550100","from":"{from}","body":"old {i}","id":"mdr2-hk-{i}"}}"#);
         app.flowroute("acmein", body.as_bytes()).await.expect(StatusCode::OK);
     }
-    w.sink.wait_for(2, Duration::from_secs(10)).await;
+    let mms = crate::media::mms("mdr2-hk-pic", &host, &[("img.jpg", "image/jpeg")]);
+    let mms = String::from_utf8(mms).unwrap().replace("12065550123", "12065550125");
+    app.flowroute("acmein", mms.as_bytes()).await.expect(StatusCode::OK);
+    let delivered = w.sink.wait_for(3, Duration::from_secs(10)).await;
+    let mut picture = delivered.iter().find_map(|d| d.json["data"]["media"][0]["url"].as_str()).unwrap().to_owned();
+    let picture = picture.split_off(picture.find("/api/").unwrap());
+    let (status, _, _) = crate::media::settled(&app, &picture, &w.token).await;
+    assert_eq!(status, StatusCode::OK, "the picture was kept");
+    assert_eq!(files(&dir.path().join("media")), 1);
     let done = "SELECT state FROM job WHERE kind = 'webhook_delivery' AND state = 'done'";
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while crate::support::column(&app, done).await.len() < 2 {
+    while crate::support::column(&app, done).await.len() < 3 {
         assert!(tokio::time::Instant::now() < deadline, "the deliveries were never recorded done");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    // Make one text's delivery and event old.
-    let eight_days_ago = chrono::Utc::now() - chrono::Duration::days(8);
-    for sql in [
-        "UPDATE job SET updated_at = $1 WHERE message_id IN (SELECT id FROM message WHERE body = 'old 0')",
-        "UPDATE event SET created_at = $1 WHERE message_id IN (SELECT id FROM message WHERE body = 'old 0')",
+    // Make "old 0", its delivery and its event old, and the picture's bytes.
+    let ago = |days: i64| chrono::Utc::now() - chrono::Duration::days(days);
+    let old = "(SELECT id FROM message WHERE body = 'old 0')";
+    for (sql, when) in [
+        (format!("UPDATE job SET updated_at = $1 WHERE message_id IN {old}"), ago(8)),
+        (format!("UPDATE event SET created_at = $1 WHERE message_id IN {old}"), ago(2)),
+        (format!("UPDATE message SET created_at = $1 WHERE id IN {old}"), ago(2)),
+        ("UPDATE conversation SET last_message_at = $1 WHERE remote = '+12065550123'".to_owned(), ago(2)),
+        ("UPDATE media SET created_at = $1".to_owned(), ago(200)),
     ] {
-        crate::support::execute(&app, sql, vec![eight_days_ago.into()]).await;
+        crate::support::execute(&app, &sql, vec![when.into()]).await;
     }
-    let jobs = "SELECT m.body FROM job j JOIN message m ON m.id = j.message_id WHERE j.kind = 'webhook_delivery'";
+    let texts = "SELECT body FROM message WHERE body LIKE 'old %' ORDER BY body";
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    while crate::support::column(&app, jobs).await.len() > 1 {
+    while crate::support::column(&app, texts).await.len() > 1
+        || crate::support::column(&app, "SELECT state FROM media").await != ["expired"]
+    {
         assert!(tokio::time::Instant::now() < deadline, "nothing was pruned within the interval");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    assert_eq!(crate::support::column(&app, texts).await, ["old 1"], "this week's text stays");
+    let jobs = "SELECT m.body FROM job j JOIN message m ON m.id = j.message_id WHERE j.kind = 'webhook_delivery' \
+                AND m.body LIKE 'old %'";
     assert_eq!(crate::support::column(&app, jobs).await, ["old 1"], "this week's delivery stays");
     let events = "SELECT event_type FROM event WHERE event_type = 'message.received'";
-    assert_eq!(crate::support::column(&app, events).await, ["message.received"], "the old event went, the new stayed");
+    assert_eq!(crate::support::column(&app, events).await.len(), 2, "the old event went, the new stayed");
+    let conversations = "SELECT remote FROM conversation ORDER BY remote";
+    assert_eq!(crate::support::column(&app, conversations).await, ["+12065550124", "+12065550125"]);
+    // The picture's text stays; its bytes are gone, and it says so.
+    let res = app.client.get(format!("{}{picture}", app.base)).bearer_auth(&w.token).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::GONE);
+    assert_eq!(files(&dir.path().join("media")), 0, "the bytes were removed");
     let said = std::fs::read_to_string(&log).unwrap();
-    assert!(said.contains("pruned past their retention"), "{said}");
+    for what in ["\"finished jobs\"", "\"events\"", "\"media\"", "\"texts\""] {
+        assert!(said.contains(what), "no {what} pruned in the log");
+    }
+}
+
+/// Files (not directories) under `dir`, at any depth.
+fn files(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, |entries| {
+        entries.filter_map(Result::ok).map(|e| if e.path().is_dir() { files(&e.path()) } else { 1 }).sum()
+    })
 }

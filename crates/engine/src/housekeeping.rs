@@ -1,7 +1,7 @@
 //! Housekeeping, run by one instance at a time (the holder of the `housekeeping` lease): jobs an
-//! instance claimed and never finished go back to the queue, and finished jobs, events and send
-//! attempts past their retention are deleted, a few hundred rows per transaction so that nothing
-//! waits on the pruner.
+//! instance claimed and never finished go back to the queue, and finished jobs, events, send
+//! attempts, media and texts past their retention are deleted, a few hundred rows per transaction
+//! so that nothing waits on the pruner.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,12 +18,16 @@ pub struct Retention {
     pub finished_jobs: Option<Duration>,
     pub events: Option<Duration>,
     pub send_attempts: Option<Duration>,
+    /// Stored attachments' bytes (the rows stay, `expired`).
+    pub media: Option<Duration>,
+    /// Texts, with their attachments, and conversations gone quiet for as long.
+    pub messages: Option<Duration>,
 }
 
 impl Default for Retention {
     fn default() -> Self {
         let days = |d: u64| Some(Duration::from_secs(d * 86_400));
-        Self { finished_jobs: days(7), events: days(30), send_attempts: days(90) }
+        Self { finished_jobs: days(7), events: days(30), send_attempts: days(90), media: days(180), messages: None }
     }
 }
 
@@ -88,13 +92,43 @@ pub async fn housekeep(engine: &Engine, lease: &Lease, stop: &watch::Receiver<bo
         (Prunable::Events, keep.events),
         (Prunable::SendAttempts, keep.send_attempts),
     ] {
-        let Some(kept) = kept else { continue };
-        let cutoff = chrono::Utc::now() - chrono::Duration::from_std(kept).unwrap_or(chrono::Duration::MAX);
+        let Some(cutoff) = cutoff(kept) else { continue };
         let n = batches(stop, || engine.store.prune_batch(what, cutoff, BATCH, lease)).await;
         if n > 0 {
             tracing::info!(what = what.as_str(), rows = n, "pruned past their retention");
         }
     }
+    // Rows first, bytes after their commit: a crash between leaves bytes nothing names.
+    if let Some(cutoff) = cutoff(keep.media) {
+        let n = batches(stop, || async {
+            let keys = engine.store.expire_media(cutoff, BATCH, lease).await?;
+            for key in &keys {
+                engine.blobs.delete(key).await;
+            }
+            Ok(keys.len() as u64)
+        })
+        .await;
+        if n > 0 {
+            tracing::info!(what = "media", rows = n, "pruned past their retention");
+        }
+    }
+    if let Some(cutoff) = cutoff(keep.messages) {
+        let n = batches(stop, || async {
+            let (n, keys) = engine.store.prune_messages(cutoff, BATCH, lease).await?;
+            for key in &keys {
+                engine.blobs.delete(key).await;
+            }
+            Ok(n)
+        })
+        .await;
+        if n > 0 {
+            tracing::info!(what = "texts", rows = n, "pruned past their retention");
+        }
+    }
+}
+
+fn cutoff(kept: Option<Duration>) -> Option<chrono::DateTime<chrono::Utc>> {
+    kept.map(|k| chrono::Utc::now() - chrono::Duration::from_std(k).unwrap_or(chrono::Duration::MAX))
 }
 
 /// Runs `batch` until it does less than a whole batch, fails, or the stop; answers the total.

@@ -183,6 +183,10 @@ pub struct Config {
     pub retention_events_days: u64,
     /// Days answered send attempts are kept; 0: for ever.
     pub retention_send_attempts_days: u64,
+    /// Days stored media bytes are kept (their rows stay, `expired`); 0: for ever.
+    pub retention_media_days: u64,
+    /// Days texts are kept, with their media; 0: for ever.
+    pub retention_messages_days: u64,
     /// How often one instance puts back abandoned jobs and prunes, in seconds (0: never;
     /// otherwise 10 to 86,400).
     pub housekeeping_interval_secs: u64,
@@ -246,6 +250,8 @@ impl Default for Config {
             retention_finished_jobs_days: 7,
             retention_events_days: 30,
             retention_send_attempts_days: 90,
+            retention_media_days: 180,
+            retention_messages_days: 0,
             housekeeping_interval_secs: 300,
         }
     }
@@ -409,6 +415,8 @@ impl Config {
             ("retention_finished_jobs_days", self.retention_finished_jobs_days),
             ("retention_events_days", self.retention_events_days),
             ("retention_send_attempts_days", self.retention_send_attempts_days),
+            ("retention_media_days", self.retention_media_days),
+            ("retention_messages_days", self.retention_messages_days),
         ] {
             if days > 36_500 {
                 return Err(ConfigError::Invalid(format!(
@@ -577,6 +585,8 @@ impl Config {
                 finished_jobs: days(self.retention_finished_jobs_days),
                 events: days(self.retention_events_days),
                 send_attempts: days(self.retention_send_attempts_days),
+                media: days(self.retention_media_days),
+                messages: days(self.retention_messages_days),
             },
             housekeeping_interval: secs(self.housekeeping_interval_secs),
             stop_deadline: secs(self.shutdown_timeout_secs),
@@ -656,6 +666,8 @@ fn value_for(key: &str, value: String) -> figment::value::Value {
         || key == "retention_finished_jobs_days"
         || key == "retention_events_days"
         || key == "retention_send_attempts_days"
+        || key == "retention_media_days"
+        || key == "retention_messages_days"
         || key == "housekeeping_interval_secs"
         || key == "stream_limit_per_extension"
         || key == "stream_limit_per_tenant"

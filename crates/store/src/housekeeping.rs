@@ -4,7 +4,7 @@
 //! past its lease (and lost it to another) changes nothing when it wakes.
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::DbBackend;
+use sea_orm::{ConnectionTrait, DbBackend};
 use uuid::Uuid;
 
 use crate::{Store, StoreError, now, sql};
@@ -39,24 +39,22 @@ impl Prunable {
     }
 
     /// The ids of one batch (`$1` the cutoff, `$2` the batch size), locked on PostgreSQL so that
-    /// nothing else waits on them and no other pruner takes them.
+    /// nothing else waits on them and no other pruner takes them. Ids grow with time (UUIDv7, or a
+    /// sequence), so the oldest rows are the first few of the primary key: a batch looks only at
+    /// those, and needs no index of its own (one would cost every write).
     fn batch(self, backend: DbBackend) -> String {
         let lock = if backend == DbBackend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
-        match self {
-            Self::FinishedJobs => {
-                format!("SELECT id FROM job WHERE state IN ('done', 'dead') AND updated_at < $1 LIMIT $2{lock}")
-            }
-            Self::Events => format!(
-                "SELECT e.id FROM event e WHERE e.created_at < $1 AND e.seq IS NOT NULL \
-                 AND NOT EXISTS (SELECT 1 FROM job j WHERE j.event_id = e.id AND j.state IN ('pending', 'running')) \
-                 LIMIT $2{lock}"
+        let (table, due) = match self {
+            Self::FinishedJobs => ("job", "state IN ('done', 'dead') AND updated_at < $1"),
+            Self::Events => (
+                "event",
+                "created_at < $1 AND seq IS NOT NULL \
+                 AND NOT EXISTS (SELECT 1 FROM job j WHERE j.event_id = event.id AND j.state IN ('pending', 'running'))",
             ),
             // An attempt with no answer yet decides whether its text is looked up: it stays.
-            Self::SendAttempts => format!(
-                "SELECT id FROM send_attempt WHERE attempted_at < $1 AND outcome NOT IN ('in_flight', 'unknown') \
-                 LIMIT $2{lock}"
-            ),
-        }
+            Self::SendAttempts => ("send_attempt", "attempted_at < $1 AND outcome NOT IN ('in_flight', 'unknown')"),
+        };
+        oldest(table, "id", due, lock)
     }
 
     fn table(self) -> &'static str {
@@ -68,10 +66,136 @@ impl Prunable {
     }
 }
 
+/// Of the oldest rows of `table` (four batches' worth, by primary key), those that are `due`: at
+/// most a batch (`$2`), with their `columns`.
+fn oldest(table: &str, columns: &str, due: &str, lock: &str) -> String {
+    format!(
+        "SELECT {columns} FROM {table} WHERE id IN (SELECT id FROM {table} ORDER BY id LIMIT $2 * 4) AND {due} \
+         ORDER BY id LIMIT $2{lock}"
+    )
+}
+
 /// The statement's condition that the lease `$3`/`$4`/`$5` (name, holder, fence) is still held.
 const FENCED: &str = "EXISTS (SELECT 1 FROM lease WHERE name = $3 AND holder = $4 AND fence = $5 AND expires_at > $6)";
 
+/// Whether `lease` is still held, checked inside the batch's transaction; on PostgreSQL the lease
+/// row is share-locked to the commit, so no new holder takes it while the batch runs.
+async fn still_held<C: sea_orm::ConnectionTrait>(txn: &C, lease: &Lease) -> Result<bool, StoreError> {
+    let lock = if txn.get_database_backend() == DbBackend::Postgres { " FOR SHARE" } else { "" };
+    let rows = sql::query(
+        txn,
+        &format!("SELECT fence FROM lease WHERE name = $1 AND holder = $2 AND fence = $3 AND expires_at > $4{lock}"),
+        vec![lease.name.as_str().into(), lease.holder.into(), lease.fence.into(), now().into()],
+    )
+    .await?;
+    Ok(!rows.is_empty())
+}
+
+/// Ids as bound values, and their placeholders from `$from`.
+fn id_list(ids: &[Uuid], from: usize) -> (String, Vec<sea_orm::Value>) {
+    let marks: Vec<String> = (0..ids.len()).map(|i| format!("${}", from + i)).collect();
+    (marks.join(", "), ids.iter().map(|id| (*id).into()).collect())
+}
+
 impl Store {
+    /// Forgets up to `batch` stored attachments (fetched or sent) kept since before `cutoff`, while
+    /// `lease` is held: each row becomes `expired` and names no bytes, which frees the tenant's
+    /// quota and ends a sent picture's link. Answers the keys whose bytes the caller removes
+    /// (after the commit: a crash in between leaves bytes nothing names, never a row naming
+    /// nothing).
+    pub async fn expire_media(
+        &self,
+        cutoff: DateTime<Utc>,
+        batch: u32,
+        lease: &Lease,
+    ) -> Result<Vec<String>, StoreError> {
+        let txn = self.write_txn().await?;
+        if !still_held(&txn, lease).await? {
+            return Ok(Vec::new());
+        }
+        let lock = if txn.get_database_backend() == DbBackend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
+        let rows = sql::query(
+            &txn,
+            &oldest("media", "id, storage_path", "state = 'stored' AND created_at < $1", lock),
+            vec![cutoff.into(), i64::from(batch).into()],
+        )
+        .await?;
+        let mut ids = Vec::with_capacity(rows.len());
+        let mut keys = Vec::with_capacity(rows.len());
+        for row in &rows {
+            ids.push(row.try_get::<Uuid>("", "id")?);
+            if let Some(key) = row.try_get::<Option<String>>("", "storage_path")? {
+                keys.push(key);
+            }
+        }
+        if !ids.is_empty() {
+            let (marks, values) = id_list(&ids, 1);
+            sql::execute(
+                &txn,
+                &format!("UPDATE media SET state = 'expired', storage_path = NULL WHERE id IN ({marks})"),
+                values,
+            )
+            .await?;
+        }
+        txn.commit().await?;
+        Ok(keys)
+    }
+
+    /// Deletes up to `batch` texts written before `cutoff` (with their attachments' rows, routed
+    /// extensions and send attempts), except those a job still works on, while `lease` is held;
+    /// a conversation whose last text is older than `cutoff` goes with them. Answers how many texts
+    /// went and the keys of their stored attachments, whose bytes the caller removes.
+    pub async fn prune_messages(
+        &self,
+        cutoff: DateTime<Utc>,
+        batch: u32,
+        lease: &Lease,
+    ) -> Result<(u64, Vec<String>), StoreError> {
+        let txn = self.write_txn().await?;
+        if !still_held(&txn, lease).await? {
+            return Ok((0, Vec::new()));
+        }
+        let lock = if txn.get_database_backend() == DbBackend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
+        let due = "created_at < $1 AND NOT EXISTS (SELECT 1 FROM job j WHERE j.message_id = message.id \
+                   AND j.state IN ('pending', 'running'))";
+        let picked =
+            sql::query(&txn, &oldest("message", "id", due, lock), vec![cutoff.into(), i64::from(batch).into()]).await?;
+        let ids = picked.iter().map(|r| r.try_get::<Uuid>("", "id")).collect::<Result<Vec<_>, _>>()?;
+        if ids.is_empty() {
+            txn.commit().await?;
+            return Ok((0, Vec::new()));
+        }
+        let (marks, values) = id_list(&ids, 1);
+        let keys = sql::query(
+            &txn,
+            &format!("SELECT storage_path FROM media WHERE message_id IN ({marks}) AND storage_path IS NOT NULL"),
+            values.clone(),
+        )
+        .await?
+        .iter()
+        .map(|r| r.try_get::<String>("", "storage_path"))
+        .collect::<Result<Vec<_>, _>>()?;
+        let parties = sql::query(
+            &txn,
+            &format!("SELECT DISTINCT tenant_id, number, remote FROM message WHERE id IN ({marks})"),
+            values.clone(),
+        )
+        .await?;
+        let n = sql::execute(&txn, &format!("DELETE FROM message WHERE id IN ({marks})"), values).await?;
+        for party in &parties {
+            let (tenant, number, remote): (Uuid, String, String) =
+                (party.try_get("", "tenant_id")?, party.try_get("", "number")?, party.try_get("", "remote")?);
+            sql::execute(
+                &txn,
+                "DELETE FROM conversation WHERE tenant_id = $1 AND number = $2 AND remote = $3 AND last_message_at < $4",
+                vec![tenant.into(), number.into(), remote.into(), cutoff.into()],
+            )
+            .await?;
+        }
+        txn.commit().await?;
+        Ok((n, keys))
+    }
+
     /// Takes the lease `name` for `holder` until `ttl` from now, or renews it: answered when it is
     /// free, lapsed or already the holder's; `None` while another holds it. A new holder gets a
     /// fencing number above every earlier one; a renewal keeps it.

@@ -23,6 +23,8 @@ pub enum MediaState {
     Failed,
     /// Not kept: the tenant's media quota was full.
     OverQuota,
+    /// Kept, then removed past `retention_media_days`.
+    Expired,
 }
 
 impl MediaState {
@@ -34,6 +36,7 @@ impl MediaState {
             Self::Rejected => "rejected",
             Self::Failed => "failed",
             Self::OverQuota => "over_quota",
+            Self::Expired => "expired",
         }
     }
 
@@ -44,6 +47,7 @@ impl MediaState {
             "rejected" => Self::Rejected,
             "failed" => Self::Failed,
             "over_quota" => Self::OverQuota,
+            "expired" => Self::Expired,
             _ => Self::Pending,
         }
     }

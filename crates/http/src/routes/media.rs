@@ -58,6 +58,10 @@ pub async fn media(
             let why = "This attachment was not kept: the tenant's media quota was full.";
             return Err(ApiError::new(StatusCode::GONE, "media_unavailable", why));
         }
+        MediaState::Expired => {
+            let why = "This attachment is no longer kept: it was older than the media retention.";
+            return Err(ApiError::new(StatusCode::GONE, "media_unavailable", why));
+        }
         _ => {
             return Err(ApiError::new(StatusCode::GONE, "media_unavailable", "This attachment was not kept."));
         }
