@@ -188,10 +188,10 @@ async fn attachments_are_capped_per_text_and_per_tenant(mut app: TestApp) {
     server.kill();
 }
 
-/// Files and directories under `dir`, at any depth (0 when it does not exist).
-fn files_under(dir: &std::path::Path) -> usize {
+/// Files (not directories) under `dir`, at any depth (0 when it does not exist).
+pub fn files_under(dir: &std::path::Path) -> usize {
     std::fs::read_dir(dir).map_or(0, |entries| {
-        entries.filter_map(Result::ok).map(|e| if e.path().is_dir() { 1 + files_under(&e.path()) } else { 1 }).sum()
+        entries.filter_map(Result::ok).map(|e| if e.path().is_dir() { files_under(&e.path()) } else { 1 }).sum()
     })
 }
 

@@ -472,7 +472,7 @@ async fn housekeeping_prunes_what_is_past_its_retention(mut app: TestApp) {
     let picture = picture.split_off(picture.find("/api/").unwrap());
     let (status, _, _) = crate::media::settled(&app, &picture, &w.token).await;
     assert_eq!(status, StatusCode::OK, "the picture was kept");
-    assert_eq!(files(&dir.path().join("media")), 1);
+    assert_eq!(crate::media::files_under(&dir.path().join("media")), 1);
     let done = "SELECT state FROM job WHERE kind = 'webhook_delivery' AND state = 'done'";
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while crate::support::column(&app, done).await.len() < 3 {
@@ -510,16 +510,9 @@ async fn housekeeping_prunes_what_is_past_its_retention(mut app: TestApp) {
     // The picture's text stays; its bytes are gone, and it says so.
     let res = app.client.get(format!("{}{picture}", app.base)).bearer_auth(&w.token).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::GONE);
-    assert_eq!(files(&dir.path().join("media")), 0, "the bytes were removed");
+    assert_eq!(crate::media::files_under(&dir.path().join("media")), 0, "the bytes were removed");
     let said = std::fs::read_to_string(&log).unwrap();
     for what in ["\"finished jobs\"", "\"events\"", "\"media\"", "\"texts\""] {
         assert!(said.contains(what), "no {what} pruned in the log");
     }
-}
-
-/// Files (not directories) under `dir`, at any depth.
-fn files(dir: &std::path::Path) -> usize {
-    std::fs::read_dir(dir).map_or(0, |entries| {
-        entries.filter_map(Result::ok).map(|e| if e.path().is_dir() { files(&e.path()) } else { 1 }).sum()
-    })
 }

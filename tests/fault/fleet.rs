@@ -206,22 +206,9 @@ async fn three_instances_behind_nginx_lose_and_repeat_nothing(mut app: TestApp) 
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let accepted = w.sim.accepted();
-    for i in 0..OUTBOUND {
-        let body = format!("fleet {i}");
-        let times = accepted.iter().filter(|s| s.body.as_deref() == Some(body.as_str())).count();
-        assert_eq!(times, 1, "{body} was sent {times} times");
-    }
-    let mut at: Vec<u128> = accepted.iter().map(|s| s.at_ms).collect();
-    at.sort_unstable();
-    let busiest = at.iter().map(|t| at.iter().filter(|u| **u >= *t && **u < t + 1000).count()).max();
-    // The shortest span of six sends in a row: over a second, or Flowroute would refuse the sixth.
-    let tightest = at.windows(6).map(|w| w[5] - w[0]).min();
-    println!(
-        "Flowroute requests: {}, accepted: {}, six sends span at least {tightest:?} ms",
-        w.sim.requests(),
-        accepted.len()
-    );
-    assert!(busiest <= Some(5), "{busiest:?} sends in one second: Flowroute's limit is 5");
+    load::sent_once(&w.sim, "fleet", OUTBOUND);
+    let (busiest, tightest) = load::busiest_second(&w.sim);
+    println!("Flowroute requests: {}, six sends span at least {tightest:?} ms", w.sim.requests());
+    assert!(busiest <= 5, "{busiest} sends in one second: Flowroute's limit is 5");
     drop(nginx);
 }

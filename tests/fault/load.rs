@@ -106,3 +106,22 @@ pub async fn delivered_once(sink: &Sink, n: usize, within: Duration) -> Seen {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// Checks the simulated Flowroute took texts `"{prefix} {i}"` for `i` in `0..n` once each.
+pub fn sent_once(sim: &flowroute_sim::Sim, prefix: &str, n: usize) {
+    let accepted = sim.accepted();
+    for i in 0..n {
+        let body = format!("{prefix} {i}");
+        let times = accepted.iter().filter(|s| s.body.as_deref() == Some(body.as_str())).count();
+        assert_eq!(times, 1, "{body} was sent {times} times");
+    }
+}
+
+/// The most sends the simulated Flowroute took in any one second, and the shortest span (ms) of
+/// six in a row (over 1,000, or a sixth would have shared a second with five).
+pub fn busiest_second(sim: &flowroute_sim::Sim) -> (usize, Option<u128>) {
+    let mut at: Vec<u128> = sim.accepted().iter().map(|s| s.at_ms).collect();
+    at.sort_unstable();
+    let busiest = at.iter().map(|t| at.iter().filter(|u| **u >= *t && **u < t + 1000).count()).max();
+    (busiest.unwrap_or(0), at.windows(6).map(|w| w[5] - w[0]).min())
+}
