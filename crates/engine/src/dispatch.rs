@@ -1,7 +1,8 @@
 //! The outbound dispatcher: claims `provider_send` jobs and hands each text to Flowroute, under the
 //! number's per-minute limit (counted in the store) and Flowroute's per-key limits (5 SMS/s, 1 MMS/s,
-//! paced across instances on PostgreSQL). Transient failures are retried with backoff; a permanent refusal fails
-//! the text at once; once Flowroute's `202` and id are recorded, the text is never sent again.
+//! paced across instances on PostgreSQL). Transient failures are retried with backoff; a permanent
+//! refusal fails the text at once; once Flowroute's `202` and id are recorded, the text is never
+//! sent again.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, PoisonError};
