@@ -14,6 +14,7 @@ pub mod names;
 pub mod party;
 pub mod patch;
 pub mod policy;
+pub mod quiet;
 pub mod routing;
 pub mod segments;
 pub mod sources;
