@@ -17,6 +17,7 @@ mod m20261205_000011_holidays_and_attempts;
 mod m20261205_000012_reply_templates;
 mod m20261205_000013_shared_inbox;
 mod m20261205_000014_instances;
+mod m20261205_000015_quiet_hours;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000012_reply_templates::Migration),
             Box::new(m20261205_000013_shared_inbox::Migration),
             Box::new(m20261205_000014_instances::Migration),
+            Box::new(m20261205_000015_quiet_hours::Migration),
         ]
     }
 }

@@ -171,6 +171,7 @@ async fn a_suspended_tenant_may_read_and_its_sends_wait(app: TestApp) {
         from: Some("+12025550100".into()),
         media_urls: vec![],
         attachments: vec![],
+        automated: false,
     };
     let (queued, _) = store.queue_outbound(tenant, Sender::Extension("101".into()), input, None).await.unwrap();
     tokio::time::sleep(Duration::from_secs(3)).await;

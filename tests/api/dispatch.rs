@@ -234,3 +234,84 @@ async fn a_lost_answer_is_settled_by_a_lookup_not_a_second_send(app: TestApp) {
     // The first text was not sent again meanwhile.
     assert_eq!(accepted.iter().filter(|a| a.body.as_deref() == Some("did this go?")).count(), 1);
 }
+
+/// When the text `id`'s send job is next due.
+async fn due_at(app: &TestApp, id: &str) -> chrono::DateTime<chrono::Utc> {
+    use sea_orm::ConnectionTrait;
+    let db = app.db().await;
+    let sql = "SELECT next_attempt_at FROM job WHERE kind = 'provider_send' AND message_id = $1";
+    let id = uuid::Uuid::parse_str(id).unwrap();
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_sql_and_values(db.get_database_backend(), sql, [id.into()]))
+        .await
+        .unwrap()
+        .expect("the text's send job");
+    row.try_get_by_index::<chrono::DateTime<chrono::Utc>>(0).unwrap()
+}
+
+/// Quiet hours. The tenant's window for automated texts is closed now where the recipient is
+/// (New York, area code 212):
+/// - an API send marked `conversational: false` stays queued, unsent, due when the window next
+///   opens there;
+/// - a person's text to the same number at the same moment goes at once;
+/// - an after-hours auto-reply waits as well.
+/// A window the law leaves no room for is refused.
+#[suite_test]
+async fn automated_texts_wait_for_the_recipients_quiet_hours(app: TestApp) {
+    use switchboard_core::quiet::{Window, held_until};
+    let w = wire(&app, "acme", "acmein", "+12025550100").await;
+    let tenant = "/api/v1/tenants/acme";
+    let refused = app.patch(tenant, &w.token, json!({"send_window": {"from": "21:30", "until": "23:00"}})).await;
+    assert_eq!(
+        refused.problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")["errors"][0]["field"],
+        "send_window"
+    );
+    // Of two one-hour windows, one is closed in New York now.
+    let recipient = switchboard_core::E164::parse("+12125550199").unwrap();
+    let (from, until) = [("10:00", "11:00"), ("12:00", "13:00")]
+        .into_iter()
+        .find(|(f, u)| held_until(&recipient, chrono::Utc::now(), Window::parse(f, u).ok()).is_some())
+        .unwrap();
+    let window = Window::parse(from, until).ok();
+    let set = app.patch(tenant, &w.token, json!({"send_window": {"from": from, "until": until}})).await;
+    assert_eq!(set.expect(StatusCode::OK)["send_window"], json!({"from": from, "until": until}));
+
+    let ext = app.token(Role::Extension, Some("acme"), Some("101"));
+    let body = json!({"to": "+12125550199", "body": "Your appointment is tomorrow", "conversational": false});
+    let posted = chrono::Utc::now();
+    let held =
+        app.post("/api/v1/messages", &ext, body).await.expect(StatusCode::ACCEPTED)["id"].as_str().unwrap().to_owned();
+    let person = send(&app, "+12125550199", "On my way").await;
+    until_status(&app, &w, &person, "sent").await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let sent: Vec<Option<String>> = w.sim.accepted().into_iter().map(|s| s.body).collect();
+    assert_eq!(sent, [Some("On my way".to_owned())], "only the person's text went");
+    assert_eq!(message(&app, &w, &held).await["status"], "queued");
+    let expected = held_until(&recipient, posted, window).unwrap();
+    let due = due_at(&app, &held).await;
+    assert!((due - expected).num_seconds().abs() <= 2, "due at {due}, the window opens at {expected}");
+    assert!(due > chrono::Utc::now(), "{due}");
+
+    // After hours, the auto-reply to a New York customer waits too.
+    let policy = app
+        .post(
+            &format!("{}/policies", w.base),
+            &w.token,
+            json!({"name": "Closed", "timezone": "UTC",
+                   "business_hours": [{"days": ["mon"], "start": "00:00", "end": "00:01"}],
+                   "after_hours": {"destinations": ["200"], "auto_reply": "We are closed."}}),
+        )
+        .await;
+    let pid = policy.expect(StatusCode::CREATED)["id"].as_str().unwrap().to_owned();
+    app.patch(&format!("{}/numbers/+12025550100", w.base), &w.token, json!({"policy_id": pid}))
+        .await
+        .expect(StatusCode::OK);
+    let text = br#"{"to":"12025550100","from":"12125550177","body":"open?","id":"mdr2-quiet-1"}"#;
+    app.flowroute("acmein", text).await.expect(StatusCode::OK);
+    let out = app.get(&format!("{}/messages?direction=outbound&remote=%2B12125550177", w.base), &w.token).await;
+    let reply = out.expect(StatusCode::OK)["items"][0].clone();
+    assert_eq!(reply["body"], "We are closed.");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(message(&app, &w, reply["id"].as_str().unwrap()).await["status"], "queued");
+    assert_eq!(w.sim.accepted().len(), 1, "the auto-reply waits with the reminder");
+}

@@ -163,6 +163,7 @@ async fn sends_read_the_senders_rights_inside_their_transaction(app: TestApp) {
                 from: Some("+12025550100".into()),
                 media_urls: vec![],
                 attachments: vec![],
+                automated: false,
             };
             tokio::time::timeout(
                 Duration::from_secs(20),
@@ -185,6 +186,7 @@ async fn sends_read_the_senders_rights_inside_their_transaction(app: TestApp) {
         from: Some("+12025550100".into()),
         media_urls: vec![],
         attachments: vec![],
+        automated: false,
     };
     let refused = store.queue_outbound(tenant, Sender::Extension("102".into()), input, None).await;
     assert!(refused.is_err(), "102 may not send from the number: {refused:?}");

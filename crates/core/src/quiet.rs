@@ -30,6 +30,26 @@ impl Window {
         (from < until).then_some(Self { from, until })
     }
 
+    /// A tenant's window for its automated texts, `HH:MM` to `HH:MM` in the recipient's local
+    /// time: it must open before it closes and leave at least an hour of the federal 8:00 to
+    /// 21:00 (a window outside it would hold every automated text for ever).
+    pub fn parse(from: &str, until: &str) -> Result<Self, String> {
+        let time = |t: &str| {
+            NaiveTime::parse_from_str(t, "%H:%M").map_err(|_| format!("'{t}' is not a time of day such as 09:00"))
+        };
+        let window = Self::new(time(from)?, time(until)?).ok_or("must open before it closes")?;
+        let federal = Self { from: hm(8), until: hm(21) };
+        match window.meet(federal) {
+            Some(w) if w.until - w.from >= chrono::Duration::hours(1) => Ok(window),
+            _ => Err("must leave at least an hour between 08:00 and 21:00, when automated texts may be sent".into()),
+        }
+    }
+
+    /// `HH:MM` of its opening and closing.
+    pub fn as_text(self) -> (String, String) {
+        (self.from.format("%H:%M").to_string(), self.until.format("%H:%M").to_string())
+    }
+
     fn meet(self, other: Self) -> Option<Self> {
         Self::new(self.from.max(other.from), self.until.min(other.until))
     }
@@ -37,6 +57,10 @@ impl Window {
     fn holds(self, t: NaiveTime) -> bool {
         self.from <= t && t < self.until
     }
+}
+
+fn hm(hour: u32) -> NaiveTime {
+    NaiveTime::from_hms_opt(hour, 0, 0).unwrap_or(NaiveTime::MIN)
 }
 
 /// A place's window on some days of the week (Monday first).
@@ -154,7 +178,10 @@ pub fn held_until(to: &E164, at: DateTime<Utc>, tenant: Option<Window>) -> Optio
         .filter(|t| *t > at)
         .collect();
     openings.sort_unstable();
-    openings.iter().find(|t| allowed(area, **t, tenant)).or(openings.first()).copied()
+    // No opening all the zones share within a week: the first in any of them, or (with no window
+    // at all, which the tenant's window checks rule out) a day on, to look again.
+    let first = openings.iter().find(|t| allowed(area, **t, tenant)).or(openings.first()).copied();
+    Some(first.unwrap_or(at + chrono::Duration::days(1)))
 }
 
 /// The time zones of a North American number's area code (empty when unknown).
@@ -227,6 +254,22 @@ mod tests {
         let wide = Window::new(hm(6, 0), hm(23, 0));
         assert_eq!(held_until(&dc, utc("2026-01-15T12:00:00Z"), wide), Some(utc("2026-01-15T13:00:00Z")));
         assert!(Window::new(hm(17, 0), hm(9, 0)).is_none(), "a window must open before it closes");
+    }
+
+    #[rstest]
+    #[case("09:00", "17:00", Ok(()))]
+    #[case("06:00", "23:00", Ok(()))]
+    #[case("20:00", "21:00", Ok(()))]
+    #[case("20:30", "23:00", Err("must leave at least an hour between 08:00 and 21:00"))]
+    #[case("22:00", "23:00", Err("must leave at least an hour"))]
+    #[case("17:00", "09:00", Err("must open before it closes"))]
+    #[case("9am", "17:00", Err("'9am' is not a time of day such as 09:00"))]
+    fn a_tenants_window_is_checked(#[case] from: &str, #[case] until: &str, #[case] expected: Result<(), &str>) {
+        match (Window::parse(from, until), expected) {
+            (Ok(w), Ok(())) => assert_eq!(w.as_text(), (from.to_owned(), until.to_owned())),
+            (Err(e), Err(said)) => assert!(e.contains(said), "{e}"),
+            (got, want) => panic!("{from}-{until}: {got:?}, wanted {want:?}"),
+        }
     }
 
     #[test]

@@ -236,6 +236,15 @@ async fn start(engine: Arc<Engine>, jobs: Vec<Held>, report: Report<Outcome>) {
             let _ = report.send((job, Outcome::Answered(answer)));
             continue;
         };
+        // A program's text (an auto-reply, an API send marked as not conversational) waits while
+        // the recipient's quiet hours last, without spending a retry; a person's reply never does.
+        if ctx.automated
+            && let Some(until) = switchboard_core::quiet::held_until(&to, Utc::now(), ctx.send_window)
+        {
+            tracing::info!(message_id = %ctx.message_id, %until, "an automated text waits for the recipient's quiet hours to end");
+            settled(job, Attempt::Wait(until));
+            continue;
+        }
         let at = Instant::now();
         ready.push(Ready { job, ctx, key, from, to, at });
     }

@@ -3,7 +3,7 @@
 //! holds across instances), and the outcome of each attempt, with the status events it implies.
 //! A round's reservations are one transaction and its outcomes another, whatever its size.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -44,6 +44,11 @@ pub struct SendContext {
     pub queued_at: DateTime<Utc>,
     /// The tenant is suspended: its texts wait, unsent, until it is active again.
     pub suspended: bool,
+    /// Sent by a program (an auto-reply, an API send marked as not conversational): it waits for
+    /// the recipient's quiet hours to end.
+    pub automated: bool,
+    /// The tenant's own window for automated texts, if it set one.
+    pub send_window: Option<switchboard_core::quiet::Window>,
 }
 
 impl std::fmt::Debug for SendContext {
@@ -139,14 +144,26 @@ impl Store {
             .map(|p| (p.id, p))
             .collect();
         let tenant_ids: BTreeSet<Uuid> = messages.iter().map(|m| m.tenant_id).collect();
-        let suspended: HashSet<Uuid> = tenant::Entity::find()
+        // The round's tenants that are suspended or have a window of their own for automated texts.
+        let tenants: HashMap<Uuid, tenant::Model> = tenant::Entity::find()
             .filter(tenant::Column::Id.is_in(tenant_ids))
-            .filter(tenant::Column::Status.eq(crate::tenants::TenantStatus::Suspended.as_str()))
+            .filter(
+                sea_orm::Condition::any()
+                    .add(tenant::Column::Status.eq(crate::tenants::TenantStatus::Suspended.as_str()))
+                    .add(tenant::Column::SendWindowFrom.is_not_null()),
+            )
             .all(self.db())
             .await?
             .into_iter()
-            .map(|t| t.id)
+            .map(|t| (t.id, t))
             .collect();
+        let suspended =
+            |t: Uuid| tenants.get(&t).is_some_and(|t| t.status == crate::tenants::TenantStatus::Suspended.as_str());
+        let window = |t: Uuid| {
+            let t = tenants.get(&t)?;
+            let (from, until) = (t.send_window_from.as_deref()?, t.send_window_until.as_deref()?);
+            switchboard_core::quiet::Window::parse(from, until).ok()
+        };
         let mut secrets: HashMap<Uuid, SecretString> = HashMap::with_capacity(providers.len());
         for p in providers.values() {
             secrets.insert(p.id, self.open_secret(&p.secret_key_enc, &format!("provider:{}:secret_key", p.id))?);
@@ -190,7 +207,9 @@ impl Store {
                     open_since: open.get(&m.id).map(|(at, _)| *at),
                     open_attempt: open.get(&m.id).map(|(_, id)| *id),
                     queued_at: m.created_at,
-                    suspended: suspended.contains(&m.tenant_id),
+                    suspended: suspended(m.tenant_id),
+                    automated: m.automated || m.origin == switchboard_core::status::Origin::AutoReply.as_str(),
+                    send_window: window(m.tenant_id),
                 },
             );
         }

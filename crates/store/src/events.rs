@@ -21,6 +21,12 @@ pub fn ordering_key(number: &str, remote: &str) -> String {
     format!("{number}|{remote}")
 }
 
+/// The ordering key of an automated text's send: one of its own, so that while it waits for the
+/// recipient's quiet hours to end, the conversation's other texts (a person's reply) still go.
+pub(crate) fn automated_key(message: Uuid) -> String {
+    format!("automated|{message}")
+}
+
 /// A text's `message.status` event, from the message as it now stands (its new `status` set):
 /// the provider's error code and words only when it failed.
 pub(crate) fn status_changed(m: &message::Model, status: MessageStatus) -> EventBody {

@@ -43,6 +43,9 @@ pub struct SendInput {
     pub media_urls: Vec<String>,
     /// Pictures Switchboard keeps and offers to Flowroute itself (the portal's uploads).
     pub attachments: Vec<Attachment>,
+    /// Sent by a program rather than a person in a conversation (a reminder, a campaign): held
+    /// to quiet hours.
+    pub automated: bool,
 }
 
 /// Who is sending.
@@ -103,6 +106,8 @@ pub(crate) struct NewOutbound<'a> {
     pub company_id: Option<Uuid>,
     /// `extension`, `admin`, `auto_reply` or `help_reply`.
     pub origin: Origin,
+    /// Held to quiet hours (auto-replies are, whatever this says).
+    pub automated: bool,
     pub at: DateTime<Utc>,
 }
 
@@ -142,6 +147,7 @@ pub(crate) async fn insert_outbound(
         created_at: Set(m.at),
         updated_at: Set(m.at),
         origin: Set(m.origin.as_str().to_owned()),
+        automated: Set(m.automated),
     }
     .insert(db)
     .await?)
@@ -285,6 +291,7 @@ impl Store {
                 contact_id: None,
                 company_id: None,
                 origin: if sender_ext.is_some() { Origin::Extension } else { Origin::Admin },
+                automated: input.automated,
                 at,
             },
         )
@@ -496,6 +503,7 @@ async fn enqueue_sent(
         .await?;
     }
     let ordering = events::ordering_key(&m.number, &m.remote);
-    events::enqueue(txn, tenant, &ordering, Work::Send { message_id: m.id }, at).await?;
+    let send = if m.automated { events::automated_key(m.id) } else { ordering.clone() };
+    events::enqueue(txn, tenant, &send, Work::Send { message_id: m.id }, at).await?;
     events::append(txn, tenant, events::status_changed(m, MessageStatus::Queued), &ordering, at).await
 }

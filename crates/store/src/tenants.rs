@@ -37,6 +37,9 @@ pub struct Tenant {
     pub require_totp: bool,
     /// The IANA time zone its people read times in.
     pub timezone: String,
+    /// The hours (the recipient's local time) its automated texts may arrive in, narrower than
+    /// the law's; none: the law's alone.
+    pub send_window: Option<SendWindow>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -78,6 +81,29 @@ pub struct TenantPatch {
     pub status: Option<TenantStatus>,
     pub require_totp: Option<bool>,
     pub timezone: Option<String>,
+    /// `null`: the law's window alone.
+    pub send_window: Patch<SendWindow>,
+}
+
+/// A daily window, `HH:MM` to `HH:MM`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendWindow {
+    pub from: String,
+    pub until: String,
+}
+
+impl SendWindow {
+    /// The window as quiet hours take it.
+    pub fn window(&self) -> Option<switchboard_core::quiet::Window> {
+        switchboard_core::quiet::Window::parse(&self.from, &self.until).ok()
+    }
+}
+
+fn send_window(m: &tenant::Model) -> Option<SendWindow> {
+    match (&m.send_window_from, &m.send_window_until) {
+        (Some(from), Some(until)) => Some(SendWindow { from: from.clone(), until: until.clone() }),
+        _ => None,
+    }
 }
 
 fn new_webhook_secret() -> String {
@@ -91,7 +117,9 @@ fn aad(id: Uuid) -> String {
 }
 
 fn record(m: tenant::Model) -> Tenant {
+    let send_window = send_window(&m);
     Tenant {
+        send_window,
         id: m.id,
         slug: m.slug,
         name: m.name,
@@ -138,6 +166,8 @@ impl Store {
             event_seq: Set(0),
             require_totp: Set(false),
             timezone: Set(input.timezone.unwrap_or_else(|| "UTC".into())),
+            send_window_from: Set(None),
+            send_window_until: Set(None),
             created_at: Set(at),
             updated_at: Set(at),
         }
@@ -174,6 +204,9 @@ impl Store {
         if let Some(tz) = &patch.timezone {
             errors.check("timezone", check_timezone(tz));
         }
+        if let Patch::Value(w) = &patch.send_window {
+            errors.check("send_window", switchboard_core::quiet::Window::parse(&w.from, &w.until).map(|_| ()));
+        }
         errors.finish().map_err(StoreError::Invalid)?;
         let current = self.tenant_model(slug).await?;
         let webhook_url = patch.webhook_url.apply(current.webhook_url.clone());
@@ -189,6 +222,17 @@ impl Store {
         }
         if let Some(tz) = patch.timezone {
             model.timezone = Set(tz);
+        }
+        match patch.send_window {
+            Patch::Absent => {}
+            Patch::Null => {
+                model.send_window_from = Set(None);
+                model.send_window_until = Set(None);
+            }
+            Patch::Value(w) => {
+                model.send_window_from = Set(Some(w.from));
+                model.send_window_until = Set(Some(w.until));
+            }
         }
         model.webhook_url = Set(webhook_url);
         model.updated_at = Set(now());

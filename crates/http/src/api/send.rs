@@ -22,10 +22,28 @@ pub struct SendInput {
     /// https links to attach, at most 10.
     #[serde(default)]
     pub media_urls: Vec<String>,
+    /// `false` for a text a program sends on its own (a reminder, a notice), not a person's
+    /// message in a conversation: it waits while the recipient's quiet hours last (8:00 to 21:00
+    /// in each of their area code's time zones, stricter where their state says so, narrower if
+    /// the tenant's `send_window` says so). `true` (the default) sends at once.
+    #[serde(default = "conversational")]
+    pub conversational: bool,
 }
+
+fn conversational() -> bool {
+    true
+}
+
 impl From<SendInput> for store::SendInput {
     fn from(v: SendInput) -> Self {
-        Self { to: v.to, body: v.body, from: v.from, media_urls: v.media_urls, attachments: vec![] }
+        Self {
+            to: v.to,
+            body: v.body,
+            from: v.from,
+            media_urls: v.media_urls,
+            attachments: vec![],
+            automated: !v.conversational,
+        }
     }
 }
 

@@ -27,12 +27,43 @@ pub struct Tenant {
     /// The IANA time zone the portal shows the tenant's people times in.
     #[schema(example = "America/New_York")]
     pub timezone: String,
+    /// The hours, in the recipient's local time, the tenant's automated texts (auto-replies, API
+    /// sends with `conversational: false`) may arrive in, within the law's (8:00 to 21:00, stricter
+    /// in some states); `null`: the law's alone.
+    pub send_window: Option<SendWindow>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
-convert!(store::Tenant => Tenant {
-    id, slug, name, status, webhook_url, webhook_secret_rotated_at, require_totp, timezone, created_at, updated_at
-});
+
+impl From<store::Tenant> for Tenant {
+    fn from(v: store::Tenant) -> Self {
+        Self {
+            id: v.id,
+            slug: v.slug,
+            name: v.name,
+            status: v.status,
+            webhook_url: v.webhook_url,
+            webhook_secret_rotated_at: v.webhook_secret_rotated_at,
+            require_totp: v.require_totp,
+            timezone: v.timezone,
+            send_window: v.send_window.map(|w| SendWindow { from: w.from, until: w.until }),
+            created_at: v.created_at,
+            updated_at: v.updated_at,
+        }
+    }
+}
+
+/// A daily window in the recipient's local time.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendWindow {
+    /// `HH:MM`, when automated texts may start arriving.
+    #[schema(example = "09:00")]
+    pub from: String,
+    /// `HH:MM`, when they must stop; after `from`, leaving at least an hour between 08:00 and 21:00.
+    #[schema(example = "18:00")]
+    pub until: String,
+}
 
 /// The answer to a creation: the tenant and, this once, its webhook signing secret.
 #[derive(Debug, Serialize, ToSchema)]
@@ -91,5 +122,25 @@ pub struct TenantPatch {
     /// An IANA time zone for the portal's times.
     #[serde(default)]
     pub timezone: Option<String>,
+    /// The hours the tenant's automated texts may arrive in; `null` leaves the law's alone.
+    #[serde(default)]
+    #[schema(value_type = Option<SendWindow>)]
+    pub send_window: Patch<SendWindow>,
 }
-convert!(TenantPatch => store::TenantPatch { name, webhook_url, status, require_totp, timezone });
+
+impl From<TenantPatch> for store::TenantPatch {
+    fn from(v: TenantPatch) -> Self {
+        Self {
+            name: v.name,
+            webhook_url: v.webhook_url,
+            status: v.status,
+            require_totp: v.require_totp,
+            timezone: v.timezone,
+            send_window: match v.send_window {
+                Patch::Absent => Patch::Absent,
+                Patch::Null => Patch::Null,
+                Patch::Value(w) => Patch::Value(store::SendWindow { from: w.from, until: w.until }),
+            },
+        }
+    }
+}

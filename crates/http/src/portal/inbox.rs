@@ -526,6 +526,8 @@ async fn reply(req: HttpRequest, state: web::Data<AppState>, body: Multipart) ->
             from: Some(if form.from.is_empty() { c.number.clone() } else { form.from.clone() }),
             media_urls: vec![],
             attachments,
+            // A person answering in a conversation: never held to quiet hours.
+            automated: false,
         };
         state.engine.queue_text(caller.tenant.id, sender(&caller), input, None).await.map_err(ApiError::from)
     };

@@ -17,6 +17,8 @@ pub struct Model {
     pub event_seq: i64,
     pub require_totp: bool,
     pub timezone: String,
+    pub send_window_from: Option<String>,
+    pub send_window_until: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -53,11 +53,14 @@ pub(super) async fn queue_replies(
                 contact_id,
                 company_id,
                 origin,
+                automated: origin == Origin::AutoReply,
                 at,
             },
         )
         .await?;
-        jobs.push(events::job_model(new_id(), text.tenant_id, ordering, Work::Send { message_id: reply_id }, at));
+        // An auto-reply may wait for quiet hours: on a key of its own, it holds up nothing else.
+        let send = if origin == Origin::AutoReply { events::automated_key(reply_id) } else { ordering.to_owned() };
+        jobs.push(events::job_model(new_id(), text.tenant_id, &send, Work::Send { message_id: reply_id }, at));
     }
     Ok(replied)
 }

@@ -164,5 +164,6 @@ pub(super) fn message_row(
         created_at: Set(at),
         updated_at: Set(at),
         origin: Set(Origin::Provider.as_str().into()),
+        automated: Set(false),
     })
 }
