@@ -13,9 +13,34 @@ import importlib.metadata
 from phonenumbers.geodata import GEOCODE_DATA
 from phonenumbers.tzdata import TIMEZONE_DATA
 
-# Where geocoding names only cities ("Bridgeport, CT"), the state from their abbreviation.
-ABBREVIATIONS = {"CT": "Connecticut", "CA": "California", "VI": "US Virgin Islands", "TX": "Texas",
-                 "NY": "New York", "ON": "Ontario"}
+# Where geocoding names a city ("San Antonio, TX"), or only cities below the area code, the state
+# or province from its abbreviation, so that state rules (data/quiet_hours.txt) find it.
+ABBREVIATIONS = {
+    "AL": "Alabama", "AK": "Alaska", "AZ": "Arizona", "AR": "Arkansas", "CA": "California",
+    "CO": "Colorado", "CT": "Connecticut", "DE": "Delaware", "DC": "Washington D.C.", "FL": "Florida",
+    "GA": "Georgia", "HI": "Hawaii", "ID": "Idaho", "IL": "Illinois", "IN": "Indiana", "IA": "Iowa",
+    "KS": "Kansas", "KY": "Kentucky", "LA": "Louisiana", "ME": "Maine", "MD": "Maryland",
+    "MA": "Massachusetts", "MI": "Michigan", "MN": "Minnesota", "MS": "Mississippi", "MO": "Missouri",
+    "MT": "Montana", "NE": "Nebraska", "NV": "Nevada", "NH": "New Hampshire", "NJ": "New Jersey",
+    "NM": "New Mexico", "NY": "New York", "NC": "North Carolina", "ND": "North Dakota", "OH": "Ohio",
+    "OK": "Oklahoma", "OR": "Oregon", "PA": "Pennsylvania", "RI": "Rhode Island",
+    "SC": "South Carolina", "SD": "South Dakota", "TN": "Tennessee", "TX": "Texas", "UT": "Utah",
+    "VT": "Vermont", "VA": "Virginia", "WA": "Washington State", "WV": "West Virginia",
+    "WI": "Wisconsin", "WY": "Wyoming", "PR": "Puerto Rico", "VI": "US Virgin Islands",
+    "AB": "Alberta", "BC": "British Columbia", "MB": "Manitoba", "NB": "New Brunswick",
+    "NL": "Newfoundland and Labrador", "NS": "Nova Scotia/Prince Edward Island", "ON": "Ontario",
+    "QC": "Quebec", "SK": "Saskatchewan",
+}
+# Spellings in the geocoding data, as the rest of it spells them.
+SPELLINGS = {"British Colombia": "British Columbia"}
+
+
+def place(name):
+    """A state or province from a geocoding name: the name itself, or a city's abbreviation."""
+    if ", " in name:
+        return ABBREVIATIONS.get(name.rsplit(", ", 1)[1], name)
+    return SPELLINGS.get(name, name)
+
 
 zones = collections.defaultdict(set)
 for prefix, names in TIMEZONE_DATA.items():
@@ -27,7 +52,7 @@ for prefix, names in GEOCODE_DATA.items():
     if not prefix.startswith("1") or "en" not in names:
         continue
     if len(prefix) == 4:
-        places[prefix[1:]] = names["en"]
+        places[prefix[1:]] = place(names["en"])
     elif ", " in names["en"]:
         cities[prefix[1:4]][names["en"].rsplit(", ", 1)[1]] += 1
 for npa, counted in cities.items():

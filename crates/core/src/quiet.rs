@@ -233,6 +233,13 @@ mod tests {
     // Texas on a Sunday opens at noon (Houston, CST): 10:00 waits until 12:00; Saturday at 9:00.
     #[case("+17135550100", "2026-01-18T16:00:00Z", Some("2026-01-18T18:00:00Z"))]
     #[case("+17135550100", "2026-01-17T15:00:00Z", None)]
+    // San Antonio (210) is named by its city in the data, and is in Texas all the same.
+    #[case("+12105550100", "2026-01-18T16:00:00Z", Some("2026-01-18T18:00:00Z"))]
+    // Toronto (416, EST): weekdays 9:00 to 21:30, weekends 10:00 to 18:00. 8:30 on a Thursday
+    // waits until 9:00; 21:15 goes; 18:30 on a Saturday waits for Sunday 10:00.
+    #[case("+14165550100", "2026-01-15T13:30:00Z", Some("2026-01-15T14:00:00Z"))]
+    #[case("+14165550100", "2026-01-16T02:15:00Z", None)]
+    #[case("+14165550100", "2026-01-17T23:30:00Z", Some("2026-01-18T15:00:00Z"))]
     // Idaho's 208 spans Mountain and Pacific time: 8:00 Mountain is 7:00 Pacific, so it waits
     // until 8:00 Pacific; and 20:30 Pacific is 21:30 Mountain, too late for the Mountain half.
     #[case("+12085550100", "2026-01-15T15:00:00Z", Some("2026-01-15T16:00:00Z"))]
