@@ -173,8 +173,26 @@ def test_tenant_settings_refuse_a_bad_webhook_and_renew_the_secret(admin, server
     assert nav.value.status == 422
     assert admin.locator("#change-timezone-error").inner_text() == "must be an IANA time zone name, such as America/New_York"
     admin.fill("#change-timezone", "America/Chicago")
+    # Quiet hours: a window for automated texts the law leaves no room for is refused in words.
+    admin.fill("#change-send_window_from", "21:30")
+    admin.fill("#change-send_window_until", "23:00")
+    with admin.expect_navigation() as nav:
+        admin.click("#change button[type=submit]")
+    assert nav.value.status == 422
+    assert admin.locator("#change-send_window_from-error").inner_text() == (
+        "must leave at least an hour between 08:00 and 21:00, when automated texts may be sent")
+    admin.fill("#change-send_window_from", "09:00")
+    admin.fill("#change-send_window_until", "18:00")
     admin.click("#change button[type=submit]")
     assert admin.locator(".notice").inner_text() == "Saved."
+    assert admin.locator("#change-send_window_from").input_value() == "09:00"
+    assert admin.locator("#change-send_window_until").input_value() == "18:00"
+    # Both blank: the law's window alone again.
+    admin.fill("#change-send_window_from", "")
+    admin.fill("#change-send_window_until", "")
+    admin.click("#change button[type=submit]")
+    assert admin.locator(".notice").inner_text() == "Saved."
+    assert admin.locator("#change-send_window_from").input_value() == ""
     admin.click("nav >> text=Dashboard")
     assert admin.locator("#today").inner_text() == "Today (since midnight, America/Chicago)"
     admin.goto(server.url + "/portal/t/acme/settings")

@@ -34,6 +34,9 @@ impl Window {
     /// time: it must open before it closes and leave at least an hour of the federal 8:00 to
     /// 21:00 (a window outside it would hold every automated text for ever).
     pub fn parse(from: &str, until: &str) -> Result<Self, String> {
+        if from.trim().is_empty() || until.trim().is_empty() {
+            return Err("needs both ends, such as 09:00 and 18:00".into());
+        }
         let time = |t: &str| {
             NaiveTime::parse_from_str(t, "%H:%M").map_err(|_| format!("'{t}' is not a time of day such as 09:00"))
         };
@@ -271,6 +274,7 @@ mod tests {
     #[case("22:00", "23:00", Err("must leave at least an hour"))]
     #[case("17:00", "09:00", Err("must open before it closes"))]
     #[case("9am", "17:00", Err("'9am' is not a time of day such as 09:00"))]
+    #[case("", "17:00", Err("needs both ends"))]
     fn a_tenants_window_is_checked(#[case] from: &str, #[case] until: &str, #[case] expected: Result<(), &str>) {
         match (Window::parse(from, until), expected) {
             (Ok(w), Ok(())) => assert_eq!(w.as_text(), (from.to_owned(), until.to_owned())),

@@ -147,6 +147,11 @@ fn settings_fields(operator: bool) -> Vec<Field> {
             .help("The IANA time zone the portal shows times in, such as America/New_York."),
         Field::new("require_totp", "Everyone must use a second factor", Kind::Flag)
             .help("People without one may only set one up (through the API) until they have."),
+        Field::new("send_window_from", "Automated texts from", Kind::Time).help(
+            "Auto-replies and reminders reach people only in daytime where they are (8:00 to 21:00, \
+             less in some states and in Canada). To narrow it, give the hours; blank for the law's alone.",
+        ),
+        Field::new("send_window_until", "Automated texts until", Kind::Time),
     ];
     if operator {
         let statuses = vec![
@@ -167,7 +172,12 @@ fn settings_page(
 ) -> Markup {
     let tenant = &scope.tenant;
     let fields = settings_fields(scope.is_system());
-    let item = serde_json::to_value(Tenant::from(tenant.clone())).unwrap_or(Value::Null);
+    let mut item = serde_json::to_value(Tenant::from(tenant.clone())).unwrap_or(Value::Null);
+    // The window's two ends are two fields.
+    if let Some(w) = item.get("send_window").cloned().filter(|w| !w.is_null()) {
+        item["send_window_from"] = w["from"].clone();
+        item["send_window_until"] = w["until"].clone();
+    }
     let (values, errors) = refused.unwrap_or_else(|| (Values::of(&item), Errors::default()));
     let action = format!("/portal/t/{}/settings", tenant.slug);
     let form = Form {
@@ -228,7 +238,8 @@ async fn update(req: HttpRequest, state: web::Data<AppState>, sent: Submission) 
     let scope = sent.visitor.tenant(&state, &req, false).await?;
     let slug = scope.tenant.slug.clone();
     let fields = settings_fields(scope.is_system());
-    let body = super::form::to_json(&fields, &sent.form, false);
+    let mut body = super::form::to_json(&fields, &sent.form, false);
+    send_window(&mut body);
     let result = match crate::body::parse::<TenantPatch>(body.to_string().as_bytes()) {
         Ok(patch) => state.store.update_tenant(&slug, patch.into()).await.map_err(ApiError::from),
         Err(e) => Err(e),
@@ -240,11 +251,28 @@ async fn update(req: HttpRequest, state: web::Data<AppState>, sent: Submission) 
             Ok(see_other(&format!("/portal/t/{slug}/settings?done=saved")))
         }
         Err(e) if e.status().as_u16() == 422 => {
-            let refused = (Values::sent(&sent.form), Errors::from_api(&e, &fields, |_| None));
+            let place = |field: &str| (field == "send_window").then(|| "send_window_from".to_owned());
+            let refused = (Values::sent(&sent.form), Errors::from_api(&e, &fields, place));
             Ok(html_status(e.status(), settings_page(&sent.visitor, &scope, None, Some(refused), None)))
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// The form's two ends of the window as the API's one field: both blank clears it; one of them
+/// alone is sent as it is, for the API to refuse in words.
+fn send_window(body: &mut Value) {
+    let Some(fields) = body.as_object_mut() else { return };
+    let from = fields.remove("send_window_from");
+    let until = fields.remove("send_window_until");
+    let window = match (from, until) {
+        (None, None) => Value::Null,
+        (from, until) => serde_json::json!({
+            "from": from.unwrap_or_else(|| Value::String(String::new())),
+            "until": until.unwrap_or_else(|| Value::String(String::new())),
+        }),
+    };
+    fields.insert("send_window".into(), window);
 }
 
 async fn rotate(req: HttpRequest, state: web::Data<AppState>, sent: Submission) -> Result<HttpResponse, PortalError> {
