@@ -293,19 +293,7 @@ async fn automated_texts_wait_for_the_recipients_quiet_hours(app: TestApp) {
     assert!(due > chrono::Utc::now(), "{due}");
 
     // After hours, the auto-reply to a New York customer waits too.
-    let policy = app
-        .post(
-            &format!("{}/policies", w.base),
-            &w.token,
-            json!({"name": "Closed", "timezone": "UTC",
-                   "business_hours": [{"days": ["mon"], "start": "00:00", "end": "00:01"}],
-                   "after_hours": {"destinations": ["200"], "auto_reply": "We are closed."}}),
-        )
-        .await;
-    let pid = policy.expect(StatusCode::CREATED)["id"].as_str().unwrap().to_owned();
-    app.patch(&format!("{}/numbers/+12025550100", w.base), &w.token, json!({"policy_id": pid}))
-        .await
-        .expect(StatusCode::OK);
+    w.always_after_hours(&app, "We are closed.").await;
     let text = br#"{"to":"12025550100","from":"12125550177","body":"open?","id":"mdr2-quiet-1"}"#;
     app.flowroute("acmein", text).await.expect(StatusCode::OK);
     let out = app.get(&format!("{}/messages?direction=outbound&remote=%2B12125550177", w.base), &w.token).await;

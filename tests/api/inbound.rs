@@ -373,20 +373,7 @@ async fn after_hours_auto_reply_goes_once_per_interval(app: TestApp) {
     // The conversation exists before the race, so nothing but its lock can serialise the texts.
     let first = br#"{"to":"12025550100","from":"12065550123","body":"hello","id":"mdr2-ah-first"}"#;
     app.flowroute("acmein", first).await.expect(StatusCode::OK);
-    // A window that is never open: always after hours.
-    let policy = app
-        .post(
-            &format!("{}/policies", w.base),
-            &w.token,
-            json!({"name": "Closed", "timezone": "UTC",
-                   "business_hours": [{"days": ["mon"], "start": "00:00", "end": "00:01"}],
-                   "after_hours": {"destinations": ["200"], "auto_reply": "We are closed."}}),
-        )
-        .await;
-    let pid = policy.expect(StatusCode::CREATED)["id"].as_str().unwrap().to_owned();
-    app.patch(&format!("{}/numbers/+12025550100", w.base), &w.token, json!({"policy_id": pid}))
-        .await
-        .expect(StatusCode::OK);
+    w.always_after_hours(&app, "We are closed.").await;
     let app = &app;
     let posts = (0..6).map(|i| {
         let body = format!(r#"{{"to":"12025550100","from":"12065550123","body":"anyone? {i}","id":"mdr2-ah-{i}"}}"#);

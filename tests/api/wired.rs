@@ -72,6 +72,20 @@ pub async fn wire_with(app: &TestApp, slug: &str, prefix: &str, e164: &str, sim:
     Wired { base, token, secret, sink, provider, sim }
 }
 
+impl Wired {
+    /// Gives the number a policy whose window is never open (a minute on Mondays at midnight UTC,
+    /// so always after hours in practice): texts go to 200, and the sender gets `auto_reply`.
+    pub async fn always_after_hours(&self, app: &TestApp, auto_reply: &str) {
+        let policy = json!({"name": "Closed", "timezone": "UTC",
+                            "business_hours": [{"days": ["mon"], "start": "00:00", "end": "00:01"}],
+                            "after_hours": {"destinations": ["200"], "auto_reply": auto_reply}});
+        let created = app.post(&format!("{}/policies", self.base), &self.token, policy).await;
+        let id = created.expect(StatusCode::CREATED)["id"].as_str().unwrap().to_owned();
+        let number = format!("{}/numbers/+12025550100", self.base);
+        app.patch(&number, &self.token, json!({"policy_id": id})).await.expect(StatusCode::OK);
+    }
+}
+
 impl TestApp {
     /// Posts a body to a prefix as Flowroute does.
     pub async fn flowroute(&self, prefix: &str, body: &[u8]) -> Reply {
