@@ -97,7 +97,12 @@ impl Blobs {
                 let file = tokio::fs::File::create(&partial).await.map_err(io)?;
                 Ok(Upload { key: key.to_owned(), into: Into::File { file, partial, path } })
             }
-            _ => Ok(Upload { key: key.to_owned(), into: Into::Memory(Vec::new()) }),
+            Self::Database(store) => {
+                Ok(Upload { key: key.to_owned(), into: Into::Database { store: store.clone(), bytes: Vec::new() } })
+            }
+            Self::Object(objects) => {
+                Ok(Upload { key: key.to_owned(), into: Into::Object { objects: objects.clone(), bytes: Vec::new() } })
+            }
         }
     }
 
@@ -108,7 +113,7 @@ impl Blobs {
             upload.abort().await;
             return Err(e);
         }
-        upload.finish(self).await
+        upload.finish().await
     }
 
     /// The bytes kept under `key`.
@@ -159,9 +164,11 @@ pub(crate) struct Upload {
     into: Into,
 }
 
+/// Where an upload goes: a partial file, or memory until its one write to the database or S3.
 enum Into {
     File { file: tokio::fs::File, partial: PathBuf, path: PathBuf },
-    Memory(Vec<u8>),
+    Database { store: Store, bytes: Vec<u8> },
+    Object { objects: Arc<dyn ObjectStore>, bytes: Vec<u8> },
 }
 
 impl Upload {
@@ -170,7 +177,7 @@ impl Upload {
             Into::File { file, partial, .. } => {
                 file.write_all(chunk).await.map_err(|e| BlobError(format!("writing {}: {e}", partial.display())))
             }
-            Into::Memory(bytes) => {
+            Into::Database { bytes, .. } | Into::Object { bytes, .. } => {
                 bytes.extend_from_slice(chunk);
                 Ok(())
             }
@@ -178,9 +185,9 @@ impl Upload {
     }
 
     /// Keeps what was written, whole: synced and renamed into place on disk, one write otherwise.
-    pub(crate) async fn finish(self, blobs: &Blobs) -> Result<(), BlobError> {
-        match (self.into, blobs) {
-            (Into::File { file, partial, path }, _) => {
+    pub(crate) async fn finish(self) -> Result<(), BlobError> {
+        match self.into {
+            Into::File { file, partial, path } => {
                 let io = |e: std::io::Error| BlobError(format!("writing {}: {e}", partial.display()));
                 let synced = file.sync_all().await.map_err(io);
                 drop(file);
@@ -193,10 +200,10 @@ impl Upload {
                 }
                 renamed
             }
-            (Into::Memory(bytes), Blobs::Database(store)) => {
+            Into::Database { store, bytes } => {
                 store.put_blob(&self.key, bytes).await.map_err(|e| BlobError(format!("keeping {}: {e}", self.key)))
             }
-            (Into::Memory(bytes), Blobs::Object(objects)) => {
+            Into::Object { objects, bytes } => {
                 let path = Blobs::object_path(&self.key)?;
                 objects
                     .put(&path, bytes.into())
@@ -204,7 +211,6 @@ impl Upload {
                     .map(|_| ())
                     .map_err(|e| BlobError(format!("keeping {} in S3: {e}", self.key)))
             }
-            (Into::Memory(_), Blobs::Disk(_)) => Err(BlobError("an upload to disk held in memory".into())),
         }
     }
 

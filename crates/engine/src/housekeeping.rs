@@ -98,32 +98,31 @@ pub async fn housekeep(engine: &Engine, lease: &Lease, stop: &watch::Receiver<bo
             tracing::info!(what = what.as_str(), rows = n, "pruned past their retention");
         }
     }
-    // Rows first, bytes after their commit: a crash between leaves bytes nothing names.
     if let Some(cutoff) = cutoff(keep.media) {
-        let n = batches(stop, || async {
-            let keys = engine.store.expire_media(cutoff, BATCH, lease).await?;
-            for key in &keys {
-                engine.blobs.delete(key).await;
-            }
-            Ok(keys.len() as u64)
-        })
-        .await;
-        if n > 0 {
-            tracing::info!(what = "media", rows = n, "pruned past their retention");
-        }
+        with_bytes(engine, stop, "media", || engine.store.expire_media(cutoff, BATCH, lease)).await;
     }
     if let Some(cutoff) = cutoff(keep.messages) {
-        let n = batches(stop, || async {
-            let (n, keys) = engine.store.prune_messages(cutoff, BATCH, lease).await?;
-            for key in &keys {
-                engine.blobs.delete(key).await;
-            }
-            Ok(n)
-        })
-        .await;
-        if n > 0 {
-            tracing::info!(what = "texts", rows = n, "pruned past their retention");
+        with_bytes(engine, stop, "texts", || engine.store.prune_messages(cutoff, BATCH, lease)).await;
+    }
+}
+
+/// Prunes rows that name media bytes in batches, removing each batch's bytes from the media store
+/// after its rows' commit: a crash in between leaves bytes nothing names, never a row naming none.
+async fn with_bytes<F, Fut>(engine: &Engine, stop: &watch::Receiver<bool>, what: &str, batch: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<(u64, Vec<String>), switchboard_store::StoreError>>,
+{
+    let n = batches(stop, || async {
+        let (n, keys) = batch().await?;
+        for key in &keys {
+            engine.blobs.delete(key).await;
         }
+        Ok(n)
+    })
+    .await;
+    if n > 0 {
+        tracing::info!(what, rows = n, "pruned past their retention");
     }
 }
 

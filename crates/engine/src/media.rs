@@ -156,7 +156,7 @@ enum Failure {
     Final(MediaState, String),
 }
 
-async fn fetch(engine: &Engine, m: &MediaItem) -> Result<(u64, String), Failure> {
+async fn fetch(engine: &Engine, m: &MediaItem, key: &str) -> Result<(u64, String), Failure> {
     let cfg = &engine.config;
     let url = reqwest::Url::parse(&m.source_url).map_err(|_| Failure::Final(MediaState::Failed, "not a URL".into()))?;
     // Only the provider's https links are fetched; plain http only where configured (local tests),
@@ -206,9 +206,8 @@ async fn fetch(engine: &Engine, m: &MediaItem) -> Result<(u64, String), Failure>
     if held.saturating_add(res.content_length().unwrap_or(0)) > quota {
         return Err(over_quota());
     }
-    let key = media_key(m.tenant_id, m.id);
     let kept = |e: crate::BlobError| Failure::Transient(e.to_string());
-    let mut upload = engine.blobs.upload(&key).await.map_err(kept)?;
+    let mut upload = engine.blobs.upload(key).await.map_err(kept)?;
     let mut size: u64 = 0;
     loop {
         let chunk = match res.chunk().await {
@@ -233,7 +232,7 @@ async fn fetch(engine: &Engine, m: &MediaItem) -> Result<(u64, String), Failure>
             return Err(kept(e));
         }
     }
-    upload.finish(&engine.blobs).await.map_err(kept)?;
+    upload.finish().await.map_err(kept)?;
     Ok((size, mime))
 }
 
@@ -246,8 +245,9 @@ async fn attempt(engine: &Engine, job: &ClaimedJob) -> Attempt {
             return Attempt::Retry { error: format!("loading the media row: {e}"), retry_after: None, status: None };
         }
     };
-    let (state, stored, note) = match fetch(engine, &m).await {
-        Ok((size, mime)) => (MediaState::Stored, Some((media_key(m.tenant_id, m.id), size, mime)), None),
+    let key = media_key(m.tenant_id, m.id);
+    let (state, stored, note) = match fetch(engine, &m, &key).await {
+        Ok((size, mime)) => (MediaState::Stored, Some((key.clone(), size, mime)), None),
         Err(Failure::Final(state, why)) => (state, None, Some(why)),
         Err(Failure::Transient(why)) => return Attempt::Retry { error: why, retry_after: None, status: None },
     };
@@ -257,7 +257,7 @@ async fn attempt(engine: &Engine, job: &ClaimedJob) -> Attempt {
     match engine.store.set_media_state(m.id, state, stored, engine.config.media_quota_bytes).await {
         Ok(MediaState::OverQuota) if state == MediaState::Stored => {
             tracing::warn!(media_id = %m.id, "media will not be stored: the tenant's media quota is full");
-            engine.blobs.delete(&media_key(m.tenant_id, m.id)).await;
+            engine.blobs.delete(&key).await;
             Attempt::Done
         }
         Ok(_) => Attempt::Done,

@@ -39,8 +39,11 @@ impl SecretCipher {
         Self { aead: Aes256Gcm::new(&Key::<Aes256Gcm>::from(*key)), pepper }
     }
 
-    pub(crate) fn pepper(&self) -> &[u8; 32] {
-        &self.pepper
+    /// A fingerprint of `secret`, 24 hex digits, keyed by the master key: the same in every
+    /// instance, no use to anyone without the key.
+    pub(crate) fn fingerprint(&self, secret: &str) -> String {
+        let hash = Sha256::new().chain_update(self.pepper).chain_update(secret.as_bytes()).finalize();
+        hash.iter().take(12).map(|b| format!("{b:02x}")).collect()
     }
 
     /// Encrypts `plaintext` for the place named by `aad` (such as `provider:<id>:secret_key`).

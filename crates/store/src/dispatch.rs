@@ -159,11 +159,7 @@ impl Store {
             .collect();
         let suspended =
             |t: Uuid| tenants.get(&t).is_some_and(|t| t.status == crate::tenants::TenantStatus::Suspended.as_str());
-        let window = |t: Uuid| {
-            let t = tenants.get(&t)?;
-            let (from, until) = (t.send_window_from.as_deref()?, t.send_window_until.as_deref()?);
-            switchboard_core::quiet::Window::parse(from, until).ok()
-        };
+        let window = |t: Uuid| crate::tenants::send_window(tenants.get(&t)?)?.window();
         let mut secrets: HashMap<Uuid, SecretString> = HashMap::with_capacity(providers.len());
         for p in providers.values() {
             secrets.insert(p.id, self.open_secret(&p.secret_key_enc, &format!("provider:{}:secret_key", p.id))?);

@@ -43,7 +43,6 @@ impl Prunable {
     /// sequence), so the oldest rows are the first few of the primary key: a batch looks only at
     /// those, and needs no index of its own (one would cost every write).
     fn batch(self, backend: DbBackend) -> String {
-        let lock = if backend == DbBackend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
         let (table, due) = match self {
             Self::FinishedJobs => ("job", "state IN ('done', 'dead') AND updated_at < $1"),
             Self::Events => (
@@ -54,7 +53,7 @@ impl Prunable {
             // An attempt with no answer yet decides whether its text is looked up: it stays.
             Self::SendAttempts => ("send_attempt", "attempted_at < $1 AND outcome NOT IN ('in_flight', 'unknown')"),
         };
-        oldest(table, "id", due, lock)
+        oldest(table, "id", due, skip_locked(backend))
     }
 
     fn table(self) -> &'static str {
@@ -75,11 +74,14 @@ fn oldest(table: &str, columns: &str, due: &str, lock: &str) -> String {
     )
 }
 
-/// The statement's condition that the lease `$3`/`$4`/`$5` (name, holder, fence) is still held.
-const FENCED: &str = "EXISTS (SELECT 1 FROM lease WHERE name = $3 AND holder = $4 AND fence = $5 AND expires_at > $6)";
+/// How a batch's rows are locked: on PostgreSQL so that nothing else waits on them and no other
+/// pruner takes them; SQLite has one writer anyway.
+fn skip_locked(backend: DbBackend) -> &'static str {
+    if backend == DbBackend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" }
+}
 
-/// Whether `lease` is still held, checked inside the batch's transaction; on PostgreSQL the lease
-/// row is share-locked to the commit, so no new holder takes it while the batch runs.
+/// Whether `lease` is still held, checked first in every batch's transaction; on PostgreSQL the
+/// lease row is share-locked to the commit, so no new holder takes it while the batch runs.
 async fn still_held<C: sea_orm::ConnectionTrait>(txn: &C, lease: &Lease) -> Result<bool, StoreError> {
     let lock = if txn.get_database_backend() == DbBackend::Postgres { " FOR SHARE" } else { "" };
     let rows = sql::query(
@@ -100,7 +102,7 @@ fn id_list(ids: &[Uuid], from: usize) -> (String, Vec<sea_orm::Value>) {
 impl Store {
     /// Forgets up to `batch` stored attachments (fetched or sent) kept since before `cutoff`, while
     /// `lease` is held: each row becomes `expired` and names no bytes, which frees the tenant's
-    /// quota and ends a sent picture's link. Answers the keys whose bytes the caller removes
+    /// quota and ends a sent picture's link. Answers how many, and the keys whose bytes the caller removes
     /// (after the commit: a crash in between leaves bytes nothing names, never a row naming
     /// nothing).
     pub async fn expire_media(
@@ -108,12 +110,12 @@ impl Store {
         cutoff: DateTime<Utc>,
         batch: u32,
         lease: &Lease,
-    ) -> Result<Vec<String>, StoreError> {
+    ) -> Result<(u64, Vec<String>), StoreError> {
         let txn = self.write_txn().await?;
         if !still_held(&txn, lease).await? {
-            return Ok(Vec::new());
+            return Ok((0, Vec::new()));
         }
-        let lock = if txn.get_database_backend() == DbBackend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
+        let lock = skip_locked(txn.get_database_backend());
         let rows = sql::query(
             &txn,
             &oldest("media", "id, storage_path", "state = 'stored' AND created_at < $1", lock),
@@ -128,9 +130,10 @@ impl Store {
                 keys.push(key);
             }
         }
+        let mut n = 0;
         if !ids.is_empty() {
             let (marks, values) = id_list(&ids, 1);
-            sql::execute(
+            n = sql::execute(
                 &txn,
                 &format!("UPDATE media SET state = 'expired', storage_path = NULL WHERE id IN ({marks})"),
                 values,
@@ -138,7 +141,7 @@ impl Store {
             .await?;
         }
         txn.commit().await?;
-        Ok(keys)
+        Ok((n, keys))
     }
 
     /// Deletes up to `batch` texts written before `cutoff` (with their attachments' rows, routed
@@ -155,7 +158,7 @@ impl Store {
         if !still_held(&txn, lease).await? {
             return Ok((0, Vec::new()));
         }
-        let lock = if txn.get_database_backend() == DbBackend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
+        let lock = skip_locked(txn.get_database_backend());
         let due = "created_at < $1 AND NOT EXISTS (SELECT 1 FROM job j WHERE j.message_id = message.id \
                    AND j.state IN ('pending', 'running'))";
         let picked =
@@ -236,14 +239,12 @@ impl Store {
         batch: u32,
         lease: &Lease,
     ) -> Result<u64, StoreError> {
-        let backend = self.db().get_database_backend();
-        let sql = format!(
-            "DELETE FROM {table} WHERE id IN ({ids}) AND {FENCED}",
-            table = what.table(),
-            ids = what.batch(backend)
-        );
         let txn = self.write_txn().await?;
-        let n = sql::execute(&txn, &sql, fenced(cutoff.into(), batch, lease)).await?;
+        if !still_held(&txn, lease).await? {
+            return Ok(0);
+        }
+        let sql = format!("DELETE FROM {} WHERE id IN ({})", what.table(), what.batch(txn.get_database_backend()));
+        let n = sql::execute(&txn, &sql, vec![cutoff.into(), i64::from(batch).into()]).await?;
         txn.commit().await?;
         Ok(n)
     }
@@ -252,18 +253,18 @@ impl Store {
     /// claimed them stopped or died), while `lease` is held: they are claimed again at once, by any
     /// instance. Their attempt counts stay as they are. Answers how many.
     pub async fn rescue_jobs(&self, grace: Duration, batch: u32, lease: &Lease) -> Result<u64, StoreError> {
-        let backend = self.db().get_database_backend();
-        let lock = if backend == DbBackend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
+        let txn = self.write_txn().await?;
+        if !still_held(&txn, lease).await? {
+            return Ok(0);
+        }
+        let lock = skip_locked(txn.get_database_backend());
         let sql = format!(
-            "UPDATE job SET state = 'pending', locked_until = NULL, next_attempt_at = $7, updated_at = $7, \
+            "UPDATE job SET state = 'pending', locked_until = NULL, next_attempt_at = $3, updated_at = $3, \
                last_error = 'claimed by an instance that stopped before finishing it' \
-             WHERE id IN (SELECT id FROM job WHERE state = 'running' AND locked_until < $1 LIMIT $2{lock}) AND {FENCED}"
+             WHERE id IN (SELECT id FROM job WHERE state = 'running' AND locked_until < $1 LIMIT $2{lock})"
         );
         let at = now();
-        let mut values = fenced((at - grace).into(), batch, lease);
-        values.push(at.into());
-        let txn = self.write_txn().await?;
-        let n = sql::execute(&txn, &sql, values).await?;
+        let n = sql::execute(&txn, &sql, vec![(at - grace).into(), i64::from(batch).into(), at.into()]).await?;
         txn.commit().await?;
         Ok(n)
     }
@@ -291,15 +292,4 @@ impl Store {
         }
         Ok(n)
     }
-}
-
-fn fenced(cutoff: sea_orm::Value, batch: u32, lease: &Lease) -> Vec<sea_orm::Value> {
-    vec![
-        cutoff,
-        i64::from(batch).into(),
-        lease.name.as_str().into(),
-        lease.holder.into(),
-        lease.fence.into(),
-        now().into(),
-    ]
 }

@@ -138,10 +138,8 @@ impl Store {
             return switchboard_migrations::Migrator::up(&self.db, None).await.map_err(StoreError::from);
         }
         use sea_orm::sqlx::{Connection, Executor};
+        use signals::unavailable;
         let options = self.db.get_postgres_connection_pool().connect_options();
-        let unavailable = |e: sea_orm::sqlx::Error| {
-            StoreError::Unavailable(DbErr::Conn(sea_orm::RuntimeErr::SqlxError(std::sync::Arc::new(e))))
-        };
         let mut lock = sea_orm::sqlx::PgConnection::connect_with(&options).await.map_err(unavailable)?;
         lock.execute(sea_orm::sqlx::query("SELECT pg_advisory_lock($1)").bind(MIGRATION_LOCK))
             .await

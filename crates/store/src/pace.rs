@@ -6,7 +6,6 @@
 use std::time::Duration;
 
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
-use sha2::{Digest, Sha256};
 
 use crate::{Store, StoreError};
 
@@ -37,16 +36,8 @@ impl Store {
     /// pace (a tenant naming another's access key cannot take that tenant's slots), the same in
     /// every instance, and no use to anyone who reads the table.
     pub fn pace_key(&self, access_key: &str, secret_key: &str) -> String {
-        let fingerprint = Sha256::new()
-            .chain_update(self.cipher().pepper())
-            .chain_update(secret_key.as_bytes())
-            .finalize()
-            .iter()
-            .take(12)
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>();
         let access: String = access_key.chars().take(150).collect();
-        format!("{access}#{fingerprint}")
+        format!("{access}#{}", self.cipher().fingerprint(secret_key))
     }
 
     /// Takes up to `n` of `key`'s slots, `gap` apart, that start within `horizon` (PostgreSQL only).

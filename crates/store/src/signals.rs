@@ -38,7 +38,8 @@ impl Drop for Listener {
     }
 }
 
-fn unavailable(e: sea_orm::sqlx::Error) -> StoreError {
+/// A failure of a connection made outside the pool (the listener's, the migration lock's).
+pub(crate) fn unavailable(e: sea_orm::sqlx::Error) -> StoreError {
     StoreError::Unavailable(sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e.into())))
 }
 

@@ -99,7 +99,7 @@ impl SendWindow {
     }
 }
 
-fn send_window(m: &tenant::Model) -> Option<SendWindow> {
+pub(crate) fn send_window(m: &tenant::Model) -> Option<SendWindow> {
     match (&m.send_window_from, &m.send_window_until) {
         (Some(from), Some(until)) => Some(SendWindow { from: from.clone(), until: until.clone() }),
         _ => None,
