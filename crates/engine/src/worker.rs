@@ -215,9 +215,20 @@ pub(crate) async fn run_pipeline<T, S, SF, R, RF>(
     if tokio::time::timeout(engine.config.stop_deadline, all).await.is_err() {
         let ids: Vec<uuid::Uuid> =
             holding.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter().copied().collect();
-        match engine.store.hand_back_jobs(&ids).await {
-            Ok(n) => tracing::info!(kind = %kind.kind, jobs = n, "stopping: handed back jobs still in flight"),
-            Err(e) => tracing::warn!(kind = %kind.kind, error = %e, "could not hand jobs back; their leases lapse"),
+        // A pooled connection made on an HTTP worker's runtime dies with it as the server stops;
+        // the pool drops it and opens another, so a failed try is worth repeating.
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match engine.store.hand_back_jobs(&ids).await {
+                Ok(n) => tracing::info!(kind = %kind.kind, jobs = n, "stopping: handed back jobs still in flight"),
+                Err(e) if tries < 3 => {
+                    tracing::info!(kind = %kind.kind, error = %e, "could not hand jobs back yet; trying again");
+                    continue;
+                }
+                Err(e) => tracing::warn!(kind = %kind.kind, error = %e, "could not hand jobs back; their leases lapse"),
+            }
+            break;
         }
         recorder.abort();
         return;
