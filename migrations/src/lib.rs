@@ -18,6 +18,7 @@ mod m20261205_000012_reply_templates;
 mod m20261205_000013_shared_inbox;
 mod m20261205_000014_instances;
 mod m20261205_000015_quiet_hours;
+mod m20261206_000016_sip_delivery;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000013_shared_inbox::Migration),
             Box::new(m20261205_000014_instances::Migration),
             Box::new(m20261205_000015_quiet_hours::Migration),
+            Box::new(m20261206_000016_sip_delivery::Migration),
         ]
     }
 }

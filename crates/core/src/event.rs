@@ -59,6 +59,10 @@ pub enum EventBody {
     /// Someone took, let go of, finished or reopened a conversation in the inbox (live stream only).
     #[serde(rename = "conversation.updated")]
     ConversationUpdated(ConversationUpdated),
+    /// One attempt to deliver a text to an extension over one channel (SIP MESSAGE), and how it
+    /// went (live stream only).
+    #[serde(rename = "message.delivery")]
+    MessageDelivery(DeliveryAttempted),
 }
 
 impl EventBody {
@@ -68,6 +72,7 @@ impl EventBody {
             Self::MessageReceived(m) => Some(m.message_id),
             Self::MessageStatus(s) => Some(s.message_id),
             Self::DeliveryDead(d) => d.message_id,
+            Self::MessageDelivery(d) => Some(d.message_id),
             Self::EndpointUnavailable(_)
             | Self::EndpointRecovered(_)
             | Self::CallbacksDrifted(_)
@@ -85,8 +90,49 @@ impl EventBody {
             Self::EndpointRecovered(_) => "endpoint.recovered",
             Self::CallbacksDrifted(_) => "callbacks.drifted",
             Self::ConversationUpdated(_) => "conversation.updated",
+            Self::MessageDelivery(_) => "message.delivery",
         }
     }
+}
+
+/// Where a text was delivered to an extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryChannel {
+    /// A SIP MESSAGE to the extension's address on the tenant's PBX.
+    Sip,
+}
+
+/// How one delivery attempt went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryOutcome {
+    /// The phone took it (SIP `200`).
+    Delivered,
+    /// The PBX stored it to hand on (SIP `202`, a store-and-forward server).
+    Accepted,
+    /// It failed and will be tried again.
+    Retrying,
+    /// It failed for good; `reason` says why.
+    Failed,
+}
+
+/// `message.delivery`: one attempt to deliver a text to one extension over one channel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DeliveryAttempted {
+    pub message_id: Uuid,
+    /// The extension the text was for.
+    pub extension: String,
+    pub channel: DeliveryChannel,
+    /// Where it went: the SIP address.
+    pub address: String,
+    /// 1 for the first attempt.
+    pub attempt: i32,
+    pub outcome: DeliveryOutcome,
+    /// The final status the other side answered (SIP), when it answered.
+    pub status: Option<u16>,
+    /// Why it failed, in words; absent when it did not.
+    pub reason: Option<String>,
 }
 
 /// `conversation.updated`: a conversation's holder or state changed in the inbox.

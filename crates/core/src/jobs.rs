@@ -12,10 +12,12 @@ pub enum JobKind {
     ProviderSend,
     /// Fetch an inbound attachment from the provider and keep it.
     MediaFetch,
+    /// Deliver an inbound text to an extension's phone as a SIP MESSAGE.
+    SipDelivery,
 }
 
 impl JobKind {
-    pub const ALL: [Self; 3] = [Self::WebhookDelivery, Self::ProviderSend, Self::MediaFetch];
+    pub const ALL: [Self; 4] = [Self::WebhookDelivery, Self::ProviderSend, Self::MediaFetch, Self::SipDelivery];
 
     /// The stored name.
     pub fn as_str(self) -> &'static str {
@@ -23,6 +25,7 @@ impl JobKind {
             Self::WebhookDelivery => "webhook_delivery",
             Self::ProviderSend => "provider_send",
             Self::MediaFetch => "media_fetch",
+            Self::SipDelivery => "sip_delivery",
         }
     }
 

@@ -17,6 +17,7 @@ pub mod policy;
 pub mod quiet;
 pub mod routing;
 pub mod segments;
+pub mod sip;
 pub mod sources;
 pub mod status;
 pub mod validation;

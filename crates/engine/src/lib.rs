@@ -16,6 +16,7 @@ mod retry;
 mod sequencer;
 mod signal;
 pub mod signing;
+mod sip;
 mod worker;
 
 use std::sync::Arc;
@@ -36,6 +37,7 @@ pub use media::{allowed_type, picture_too_large, picture_type, run_media_worker}
 pub use retry::RetryPolicy;
 pub use sequencer::run_sequencer;
 pub use signal::{Work, run_signals};
+pub use sip::run_sip_worker;
 pub use switchboard_flowroute::MMS_MAX_BYTES;
 
 /// How the engine behaves.
@@ -93,6 +95,10 @@ pub struct EngineConfig {
     /// How long a stopping worker waits for its jobs in flight before it hands the rest back to
     /// the queue.
     pub stop_deadline: Duration,
+    /// How long one SIP MESSAGE may wait for its final answer.
+    pub sip_timeout: Duration,
+    /// The CA certificates (PEM) SIP over TLS trusts; none: the system's bundle, if found.
+    pub sip_ca_file: Option<std::path::PathBuf>,
 }
 
 /// The operator's one ingress URL for every tenant, which finds the tenant by the number texted:
@@ -140,6 +146,8 @@ impl EngineConfig {
             retention: housekeeping::Retention::default(),
             housekeeping_interval: Duration::from_secs(300),
             stop_deadline: Duration::from_secs(30),
+            sip_timeout: Duration::from_secs(10),
+            sip_ca_file: Some(std::path::PathBuf::from("/etc/ssl/certs/ca-certificates.crt")).filter(|p| p.exists()),
             shared_ingress: None,
             media_retry: RetryPolicy {
                 schedule: [10, 60, 300, 1800, 7200, 21_600, 43_200, 43_200].map(Duration::from_secs).to_vec(),
@@ -165,6 +173,8 @@ pub struct Engine {
     pub config: EngineConfig,
     /// Wakes the webhook worker when new deliveries are committed.
     pub deliveries: Notify,
+    /// Wakes the SIP deliverer likewise.
+    pub phones: Notify,
     /// Wakes the media fetcher when an MMS is stored.
     pub media: Notify,
     /// Wakes the dispatcher when a text is queued.
@@ -188,6 +198,8 @@ pub struct Engine {
     signals: signal::Signals,
     /// Where media bytes are kept.
     blobs: blobs::Blobs,
+    /// The SIP endpoint, started at the first SIP delivery.
+    phones_client: sip::PhonesCell,
 }
 
 /// Why an engine could not be made.
@@ -227,6 +239,7 @@ impl Engine {
             cache: RoutingCache::new(),
             config,
             deliveries: Notify::new(),
+            phones: Notify::new(),
             media: Notify::new(),
             sends: Notify::new(),
             unnumbered: Notify::new(),
@@ -239,6 +252,7 @@ impl Engine {
             access: tokio::sync::watch::Sender::new(0),
             http,
             targets: targets.clone(),
+            phones_client: sip::PhonesCell::new(),
         })
     }
 
@@ -267,18 +281,21 @@ impl Engine {
         self.access.send_modify(|n| *n = n.wrapping_add(1));
     }
 
-    /// The wake-up of this process's workers of `work`.
-    fn notify_for(&self, work: Work) -> &Notify {
+    /// Wakes this process's workers of `work`: deliveries are the PBX webhook's and the phones'.
+    fn notify_here(&self, work: Work) {
         match work {
-            Work::Sends => &self.sends,
-            Work::Deliveries => &self.deliveries,
-            Work::Media => &self.media,
+            Work::Sends => self.sends.notify_one(),
+            Work::Deliveries => {
+                self.deliveries.notify_one();
+                self.phones.notify_one();
+            }
+            Work::Media => self.media.notify_one(),
         }
     }
 
     /// Wakes the workers of `work` here and in the other instances: some was committed.
     pub fn wake(&self, work: Work) {
-        self.notify_for(work).notify_one();
+        self.notify_here(work);
         self.signals.work(work);
     }
 

@@ -64,15 +64,6 @@ fn kept_name(name: Option<&str>) -> Option<String> {
     (!name.is_empty()).then_some(name)
 }
 
-/// A random, URL-safe token of 256 bits: the secret part of a picture's public link.
-fn link_token() -> String {
-    use base64::Engine as _;
-    use rand::RngCore as _;
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
 impl Engine {
     /// Keeps a picture a person attaches to a text: a JPEG, PNG or GIF within Flowroute's MMS
     /// size limit and the tenant's media quota (refused in words otherwise), written whole to the
@@ -108,7 +99,7 @@ impl Engine {
             tracing::error!(%key, error = %e, "a picture could not be kept");
             return Err(StoreError::internal(format!("keeping a picture: {e}")));
         }
-        let token = link_token();
+        let token = switchboard_store::media::link_token();
         Ok(Attachment {
             id,
             url: format!("{}/media/{token}", self.config.public_url),

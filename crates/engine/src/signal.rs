@@ -177,7 +177,7 @@ async fn send_notes(engine: &Engine, mut stop: watch::Receiver<bool>) {
 /// Acts on another instance's note.
 fn apply(engine: &Engine, note: Note) {
     for work in note.work {
-        engine.notify_for(work).notify_one();
+        engine.notify_here(work);
     }
     if note.config {
         engine.cache.invalidate();
@@ -196,7 +196,7 @@ fn catch_up(engine: &Engine) {
     engine.cache.invalidate();
     engine.access_changed_here();
     for work in [Work::Sends, Work::Deliveries, Work::Media] {
-        engine.notify_for(work).notify_one();
+        engine.notify_here(work);
     }
     engine.unnumbered.notify_one();
     engine.wake_every_stream();

@@ -25,6 +25,8 @@ pub(crate) enum Attempt {
     Retry { error: String, retry_after: Option<Duration>, status: Option<u16> },
     /// Not failed, only early (a rate limit): put back until then without counting the attempt.
     Wait(DateTime<Utc>),
+    /// Failed for good (the other side refused it in a way no retry changes): dead now.
+    Fail { error: String, status: Option<u16> },
 }
 
 /// Records outcomes: the jobs done in one statement, those put back in another, each other one
@@ -52,7 +54,17 @@ async fn settle(engine: &Engine, outcomes: Vec<(Held, Attempt)>, policy: &RetryP
         tracing::error!(jobs = waiting.len(), error = %e, "could not put jobs back to wait");
     }
     for (job, attempt) in outcomes {
-        let Attempt::Retry { error, retry_after, status } = attempt else { continue };
+        let (error, retry_after, status) = match attempt {
+            Attempt::Retry { error, retry_after, status } => (error, retry_after, status),
+            Attempt::Fail { error, status } => {
+                tracing::error!(job_id = %job.id, kind = %job.work.kind(), %error, "job failed for good; it is dead");
+                if let Err(e) = engine.store.kill_job(&job, &error, status).await {
+                    tracing::error!(job_id = %job.id, error = %e, "could not record a job's outcome");
+                }
+                continue;
+            }
+            Attempt::Done | Attempt::Wait(_) => continue,
+        };
         let attempts = u32::try_from(job.attempts).unwrap_or(u32::MAX);
         let result = match policy.next_delay(attempts, retry_after) {
             Some(delay) => {

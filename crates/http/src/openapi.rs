@@ -89,6 +89,7 @@ mod tests {
                 "delivery.dead",
                 "endpoint.recovered",
                 "endpoint.unavailable",
+                "message.delivery",
                 "message.received",
                 "message.status"
             ]

@@ -190,6 +190,11 @@ pub struct Config {
     /// How often one instance puts back abandoned jobs and prunes, in seconds (0: never;
     /// otherwise 10 to 86,400).
     pub housekeeping_interval_secs: u64,
+    /// How long one SIP MESSAGE to a PBX may wait for its final answer, in seconds (1 to 60).
+    pub sip_timeout_secs: u64,
+    /// The CA certificates (PEM) that SIP over TLS trusts; unset: the system's bundle
+    /// (`/etc/ssl/certs/ca-certificates.crt`).
+    pub sip_ca_file: Option<std::path::PathBuf>,
 }
 
 impl Default for Config {
@@ -253,6 +258,8 @@ impl Default for Config {
             retention_media_days: 180,
             retention_messages_days: 0,
             housekeeping_interval_secs: 300,
+            sip_timeout_secs: 10,
+            sip_ca_file: None,
         }
     }
 }
@@ -410,6 +417,19 @@ impl Config {
                 "housekeeping_interval_secs (SWITCHBOARD_HOUSEKEEPING_INTERVAL_SECS) must be 0 (never) or between 10 and 86400"
                     .into(),
             ));
+        }
+        if !(1..=60).contains(&self.sip_timeout_secs) {
+            return Err(ConfigError::Invalid(
+                "sip_timeout_secs (SWITCHBOARD_SIP_TIMEOUT_SECS) must be between 1 and 60".into(),
+            ));
+        }
+        if let Some(path) = &self.sip_ca_file
+            && !path.is_file()
+        {
+            return Err(ConfigError::Invalid(format!(
+                "sip_ca_file (SWITCHBOARD_SIP_CA_FILE) {} is not a readable file",
+                path.display()
+            )));
         }
         for (key, days) in [
             ("retention_finished_jobs_days", self.retention_finished_jobs_days),
@@ -590,6 +610,8 @@ impl Config {
             },
             housekeeping_interval: secs(self.housekeeping_interval_secs),
             stop_deadline: secs(self.shutdown_timeout_secs),
+            sip_timeout: secs(self.sip_timeout_secs),
+            sip_ca_file: self.sip_ca_file.clone().or_else(|| EngineConfig::new(self.public_url()).sip_ca_file),
             ..EngineConfig::new(self.public_url())
         }
     }
@@ -669,6 +691,7 @@ fn value_for(key: &str, value: String) -> figment::value::Value {
         || key == "retention_media_days"
         || key == "retention_messages_days"
         || key == "housekeeping_interval_secs"
+        || key == "sip_timeout_secs"
         || key == "stream_limit_per_extension"
         || key == "stream_limit_per_tenant"
         || key == "stream_idle_timeout_secs"

@@ -271,7 +271,7 @@ fn payload(body: EventBody, slug: &str, at: DateTime<Utc>) -> Result<Value, Stor
     serde_json::to_value(event).map_err(StoreError::json)
 }
 
-/// What a job works on: each kind of job with exactly the id it needs.
+/// What a job works on: each kind of job with exactly the ids it needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Work {
     /// Post this event to the tenant's PBX.
@@ -280,6 +280,17 @@ pub enum Work {
     Send { message_id: Uuid },
     /// Fetch this attachment.
     Media { media_id: Uuid },
+    /// Deliver this inbound text to this extension's phone by SIP MESSAGE.
+    Sip { message_id: Uuid, extension_id: Uuid },
+}
+
+/// A job row's ids, as stored.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Columns {
+    pub event_id: Option<i64>,
+    pub message_id: Option<Uuid>,
+    pub media_id: Option<Uuid>,
+    pub extension_id: Option<Uuid>,
 }
 
 impl Work {
@@ -289,45 +300,45 @@ impl Work {
             Self::Webhook { .. } => JobKind::WebhookDelivery,
             Self::Send { .. } => JobKind::ProviderSend,
             Self::Media { .. } => JobKind::MediaFetch,
+            Self::Sip { .. } => JobKind::SipDelivery,
         }
     }
 
-    /// The stored row's `(event_id, message_id, media_id)`.
-    fn columns(self) -> (Option<i64>, Option<Uuid>, Option<Uuid>) {
+    /// The stored row's ids.
+    pub(crate) fn columns(self) -> Columns {
         match self {
-            Self::Webhook { event_id } => (Some(event_id), None, None),
-            Self::Send { message_id } => (None, Some(message_id), None),
-            Self::Media { media_id } => (None, None, Some(media_id)),
+            Self::Webhook { event_id } => Columns { event_id: Some(event_id), ..Columns::default() },
+            Self::Send { message_id } => Columns { message_id: Some(message_id), ..Columns::default() },
+            Self::Media { media_id } => Columns { media_id: Some(media_id), ..Columns::default() },
+            Self::Sip { message_id, extension_id } => {
+                Columns { message_id: Some(message_id), extension_id: Some(extension_id), ..Columns::default() }
+            }
         }
     }
 
-    /// Reads a stored row's kind and ids back; `None` when the row lacks the id its kind needs.
-    pub(crate) fn from_columns(
-        kind: JobKind,
-        event_id: Option<i64>,
-        message_id: Option<Uuid>,
-        media_id: Option<Uuid>,
-    ) -> Option<Self> {
+    /// Reads a stored row's kind and ids back; `None` when the row lacks an id its kind needs.
+    pub(crate) fn from_columns(kind: JobKind, c: Columns) -> Option<Self> {
         Some(match kind {
-            JobKind::WebhookDelivery => Self::Webhook { event_id: event_id? },
-            JobKind::ProviderSend => Self::Send { message_id: message_id? },
-            JobKind::MediaFetch => Self::Media { media_id: media_id? },
+            JobKind::WebhookDelivery => Self::Webhook { event_id: c.event_id? },
+            JobKind::ProviderSend => Self::Send { message_id: c.message_id? },
+            JobKind::MediaFetch => Self::Media { media_id: c.media_id? },
+            JobKind::SipDelivery => Self::Sip { message_id: c.message_id?, extension_id: c.extension_id? },
         })
     }
 
     /// The event a webhook delivery carries.
     pub fn event_id(self) -> Option<i64> {
-        self.columns().0
+        self.columns().event_id
     }
 
-    /// The text a send is for.
+    /// The text a send (or a SIP delivery) is for.
     pub fn message_id(self) -> Option<Uuid> {
-        self.columns().1
+        self.columns().message_id
     }
 
     /// The attachment a media fetch is for.
     pub fn media_id(self) -> Option<Uuid> {
-        self.columns().2
+        self.columns().media_id
     }
 }
 
@@ -352,7 +363,7 @@ pub(crate) fn job_model(
     work: Work,
     at: DateTime<Utc>,
 ) -> job::ActiveModel {
-    let (event_id, message_id, media_id) = work.columns();
+    let Columns { event_id, message_id, media_id, extension_id } = work.columns();
     job::ActiveModel {
         id: Set(id),
         tenant_id: Set(tenant_id),
@@ -369,5 +380,6 @@ pub(crate) fn job_model(
         created_at: Set(at),
         updated_at: Set(at),
         replay_of: Set(None),
+        extension_id: Set(extension_id),
     }
 }

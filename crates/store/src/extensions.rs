@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use switchboard_core::FieldErrors;
 use switchboard_core::names::check_extension;
+use switchboard_core::sip::check_user;
 use switchboard_core::validation::text;
 use uuid::Uuid;
 
@@ -13,7 +14,7 @@ use crate::entity::{account, extension, number, number_destination, number_sende
 use crate::error::OnUnique;
 use crate::page::{self, Page, PageRequest};
 use crate::refs::in_use;
-use crate::{Store, StoreError, new_id, now};
+use crate::{Patch, Store, StoreError, new_id, now};
 
 /// An extension, as stored.
 #[derive(Debug, Clone)]
@@ -24,6 +25,9 @@ pub struct Extension {
     pub name: String,
     /// A disabled extension receives no texts and may not send.
     pub enabled: bool,
+    /// The user part of its SIP address on the tenant's PBX (`sip:<user>@<domain>`); texts routed
+    /// to it are also sent there as SIP MESSAGEs. None: no SIP delivery.
+    pub sip_user: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -34,6 +38,7 @@ pub struct NewExtension {
     pub extension: String,
     pub name: String,
     pub enabled: Option<bool>,
+    pub sip_user: Option<String>,
 }
 
 /// A change to an extension; absent fields stay as they are.
@@ -41,6 +46,8 @@ pub struct NewExtension {
 pub struct ExtensionPatch {
     pub name: Option<String>,
     pub enabled: Option<bool>,
+    /// `null` stops SIP delivery.
+    pub sip_user: Patch<String>,
 }
 
 fn record(m: extension::Model) -> Extension {
@@ -49,6 +56,7 @@ fn record(m: extension::Model) -> Extension {
         extension: m.extension,
         name: m.name,
         enabled: m.enabled,
+        sip_user: m.sip_user,
         created_at: m.created_at,
         updated_at: m.updated_at,
     }
@@ -60,6 +68,9 @@ impl Store {
         let mut errors = FieldErrors::new();
         errors.check("extension", check_extension(&input.extension));
         text(&mut errors, "name", &input.name, 200);
+        if let Some(user) = &input.sip_user {
+            errors.check("sip_user", check_user(user));
+        }
         errors.finish().map_err(StoreError::Invalid)?;
         let at = now();
         let model = extension::ActiveModel {
@@ -68,6 +79,7 @@ impl Store {
             extension: Set(input.extension.clone()),
             name: Set(input.name),
             enabled: Set(input.enabled.unwrap_or(true)),
+            sip_user: Set(input.sip_user),
             created_at: Set(at),
             updated_at: Set(at),
         }
@@ -101,7 +113,7 @@ impl Store {
         Self::extension_model(self.db(), tenant, ext).await.map(record)
     }
 
-    /// Renames, enables or disables an extension.
+    /// Renames, enables or disables an extension, or sets its SIP user.
     pub async fn update_extension(
         &self,
         tenant: Uuid,
@@ -112,8 +124,14 @@ impl Store {
         if let Some(name) = &patch.name {
             text(&mut errors, "name", name, 200);
         }
+        if let Patch::Value(user) = &patch.sip_user {
+            errors.check("sip_user", check_user(user));
+        }
         errors.finish().map_err(StoreError::Invalid)?;
-        let mut model: extension::ActiveModel = Self::extension_model(self.db(), tenant, ext).await?.into();
+        let current = Self::extension_model(self.db(), tenant, ext).await?;
+        let sip_user = patch.sip_user.apply(current.sip_user.clone());
+        let mut model: extension::ActiveModel = current.into();
+        model.sip_user = Set(sip_user);
         if let Some(v) = patch.name {
             model.name = Set(v);
         }

@@ -37,6 +37,7 @@ pub mod receipts;
 pub mod routes;
 pub mod second_factor;
 pub mod signals;
+pub mod sip;
 pub mod templates;
 pub mod tenants;
 pub mod usage;

@@ -28,7 +28,7 @@ pub enum MediaState {
 }
 
 impl MediaState {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Pending => "pending",
             Self::Stored => "stored",
@@ -168,4 +168,14 @@ impl Store {
         self.viewer_message(tenant, viewer, m.message_id).await?;
         Ok(item(m))
     }
+}
+
+/// A random, URL-safe token of 256 bits: the secret part of a picture's public link
+/// (`/media/<token>`).
+pub fn link_token() -> String {
+    use base64::Engine as _;
+    use rand::RngCore as _;
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }

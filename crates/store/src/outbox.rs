@@ -14,7 +14,7 @@ use switchboard_core::{EventBody, JobKind};
 use uuid::Uuid;
 
 use crate::entity::{delivery_attempt, event, tenant};
-use crate::events::{self, Work};
+use crate::events::{self, Columns, Work};
 use crate::tenants::PREVIOUS_SECRET_GRACE;
 use crate::{Store, StoreError, now, sql};
 
@@ -116,8 +116,8 @@ fn picked(backend: DbBackend) -> String {
 }
 
 const CLAIM_SET: &str = "SET state = 'running', locked_until = $4, attempts = job.attempts + 1, updated_at = $2";
-const CLAIM_RETURNING: &str =
-    "RETURNING job.id, job.tenant_id, job.kind, job.event_id, job.message_id, job.media_id, job.attempts";
+const CLAIM_RETURNING: &str = "RETURNING job.id, job.tenant_id, job.kind, job.event_id, job.message_id, job.media_id, job.extension_id, \
+     job.attempts";
 
 /// The claim statement: on PostgreSQL the picked jobs are locked with `SKIP LOCKED` (and checked
 /// again once locked), so concurrent workers of several instances take different jobs; SQLite has
@@ -137,9 +137,14 @@ fn claim_sql(backend: DbBackend) -> String {
 fn claimed(row: &QueryResult) -> Result<ClaimedJob, StoreError> {
     let id: Uuid = row.try_get("", "id")?;
     let kind: String = row.try_get("", "kind")?;
-    let (event_id, message_id, media_id) =
-        (row.try_get("", "event_id")?, row.try_get("", "message_id")?, row.try_get("", "media_id")?);
-    let work = JobKind::parse(&kind).and_then(|kind| Work::from_columns(kind, event_id, message_id, media_id));
+    let columns = Columns {
+        event_id: row.try_get("", "event_id")?,
+        message_id: row.try_get("", "message_id")?,
+        media_id: row.try_get("", "media_id")?,
+        extension_id: row.try_get("", "extension_id")?,
+    };
+    let message_id = columns.message_id;
+    let work = JobKind::parse(&kind).and_then(|kind| Work::from_columns(kind, columns));
     let work =
         work.ok_or_else(|| StoreError::Internal(DbErr::Custom(format!("job {id}: kind {kind:?} without its id"))))?;
     Ok(ClaimedJob {

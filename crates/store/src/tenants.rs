@@ -8,6 +8,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryF
 use switchboard_core::FieldErrors;
 use switchboard_core::names::check_slug;
 use switchboard_core::policy::check_timezone;
+use switchboard_core::sip::{Server, Transport};
 use switchboard_core::validation::{text, web_url};
 use uuid::Uuid;
 
@@ -40,6 +41,8 @@ pub struct Tenant {
     /// The hours (the recipient's local time) its automated texts may arrive in, narrower than
     /// the law's; none: the law's alone.
     pub send_window: Option<SendWindow>,
+    /// Its PBX as a SIP server, for SIP MESSAGE delivery to extensions with a SIP user.
+    pub sip: Option<SipSettings>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -83,6 +86,85 @@ pub struct TenantPatch {
     pub timezone: Option<String>,
     /// `null`: the law's window alone.
     pub send_window: Patch<SendWindow>,
+    /// `null`: no SIP delivery.
+    pub sip: Patch<SipSettingsInput>,
+}
+
+/// The tenant's PBX as a SIP server. The password is never part of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SipSettings {
+    /// Where SIP requests go: `host` or `host:port`.
+    pub server: String,
+    /// The domain of the extensions' addresses (`sip:<user>@<domain>`); none: the server's host.
+    pub domain: Option<String>,
+    pub transport: Transport,
+    /// The user Switchboard answers digest challenges as; none: it answers none.
+    pub username: Option<String>,
+    /// Whether a password is set.
+    pub has_password: bool,
+}
+
+/// SIP settings to set, whole; the password stays as it is unless one is given, and goes with
+/// the username.
+#[derive(Clone, Default)]
+pub struct SipSettingsInput {
+    pub server: String,
+    pub domain: Option<String>,
+    /// `tls` when absent.
+    pub transport: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for SipSettingsInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SipSettingsInput")
+            .field("server", &self.server)
+            .field("domain", &self.domain)
+            .field("transport", &self.transport)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+fn sip_settings(m: &tenant::Model) -> Option<SipSettings> {
+    let server = m.sip_server.clone()?;
+    Some(SipSettings {
+        server,
+        domain: m.sip_domain.clone(),
+        transport: m.sip_transport.as_deref().and_then(|t| Transport::parse(t).ok()).unwrap_or_default(),
+        username: m.sip_username.clone(),
+        has_password: m.sip_password_enc.is_some(),
+    })
+}
+
+pub(crate) fn sip_aad(id: Uuid) -> String {
+    format!("tenant:{id}:sip_password")
+}
+
+/// Checks SIP settings against what is stored: a username needs a password, given now or before.
+fn check_sip(errors: &mut FieldErrors, input: &SipSettingsInput, had_password: bool) {
+    errors.check("sip.server", Server::parse(&input.server));
+    if let Some(domain) = &input.domain {
+        errors.check("sip.domain", switchboard_core::sip::check_domain(domain));
+    }
+    if let Some(t) = &input.transport {
+        errors.check("sip.transport", Transport::parse(t));
+    }
+    let printable =
+        |v: &str| !v.is_empty() && v.chars().count() <= 128 && !v.chars().any(|c| c.is_control() || c == '"');
+    if let Some(user) = &input.username
+        && !printable(user)
+    {
+        errors.add("sip.username", "must be 1 to 128 characters, without quotes");
+    }
+    match (&input.username, &input.password) {
+        (_, Some(p)) if !printable(p) => errors.add("sip.password", "must be 1 to 128 characters, without quotes"),
+        (None, Some(_)) => errors.add("sip.username", "a password needs the username it goes with"),
+        (Some(_), None) if !had_password => errors.add("sip.password", "a username needs its password"),
+        _ => {}
+    }
 }
 
 /// A daily window, `HH:MM` to `HH:MM`.
@@ -118,8 +200,10 @@ fn aad(id: Uuid) -> String {
 
 fn record(m: tenant::Model) -> Tenant {
     let send_window = send_window(&m);
+    let sip = sip_settings(&m);
     Tenant {
         send_window,
+        sip,
         id: m.id,
         slug: m.slug,
         name: m.name,
@@ -168,6 +252,11 @@ impl Store {
             timezone: Set(input.timezone.unwrap_or_else(|| "UTC".into())),
             send_window_from: Set(None),
             send_window_until: Set(None),
+            sip_server: Set(None),
+            sip_domain: Set(None),
+            sip_transport: Set(None),
+            sip_username: Set(None),
+            sip_password_enc: Set(None),
             created_at: Set(at),
             updated_at: Set(at),
         }
@@ -207,8 +296,12 @@ impl Store {
         if let Patch::Value(w) = &patch.send_window {
             errors.check("send_window", switchboard_core::quiet::Window::parse(&w.from, &w.until).map(|_| ()));
         }
-        errors.finish().map_err(StoreError::Invalid)?;
         let current = self.tenant_model(slug).await?;
+        if let Patch::Value(sip) = &patch.sip {
+            check_sip(&mut errors, sip, current.sip_password_enc.is_some());
+        }
+        errors.finish().map_err(StoreError::Invalid)?;
+        let id = current.id;
         let webhook_url = patch.webhook_url.apply(current.webhook_url.clone());
         let mut model: tenant::ActiveModel = current.into();
         if let Some(name) = patch.name {
@@ -232,6 +325,28 @@ impl Store {
             Patch::Value(w) => {
                 model.send_window_from = Set(Some(w.from));
                 model.send_window_until = Set(Some(w.until));
+            }
+        }
+        match patch.sip {
+            Patch::Absent => {}
+            Patch::Null => {
+                model.sip_server = Set(None);
+                model.sip_domain = Set(None);
+                model.sip_transport = Set(None);
+                model.sip_username = Set(None);
+                model.sip_password_enc = Set(None);
+            }
+            Patch::Value(sip) => {
+                let server = Server::parse(&sip.server).map(|s| s.written()).unwrap_or(sip.server);
+                model.sip_server = Set(Some(server));
+                model.sip_domain = Set(sip.domain.map(|d| d.to_ascii_lowercase()));
+                model.sip_transport = Set(Some(sip.transport.unwrap_or_else(|| Transport::Tls.as_str().into())));
+                if sip.username.is_none() {
+                    model.sip_password_enc = Set(None);
+                } else if let Some(password) = &sip.password {
+                    model.sip_password_enc = Set(Some(self.cipher().seal(password, &sip_aad(id))));
+                }
+                model.sip_username = Set(sip.username);
             }
         }
         model.webhook_url = Set(webhook_url);

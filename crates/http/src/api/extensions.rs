@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use switchboard_core::Patch;
 use switchboard_store::extensions as store;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -18,10 +19,15 @@ pub struct Extension {
     pub name: String,
     /// A disabled extension receives no texts and may not send.
     pub enabled: bool,
+    /// The user part of its SIP address on the tenant's PBX: texts routed to it are also sent
+    /// as SIP MESSAGEs to `sip:<sip_user>@<the tenant's SIP domain>` (the tenant's `sip`
+    /// settings say where). `null`: no SIP delivery.
+    #[schema(example = "101")]
+    pub sip_user: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
-convert!(store::Extension => Extension { id, extension, name, enabled, created_at, updated_at });
+convert!(store::Extension => Extension { id, extension, name, enabled, sip_user, created_at, updated_at });
 
 /// Body of `POST …/extensions`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -33,8 +39,12 @@ pub struct NewExtension {
     pub name: String,
     #[serde(default)]
     pub enabled: Option<bool>,
+    /// 1 to 64 letters, digits and `. _ - + ~ *`.
+    #[serde(default)]
+    #[schema(example = "101")]
+    pub sip_user: Option<String>,
 }
-convert!(NewExtension => store::NewExtension { extension, name, enabled });
+convert!(NewExtension => store::NewExtension { extension, name, enabled, sip_user });
 
 /// Body of `PATCH …/extensions/{ext}`.
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -44,5 +54,9 @@ pub struct ExtensionPatch {
     pub name: Option<String>,
     #[serde(default)]
     pub enabled: Option<bool>,
+    /// `null` stops SIP delivery.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub sip_user: Patch<String>,
 }
-convert!(ExtensionPatch => store::ExtensionPatch { name, enabled });
+convert!(ExtensionPatch => store::ExtensionPatch { name, enabled, sip_user });

@@ -31,6 +31,9 @@ pub struct Tenant {
     /// sends with `conversational: false`) may arrive in, within the law's (8:00 to 21:00, stricter
     /// in some states); `null`: the law's alone.
     pub send_window: Option<SendWindow>,
+    /// The tenant's PBX as a SIP server, where texts for extensions with a `sip_user` are sent
+    /// as SIP MESSAGEs; `null`: no SIP delivery.
+    pub sip: Option<SipSettings>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -47,6 +50,13 @@ impl From<store::Tenant> for Tenant {
             require_totp: v.require_totp,
             timezone: v.timezone,
             send_window: v.send_window.map(|w| SendWindow { from: w.from, until: w.until }),
+            sip: v.sip.map(|s| SipSettings {
+                server: s.server,
+                domain: s.domain,
+                transport: s.transport.as_str().to_owned(),
+                username: s.username,
+                has_password: s.has_password,
+            }),
             created_at: v.created_at,
             updated_at: v.updated_at,
         }
@@ -63,6 +73,47 @@ pub struct SendWindow {
     /// `HH:MM`, when they must stop; after `from`, leaving at least an hour between 08:00 and 21:00.
     #[schema(example = "18:00")]
     pub until: String,
+}
+
+/// The tenant's PBX as a SIP server. The password is never shown.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SipSettings {
+    /// Where SIP requests go: `host` or `host:port` (5061 for TLS, 5060 otherwise, when left out).
+    #[schema(example = "pbx.example.com")]
+    pub server: String,
+    /// The domain of the extensions' addresses, `sip:<sip_user>@<domain>`; `null`: the server's host.
+    pub domain: Option<String>,
+    /// `tls`, `tcp` or `udp` (UDP only for requests under 1,300 bytes; larger ones go over TCP).
+    #[schema(example = "tls")]
+    pub transport: String,
+    /// The user Switchboard answers the PBX's digest challenges (`401`, `407`) as.
+    pub username: Option<String>,
+    /// Whether a password is set.
+    pub has_password: bool,
+}
+
+/// SIP settings to set, whole. The password, kept sealed, stays as it is unless one is given;
+/// leaving out `username` removes both.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SipSettingsInput {
+    #[schema(example = "pbx.example.com")]
+    pub server: String,
+    #[serde(default)]
+    pub domain: Option<String>,
+    /// `tls` (the default), `tcp` or `udp`.
+    #[serde(default)]
+    pub transport: Option<String>,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for SipSettingsInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SipSettingsInput").field("server", &self.server).finish_non_exhaustive()
+    }
 }
 
 /// The answer to a creation: the tenant and, this once, its webhook signing secret.
@@ -126,6 +177,10 @@ pub struct TenantPatch {
     #[serde(default)]
     #[schema(value_type = Option<SendWindow>)]
     pub send_window: Patch<SendWindow>,
+    /// The PBX as a SIP server; `null` stops SIP delivery.
+    #[serde(default)]
+    #[schema(value_type = Option<SipSettingsInput>)]
+    pub sip: Patch<SipSettingsInput>,
 }
 
 impl From<TenantPatch> for store::TenantPatch {
@@ -140,6 +195,17 @@ impl From<TenantPatch> for store::TenantPatch {
                 Patch::Absent => Patch::Absent,
                 Patch::Null => Patch::Null,
                 Patch::Value(w) => Patch::Value(store::SendWindow { from: w.from, until: w.until }),
+            },
+            sip: match v.sip {
+                Patch::Absent => Patch::Absent,
+                Patch::Null => Patch::Null,
+                Patch::Value(s) => Patch::Value(store::SipSettingsInput {
+                    server: s.server,
+                    domain: s.domain,
+                    transport: s.transport,
+                    username: s.username,
+                    password: s.password,
+                }),
             },
         }
     }

@@ -27,6 +27,7 @@ fn event_words(event_type: &str) -> &str {
         "message.received" => "Text received",
         "message.status" => "Status changed",
         "delivery.dead" => "Work given up",
+        "message.delivery" => "Delivered to a phone (or tried)",
         _ => event_type,
     }
 }
@@ -39,6 +40,7 @@ fn job_words(d: &Delivery) -> String {
         }
         JobKind::ProviderSend => "Send through Flowroute".to_owned(),
         JobKind::MediaFetch => "Fetch an attachment from Flowroute".to_owned(),
+        JobKind::SipDelivery => "Send to a phone by SIP MESSAGE".to_owned(),
     }
 }
 

@@ -11,6 +11,8 @@ pub struct Model {
     pub extension: String,
     pub name: String,
     pub enabled: bool,
+    /// The user part of the extension's SIP address on the tenant's PBX; none: no SIP delivery.
+    pub sip_user: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

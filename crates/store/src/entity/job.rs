@@ -22,6 +22,8 @@ pub struct Model {
     pub media_id: Option<Uuid>,
     /// The dead delivery this one plays again.
     pub replay_of: Option<Uuid>,
+    /// The extension a SIP delivery is for.
+    pub extension_id: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

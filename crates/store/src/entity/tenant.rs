@@ -19,6 +19,15 @@ pub struct Model {
     pub timezone: String,
     pub send_window_from: Option<String>,
     pub send_window_until: Option<String>,
+    /// The PBX's SIP server, `host` or `host:port`, where SIP MESSAGEs go; none: no SIP delivery.
+    pub sip_server: Option<String>,
+    /// The domain of the extensions' SIP addresses; none: the server's host.
+    pub sip_domain: Option<String>,
+    /// `tls`, `tcp` or `udp`.
+    pub sip_transport: Option<String>,
+    pub sip_username: Option<String>,
+    /// The digest password, sealed.
+    pub sip_password_enc: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -16,6 +16,7 @@ use super::rows::{chunks, media_rows, message_row, write_rows};
 use super::types::{ConvKey, InboundOutcome, InboundText, Item, conv_key};
 use crate::entity::{conversation, job, media, message};
 use crate::events::{self, NewEvent};
+use crate::sip::{Routed, sip_jobs};
 use crate::{StoreError, new_id, now};
 
 /// Writes one batch in one transaction and returns each text's outcome, in order. Any error
@@ -62,8 +63,7 @@ struct Batch {
     messages: Vec<message::ActiveModel>,
     media: Vec<media::ActiveModel>,
     jobs: Vec<job::ActiveModel>,
-    /// (message, tenant, extension, remote)
-    routed: Vec<(Uuid, Uuid, String, String)>,
+    routed: Vec<Routed>,
     /// (conversation, extension) → texts to add to its unread count
     unread: BTreeMap<(Uuid, String), i32>,
     events: Vec<PendingEvent>,
@@ -110,7 +110,13 @@ impl Batch {
         self.messages.push(message_row(text, message_id, &links, &decision, named, at)?);
         for ext in &decision.destinations {
             *self.unread.entry((conv.id, ext.clone())).or_default() += 1;
-            self.routed.push((message_id, text.tenant_id, ext.clone(), text.remote.clone()));
+            self.routed.push(Routed {
+                message_id,
+                tenant_id: text.tenant_id,
+                extension: ext.clone(),
+                number: text.number.clone(),
+                remote: text.remote.clone(),
+            });
         }
         // The rare paths write as they go, in order, so a later text of the batch sees them.
         apply_opt_out(txn, text, &decision, at).await?;
@@ -135,6 +141,7 @@ impl Batch {
         let Self { at, convs, changed, mut outcomes, messages, media, mut jobs, routed, unread, events, .. } = self;
         let updated: Vec<&conversation::Model> = convs.values().filter(|c| changed.contains(&c.id)).collect();
         write_rows(txn, messages, media, &routed, &unread, &updated).await?;
+        jobs.extend(sip_jobs(txn, &routed, at).await?);
         let (pending, new): (Vec<_>, Vec<_>) =
             events.into_iter().map(|p| ((p.item, p.message_id, p.decision), p.event)).unzip();
         let appended = events::append_batch(txn, new, at, &mut jobs).await?;

@@ -15,6 +15,7 @@ use uuid::Uuid;
 use super::types::InboundText;
 use crate::entity::{conversation, job, media, message};
 use crate::events::{self, Work};
+use crate::sip::Routed;
 use crate::{StoreError, new_id, sql};
 
 pub(super) fn chunks<T>(rows: Vec<T>) -> Vec<Vec<T>> {
@@ -31,7 +32,7 @@ pub(super) async fn write_rows(
     db: &impl ConnectionTrait,
     messages: Vec<message::ActiveModel>,
     media_rows: Vec<media::ActiveModel>,
-    routed: &[(Uuid, Uuid, String, String)],
+    routed: &[Routed],
     unread: &BTreeMap<(Uuid, String), i32>,
     updated: &[&conversation::Model],
 ) -> Result<(), StoreError> {
@@ -43,9 +44,7 @@ pub(super) async fn write_rows(
     }
     let rows = routed
         .iter()
-        .map(|(message_id, tenant, ext, remote)| {
-            vec![(*message_id).into(), (*tenant).into(), ext.clone().into(), remote.clone().into()]
-        })
+        .map(|r| vec![r.message_id.into(), r.tenant_id.into(), r.extension.clone().into(), r.remote.clone().into()])
         .collect();
     sql::insert_rows(db, "INSERT INTO message_extension (message_id, tenant_id, extension, remote)", "", rows).await?;
     let rows = unread.iter().map(|((conv, ext), n)| vec![(*conv).into(), ext.clone().into(), (*n).into()]).collect();
