@@ -193,6 +193,27 @@ def test_tenant_settings_refuse_a_bad_webhook_and_renew_the_secret(admin, server
     admin.click("#change button[type=submit]")
     assert admin.locator(".notice").inner_text() == "Saved."
     assert admin.locator("#change-send_window_from").input_value() == ""
+    # Phones: a SIP server that is not a host is refused next to it; the password is never drawn.
+    admin.fill("#change-sip_server", "pbx..example")
+    with admin.expect_navigation() as nav:
+        admin.click("#change button[type=submit]")
+    assert nav.value.status == 422
+    assert admin.locator("#change-sip_server-error").inner_text().startswith("'pbx..example' is not a host name")
+    admin.fill("#change-sip_server", "pbx.example.com")
+    admin.select_option("#change-sip_transport", "tcp")
+    admin.fill("#change-sip_username", "switchboard-gw")
+    admin.fill("#change-sip_password", "pbx-digest-pass-42")
+    admin.click("#change button[type=submit]")
+    assert admin.locator(".notice").inner_text() == "Saved."
+    assert admin.locator("#change-sip_server").input_value() == "pbx.example.com"
+    assert admin.locator("#change-sip_transport").input_value() == "tcp"
+    assert admin.locator("#change-sip_password").input_value() == ""
+    assert "pbx-digest-pass-42" not in admin.content()
+    # Blank server: SIP delivery off.
+    admin.fill("#change-sip_server", "")
+    admin.click("#change button[type=submit]")
+    assert admin.locator(".notice").inner_text() == "Saved."
+    assert admin.locator("#change-sip_username").input_value() == ""
     admin.click("nav >> text=Dashboard")
     assert admin.locator("#today").inner_text() == "Today (since midnight, America/Chicago)"
     admin.goto(server.url + "/portal/t/acme/settings")

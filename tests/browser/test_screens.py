@@ -23,11 +23,19 @@ def test_extensions_refuse_a_taken_extension_and_save_changes(globex_admin, serv
     shot(page, "extensions-refused")
 
     page.goto(f"{server.url}/portal/t/globex/extensions/{globex['extensions']}")
+    # A SIP user that is not the user part of an address is refused next to the field.
+    page.fill("#change-sip_user", "201@pbx")
+    with page.expect_navigation() as nav:
+        page.click("#change button[type=submit]")
+    assert nav.value.status == 422
+    assert error_of(page, "change", "sip_user").startswith("must be 1 to 64 letters")
+    page.fill("#change-sip_user", "201")
     page.fill("#change-name", "Front reception")
     page.uncheck("#change-enabled")
     page.click("#change button[type=submit]")
     assert page.locator(".notice").inner_text() == "Saved."
     assert page.input_value("#change-name") == "Front reception"
+    assert page.input_value("#change-sip_user") == "201"
     assert not page.is_checked("#change-enabled")
     shot(page, "extension-changed")
     page.click("text=All extensions")
@@ -35,8 +43,10 @@ def test_extensions_refuse_a_taken_extension_and_save_changes(globex_admin, serv
     page.goto(f"{server.url}/portal/t/globex/extensions/{globex['extensions']}")
     page.check("#change-enabled")
     page.fill("#change-name", "Reception")
+    page.fill("#change-sip_user", "")
     page.click("#change button[type=submit]")
     assert page.locator(".notice").inner_text() == "Saved."
+    assert page.input_value("#change-sip_user") == ""
 
 
 def test_an_extension_is_deleted(globex_admin, server):

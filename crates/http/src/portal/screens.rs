@@ -673,7 +673,7 @@ impl Screen for extensions::Extensions {
     const ABOUT: &'static str = "The PBX extensions texts are routed to, and sent from.";
     const KEY_FIELD: &'static str = "extension";
     const COLUMNS: &'static [(&'static str, &'static str)] =
-        &[("Extension", "extension"), ("Name", "name"), ("Enabled", "enabled")];
+        &[("Extension", "extension"), ("Name", "name"), ("Enabled", "enabled"), ("SIP user", "sip_user")];
 
     fn fields(_: &Lookups) -> Vec<Field> {
         vec![
@@ -682,6 +682,10 @@ impl Screen for extensions::Extensions {
                 .fixed_after_creation(),
             Field::new("name", "Name", Kind::Text),
             Field::new("enabled", "Enabled", Kind::Flag).help("A disabled extension gets no texts and may send none."),
+            Field::new("sip_user", "SIP user", Kind::Optional).help(
+                "Its texts also go to its phone as SIP MESSAGEs, to sip:<user>@<the SIP domain in Settings>, \
+                 such as 101. Blank: no SIP delivery.",
+            ),
         ]
     }
 
@@ -692,6 +696,7 @@ impl Screen for extensions::Extensions {
     fn cell(field: &str, item: &Value, _: &Lookups) -> Markup {
         match field {
             "enabled" => html! { (if item[field] == Value::Bool(true) { "yes" } else { "no (disabled)" }) },
+            "sip_user" if item[field].is_null() => html! { "none" },
             _ => html! { (text(&item[field])) },
         }
     }

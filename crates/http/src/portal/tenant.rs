@@ -138,6 +138,15 @@ async fn create(req: HttpRequest, state: web::Data<AppState>, sent: Submission) 
     }
 }
 
+/// The legend of the settings' SIP fields.
+const SIP: &str = "Phones (SIP MESSAGE)";
+
+fn sip_transports() -> Vec<(String, String)> {
+    [("tls", "TLS (port 5061 unless given)"), ("tcp", "TCP (5060)"), ("udp", "UDP (5060)")]
+        .map(|(v, l)| (v.to_owned(), l.to_owned()))
+        .to_vec()
+}
+
 fn settings_fields(operator: bool) -> Vec<Field> {
     let mut fields = vec![
         Field::new("name", "Name", Kind::Text),
@@ -152,6 +161,22 @@ fn settings_fields(operator: bool) -> Vec<Field> {
              less in some states and in Canada). To narrow it, give the hours; blank for the law's alone.",
         ),
         Field::new("send_window_until", "Automated texts until", Kind::Time),
+        Field::new("sip_server", "PBX SIP server", Kind::Optional).group(SIP).help(
+            "Where texts for extensions with a SIP user are sent as SIP MESSAGEs: host or host:port, such \
+             as pbx.example.com. Blank: no SIP delivery.",
+        ),
+        Field::new("sip_domain", "SIP domain", Kind::Optional)
+            .group(SIP)
+            .help("The domain of the extensions' SIP addresses; blank: the server's host."),
+        Field::new("sip_transport", "Transport", Kind::Choice { options: sip_transports(), blank: None })
+            .group(SIP)
+            .help("TLS unless the PBX cannot; UDP carries only short texts (longer ones go over TCP)."),
+        Field::new("sip_username", "SIP username", Kind::Optional)
+            .group(SIP)
+            .help("The account Switchboard answers the PBX's digest challenges with; blank for none."),
+        Field::new("sip_password", "SIP password", Kind::Secret)
+            .group(SIP)
+            .help("Kept encrypted and never shown; blank keeps the one set."),
     ];
     if operator {
         let statuses = vec![
@@ -177,6 +202,12 @@ fn settings_page(
     if let Some(w) = item.get("send_window").cloned().filter(|w| !w.is_null()) {
         item["send_window_from"] = w["from"].clone();
         item["send_window_until"] = w["until"].clone();
+    }
+    // So are the SIP settings' parts.
+    if let Some(sip) = item.get("sip").cloned().filter(|s| !s.is_null()) {
+        for part in ["server", "domain", "transport", "username"] {
+            item[format!("sip_{part}")] = sip[part].clone();
+        }
     }
     let (values, errors) = refused.unwrap_or_else(|| (Values::of(&item), Errors::default()));
     let action = format!("/portal/t/{}/settings", tenant.slug);
@@ -240,6 +271,7 @@ async fn update(req: HttpRequest, state: web::Data<AppState>, sent: Submission) 
     let fields = settings_fields(scope.is_system());
     let mut body = super::form::to_json(&fields, &sent.form, false);
     send_window(&mut body);
+    sip(&mut body);
     let result = match crate::body::parse::<TenantPatch>(body.to_string().as_bytes()) {
         Ok(patch) => state.store.update_tenant(&slug, patch.into()).await.map_err(ApiError::from),
         Err(e) => Err(e),
@@ -251,7 +283,10 @@ async fn update(req: HttpRequest, state: web::Data<AppState>, sent: Submission) 
             Ok(see_other(&format!("/portal/t/{slug}/settings?done=saved")))
         }
         Err(e) if e.status().as_u16() == 422 => {
-            let place = |field: &str| (field == "send_window").then(|| "send_window_from".to_owned());
+            let place = |field: &str| match field {
+                "send_window" => Some("send_window_from".to_owned()),
+                _ => field.strip_prefix("sip.").map(|part| format!("sip_{part}")),
+            };
             let refused = (Values::sent(&sent.form), Errors::from_api(&e, &fields, place));
             Ok(html_status(e.status(), settings_page(&sent.visitor, &scope, None, Some(refused), None)))
         }
@@ -273,6 +308,20 @@ fn send_window(body: &mut Value) {
         }),
     };
     fields.insert("send_window".into(), window);
+}
+
+/// The form's SIP fields as the API's one `sip` object: a blank server turns SIP delivery off; a
+/// blank password keeps the one set.
+fn sip(body: &mut Value) {
+    let Some(fields) = body.as_object_mut() else { return };
+    let mut sip = serde_json::Map::new();
+    for part in ["server", "domain", "transport", "username", "password"] {
+        if let Some(v) = fields.remove(&format!("sip_{part}")).filter(|v| !v.is_null()) {
+            sip.insert(part.to_owned(), v);
+        }
+    }
+    let value = if sip.contains_key("server") { Value::Object(sip) } else { Value::Null };
+    fields.insert("sip".into(), value);
 }
 
 async fn rotate(req: HttpRequest, state: web::Data<AppState>, sent: Submission) -> Result<HttpResponse, PortalError> {
