@@ -27,6 +27,7 @@ mod live;
 mod media;
 mod onboarding;
 mod ops;
+mod phones;
 mod security;
 mod seed_models;
 mod send;

@@ -16,7 +16,7 @@ use switchboard_test_macros::suite_test;
 use crate::support::TestApp;
 use crate::wired::wire;
 
-const JPEG: &[u8] = b"\xff\xd8\xff\xe0 not really a jpeg, but bytes all the same";
+pub const JPEG: &[u8] = b"\xff\xd8\xff\xe0 not really a jpeg, but bytes all the same";
 
 pub async fn media_host() -> String {
     let flaky = Arc::new(AtomicUsize::new(0));
