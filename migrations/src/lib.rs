@@ -19,6 +19,7 @@ mod m20261205_000013_shared_inbox;
 mod m20261205_000014_instances;
 mod m20261205_000015_quiet_hours;
 mod m20261206_000016_sip_delivery;
+mod m20261206_000017_email_fallback;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000014_instances::Migration),
             Box::new(m20261205_000015_quiet_hours::Migration),
             Box::new(m20261206_000016_sip_delivery::Migration),
+            Box::new(m20261206_000017_email_fallback::Migration),
         ]
     }
 }

@@ -59,8 +59,8 @@ pub enum EventBody {
     /// Someone took, let go of, finished or reopened a conversation in the inbox (live stream only).
     #[serde(rename = "conversation.updated")]
     ConversationUpdated(ConversationUpdated),
-    /// One attempt to deliver a text to an extension over one channel (SIP MESSAGE), and how it
-    /// went (live stream only).
+    /// One attempt to deliver a text to an extension over one channel (SIP MESSAGE, email), and
+    /// how it went (live stream only).
     #[serde(rename = "message.delivery")]
     MessageDelivery(DeliveryAttempted),
 }
@@ -101,13 +101,15 @@ impl EventBody {
 pub enum DeliveryChannel {
     /// A SIP MESSAGE to the extension's address on the tenant's PBX.
     Sip,
+    /// An email to the extension's address, when nobody read the text in time.
+    Email,
 }
 
 /// How one delivery attempt went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryOutcome {
-    /// The phone took it (SIP `200`).
+    /// The phone took it (SIP `200`), or the mail server took the email.
     Delivered,
     /// The PBX stored it to hand on (SIP `202`, a store-and-forward server).
     Accepted,
@@ -115,6 +117,8 @@ pub enum DeliveryOutcome {
     Retrying,
     /// It failed for good; `reason` says why.
     Failed,
+    /// Not needed: someone already saw the text (`reason` says how), so no email went.
+    Skipped,
 }
 
 /// `message.delivery`: one attempt to deliver a text to one extension over one channel.
@@ -124,7 +128,7 @@ pub struct DeliveryAttempted {
     /// The extension the text was for.
     pub extension: String,
     pub channel: DeliveryChannel,
-    /// Where it went: the SIP address.
+    /// Where it went: the SIP address, or the email address.
     pub address: String,
     /// 1 for the first attempt.
     pub attempt: i32,

@@ -14,10 +14,13 @@ pub enum JobKind {
     MediaFetch,
     /// Deliver an inbound text to an extension's phone as a SIP MESSAGE.
     SipDelivery,
+    /// Email an inbound text to an extension when nobody read it in time.
+    EmailFallback,
 }
 
 impl JobKind {
-    pub const ALL: [Self; 4] = [Self::WebhookDelivery, Self::ProviderSend, Self::MediaFetch, Self::SipDelivery];
+    pub const ALL: [Self; 5] =
+        [Self::WebhookDelivery, Self::ProviderSend, Self::MediaFetch, Self::SipDelivery, Self::EmailFallback];
 
     /// The stored name.
     pub fn as_str(self) -> &'static str {
@@ -26,6 +29,7 @@ impl JobKind {
             Self::ProviderSend => "provider_send",
             Self::MediaFetch => "media_fetch",
             Self::SipDelivery => "sip_delivery",
+            Self::EmailFallback => "email_fallback",
         }
     }
 

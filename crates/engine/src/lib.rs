@@ -6,6 +6,7 @@ pub mod breaker;
 mod cache;
 mod deliver;
 mod dispatch;
+pub mod email;
 mod guard;
 pub mod housekeeping;
 mod ingress;
@@ -31,6 +32,7 @@ pub use blobs::{BlobError, MediaStore, S3Settings};
 pub use cache::{NumberRouting, RoutingCache};
 pub use deliver::run_webhook_worker;
 pub use dispatch::run_dispatcher;
+pub use email::run_email_worker;
 pub use housekeeping::run_housekeeping;
 pub use ingress::{IngressError, Origin, Received};
 pub use media::{allowed_type, picture_too_large, picture_type, run_media_worker};
@@ -99,6 +101,8 @@ pub struct EngineConfig {
     pub sip_timeout: Duration,
     /// The CA certificates (PEM) SIP over TLS trusts; none: the system's bundle, if found.
     pub sip_ca_file: Option<std::path::PathBuf>,
+    /// The operator's outgoing mail, for texts nobody read; none: no email.
+    pub email: Option<email::EmailSettings>,
 }
 
 /// The operator's one ingress URL for every tenant, which finds the tenant by the number texted:
@@ -148,6 +152,7 @@ impl EngineConfig {
             stop_deadline: Duration::from_secs(30),
             sip_timeout: Duration::from_secs(10),
             sip_ca_file: Some(std::path::PathBuf::from("/etc/ssl/certs/ca-certificates.crt")).filter(|p| p.exists()),
+            email: None,
             shared_ingress: None,
             media_retry: RetryPolicy {
                 schedule: [10, 60, 300, 1800, 7200, 21_600, 43_200, 43_200].map(Duration::from_secs).to_vec(),
@@ -175,6 +180,8 @@ pub struct Engine {
     pub deliveries: Notify,
     /// Wakes the SIP deliverer likewise.
     pub phones: Notify,
+    /// The email sender's wake-up (its jobs fall due minutes after they are written; it polls).
+    pub mail: Notify,
     /// Wakes the media fetcher when an MMS is stored.
     pub media: Notify,
     /// Wakes the dispatcher when a text is queued.
@@ -200,6 +207,8 @@ pub struct Engine {
     blobs: blobs::Blobs,
     /// The SIP endpoint, started at the first SIP delivery.
     phones_client: sip::PhonesCell,
+    /// The SMTP client, made at the first email.
+    mailer: email::MailerCell,
 }
 
 /// Why an engine could not be made.
@@ -240,6 +249,7 @@ impl Engine {
             config,
             deliveries: Notify::new(),
             phones: Notify::new(),
+            mail: Notify::new(),
             media: Notify::new(),
             sends: Notify::new(),
             unnumbered: Notify::new(),
@@ -253,6 +263,7 @@ impl Engine {
             http,
             targets: targets.clone(),
             phones_client: sip::PhonesCell::new(),
+            mailer: email::MailerCell::new(),
         })
     }
 

@@ -35,7 +35,7 @@ use tokio::sync::{OnceCell, watch};
 
 use crate::Engine;
 use crate::net::{Targets, target_allowed};
-use crate::worker::{self, Attempt, Held, Report};
+use crate::worker::{self, Attempt, Reported};
 
 /// SIP deliveries held at once by one instance.
 const CONCURRENCY: u32 = 64;
@@ -252,10 +252,6 @@ fn addresses(d: &SipDelivery, server: &Server) -> (String, String) {
     (format!("sip:{}@{domain}", d.user), format!("sip:{}@{domain}", d.from))
 }
 
-/// What one delivery reports: its attempt, and the event that says how it went (none when there
-/// was nothing to send).
-type Reported = (Attempt, Option<DeliveryAttempted>);
-
 async fn deliver(engine: &Engine, job: &ClaimedJob, delivery: Result<Option<SipDelivery>, String>) -> Reported {
     let d = match delivery {
         Ok(Some(d)) => d,
@@ -349,30 +345,11 @@ pub async fn run_sip_worker(engine: Arc<Engine>, stop: watch::Receiver<bool>) {
         wake: |e| &e.phones,
         retry: |e| &e.config.retry,
     };
-    let start = |engine: Arc<Engine>, jobs: Vec<Held>, report: Report<Reported>| async move {
-        let claimed: Vec<ClaimedJob> = jobs.iter().map(|h| h.job.clone()).collect();
-        let mut loaded = engine.store.sip_deliveries(&claimed).await.map_err(|e| format!("loading the texts: {e}"));
-        for held in jobs {
-            let delivery = match &mut loaded {
-                Ok(map) => Ok(map.remove(&held.job.id).flatten()),
-                Err(e) => Err(e.clone()),
-            };
-            let (engine, report) = (engine.clone(), report.clone());
-            tokio::spawn(async move {
-                let outcome = deliver(&engine, &held.job, delivery).await;
-                let _ = report.send((held, outcome));
-            });
-        }
+    let load = |engine: Arc<Engine>, jobs: Vec<ClaimedJob>| async move {
+        engine.store.sip_deliveries(&jobs).await.map_err(|e| format!("loading the texts: {e}"))
     };
-    let record = |engine: Arc<Engine>, outcomes: Vec<(Held, Reported)>| async move {
-        let events: Vec<_> =
-            outcomes.iter().filter_map(|(h, (_, e))| e.clone().map(|e| (h.job.tenant_id, e))).collect();
-        if let Err(e) = engine.store.record_delivery_attempts(events).await {
-            tracing::error!(error = %e, "could not record SIP delivery attempts");
-        }
-        outcomes.into_iter().map(|(held, (attempt, _))| (held, attempt)).collect()
-    };
-    worker::run_pipeline(engine, kind, stop, start, record).await;
+    let work = |engine: Arc<Engine>, job: ClaimedJob, loaded| async move { deliver(&engine, &job, loaded).await };
+    worker::run_channel(engine, kind, stop, load, work).await;
 }
 
 #[cfg(test)]

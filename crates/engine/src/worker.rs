@@ -281,3 +281,57 @@ pub(crate) async fn run_pipelined<L, LF, P, W, WF>(
     };
     run_pipeline(engine, kind, stop, start, |_, outcomes| async move { outcomes }).await;
 }
+
+/// What a delivery to a person reports: its attempt, and the `message.delivery` event that says
+/// how it went (none when there was nothing to deliver).
+pub(crate) type Reported = (Attempt, Option<switchboard_core::event::DeliveryAttempted>);
+
+/// What a channel's batch loads: each job's delivery by job id (`None` inside: nothing to deliver).
+type Loaded<P> = Result<std::collections::HashMap<uuid::Uuid, Option<P>>, String>;
+
+/// Runs a channel to people (SIP, email) like [`run_pipelined`], with each attempt's
+/// `message.delivery` event written by the recorder, the batch's in one transaction, before the
+/// jobs are settled.
+pub(crate) async fn run_channel<L, LF, P, W, WF>(
+    engine: Arc<Engine>,
+    kind: Kind,
+    stop: watch::Receiver<bool>,
+    load: L,
+    work: W,
+) where
+    L: Fn(Arc<Engine>, Vec<ClaimedJob>) -> LF + Send + Sync + 'static,
+    LF: Future<Output = Loaded<P>> + Send,
+    P: Send + 'static,
+    W: Fn(Arc<Engine>, ClaimedJob, Result<Option<P>, String>) -> WF + Send + Sync + 'static,
+    WF: Future<Output = Reported> + Send + 'static,
+{
+    let (load, work) = (Arc::new(load), Arc::new(work));
+    let start = move |engine: Arc<Engine>, jobs: Vec<Held>, report: Report<Reported>| {
+        let (load, work) = (load.clone(), work.clone());
+        async move {
+            let claimed: Vec<ClaimedJob> = jobs.iter().map(|h| h.job.clone()).collect();
+            let mut loaded = load(engine.clone(), claimed).await;
+            for held in jobs {
+                let prepared = match &mut loaded {
+                    Ok(map) => Ok(map.remove(&held.job.id).flatten()),
+                    Err(e) => Err(e.clone()),
+                };
+                let attempt = work(engine.clone(), held.job.clone(), prepared);
+                let report = report.clone();
+                tokio::spawn(async move {
+                    let outcome = attempt.await;
+                    let _ = report.send((held, outcome));
+                });
+            }
+        }
+    };
+    let record = |engine: Arc<Engine>, outcomes: Vec<(Held, Reported)>| async move {
+        let events: Vec<_> =
+            outcomes.iter().filter_map(|(h, (_, e))| e.clone().map(|e| (h.job.tenant_id, e))).collect();
+        if let Err(e) = engine.store.record_delivery_attempts(events).await {
+            tracing::error!(error = %e, "could not record delivery attempts");
+        }
+        outcomes.into_iter().map(|(held, (attempt, _))| (held, attempt)).collect()
+    };
+    run_pipeline(engine, kind, stop, start, record).await;
+}

@@ -53,7 +53,7 @@ impl Modify for AdminResources {
         inbox::conversations, inbox::conversation_messages, inbox::mark_read, inbox::message, events::events,
         media::media, media::public_media,
         send::send, send::admin_send,
-        ingress::receive, ingress::receive_shared,
+        ingress::receive, ingress::receive_shared, ingress::receive_email,
     ),
     components(schemas(crate::error::Problem, switchboard_core::Event)),
 )]

@@ -104,6 +104,7 @@ impl App {
             tokio::spawn(switchboard_engine::run_webhook_worker(self.engine.clone(), self.stop.subscribe()));
         let fetcher = tokio::spawn(switchboard_engine::run_media_worker(self.engine.clone(), self.stop.subscribe()));
         let phones = tokio::spawn(switchboard_engine::run_sip_worker(self.engine.clone(), self.stop.subscribe()));
+        let mail = tokio::spawn(switchboard_engine::run_email_worker(self.engine.clone(), self.stop.subscribe()));
         let dispatcher = tokio::spawn(switchboard_engine::run_dispatcher(self.engine.clone(), self.stop.subscribe()));
         let sequencer = tokio::spawn(switchboard_engine::run_sequencer(self.engine.clone(), self.stop.subscribe()));
         // Notes between instances go on while requests are served (through the drain), and stop last.
@@ -148,6 +149,7 @@ impl App {
         let _ = deliverer.await;
         let _ = fetcher.await;
         let _ = phones.await;
+        let _ = mail.await;
         let _ = dispatcher.await;
         let _ = sequencer.await;
         let _ = stream_poller.await;

@@ -195,6 +195,25 @@ pub struct Config {
     /// The CA certificates (PEM) that SIP over TLS trusts; unset: the system's bundle
     /// (`/etc/ssl/certs/ca-certificates.crt`).
     pub sip_ca_file: Option<std::path::PathBuf>,
+    /// The SMTP server texts nobody read are emailed through; unset: no email.
+    pub smtp_host: Option<String>,
+    pub smtp_port: u16,
+    /// `starttls` (the default; STARTTLS must succeed) or `tls` (TLS from the first byte).
+    pub smtp_security: String,
+    pub smtp_username: Option<String>,
+    #[serde(skip_serializing)]
+    pub smtp_password: Option<SecretString>,
+    /// The CA certificates (PEM) the SMTP server's certificate is checked against; unset: the
+    /// system's.
+    pub smtp_ca_file: Option<std::path::PathBuf>,
+    /// The address emails come from; needed with `smtp_host`.
+    pub email_from: Option<String>,
+    /// The domain of reply addresses (`reply+<token>@<domain>`); unset: `email_from`'s domain.
+    pub email_reply_domain: Option<String>,
+    /// The token `POST /email/inbound` requires (16 to 128 URL-safe characters); unset: email
+    /// replies are off.
+    #[serde(skip_serializing)]
+    pub email_ingress_token: Option<SecretString>,
 }
 
 impl Default for Config {
@@ -260,6 +279,15 @@ impl Default for Config {
             housekeeping_interval_secs: 300,
             sip_timeout_secs: 10,
             sip_ca_file: None,
+            smtp_host: None,
+            smtp_port: 587,
+            smtp_security: "starttls".into(),
+            smtp_username: None,
+            smtp_password: None,
+            smtp_ca_file: None,
+            email_from: None,
+            email_reply_domain: None,
+            email_ingress_token: None,
         }
     }
 }
@@ -431,6 +459,7 @@ impl Config {
                 path.display()
             )));
         }
+        self.check_email()?;
         for (key, days) in [
             ("retention_finished_jobs_days", self.retention_finished_jobs_days),
             ("retention_events_days", self.retention_events_days),
@@ -578,6 +607,68 @@ impl Config {
         }
     }
 
+    /// Checks the email settings: all or nothing, an address to send from, a file of CAs.
+    fn check_email(&self) -> Result<(), ConfigError> {
+        let invalid = |m: String| Err(ConfigError::Invalid(m));
+        if !matches!(self.smtp_security.as_str(), "starttls" | "tls") {
+            return invalid("smtp_security (SWITCHBOARD_SMTP_SECURITY) must be starttls or tls".into());
+        }
+        if let Some(from) = &self.email_from
+            && switchboard_core::identity::normalize_email(from).is_none()
+        {
+            return invalid(format!("email_from (SWITCHBOARD_EMAIL_FROM) '{from}' is not an email address"));
+        }
+        if self.smtp_host.is_some() != self.email_from.is_some() {
+            return invalid(
+                "smtp_host (SWITCHBOARD_SMTP_HOST) and email_from (SWITCHBOARD_EMAIL_FROM) go together: set both, or neither"
+                    .into(),
+            );
+        }
+        if let Some(domain) = &self.email_reply_domain
+            && let Err(e) = switchboard_core::sip::check_domain(domain)
+        {
+            return invalid(format!("email_reply_domain (SWITCHBOARD_EMAIL_REPLY_DOMAIN) {e}"));
+        }
+        if let Some(token) = &self.email_ingress_token
+            && let Err(e) = switchboard_core::sources::check_token(token.expose_secret())
+        {
+            return invalid(format!("email_ingress_token (SWITCHBOARD_EMAIL_INGRESS_TOKEN) {e}"));
+        }
+        if let Some(path) = &self.smtp_ca_file
+            && !path.is_file()
+        {
+            return invalid(format!(
+                "smtp_ca_file (SWITCHBOARD_SMTP_CA_FILE) {} is not a readable file",
+                path.display()
+            ));
+        }
+        Ok(())
+    }
+
+    /// The outgoing mail's settings, when `smtp_host` and `email_from` are set.
+    fn email(&self) -> Option<switchboard_engine::email::EmailSettings> {
+        use switchboard_engine::email::{EmailSettings, SmtpSecurity};
+        let (host, from) = (self.smtp_host.clone()?, self.email_from.clone()?);
+        let reply_domain = self
+            .email_reply_domain
+            .clone()
+            .or_else(|| from.rsplit_once('@').map(|(_, d)| d.to_owned()))
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        Some(EmailSettings {
+            host,
+            port: self.smtp_port,
+            security: if self.smtp_security == "tls" { SmtpSecurity::Tls } else { SmtpSecurity::StartTls },
+            username: self.smtp_username.clone(),
+            password: self.smtp_password.clone(),
+            ca_file: self.smtp_ca_file.clone(),
+            from,
+            reply_domain,
+            timeout: std::time::Duration::from_secs(30),
+            ingress_token: self.email_ingress_token.clone(),
+        })
+    }
+
     /// The engine's settings (the workers, the ingress, media): the one place they are derived
     /// from the configuration. What has no key keeps the engine's default.
     pub fn engine_config(&self) -> EngineConfig {
@@ -611,6 +702,7 @@ impl Config {
             housekeeping_interval: secs(self.housekeeping_interval_secs),
             stop_deadline: secs(self.shutdown_timeout_secs),
             sip_timeout: secs(self.sip_timeout_secs),
+            email: self.email(),
             sip_ca_file: self.sip_ca_file.clone().or_else(|| EngineConfig::new(self.public_url()).sip_ca_file),
             ..EngineConfig::new(self.public_url())
         }
@@ -692,6 +784,7 @@ fn value_for(key: &str, value: String) -> figment::value::Value {
         || key == "retention_messages_days"
         || key == "housekeeping_interval_secs"
         || key == "sip_timeout_secs"
+        || key == "smtp_port"
         || key == "stream_limit_per_extension"
         || key == "stream_limit_per_tenant"
         || key == "stream_idle_timeout_secs"
@@ -829,6 +922,8 @@ mod tests {
             "media_s3_secret_access_key",
             "metrics_token",
             "shared_ingress_token",
+            "smtp_password",
+            "email_ingress_token",
             "trust_forwarded_for",
         ];
         let mut keys: Vec<&str> = defaults.keys().map(String::as_str).chain(unserialized).collect();

@@ -282,6 +282,8 @@ pub enum Work {
     Media { media_id: Uuid },
     /// Deliver this inbound text to this extension's phone by SIP MESSAGE.
     Sip { message_id: Uuid, extension_id: Uuid },
+    /// Email this inbound text to this extension, unless someone saw it meanwhile.
+    Email { message_id: Uuid, extension_id: Uuid },
 }
 
 /// A job row's ids, as stored.
@@ -301,6 +303,7 @@ impl Work {
             Self::Send { .. } => JobKind::ProviderSend,
             Self::Media { .. } => JobKind::MediaFetch,
             Self::Sip { .. } => JobKind::SipDelivery,
+            Self::Email { .. } => JobKind::EmailFallback,
         }
     }
 
@@ -310,7 +313,7 @@ impl Work {
             Self::Webhook { event_id } => Columns { event_id: Some(event_id), ..Columns::default() },
             Self::Send { message_id } => Columns { message_id: Some(message_id), ..Columns::default() },
             Self::Media { media_id } => Columns { media_id: Some(media_id), ..Columns::default() },
-            Self::Sip { message_id, extension_id } => {
+            Self::Sip { message_id, extension_id } | Self::Email { message_id, extension_id } => {
                 Columns { message_id: Some(message_id), extension_id: Some(extension_id), ..Columns::default() }
             }
         }
@@ -323,6 +326,7 @@ impl Work {
             JobKind::ProviderSend => Self::Send { message_id: c.message_id? },
             JobKind::MediaFetch => Self::Media { media_id: c.media_id? },
             JobKind::SipDelivery => Self::Sip { message_id: c.message_id?, extension_id: c.extension_id? },
+            JobKind::EmailFallback => Self::Email { message_id: c.message_id?, extension_id: c.extension_id? },
         })
     }
 
@@ -331,7 +335,7 @@ impl Work {
         self.columns().event_id
     }
 
-    /// The text a send (or a SIP delivery) is for.
+    /// The text a send (or a SIP delivery, or an email) is for.
     pub fn message_id(self) -> Option<Uuid> {
         self.columns().message_id
     }

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use switchboard_core::FieldErrors;
+use switchboard_core::identity::normalize_email;
 use switchboard_core::names::check_extension;
 use switchboard_core::sip::check_user;
 use switchboard_core::validation::text;
@@ -28,6 +29,11 @@ pub struct Extension {
     /// The user part of its SIP address on the tenant's PBX (`sip:<user>@<domain>`); texts routed
     /// to it are also sent there as SIP MESSAGEs. None: no SIP delivery.
     pub sip_user: Option<String>,
+    /// Where its texts are emailed when nobody read them within `email_delay_minutes` (nor took
+    /// them on the phone). None: no email.
+    pub email: Option<String>,
+    /// 1 to 1,440; 5 unless set.
+    pub email_delay_minutes: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -39,6 +45,8 @@ pub struct NewExtension {
     pub name: String,
     pub enabled: Option<bool>,
     pub sip_user: Option<String>,
+    pub email: Option<String>,
+    pub email_delay_minutes: Option<i32>,
 }
 
 /// A change to an extension; absent fields stay as they are.
@@ -48,6 +56,23 @@ pub struct ExtensionPatch {
     pub enabled: Option<bool>,
     /// `null` stops SIP delivery.
     pub sip_user: Patch<String>,
+    /// `null` stops email.
+    pub email: Patch<String>,
+    pub email_delay_minutes: Option<i32>,
+}
+
+/// Checks an extension's email settings, and answers the address as it is kept (lower case).
+fn check_email(errors: &mut FieldErrors, email: Option<&String>, delay: Option<i32>) -> Option<String> {
+    let kept = email.and_then(|e| normalize_email(e));
+    if email.is_some() && kept.is_none() {
+        errors.add("email", "must be one email address, such as front.desk@example.com");
+    }
+    if let Some(d) = delay
+        && !(1..=1440).contains(&d)
+    {
+        errors.add("email_delay_minutes", "must be between 1 and 1440 (a day)");
+    }
+    kept
 }
 
 fn record(m: extension::Model) -> Extension {
@@ -57,6 +82,8 @@ fn record(m: extension::Model) -> Extension {
         name: m.name,
         enabled: m.enabled,
         sip_user: m.sip_user,
+        email: m.email,
+        email_delay_minutes: m.email_delay_minutes,
         created_at: m.created_at,
         updated_at: m.updated_at,
     }
@@ -71,6 +98,7 @@ impl Store {
         if let Some(user) = &input.sip_user {
             errors.check("sip_user", check_user(user));
         }
+        let email = check_email(&mut errors, input.email.as_ref(), input.email_delay_minutes);
         errors.finish().map_err(StoreError::Invalid)?;
         let at = now();
         let model = extension::ActiveModel {
@@ -80,6 +108,8 @@ impl Store {
             name: Set(input.name),
             enabled: Set(input.enabled.unwrap_or(true)),
             sip_user: Set(input.sip_user),
+            email: Set(email),
+            email_delay_minutes: Set(input.email_delay_minutes.unwrap_or(5)),
             created_at: Set(at),
             updated_at: Set(at),
         }
@@ -127,11 +157,27 @@ impl Store {
         if let Patch::Value(user) = &patch.sip_user {
             errors.check("sip_user", check_user(user));
         }
+        let email = match &patch.email {
+            Patch::Value(e) => Patch::Value(check_email(&mut errors, Some(e), patch.email_delay_minutes)),
+            Patch::Null => Patch::Null,
+            Patch::Absent => {
+                check_email(&mut errors, None, patch.email_delay_minutes);
+                Patch::Absent
+            }
+        };
         errors.finish().map_err(StoreError::Invalid)?;
         let current = Self::extension_model(self.db(), tenant, ext).await?;
         let sip_user = patch.sip_user.apply(current.sip_user.clone());
         let mut model: extension::ActiveModel = current.into();
         model.sip_user = Set(sip_user);
+        match email {
+            Patch::Value(e) => model.email = Set(e),
+            Patch::Null => model.email = Set(None),
+            Patch::Absent => {}
+        }
+        if let Some(d) = patch.email_delay_minutes {
+            model.email_delay_minutes = Set(d);
+        }
         if let Some(v) = patch.name {
             model.name = Set(v);
         }

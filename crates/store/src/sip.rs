@@ -1,73 +1,21 @@
-//! SIP MESSAGE delivery's rows: the jobs an inbound batch adds for extensions with a SIP user,
-//! what a claimed delivery sends, and the `message.delivery` event each attempt writes.
+//! SIP MESSAGE delivery's rows: what a claimed delivery sends, and the `message.delivery` event
+//! each attempt (of any channel) writes. The jobs are added with the text (`channels`).
 
 use std::collections::{BTreeSet, HashMap};
 
-use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use secrecy::SecretString;
 use switchboard_core::EventBody;
 use switchboard_core::event::DeliveryAttempted;
 use switchboard_core::sip::Transport;
 use uuid::Uuid;
 
-use crate::entity::{extension, job, media, message, tenant};
+use crate::entity::{extension, media, message, tenant};
 use crate::events::{self, Work};
 use crate::media::MediaState;
 use crate::outbox::ClaimedJob;
 use crate::tenants::sip_aad;
-use crate::{Store, StoreError, new_id, now, sql};
-
-/// An inbound text routed to an extension, as a batch records it.
-pub(crate) struct Routed {
-    pub message_id: Uuid,
-    pub tenant_id: Uuid,
-    pub extension: String,
-    pub number: String,
-    pub remote: String,
-}
-
-/// The SIP deliveries a batch's routed texts need: one job per text and extension that has a SIP
-/// user (enabled, of a tenant with a SIP server), ordered per phone and conversation. One query a
-/// chunk of routed pairs.
-pub(crate) async fn sip_jobs<C: ConnectionTrait>(
-    db: &C,
-    routed: &[Routed],
-    at: DateTime<Utc>,
-) -> Result<Vec<job::ActiveModel>, StoreError> {
-    let pairs: BTreeSet<(Uuid, &str)> = routed.iter().map(|r| (r.tenant_id, r.extension.as_str())).collect();
-    let mut phones: HashMap<(Uuid, String), Uuid> = HashMap::new();
-    let pairs: Vec<(Uuid, &str)> = pairs.into_iter().collect();
-    for chunk in pairs.chunks(sql::CHUNK) {
-        let values = chunk.iter().flat_map(|(t, e)| [(*t).into(), (*e).to_owned().into()]).collect();
-        let rows = sql::query(
-            db,
-            &format!(
-                "SELECT e.id, e.tenant_id, e.extension FROM extension e JOIN tenant t ON t.id = e.tenant_id \
-                 WHERE (e.tenant_id, e.extension) IN (VALUES {}) AND e.sip_user IS NOT NULL AND e.enabled \
-                 AND t.sip_server IS NOT NULL",
-                sql::tuples(chunk.len(), 2)
-            ),
-            values,
-        )
-        .await?;
-        for row in rows {
-            phones.insert((row.try_get("", "tenant_id")?, row.try_get("", "extension")?), row.try_get("", "id")?);
-        }
-    }
-    if phones.is_empty() {
-        return Ok(Vec::new());
-    }
-    Ok(routed
-        .iter()
-        .filter_map(|r| {
-            let extension_id = *phones.get(&(r.tenant_id, r.extension.clone()))?;
-            let key = format!("sip|{extension_id}|{}", events::ordering_key(&r.number, &r.remote));
-            let work = Work::Sip { message_id: r.message_id, extension_id };
-            Some(events::job_model(new_id(), r.tenant_id, &key, work, at))
-        })
-        .collect())
-}
+use crate::{Store, StoreError, now, sql};
 
 /// Everything one SIP MESSAGE needs. The password is not printed.
 pub struct SipDelivery {
@@ -194,7 +142,10 @@ impl Store {
     }
 
     /// The texts' attachments in order, each kept one given a public link token if it had none.
-    async fn phone_media(&self, message_ids: BTreeSet<Uuid>) -> Result<HashMap<Uuid, Vec<media::Model>>, StoreError> {
+    pub(crate) async fn phone_media(
+        &self,
+        message_ids: BTreeSet<Uuid>,
+    ) -> Result<HashMap<Uuid, Vec<media::Model>>, StoreError> {
         let select = || media::Entity::find().filter(media::Column::MessageId.is_in(message_ids.clone()));
         let mut rows = select().all(self.db()).await?;
         let stored = MediaState::Stored.as_str();

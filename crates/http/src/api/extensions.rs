@@ -24,10 +24,16 @@ pub struct Extension {
     /// settings say where). `null`: no SIP delivery.
     #[schema(example = "101")]
     pub sip_user: Option<String>,
+    /// Where its texts are emailed when nobody read them (nor its phone took them) within
+    /// `email_delay_minutes`; replies to that email go back to the customer by text. `null`: no email.
+    #[schema(example = "front.desk@example.com")]
+    pub email: Option<String>,
+    /// 1 to 1,440; 5 unless set.
+    pub email_delay_minutes: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
-convert!(store::Extension => Extension { id, extension, name, enabled, sip_user, created_at, updated_at });
+convert!(store::Extension => Extension { id, extension, name, enabled, sip_user, email, email_delay_minutes, created_at, updated_at });
 
 /// Body of `POST …/extensions`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -43,8 +49,12 @@ pub struct NewExtension {
     #[serde(default)]
     #[schema(example = "101")]
     pub sip_user: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub email_delay_minutes: Option<i32>,
 }
-convert!(NewExtension => store::NewExtension { extension, name, enabled, sip_user });
+convert!(NewExtension => store::NewExtension { extension, name, enabled, sip_user, email, email_delay_minutes });
 
 /// Body of `PATCH …/extensions/{ext}`.
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -58,5 +68,11 @@ pub struct ExtensionPatch {
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub sip_user: Patch<String>,
+    /// `null` stops email.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub email: Patch<String>,
+    #[serde(default)]
+    pub email_delay_minutes: Option<i32>,
 }
-convert!(ExtensionPatch => store::ExtensionPatch { name, enabled, sip_user });
+convert!(ExtensionPatch => store::ExtensionPatch { name, enabled, sip_user, email, email_delay_minutes });

@@ -41,6 +41,7 @@ fn job_words(d: &Delivery) -> String {
         JobKind::ProviderSend => "Send through Flowroute".to_owned(),
         JobKind::MediaFetch => "Fetch an attachment from Flowroute".to_owned(),
         JobKind::SipDelivery => "Send to a phone by SIP MESSAGE".to_owned(),
+        JobKind::EmailFallback => "Email a text nobody read".to_owned(),
     }
 }
 

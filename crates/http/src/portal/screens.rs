@@ -686,6 +686,12 @@ impl Screen for extensions::Extensions {
                 "Its texts also go to its phone as SIP MESSAGEs, to sip:<user>@<the SIP domain in Settings>, \
                  such as 101. Blank: no SIP delivery.",
             ),
+            Field::new("email", "Email when nobody reads", Kind::Optional).help(
+                "A text nobody read in the inbox (nor took on the phone) in time is emailed here; a reply to \
+                 that email goes back to the customer by text. Blank: no email.",
+            ),
+            Field::new("email_delay_minutes", "Minutes to wait before emailing", Kind::Count)
+                .help("1 to 1440; 5 unless set."),
         ]
     }
 

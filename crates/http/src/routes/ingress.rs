@@ -5,7 +5,9 @@ use actix_web::http::StatusCode;
 
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use futures_util::StreamExt;
+use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
+use switchboard_engine::email::ReplyError;
 use switchboard_engine::{IngressError, Origin, Received};
 
 use crate::AppState;
@@ -55,12 +57,17 @@ impl From<IngressError> for ApiError {
 }
 
 /// Reads a callback's body, at most [`MAX_CALLBACK`] bytes.
-async fn read_callback(mut payload: web::Payload) -> Result<web::BytesMut, ApiError> {
+async fn read_callback(payload: web::Payload) -> Result<web::BytesMut, ApiError> {
+    read_body(payload, MAX_CALLBACK).await
+}
+
+/// Reads a body of at most `max` bytes.
+async fn read_body(mut payload: web::Payload, max: usize) -> Result<web::BytesMut, ApiError> {
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|_| ApiError::malformed("The body could not be read."))?;
-        if body.len() + chunk.len() > MAX_CALLBACK {
-            return Err(ApiError::too_large(MAX_CALLBACK));
+        if body.len() + chunk.len() > max {
+            return Err(ApiError::too_large(max));
         }
         body.extend_from_slice(&chunk);
     }
@@ -119,4 +126,53 @@ pub async fn receive_shared(
     let body = read_callback(payload).await?;
     let origin = Origin { token: q.token.as_deref(), ip: state.clients.of(&req) };
     Ok(acknowledge(state.engine.receive_shared(&path, &body, origin).await?))
+}
+
+/// Largest email reply accepted: its pictures are not kept, but they come with it.
+pub const MAX_EMAIL: usize = 25 * 1024 * 1024;
+
+impl From<ReplyError> for ApiError {
+    fn from(e: ReplyError) -> Self {
+        let unprocessable = |code, e: &ReplyError| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, e.to_string());
+        match e {
+            ReplyError::Off => ApiError::not_found(),
+            ReplyError::UnknownToken => ApiError::new(StatusCode::NOT_FOUND, "reply_unknown", e.to_string()),
+            ReplyError::NotAnEmail | ReplyError::NoSender => unprocessable("not_an_email", &e),
+            ReplyError::NoReplyAddress(_) => unprocessable("no_reply_address", &e),
+            ReplyError::Empty => unprocessable("reply_empty", &e),
+            ReplyError::Store(switchboard_store::StoreError::Refused { code: "reply_sender_unknown", detail }) => {
+                ApiError::new(StatusCode::FORBIDDEN, "reply_sender_unknown", detail)
+            }
+            ReplyError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// An email reply to a text nobody had read, as the mail provider's inbound webhook posts it: the
+/// raw message (RFC 822) as the body. Its To (or Delivered-To) names the text (`reply+<token>@…`),
+/// its From must be the email of an extension the text was sent to, and what it says above the
+/// quoted email goes to the customer as a text from that extension (`202`). Needs
+/// `email_ingress_token`, as `?token=` or a bearer token; `404` without it or when email is off.
+/// A reply posted again (the same Message-ID) is answered with the same text and sent once.
+#[utoipa::path(tag = "ingress", params(CallbackQuery),
+    request_body(content = String, description = "the raw email (RFC 822)", content_type = "message/rfc822"),
+    responses((status = 202, body = crate::api::send::Queued), (status = 401, body = Problem),
+              (status = 403, body = Problem), (status = 404, body = Problem), (status = 413, body = Problem),
+              (status = 422, body = Problem)))]
+#[post("/email/inbound")]
+pub async fn receive_email(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    q: web::Query<CallbackQuery>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let expected =
+        state.engine.config.email.as_ref().and_then(|s| s.ingress_token.as_ref()).ok_or_else(ApiError::not_found)?;
+    let given = q.token.as_deref().or_else(|| crate::auth::bearer(&req).ok());
+    if !switchboard_core::sources::tokens_equal(expected.expose_secret(), given) {
+        return Err(ApiError::unauthorized("The email ingress token is not valid."));
+    }
+    let raw = read_body(payload, MAX_EMAIL).await?;
+    let queued = state.engine.email_reply(&raw).await?;
+    Ok(HttpResponse::Accepted().json(crate::api::send::Queued::from(queued)))
 }

@@ -98,5 +98,5 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
     cfg.service(providers::remote_numbers).service(providers::import_numbers);
     cfg.service(providers::apply_callbacks).service(providers::check_callbacks).service(providers::enable_messaging);
     cfg.service(events::events).service(media::media).service(send::send).service(send::admin_send);
-    cfg.service(media::public_media);
+    cfg.service(media::public_media).service(ingress::receive_email);
 }

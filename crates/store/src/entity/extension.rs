@@ -13,6 +13,9 @@ pub struct Model {
     pub enabled: bool,
     /// The user part of the extension's SIP address on the tenant's PBX; none: no SIP delivery.
     pub sip_user: Option<String>,
+    /// Where its texts are emailed when nobody read them within `email_delay_minutes`.
+    pub email: Option<String>,
+    pub email_delay_minutes: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

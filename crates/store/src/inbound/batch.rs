@@ -14,9 +14,9 @@ use super::lookups::{Directory, conversations, stored};
 use super::replies::{apply_opt_out, queue_replies};
 use super::rows::{chunks, media_rows, message_row, write_rows};
 use super::types::{ConvKey, InboundOutcome, InboundText, Item, conv_key};
+use crate::channels::{Routed, channel_jobs};
 use crate::entity::{conversation, job, media, message};
 use crate::events::{self, NewEvent};
-use crate::sip::{Routed, sip_jobs};
 use crate::{StoreError, new_id, now};
 
 /// Writes one batch in one transaction and returns each text's outcome, in order. Any error
@@ -141,7 +141,7 @@ impl Batch {
         let Self { at, convs, changed, mut outcomes, messages, media, mut jobs, routed, unread, events, .. } = self;
         let updated: Vec<&conversation::Model> = convs.values().filter(|c| changed.contains(&c.id)).collect();
         write_rows(txn, messages, media, &routed, &unread, &updated).await?;
-        jobs.extend(sip_jobs(txn, &routed, at).await?);
+        jobs.extend(channel_jobs(txn, &routed, at).await?);
         let (pending, new): (Vec<_>, Vec<_>) =
             events.into_iter().map(|p| ((p.item, p.message_id, p.decision), p.event)).unzip();
         let appended = events::append_batch(txn, new, at, &mut jobs).await?;

@@ -13,9 +13,9 @@ use switchboard_core::status::{Direction, MessageStatus, Origin};
 use uuid::Uuid;
 
 use super::types::InboundText;
+use crate::channels::Routed;
 use crate::entity::{conversation, job, media, message};
 use crate::events::{self, Work};
-use crate::sip::Routed;
 use crate::{StoreError, new_id, sql};
 
 pub(super) fn chunks<T>(rows: Vec<T>) -> Vec<Vec<T>> {
