@@ -24,6 +24,7 @@ mod inbound;
 mod isolation;
 mod keys;
 mod live;
+mod mail;
 mod media;
 mod onboarding;
 mod ops;

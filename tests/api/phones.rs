@@ -37,7 +37,7 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 /// A port free on 127.0.0.1 for both TCP and UDP, as far as can be told now.
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     loop {
         let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = tcp.local_addr().unwrap().port();
@@ -45,6 +45,41 @@ fn free_port() -> u16 {
             return port;
         }
     }
+}
+
+/// Makes, in `dir`, a private CA (`ca.crt`) and a certificate for the address 127.0.0.1 it signed
+/// (`server.crt`, `server.key`).
+pub fn private_ca(dir: &Path) {
+    let openssl = |args: &[&str]| {
+        let made =
+            std::process::Command::new("openssl").args(args).current_dir(dir).stderr(Stdio::null()).status().unwrap();
+        assert!(made.success(), "openssl {args:?}");
+    };
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    openssl(
+        &[&["req", "-x509"], &ec[..], &["-days", "2", "-subj", "/CN=Test CA", "-keyout", "ca.key", "-out", "ca.crt"]]
+            .concat(),
+    );
+    openssl(&[&["req"], &ec[..], &["-subj", "/CN=127.0.0.1", "-keyout", "server.key", "-out", "server.csr"]].concat());
+    let ext = "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n";
+    std::fs::write(dir.join("server.ext"), ext).unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+        "-out",
+        "server.crt",
+    ]);
 }
 
 /// A Kamailio of the test's own, on ports of its own; stopped when dropped.
@@ -71,52 +106,9 @@ impl Pbx {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let tls_port = free_port();
-        let (ca, cert, key) = (dir.path().join("ca.crt"), dir.path().join("pbx.crt"), dir.path().join("pbx.key"));
+        let (ca, cert, key) = (dir.path().join("ca.crt"), dir.path().join("server.crt"), dir.path().join("server.key"));
         if tls {
-            // A private CA, and the PBX's certificate for 127.0.0.1 signed by it.
-            let openssl = |args: &[&str]| {
-                let made = std::process::Command::new("openssl")
-                    .args(args)
-                    .current_dir(dir.path())
-                    .stderr(Stdio::null())
-                    .status()
-                    .unwrap();
-                assert!(made.success(), "openssl {args:?}");
-            };
-            let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-            openssl(
-                &[
-                    &["req", "-x509"],
-                    &ec[..],
-                    &["-days", "2", "-subj", "/CN=Test PBX CA", "-keyout", "ca.key", "-out", "ca.crt"],
-                ]
-                .concat(),
-            );
-            openssl(
-                &[&["req"], &ec[..], &["-subj", "/CN=127.0.0.1", "-keyout", "pbx.key", "-out", "pbx.csr"]].concat(),
-            );
-            std::fs::write(
-                dir.path().join("pbx.ext"),
-                "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-            )
-            .unwrap();
-            openssl(&[
-                "x509",
-                "-req",
-                "-in",
-                "pbx.csr",
-                "-CA",
-                "ca.crt",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-days",
-                "2",
-                "-extfile",
-                "pbx.ext",
-                "-out",
-                "pbx.crt",
-            ]);
+            private_ca(dir.path());
             let tls_cfg = format!(
                 "[server:default]\nmethod = TLSv1.2+\nverify_certificate = no\nrequire_certificate = no\n\
                  certificate = {}\nprivate_key = {}\n",
@@ -419,4 +411,19 @@ async fn sip_settings_are_checked(app: TestApp) {
     assert_eq!(e.expect(StatusCode::OK)["sip_user"], "desk.101");
     let e = app.patch(&format!("{base}/extensions/101"), &token, json!({"sip_user": null})).await;
     assert_eq!(e.expect(StatusCode::OK)["sip_user"], Value::Null);
+}
+
+/// A SIP server outside the networks Switchboard may reach (here the cloud metadata address) is
+/// never contacted: the delivery says why and waits for its next try.
+#[suite_test]
+async fn sip_delivery_never_reaches_a_forbidden_address(app: TestApp) {
+    let w = wire(&app, "acme", "acmein", "+12025550100").await;
+    let sip = json!({"sip": {"server": "169.254.169.254:5060", "transport": "tcp"}});
+    app.patch(&w.base, &w.token, sip).await.expect(StatusCode::OK);
+    app.patch(&format!("{}/extensions/101", w.base), &w.token, json!({"sip_user": "101"})).await.expect(StatusCode::OK);
+    let message = text(&app, &w, "mdr2-sip-metadata", "Where does this go?").await;
+    let d = delivery(&app, &w, &message).await;
+    assert_eq!(d["outcome"], "retrying", "{d}");
+    let reason = d["reason"].as_str().unwrap();
+    assert!(reason.contains("169.254.169.254 is not an address Switchboard may reach"), "{reason}");
 }

@@ -30,12 +30,16 @@ def test_extensions_refuse_a_taken_extension_and_save_changes(globex_admin, serv
     assert nav.value.status == 422
     assert error_of(page, "change", "sip_user").startswith("must be 1 to 64 letters")
     page.fill("#change-sip_user", "201")
+    page.fill("#change-email", "front@globex.example")
+    page.fill("#change-email_delay_minutes", "10")
     page.fill("#change-name", "Front reception")
     page.uncheck("#change-enabled")
     page.click("#change button[type=submit]")
     assert page.locator(".notice").inner_text() == "Saved."
     assert page.input_value("#change-name") == "Front reception"
     assert page.input_value("#change-sip_user") == "201"
+    assert page.input_value("#change-email") == "front@globex.example"
+    assert page.input_value("#change-email_delay_minutes") == "10"
     assert not page.is_checked("#change-enabled")
     shot(page, "extension-changed")
     page.click("text=All extensions")
@@ -44,9 +48,11 @@ def test_extensions_refuse_a_taken_extension_and_save_changes(globex_admin, serv
     page.check("#change-enabled")
     page.fill("#change-name", "Reception")
     page.fill("#change-sip_user", "")
+    page.fill("#change-email", "")
     page.click("#change button[type=submit]")
     assert page.locator(".notice").inner_text() == "Saved."
     assert page.input_value("#change-sip_user") == ""
+    assert page.input_value("#change-email") == ""
 
 
 def test_an_extension_is_deleted(globex_admin, server):
