@@ -84,6 +84,7 @@ async fn health_metrics_openapi_and_docs_need_no_token(app: TestApp) {
         ("/api/v1/events", &["get"][..]),
         ("/api/v1/media/{id}", &["get"][..]),
         ("/media/{token}", &["get"][..]),
+        ("/email/inbound", &["post"][..]),
         ("/api/v1/auth/login", &["post"][..]),
         ("/api/v1/auth/token", &["post"][..]),
         ("/api/v1/auth/logout", &["post"][..]),

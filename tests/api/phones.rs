@@ -97,7 +97,8 @@ impl Pbx {
         Self::start_with(password, false).await
     }
 
-    /// Starts it on TLS too, with a certificate for the address 127.0.0.1 a private CA signed.
+    /// Starts it on TLS too, with a certificate for the address 127.0.0.1 a private CA signed, and
+    /// challenging as a registrar does (`401`).
     async fn start_tls(password: &str) -> Self {
         Self::start_with(password, true).await
     }
@@ -132,7 +133,7 @@ impl Pbx {
         let log = std::fs::File::create(dir.path().join("kamailio.log")).unwrap();
         let mut kamailio = Command::new("kamailio");
         if tls {
-            kamailio.args(["-A", "WITH_TLS"]);
+            kamailio.args(["-A", "WITH_TLS", "-A", "WWW_AUTH"]);
         }
         let child = kamailio
             .args(["-DD", "-E", "-f"])
@@ -150,6 +151,12 @@ impl Pbx {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         Self { child, port, tls: tls.then_some((tls_port, ca)), _dir: dir }
+    }
+
+    /// What it logged of each MESSAGE it took: `… over <protocol>, <length> bytes`.
+    fn messages_logged(&self) -> Vec<String> {
+        let log = std::fs::read_to_string(self._dir.path().join("kamailio.log")).unwrap_or_default();
+        log.lines().filter(|l| l.contains("MESSAGE from sip:+12065550123")).map(str::to_owned).collect()
     }
 }
 
@@ -289,6 +296,11 @@ async fn a_text_reaches_a_sip_phone_through_kamailio(app: TestApp) {
     assert!(seen.contains("Running 10 minutes late"), "{seen}");
     assert!(seen.contains("Content-Type: text/plain;charset=UTF-8"), "{seen}");
 
+    // Over UDP from here: a short text goes as a datagram; one past 1,300 bytes goes over TCP.
+    let udp = json!({"sip": {"server": format!("127.0.0.1:{}", pbx.port), "domain": "pbx.test", "transport": "udp",
+                             "username": "gateway"}});
+    let kept = app.patch(&w.base, &w.token, udp).await.expect(StatusCode::OK).clone();
+    assert_eq!(kept["sip"]["has_password"], true, "the password stays: {kept}");
     // A picture arrives as a link the phone can open, without signing in.
     let phone = Phone::start(&pbx).await;
     let host = crate::media::media_host().await;
@@ -304,17 +316,25 @@ async fn a_text_reaches_a_sip_phone_through_kamailio(app: TestApp) {
     let res = app.client.get(format!("{}{path}", app.base)).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK, "{link}");
     assert_eq!(res.bytes().await.unwrap().as_ref(), crate::media::JPEG);
+    let long = "Here is the whole list of what to bring. ".repeat(30);
+    let third = text(&app, &w, "mdr2-sip-long", long.trim()).await;
+    assert_eq!(delivery(&app, &w, &third).await["outcome"], "accepted");
+    let logged = pbx.messages_logged();
+    let over = |proto: &str| logged.iter().filter(|l| l.contains(&format!(" over {proto},"))).count();
+    // Each text twice, challenged then answered: over TCP the first two and the long one; over UDP
+    // the picture's link, and msilo handing the kept text on.
+    assert_eq!((over("tcp"), over("udp")), (6, 3), "{logged:#?}");
 
     // A wrong password: challenged again, failed for good with the reason, not tried again.
     let wrong = json!({"sip": {"server": format!("127.0.0.1:{}", pbx.port), "domain": "pbx.test",
                                "transport": "tcp", "username": "gateway", "password": "not-the-password"}});
     app.patch(&w.base, &w.token, wrong).await.expect(StatusCode::OK);
-    let third = text(&app, &w, "mdr2-sip-wrong", "Can you call me back?").await;
-    let d = delivery(&app, &w, &third).await;
+    let fourth = text(&app, &w, "mdr2-sip-wrong", "Can you call me back?").await;
+    let d = delivery(&app, &w, &fourth).await;
     assert_eq!((d["outcome"].as_str(), d["status"].as_i64()), (Some("failed"), Some(407)), "{d}");
     let reason = d["reason"].as_str().unwrap();
     assert!(reason.contains("refused the SIP credentials"), "{reason}");
-    let timeline = app.get(&format!("{}/messages/{third}/timeline", w.base), &w.token).await;
+    let timeline = app.get(&format!("{}/messages/{fourth}/timeline", w.base), &w.token).await;
     let timeline = timeline.expect(StatusCode::OK).clone();
     let sip_jobs: Vec<&Value> =
         timeline["jobs"].as_array().unwrap().iter().filter(|j| j["kind"] == "sip_delivery").collect();

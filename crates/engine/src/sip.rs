@@ -136,6 +136,14 @@ impl Phones {
             .with_user_agent(concat!("Switchboard/", env!("CARGO_PKG_VERSION")))
             .build();
         let inner = endpoint.inner.clone();
+        // Switchboard takes no requests over SIP. Each one that reaches its socket is refused at
+        // once, rather than left queued (unread, they would pile up without bound).
+        let mut incoming = endpoint.incoming_transactions().map_err(|e| format!("starting SIP: {e}"))?;
+        tokio::spawn(async move {
+            while let Some(mut tx) = incoming.recv().await {
+                let _ = tx.reply(StatusCode::MethodNotAllowed).await;
+            }
+        });
         tokio::spawn(async move { endpoint.serve().await });
         Ok(Self { endpoint: inner, stop })
     }

@@ -265,21 +265,42 @@ pub(crate) async fn run_pipelined<L, LF, P, W, WF>(
     W: Fn(Arc<Engine>, ClaimedJob, P) -> WF + Send + Sync + 'static,
     WF: Future<Output = Attempt> + Send + 'static,
 {
+    run_loaded(engine, kind, stop, load, work, |_, outcomes| async move { outcomes }).await;
+}
+
+/// [`run_pipelined`] with outcomes of any kind, which `record` turns into attempts.
+async fn run_loaded<L, LF, P, W, WF, T, R, RF>(
+    engine: Arc<Engine>,
+    kind: Kind,
+    stop: watch::Receiver<bool>,
+    load: L,
+    work: W,
+    record: R,
+) where
+    L: Fn(Arc<Engine>, Vec<Held>) -> LF + Send + Sync + 'static,
+    LF: Future<Output = Vec<(Held, P)>> + Send,
+    P: Send + 'static,
+    W: Fn(Arc<Engine>, ClaimedJob, P) -> WF + Send + Sync + 'static,
+    WF: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+    R: Fn(Arc<Engine>, Vec<(Held, T)>) -> RF + Send + 'static,
+    RF: Future<Output = Vec<(Held, Attempt)>> + Send,
+{
     let (load, work) = (Arc::new(load), Arc::new(work));
-    let start = move |engine: Arc<Engine>, jobs: Vec<Held>, report: Report<Attempt>| {
+    let start = move |engine: Arc<Engine>, jobs: Vec<Held>, report: Report<T>| {
         let (load, work) = (load.clone(), work.clone());
         async move {
             for (held, prepared) in load(engine.clone(), jobs).await {
-                let attempt = work(engine.clone(), held.job.clone(), prepared);
+                let outcome = work(engine.clone(), held.job.clone(), prepared);
                 let report = report.clone();
                 tokio::spawn(async move {
-                    let outcome = attempt.await;
+                    let outcome = outcome.await;
                     let _ = report.send((held, outcome));
                 });
             }
         }
     };
-    run_pipeline(engine, kind, stop, start, |_, outcomes| async move { outcomes }).await;
+    run_pipeline(engine, kind, stop, start, record).await;
 }
 
 /// What a delivery to a person reports: its attempt, and the `message.delivery` event that says
@@ -305,24 +326,21 @@ pub(crate) async fn run_channel<L, LF, P, W, WF>(
     W: Fn(Arc<Engine>, ClaimedJob, Result<Option<P>, String>) -> WF + Send + Sync + 'static,
     WF: Future<Output = Reported> + Send + 'static,
 {
-    let (load, work) = (Arc::new(load), Arc::new(work));
-    let start = move |engine: Arc<Engine>, jobs: Vec<Held>, report: Report<Reported>| {
-        let (load, work) = (load.clone(), work.clone());
+    let load = Arc::new(load);
+    let load_each = move |engine: Arc<Engine>, jobs: Vec<Held>| {
+        let load = load.clone();
         async move {
             let claimed: Vec<ClaimedJob> = jobs.iter().map(|h| h.job.clone()).collect();
-            let mut loaded = load(engine.clone(), claimed).await;
-            for held in jobs {
-                let prepared = match &mut loaded {
-                    Ok(map) => Ok(map.remove(&held.job.id).flatten()),
-                    Err(e) => Err(e.clone()),
-                };
-                let attempt = work(engine.clone(), held.job.clone(), prepared);
-                let report = report.clone();
-                tokio::spawn(async move {
-                    let outcome = attempt.await;
-                    let _ = report.send((held, outcome));
-                });
-            }
+            let mut loaded = load(engine, claimed).await;
+            jobs.into_iter()
+                .map(|held| {
+                    let prepared = match &mut loaded {
+                        Ok(map) => Ok(map.remove(&held.job.id).flatten()),
+                        Err(e) => Err(e.clone()),
+                    };
+                    (held, prepared)
+                })
+                .collect::<Vec<_>>()
         }
     };
     let record = |engine: Arc<Engine>, outcomes: Vec<(Held, Reported)>| async move {
@@ -333,5 +351,5 @@ pub(crate) async fn run_channel<L, LF, P, W, WF>(
         }
         outcomes.into_iter().map(|(held, (attempt, _))| (held, attempt)).collect()
     };
-    run_pipeline(engine, kind, stop, start, record).await;
+    run_loaded(engine, kind, stop, load_each, work, record).await;
 }

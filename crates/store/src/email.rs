@@ -126,7 +126,6 @@ impl Store {
             };
             let seen = self.seen_by(&m, &e).await?;
             let attachments = media.get(&m.id).map(Vec::as_slice).unwrap_or_default();
-            let stored = crate::media::MediaState::Stored.as_str();
             out.insert(
                 job_id,
                 Some(EmailFallback {
@@ -138,11 +137,7 @@ impl Store {
                     contact,
                     number: m.number.clone(),
                     body: m.body.clone(),
-                    media_tokens: attachments
-                        .iter()
-                        .filter(|a| a.state == stored)
-                        .filter_map(|a| a.public_token.clone())
-                        .collect(),
+                    media_tokens: crate::sip::kept_links(attachments),
                     seen,
                     reply_token: self.reply_token(m.id),
                 }),

@@ -53,6 +53,12 @@ impl std::fmt::Debug for SipDelivery {
     }
 }
 
+/// The link tokens of a text's kept attachments, in order.
+pub(crate) fn kept_links(attachments: &[media::Model]) -> Vec<String> {
+    let stored = MediaState::Stored.as_str();
+    attachments.iter().filter(|a| a.state == stored).filter_map(|a| a.public_token.clone()).collect()
+}
+
 impl Store {
     /// What each claimed SIP delivery sends, by job id: `None` inside when there is nothing to
     /// send any more (the extension, its SIP user or the tenant's SIP server is gone, or the
@@ -121,7 +127,6 @@ impl Store {
             _ => None,
         };
         let attachments = media.get(&m.id).map(Vec::as_slice).unwrap_or_default();
-        let stored = MediaState::Stored.as_str();
         Ok(SipDelivery {
             extension: e.extension.clone(),
             user: user.to_owned(),
@@ -132,11 +137,7 @@ impl Store {
             from: m.remote.clone(),
             to: m.number.clone(),
             body: m.body.clone(),
-            media_tokens: attachments
-                .iter()
-                .filter(|a| a.state == stored)
-                .filter_map(|a| a.public_token.clone())
-                .collect(),
+            media_tokens: kept_links(attachments),
             media_pending: attachments.iter().any(|a| a.state == MediaState::Pending.as_str()),
         })
     }
