@@ -155,7 +155,8 @@ impl From<ReplyError> for ApiError {
 /// `email_ingress_token`, as `?token=` or a bearer token; `404` without it or when email is off.
 /// A reply posted again (the same Message-ID) is answered with the same text and sent once.
 #[utoipa::path(tag = "ingress", params(CallbackQuery),
-    request_body(content = String, description = "the raw email (RFC 822)", content_type = "message/rfc822"),
+    request_body(content = String, content_type = "text/plain",
+        description = "the raw email (RFC 822), under any content type (mail providers post `message/rfc822`)"),
     responses((status = 202, body = crate::api::send::Queued), (status = 401, body = Problem),
               (status = 403, body = Problem), (status = 404, body = Problem), (status = 413, body = Problem),
               (status = 422, body = Problem)))]
