@@ -261,7 +261,7 @@ impl Engine {
             })
             .await?;
         match outcome {
-            InboundOutcome::Stored { message_id, event, decision } => {
+            InboundOutcome::Stored { message_id, event, decision, phones } => {
                 tracing::info!(%message_id, tenant = %prefix.tenant_slug, provider_message_id = %m.id,
                     extensions = ?decision.destinations, "inbound text stored");
                 self.published(&event);
@@ -270,6 +270,9 @@ impl Engine {
                 }
                 if !decision.replies.is_empty() {
                     self.wake(crate::Work::Sends);
+                }
+                if phones {
+                    self.wake(crate::Work::Phones);
                 }
                 Ok(Received::Stored { message_id })
             }

@@ -178,7 +178,8 @@ pub struct Engine {
     pub config: EngineConfig,
     /// Wakes the webhook worker when new deliveries are committed.
     pub deliveries: Notify,
-    /// Wakes the SIP deliverer likewise.
+    /// Wakes the SIP deliverer when texts for phones are committed (only then: a claim that
+    /// finds nothing is a write transaction, on SQLite the one lock inbound batches wait for).
     pub phones: Notify,
     /// The email sender's wake-up (its jobs fall due minutes after they are written; it polls).
     pub mail: Notify,
@@ -292,14 +293,12 @@ impl Engine {
         self.access.send_modify(|n| *n = n.wrapping_add(1));
     }
 
-    /// Wakes this process's workers of `work`: deliveries are the PBX webhook's and the phones'.
+    /// Wakes this process's workers of `work`.
     fn notify_here(&self, work: Work) {
         match work {
             Work::Sends => self.sends.notify_one(),
-            Work::Deliveries => {
-                self.deliveries.notify_one();
-                self.phones.notify_one();
-            }
+            Work::Deliveries => self.deliveries.notify_one(),
+            Work::Phones => self.phones.notify_one(),
             Work::Media => self.media.notify_one(),
         }
     }

@@ -45,6 +45,8 @@ pub enum Work {
     Deliveries,
     /// Media to fetch.
     Media,
+    /// Texts to send to phones (SIP).
+    Phones,
 }
 
 /// A note between instances, as JSON on the channel.
@@ -195,7 +197,7 @@ fn apply(engine: &Engine, note: Note) {
 fn catch_up(engine: &Engine) {
     engine.cache.invalidate();
     engine.access_changed_here();
-    for work in [Work::Sends, Work::Deliveries, Work::Media] {
+    for work in [Work::Sends, Work::Deliveries, Work::Media, Work::Phones] {
         engine.notify_here(work);
     }
     engine.unnumbered.notify_one();
@@ -295,7 +297,7 @@ mod tests {
         let note = many.into_note(from);
         assert!(note.every_stream && note.events.is_empty());
         let biggest = Pending {
-            work: [Work::Sends, Work::Deliveries, Work::Media].into(),
+            work: [Work::Sends, Work::Deliveries, Work::Media, Work::Phones].into(),
             events: (0..MAX_TENANTS as u128).map(Uuid::from_u128).collect(),
             config: true,
         };

@@ -2,7 +2,7 @@
 //! routed extension with a SIP user (of a tenant with a SIP server), and an email, due after the
 //! extension's delay, to each with an email address.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::ConnectionTrait;
@@ -29,14 +29,14 @@ struct Channels {
     email_after: Option<Duration>,
 }
 
-/// The jobs the batch's routed texts need, one query a chunk of routed pairs. Each channel's
-/// ordering key is the extension and the conversation: one phone, or one mailbox, gets a
-/// conversation's texts in order.
+/// The jobs the batch's routed texts need, one query a chunk of routed pairs, and the texts that
+/// got a SIP delivery (whose worker is woken). Each channel's ordering key is the extension and
+/// the conversation: one phone, or one mailbox, gets a conversation's texts in order.
 pub(crate) async fn channel_jobs<C: ConnectionTrait>(
     db: &C,
     routed: &[Routed],
     at: DateTime<Utc>,
-) -> Result<Vec<job::ActiveModel>, StoreError> {
+) -> Result<(Vec<job::ActiveModel>, HashSet<Uuid>), StoreError> {
     let pairs: BTreeSet<(Uuid, &str)> = routed.iter().map(|r| (r.tenant_id, r.extension.as_str())).collect();
     let pairs: Vec<(Uuid, &str)> = pairs.into_iter().collect();
     let mut found: HashMap<(Uuid, String), Channels> = HashMap::new();
@@ -67,9 +67,9 @@ pub(crate) async fn channel_jobs<C: ConnectionTrait>(
             found.insert((row.try_get("", "tenant_id")?, row.try_get("", "extension")?), channels);
         }
     }
-    let mut jobs = Vec::new();
+    let (mut jobs, mut phones) = (Vec::new(), HashSet::new());
     if found.is_empty() {
-        return Ok(jobs);
+        return Ok((jobs, phones));
     }
     for r in routed {
         let Some(c) = found.get(&(r.tenant_id, r.extension.clone())) else { continue };
@@ -78,6 +78,7 @@ pub(crate) async fn channel_jobs<C: ConnectionTrait>(
         if c.sip {
             let key = format!("sip|{extension_id}|{conversation}");
             jobs.push(events::job_model(new_id(), r.tenant_id, &key, Work::Sip { message_id, extension_id }, at));
+            phones.insert(message_id);
         }
         if let Some(after) = c.email_after {
             let key = format!("email|{extension_id}|{conversation}");
@@ -87,5 +88,5 @@ pub(crate) async fn channel_jobs<C: ConnectionTrait>(
             jobs.push(job);
         }
     }
-    Ok(jobs)
+    Ok((jobs, phones))
 }

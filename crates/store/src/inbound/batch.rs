@@ -141,13 +141,15 @@ impl Batch {
         let Self { at, convs, changed, mut outcomes, messages, media, mut jobs, routed, unread, events, .. } = self;
         let updated: Vec<&conversation::Model> = convs.values().filter(|c| changed.contains(&c.id)).collect();
         write_rows(txn, messages, media, &routed, &unread, &updated).await?;
-        jobs.extend(channel_jobs(txn, &routed, at).await?);
+        let (channel, phones) = channel_jobs(txn, &routed, at).await?;
+        jobs.extend(channel);
         let (pending, new): (Vec<_>, Vec<_>) =
             events.into_iter().map(|p| ((p.item, p.message_id, p.decision), p.event)).unzip();
         let appended = events::append_batch(txn, new, at, &mut jobs).await?;
         for ((index, message_id, decision), event) in pending.into_iter().zip(appended) {
             if let Some(slot) = outcomes.get_mut(index) {
-                *slot = Some(InboundOutcome::Stored { message_id, event, decision });
+                let phones = phones.contains(&message_id);
+                *slot = Some(InboundOutcome::Stored { message_id, event, decision, phones });
             }
         }
         for chunk in chunks(jobs) {

@@ -40,8 +40,8 @@ pub struct InboundText {
 /// What recording a text did.
 #[derive(Debug, Clone)]
 pub enum InboundOutcome {
-    /// Stored now, with its event.
-    Stored { message_id: Uuid, event: AppendedEvent, decision: RouteDecision },
+    /// Stored now, with its event; `phones` when SIP deliveries were queued for it.
+    Stored { message_id: Uuid, event: AppendedEvent, decision: RouteDecision, phones: bool },
     /// Already stored by an earlier copy; nothing was written.
     Duplicate { message_id: Uuid },
 }
