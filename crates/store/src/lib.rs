@@ -61,6 +61,9 @@ pub use page::{Page, PageRequest};
 pub use sea_orm::DbErr;
 pub use switchboard_core::Patch;
 
+/// How long a write waits for SQLite's one writer before it fails.
+const WRITE_WAIT: Duration = Duration::from_secs(10);
+
 /// The advisory lock instances take turns on to migrate (an arbitrary constant: "SWBD").
 const MIGRATION_LOCK: i64 = 0x5357_4244;
 
@@ -68,6 +71,11 @@ const MIGRATION_LOCK: i64 = 0x5357_4244;
 #[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    /// Where write transactions run: on SQLite a pool of its own with one connection, so writers
+    /// queue in order for it (not on SQLite's busy timeout, which sleeps and retries) and its page
+    /// cache stays warm (a connection's cache is dropped whenever another connection wrote); on
+    /// PostgreSQL (and an in-memory SQLite database) the same pool as reads.
+    writer: DatabaseConnection,
     cipher: Arc<SecretCipher>,
     inbound: Arc<group::Lanes<inbound::Inbound>>,
 }
@@ -116,21 +124,33 @@ impl Store {
         master_key: &[u8; MASTER_KEY_LEN],
         max_connections: u32,
     ) -> Result<Self, StoreError> {
-        let mut opts = ConnectOptions::new(url.to_owned());
-        opts.sqlx_logging(false)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect_timeout(Duration::from_secs(5))
-            .max_connections(max_connections.max(1))
-            .min_connections(1)
-            .map_sqlx_sqlite_opts(|o| {
-                o.journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Full)
-                    .busy_timeout(Duration::from_secs(10))
-                    .foreign_keys(true)
-            });
-        let db = Database::connect(opts).await.map_err(StoreError::from)?;
-        let inbound = Arc::new(group::Lanes::start(&db));
-        Ok(Self { db, cipher: Arc::new(SecretCipher::new(master_key)), inbound })
+        // A pool of at most `max` connections; `wait` is how long a caller waits for one.
+        let options = |max: u32, wait: Duration| {
+            let mut opts = ConnectOptions::new(url.to_owned());
+            opts.sqlx_logging(false)
+                .acquire_timeout(wait)
+                .connect_timeout(Duration::from_secs(5))
+                .max_connections(max)
+                .min_connections(1)
+                .map_sqlx_sqlite_opts(|o| {
+                    o.journal_mode(SqliteJournalMode::Wal)
+                        .synchronous(SqliteSynchronous::Full)
+                        .busy_timeout(WRITE_WAIT)
+                        .foreign_keys(true)
+                });
+            opts
+        };
+        let db = Database::connect(options(max_connections.max(1), Duration::from_secs(5))).await?;
+        // An in-memory database lives in its pool: a second pool would open another one.
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let writer = if db.get_database_backend() == DbBackend::Sqlite && !in_memory {
+            // Writers wait for its one connection as long as they waited for SQLite's lock.
+            Database::connect(options(1, WRITE_WAIT)).await?
+        } else {
+            db.clone()
+        };
+        let inbound = Arc::new(group::Lanes::start(&writer));
+        Ok(Self { db, writer, cipher: Arc::new(SecretCipher::new(master_key)), inbound })
     }
 
     /// Applies every pending migration. On PostgreSQL, instances starting together take turns
@@ -187,6 +207,7 @@ impl Store {
 
     /// Closes the pool, waiting for connections in use to be returned.
     pub async fn close(self) {
+        let _ = self.writer.close().await;
         let _ = self.db.close().await;
     }
 
@@ -200,11 +221,17 @@ impl Store {
         &self.db
     }
 
-    /// Begins a transaction that will write. On SQLite it takes the write lock at once
-    /// (`BEGIN IMMEDIATE`), so two writers queue on the busy timeout instead of one failing when
-    /// it upgrades a read lock; PostgreSQL ignores the option.
+    /// Where a write outside a transaction goes (see the `writer` field of [`Store`]).
+    pub(crate) fn writer(&self) -> &DatabaseConnection {
+        &self.writer
+    }
+
+    /// Begins a transaction that will write, on the writer's connection. On SQLite it takes the
+    /// write lock at once (`BEGIN IMMEDIATE`), so a write made outside the writer's pool queues on
+    /// the busy timeout instead of one failing when it upgrades a read lock; PostgreSQL ignores
+    /// the option.
     pub(crate) async fn write_txn(&self) -> Result<DatabaseTransaction, StoreError> {
-        begin_write(&self.db).await
+        begin_write(&self.writer).await
     }
 
     /// Opens a secret sealed for `aad`; a failure (wrong master key, tampering) is an internal error.
@@ -232,6 +259,11 @@ pub(crate) async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTrans
         ..TransactionOptions::default()
     };
     Ok(db.begin_with_options(options).await?)
+}
+
+/// Whole microseconds, for the logs that profiles read (docs/BENCHMARKS.md).
+pub(crate) fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
 /// A fresh time-ordered id (UUIDv7): ids sort in creation order, which cursor pagination uses.

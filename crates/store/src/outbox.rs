@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use std::collections::{BTreeSet, HashMap};
+use std::time::Instant;
 
 use sea_orm::{ActiveModelTrait, ColumnTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryResult, Set};
 use secrecy::SecretString;
@@ -16,7 +17,7 @@ use uuid::Uuid;
 use crate::entity::{delivery_attempt, event, tenant};
 use crate::events::{self, Columns, Work};
 use crate::tenants::PREVIOUS_SECRET_GRACE;
-use crate::{Store, StoreError, now, sql};
+use crate::{Store, StoreError, micros, now, sql};
 
 /// A job a worker holds until its lease ends.
 #[derive(Debug, Clone)]
@@ -168,7 +169,9 @@ impl Store {
         lease: Duration,
     ) -> Result<Vec<ClaimedJob>, StoreError> {
         let at = now();
+        let started = Instant::now();
         let txn = self.write_txn().await?;
+        let locked = started.elapsed();
         let backend = self.db().get_database_backend();
         let text = claim_sql(backend);
         let mut values = vec![
@@ -183,7 +186,10 @@ impl Store {
             values.push(i64::from(limit.min(per_tenant)).into());
         }
         let rows = sql::query(&txn, &text, values).await?;
+        let queried = started.elapsed();
         txn.commit().await?;
+        tracing::debug!(%kind, jobs = rows.len(), wait_us = micros(locked), query_us = micros(queried - locked),
+            commit_us = micros(started.elapsed() - queried), "jobs claimed");
         let mut jobs = rows.iter().map(claimed).collect::<Result<Vec<_>, _>>()?;
         jobs.sort_by_key(|j| j.id);
         Ok(jobs)
@@ -191,12 +197,13 @@ impl Store {
 
     /// Marks jobs done, in one statement (one commit for a whole round of work).
     pub async fn complete_jobs(&self, ids: &[Uuid]) -> Result<(), StoreError> {
+        let started = Instant::now();
         for chunk in ids.chunks(sql::CHUNK) {
             let mut values: Vec<sea_orm::Value> = chunk.iter().map(|id| (*id).into()).collect();
             values.push(now().into());
             let at = chunk.len() + 1;
             sql::execute(
-                self.db(),
+                self.writer(),
                 &format!(
                     "UPDATE job SET state = 'done', locked_until = NULL, last_error = NULL, updated_at = ${at} \
                      WHERE id IN {}",
@@ -206,6 +213,8 @@ impl Store {
             )
             .await?;
         }
+        // Including the wait for the writer.
+        tracing::debug!(jobs = ids.len(), took_us = micros(started.elapsed()), "jobs completed");
         Ok(())
     }
 

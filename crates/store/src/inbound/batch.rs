@@ -2,6 +2,7 @@
 //! decided ([`Batch::record`]), then written with one statement per table ([`Batch::write`]).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait};
@@ -17,7 +18,7 @@ use super::types::{ConvKey, InboundOutcome, InboundText, Item, conv_key};
 use crate::channels::{Routed, channel_jobs};
 use crate::entity::{conversation, job, media, message};
 use crate::events::{self, NewEvent};
-use crate::{StoreError, new_id, now};
+use crate::{StoreError, micros, new_id, now};
 
 /// Writes one batch in one transaction and returns each text's outcome, in order. Any error
 /// rolls the whole batch back.
@@ -29,13 +30,29 @@ pub(super) async fn record_batch(
         return Ok(Vec::new());
     }
     let at = now();
+    // Where a batch's time goes, for profiles (docs/BENCHMARKS.md): waiting for the writer,
+    // reading, deciding, writing, committing.
+    let started = Instant::now();
     let txn = crate::begin_write(db).await?;
+    let locked = started.elapsed();
     let mut batch = Batch::read(&txn, items, at).await?;
+    let read = started.elapsed();
     for (index, item) in items.iter().enumerate() {
         batch.record(&txn, index, item).await?;
     }
+    let decided = started.elapsed();
     let outcomes = batch.write(&txn).await?;
+    let written = started.elapsed();
     txn.commit().await?;
+    tracing::debug!(
+        texts = items.len(),
+        wait_us = micros(locked),
+        read_us = micros(read - locked),
+        decide_us = micros(decided - read),
+        write_us = micros(written - decided),
+        commit_us = micros(started.elapsed() - written),
+        "inbound batch"
+    );
     Ok(outcomes)
 }
 
@@ -140,12 +157,16 @@ impl Batch {
     async fn write(self, txn: &impl ConnectionTrait) -> Result<Vec<Option<InboundOutcome>>, StoreError> {
         let Self { at, convs, changed, mut outcomes, messages, media, mut jobs, routed, unread, events, .. } = self;
         let updated: Vec<&conversation::Model> = convs.values().filter(|c| changed.contains(&c.id)).collect();
+        let started = Instant::now();
         write_rows(txn, messages, media, &routed, &unread, &updated).await?;
+        let rows = started.elapsed();
         let (channel, phones) = channel_jobs(txn, &routed, at).await?;
+        let channels = started.elapsed();
         jobs.extend(channel);
         let (pending, new): (Vec<_>, Vec<_>) =
             events.into_iter().map(|p| ((p.item, p.message_id, p.decision), p.event)).unzip();
         let appended = events::append_batch(txn, new, at, &mut jobs).await?;
+        let evented = started.elapsed();
         for ((index, message_id, decision), event) in pending.into_iter().zip(appended) {
             if let Some(slot) = outcomes.get_mut(index) {
                 let phones = phones.contains(&message_id);
@@ -155,6 +176,13 @@ impl Batch {
         for chunk in chunks(jobs) {
             job::Entity::insert_many(chunk).exec_without_returning(txn).await?;
         }
+        tracing::debug!(
+            rows_us = micros(rows),
+            channels_us = micros(channels - rows),
+            events_us = micros(evented - channels),
+            jobs_us = micros(started.elapsed() - evented),
+            "inbound batch written"
+        );
         Ok(outcomes)
     }
 }

@@ -45,7 +45,7 @@ impl Store {
     {
         let items: Vec<Item> =
             texts.into_iter().map(|(text, decide)| Item { text, decide: Box::new(decide) }).collect();
-        group::write::<Inbound>(self.db(), &items).await
+        group::write::<Inbound>(self.writer(), &items).await
     }
 }
 
