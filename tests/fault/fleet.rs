@@ -165,7 +165,7 @@ async fn three_instances_behind_nginx_lose_and_repeat_nothing(mut app: TestApp) 
             .collect();
         assert!(mine.iter().any(|(_, went)| **went == json!(["200"])), "instance {i} never used the change");
         if let Some((when, went)) =
-            mine.iter().filter(|(_, went)| **went != json!(["200"])).map(|(w, g)| (*w, *g)).last()
+            mine.iter().filter(|(_, went)| **went != json!(["200"])).map(|(w, g)| (*w, *g)).next_back()
         {
             assert!(when < Duration::from_secs(1), "instance {i} still routed to {went} {when:?} after the change");
         }
