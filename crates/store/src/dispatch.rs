@@ -454,7 +454,7 @@ impl Store {
         let at = now();
         let rows = jobs.iter().map(|(id, until)| vec![(*id).into(), (*until).into(), at.into()]).collect();
         sql::update_rows(
-            self.db(),
+            self.writer(),
             "v(id, until, at)",
             "UPDATE job SET state = 'pending', locked_until = NULL, next_attempt_at = v.until, \
              attempts = job.attempts - 1, updated_at = v.at FROM v WHERE job.id = v.id",

@@ -279,7 +279,7 @@ impl Store {
             let at = chunk.len() + 1;
             values.push(now().into());
             n += sql::execute(
-                self.db(),
+                self.writer(),
                 &format!(
                     "UPDATE job SET state = 'pending', locked_until = NULL, next_attempt_at = ${at}, \
                        attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END \
