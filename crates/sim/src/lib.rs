@@ -418,6 +418,11 @@ impl Sim {
         format!("{}/v2.2/messages", self.url)
     }
 
+    /// Time since the simulator started: the clock of [`Accepted::at_ms`].
+    pub fn elapsed(&self) -> Duration {
+        self.shared.started.elapsed()
+    }
+
     /// Every send accepted so far, in order.
     pub fn accepted(&self) -> Vec<Accepted> {
         self.shared.state.lock().unwrap_or_else(|e| e.into_inner()).accepted.clone()
