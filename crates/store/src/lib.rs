@@ -64,6 +64,14 @@ pub use switchboard_core::Patch;
 /// How long a write waits for SQLite's one writer before it fails.
 const WRITE_WAIT: Duration = Duration::from_secs(10);
 
+/// SQLite's page cache per connection, in KiB. Each of the pool's read connections keeps its own
+/// (SQLite's default is about 2 MiB), and under load every one of them is open: with 16, their
+/// caches held 32 MiB of the process's memory for pages the operating system caches anyway
+/// (docs/BENCHMARKS.md, "1,000,000 numbers"). The one writing connection keeps SQLite's default:
+/// its cache spares every batch the reads of the pages it writes.
+const READ_CACHE_KIB: u32 = 512;
+const WRITE_CACHE_KIB: u32 = 2000;
+
 /// The advisory lock instances take turns on to migrate (an arbitrary constant: "SWBD").
 const MIGRATION_LOCK: i64 = 0x5357_4244;
 
@@ -124,28 +132,31 @@ impl Store {
         master_key: &[u8; MASTER_KEY_LEN],
         max_connections: u32,
     ) -> Result<Self, StoreError> {
-        // A pool of at most `max` connections; `wait` is how long a caller waits for one.
-        let options = |max: u32, wait: Duration| {
+        // A pool of at most `max` connections; `wait` is how long a caller waits for one; on
+        // SQLite, each connection keeps up to `cache_kib` of the database's pages.
+        let options = |max: u32, wait: Duration, cache_kib: u32| {
             let mut opts = ConnectOptions::new(url.to_owned());
             opts.sqlx_logging(false)
                 .acquire_timeout(wait)
                 .connect_timeout(Duration::from_secs(5))
                 .max_connections(max)
                 .min_connections(1)
-                .map_sqlx_sqlite_opts(|o| {
+                .map_sqlx_sqlite_opts(move |o| {
                     o.journal_mode(SqliteJournalMode::Wal)
                         .synchronous(SqliteSynchronous::Full)
                         .busy_timeout(WRITE_WAIT)
                         .foreign_keys(true)
+                        // Negative: a size in KiB rather than a number of pages.
+                        .pragma("cache_size", format!("-{cache_kib}"))
                 });
             opts
         };
-        let db = Database::connect(options(max_connections.max(1), Duration::from_secs(5))).await?;
+        let db = Database::connect(options(max_connections.max(1), Duration::from_secs(5), READ_CACHE_KIB)).await?;
         // An in-memory database lives in its pool: a second pool would open another one.
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let writer = if db.get_database_backend() == DbBackend::Sqlite && !in_memory {
             // Writers wait for its one connection as long as they waited for SQLite's lock.
-            Database::connect(options(1, WRITE_WAIT)).await?
+            Database::connect(options(1, WRITE_WAIT, WRITE_CACHE_KIB)).await?
         } else {
             db.clone()
         };
