@@ -121,20 +121,33 @@ pub(crate) async fn append_batch<C: ConnectionTrait>(
     }
     // tenant → (next seq, slug, has a webhook)
     let mut tenants: HashMap<Uuid, (Option<i64>, String, bool)> = HashMap::with_capacity(per_tenant.len());
-    for (tenant, n) in per_tenant {
-        let (sql, values) = if numbered_here {
+    // One statement for every tenant of the batch (a batch of texts for many tenants ran one each).
+    let per_tenant: Vec<(Uuid, i64)> = per_tenant.into_iter().collect();
+    for chunk in per_tenant.chunks(sql::CHUNK) {
+        let (text, values) = if numbered_here {
+            // `$1, $3, …` are the tenants, `$2, $4, …` how many events each takes.
+            let cases: String = (0..chunk.len()).map(|i| format!(" WHEN ${} THEN ${}", 2 * i + 1, 2 * i + 2)).collect();
+            let ids = (0..chunk.len()).map(|i| format!("${}", 2 * i + 1)).collect::<Vec<_>>().join(", ");
             (
-                "UPDATE tenant SET event_seq = event_seq + $2 WHERE id = $1 RETURNING event_seq, slug, webhook_url",
-                vec![tenant.into(), n.into()],
+                format!(
+                    "UPDATE tenant SET event_seq = event_seq + CASE id{cases} END WHERE id IN ({ids}) \
+                     RETURNING id, event_seq, slug, webhook_url"
+                ),
+                chunk.iter().flat_map(|(tenant, n)| [(*tenant).into(), (*n).into()]).collect(),
             )
         } else {
-            ("SELECT slug, webhook_url FROM tenant WHERE id = $1", vec![tenant.into()])
+            (
+                format!("SELECT id, slug, webhook_url FROM tenant WHERE id IN {}", sql::tuples(1, chunk.len())),
+                chunk.iter().map(|(tenant, _)| (*tenant).into()).collect(),
+            )
         };
-        let rows = sql::query(db, sql, values).await?;
-        let row = rows.first().ok_or(StoreError::NotFound)?;
-        let next = if numbered_here { Some(row.try_get::<i64>("", "event_seq")? - n + 1) } else { None };
-        let webhook: Option<String> = row.try_get("", "webhook_url")?;
-        tenants.insert(tenant, (next, row.try_get("", "slug")?, webhook.is_some()));
+        for row in sql::query(db, &text, values).await? {
+            let tenant: Uuid = row.try_get("", "id")?;
+            let n = chunk.iter().find(|(t, _)| *t == tenant).map_or(0, |(_, n)| *n);
+            let next = if numbered_here { Some(row.try_get::<i64>("", "event_seq")? - n + 1) } else { None };
+            let webhook: Option<String> = row.try_get("", "webhook_url")?;
+            tenants.insert(tenant, (next, row.try_get("", "slug")?, webhook.is_some()));
+        }
     }
     let mut models = Vec::with_capacity(new.len());
     // the payload's id → (position given, payload, delivery ordering key, the text it is about)
