@@ -147,14 +147,19 @@ fn usage(pid: u32) -> anyhow::Result<(f64, u64)> {
     let ticks = |i: usize| fields.get(i - 3).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     let hz = 100.0; // USER_HZ on Linux
     let cpu = (ticks(14) + ticks(15)) / hz;
+    Ok((cpu, memory(pid, "VmHWM").unwrap_or(0)))
+}
+
+/// A memory figure of a process from /proc/<pid>/status (`VmRSS`, `VmHWM`…), in bytes.
+fn memory(pid: u32, field: &str) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let hwm_kb = status
+    let kb = status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(0);
-    Ok((cpu, hwm_kb * 1024))
+        .with_context(|| format!("{field} of process {pid}"))?;
+    Ok(kb * 1024)
 }
 
 fn free_port() -> anyhow::Result<u16> {
@@ -789,18 +794,6 @@ fn busiest_second(accepted: &[flowroute_sim::Accepted]) -> usize {
         .unwrap_or(0)
 }
 
-/// Resident memory of a process now (`VmRSS`), in bytes.
-fn resident(pid: u32) -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let kb = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse::<u64>().ok())
-        .context("VmRSS")?;
-    Ok(kb * 1024)
-}
-
 /// The bench's numbers beyond each tenant's first: `+12024NNNNNN`, the `i`-th of them.
 const NUMBERS_FROM: u64 = 12_024_000_000;
 /// How many such numbers there are (`+12024000000` to `+12029999999`).
@@ -881,7 +874,7 @@ async fn numbers(
             let mut at_ready = Vec::new();
             for _ in 0..starts.max(1) {
                 cold.push(server.restart().await?);
-                at_ready.push(resident(server.child.id())?);
+                at_ready.push(memory(server.child.id(), "VmRSS")?);
             }
             let pid = server.child.id();
 
@@ -913,7 +906,7 @@ async fn numbers(
                 },
             )
             .await;
-            let after = resident(pid)?;
+            let after = memory(pid, "VmRSS")?;
             let (_, peak) = usage(pid)?;
             cold.sort();
             let mb = |b: u64| b as f64 / 1_048_576.0;
