@@ -712,7 +712,7 @@ async fn outbound(
             let (cpu_before, _) = usage(pid)?;
             let requests_before = sim.requests();
             let released = Instant::now();
-            let released_ms = sim_ms(&sim);
+            let released_ms = sim.elapsed().as_millis();
             sim.hold(false);
             wait_for(|| sim.accepted_count() >= warm + queued.done, Duration::from_secs(600)).await?;
             let dispatched_in = released.elapsed();
@@ -765,33 +765,13 @@ async fn outbound(
         .await
 }
 
-/// Milliseconds since the simulator started, on its clock (that of [`flowroute_sim::Accepted::at_ms`]).
-fn sim_ms(sim: &flowroute_sim::Sim) -> u128 {
-    sim.elapsed().as_millis()
-}
-
-/// The most texts one access key had accepted within any one second.
+/// The busiest second of any one access key among `accepted`.
 fn busiest_second(accepted: &[flowroute_sim::Accepted]) -> usize {
     let mut by_key: std::collections::HashMap<&str, Vec<u128>> = std::collections::HashMap::new();
     for a in accepted {
         by_key.entry(a.access_key.as_str()).or_default().push(a.at_ms);
     }
-    by_key
-        .values_mut()
-        .map(|times| {
-            times.sort_unstable();
-            let mut start = 0;
-            let mut most = 0;
-            for end in 0..times.len() {
-                while times[end] - times[start] >= 1000 {
-                    start += 1;
-                }
-                most = most.max(end - start + 1);
-            }
-            most
-        })
-        .max()
-        .unwrap_or(0)
+    by_key.into_values().map(flowroute_sim::busiest_second).max().unwrap_or(0)
 }
 
 /// The bench's numbers beyond each tenant's first: `+12024NNNNNN`, the `i`-th of them.

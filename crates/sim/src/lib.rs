@@ -533,6 +533,21 @@ impl Sim {
     }
 }
 
+/// The most of the times `at_ms` (such as sends' [`Accepted::at_ms`]) that fall within any one
+/// second: Flowroute's limit is 5 texts a second per access key.
+pub fn busiest_second(mut at_ms: Vec<u128>) -> usize {
+    at_ms.sort_unstable();
+    let mut start = 0;
+    let mut most = 0;
+    for (end, at) in at_ms.iter().enumerate() {
+        while at_ms.get(start).is_some_and(|first| at - first >= 1000) {
+            start += 1;
+        }
+        most = most.max(end + 1 - start);
+    }
+    most
+}
+
 /// Flowroute's inbound formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InboundFormat {
@@ -581,4 +596,17 @@ pub async fn post_inbound(
 fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest as _;
     sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod busiest {
+    use super::busiest_second;
+
+    #[test]
+    fn counts_the_most_within_any_second() {
+        assert_eq!(busiest_second(Vec::new()), 0);
+        assert_eq!(busiest_second(vec![1500, 0, 999, 100, 1000]), 3);
+        assert_eq!(busiest_second(vec![0, 1000, 2000, 3000]), 1);
+        assert_eq!(busiest_second(vec![5, 5, 5, 1004, 1005]), 4);
+    }
 }
