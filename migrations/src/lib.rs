@@ -20,6 +20,7 @@ mod m20261205_000014_instances;
 mod m20261205_000015_quiet_hours;
 mod m20261206_000016_sip_delivery;
 mod m20261206_000017_email_fallback;
+mod m20261206_000018_job_behind;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000015_quiet_hours::Migration),
             Box::new(m20261206_000016_sip_delivery::Migration),
             Box::new(m20261206_000017_email_fallback::Migration),
+            Box::new(m20261206_000018_job_behind::Migration),
         ]
     }
 }

@@ -398,5 +398,6 @@ pub(crate) fn job_model(
         updated_at: Set(at),
         replay_of: Set(None),
         extension_id: Set(extension_id),
+        behind: Set(false),
     }
 }

@@ -86,6 +86,8 @@ pub struct Store {
     writer: DatabaseConnection,
     cipher: Arc<SecretCipher>,
     inbound: Arc<group::Lanes<inbound::Inbound>>,
+    /// When claims mark jobs queued behind their heads (`outbox`).
+    marking: Arc<outbox::Marking>,
 }
 
 impl std::fmt::Debug for Store {
@@ -161,7 +163,7 @@ impl Store {
             db.clone()
         };
         let inbound = Arc::new(group::Lanes::start(&writer));
-        Ok(Self { db, writer, cipher: Arc::new(SecretCipher::new(master_key)), inbound })
+        Ok(Self { db, writer, cipher: Arc::new(SecretCipher::new(master_key)), inbound, marking: Arc::default() })
     }
 
     /// Applies every pending migration. On PostgreSQL, instances starting together take turns

@@ -25,6 +25,11 @@ use switchboard_store::{PageRequest, Store};
 use switchboard_test_macros::suite_test;
 use uuid::Uuid;
 
+tokio::task_local! {
+    /// The test's database, for the few tests that write to it behind the store's back.
+    static DATABASE_URL: String;
+}
+
 type TestFn = fn(Store) -> Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// A test, registered by `#[suite_test]`.
@@ -132,6 +137,55 @@ async fn claims_keep_conversation_order_and_take_tenants_in_turn(store: Store) {
     store.complete_jobs(&done).await.unwrap();
     let next = claim(&store, 4, 2, lease).await;
     assert_eq!(events(&next), vec![a1_second], "the conversation's next text, which is older than A's other heads");
+}
+
+/// Jobs a claim finds queued behind their conversation's running head are marked (on SQLite) and
+/// left out of later claims' walk; the head's end, done or dead, makes the next one claimable at
+/// once.
+#[suite_test]
+async fn a_finished_head_lets_the_next_go(store: Store) {
+    let a = tenant(&store, "acme").await;
+    let from = "+12065550101";
+    let mut queued = Vec::new();
+    for i in 0..4 {
+        queued.push(receive(&store, a, &format!("q{i}"), from).await);
+    }
+    let other = receive(&store, a, "other", "+12065550102").await;
+    let lease = chrono::Duration::seconds(60);
+    let first = claim(&store, 10, 10, lease).await;
+    assert_eq!(events(&first), vec![queued[0], other], "one head per conversation");
+    let raw = sea_orm::Database::connect(DATABASE_URL.with(String::clone)).await.unwrap();
+    let marked = || async {
+        let rows = raw.query_all_raw(sea_orm::Statement::from_string(
+            raw.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM job WHERE behind = TRUE",
+        ));
+        let n: i64 = rows.await.unwrap()[0].try_get("", "n").unwrap();
+        n
+    };
+    // PostgreSQL marks nothing (`outbox::marks`).
+    let marks = |n: i64| if store.is_shared() { 0 } else { n };
+    assert_eq!(marked().await, marks(3), "the three behind the running head");
+    assert!(claim(&store, 10, 10, lease).await.is_empty(), "nothing else is a head");
+
+    // The head dies: the next one goes at once.
+    let dead = switchboard_store::outbox::ClaimedJob {
+        id: first.iter().find(|c| c.0 == queued[0]).unwrap().1,
+        tenant_id: a,
+        work: Work::Webhook { event_id: queued[0] },
+        attempts: 1,
+        message_id: None,
+    };
+    store.kill_job(&dead, "refused", Some(410)).await.unwrap();
+    let second = claim(&store, 10, 10, lease).await;
+    assert_eq!(events(&second), vec![queued[1]], "the next of the conversation, once its head died");
+    assert_eq!(marked().await, marks(2));
+
+    // It is done: the next one goes at once.
+    store.complete_jobs(&[second[0].1]).await.unwrap();
+    assert_eq!(marked().await, marks(1));
+    assert_eq!(events(&claim(&store, 10, 10, lease).await), vec![queued[2]]);
+    raw.close().await.unwrap();
 }
 
 /// A job whose lease ran out (its worker died) is claimed again, with its attempt counted.
@@ -386,7 +440,7 @@ fn main() {
                         let (url, cleanup) = database(backend, pg.as_deref()).await;
                         let store = Store::connect(&url, &[7u8; 32]).await.unwrap();
                         store.migrate().await.unwrap();
-                        let outcome = tokio::spawn(run(store)).await;
+                        let outcome = tokio::spawn(DATABASE_URL.scope(url.clone(), run(store))).await;
                         match cleanup {
                             Cleanup::Dir(dir) => std::fs::remove_dir_all(dir).unwrap_or_default(),
                             Cleanup::Database { admin, name } => {

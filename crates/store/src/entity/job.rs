@@ -24,6 +24,9 @@ pub struct Model {
     pub replay_of: Option<Uuid>,
     /// The extension a SIP delivery is for.
     pub extension_id: Option<Uuid>,
+    /// Found waiting behind an unfinished older job of its ordering key: claims do not visit it
+    /// until that job finishes (`outbox`).
+    pub behind: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
