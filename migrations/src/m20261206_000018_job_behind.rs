@@ -6,7 +6,8 @@
 //!
 //! The mark is a hint that only ever leaves a job out of the walk: the claim still checks that a
 //! job is its conversation's head. A finished head clears the mark of the next job of its
-//! conversation in the same transaction (`outbox`).
+//! conversation in the same transaction. Only SQLite marks (`outbox::marks`); on PostgreSQL the
+//! column stays false and the index holds every unfinished job, as `ix_job_open_tenant` did.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
