@@ -93,9 +93,9 @@ const RUNNING: &str = "SELECT tenant_id, COUNT(*) AS n FROM job \
 ///
 /// The candidates are found so that a claim's cost does not grow with the backlog: each tenant's
 /// unfinished jobs of the kind not marked `behind` are walked in creation order
-/// (`ix_job_head_tenant`), stopping at that tenant's room under its cap — a `LATERAL` join on PostgreSQL; on SQLite (no `LATERAL`) a
-/// correlated `IN` list per tenant that drives lookups by id, stopping at `$6` (the cap or the
-/// limit, whichever is smaller).
+/// (`ix_job_head_tenant`), stopping at that tenant's room under its cap — a `LATERAL` join on
+/// PostgreSQL; on SQLite (no `LATERAL`) a correlated `IN` list per tenant that drives lookups by
+/// id, stopping at `$6` (the cap or the limit, whichever is smaller).
 fn picked(backend: DbBackend) -> String {
     let due_heads = due_heads();
     // Each tenant's candidates `h`, numbered in turn after its running jobs `r`; the claim takes
