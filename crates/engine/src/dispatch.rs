@@ -35,6 +35,14 @@ pub struct Pacer {
     sent: Mutex<HashMap<(String, bool), VecDeque<Instant>>>,
 }
 
+/// The shared pace's row for a key's texts of one kind (PostgreSQL).
+fn pace_name(key: &str, mms: bool) -> String {
+    format!("{key}/{}", if mms { "mms" } else { "sms" })
+}
+
+/// A key's slots taken for a round, in order, and when its next free one comes.
+type Taken = (Vec<Instant>, Instant);
+
 /// Flowroute's window, with a margin for the request's way there.
 const WINDOW: Duration = Duration::from_millis(1050);
 
@@ -52,46 +60,62 @@ impl Pacer {
         store.pace_key(&ctx.access_key, ctx.secret_key.expose_secret())
     }
 
-    /// Takes up to `n` of the key's next slots, those that come within `horizon`: the slots taken,
-    /// in order, and when the key's next free one comes.
+    /// Takes, for each key and kind of a round, up to its `n` next slots that come within
+    /// `horizon`: the slots taken, in order, and when the key's next free one comes. On PostgreSQL
+    /// one statement takes every key's of a kind (see [`Store::take_paces`]).
     async fn take(
         &self,
         store: &Store,
-        key: &str,
-        mms: bool,
-        n: usize,
+        wants: &[((String, bool), usize)],
         horizon: Duration,
-    ) -> Result<(Vec<Instant>, Instant), switchboard_store::StoreError> {
-        let gap = gap(mms);
+    ) -> Result<HashMap<(String, bool), Taken>, switchboard_store::StoreError> {
+        let mut taken = HashMap::with_capacity(wants.len());
         if store.is_shared() {
-            let now = Instant::now();
-            let name = format!("{key}/{}", if mms { "mms" } else { "sms" });
-            let paced = store.take_pace(&name, u32::try_from(n).unwrap_or(u32::MAX), gap, horizon).await?;
-            let slots = (0..paced.taken).map(|i| now + paced.first + gap * i).collect();
-            return Ok((slots, now + paced.next));
+            for mms in [false, true] {
+                let gap = gap(mms);
+                let mut named = HashMap::new();
+                let mut asks = Vec::new();
+                for (key, n) in wants.iter().filter(|((_, m), _)| *m == mms) {
+                    let name = pace_name(&key.0, mms);
+                    asks.push((name.clone(), u32::try_from(*n).unwrap_or(u32::MAX)));
+                    named.insert(name, key);
+                }
+                if asks.is_empty() {
+                    continue;
+                }
+                let now = Instant::now();
+                for (name, paced) in store.take_paces(&asks, gap, horizon).await? {
+                    let Some(key) = named.get(&name) else { continue };
+                    let slots = (0..paced.taken).map(|i| now + paced.first + gap * i).collect();
+                    taken.insert((*key).clone(), (slots, now + paced.next));
+                }
+            }
+            return Ok(taken);
         }
         let mut next = self.next.lock().unwrap_or_else(PoisonError::into_inner);
         let now = Instant::now();
-        let free = next.entry((key.to_owned(), mms)).or_insert(now);
-        let mut slots = Vec::with_capacity(n);
-        while slots.len() < n {
-            let slot = (*free).max(now);
-            if slot > now + horizon {
-                break;
+        for (key, n) in wants {
+            let gap = gap(key.1);
+            let free = next.entry(key.clone()).or_insert(now);
+            let mut slots = Vec::with_capacity(*n);
+            while slots.len() < *n {
+                let slot = (*free).max(now);
+                if slot > now + horizon {
+                    break;
+                }
+                slots.push(slot);
+                *free = slot + gap;
             }
-            slots.push(slot);
-            *free = slot + gap;
+            taken.insert(key.clone(), (slots, (*free).max(now)));
         }
-        let after = (*free).max(now);
-        Ok((slots, after))
+        Ok(taken)
     }
 
     /// Flowroute turned a request of the key away with `429`: the key's next slot is a whole
     /// window from now (in every instance, on PostgreSQL).
     async fn throttled(&self, store: &Store, key: &str, mms: bool) {
         if store.is_shared() {
-            let name = format!("{key}/{}", if mms { "mms" } else { "sms" });
-            if let Err(e) = store.slow_pace(&name, WINDOW).await {
+            if let Err(e) = store.slow_pace(&pace_name(key, mms), WINDOW).await {
                 tracing::warn!(error = %e, "could not slow the key's pace for the other instances");
             }
         }
@@ -293,16 +317,18 @@ async fn pace(engine: &Engine, ready: Vec<Ready>, settled: &impl Fn(Held, Attemp
     for r in ready {
         by_key.entry((r.key.clone(), !r.ctx.media_urls.is_empty())).or_default().push(r);
     }
+    let wants: Vec<((String, bool), usize)> = by_key.iter().map(|(key, texts)| (key.clone(), texts.len())).collect();
+    let mut taken = match engine.pacer.take(&engine.store, &wants, HORIZON).await {
+        Ok(taken) => taken,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not take send slots; the texts wait");
+            HashMap::new()
+        }
+    };
     let mut paced = Vec::new();
-    for ((key, mms), texts) in by_key {
-        let (slots, after) = match engine.pacer.take(&engine.store, &key, mms, texts.len(), HORIZON).await {
-            Ok(taken) => taken,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not take send slots; the texts wait");
-                let soon = Instant::now() + Duration::from_secs(1);
-                (Vec::new(), soon)
-            }
-        };
+    for (key, texts) in by_key {
+        let (slots, after) =
+            taken.remove(&key).unwrap_or_else(|| (Vec::new(), Instant::now() + Duration::from_secs(1)));
         let mut slots = slots.into_iter();
         for mut r in texts {
             match slots.next() {

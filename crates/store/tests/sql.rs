@@ -319,6 +319,30 @@ async fn a_keys_pace_is_one_for_every_caller(store: Store) {
     store.slow_pace("k3", Duration::from_secs(2)).await.unwrap();
     let later = store.take_pace("k3", 1, gap, Duration::from_secs(5)).await.unwrap();
     assert!(later.first > Duration::from_millis(1500), "{later:?}");
+
+    // Many keys in one call (more than one statement's worth), each its own pace, the new ones'
+    // rows written on the way.
+    let many: Vec<(String, u32)> = (0..250).map(|i| (format!("m{i}"), 7)).collect();
+    let taken = store.take_paces(&many, gap, Duration::from_secs(1)).await.unwrap();
+    assert_eq!(taken.len(), 250);
+    assert!(taken.values().all(|p| p.taken == 5 && p.first < Duration::from_millis(50)), "{taken:?}");
+    let again = store.take_paces(&many[..3], gap, Duration::from_millis(500)).await.unwrap();
+    assert!(again.values().all(|p| p.taken == 0 && p.next > Duration::from_millis(500)), "{again:?}");
+    // Callers taking the same keys in opposite orders at once queue on the rows (locked in key
+    // order), neither fails, and every slot is counted once.
+    let keys: Vec<(String, u32)> = (0..200).map(|i| (format!("o{i:03}"), 1)).collect();
+    let reversed: Vec<(String, u32)> = keys.iter().rev().cloned().collect();
+    let calls =
+        (0..10).map(|i| store.take_paces(if i % 2 == 0 { &keys } else { &reversed }, gap, Duration::from_secs(60)));
+    let all = futures_util::future::join_all(calls).await;
+    let mut per_key: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
+    for paced in all {
+        for (key, p) in paced.unwrap() {
+            *per_key.entry(key).or_default() += p.taken;
+        }
+    }
+    assert_eq!(per_key.len(), 200);
+    assert!(per_key.values().all(|n| *n == 10), "{per_key:?}");
 }
 
 /// Housekeeping's statements: one lease holder at a time (a renewal keeps the fencing number, a new
