@@ -114,10 +114,10 @@ impl Pacer {
     /// Flowroute turned a request of the key away with `429`: the key's next slot is a whole
     /// window from now (in every instance, on PostgreSQL).
     async fn throttled(&self, store: &Store, key: &str, mms: bool) {
-        if store.is_shared() {
-            if let Err(e) = store.slow_pace(&pace_name(key, mms), WINDOW).await {
-                tracing::warn!(error = %e, "could not slow the key's pace for the other instances");
-            }
+        if store.is_shared()
+            && let Err(e) = store.slow_pace(&pace_name(key, mms), WINDOW).await
+        {
+            tracing::warn!(error = %e, "could not slow the key's pace for the other instances");
         }
         let mut next = self.next.lock().unwrap_or_else(PoisonError::into_inner);
         let later = Instant::now() + WINDOW;
