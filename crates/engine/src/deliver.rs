@@ -103,9 +103,10 @@ pub async fn run_webhook_worker(engine: Arc<Engine>, stop: watch::Receiver<bool>
         lease,
         per_tenant: engine.config.webhook_per_tenant,
         // Answers come close together: recording those of 3 ms at once makes far fewer write
-        // transactions (on SQLite 2.5 times fewer in the peer harness), which the inbound batches
-        // would otherwise wait for (docs/BENCHMARKS.md, 2026-12-05 night).
-        linger: Duration::from_millis(3),
+        // transactions (on PostgreSQL). On SQLite settles ride in the inbound lane, where those
+        // reported while one waits for its turn go together in the next anyway, and a linger
+        // only holds the tenant's places longer (docs/BENCHMARKS.md, 2026-12-06 third part).
+        linger: if engine.store.settles_ride() { Duration::ZERO } else { Duration::from_millis(3) },
         wake: |e| &e.deliveries,
         retry: |e| &e.config.retry,
     };

@@ -127,8 +127,8 @@ impl EngineConfig {
             webhook_timeout: Duration::from_secs(15),
             // A lone tenant's backlog drains at 1,300–1,500 deliveries/s with these; with 8 per
             // tenant it drained at 250/s (docs/BENCHMARKS.md).
-            webhook_concurrency: 128,
-            webhook_per_tenant: 32,
+            webhook_concurrency: 256,
+            webhook_per_tenant: 64,
             media_store: MediaStore::Disk(std::path::PathBuf::from("switchboard-media")),
             media_max_bytes: 15 * 1024 * 1024,
             media_allow_http: false,

@@ -31,15 +31,24 @@ pub(crate) enum Attempt {
 
 /// Records outcomes: the jobs done in one statement, those put back in another, each other one
 /// on its own; a job out of retries is dead, with an event saying so. A failure to record leaves
-/// the job leased: it runs again when the lease ends (at least once, never lost). Each job's place
-/// among its worker's `concurrency` frees once this returns.
-async fn settle(engine: &Engine, outcomes: Vec<(Held, Attempt)>, policy: &RetryPolicy) {
-    let done: Vec<uuid::Uuid> =
-        outcomes.iter().filter(|(_, a)| matches!(a, Attempt::Done)).map(|(job, _)| job.id).collect();
-    if !done.is_empty()
-        && let Err(e) = engine.store.complete_jobs(&done).await
-    {
-        tracing::error!(jobs = done.len(), error = %e, "could not record jobs as done");
+/// the job leased: it runs again when the lease ends (at least once, never lost). The places of
+/// the jobs done free, and the worker is woken to claim, as soon as a claim is sure to see them
+/// done ([`switchboard_store::Store::complete_jobs_then`]: on SQLite the claim then shares the
+/// settle's transaction); each other job's place frees once this returns.
+async fn settle(engine: &Engine, outcomes: Vec<(Held, Attempt)>, policy: &RetryPolicy, wake: &Notify) {
+    let (done, outcomes): (Vec<_>, Vec<_>) = outcomes.into_iter().partition(|(_, a)| matches!(a, Attempt::Done));
+    if !done.is_empty() {
+        let ids: Vec<uuid::Uuid> = done.iter().map(|(job, _)| job.id).collect();
+        let free = move || {
+            drop(done);
+            wake.notify_one();
+        };
+        if let Err(e) = engine.store.complete_jobs_then(&ids, free).await {
+            tracing::error!(jobs = ids.len(), error = %e, "could not record jobs as done");
+        }
+    }
+    if outcomes.is_empty() {
+        return;
     }
     let waiting: Vec<(uuid::Uuid, DateTime<Utc>)> = outcomes
         .iter()
@@ -81,6 +90,7 @@ async fn settle(engine: &Engine, outcomes: Vec<(Held, Attempt)>, policy: &RetryP
             tracing::error!(job_id = %job.id, error = %e, "could not record a job's outcome");
         }
     }
+    wake.notify_one();
 }
 
 /// Claims up to `limit` jobs of `kind`; with none to claim (or the claim failing), waits to be
@@ -182,10 +192,9 @@ pub(crate) async fn run_pipeline<T, S, SF, R, RF>(
                     outcomes.push(more);
                 }
                 let attempts = record(engine.clone(), std::mem::take(&mut outcomes)).await;
-                settle(&engine, attempts, retry(&engine)).await;
                 // A finished job makes the next of its conversation the head, and its place is
                 // free: claim now, not at the next poll.
-                wake(&engine).notify_one();
+                settle(&engine, attempts, retry(&engine), wake(&engine)).await;
             }
         })
     };

@@ -253,27 +253,29 @@ fn claimed(row: &QueryResult) -> Result<ClaimedJob, StoreError> {
     })
 }
 
-impl Store {
-    /// Claims up to `limit` due jobs of `kind` for `lease`, fairly across tenants and at most
-    /// `per_tenant` running for one tenant (see [`picked`]). A job whose lease ends unfinished (its
-    /// worker died) is claimed again.
-    pub async fn claim_jobs(
-        &self,
-        kind: JobKind,
-        limit: u32,
-        per_tenant: u32,
-        lease: Duration,
-    ) -> Result<Vec<ClaimedJob>, StoreError> {
+/// A claim: up to `limit` due jobs of `kind` for `lease`, at most `per_tenant` running for one
+/// tenant.
+#[derive(Debug, Clone)]
+pub(crate) struct Claim {
+    kind: JobKind,
+    limit: u32,
+    per_tenant: u32,
+    lease: Duration,
+    marking: std::sync::Arc<Marking>,
+}
+
+impl Claim {
+    /// Claims in `txn` (see [`picked`]), marking first when marks are due; the jobs by id.
+    async fn run<C: ConnectionTrait>(&self, txn: &C) -> Result<Vec<ClaimedJob>, StoreError> {
+        let Self { kind, limit, per_tenant, lease, .. } = *self;
         let at = now();
         let started = Instant::now();
-        let txn = self.write_txn().await?;
-        let locked = started.elapsed();
-        let backend = self.db().get_database_backend();
+        let backend = txn.get_database_backend();
         // Deep enough that the claim's walk, past the tenant's running jobs, meets the heads it can
         // take and few jobs that are not.
         let depth = per_tenant.saturating_add(limit.min(per_tenant));
         let marked = if marks(backend) && self.marking.due(kind) {
-            let n = sql::execute(&txn, &mark_sql(), vec![kind.as_str().into(), i64::from(depth).into()]).await?;
+            let n = sql::execute(txn, &mark_sql(), vec![kind.as_str().into(), i64::from(depth).into()]).await?;
             self.marking.record(kind, n);
             n
         } else {
@@ -292,39 +294,130 @@ impl Store {
             // How far SQLite walks each tenant's jobs (it cannot stop at each one's room).
             values.push(i64::from(limit.min(per_tenant)).into());
         }
-        let rows = sql::query(&txn, &text, values).await?;
-        let queried = started.elapsed();
-        txn.commit().await?;
-        tracing::debug!(%kind, jobs = rows.len(), marked, wait_us = micros(locked),
-            mark_us = micros(marking - locked), query_us = micros(queried - marking),
-            commit_us = micros(started.elapsed() - queried), "jobs claimed");
+        let rows = sql::query(txn, &text, values).await?;
+        tracing::debug!(%kind, jobs = rows.len(), marked, mark_us = micros(marking),
+            query_us = micros(started.elapsed() - marking), "jobs claimed");
         let mut jobs = rows.iter().map(claimed).collect::<Result<Vec<_>, _>>()?;
         jobs.sort_by_key(|j| j.id);
+        Ok(jobs)
+    }
+}
+
+/// Marks `ids` done, and makes the next job of each one's ordering key visible to claims.
+async fn complete<C: ConnectionTrait>(txn: &C, ids: &[Uuid]) -> Result<(), StoreError> {
+    for chunk in ids.chunks(sql::CHUNK) {
+        let mut values: Vec<sea_orm::Value> = chunk.iter().map(|id| (*id).into()).collect();
+        values.push(now().into());
+        let at = chunk.len() + 1;
+        sql::execute(
+            txn,
+            &format!(
+                "UPDATE job SET state = 'done', locked_until = NULL, last_error = NULL, updated_at = ${at} \
+                 WHERE id IN {}",
+                sql::tuples(1, chunk.len())
+            ),
+            values,
+        )
+        .await?;
+    }
+    release_next(txn, ids).await?;
+    Ok(())
+}
+
+/// A worker's write that rides in the transaction of the inbound lane ([`crate::group`]), on
+/// SQLite: it shares the texts' commit instead of taking the one writer for a commit of its own.
+#[derive(Debug)]
+pub(crate) enum Ride {
+    /// Jobs done.
+    Complete(Vec<Uuid>),
+    Claim(Claim),
+}
+
+/// What a ride did.
+#[derive(Debug)]
+pub(crate) enum Ridden {
+    Completed,
+    Claimed(Vec<ClaimedJob>),
+}
+
+/// Runs `rides` in `txn`: the settles first, so the claims after them find the jobs those free;
+/// one outcome per ride, in order.
+pub(crate) async fn ride<C: ConnectionTrait>(txn: &C, rides: &[Ride]) -> Result<Vec<Ridden>, StoreError> {
+    let mut out: Vec<Option<Ridden>> = rides.iter().map(|_| None).collect();
+    for (slot, ride) in out.iter_mut().zip(rides) {
+        if let Ride::Complete(ids) = ride {
+            complete(txn, ids).await?;
+            *slot = Some(Ridden::Completed);
+        }
+    }
+    for (slot, ride) in out.iter_mut().zip(rides) {
+        if let Ride::Claim(claim) = ride {
+            *slot = Some(Ridden::Claimed(claim.run(txn).await?));
+        }
+    }
+    out.into_iter().map(|r| r.ok_or_else(|| StoreError::Internal(DbErr::Custom("a ride did not run".into())))).collect()
+}
+
+impl Store {
+    /// Whether workers' claims and settles ride in the inbound lane's transactions: on SQLite,
+    /// where that lane is the one writer. On PostgreSQL they run beside it, in transactions of
+    /// their own.
+    pub fn settles_ride(&self) -> bool {
+        self.rides()
+    }
+
+    fn rides(&self) -> bool {
+        self.writer().get_database_backend() != DbBackend::Postgres
+    }
+
+    /// Claims up to `limit` due jobs of `kind` for `lease`, fairly across tenants and at most
+    /// `per_tenant` running for one tenant (see [`picked`]). A job whose lease ends unfinished (its
+    /// worker died) is claimed again. The jobs come back by id, once the claim is committed.
+    pub async fn claim_jobs(
+        &self,
+        kind: JobKind,
+        limit: u32,
+        per_tenant: u32,
+        lease: Duration,
+    ) -> Result<Vec<ClaimedJob>, StoreError> {
+        let claim = Claim { kind, limit, per_tenant, lease, marking: self.marking.clone() };
+        if self.rides() {
+            return match self.inbound.ride(Ride::Claim(claim), || ()).await? {
+                Ridden::Claimed(jobs) => Ok(jobs),
+                Ridden::Completed => Err(StoreError::Internal(DbErr::Custom("a claim rode as a settle".into()))),
+            };
+        }
+        let started = Instant::now();
+        let txn = self.write_txn().await?;
+        let locked = started.elapsed();
+        let jobs = claim.run(&txn).await?;
+        let ran = started.elapsed();
+        txn.commit().await?;
+        tracing::debug!(%kind, wait_us = micros(locked), commit_us = micros(started.elapsed() - ran), "claim committed");
         Ok(jobs)
     }
 
     /// Marks jobs done, in one statement (one commit for a whole round of work), and makes the next
     /// job of each one's ordering key visible to claims.
     pub async fn complete_jobs(&self, ids: &[Uuid]) -> Result<(), StoreError> {
+        self.complete_jobs_then(ids, || ()).await
+    }
+
+    /// [`Store::complete_jobs`], calling `queued` as soon as a claim made after it is sure to see
+    /// the jobs done: on SQLite once the settle waits in the inbound lane (a claim handed in after
+    /// it rides in the same transaction, after it, or in a later one), elsewhere once it commits.
+    /// If the settle then fails, the jobs stay leased and run again when their leases end, as
+    /// after any settle that fails.
+    pub async fn complete_jobs_then(&self, ids: &[Uuid], queued: impl FnOnce()) -> Result<(), StoreError> {
         let started = Instant::now();
-        let txn = self.write_txn().await?;
-        for chunk in ids.chunks(sql::CHUNK) {
-            let mut values: Vec<sea_orm::Value> = chunk.iter().map(|id| (*id).into()).collect();
-            values.push(now().into());
-            let at = chunk.len() + 1;
-            sql::execute(
-                &txn,
-                &format!(
-                    "UPDATE job SET state = 'done', locked_until = NULL, last_error = NULL, updated_at = ${at} \
-                     WHERE id IN {}",
-                    sql::tuples(1, chunk.len())
-                ),
-                values,
-            )
-            .await?;
+        if self.rides() {
+            self.inbound.ride(Ride::Complete(ids.to_vec()), queued).await?;
+        } else {
+            let txn = self.write_txn().await?;
+            complete(&txn, ids).await?;
+            txn.commit().await?;
+            queued();
         }
-        release_next(&txn, ids).await?;
-        txn.commit().await?;
         // Including the wait for the writer.
         tracing::debug!(jobs = ids.len(), took_us = micros(started.elapsed()), "jobs completed");
         Ok(())

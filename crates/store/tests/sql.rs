@@ -188,6 +188,40 @@ async fn a_finished_head_lets_the_next_go(store: Store) {
     raw.close().await.unwrap();
 }
 
+/// A claim made once a settle says it is queued (`complete_jobs_then`) finds the settle done: the
+/// next job of the conversation, and the tenant's room under its cap. On SQLite both ride in the
+/// inbound lane, the claim in the settle's transaction or a later one; elsewhere the settle has
+/// committed. The worker frees its places and claims at that moment.
+#[suite_test]
+async fn a_claim_after_a_queued_settle_sees_it(store: Store) {
+    let a = tenant(&store, "acme").await;
+    let from = "+12065550101";
+    let mut queued = Vec::new();
+    for i in 0..3 {
+        queued.push(receive(&store, a, &format!("q{i}"), from).await);
+    }
+    let other = receive(&store, a, "other", "+12065550102").await;
+    let lease = chrono::Duration::seconds(60);
+    // One running per tenant: the second conversation's head waits for the room.
+    let first = claim(&store, 10, 1, lease).await;
+    assert_eq!(events(&first), vec![queued[0]]);
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let done = [first[0].1];
+    let settle = store.complete_jobs_then(&done, move || {
+        let _ = tx.send(());
+    });
+    let next = async {
+        rx.await.unwrap();
+        claim(&store, 10, 1, lease).await
+    };
+    let (settled, next) = tokio::join!(settle, next);
+    settled.unwrap();
+    // Claimed before the settle, the tenant would be at its cap and the claim empty.
+    assert_eq!(events(&next), vec![queued[1]], "the next of the conversation, in the room the settle made");
+    store.complete_jobs(&[next[0].1]).await.unwrap();
+    assert_eq!(events(&claim(&store, 10, 1, lease).await), vec![queued[2]], "then the next, older than {other}");
+}
+
 /// A job whose lease ran out (its worker died) is claimed again, with its attempt counted.
 #[suite_test]
 async fn a_lapsed_lease_is_claimed_again(store: Store) {

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, EntityTrait};
 use switchboard_core::EventBody;
 use switchboard_core::event::{MediaLink, MessageReceived, Named};
 use switchboard_core::routing::RouteDecision;
@@ -20,37 +20,31 @@ use crate::entity::{conversation, job, media, message};
 use crate::events::{self, NewEvent};
 use crate::{StoreError, micros, new_id, now};
 
-/// Writes one batch in one transaction and returns each text's outcome, in order. Any error
-/// rolls the whole batch back.
+/// Writes one batch in `txn` and returns each text's outcome, in order. Any error rolls the
+/// whole batch back.
 pub(super) async fn record_batch(
-    db: &DatabaseConnection,
+    txn: &DatabaseTransaction,
     items: &[Item],
 ) -> Result<Vec<Option<InboundOutcome>>, StoreError> {
     if items.is_empty() {
         return Ok(Vec::new());
     }
     let at = now();
-    // Where a batch's time goes, for profiles (docs/BENCHMARKS.md): waiting for the writer,
-    // reading, deciding, writing, committing.
+    // Where a batch's time goes, for profiles (docs/BENCHMARKS.md): reading, deciding, writing
+    // (the lane logs the wait for the writer and the commit).
     let started = Instant::now();
-    let txn = crate::begin_write(db).await?;
-    let locked = started.elapsed();
-    let mut batch = Batch::read(&txn, items, at).await?;
+    let mut batch = Batch::read(txn, items, at).await?;
     let read = started.elapsed();
     for (index, item) in items.iter().enumerate() {
-        batch.record(&txn, index, item).await?;
+        batch.record(txn, index, item).await?;
     }
     let decided = started.elapsed();
-    let outcomes = batch.write(&txn).await?;
-    let written = started.elapsed();
-    txn.commit().await?;
+    let outcomes = batch.write(txn).await?;
     tracing::debug!(
         texts = items.len(),
-        wait_us = micros(locked),
-        read_us = micros(read - locked),
+        read_us = micros(read),
         decide_us = micros(decided - read),
-        write_us = micros(written - decided),
-        commit_us = micros(started.elapsed() - written),
+        write_us = micros(started.elapsed() - decided),
         "inbound batch"
     );
     Ok(outcomes)

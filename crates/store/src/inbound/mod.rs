@@ -15,7 +15,7 @@ mod rows;
 mod types;
 
 use chrono::{DateTime, Utc};
-use sea_orm::DatabaseConnection;
+use sea_orm::DatabaseTransaction;
 use switchboard_core::routing::RouteDecision;
 
 use types::Item;
@@ -61,7 +61,7 @@ impl group::Batch for Inbound {
         (item.text.tenant_id, &item.text.number, &item.text.remote)
     }
 
-    async fn write(db: &DatabaseConnection, items: &[Item]) -> Result<Vec<Option<InboundOutcome>>, StoreError> {
-        batch::record_batch(db, items).await
+    async fn write(txn: &DatabaseTransaction, items: &[Item]) -> Result<Vec<Option<InboundOutcome>>, StoreError> {
+        batch::record_batch(txn, items).await
     }
 }
