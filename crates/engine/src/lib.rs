@@ -125,8 +125,10 @@ impl EngineConfig {
             public_url: public_url.into().trim_end_matches('/').to_owned(),
             retry: RetryPolicy::default(),
             webhook_timeout: Duration::from_secs(15),
-            // A lone tenant's backlog drains at 1,300–1,500 deliveries/s with these; with 8 per
-            // tenant it drained at 250/s (docs/BENCHMARKS.md).
+            // A tenant holds a quarter of the deliverer. With 8 per tenant a lone tenant's backlog
+            // drained at 250/s; on SQLite, where claims and settles wait for the inbound lane's
+            // batches, 32 of 128 made the deliverer the ceiling of a lone tenant's inbound run
+            // (docs/BENCHMARKS.md, 2026-12-06 third part).
             webhook_concurrency: 256,
             webhook_per_tenant: 64,
             media_store: MediaStore::Disk(std::path::PathBuf::from("switchboard-media")),
