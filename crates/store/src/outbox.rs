@@ -363,10 +363,6 @@ impl Store {
     /// where that lane is the one writer. On PostgreSQL they run beside it, in transactions of
     /// their own.
     pub fn settles_ride(&self) -> bool {
-        self.rides()
-    }
-
-    fn rides(&self) -> bool {
         self.writer().get_database_backend() != DbBackend::Postgres
     }
 
@@ -381,7 +377,7 @@ impl Store {
         lease: Duration,
     ) -> Result<Vec<ClaimedJob>, StoreError> {
         let claim = Claim { kind, limit, per_tenant, lease, marking: self.marking.clone() };
-        if self.rides() {
+        if self.settles_ride() {
             return match self.inbound.ride(Ride::Claim(claim), || ()).await? {
                 Ridden::Claimed(jobs) => Ok(jobs),
                 Ridden::Completed => Err(StoreError::Internal(DbErr::Custom("a claim rode as a settle".into()))),
@@ -410,7 +406,7 @@ impl Store {
     /// after any settle that fails.
     pub async fn complete_jobs_then(&self, ids: &[Uuid], queued: impl FnOnce()) -> Result<(), StoreError> {
         let started = Instant::now();
-        if self.rides() {
+        if self.settles_ride() {
             self.inbound.ride(Ride::Complete(ids.to_vec()), queued).await?;
         } else {
             let txn = self.write_txn().await?;
