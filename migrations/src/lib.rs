@@ -21,6 +21,7 @@ mod m20261205_000015_quiet_hours;
 mod m20261206_000016_sip_delivery;
 mod m20261206_000017_email_fallback;
 mod m20261206_000018_job_behind;
+mod m20261206_000019_unused_job_ordering_index;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000016_sip_delivery::Migration),
             Box::new(m20261206_000017_email_fallback::Migration),
             Box::new(m20261206_000018_job_behind::Migration),
+            Box::new(m20261206_000019_unused_job_ordering_index::Migration),
         ]
     }
 }
