@@ -150,15 +150,13 @@ impl Store {
                         .foreign_keys(true)
                         // Negative: a size in KiB rather than a number of pages.
                         .pragma("cache_size", format!("-{cache_kib}"))
-                });
-            if url.starts_with("sqlite:") {
+                })
                 // A SQLite connection is a file no server can drop, and it is pinged as it goes
                 // back to the pool anyway: pinging it again at every checkout cost each write
                 // transaction a second round trip to the connection's thread
-                // (docs/BENCHMARKS.md, 2026-12-06 fourth part). A PostgreSQL connection is still
-                // checked at every checkout, so one the server dropped is replaced unseen.
-                opts.test_before_acquire(false);
-            }
+                // (docs/BENCHMARKS.md, 2026-12-06 fourth part). PostgreSQL's pool still checks
+                // every connection at checkout, so one the server dropped is replaced unseen.
+                .map_sqlx_sqlite_pool_opts(|pool| pool.test_before_acquire(false));
             opts
         };
         let db = Database::connect(options(max_connections.max(1), Duration::from_secs(5), READ_CACHE_KIB)).await?;
