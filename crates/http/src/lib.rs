@@ -137,9 +137,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::redirect("/docs", "/docs/"))
         .service(web::redirect("/", "/portal/"));
     portal::configure(cfg);
-    routes::configure(cfg);
-    // Last: a prefix is any single path segment the routes above did not take.
+    // A prefix is any single path segment the routes above did not take. The API's routes below
+    // all have two segments or more, so none of them can be taken by a prefix; the ingress comes
+    // before them because actix tries routes in order, one pattern match each, and every one
+    // tried before it cost each of Flowroute's posts a regex run (7 % of the server's CPU at
+    // 2,000 texts/s, docs/BENCHMARKS.md).
     cfg.service(routes::ingress::receive_shared).service(routes::ingress::receive);
+    routes::configure(cfg);
 }
 
 /// Refuses a body declared larger than the route takes — 1 MiB for Flowroute's callbacks, 256 KiB
