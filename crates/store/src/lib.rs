@@ -150,6 +150,11 @@ impl Store {
                         .foreign_keys(true)
                         // Negative: a size in KiB rather than a number of pages.
                         .pragma("cache_size", format!("-{cache_kib}"))
+                        // A statement that writes many rows keeps the pages it changes in a
+                        // statement journal, to undo itself alone; past 64 KiB that journal went
+                        // to a temporary file, 5 % of the server's CPU at 2,000 texts/s
+                        // (docs/BENCHMARKS.md, 2026-12-06 fifth part). In memory, it is never written.
+                        .pragma("temp_store", "memory")
                 })
                 // A SQLite connection is a file no server can drop, and it is pinged as it goes
                 // back to the pool anyway: pinging it again at every checkout cost each write
