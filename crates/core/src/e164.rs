@@ -1,6 +1,27 @@
 //! E.164 telephone numbers, parsed and validated by the `phonenumber` crate (libphonenumber's data).
 
 use std::fmt;
+use std::sync::LazyLock;
+
+/// Numbers already checked against the numbering plan, and whether they passed. libphonenumber's
+/// check runs its regexes for every kind of number in the country (about 15 µs a number), and the
+/// same numbers come again and again: a tenant's own on every text it receives, its customers'
+/// on every reply. A few thousand entries, so the memory stays small with a million numbers loaded.
+static CHECKED: LazyLock<moka::sync::Cache<Box<str>, bool>> = LazyLock::new(|| moka::sync::Cache::new(8_192));
+
+/// Whether `input` (`+` and 8 to 15 digits) is a valid number, written canonically.
+fn checked(input: &str) -> bool {
+    if let Some(known) = CHECKED.get(input) {
+        return known;
+    }
+    let valid = phonenumber::parse(None, input).is_ok_and(|number| {
+        // Only a number already written canonically: the numbering plan may drop a digit (a trunk
+        // `0` after the country code), and the shorter form could then fail this very check.
+        phonenumber::is_valid(&number) && number.format().mode(phonenumber::Mode::E164).to_string() == input
+    });
+    CHECKED.insert(input.into(), valid);
+    valid
+}
 
 /// A valid E.164 number, always stored and shown with its leading `+` (`+12025551234`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -24,17 +45,10 @@ impl E164 {
         if !(8..=15).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) || digits.starts_with('0') {
             return Err(E164Error::Shape);
         }
-        let number = phonenumber::parse(None, input).map_err(|_| E164Error::Invalid)?;
-        if !phonenumber::is_valid(&number) {
+        if !checked(input) {
             return Err(E164Error::Invalid);
         }
-        // Only a number already written canonically: the numbering plan may drop a digit (a trunk
-        // `0` after the country code), and the shorter form could then fail this very check.
-        let canonical = number.format().mode(phonenumber::Mode::E164).to_string();
-        if canonical != input {
-            return Err(E164Error::Invalid);
-        }
-        Ok(Self(canonical))
+        Ok(Self(input.to_owned()))
     }
 
     /// Parses a number as PBX setups write a North American one: E.164 with its `+`, or 11 digits
@@ -123,6 +137,16 @@ mod tests {
     #[case("1-202-555-0100", Err(E164Error::Shape))]
     fn provider_numbers(#[case] input: &str, #[case] expected: Result<&str, E164Error>) {
         assert_eq!(E164::from_provider(input).map(|n| n.to_string()), expected.map(str::to_string));
+    }
+
+    #[test]
+    fn a_number_checked_before_is_answered_alike() {
+        for _ in 0..3 {
+            assert_eq!(E164::parse("+12025550100").map(|n| n.to_string()), Ok("+12025550100".to_owned()));
+            assert_eq!(E164::parse("+11005550100"), Err(E164Error::Invalid));
+            assert_eq!(E164::parse("+43015597"), Err(E164Error::Invalid));
+            assert_eq!(E164::from_provider("43015597"), Err(E164Error::Invalid));
+        }
     }
 
     #[test]
