@@ -16,6 +16,9 @@ use crate::error::{ApiError, Problem};
 /// Largest callback accepted: an inbound MMS callback carries links, not media, so 1 MiB is ample.
 pub const MAX_CALLBACK: usize = 1024 * 1024;
 
+/// The route patterns of Flowroute's callbacks ([`receive`], [`receive_shared`]).
+pub const CALLBACK_ROUTES: [&str; 2] = ["/{prefix}", "/ingress/{name}"];
+
 /// The callback URL's query.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
