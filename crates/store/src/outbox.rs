@@ -104,7 +104,7 @@ fn picked(backend: DbBackend) -> String {
   SELECT h.id, h.created_at,
     ROW_NUMBER() OVER (PARTITION BY t.id ORDER BY h.created_at, h.id) + COALESCE(r.n, 0) AS turn
   FROM tenant t";
-    let lowest = "ORDER BY c.turn, c.created_at, c.id\n  LIMIT $3";
+    let lowest = format!("ORDER BY c.turn, c.created_at, c.id\n  LIMIT {}", sqlite_limit(backend, "$3"));
     let order = "ORDER BY j.tenant_id, j.kind, j.created_at, j.id";
     match backend {
         DbBackend::Postgres => format!(
@@ -123,11 +123,24 @@ fn picked(backend: DbBackend) -> String {
     SELECT j.id {due_heads}
       AND j.tenant_id = t.id
     {order}
-    LIMIT $6)
+    LIMIT {})
   LEFT JOIN ({RUNNING}) r ON r.tenant_id = t.id) c
   WHERE c.turn <= $5
-  {lowest}"
+  {lowest}",
+            sqlite_limit(backend, "$6")
         ),
+    }
+}
+
+/// A `LIMIT` given as the parameter `param`. SQLite plans a statement for the value bound to a
+/// `LIMIT` parameter, and so prepares the statement again every time a value is bound to it (each
+/// claim: 2.5 % of the server's CPU in a profile, docs/BENCHMARKS.md 2026-12-06 fifth part). A
+/// cast is not a parameter to the planner: the statement is prepared once and the limit read when
+/// it runs.
+fn sqlite_limit(backend: DbBackend, param: &str) -> String {
+    match backend {
+        DbBackend::Postgres => param.to_owned(),
+        _ => format!("CAST({param} AS INTEGER)"),
     }
 }
 
@@ -168,8 +181,9 @@ fn mark_sql() -> String {
     WHERE j.tenant_id = t.id AND j.kind = $1 AND j.state IN ('pending', 'running') AND j.behind = FALSE
       AND j.state = 'pending'
     ORDER BY j.tenant_id, j.kind, j.created_at, j.id
-    LIMIT $2)
+    LIMIT {})
   WHERE m.id <> {})",
+        sqlite_limit(DbBackend::Sqlite, "$2"),
         head_of("m")
     )
 }
