@@ -136,7 +136,7 @@ impl Store {
     ) -> Result<Self, StoreError> {
         // A pool of at most `max` connections; `wait` is how long a caller waits for one; on
         // SQLite, each connection keeps up to `cache_kib` of the database's pages.
-        let options = |max: u32, wait: Duration, cache_kib: u32| {
+        let options = |max: u32, wait: Duration, cache_kib: u32, statements: usize| {
             let mut opts = ConnectOptions::new(url.to_owned());
             opts.sqlx_logging(false)
                 .acquire_timeout(wait)
@@ -155,6 +155,7 @@ impl Store {
                         // to a temporary file, 5 % of the server's CPU at 2,000 texts/s
                         // (docs/BENCHMARKS.md, 2026-12-06 fifth part). In memory, it is never written.
                         .pragma("temp_store", "memory")
+                        .statement_cache_capacity(statements)
                 })
                 // A SQLite connection is a file no server can drop, and it is pinged as it goes
                 // back to the pool anyway: pinging it again at every checkout cost each write
@@ -164,12 +165,18 @@ impl Store {
                 .map_sqlx_sqlite_pool_opts(|pool| pool.test_before_acquire(false));
             opts
         };
-        let db = Database::connect(options(max_connections.max(1), Duration::from_secs(5), READ_CACHE_KIB)).await?;
+        // Prepared statements kept per SQLite connection: sqlx's default 100 on the read pool.
+        // The one writing connection keeps 500: a batch inserts with one statement per table and
+        // batch size, so the lane alone uses a few hundred distinct statements, and with 100 they
+        // were prepared again and again (8 MB more at peak under load, docs/BENCHMARKS.md
+        // 2026-12-06 fifth part).
+        let db =
+            Database::connect(options(max_connections.max(1), Duration::from_secs(5), READ_CACHE_KIB, 100)).await?;
         // An in-memory database lives in its pool: a second pool would open another one.
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let writer = if db.get_database_backend() == DbBackend::Sqlite && !in_memory {
             // Writers wait for its one connection as long as they waited for SQLite's lock.
-            Database::connect(options(1, WRITE_WAIT, WRITE_CACHE_KIB)).await?
+            Database::connect(options(1, WRITE_WAIT, WRITE_CACHE_KIB, 500)).await?
         } else {
             db.clone()
         };
