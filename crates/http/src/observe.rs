@@ -87,6 +87,13 @@ fn request_id(req: &ServiceRequest) -> String {
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
 }
 
+/// Marks a response whose handler has already logged its outcome at `info`, with more than the
+/// access line says (the ingress's `inbound text stored`, with its ids). A marked success's access
+/// line is logged at `debug`, so the log keeps one line per text at thousands a second. A failure
+/// is always logged at `info`, marked or not.
+#[derive(Debug, Clone, Copy)]
+pub struct OutcomeLogged;
+
 /// The middleware: wraps every request in a span with its id, times it and records it.
 pub async fn middleware(
     req: ServiceRequest,
@@ -100,19 +107,16 @@ pub async fn middleware(
     let span = tracing::info_span!("request", request_id = %id, method = %method, route = %route);
     let result = next.call(req).instrument(span.clone()).await;
     let elapsed = started.elapsed();
-    let status = match &result {
-        Ok(res) => res.status(),
-        Err(e) => e.as_response_error().status_code(),
+    let (status, logged) = match &result {
+        Ok(res) => (res.status(), res.response().extensions().contains::<OutcomeLogged>()),
+        Err(e) => (e.as_response_error().status_code(), false),
     };
     if let Some(m) = metrics {
         m.observe(method, &route, status.as_u16(), elapsed.as_secs_f64());
     }
     let latency_ms = elapsed.as_secs_f64() * 1000.0;
     span.in_scope(|| {
-        // A Flowroute callback that succeeded is logged by the ingress, one line per text with its
-        // ids ("inbound text stored"); a second line for the request would double the log at
-        // thousands of texts a second. Any other request, and a failed callback, is logged here.
-        if status.is_success() && crate::routes::ingress::CALLBACK_ROUTES.contains(&route.as_str()) {
+        if status.is_success() && logged {
             tracing::debug!(status = status.as_u16(), latency_ms, "request finished");
         } else {
             tracing::info!(status = status.as_u16(), latency_ms, "request finished");
@@ -123,4 +127,74 @@ pub async fn middleware(
         res.headers_mut().insert(REQUEST_ID, v);
     }
     Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use actix_web::middleware::from_fn;
+    use actix_web::{App, HttpResponse, test, web};
+
+    use super::{OutcomeLogged, middleware};
+
+    /// Everything the fmt subscriber writes, shared with the test.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    async fn marked(ok: web::Path<bool>) -> HttpResponse {
+        let mut res = if *ok { HttpResponse::Ok().finish() } else { HttpResponse::ServiceUnavailable().finish() };
+        res.extensions_mut().insert(OutcomeLogged);
+        res
+    }
+
+    /// The level of each access line, in request order.
+    async fn access_levels(paths: &[&str]) -> Vec<String> {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let app = test::init_service(
+            App::new()
+                .wrap(from_fn(middleware))
+                .route("/marked/{ok}", web::post().to(marked))
+                .route("/plain", web::post().to(HttpResponse::Ok)),
+        )
+        .await;
+        for path in paths {
+            test::call_service(&app, test::TestRequest::post().uri(path).to_request()).await;
+        }
+        let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        log.lines()
+            .filter(|l| l.contains("request finished"))
+            .map(|l| l.split_whitespace().nth(1).unwrap_or_default().to_owned())
+            .collect()
+    }
+
+    #[actix_web::test]
+    async fn a_success_its_handler_logged_is_an_access_line_at_debug_only() {
+        let levels = access_levels(&["/marked/true", "/plain", "/marked/false", "/nowhere"]).await;
+        assert_eq!(
+            levels,
+            ["DEBUG", "INFO", "INFO", "INFO"],
+            "a marked failure and every unmarked answer stay at info"
+        );
+    }
 }

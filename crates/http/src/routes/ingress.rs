@@ -12,12 +12,10 @@ use switchboard_engine::{IngressError, Origin, Received};
 
 use crate::AppState;
 use crate::error::{ApiError, Problem};
+use crate::observe::OutcomeLogged;
 
 /// Largest callback accepted: an inbound MMS callback carries links, not media, so 1 MiB is ample.
 pub const MAX_CALLBACK: usize = 1024 * 1024;
-
-/// The route patterns of Flowroute's callbacks ([`receive`], [`receive_shared`]).
-pub const CALLBACK_ROUTES: [&str; 2] = ["/{prefix}", "/ingress/{name}"];
 
 /// The callback URL's query.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -77,16 +75,22 @@ async fn read_body(mut payload: web::Payload, max: usize) -> Result<web::BytesMu
     Ok(body)
 }
 
-/// The answer to Flowroute for what the ingress did.
+/// The answer to Flowroute for what the ingress did. The ingress logs a text it stored, a
+/// duplicate and an ignored callback itself, so those answers are marked [`OutcomeLogged`]; a
+/// receipt is logged by its access line alone.
 fn acknowledge(received: Received) -> HttpResponse {
-    let (status, message_id) = match received {
-        Received::Stored { message_id } => ("stored", Some(message_id)),
-        Received::Duplicate { message_id } => ("duplicate", Some(message_id)),
-        Received::ReceiptApplied { message_id } => ("receipt_applied", Some(message_id)),
-        Received::ReceiptUnchanged { message_id } => ("receipt_unchanged", Some(message_id)),
-        Received::Ignored => ("ignored", None),
+    let (status, message_id, logged) = match received {
+        Received::Stored { message_id } => ("stored", Some(message_id), true),
+        Received::Duplicate { message_id } => ("duplicate", Some(message_id), true),
+        Received::ReceiptApplied { message_id } => ("receipt_applied", Some(message_id), false),
+        Received::ReceiptUnchanged { message_id } => ("receipt_unchanged", Some(message_id), false),
+        Received::Ignored => ("ignored", None, true),
     };
-    HttpResponse::Ok().json(Acknowledged { status, message_id })
+    let mut res = HttpResponse::Ok().json(Acknowledged { status, message_id });
+    if logged {
+        res.extensions_mut().insert(OutcomeLogged);
+    }
+    res
 }
 
 /// Receives what Flowroute posts: an inbound SMS or MMS (JSON:API or compact) or a delivery receipt.
@@ -179,4 +183,24 @@ pub async fn receive_email(
     let raw = read_body(payload, MAX_EMAIL).await?;
     let queued = state.engine.email_reply(&raw).await?;
     Ok(HttpResponse::Accepted().json(crate::api::send::Queued::from(queued)))
+}
+
+#[cfg(test)]
+mod tests {
+    use switchboard_engine::Received;
+    use uuid::Uuid;
+
+    use super::acknowledge;
+    use crate::observe::OutcomeLogged;
+
+    #[test]
+    fn only_the_answers_the_ingress_logged_itself_are_marked() {
+        let id = Uuid::now_v7();
+        let marked = |r: Received| acknowledge(r).extensions().contains::<OutcomeLogged>();
+        assert!(marked(Received::Stored { message_id: id }), "inbound text stored");
+        assert!(marked(Received::Duplicate { message_id: id }), "duplicate inbound text acknowledged");
+        assert!(marked(Received::Ignored), "ignored a callback");
+        assert!(!marked(Received::ReceiptApplied { message_id: id }), "a receipt keeps its access line");
+        assert!(!marked(Received::ReceiptUnchanged { message_id: id }), "a receipt keeps its access line");
+    }
 }
