@@ -5,12 +5,13 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::ConnectionTrait;
+use sea_orm::QueryResult;
 use uuid::Uuid;
 
 use crate::entity::job;
 use crate::events::{self, Work};
-use crate::{StoreError, new_id, sql};
+use crate::sql::{self, Script};
+use crate::{StoreError, new_id};
 
 /// An inbound text routed to an extension, as a batch records it.
 pub(crate) struct Routed {
@@ -29,22 +30,15 @@ struct Channels {
     email_after: Option<Duration>,
 }
 
-/// The jobs the batch's routed texts need, one query a chunk of routed pairs, and the texts that
-/// got a SIP delivery (whose worker is woken). Each channel's ordering key is the extension and
-/// the conversation: one phone, or one mailbox, gets a conversation's texts in order.
-pub(crate) async fn channel_jobs<C: ConnectionTrait>(
-    db: &C,
-    routed: &[Routed],
-    at: DateTime<Utc>,
-) -> Result<(Vec<job::ActiveModel>, HashSet<Uuid>), StoreError> {
+/// Adds to `script` the query of the routed extensions' channels, one statement a chunk of
+/// routed pairs; [`channel_jobs`] reads its rows.
+pub(crate) fn query_channels(script: &mut Script, routed: &[Routed]) {
     let pairs: BTreeSet<(Uuid, &str)> = routed.iter().map(|r| (r.tenant_id, r.extension.as_str())).collect();
     let pairs: Vec<(Uuid, &str)> = pairs.into_iter().collect();
-    let mut found: HashMap<(Uuid, String), Channels> = HashMap::new();
     for chunk in pairs.chunks(sql::CHUNK) {
         let values = chunk.iter().flat_map(|(t, e)| [(*t).into(), (*e).to_owned().into()]).collect();
-        let rows = sql::query(
-            db,
-            &format!(
+        script.push(
+            format!(
                 "SELECT e.id, e.tenant_id, e.extension, \
                    CASE WHEN e.sip_user IS NOT NULL AND t.sip_server IS NOT NULL THEN 1 ELSE 0 END AS sip, \
                    CASE WHEN e.email IS NOT NULL THEN e.email_delay_minutes END AS email_after \
@@ -54,18 +48,28 @@ pub(crate) async fn channel_jobs<C: ConnectionTrait>(
                 sql::tuples(chunk.len(), 2)
             ),
             values,
-        )
-        .await?;
-        for row in rows {
-            let sip: i32 = row.try_get("", "sip")?;
-            let after: Option<i32> = row.try_get("", "email_after")?;
-            let channels = Channels {
-                id: row.try_get("", "id")?,
-                sip: sip == 1,
-                email_after: after.map(|m| Duration::minutes(i64::from(m))),
-            };
-            found.insert((row.try_get("", "tenant_id")?, row.try_get("", "extension")?), channels);
-        }
+        );
+    }
+}
+
+/// The jobs the batch's routed texts need, from the `rows` of [`query_channels`], and the texts
+/// that got a SIP delivery (whose worker is woken). Each channel's ordering key is the extension
+/// and the conversation: one phone, or one mailbox, gets a conversation's texts in order.
+pub(crate) fn channel_jobs(
+    rows: &[QueryResult],
+    routed: &[Routed],
+    at: DateTime<Utc>,
+) -> Result<(Vec<job::ActiveModel>, HashSet<Uuid>), StoreError> {
+    let mut found: HashMap<(Uuid, String), Channels> = HashMap::with_capacity(rows.len());
+    for row in rows {
+        let sip: i32 = row.try_get("", "sip")?;
+        let after: Option<i32> = row.try_get("", "email_after")?;
+        let channels = Channels {
+            id: row.try_get("", "id")?,
+            sip: sip == 1,
+            email_after: after.map(|m| Duration::minutes(i64::from(m))),
+        };
+        found.insert((row.try_get("", "tenant_id")?, row.try_get("", "extension")?), channels);
     }
     let (mut jobs, mut phones) = (Vec::new(), HashSet::new());
     if found.is_empty() {

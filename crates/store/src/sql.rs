@@ -2,7 +2,9 @@
 //! update, `FOR UPDATE SKIP LOCKED`). Written with `$1`, `$2`…; rewritten to SQLite's numbered
 //! `?1`, `?2`…, so a parameter may appear more than once.
 
-use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Statement, Value};
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, DbBackend, EntityName, EntityTrait, IdenStatic, Iterable, QueryResult, Statement, Value,
+};
 
 use crate::StoreError;
 
@@ -47,12 +49,123 @@ pub(crate) async fn insert_rows<C: ConnectionTrait>(
     tail: &str,
     rows: Vec<Vec<Value>>,
 ) -> Result<(), StoreError> {
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<Vec<Value>> = rows.by_ref().take(CHUNK).collect();
-        let cols = chunk.first().map_or(0, Vec::len);
-        let text = format!("{head} VALUES {} {tail}", tuples(chunk.len(), cols));
-        execute(db, &text, chunk.into_iter().flatten().collect()).await?;
+    let mut script = Script::default();
+    script.insert_rows(head, tail, rows);
+    script.run(db).await.map(drop)
+}
+
+/// Most values bound in one call of a [`Script`]: under SQLite's limit of 32,766.
+const SCRIPT_VALUES: usize = 30_000;
+
+/// Statements sent together. On SQLite, each call is a hand-off to the connection's thread and
+/// back, which cost a batch more than most of its statements (docs/BENCHMARKS.md, 2026-12-06
+/// seventh part): there the statements go as one string, in one call, their parameters numbered
+/// on across it. PostgreSQL's protocol takes one statement with parameters a call, so there they
+/// run one by one. Either way, the rows are every statement's, in order, and the first failure
+/// ends the script.
+#[derive(Default)]
+pub(crate) struct Script {
+    parts: Vec<(String, Vec<Value>)>,
+}
+
+impl Script {
+    /// Adds a statement written with `$1`, `$2`… for its own `values`.
+    pub(crate) fn push(&mut self, sql: String, values: Vec<Value>) {
+        self.parts.push((sql, values));
+    }
+
+    /// Adds `{head} VALUES (…), (…) {tail}` for `rows`, [`CHUNK`] rows a statement (see
+    /// [`insert_rows`]).
+    pub(crate) fn insert_rows(&mut self, head: &str, tail: &str, rows: Vec<Vec<Value>>) {
+        let mut rows = rows.into_iter().peekable();
+        while rows.peek().is_some() {
+            let chunk: Vec<Vec<Value>> = rows.by_ref().take(CHUNK).collect();
+            let cols = chunk.first().map_or(0, Vec::len);
+            let text = format!("{head} VALUES {} {tail}", tuples(chunk.len(), cols));
+            self.push(text, chunk.into_iter().flatten().collect());
+        }
+    }
+
+    /// Adds the insert of `models`, every column each sets. They must all set the same columns.
+    pub(crate) fn insert_models<A: ActiveModelTrait>(&mut self, models: Vec<A>) -> Result<(), StoreError> {
+        let columns: Vec<_> = <A::Entity as EntityTrait>::Column::iter()
+            .filter(|c| models.first().is_some_and(|m| m.get(*c).into_value().is_some()))
+            .collect();
+        let mut rows = Vec::with_capacity(models.len());
+        for model in models {
+            let row: Option<Vec<Value>> = columns.iter().map(|c| model.get(*c).into_value()).collect();
+            rows.push(row.ok_or_else(|| StoreError::internal("rows of one insert set different columns"))?);
+        }
+        let table = A::Entity::default().table_name().to_owned();
+        let names: Vec<&str> = columns.iter().map(IdenStatic::as_str).collect();
+        self.insert_rows(&format!("INSERT INTO {table} ({})", names.join(", ")), "", rows);
+        Ok(())
+    }
+
+    /// Runs the statements and returns their rows.
+    pub(crate) async fn run<C: ConnectionTrait>(self, db: &C) -> Result<Vec<QueryResult>, StoreError> {
+        let backend = db.get_database_backend();
+        let mut rows = Vec::new();
+        if backend == DbBackend::Postgres {
+            for (sql, values) in self.parts {
+                rows.extend(query(db, &sql, values).await?);
+            }
+            return Ok(rows);
+        }
+        let (mut text, mut values) = (String::new(), Vec::new());
+        for (sql, part) in self.parts {
+            if !values.is_empty() && values.len() + part.len() > SCRIPT_VALUES {
+                let sent = Statement::from_sql_and_values(backend, std::mem::take(&mut text), std::mem::take(&mut values));
+                rows.extend(db.query_all_raw(sent).await?);
+            }
+            positional(&sql, part, &mut text, &mut values)?;
+            text.push_str(";\n");
+        }
+        if !text.is_empty() {
+            rows.extend(db.query_all_raw(Statement::from_sql_and_values(backend, text, values)).await?);
+        }
+        Ok(rows)
+    }
+}
+
+/// Appends `sql` to `out` with each `$n` written as a bare `?`, and its value to `bound`, in the
+/// order they appear (a value used twice is bound twice). sqlx binds a string's bare `?`s in
+/// order across its statements; with numbered ones, it numbers each statement's unused lower
+/// slots on from its own count and stops binding once that count passes the values given.
+fn positional(sql: &str, values: Vec<Value>, out: &mut String, bound: &mut Vec<Value>) -> Result<(), StoreError> {
+    let count = values.len();
+    let mut values: Vec<Option<Value>> = values.into_iter().map(Some).collect();
+    // Where each value went in `bound`, once used.
+    let mut placed: Vec<Option<usize>> = vec![None; count];
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '$' {
+            out.push(c);
+            continue;
+        }
+        let mut n = 0usize;
+        let mut digits = false;
+        while let Some(d) = chars.peek().and_then(|d| d.to_digit(10)) {
+            n = n * 10 + d as usize;
+            digits = true;
+            chars.next();
+        }
+        if !digits {
+            out.push('$');
+            continue;
+        }
+        let i = n.checked_sub(1).ok_or_else(|| StoreError::internal("a statement names parameter $0"))?;
+        // The first use takes the value, a later one a copy.
+        let value = match (values.get_mut(i).and_then(Option::take), placed.get(i).copied().flatten()) {
+            (Some(value), _) => value,
+            (None, Some(at)) => bound.get(at).cloned().ok_or_else(|| StoreError::internal("a bound value went missing"))?,
+            (None, None) => return Err(StoreError::internal(format!("a statement names ${n} of {count} values"))),
+        };
+        if let Some(slot) = placed.get_mut(i) {
+            slot.get_or_insert(bound.len());
+        }
+        out.push('?');
+        bound.push(value);
     }
     Ok(())
 }
@@ -114,6 +227,18 @@ mod tests {
         assert_eq!(pg.sql, "a = $1 and b = $10");
         let lite = statement(DbBackend::Sqlite, "a = $1 and b = $10", v());
         assert_eq!(lite.sql, "a = ?1 and b = ?10", "$10 is not read as $1 followed by 0");
+    }
+
+    #[test]
+    fn a_script_binds_each_use_of_a_value_in_order() {
+        let (mut out, mut bound) = (String::new(), Vec::new());
+        positional("INSERT INTO t VALUES ($1, $2), ($3, $2)", vec![1.into(), 2.into(), 3.into()], &mut out, &mut bound)
+            .unwrap();
+        positional("SELECT $2, '$', $1", vec![4.into(), 5.into()], &mut out, &mut bound).unwrap();
+        assert_eq!(out, "INSERT INTO t VALUES (?, ?), (?, ?)SELECT ?, '$', ?");
+        assert_eq!(bound, vec![1.into(), 2.into(), 3.into(), 2.into(), 5.into(), 4.into()]);
+        let unknown = positional("SELECT $3", vec![1.into()], &mut out, &mut bound);
+        assert!(unknown.is_err(), "a parameter beyond the values is refused");
     }
 
     #[test]

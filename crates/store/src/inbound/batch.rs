@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DatabaseTransaction, EntityTrait};
+use sea_orm::{ConnectionTrait, DatabaseTransaction};
 use switchboard_core::EventBody;
 use switchboard_core::event::{MediaLink, MessageReceived, Named};
 use switchboard_core::routing::RouteDecision;
@@ -13,9 +13,10 @@ use uuid::Uuid;
 
 use super::lookups::{Directory, conversations, stored};
 use super::replies::{apply_opt_out, queue_replies};
-use super::rows::{chunks, media_rows, message_row, write_rows};
+use super::rows::{media_rows, message_row, write_rows};
 use super::types::{ConvKey, InboundOutcome, InboundText, Item, conv_key};
-use crate::channels::{Routed, channel_jobs};
+use crate::channels::{Routed, channel_jobs, query_channels};
+use crate::sql::Script;
 use crate::entity::{conversation, job, media, message};
 use crate::events::{self, NewEvent};
 use crate::{StoreError, micros, new_id, now};
@@ -152,9 +153,13 @@ impl Batch {
         let Self { at, convs, changed, mut outcomes, messages, media, mut jobs, routed, unread, events, .. } = self;
         let updated: Vec<&conversation::Model> = convs.values().filter(|c| changed.contains(&c.id)).collect();
         let started = Instant::now();
-        write_rows(txn, messages, media, &routed, &unread, &updated).await?;
+        // The rows and the channels' query go as one script: on SQLite, one call.
+        let mut script = Script::default();
+        write_rows(&mut script, messages, media, &routed, &unread, &updated)?;
+        query_channels(&mut script, &routed);
+        let found = script.run(txn).await?;
         let rows = started.elapsed();
-        let (channel, phones) = channel_jobs(txn, &routed, at).await?;
+        let (channel, phones) = channel_jobs(&found, &routed, at)?;
         let channels = started.elapsed();
         jobs.extend(channel);
         let (pending, new): (Vec<_>, Vec<_>) =
@@ -167,9 +172,9 @@ impl Batch {
                 *slot = Some(InboundOutcome::Stored { message_id, event, decision, phones });
             }
         }
-        for chunk in chunks(jobs) {
-            job::Entity::insert_many(chunk).exec_without_returning(txn).await?;
-        }
+        let mut script = Script::default();
+        script.insert_models(jobs)?;
+        script.run(txn).await?;
         tracing::debug!(
             rows_us = micros(rows),
             channels_us = micros(channels - rows),

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, EntityTrait, Set};
+use sea_orm::Set;
 use serde_json::Value;
 use switchboard_core::event::MediaLink;
 use switchboard_core::routing::RouteDecision;
@@ -16,45 +16,31 @@ use super::types::InboundText;
 use crate::channels::Routed;
 use crate::entity::{conversation, job, media, message};
 use crate::events::{self, Work};
-use crate::{StoreError, new_id, sql};
+use crate::sql::Script;
+use crate::{StoreError, new_id};
 
-pub(super) fn chunks<T>(rows: Vec<T>) -> Vec<Vec<T>> {
-    let mut out = Vec::with_capacity(rows.len() / sql::CHUNK + 1);
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        out.push(rows.by_ref().take(sql::CHUNK).collect());
-    }
-    out
-}
-
-/// The batch's messages, media, routing rows, unread counts and conversation heads.
-pub(super) async fn write_rows(
-    db: &impl ConnectionTrait,
+/// Adds to `script` the batch's messages, media, routing rows, unread counts and conversation heads.
+pub(super) fn write_rows(
+    script: &mut Script,
     messages: Vec<message::ActiveModel>,
     media_rows: Vec<media::ActiveModel>,
     routed: &[Routed],
     unread: &BTreeMap<(Uuid, String), i32>,
     updated: &[&conversation::Model],
 ) -> Result<(), StoreError> {
-    for chunk in chunks(messages) {
-        message::Entity::insert_many(chunk).exec_without_returning(db).await?;
-    }
-    for chunk in chunks(media_rows) {
-        media::Entity::insert_many(chunk).exec_without_returning(db).await?;
-    }
+    script.insert_models(messages)?;
+    script.insert_models(media_rows)?;
     let rows = routed
         .iter()
         .map(|r| vec![r.message_id.into(), r.tenant_id.into(), r.extension.clone().into(), r.remote.clone().into()])
         .collect();
-    sql::insert_rows(db, "INSERT INTO message_extension (message_id, tenant_id, extension, remote)", "", rows).await?;
+    script.insert_rows("INSERT INTO message_extension (message_id, tenant_id, extension, remote)", "", rows);
     let rows = unread.iter().map(|((conv, ext), n)| vec![(*conv).into(), ext.clone().into(), (*n).into()]).collect();
-    sql::insert_rows(
-        db,
+    script.insert_rows(
         "INSERT INTO conversation_unread (conversation_id, extension, unread)",
         "ON CONFLICT (conversation_id, extension) DO UPDATE SET unread = conversation_unread.unread + excluded.unread",
         rows,
-    )
-    .await?;
+    );
     // The rows exist (and are locked): an upsert on the id is a many-row update both databases accept.
     let rows = updated
         .iter()
@@ -71,16 +57,14 @@ pub(super) async fn write_rows(
             ]
         })
         .collect();
-    sql::insert_rows(
-        db,
+    script.insert_rows(
         "INSERT INTO conversation (id, tenant_id, number, remote, last_message_id, last_message_at, created_at, \
          last_auto_reply_at)",
         // A new text from the other party opens a conversation marked done again.
         "ON CONFLICT (id) DO UPDATE SET last_message_id = excluded.last_message_id, \
          last_message_at = excluded.last_message_at, last_auto_reply_at = excluded.last_auto_reply_at, done_at = NULL",
         rows,
-    )
-    .await?;
+    );
     Ok(())
 }
 
