@@ -3,7 +3,8 @@
 //! `?1`, `?2`…, so a parameter may appear more than once.
 
 use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, DbBackend, EntityName, EntityTrait, IdenStatic, Iterable, QueryResult, Statement, Value,
+    ActiveModelTrait, ConnectionTrait, DbBackend, EntityName, EntityTrait, IdenStatic, Iterable, QueryResult,
+    Statement, Value,
 };
 
 use crate::StoreError;
@@ -49,20 +50,37 @@ pub(crate) async fn insert_rows<C: ConnectionTrait>(
     tail: &str,
     rows: Vec<Vec<Value>>,
 ) -> Result<(), StoreError> {
-    let mut script = Script::default();
-    script.insert_rows(head, tail, rows);
-    script.run(db).await.map(drop)
+    for (text, values) in inserts(head, tail, rows) {
+        execute(db, &text, values).await?;
+    }
+    Ok(())
 }
 
-/// Most values bound in one call of a [`Script`]: under SQLite's limit of 32,766.
-const SCRIPT_VALUES: usize = 30_000;
+/// The statements of [`insert_rows`], each with its values.
+fn inserts(head: &str, tail: &str, rows: Vec<Vec<Value>>) -> Vec<(String, Vec<Value>)> {
+    let mut out = Vec::with_capacity(rows.len() / CHUNK + 1);
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<Vec<Value>> = rows.by_ref().take(CHUNK).collect();
+        let cols = chunk.first().map_or(0, Vec::len);
+        let text = format!("{head} VALUES {} {tail}", tuples(chunk.len(), cols));
+        out.push((text, chunk.into_iter().flatten().collect()));
+    }
+    out
+}
 
 /// Statements sent together. On SQLite, each call is a hand-off to the connection's thread and
 /// back, which cost a batch more than most of its statements (docs/BENCHMARKS.md, 2026-12-06
-/// seventh part): there the statements go as one string, in one call, their parameters numbered
-/// on across it. PostgreSQL's protocol takes one statement with parameters a call, so there they
-/// run one by one. Either way, the rows are every statement's, in order, and the first failure
-/// ends the script.
+/// seventh part): there the statements go as one string, in one call. PostgreSQL's protocol takes
+/// one statement with parameters a call, so there they run one by one. Either way, the rows are
+/// every statement's, in order, and the first failure ends the script.
+///
+/// Only the inbound lane's batches use scripts, inside their `BEGIN IMMEDIATE`. sqlx 0.9 panics
+/// in the connection's thread, which then dies, when a cached string's later statement fails
+/// before it starts (a table it names was dropped since it was prepared): resetting the string's
+/// statements clears the error it then looks for. A statement alone fails cleanly. Inside the
+/// lane's transaction nothing can change the schema, so only a database whose tables no longer
+/// fit the code could meet that, and the pool opens a new connection in the dead one's place.
 #[derive(Default)]
 pub(crate) struct Script {
     parts: Vec<(String, Vec<Value>)>,
@@ -77,13 +95,7 @@ impl Script {
     /// Adds `{head} VALUES (…), (…) {tail}` for `rows`, [`CHUNK`] rows a statement (see
     /// [`insert_rows`]).
     pub(crate) fn insert_rows(&mut self, head: &str, tail: &str, rows: Vec<Vec<Value>>) {
-        let mut rows = rows.into_iter().peekable();
-        while rows.peek().is_some() {
-            let chunk: Vec<Vec<Value>> = rows.by_ref().take(CHUNK).collect();
-            let cols = chunk.first().map_or(0, Vec::len);
-            let text = format!("{head} VALUES {} {tail}", tuples(chunk.len(), cols));
-            self.push(text, chunk.into_iter().flatten().collect());
-        }
+        self.parts.extend(inserts(head, tail, rows));
     }
 
     /// Adds the insert of `models`, every column each sets. They must all set the same columns.
@@ -112,12 +124,9 @@ impl Script {
             }
             return Ok(rows);
         }
+        // SQLite's limit on bound values is per statement: each statement binds its own `?`s.
         let (mut text, mut values) = (String::new(), Vec::new());
         for (sql, part) in self.parts {
-            if !values.is_empty() && values.len() + part.len() > SCRIPT_VALUES {
-                let sent = Statement::from_sql_and_values(backend, std::mem::take(&mut text), std::mem::take(&mut values));
-                rows.extend(db.query_all_raw(sent).await?);
-            }
             positional(&sql, part, &mut text, &mut values)?;
             text.push_str(";\n");
         }
@@ -158,7 +167,9 @@ fn positional(sql: &str, values: Vec<Value>, out: &mut String, bound: &mut Vec<V
         // The first use takes the value, a later one a copy.
         let value = match (values.get_mut(i).and_then(Option::take), placed.get(i).copied().flatten()) {
             (Some(value), _) => value,
-            (None, Some(at)) => bound.get(at).cloned().ok_or_else(|| StoreError::internal("a bound value went missing"))?,
+            (None, Some(at)) => {
+                bound.get(at).cloned().ok_or_else(|| StoreError::internal("a bound value went missing"))?
+            }
             (None, None) => return Err(StoreError::internal(format!("a statement names ${n} of {count} values"))),
         };
         if let Some(slot) = placed.get_mut(i) {
@@ -239,6 +250,54 @@ mod tests {
         assert_eq!(bound, vec![1.into(), 2.into(), 3.into(), 2.into(), 5.into(), 4.into()]);
         let unknown = positional("SELECT $3", vec![1.into()], &mut out, &mut bound);
         assert!(unknown.is_err(), "a parameter beyond the values is refused");
+    }
+
+    async fn table() -> sea_orm::DatabaseConnection {
+        let db = sea_orm::Database::connect("sqlite::memory:").await.unwrap();
+        db.execute_unprepared("CREATE TABLE t (a INTEGER NOT NULL, b TEXT NOT NULL)").await.unwrap();
+        db
+    }
+
+    async fn count(db: &sea_orm::DatabaseConnection, sql: &str) -> i64 {
+        let rows = query(db, sql, Vec::new()).await.unwrap();
+        rows[0].try_get::<i64>("", "n").unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_script_returns_every_statements_rows_in_order() {
+        let db = table().await;
+        let mut script = Script::default();
+        let rows = (0..450).map(|i| vec![Value::from(i), Value::from(format!("r{i}"))]).collect();
+        script.insert_rows("INSERT INTO t (a, b)", "", rows);
+        script
+            .push("SELECT 1 AS part, a FROM t WHERE a < $1 OR b = $2 ORDER BY a".into(), vec![2.into(), "r449".into()]);
+        script.push("SELECT 2 AS part, count(*) AS a FROM t WHERE a >= $1 AND a >= $1".into(), vec![400.into()]);
+        let got = script.run(&db).await.unwrap();
+        let got: Vec<(i32, i64)> =
+            got.iter().map(|r| (r.try_get("", "part").unwrap(), r.try_get("", "a").unwrap())).collect();
+        assert_eq!(got, vec![(1, 0), (1, 1), (1, 449), (2, 50)], "the inserts' 3 statements ran first");
+    }
+
+    #[tokio::test]
+    async fn a_script_may_bind_more_values_than_one_statement_may() {
+        let db = table().await;
+        let mut script = Script::default();
+        // 86 statements of 400 values: 34,400 in all, past SQLite's 32,766 for one statement.
+        let rows = (0..17_200).map(|i| vec![Value::from(i), Value::from("x")]).collect();
+        script.insert_rows("INSERT INTO t (a, b)", "", rows);
+        script.run(&db).await.unwrap();
+        assert_eq!(count(&db, "SELECT count(*) AS n FROM t WHERE b = 'x'").await, 17_200);
+    }
+
+    #[tokio::test]
+    async fn a_scripts_first_failure_ends_it() {
+        let db = table().await;
+        let mut script = Script::default();
+        script.push("INSERT INTO t (a, b) VALUES ($1, $2)".into(), vec![1.into(), "before".into()]);
+        script.push("INSERT INTO t (a, b) VALUES ($1, NULL)".into(), vec![2.into()]);
+        script.push("INSERT INTO t (a, b) VALUES ($1, $2)".into(), vec![3.into(), "after".into()]);
+        assert!(script.run(&db).await.is_err(), "the NULL is refused");
+        assert_eq!(count(&db, "SELECT count(*) AS n FROM t WHERE a = 3").await, 0, "nothing after the failure ran");
     }
 
     #[test]

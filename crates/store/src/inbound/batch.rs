@@ -11,14 +11,14 @@ use switchboard_core::event::{MediaLink, MessageReceived, Named};
 use switchboard_core::routing::RouteDecision;
 use uuid::Uuid;
 
-use super::lookups::{Directory, conversations, stored};
+use super::lookups::{self, Directory};
 use super::replies::{apply_opt_out, queue_replies};
 use super::rows::{media_rows, message_row, write_rows};
 use super::types::{ConvKey, InboundOutcome, InboundText, Item, conv_key};
 use crate::channels::{Routed, channel_jobs, query_channels};
-use crate::sql::Script;
 use crate::entity::{conversation, job, media, message};
 use crate::events::{self, NewEvent};
+use crate::sql::Script;
 use crate::{StoreError, micros, new_id, now};
 
 /// Writes one batch in `txn` and returns each text's outcome, in order. Any error rolls the
@@ -85,11 +85,12 @@ impl Batch {
     /// Reads what the batch needs: its conversations (created if missing, then locked), the
     /// texts already stored, the senders' contacts and companies.
     async fn read(txn: &impl ConnectionTrait, items: &[Item], at: DateTime<Utc>) -> Result<Self, StoreError> {
+        let read = lookups::read(txn, items, at).await?;
         Ok(Self {
             at,
-            convs: conversations(txn, items, at).await?,
-            seen: stored(txn, items).await?,
-            directory: Directory::load(txn, items).await?,
+            convs: read.conversations,
+            seen: read.stored,
+            directory: read.directory,
             changed: HashSet::new(),
             outcomes: Vec::with_capacity(items.len()),
             messages: Vec::with_capacity(items.len()),
