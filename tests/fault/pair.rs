@@ -106,3 +106,78 @@ async fn two_servers_keep_one_pace_per_key(mut app: TestApp) {
     a.kill();
     b.kill();
 }
+
+/// A send whose reservation is held up past its paced slot must not crowd the key's next slots,
+/// which the other server uses on time. One number of the account has a per-minute limit, so each
+/// reservation of its texts locks its row; the test holds that lock for 400 ms at a time while
+/// both servers send from it and from a second number on the same key. Sent when they were freed,
+/// its texts would leave together with the other number's, six or more in a second (`429`s).
+#[suite_test(crate::On::Postgres)]
+async fn a_send_held_past_its_slot_takes_a_fresh_one(mut app: TestApp) {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    const TEXTS: usize = 40;
+    const CAPPED: &str = "+12025550100";
+    let sim = flowroute_sim::SimConfig { receipts: false, ..Default::default() };
+    let (dir, log_a, a, w) = take_over_with(&mut app, &[], sim).await;
+    let log_b = dir.path().join("second.log");
+    let b = Server::start(&app, &log_b).await;
+    let policy = json!({"name": "Capped", "timezone": "UTC", "outbound_per_minute": 1000});
+    let id = app.post(&format!("{}/policies", w.base), &w.token, policy).await.expect(StatusCode::CREATED)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let capped = format!("{}/numbers/{CAPPED}", w.base);
+    app.patch(&capped, &w.token, json!({"policy_id": id})).await.expect(StatusCode::OK);
+    w.sim.add_number("sim-access", "12025550101", true);
+    let second = json!({"e164": "+12025550101", "name": "Second", "provider_id": w.provider,
+                        "prefix": "acmein", "destinations": ["101"], "senders": ["101"]});
+    app.post(&format!("{}/numbers", w.base), &w.token, second).await.expect(StatusCode::CREATED);
+
+    let db = app.db().await;
+    let locking = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let locker = {
+        let locking = locking.clone();
+        tokio::spawn(async move {
+            let mut held = 0;
+            while locking.load(std::sync::atomic::Ordering::Relaxed) {
+                let txn = db.begin().await.unwrap();
+                txn.execute_unprepared(&format!("SELECT id FROM number WHERE e164 = '{CAPPED}' FOR UPDATE"))
+                    .await
+                    .unwrap();
+                tokio::time::sleep(Duration::from_millis(400)).await;
+                txn.commit().await.unwrap();
+                held += 1;
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            held
+        })
+    };
+    let ext = app.token(Role::Extension, Some("acme"), Some("101"));
+    let client = load::client();
+    for i in 0..TEXTS {
+        let base = if i % 2 == 0 { &a.base } else { &b.base };
+        let from = if i % 4 < 2 { CAPPED } else { "+12025550101" };
+        let body = json!({"to": format!("+120655505{:02}", i), "from": from, "body": format!("late {i}")});
+        let r = client.post(format!("{base}/api/v1/messages")).bearer_auth(&ext).json(&body).send().await;
+        assert_eq!(r.unwrap().status(), StatusCode::ACCEPTED);
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    while w.sim.accepted().len() < TEXTS {
+        assert!(tokio::time::Instant::now() < deadline, "only {} of {TEXTS} sent", w.sim.accepted().len());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    locking.store(false, std::sync::atomic::Ordering::Relaxed);
+    let held = locker.await.unwrap();
+    let count = |log: &std::path::Path, what: &str| {
+        std::fs::read_to_string(log).unwrap().lines().filter(|l| l.contains(what)).count()
+    };
+    let missed = count(&log_a, "missed its paced slot") + count(&log_b, "missed its paced slot");
+    let (busiest, tightest) = load::busiest_second(&w.sim);
+    println!("the number's row locked {held} times; {missed} sends took a fresh slot; six span {tightest:?} ms");
+    assert!(missed > 0, "no send was held past its slot: the test did not hold any up");
+    assert!(busiest <= 5, "{busiest} sends in one second (six span {tightest:?} ms)");
+    assert_eq!(w.sim.requests(), TEXTS, "none turned away with 429");
+    load::sent_once(&w.sim, "late", TEXTS);
+    a.kill();
+    b.kill();
+}

@@ -40,19 +40,49 @@ fn pace_name(key: &str, mms: bool) -> String {
     format!("{key}/{}", if mms { "mms" } else { "sms" })
 }
 
+/// A paced slot: its request leaves no sooner than `at` and no later than `latest`.
+#[derive(Debug, Clone, Copy)]
+struct Departure {
+    at: Instant,
+    latest: Instant,
+}
+
+impl Departure {
+    /// A slot the shared pace put `first` after its own clock's `now()`, read by a statement sent
+    /// at `sent` and answered at `answered`: that `now()` came between the two, so the request
+    /// waits until the slot's latest reading (never early) and must leave within [`LATE`] of its
+    /// earliest (never too late, however slow the answer).
+    fn shared(sent: Instant, answered: Instant, first: Duration) -> Self {
+        Self { at: answered + first, latest: sent + first + LATE }
+    }
+
+    /// A slot counted in this process.
+    fn local(at: Instant) -> Self {
+        Self { at, latest: at + LATE }
+    }
+}
+
 /// A key's slots taken for a round, in order, and when its next free one comes.
-type Taken = (Vec<Instant>, Instant);
+type Taken = (Vec<Departure>, Instant);
 
 /// Flowroute's window, with a margin for the request's way there.
 const WINDOW: Duration = Duration::from_millis(1050);
 
 /// The time between two of a key's requests of one kind: five SMS span 920 ms and the sixth comes
-/// 1.15 s after the first, so requests that leave up to 150 ms later than their slot (a slow write
-/// before one, another instance's faster one; 60 ms was seen in CI) still never put six in one
-/// second.
+/// 1.15 s after the first. A request leaves at most [`LATE`] after its slot (a later one takes a
+/// fresh slot instead, see [`Pacer::depart`]) and never before it, so any six span at least
+/// 1.05 s: never six in one second, whichever instances sent them.
 fn gap(mms: bool) -> Duration {
     if mms { Duration::from_millis(1150) } else { Duration::from_millis(230) }
 }
+
+/// How long after its slot a request may still leave. Later (a slow write before it, a busy
+/// machine: 163 ms was seen in CI with three instances restarting), it would crowd the key's
+/// next slots, which other instances may be using on time.
+const LATE: Duration = Duration::from_millis(100);
+
+/// How far ahead a request that missed its slot looks for a fresh one.
+const RETAKE_HORIZON: Duration = Duration::from_secs(60);
 
 impl Pacer {
     /// The pacer's name for a provider account: see [`Store::pace_key`].
@@ -83,11 +113,13 @@ impl Pacer {
                 if asks.is_empty() {
                     continue;
                 }
-                let now = Instant::now();
-                for (name, paced) in store.take_paces(&asks, gap, horizon).await? {
+                let sent = Instant::now();
+                let paces = store.take_paces(&asks, gap, horizon).await?;
+                let answered = Instant::now();
+                for (name, paced) in paces {
                     let Some(key) = named.get(&name) else { continue };
-                    let slots = (0..paced.taken).map(|i| now + paced.first + gap * i).collect();
-                    taken.insert((*key).clone(), (slots, now + paced.next));
+                    let slots = (0..paced.taken).map(|i| Departure::shared(sent, answered, paced.first + gap * i));
+                    taken.insert((*key).clone(), (slots.collect(), answered + paced.next));
                 }
             }
             return Ok(taken);
@@ -103,7 +135,7 @@ impl Pacer {
                 if slot > now + horizon {
                     break;
                 }
-                slots.push(slot);
+                slots.push(Departure::local(slot));
                 *free = slot + gap;
             }
             taken.insert(key.clone(), (slots, (*free).max(now)));
@@ -125,9 +157,44 @@ impl Pacer {
         *free = (*free).max(later);
     }
 
-    /// Right before a request leaves: waits while the key's last requests would put this one over
-    /// Flowroute's limit in any one-second window. The slots [`Pacer::wait`] hands out are spaced,
-    /// but the database write between a slot and its request can bunch requests together again.
+    /// Right before a request leaves: holds it until it may go without putting the key over
+    /// Flowroute's limit. In this process, [`Pacer::hold`] counts the requests that actually left.
+    /// On PostgreSQL, other instances' requests go by the shared slots, so one that would leave
+    /// more than [`LATE`] after its own takes the key's next free slot and waits for it (the
+    /// missed slot goes unused, which only spaces the key's requests wider).
+    async fn depart(&self, store: &Store, key: &str, mms: bool, mut slot: Departure) -> Result<(), String> {
+        loop {
+            if store.is_shared() && Instant::now() > slot.latest {
+                let missed = Instant::now().saturating_duration_since(slot.latest) + LATE;
+                let sent = Instant::now();
+                let paced = store
+                    .take_pace(&pace_name(key, mms), 1, gap(mms), RETAKE_HORIZON)
+                    .await
+                    .map_err(|e| format!("taking a fresh send slot: {e}"))?;
+                let answered = Instant::now();
+                if paced.taken == 0 {
+                    // Every slot of the next minute is taken: still late, it tries again when the
+                    // next comes.
+                    tokio::time::sleep_until(answered + paced.next).await;
+                    continue;
+                }
+                slot = Departure::shared(sent, answered, paced.first);
+                tracing::info!(
+                    late_ms = missed.as_millis(),
+                    wait_ms = paced.first.as_millis(),
+                    "a send missed its paced slot; it takes the key's next"
+                );
+                tokio::time::sleep_until(slot.at).await;
+            }
+            self.hold(key, mms).await;
+            if !store.is_shared() || Instant::now() <= slot.latest {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Waits while the key's last requests from this process would put this one over Flowroute's
+    /// limit in any one-second window, and counts it as sent.
     async fn hold(&self, key: &str, mms: bool) {
         let limit = if mms { 1 } else { 5 };
         loop {
@@ -181,7 +248,7 @@ struct Ready {
     key: String,
     from: E164,
     to: E164,
-    at: Instant,
+    slot: Departure,
 }
 
 /// What became of a claimed text: settled already, or sent (or refused) and to be recorded.
@@ -270,8 +337,8 @@ async fn start(engine: Arc<Engine>, jobs: Vec<Held>, report: Report<Outcome>) {
             settled(job, Attempt::Wait(until));
             continue;
         }
-        let at = Instant::now();
-        ready.push(Ready { job, ctx, key, from, to, at });
+        let slot = Departure::local(Instant::now());
+        ready.push(Ready { job, ctx, key, from, to, slot });
     }
     // Paced before the attempt is recorded, so a crash while waiting leaves no attempt that looks
     // as if it might have gone out. Each key's texts take their slots together.
@@ -279,13 +346,13 @@ async fn start(engine: Arc<Engine>, jobs: Vec<Held>, report: Report<Outcome>) {
         ready = pace(&engine, ready, &settled).await;
     }
 
-    ready.sort_by_key(|r| r.at);
+    ready.sort_by_key(|r| r.slot.at);
     let mut ready = ready.into_iter().peekable();
     while let Some(first) = ready.peek() {
-        tokio::time::sleep_until(first.at).await;
+        tokio::time::sleep_until(first.slot.at).await;
         let now = Instant::now();
         let mut wave = Vec::new();
-        while let Some(r) = ready.next_if(|r| r.at <= now) {
+        while let Some(r) = ready.next_if(|r| r.slot.at <= now) {
             wave.push(r);
         }
         let slots = {
@@ -332,8 +399,8 @@ async fn pace(engine: &Engine, ready: Vec<Ready>, settled: &impl Fn(Held, Attemp
         let mut slots = slots.into_iter();
         for mut r in texts {
             match slots.next() {
-                Some(at) => {
-                    r.at = at;
+                Some(slot) => {
+                    r.slot = slot;
                     paced.push(r);
                 }
                 None => {
@@ -384,7 +451,7 @@ fn throttle_wait(retry_after: Option<Duration>) -> chrono::Duration {
 fn spawn_send(engine: &Arc<Engine>, r: Ready, attempt_id: Uuid, report: Report<Outcome>) {
     // Filled in with the outcome once the answer comes.
     let mut answer = Answer::new(r.key.clone(), &r.ctx, Some(attempt_id), SendOutcome::Unknown(String::new()));
-    let task = tokio::spawn(send(engine.clone(), r.ctx, r.key, r.from, r.to));
+    let task = tokio::spawn(send(engine.clone(), r.ctx, r.key, r.from, r.to, r.slot));
     let job = r.job;
     tokio::spawn(async move {
         (answer.result.outcome, answer.retry_after) = match task.await {
@@ -403,6 +470,7 @@ async fn send(
     key: String,
     from: E164,
     to: E164,
+    slot: Departure,
 ) -> (SendOutcome, Option<Duration>) {
     let dlr = ctx.prefix.as_ref().map(|p| {
         crate::onboard::prefix_url(&engine.config.public_url, p, ctx.prefix_token.as_ref().map(|t| t.expose_secret()))
@@ -418,8 +486,10 @@ async fn send(
     if let Err(detail) = crate::net::check_literal(&ctx.endpoint, &engine.targets) {
         return (SendOutcome::Failed { status: None, detail }, None);
     }
-    if engine.config.pace_provider {
-        engine.pacer.hold(&key, !ctx.media_urls.is_empty()).await;
+    if engine.config.pace_provider
+        && let Err(detail) = engine.pacer.depart(&engine.store, &key, !ctx.media_urls.is_empty(), slot).await
+    {
+        return (SendOutcome::Failed { status: None, detail }, None);
     }
     match engine.flowroute.send(&ctx.endpoint, &creds, &msg).await {
         Ok(accepted) => (SendOutcome::Accepted(accepted.id), None),
