@@ -48,12 +48,18 @@ struct Departure {
 }
 
 impl Departure {
-    /// A slot the shared pace put `first` after its own clock's `now()`, read by a statement sent
-    /// at `sent` and answered at `answered`: that `now()` came between the two, so the request
-    /// waits until the slot's latest reading (never early) and must leave within [`LATE`] of its
-    /// earliest (never too late, however slow the answer).
-    fn shared(sent: Instant, answered: Instant, first: Duration) -> Self {
-        Self { at: answered + first, latest: sent + first + LATE }
+    /// A slot of the shared pace, starting `at` by the database's clock. Instances compare it with
+    /// their own wall clock: one clock on one machine, clocks kept within a few milliseconds by
+    /// NTP across machines. (Counted from the statement's answer instead, a slot read under load
+    /// was off by as much as the statement's round trip, 200 ms and more in the outbound bench.)
+    fn shared(at: DateTime<Utc>) -> Self {
+        let now = Instant::now();
+        let from_now = at - Utc::now();
+        let start = match from_now.to_std() {
+            Ok(ahead) => now + ahead,
+            Err(_) => (-from_now).to_std().ok().and_then(|ago| now.checked_sub(ago)).unwrap_or(now),
+        };
+        Self { at: start.max(now), latest: start + LATE }
     }
 
     /// A slot counted in this process.
@@ -71,7 +77,8 @@ const WINDOW: Duration = Duration::from_millis(1050);
 /// The time between two of a key's requests of one kind: five SMS span 920 ms and the sixth comes
 /// 1.15 s after the first. A request leaves at most [`LATE`] after its slot (a later one takes a
 /// fresh slot instead, see [`Pacer::depart`]) and never before it, so any six span at least
-/// 1.05 s: never six in one second, whichever instances sent them.
+/// 1.05 s (less any difference between the instances' clocks): never six in one second, whichever
+/// instances sent them.
 fn gap(mms: bool) -> Duration {
     if mms { Duration::from_millis(1150) } else { Duration::from_millis(230) }
 }
@@ -113,13 +120,10 @@ impl Pacer {
                 if asks.is_empty() {
                     continue;
                 }
-                let sent = Instant::now();
-                let paces = store.take_paces(&asks, gap, horizon).await?;
-                let answered = Instant::now();
-                for (name, paced) in paces {
+                for (name, paced) in store.take_paces(&asks, gap, horizon).await? {
                     let Some(key) = named.get(&name) else { continue };
-                    let slots = (0..paced.taken).map(|i| Departure::shared(sent, answered, paced.first + gap * i));
-                    taken.insert((*key).clone(), (slots.collect(), answered + paced.next));
+                    let slots = (0..paced.taken).map(|i| Departure::shared(paced.first_at + gap * i));
+                    taken.insert((*key).clone(), (slots.collect(), Instant::now() + paced.next));
                 }
             }
             return Ok(taken);
@@ -166,19 +170,17 @@ impl Pacer {
         loop {
             if store.is_shared() && Instant::now() > slot.latest {
                 let missed = Instant::now().saturating_duration_since(slot.latest) + LATE;
-                let sent = Instant::now();
                 let paced = store
                     .take_pace(&pace_name(key, mms), 1, gap(mms), RETAKE_HORIZON)
                     .await
                     .map_err(|e| format!("taking a fresh send slot: {e}"))?;
-                let answered = Instant::now();
                 if paced.taken == 0 {
                     // Every slot of the next minute is taken: still late, it tries again when the
                     // next comes.
-                    tokio::time::sleep_until(answered + paced.next).await;
+                    tokio::time::sleep(paced.next).await;
                     continue;
                 }
-                slot = Departure::shared(sent, answered, paced.first);
+                slot = Departure::shared(paced.first_at);
                 tracing::info!(
                     late_ms = missed.as_millis(),
                     wait_ms = paced.first.as_millis(),

@@ -6,15 +6,18 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 use crate::{Store, StoreError, sql};
 
-/// Slots taken for a key: the first starts `first` from now, the next `gap` after it, and so on
-/// for `taken` slots; the key's next free slot starts `next` from now.
+/// Slots taken for a key: the first starts `first` from now (at `first_at` by the database's
+/// clock), the next `gap` after it, and so on for `taken` slots; the key's next free slot starts
+/// `next` from now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Paced {
     pub first: Duration,
+    pub first_at: DateTime<Utc>,
     pub taken: u32,
     pub next: Duration,
 }
@@ -33,7 +36,8 @@ fn take_sql(keys: usize) -> String {
            FLOOR(EXTRACT(EPOCH FROM (now() + make_interval(secs => $1) - old.start)) / $2)::bigint + 1)) AS k \
            FROM old JOIN v ON v.key = old.key) \
          UPDATE send_pace p SET next_at = k.start + make_interval(secs => $2 * k.k) FROM k WHERE p.key = k.key \
-         RETURNING p.key, (EXTRACT(EPOCH FROM (k.start - now())) * 1000000)::bigint AS first_us, k.k AS taken",
+         RETURNING p.key, (EXTRACT(EPOCH FROM (k.start - now())) * 1000000)::bigint AS first_us, k.start AS first_at, \
+         k.k AS taken",
         values.join(", ")
     )
 }
@@ -108,8 +112,9 @@ impl Store {
             for row in sql::query(self.db(), &take_sql(chunk.len()), values).await? {
                 let key: String = row.try_get("", "key")?;
                 let first = micros(row.try_get("", "first_us")?);
+                let first_at = row.try_get("", "first_at")?;
                 let taken = u32::try_from(row.try_get::<i64>("", "taken")?).unwrap_or(0);
-                paced.insert(key, Paced { first, taken, next: first + gap * taken });
+                paced.insert(key, Paced { first, first_at, taken, next: first + gap * taken });
             }
         }
         Ok(paced)
