@@ -2,10 +2,10 @@
 //! of live streams and of PBX webhook deliveries. An event and its delivery job are written in the
 //! caller's transaction; on PostgreSQL the event is numbered after that commits.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DbBackend, EntityTrait, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DbBackend, EntityTrait, QueryResult, Set, TransactionTrait};
 use serde_json::Value;
 use switchboard_core::event::{Failure, StatusChanged};
 use switchboard_core::status::MessageStatus;
@@ -13,7 +13,7 @@ use switchboard_core::{Event, EventBody, JobKind};
 use uuid::Uuid;
 
 use crate::entity::{event, job, message};
-use crate::sql;
+use crate::sql::{self, Script};
 use crate::{StoreError, new_id};
 
 /// The key that keeps one conversation's deliveries and sends in order.
@@ -115,26 +115,13 @@ pub(crate) async fn append_batch<C: ConnectionTrait>(
     jobs: &mut Vec<job::ActiveModel>,
 ) -> Result<Vec<AppendedEvent>, StoreError> {
     let numbered_here = !numbers_after_commit(db.get_database_backend());
-    let mut per_tenant: BTreeMap<Uuid, i64> = BTreeMap::new();
-    for e in &new {
-        *per_tenant.entry(e.tenant_id).or_default() += 1;
-    }
-    // tenant → (next seq, slug, has a webhook)
-    let mut tenants: HashMap<Uuid, (Option<i64>, String, bool)> = HashMap::with_capacity(per_tenant.len());
+    let per_tenant = per_tenant(&new);
+    let mut tenants: HashMap<Uuid, EventTenant> = HashMap::with_capacity(per_tenant.len());
     // One statement for every tenant of the batch (a batch of texts for many tenants ran one each).
-    let per_tenant: Vec<(Uuid, i64)> = per_tenant.into_iter().collect();
     for chunk in per_tenant.chunks(sql::CHUNK) {
         let (text, values) = if numbered_here {
-            // `$1, $3, …` are the tenants, `$2, $4, …` how many events each takes.
-            let cases: String = (0..chunk.len()).map(|i| format!(" WHEN ${} THEN ${}", 2 * i + 1, 2 * i + 2)).collect();
-            let ids = (0..chunk.len()).map(|i| format!("${}", 2 * i + 1)).collect::<Vec<_>>().join(", ");
-            (
-                format!(
-                    "UPDATE tenant SET event_seq = event_seq + CASE id{cases} END WHERE id IN ({ids}) \
-                     RETURNING id, event_seq, slug, webhook_url"
-                ),
-                chunk.iter().flat_map(|(tenant, n)| [(*tenant).into(), (*n).into()]).collect(),
-            )
+            let (bump, values) = bump_counters(chunk);
+            (format!("{bump} RETURNING id, event_seq, slug, webhook_url"), values)
         } else {
             (
                 format!("SELECT id, slug, webhook_url FROM tenant WHERE id IN {}", sql::tuples(1, chunk.len())),
@@ -145,30 +132,18 @@ pub(crate) async fn append_batch<C: ConnectionTrait>(
             let tenant: Uuid = row.try_get("", "id")?;
             let n = chunk.iter().find(|(t, _)| *t == tenant).map_or(0, |(_, n)| *n);
             let next = if numbered_here { Some(row.try_get::<i64>("", "event_seq")? - n + 1) } else { None };
-            let webhook: Option<String> = row.try_get("", "webhook_url")?;
-            tenants.insert(tenant, (next, row.try_get("", "slug")?, webhook.is_some()));
+            tenants.insert(tenant, EventTenant::read(&row, next)?);
         }
     }
-    let mut models = Vec::with_capacity(new.len());
-    // the payload's id → (position given, payload, delivery ordering key, the text it is about)
-    let mut by_id: HashMap<String, (usize, Value, Option<String>, Option<Uuid>)> = HashMap::with_capacity(new.len());
-    for (position, e) in new.into_iter().enumerate() {
-        let (next, slug, webhook) = tenants.get_mut(&e.tenant_id).ok_or(StoreError::NotFound)?;
-        let seq = *next;
-        *next = next.map(|n| n + 1);
-        let event_type = e.body.name();
-        let message_id = e.body.message_id();
-        let payload = payload(e.body, slug, at)?;
-        models.push(event::ActiveModel {
-            tenant_id: Set(e.tenant_id),
-            message_id: Set(message_id),
-            seq: Set(seq),
-            event_type: Set(event_type.to_owned()),
-            payload: Set(payload.clone()),
-            created_at: Set(at),
-            ..Default::default()
-        });
-        by_id.insert(payload_id(&payload), (position, payload, e.ordering.filter(|_| *webhook), message_id));
+    let prepared = prepare(new, &mut tenants, at)?;
+    // the payload's id → its position given
+    let mut by_id: HashMap<String, usize> = HashMap::with_capacity(prepared.len());
+    let mut models = Vec::with_capacity(prepared.len());
+    let mut rest = Vec::with_capacity(prepared.len());
+    for (position, p) in prepared.into_iter().enumerate() {
+        by_id.insert(payload_id(&p.payload), position);
+        models.push(p.model);
+        rest.push(Some((p.payload, p.delivery, p.message_id)));
     }
     let mut written: Vec<event::Model> = Vec::with_capacity(models.len());
     let mut models = models.into_iter().peekable();
@@ -180,19 +155,179 @@ pub(crate) async fn append_batch<C: ConnectionTrait>(
     written.sort_by_key(|e| e.id);
     let mut out: Vec<Option<AppendedEvent>> = vec![None; written.len()];
     for e in written {
-        let (position, payload, delivery, message_id) =
-            by_id.remove(&payload_id(&e.payload)).ok_or(StoreError::NotFound)?;
-        if let Some(key) = delivery {
-            let mut job = job_model(new_id(), e.tenant_id, &key, Work::Webhook { event_id: e.id }, at);
-            // So a text's page finds the deliveries of its events.
-            job.message_id = Set(message_id);
-            jobs.push(job);
-        }
+        let position = by_id.remove(&payload_id(&e.payload)).ok_or(StoreError::NotFound)?;
+        let (payload, delivery, message_id) =
+            rest.get_mut(position).and_then(Option::take).ok_or(StoreError::NotFound)?;
+        let appended = AppendedEvent { id: e.id, seq: e.seq, tenant_id: e.tenant_id, payload };
+        deliver(&appended, delivery, message_id, at, jobs);
         if let Some(slot) = out.get_mut(position) {
-            *slot = Some(AppendedEvent { id: e.id, seq: e.seq, tenant_id: e.tenant_id, payload });
+            *slot = Some(appended);
         }
     }
     out.into_iter().map(|e| e.ok_or(StoreError::NotFound)).collect()
+}
+
+/// What [`append_in_script`] needs, read before the batch writes (see [`query_known`]).
+#[derive(Default)]
+pub(crate) struct Known {
+    /// Each tenant's next event number, slug and webhook.
+    pub tenants: HashMap<Uuid, EventTenant>,
+    /// The event table's last id.
+    pub last_id: i64,
+}
+
+impl Known {
+    /// Keeps a row of [`query_known`]'s first query.
+    pub(crate) fn tenant(&mut self, row: &QueryResult) -> Result<(), StoreError> {
+        let next = row.try_get::<i64>("", "event_seq")? + 1;
+        self.tenants.insert(row.try_get("", "id")?, EventTenant::read(row, Some(next))?);
+        Ok(())
+    }
+}
+
+/// Adds to `script` the reads of [`Known`] for events of `tenants`, their rows tagged `part` with
+/// `tenant_part` and `last_part`. For SQLite only, in its writer's transaction: with the write
+/// lock held from the start, nothing else can number a tenant's events or take an event id
+/// before the batch writes its own.
+pub(crate) fn query_known(script: &mut Script, tenants: &BTreeSet<Uuid>, tenant_part: i32, last_part: i32) {
+    let ids: Vec<Uuid> = tenants.iter().copied().collect();
+    for chunk in ids.chunks(sql::CHUNK) {
+        script.push(
+            format!(
+                "SELECT {tenant_part} AS part, id, event_seq, slug, webhook_url FROM tenant WHERE id IN {}",
+                sql::tuples(1, chunk.len())
+            ),
+            chunk.iter().map(|id| (*id).into()).collect(),
+        );
+    }
+    // The id `AUTOINCREMENT` would give next comes after both.
+    script.push(
+        format!(
+            "SELECT {last_part} AS part, MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'event'), 0), \
+             COALESCE((SELECT MAX(id) FROM event), 0)) AS last_id"
+        ),
+        Vec::new(),
+    );
+}
+
+/// [`append_batch`] on SQLite from what the batch read beforehand ([`Known`]): the tenants'
+/// counters move and the events go in `script` with their ids and numbers given, so nothing has to
+/// come back from the database. Pushes the same delivery jobs onto `jobs`.
+pub(crate) fn append_in_script(
+    script: &mut Script,
+    new: Vec<NewEvent>,
+    mut known: Known,
+    at: DateTime<Utc>,
+    jobs: &mut Vec<job::ActiveModel>,
+) -> Result<Vec<AppendedEvent>, StoreError> {
+    for chunk in per_tenant(&new).chunks(sql::CHUNK) {
+        let (bump, values) = bump_counters(chunk);
+        script.push(bump, values);
+    }
+    let prepared = prepare(new, &mut known.tenants, at)?;
+    let mut models = Vec::with_capacity(prepared.len());
+    let mut out = Vec::with_capacity(prepared.len());
+    for (id, mut p) in (known.last_id + 1..).zip(prepared) {
+        p.model.id = Set(id);
+        let appended = AppendedEvent { id, seq: p.seq, tenant_id: p.tenant_id, payload: p.payload };
+        // In event order, as `append_batch` makes them.
+        deliver(&appended, p.delivery, p.message_id, at, jobs);
+        models.push(p.model);
+        out.push(appended);
+    }
+    script.insert_models(models)?;
+    Ok(out)
+}
+
+/// A batch's tenant as its events need it.
+pub(crate) struct EventTenant {
+    /// The number of its next event, where it is numbered in the transaction (SQLite).
+    next: Option<i64>,
+    slug: String,
+    /// Whether a webhook delivers its events.
+    webhook: bool,
+}
+
+impl EventTenant {
+    fn read(row: &QueryResult, next: Option<i64>) -> Result<Self, StoreError> {
+        let webhook: Option<String> = row.try_get("", "webhook_url")?;
+        Ok(Self { next, slug: row.try_get("", "slug")?, webhook: webhook.is_some() })
+    }
+}
+
+/// Each tenant of `new` with how many events it has, in tenant order.
+fn per_tenant(new: &[NewEvent]) -> Vec<(Uuid, i64)> {
+    let mut per_tenant: BTreeMap<Uuid, i64> = BTreeMap::new();
+    for e in new {
+        *per_tenant.entry(e.tenant_id).or_default() += 1;
+    }
+    per_tenant.into_iter().collect()
+}
+
+/// `UPDATE tenant` moving each tenant's counter (`$1, $3, …`) on by its count (`$2, $4, …`).
+fn bump_counters(chunk: &[(Uuid, i64)]) -> (String, Vec<sea_orm::Value>) {
+    let cases: String = (0..chunk.len()).map(|i| format!(" WHEN ${} THEN ${}", 2 * i + 1, 2 * i + 2)).collect();
+    let ids = (0..chunk.len()).map(|i| format!("${}", 2 * i + 1)).collect::<Vec<_>>().join(", ");
+    (
+        format!("UPDATE tenant SET event_seq = event_seq + CASE id{cases} END WHERE id IN ({ids})"),
+        chunk.iter().flat_map(|(tenant, n)| [(*tenant).into(), (*n).into()]).collect(),
+    )
+}
+
+/// An event's row to write, and what its delivery needs.
+struct Prepared {
+    model: event::ActiveModel,
+    tenant_id: Uuid,
+    seq: Option<i64>,
+    payload: Value,
+    /// The delivery's ordering key, when the tenant's webhook delivers it.
+    delivery: Option<String>,
+    message_id: Option<Uuid>,
+}
+
+/// Numbers (where `tenants` count) and words each event, in the order given.
+fn prepare(
+    new: Vec<NewEvent>,
+    tenants: &mut HashMap<Uuid, EventTenant>,
+    at: DateTime<Utc>,
+) -> Result<Vec<Prepared>, StoreError> {
+    let mut prepared = Vec::with_capacity(new.len());
+    for e in new {
+        let tenant = tenants.get_mut(&e.tenant_id).ok_or(StoreError::NotFound)?;
+        let seq = tenant.next;
+        tenant.next = seq.map(|n| n + 1);
+        let event_type = e.body.name();
+        let message_id = e.body.message_id();
+        let payload = payload(e.body, &tenant.slug, at)?;
+        let model = event::ActiveModel {
+            tenant_id: Set(e.tenant_id),
+            message_id: Set(message_id),
+            seq: Set(seq),
+            event_type: Set(event_type.to_owned()),
+            payload: Set(payload.clone()),
+            created_at: Set(at),
+            ..Default::default()
+        };
+        let delivery = e.ordering.filter(|_| tenant.webhook);
+        prepared.push(Prepared { model, tenant_id: e.tenant_id, seq, payload, delivery, message_id });
+    }
+    Ok(prepared)
+}
+
+/// Pushes the delivery job of an event whose tenant's webhook delivers it.
+fn deliver(
+    e: &AppendedEvent,
+    delivery: Option<String>,
+    message_id: Option<Uuid>,
+    at: DateTime<Utc>,
+    jobs: &mut Vec<job::ActiveModel>,
+) {
+    if let Some(key) = delivery {
+        let mut job = job_model(new_id(), e.tenant_id, &key, Work::Webhook { event_id: e.id }, at);
+        // So a text's page finds the deliveries of its events.
+        job.message_id = Set(message_id);
+        jobs.push(job);
+    }
 }
 
 /// The `evt_…` id inside a payload, unique to each event.

@@ -290,6 +290,67 @@ async fn a_batch_larger_than_a_statement_is_written_whole(store: Store) {
     assert_eq!(heads.len(), 3, "one delivery job per text, and only each conversation's first is due");
 }
 
+/// A batch's events take each tenant's next numbers and ids no event had: on SQLite the batch reads
+/// the counters and the last id with its other reads and gives its events their ids itself. Ids
+/// never go back, not even once every event is pruned, and each delivery job carries its own
+/// text's event.
+#[suite_test]
+async fn a_batchs_events_take_each_tenants_next_numbers_and_fresh_ids(store: Store) {
+    let (a, b) = (tenant(&store, "acme").await, tenant(&store, "bolt").await);
+    let raw = sea_orm::Database::connect(DATABASE_URL.with(String::clone)).await.unwrap();
+    let rows = |sql: &'static str| {
+        let raw = raw.clone();
+        async move {
+            let rows = raw.query_all_raw(sea_orm::Statement::from_string(raw.get_database_backend(), sql)).await;
+            rows.unwrap()
+        }
+    };
+    // (tenant, seq) of every event, in id order, and the last id.
+    let numbered = || async {
+        store.number_events().await.unwrap();
+        let all = rows("SELECT id, tenant_id, seq FROM event ORDER BY id").await;
+        let last: i64 = all.last().map_or(0, |r| r.try_get("", "id").unwrap());
+        let seqs: Vec<(Uuid, i64)> =
+            all.iter().map(|r| (r.try_get("", "tenant_id").unwrap(), r.try_get("", "seq").unwrap())).collect();
+        (seqs, last)
+    };
+    let batch = |ids: [&str; 3]| {
+        vec![
+            (text(a, ids[0], "+12065550001"), to_101),
+            (text(b, ids[1], "+12065550002"), to_101),
+            (text(a, ids[2], "+12065550003"), to_101),
+        ]
+    };
+    let first = store.record_inbound_batch(batch(["mdr2-a1", "mdr2-b1", "mdr2-a2"])).await;
+    assert!(first.iter().all(|o| matches!(o, Ok(InboundOutcome::Stored { .. }))), "{first:?}");
+    // A text on its own between two batches.
+    receive(&store, b, "mdr2-b2", "+12065550004").await;
+    let (seqs, last) = numbered().await;
+    assert_eq!(seqs, vec![(a, 1), (b, 1), (a, 2), (b, 2)]);
+
+    // Every event and job pruned: the next batch's ids still come after the last.
+    rows("DELETE FROM job").await;
+    rows("DELETE FROM event").await;
+    let second = store.record_inbound_batch(batch(["mdr2-a3", "mdr2-b3", "mdr2-a4"])).await;
+    let ids: Vec<i64> = second
+        .iter()
+        .map(|o| match o {
+            Ok(InboundOutcome::Stored { event, .. }) => event.id,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert!(ids.iter().all(|id| *id > last), "ids {ids:?} after {last}");
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "in the batch's order: {ids:?}");
+    let (seqs, _) = numbered().await;
+    assert_eq!(seqs, vec![(a, 3), (b, 3), (a, 4)], "each tenant's numbers go on from its own");
+    let matched = rows(
+        "SELECT COUNT(*) AS n FROM job j JOIN event e ON e.id = j.event_id \
+         WHERE j.kind = 'webhook_delivery' AND j.message_id = e.message_id",
+    )
+    .await;
+    assert_eq!(matched[0].try_get::<i64>("", "n").unwrap(), 3, "each delivery carries its own text's event");
+}
+
 /// Events written before `event.message_id` existed are linked to their texts when it is added,
 /// so older texts' timelines show their events too.
 #[suite_test]

@@ -17,7 +17,7 @@ use super::rows::{media_rows, message_row, write_rows};
 use super::types::{ConvKey, InboundOutcome, InboundText, Item, conv_key};
 use crate::channels::{Routed, channel_jobs, query_channels};
 use crate::entity::{conversation, job, media, message};
-use crate::events::{self, NewEvent};
+use crate::events::{self, Known, NewEvent};
 use crate::sql::Script;
 use crate::{StoreError, micros, new_id, now};
 
@@ -68,6 +68,8 @@ struct Batch {
     /// Stored texts by tenant and provider id, this batch's included.
     seen: HashMap<(Uuid, String), Uuid>,
     directory: Directory,
+    /// What the events need, read with the rest (SQLite).
+    known: Option<Known>,
     /// Conversations whose head moved.
     changed: HashSet<Uuid>,
     /// One per text so far: a duplicate's now, a stored text's once its event is appended.
@@ -91,6 +93,7 @@ impl Batch {
             convs: read.conversations,
             seen: read.stored,
             directory: read.directory,
+            known: read.events,
             changed: HashSet::new(),
             outcomes: Vec::with_capacity(items.len()),
             messages: Vec::with_capacity(items.len()),
@@ -151,21 +154,30 @@ impl Batch {
     /// Writes the gathered rows, appends the events (and their deliveries), inserts the jobs, and
     /// returns each text's outcome.
     async fn write(self, txn: &impl ConnectionTrait) -> Result<Vec<Option<InboundOutcome>>, StoreError> {
-        let Self { at, convs, changed, mut outcomes, messages, media, mut jobs, routed, unread, events, .. } = self;
+        let Self { at, convs, known, changed, mut outcomes, messages, media, mut jobs, routed, unread, events, .. } =
+            self;
         let updated: Vec<&conversation::Model> = convs.values().filter(|c| changed.contains(&c.id)).collect();
         let started = Instant::now();
-        // The rows and the channels' query go as one script: on SQLite, one call.
+        let (pending, new): (Vec<_>, Vec<_>) =
+            events.into_iter().map(|p| ((p.item, p.message_id, p.decision), p.event)).unzip();
+        // The rows, the events where their numbers and ids are known (SQLite), and the channels'
+        // query go as one script: on SQLite, one call.
         let mut script = Script::default();
         write_rows(&mut script, messages, media, &routed, &unread, &updated)?;
+        let (appended, later) = match known {
+            Some(known) => (events::append_in_script(&mut script, new, known, at, &mut jobs)?, None),
+            None => (Vec::new(), Some(new)),
+        };
         query_channels(&mut script, &routed);
         let found = script.run(txn).await?;
         let rows = started.elapsed();
         let (channel, phones) = channel_jobs(&found, &routed, at)?;
         let channels = started.elapsed();
         jobs.extend(channel);
-        let (pending, new): (Vec<_>, Vec<_>) =
-            events.into_iter().map(|p| ((p.item, p.message_id, p.decision), p.event)).unzip();
-        let appended = events::append_batch(txn, new, at, &mut jobs).await?;
+        let appended = match later {
+            Some(new) => events::append_batch(txn, new, at, &mut jobs).await?,
+            None => appended,
+        };
         let evented = started.elapsed();
         for ((index, message_id, decision), event) in pending.into_iter().zip(appended) {
             if let Some(slot) = outcomes.get_mut(index) {

@@ -1,5 +1,6 @@
 //! What a batch reads before it writes: its conversations (created and locked), the texts already
-//! stored, and the contacts and companies its senders name, in one script ([`read`]).
+//! stored, the contacts and companies its senders name, and on SQLite what its events need, in one
+//! script ([`read`]).
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -10,6 +11,7 @@ use uuid::Uuid;
 
 use super::types::{ConvKey, InboundText, Item, conv_key};
 use crate::entity::conversation;
+use crate::events::{self, Known};
 use crate::sql::{self, Script};
 use crate::{StoreError, new_id};
 
@@ -18,13 +20,18 @@ const CONVERSATION: i32 = 1;
 const STORED: i32 = 2;
 const CONTACT: i32 = 3;
 const COMPANY: i32 = 4;
+const EVENT_TENANT: i32 = 5;
+const LAST_EVENT: i32 = 6;
 
 /// What a batch reads: its conversations, locked, by key; its texts already stored, by tenant and
-/// provider id; its senders' contacts and companies.
+/// provider id; its senders' contacts and companies; on SQLite, what its events need.
 pub(super) struct Read {
     pub conversations: HashMap<ConvKey, conversation::Model>,
     pub stored: HashMap<(Uuid, String), Uuid>,
     pub directory: Directory,
+    /// Where events are numbered in the transaction (SQLite): each tenant's counter, slug and
+    /// webhook, and the last event id, so the events need no call of their own.
+    pub events: Option<Known>,
 }
 
 /// Creates the batch's missing conversations, then reads [`Read`], in one script: on SQLite, one
@@ -34,7 +41,17 @@ pub(super) async fn read(db: &impl ConnectionTrait, items: &[Item], at: DateTime
     conversations(&mut script, db.get_database_backend(), items, at);
     stored(&mut script, db.get_database_backend(), items);
     Directory::query(&mut script, db.get_database_backend(), items);
-    let mut read = Read { conversations: HashMap::new(), stored: HashMap::new(), directory: Directory::default() };
+    let numbered_here = !events::numbers_after_commit(db.get_database_backend());
+    if numbered_here {
+        let tenants: BTreeSet<Uuid> = items.iter().map(|i| i.text.tenant_id).collect();
+        events::query_known(&mut script, &tenants, EVENT_TENANT, LAST_EVENT);
+    }
+    let mut read = Read {
+        conversations: HashMap::new(),
+        stored: HashMap::new(),
+        directory: Directory::default(),
+        events: numbered_here.then(Known::default),
+    };
     for row in script.run(db).await? {
         match row.try_get::<i32>("", "part")? {
             CONVERSATION => {
@@ -51,6 +68,8 @@ pub(super) async fn read(db: &impl ConnectionTrait, items: &[Item], at: DateTime
                     .companies
                     .insert(row.try_get("", "id")?, (row.try_get("", "tenant_id")?, row.try_get("", "name")?));
             }
+            EVENT_TENANT => read.events.get_or_insert_default().tenant(&row)?,
+            LAST_EVENT => read.events.get_or_insert_default().last_id = row.try_get("", "last_id")?,
             other => return Err(StoreError::internal(format!("the batch's read gave a row of part {other}"))),
         }
     }
