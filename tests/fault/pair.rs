@@ -118,9 +118,11 @@ async fn a_send_held_past_its_slot_takes_a_fresh_one(mut app: TestApp) {
     const TEXTS: usize = 40;
     const CAPPED: &str = "+12025550100";
     let sim = flowroute_sim::SimConfig { receipts: false, ..Default::default() };
-    let (dir, log_a, a, w) = take_over_with(&mut app, &[], sim).await;
+    // The retakes are logged at debug.
+    let env = [("SWITCHBOARD_LOG", "info,switchboard_engine::dispatch=debug")];
+    let (dir, log_a, a, w) = take_over_with(&mut app, &env, sim).await;
     let log_b = dir.path().join("second.log");
-    let b = Server::start(&app, &log_b).await;
+    let b = Server::start_with(&app, &log_b, &env).await;
     let policy = json!({"name": "Capped", "timezone": "UTC", "outbound_per_minute": 1000});
     let id = app.post(&format!("{}/policies", w.base), &w.token, policy).await.expect(StatusCode::CREATED)["id"]
         .as_str()
