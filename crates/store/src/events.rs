@@ -136,14 +136,13 @@ pub(crate) async fn append_batch<C: ConnectionTrait>(
         }
     }
     let prepared = prepare(new, &mut tenants, at)?;
-    // the payload's id → its position given
-    let mut by_id: HashMap<String, usize> = HashMap::with_capacity(prepared.len());
+    // the payload's id → (position given, payload, delivery ordering key, the text it is about)
+    let mut by_id: HashMap<String, (usize, Value, Option<String>, Option<Uuid>)> =
+        HashMap::with_capacity(prepared.len());
     let mut models = Vec::with_capacity(prepared.len());
-    let mut rest = Vec::with_capacity(prepared.len());
     for (position, p) in prepared.into_iter().enumerate() {
-        by_id.insert(payload_id(&p.payload), position);
+        by_id.insert(payload_id(&p.payload), (position, p.payload, p.delivery, p.message_id));
         models.push(p.model);
-        rest.push(Some((p.payload, p.delivery, p.message_id)));
     }
     let mut written: Vec<event::Model> = Vec::with_capacity(models.len());
     let mut models = models.into_iter().peekable();
@@ -155,9 +154,8 @@ pub(crate) async fn append_batch<C: ConnectionTrait>(
     written.sort_by_key(|e| e.id);
     let mut out: Vec<Option<AppendedEvent>> = vec![None; written.len()];
     for e in written {
-        let position = by_id.remove(&payload_id(&e.payload)).ok_or(StoreError::NotFound)?;
-        let (payload, delivery, message_id) =
-            rest.get_mut(position).and_then(Option::take).ok_or(StoreError::NotFound)?;
+        let (position, payload, delivery, message_id) =
+            by_id.remove(&payload_id(&e.payload)).ok_or(StoreError::NotFound)?;
         let appended = AppendedEvent { id: e.id, seq: e.seq, tenant_id: e.tenant_id, payload };
         deliver(&appended, delivery, message_id, at, jobs);
         if let Some(slot) = out.get_mut(position) {
