@@ -107,6 +107,15 @@ pub async fn delivered_once(sink: &Sink, n: usize, within: Duration) -> Seen {
     }
 }
 
+/// Waits until the simulated Flowroute has taken `n` texts, at most `within`.
+pub async fn accepted(sim: &flowroute_sim::Sim, n: usize, within: Duration) {
+    let deadline = tokio::time::Instant::now() + within;
+    while sim.accepted().len() < n {
+        assert!(tokio::time::Instant::now() < deadline, "only {} of {n} sent", sim.accepted().len());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Checks the simulated Flowroute took texts `"{prefix} {i}"` for `i` in `0..n` once each.
 pub fn sent_once(sim: &flowroute_sim::Sim, prefix: &str, n: usize) {
     let accepted = sim.accepted();

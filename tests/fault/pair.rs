@@ -18,6 +18,11 @@ const OUTBOUND: usize = 30;
 const SENDERS: usize = 16;
 const PEOPLE: usize = 40;
 
+/// How many lines of a server's log contain `what`.
+fn logged(log: &std::path::Path, what: &str) -> usize {
+    std::fs::read_to_string(log).unwrap().lines().filter(|l| l.contains(what)).count()
+}
+
 #[suite_test(crate::On::Postgres)]
 async fn two_servers_share_the_work_exactly_once(mut app: TestApp) {
     let sim = flowroute_sim::SimConfig { receipts: false, ..Default::default() };
@@ -64,12 +69,9 @@ async fn two_servers_share_the_work_exactly_once(mut app: TestApp) {
     tokio::time::sleep(Duration::from_secs(2)).await;
     load::sent_once(&w.sim, "pair", OUTBOUND);
     // Both processes did some of the delivering and sending.
-    let count = |log: &std::path::Path, what: &str| {
-        std::fs::read_to_string(log).unwrap().lines().filter(|l| l.contains(what)).count()
-    };
-    let delivered = (count(&log_a, "delivered to the PBX"), count(&log_b, "delivered to the PBX"));
-    let sent = (count(&log_a, "\"sent\""), count(&log_b, "\"sent\""));
-    let throttled = count(&log_a, "(429)") + count(&log_b, "(429)");
+    let delivered = (logged(&log_a, "delivered to the PBX"), logged(&log_b, "delivered to the PBX"));
+    let sent = (logged(&log_a, "\"sent\""), logged(&log_b, "\"sent\""));
+    let throttled = logged(&log_a, "(429)") + logged(&log_b, "(429)");
     println!("deliveries by process: {delivered:?}; sends by process: {sent:?}; 429s: {throttled}");
     assert!(delivered.0 > 0 && delivered.1 > 0, "one process did all the delivering: {delivered:?}");
     assert!(delivered.0 + delivered.1 >= INBOUND, "deliveries logged: {delivered:?}");
@@ -95,11 +97,7 @@ async fn two_servers_keep_one_pace_per_key(mut app: TestApp) {
         let r = client.post(format!("{base}/api/v1/messages")).bearer_auth(&ext).json(&body).send().await;
         assert_eq!(r.unwrap().status(), StatusCode::ACCEPTED);
     }
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while w.sim.accepted().len() < TEXTS {
-        assert!(tokio::time::Instant::now() < deadline, "only {} of {TEXTS} sent", w.sim.accepted().len());
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    load::accepted(&w.sim, TEXTS, Duration::from_secs(60)).await;
     let (busiest, tightest) = load::busiest_second(&w.sim);
     assert_eq!(busiest, 5, "the most sends in any one second (six span at least {tightest:?} ms)");
     assert_eq!(w.sim.requests(), TEXTS, "none turned away with 429");
@@ -163,17 +161,10 @@ async fn a_send_held_past_its_slot_takes_a_fresh_one(mut app: TestApp) {
         let r = client.post(format!("{base}/api/v1/messages")).bearer_auth(&ext).json(&body).send().await;
         assert_eq!(r.unwrap().status(), StatusCode::ACCEPTED);
     }
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
-    while w.sim.accepted().len() < TEXTS {
-        assert!(tokio::time::Instant::now() < deadline, "only {} of {TEXTS} sent", w.sim.accepted().len());
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    load::accepted(&w.sim, TEXTS, Duration::from_secs(90)).await;
     locking.store(false, std::sync::atomic::Ordering::Relaxed);
     let held = locker.await.unwrap();
-    let count = |log: &std::path::Path, what: &str| {
-        std::fs::read_to_string(log).unwrap().lines().filter(|l| l.contains(what)).count()
-    };
-    let missed = count(&log_a, "missed its paced slot") + count(&log_b, "missed its paced slot");
+    let missed = logged(&log_a, "missed its paced slot") + logged(&log_b, "missed its paced slot");
     let (busiest, tightest) = load::busiest_second(&w.sim);
     println!("the number's row locked {held} times; {missed} sends took a fresh slot; six span {tightest:?} ms");
     assert!(missed > 0, "no send was held past its slot: the test did not hold any up");
