@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use switchboard_core::JobKind;
 use switchboard_store::outbox::ClaimedJob;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
+use tokio::time::Instant;
 
 use crate::Engine;
 use crate::retry::RetryPolicy;
@@ -114,6 +115,15 @@ async fn claim_or_wait(engine: &Engine, kind: &Kind, limit: u32, stop: &mut watc
     jobs
 }
 
+/// On PostgreSQL, after a claim that took jobs, the next claim of the kind by this instance waits
+/// twice as long as that claim took, and at most this long. A claim visits every tenant with
+/// unfinished jobs of its kind: 10–50 ms of the database's CPU with 1,000 busy tenants. Claimed as
+/// each batch of answers was recorded, about 30 times a second a kind, the claims took most of
+/// PostgreSQL's CPU and every other statement queued behind them (docs/BENCHMARKS.md, 2026-12-07).
+/// So claims take at most about a third of a connection's time per kind, a later claim takes
+/// whatever freed meanwhile, and where claims are cheap (1–2 ms) nothing waits noticeably.
+const SHARED_CLAIM_GAP: Duration = Duration::from_millis(100);
+
 /// How a kind of job runs: its wake-up, its retry schedule, how many at once, and its lease.
 pub(crate) struct Kind {
     pub kind: JobKind,
@@ -198,6 +208,7 @@ pub(crate) async fn run_pipeline<T, S, SF, R, RF>(
             }
         })
     };
+    let mut next_claim: Option<Instant> = None;
     loop {
         if *stop.borrow() {
             break;
@@ -211,8 +222,21 @@ pub(crate) async fn run_pipeline<T, S, SF, R, RF>(
             }
             continue;
         }
+        if let Some(at) = next_claim
+            && Instant::now() < at
+        {
+            tokio::select! {
+                () = tokio::time::sleep_until(at) => {}
+                _ = stop.changed() => {}
+            }
+            continue;
+        }
         let want = u32::try_from(free).unwrap_or(concurrency);
+        let started = Instant::now();
         let jobs = claim_or_wait(&engine, &kind, want, &mut stop).await;
+        // An empty claim has waited already (for a wake-up or the poll).
+        next_claim = (engine.store.is_shared() && !jobs.is_empty())
+            .then(|| Instant::now() + (started.elapsed() * 2).min(SHARED_CLAIM_GAP));
         if jobs.is_empty() {
             continue;
         }
