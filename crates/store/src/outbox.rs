@@ -151,11 +151,16 @@ const CLAIM_RETURNING: &str = "RETURNING job.id, job.tenant_id, job.kind, job.ev
 /// The claim statement: on PostgreSQL the picked jobs are locked with `SKIP LOCKED` (and checked
 /// again once locked), so concurrent workers of several instances take different jobs; SQLite has
 /// one writer at a time anyway.
+///
+/// The picked jobs are looked up by id as an array (`= ANY (ARRAY(…))`), which only the primary
+/// key serves. Given as `IN (SELECT id FROM picked)`, PostgreSQL planned it, on statistics that
+/// lagged a backlog, as a scan of every due job of every kind hashed against the picked ones:
+/// 17,541 rows read to lock 256 (docs/BENCHMARKS.md, 2026-12-07 tenth part).
 fn claim_sql(backend: DbBackend) -> String {
     let picked = picked(backend);
     match backend {
         DbBackend::Postgres => format!(
-            "WITH picked AS ({picked}), due AS (SELECT job.id FROM job WHERE job.id IN (SELECT id FROM picked) \
+            "WITH picked AS ({picked}), due AS (SELECT job.id FROM job WHERE job.id = ANY (ARRAY(SELECT id FROM picked)) \
              AND ((job.state = 'pending' AND job.next_attempt_at <= $2) OR (job.state = 'running' AND job.locked_until < $2)) \
              FOR UPDATE SKIP LOCKED) UPDATE job {CLAIM_SET} FROM due WHERE job.id = due.id {CLAIM_RETURNING}"
         ),
