@@ -1,5 +1,7 @@
 //! Switchboard's schema as sea-orm-migration migrations, identical in effect on SQLite and PostgreSQL
-//! but for one column: `event.seq` may be NULL on PostgreSQL (migration 5).
+//! but for two things: `event.seq` may be NULL on PostgreSQL (migration 5), and PostgreSQL marks
+//! queued sends `behind` as they are written, with an index of the sends claims look at
+//! (migration 20).
 
 pub use sea_orm_migration::prelude::*;
 
@@ -22,6 +24,7 @@ mod m20261206_000016_sip_delivery;
 mod m20261206_000017_email_fallback;
 mod m20261206_000018_job_behind;
 mod m20261206_000019_unused_job_ordering_index;
+mod m20261207_000020_send_marks;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -49,6 +52,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000017_email_fallback::Migration),
             Box::new(m20261206_000018_job_behind::Migration),
             Box::new(m20261206_000019_unused_job_ordering_index::Migration),
+            Box::new(m20261207_000020_send_marks::Migration),
         ]
     }
 }

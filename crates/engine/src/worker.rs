@@ -36,7 +36,7 @@ pub(crate) enum Attempt {
 /// the jobs done free, and the worker is woken to claim, as soon as a claim is sure to see them
 /// done ([`switchboard_store::Store::complete_jobs_then`]: on SQLite the claim then shares the
 /// settle's transaction); each other job's place frees once this returns.
-async fn settle(engine: &Engine, outcomes: Vec<(Held, Attempt)>, policy: &RetryPolicy, wake: &Notify) {
+async fn settle(engine: &Engine, kind: JobKind, outcomes: Vec<(Held, Attempt)>, policy: &RetryPolicy, wake: &Notify) {
     let (done, outcomes): (Vec<_>, Vec<_>) = outcomes.into_iter().partition(|(_, a)| matches!(a, Attempt::Done));
     if !done.is_empty() {
         let ids: Vec<uuid::Uuid> = done.iter().map(|(job, _)| job.id).collect();
@@ -44,7 +44,7 @@ async fn settle(engine: &Engine, outcomes: Vec<(Held, Attempt)>, policy: &RetryP
             drop(done);
             wake.notify_one();
         };
-        if let Err(e) = engine.store.complete_jobs_then(&ids, free).await {
+        if let Err(e) = engine.store.complete_jobs_then(kind, &ids, free).await {
             tracing::error!(jobs = ids.len(), error = %e, "could not record jobs as done");
         }
     }
@@ -185,7 +185,7 @@ pub(crate) async fn run_pipeline<T, S, SF, R, RF>(
     R: Fn(Arc<Engine>, Vec<(Held, T)>) -> RF + Send + 'static,
     RF: Future<Output = Vec<(Held, Attempt)>> + Send,
 {
-    let Kind { concurrency, wake, retry, linger, .. } = kind;
+    let Kind { kind: job_kind, concurrency, wake, retry, linger, .. } = kind;
     let slots = usize::try_from(concurrency.max(1)).unwrap_or(1);
     let places = Arc::new(Semaphore::new(slots));
     let holding = Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
@@ -204,7 +204,7 @@ pub(crate) async fn run_pipeline<T, S, SF, R, RF>(
                 let attempts = record(engine.clone(), std::mem::take(&mut outcomes)).await;
                 // A finished job makes the next of its conversation the head, and its place is
                 // free: claim now, not at the next poll.
-                settle(&engine, attempts, retry(&engine), wake(&engine)).await;
+                settle(&engine, job_kind, attempts, retry(&engine), wake(&engine)).await;
             }
         })
     };

@@ -96,14 +96,20 @@ const RUNNING: &str = "SELECT tenant_id, COUNT(*) AS n FROM job \
 /// (`ix_job_head_tenant`), stopping at that tenant's room under its cap — a `LATERAL` join on
 /// PostgreSQL; on SQLite (no `LATERAL`) a correlated `IN` list per tenant that drives lookups by
 /// id, stopping at `$6` (the cap or the limit, whichever is smaller).
-fn picked(backend: DbBackend) -> String {
+///
+/// The tenants visited are all of them, but for sends on PostgreSQL: only those [`SEND_TENANTS`]
+/// names.
+fn picked(backend: DbBackend, kind: JobKind) -> String {
     let due_heads = due_heads();
+    let tenants = if marked_at_insert(backend, kind) { "visited" } else { "tenant" };
     // Each tenant's candidates `h`, numbered in turn after its running jobs `r`; the claim takes
     // the lowest turns first.
-    let turns = "SELECT c.id FROM (
+    let turns = format!(
+        "SELECT c.id FROM (
   SELECT h.id, h.created_at,
     ROW_NUMBER() OVER (PARTITION BY t.id ORDER BY h.created_at, h.id) + COALESCE(r.n, 0) AS turn
-  FROM tenant t";
+  FROM {tenants} t"
+    );
     let lowest = format!("ORDER BY c.turn, c.created_at, c.id\n  LIMIT {}", sqlite_limit(backend, "$3"));
     let order = "ORDER BY j.tenant_id, j.kind, j.created_at, j.id";
     match backend {
@@ -156,17 +162,38 @@ const CLAIM_RETURNING: &str = "RETURNING job.id, job.tenant_id, job.kind, job.ev
 /// key serves. Given as `IN (SELECT id FROM picked)`, PostgreSQL planned it, on statistics that
 /// lagged a backlog, as a scan of every due job of every kind hashed against the picked ones:
 /// 17,541 rows read to lock 256 (docs/BENCHMARKS.md, 2026-12-07 tenth part).
-fn claim_sql(backend: DbBackend) -> String {
-    let picked = picked(backend);
+fn claim_sql(backend: DbBackend, kind: JobKind) -> String {
+    let picked = picked(backend, kind);
+    let with = if marked_at_insert(backend, kind) { format!("WITH RECURSIVE {SEND_TENANTS}") } else { "WITH ".into() };
     match backend {
         DbBackend::Postgres => format!(
-            "WITH picked AS ({picked}), due AS (SELECT job.id FROM job WHERE job.id = ANY (ARRAY(SELECT id FROM picked)) \
+            "{with}picked AS ({picked}), due AS (SELECT job.id FROM job WHERE job.id = ANY (ARRAY(SELECT id FROM picked)) \
              AND ((job.state = 'pending' AND job.next_attempt_at <= $2) OR (job.state = 'running' AND job.locked_until < $2)) \
              FOR UPDATE SKIP LOCKED) UPDATE job {CLAIM_SET} FROM due WHERE job.id = due.id {CLAIM_RETURNING}"
         ),
         _ => format!("UPDATE job {CLAIM_SET} WHERE id IN ({picked}) {CLAIM_RETURNING}"),
     }
 }
+
+/// The tenants a claim of sends visits on PostgreSQL, where sends are marked as they are written
+/// ([`marked_at_insert`]): those with a pending send not marked `behind` (a head waiting, or a
+/// send not looked at yet), found by a loose scan of `ix_job_send_waiting` (one probe a tenant,
+/// however many sends it has waiting), and those with a send whose lease lapsed (its worker
+/// died). A tenant whose sends are all out with the provider or queued behind them is not
+/// visited: with 1,000 tenants each sending, a claim visited all of them at about 17 buffers each
+/// (docs/BENCHMARKS.md, 2026-12-07 eleventh part). The kind is written out, not bound, so the
+/// planner can use the partial index whatever plan it caches.
+const SEND_TENANTS: &str = "waiting(id) AS (
+    (SELECT w.tenant_id FROM job w WHERE w.kind = 'provider_send' AND w.state = 'pending' AND w.behind = FALSE
+      ORDER BY w.tenant_id LIMIT 1)
+    UNION ALL
+    SELECT (SELECT w.tenant_id FROM job w WHERE w.kind = 'provider_send' AND w.state = 'pending' AND w.behind = FALSE
+        AND w.tenant_id > s.id ORDER BY w.tenant_id LIMIT 1)
+    FROM waiting s WHERE s.id IS NOT NULL),
+  visited(id) AS (
+    SELECT id FROM waiting WHERE id IS NOT NULL
+    UNION
+    SELECT tenant_id FROM job WHERE kind = 'provider_send' AND state = 'running' AND locked_until < $2), ";
 
 /// Marks `behind` the jobs a claim would otherwise walk past again and again: of each tenant's
 /// first `$2` pending jobs of the kind not yet marked (in the claim's order), those that are not
@@ -203,6 +230,16 @@ fn marks(backend: DbBackend) -> bool {
     backend != DbBackend::Postgres
 }
 
+/// Whether jobs of `kind` are marked `behind` as they are written: sends on PostgreSQL, by a
+/// trigger that takes the one lock that makes it safe there (migration 20). Sends only: a
+/// conversation's sends queue one behind the other, each waiting for the provider's answer to the
+/// one before, while the trigger and its index cost every insert of the kind, and inbound
+/// deliveries are written at 20 times the rate (marking them too made inbound 15 % slower,
+/// docs/BENCHMARKS.md 2026-12-07 tenth part).
+fn marked_at_insert(backend: DbBackend, kind: JobKind) -> bool {
+    backend == DbBackend::Postgres && kind == JobKind::ProviderSend
+}
+
 /// How long a kind's claims go without marking once a marking found nothing to mark.
 const MARK_IDLE: std::time::Duration = std::time::Duration::from_millis(100);
 
@@ -231,11 +268,12 @@ impl Marking {
     }
 }
 
-/// Clears the mark of the jobs that `finished` (done or dead, in this transaction) leave at the
-/// head of their ordering keys, so the next claim finds them.
-async fn release_next<C: ConnectionTrait>(db: &C, finished: &[Uuid]) -> Result<u64, StoreError> {
+/// Clears the mark of the jobs that `finished` (jobs of `kind`, done or dead in this transaction)
+/// leave at the head of their ordering keys, so the next claim finds them.
+async fn release_next<C: ConnectionTrait>(db: &C, kind: JobKind, finished: &[Uuid]) -> Result<u64, StoreError> {
     let mut n = 0;
-    if !marks(db.get_database_backend()) {
+    let backend = db.get_database_backend();
+    if !marks(backend) && !marked_at_insert(backend, kind) {
         return Ok(n);
     }
     for chunk in finished.chunks(sql::CHUNK) {
@@ -301,7 +339,7 @@ impl Claim {
             0
         };
         let marking = started.elapsed();
-        let text = claim_sql(backend);
+        let text = claim_sql(backend, kind);
         let mut values = vec![
             kind.as_str().into(),
             at.into(),
@@ -322,8 +360,9 @@ impl Claim {
     }
 }
 
-/// Marks `ids` done, and makes the next job of each one's ordering key visible to claims.
-async fn complete<C: ConnectionTrait>(txn: &C, ids: &[Uuid]) -> Result<(), StoreError> {
+/// Marks `ids` (jobs of `kind`) done, and makes the next job of each one's ordering key visible to
+/// claims.
+async fn complete<C: ConnectionTrait>(txn: &C, kind: JobKind, ids: &[Uuid]) -> Result<(), StoreError> {
     for chunk in ids.chunks(sql::CHUNK) {
         let mut values: Vec<sea_orm::Value> = chunk.iter().map(|id| (*id).into()).collect();
         values.push(now().into());
@@ -339,7 +378,7 @@ async fn complete<C: ConnectionTrait>(txn: &C, ids: &[Uuid]) -> Result<(), Store
         )
         .await?;
     }
-    release_next(txn, ids).await?;
+    release_next(txn, kind, ids).await?;
     Ok(())
 }
 
@@ -347,8 +386,8 @@ async fn complete<C: ConnectionTrait>(txn: &C, ids: &[Uuid]) -> Result<(), Store
 /// SQLite: it shares the texts' commit instead of taking the one writer for a commit of its own.
 #[derive(Debug)]
 pub(crate) enum Ride {
-    /// Jobs done.
-    Complete(Vec<Uuid>),
+    /// Jobs of the kind done.
+    Complete(JobKind, Vec<Uuid>),
     Claim(Claim),
 }
 
@@ -364,8 +403,8 @@ pub(crate) enum Ridden {
 pub(crate) async fn ride<C: ConnectionTrait>(txn: &C, rides: &[Ride]) -> Result<Vec<Ridden>, StoreError> {
     let mut out: Vec<Option<Ridden>> = rides.iter().map(|_| None).collect();
     for (slot, ride) in out.iter_mut().zip(rides) {
-        if let Ride::Complete(ids) = ride {
-            complete(txn, ids).await?;
+        if let Ride::Complete(kind, ids) = ride {
+            complete(txn, *kind, ids).await?;
             *slot = Some(Ridden::Completed);
         }
     }
@@ -412,10 +451,10 @@ impl Store {
         Ok(jobs)
     }
 
-    /// Marks jobs done, in one statement (one commit for a whole round of work), and makes the next
-    /// job of each one's ordering key visible to claims.
-    pub async fn complete_jobs(&self, ids: &[Uuid]) -> Result<(), StoreError> {
-        self.complete_jobs_then(ids, || ()).await
+    /// Marks jobs of `kind` done, in one statement (one commit for a whole round of work), and
+    /// makes the next job of each one's ordering key visible to claims.
+    pub async fn complete_jobs(&self, kind: JobKind, ids: &[Uuid]) -> Result<(), StoreError> {
+        self.complete_jobs_then(kind, ids, || ()).await
     }
 
     /// [`Store::complete_jobs`], calling `queued` as soon as a claim made after it is sure to see
@@ -423,13 +462,18 @@ impl Store {
     /// it rides in the same transaction, after it, or in a later one), elsewhere once it commits.
     /// If the settle then fails, the jobs stay leased and run again when their leases end, as
     /// after any settle that fails.
-    pub async fn complete_jobs_then(&self, ids: &[Uuid], queued: impl FnOnce()) -> Result<(), StoreError> {
+    pub async fn complete_jobs_then(
+        &self,
+        kind: JobKind,
+        ids: &[Uuid],
+        queued: impl FnOnce(),
+    ) -> Result<(), StoreError> {
         let started = Instant::now();
         if self.settles_ride() {
-            self.inbound.ride(Ride::Complete(ids.to_vec()), queued).await?;
+            self.inbound.ride(Ride::Complete(kind, ids.to_vec()), queued).await?;
         } else {
             let txn = self.write_txn().await?;
-            complete(&txn, ids).await?;
+            complete(&txn, kind, ids).await?;
             txn.commit().await?;
             queued();
         }
@@ -486,7 +530,7 @@ impl Store {
         )
         .await?;
         record_attempt(&txn, job, at, error, status, true).await?;
-        release_next(&txn, &[job.id]).await?;
+        release_next(&txn, job.work.kind(), &[job.id]).await?;
         let dead = DeliveryDead {
             job_id: job.id,
             kind: job.work.kind(),

@@ -1,5 +1,7 @@
 //! The store's SQL that matters, on SQLite and on PostgreSQL: how jobs are claimed (one
-//! conversation's in order, tenants in turn, each within its cap, a lapsed lease claimed again),
+//! conversation's in order, tenants in turn, each within its cap, a lapsed lease claimed again;
+//! sends marked behind their conversation's head as they are written on PostgreSQL, with each
+//! side of the race between a send's insert and its head's finish held open),
 //! how copies of a text are told apart, and that a batch larger than one statement is written
 //! whole with its events numbered.
 //!
@@ -14,7 +16,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use libtest_mimic::{Arguments, Trial};
-use sea_orm::{ConnectionTrait, Database};
+use sea_orm::{ConnectionTrait, Database, TransactionTrait};
 use switchboard_core::JobKind;
 use switchboard_core::routing::{RouteDecision, RouteReason};
 use switchboard_store::events::Work;
@@ -113,6 +115,54 @@ fn events(claimed: &[(i64, Uuid)]) -> Vec<i64> {
     e
 }
 
+/// The test's database, on a connection of its own beside the store's.
+async fn raw() -> sea_orm::DatabaseConnection {
+    Database::connect(DATABASE_URL.with(String::clone)).await.unwrap()
+}
+
+/// Queues a send for conversation `key` behind the store's back: claims and settles need only the
+/// job (its text is never read here). The row is the one `queue_outbound` writes.
+async fn send_job(raw: &impl ConnectionTrait, tenant: Uuid, key: &str) -> Uuid {
+    use chrono::SubsecRound;
+    let id = Uuid::now_v7();
+    let at = Utc::now().trunc_subsecs(6);
+    let values: Vec<sea_orm::Value> = vec![id.into(), tenant.into(), Uuid::new_v4().into(), key.into(), at.into()];
+    raw.execute_raw(sea_orm::Statement::from_sql_and_values(
+        raw.get_database_backend(),
+        "INSERT INTO job (id, tenant_id, kind, message_id, ordering_key, state, attempts, next_attempt_at, \
+           created_at, updated_at, behind) VALUES ($1, $2, 'provider_send', $3, $4, 'pending', 0, $5, $5, $5, FALSE)",
+        values,
+    ))
+    .await
+    .unwrap();
+    id
+}
+
+/// Claims sends and returns their job ids, sorted.
+async fn claim_sends(store: &Store, limit: u32, per_tenant: u32, lease: chrono::Duration) -> Vec<Uuid> {
+    let jobs = store.claim_jobs(JobKind::ProviderSend, limit, per_tenant, lease).await.unwrap();
+    let mut ids: Vec<Uuid> = jobs.iter().map(|j| j.id).collect();
+    ids.sort_unstable();
+    ids
+}
+
+fn sorted<const N: usize>(mut ids: [Uuid; N]) -> Vec<Uuid> {
+    ids.sort_unstable();
+    ids.to_vec()
+}
+
+/// How many jobs are marked `behind`.
+async fn marked(raw: &impl ConnectionTrait) -> i64 {
+    let rows = raw
+        .query_all_raw(sea_orm::Statement::from_string(
+            raw.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM job WHERE behind = TRUE",
+        ))
+        .await
+        .unwrap();
+    rows[0].try_get("", "n").unwrap()
+}
+
 /// One conversation's deliveries go one at a time, oldest first; tenants take turns, each within
 /// its cap counted with the jobs it already has running; a finished job lets the next one go.
 #[suite_test]
@@ -134,7 +184,7 @@ async fn claims_keep_conversation_order_and_take_tenants_in_turn(store: Store) {
     assert!(claim(&store, 4, 2, lease).await.is_empty(), "A is at its cap with running jobs, B has none left");
 
     let done: Vec<Uuid> = first.iter().filter(|c| c.0 == a1).map(|c| c.1).collect();
-    store.complete_jobs(&done).await.unwrap();
+    store.complete_jobs(JobKind::WebhookDelivery, &done).await.unwrap();
     let next = claim(&store, 4, 2, lease).await;
     assert_eq!(events(&next), vec![a1_second], "the conversation's next text, which is older than A's other heads");
 }
@@ -154,18 +204,10 @@ async fn a_finished_head_lets_the_next_go(store: Store) {
     let lease = chrono::Duration::seconds(60);
     let first = claim(&store, 10, 10, lease).await;
     assert_eq!(events(&first), vec![queued[0], other], "one head per conversation");
-    let raw = sea_orm::Database::connect(DATABASE_URL.with(String::clone)).await.unwrap();
-    let marked = || async {
-        let rows = raw.query_all_raw(sea_orm::Statement::from_string(
-            raw.get_database_backend(),
-            "SELECT COUNT(*) AS n FROM job WHERE behind = TRUE",
-        ));
-        let n: i64 = rows.await.unwrap()[0].try_get("", "n").unwrap();
-        n
-    };
-    // PostgreSQL marks nothing (`outbox::marks`).
+    let raw = raw().await;
+    // PostgreSQL marks only sends (`outbox::marked_at_insert`).
     let marks = |n: i64| if store.is_shared() { 0 } else { n };
-    assert_eq!(marked().await, marks(3), "the three behind the running head");
+    assert_eq!(marked(&raw).await, marks(3), "the three behind the running head");
     assert!(claim(&store, 10, 10, lease).await.is_empty(), "nothing else is a head");
 
     // The head dies: the next one goes at once.
@@ -179,11 +221,11 @@ async fn a_finished_head_lets_the_next_go(store: Store) {
     store.kill_job(&dead, "refused", Some(410)).await.unwrap();
     let second = claim(&store, 10, 10, lease).await;
     assert_eq!(events(&second), vec![queued[1]], "the next of the conversation, once its head died");
-    assert_eq!(marked().await, marks(2));
+    assert_eq!(marked(&raw).await, marks(2));
 
     // It is done: the next one goes at once.
-    store.complete_jobs(&[second[0].1]).await.unwrap();
-    assert_eq!(marked().await, marks(1));
+    store.complete_jobs(JobKind::WebhookDelivery, &[second[0].1]).await.unwrap();
+    assert_eq!(marked(&raw).await, marks(1));
     assert_eq!(events(&claim(&store, 10, 10, lease).await), vec![queued[2]]);
     raw.close().await.unwrap();
 }
@@ -207,7 +249,7 @@ async fn a_claim_after_a_queued_settle_sees_it(store: Store) {
     assert_eq!(events(&first), vec![queued[0]]);
     let (tx, rx) = tokio::sync::oneshot::channel();
     let done = [first[0].1];
-    let settle = store.complete_jobs_then(&done, move || {
+    let settle = store.complete_jobs_then(JobKind::WebhookDelivery, &done, move || {
         let _ = tx.send(());
     });
     let next = async {
@@ -218,7 +260,7 @@ async fn a_claim_after_a_queued_settle_sees_it(store: Store) {
     settled.unwrap();
     // Claimed before the settle, the tenant would be at its cap and the claim empty.
     assert_eq!(events(&next), vec![queued[1]], "the next of the conversation, in the room the settle made");
-    store.complete_jobs(&[next[0].1]).await.unwrap();
+    store.complete_jobs(JobKind::WebhookDelivery, &[next[0].1]).await.unwrap();
     assert_eq!(events(&claim(&store, 10, 1, lease).await), vec![queued[2]], "then the next, older than {other}");
 }
 
@@ -240,6 +282,131 @@ async fn a_lapsed_lease_is_claimed_again(store: Store) {
         store.claim_jobs(JobKind::MediaFetch, 10, 10, short).await.unwrap().is_empty(),
         "a claim takes its own kind only"
     );
+}
+
+/// Sends go as deliveries do: one conversation's one at a time and in order, tenants in turn,
+/// each within its cap, a dead or finished send letting the next go. On PostgreSQL each send
+/// queued behind an unfinished one is marked as it is written (migration 20), and the claim
+/// visits only tenants with a send waiting; on SQLite claims mark them.
+#[suite_test]
+async fn sends_keep_conversation_order_and_take_tenants_in_turn(store: Store) {
+    let (a, b) = (tenant(&store, "acme").await, tenant(&store, "bolt").await);
+    let raw = raw().await;
+    let k1: Vec<Uuid> =
+        [send_job(&raw, a, "a-1").await, send_job(&raw, a, "a-1").await, send_job(&raw, a, "a-1").await].into();
+    let k2 = send_job(&raw, a, "a-2").await;
+    let k3 = send_job(&raw, a, "a-3").await;
+    let b1 = send_job(&raw, b, "b-1").await;
+    // PostgreSQL marked the two behind `k1[0]` as they were written; SQLite marks at the claim.
+    assert_eq!(marked(&raw).await, if store.is_shared() { 2 } else { 0 });
+    let lease = chrono::Duration::seconds(60);
+    // Two running at most for a tenant: `acme`'s oldest two heads, and `bolt`'s in its turn.
+    assert_eq!(claim_sends(&store, 10, 2, lease).await, sorted([k1[0], k2, b1]));
+    assert_eq!(marked(&raw).await, 2, "the two behind the running head");
+    assert!(claim_sends(&store, 10, 2, lease).await.is_empty(), "acme at its cap, bolt's one running");
+
+    // The head dies: the next of its conversation goes, before `k3`, in the room it left.
+    let dead = switchboard_store::outbox::ClaimedJob {
+        id: k1[0],
+        tenant_id: a,
+        work: Work::Send { message_id: Uuid::new_v4() },
+        attempts: 1,
+        message_id: None,
+    };
+    store.kill_job(&dead, "refused", Some(400)).await.unwrap();
+    assert_eq!(marked(&raw).await, 1);
+    assert_eq!(claim_sends(&store, 10, 2, lease).await, vec![k1[1]]);
+    // It is done, and so is `k2`: the last of the conversation goes, and `k3` beside it.
+    store.complete_jobs(JobKind::ProviderSend, &[k1[1], k2]).await.unwrap();
+    assert_eq!(marked(&raw).await, 0);
+    assert_eq!(claim_sends(&store, 10, 2, lease).await, sorted([k1[2], k3]));
+    assert!(
+        store.claim_jobs(JobKind::WebhookDelivery, 10, 10, lease).await.unwrap().is_empty(),
+        "a claim takes its own kind only"
+    );
+    raw.close().await.unwrap();
+}
+
+/// A send whose lease ran out (its worker died) is claimed again though nothing of its tenant
+/// is waiting: its conversation's next send is marked behind it.
+#[suite_test]
+async fn a_lapsed_send_is_claimed_again(store: Store) {
+    let a = tenant(&store, "acme").await;
+    let raw = raw().await;
+    let first = send_job(&raw, a, "a-1").await;
+    let short = chrono::Duration::seconds(1);
+    assert_eq!(claim_sends(&store, 10, 10, short).await, vec![first]);
+    let next = send_job(&raw, a, "a-1").await;
+    assert!(claim_sends(&store, 10, 10, short).await.is_empty(), "leased, and the next behind it");
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    let again = store.claim_jobs(JobKind::ProviderSend, 10, 10, short).await.unwrap();
+    assert_eq!(again.iter().map(|j| (j.id, j.attempts)).collect::<Vec<_>>(), [(first, 2)]);
+    store.complete_jobs(JobKind::ProviderSend, &[first]).await.unwrap();
+    assert_eq!(claim_sends(&store, 10, 10, short).await, vec![next]);
+    raw.close().await.unwrap();
+}
+
+/// A send written while its conversation's head is being finished (on PostgreSQL: the finish
+/// not yet committed) is not left marked behind a head that is gone: the next claim takes it.
+#[suite_test]
+async fn a_send_written_while_its_head_finishes_is_not_stranded(store: Store) {
+    let a = tenant(&store, "acme").await;
+    let raw = raw().await;
+    let head = send_job(&raw, a, "a-1").await;
+    let lease = chrono::Duration::seconds(60);
+    assert_eq!(claim_sends(&store, 10, 10, lease).await, vec![head]);
+    let finish = raw.begin().await.unwrap();
+    let done = sea_orm::Statement::from_sql_and_values(
+        raw.get_database_backend(),
+        "UPDATE job SET state = 'done', locked_until = NULL WHERE id = $1",
+        vec![head.into()],
+    );
+    finish.execute_raw(done).await.unwrap();
+    // SQLite has one writer: the finish commits before the send can be written.
+    let next = if store.is_shared() {
+        let other = self::raw().await;
+        let next = send_job(&other, a, "a-1").await;
+        other.close().await.unwrap();
+        finish.commit().await.unwrap();
+        next
+    } else {
+        finish.commit().await.unwrap();
+        send_job(&raw, a, "a-1").await
+    };
+    assert_eq!(claim_sends(&store, 10, 10, lease).await, vec![next], "not stranded behind a finished head");
+    raw.close().await.unwrap();
+}
+
+/// A head finished while its conversation's next send is being written (on PostgreSQL: the
+/// insert not yet committed) lets that send go: the finish waits for the insert, then clears
+/// the mark the insert made.
+#[suite_test]
+async fn a_head_finishing_while_its_next_is_written_lets_it_go(store: Store) {
+    let a = tenant(&store, "acme").await;
+    let raw = raw().await;
+    let head = send_job(&raw, a, "a-1").await;
+    let lease = chrono::Duration::seconds(60);
+    assert_eq!(claim_sends(&store, 10, 10, lease).await, vec![head]);
+    let next = if store.is_shared() {
+        let write = raw.begin().await.unwrap();
+        let next = send_job(&write, a, "a-1").await;
+        let heads = [head];
+        let finish = store.complete_jobs(JobKind::ProviderSend, &heads);
+        tokio::pin!(finish);
+        // The finish waits for the insert, which holds the head `FOR SHARE`.
+        let waited = tokio::time::timeout(Duration::from_millis(300), &mut finish).await;
+        assert!(waited.is_err(), "the finish went ahead of the uncommitted insert: {waited:?}");
+        write.commit().await.unwrap();
+        finish.await.unwrap();
+        next
+    } else {
+        let next = send_job(&raw, a, "a-1").await;
+        store.complete_jobs(JobKind::ProviderSend, &[head]).await.unwrap();
+        next
+    };
+    assert_eq!(marked(&raw).await, 0);
+    assert_eq!(claim_sends(&store, 10, 10, lease).await, vec![next], "the next send goes");
+    raw.close().await.unwrap();
 }
 
 /// Copies of a text are one text, inside a batch and across batches; the same provider id from
@@ -468,7 +635,7 @@ async fn housekeeping_prunes_in_fenced_batches_and_puts_jobs_back(store: Store) 
     let claimed = claim(&store, 10, 10, minute).await;
     assert_eq!(claimed.len(), 5);
     let done: Vec<Uuid> = claimed[..3].iter().map(|c| c.1).collect();
-    store.complete_jobs(&done).await.unwrap();
+    store.complete_jobs(JobKind::WebhookDelivery, &done).await.unwrap();
     let later = Utc::now() + chrono::Duration::hours(1);
     let before = Utc::now() - chrono::Duration::hours(1);
     assert_eq!(store.prune_batch(Prunable::FinishedJobs, before, 2, &lease).await.unwrap(), 0, "none old enough");
