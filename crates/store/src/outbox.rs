@@ -68,6 +68,15 @@ fn head_of(j: &str) -> String {
     )
 }
 
+/// Whether job `j` is due at `$2`: pending and its time come, or leased by a worker that died
+/// (its lease ended). A claim checks it twice on PostgreSQL: as it picks, and again once it holds
+/// the picked jobs locked.
+fn still_due(j: &str) -> String {
+    format!(
+        "(({j}.state = 'pending' AND {j}.next_attempt_at <= $2) OR ({j}.state = 'running' AND {j}.locked_until < $2))"
+    )
+}
+
 /// The jobs a worker may take: due (or leased by a worker that died), not marked `behind`, and
 /// the oldest unfinished job of their ordering key — so one conversation's jobs run one at a time,
 /// in order. The `state IN` and `behind` terms are written as in `ix_job_head_tenant`'s `WHERE`,
@@ -76,8 +85,9 @@ fn due_heads() -> String {
     format!(
         "  FROM job j
   WHERE j.kind = $1 AND j.state IN ('pending', 'running') AND j.behind = FALSE
-    AND ((j.state = 'pending' AND j.next_attempt_at <= $2) OR (j.state = 'running' AND j.locked_until < $2))
+    AND {}
     AND j.id = {}",
+        still_due("j"),
         head_of("j")
     )
 }
@@ -168,8 +178,8 @@ fn claim_sql(backend: DbBackend, kind: JobKind) -> String {
     match backend {
         DbBackend::Postgres => format!(
             "{with}picked AS ({picked}), due AS (SELECT job.id FROM job WHERE job.id = ANY (ARRAY(SELECT id FROM picked)) \
-             AND ((job.state = 'pending' AND job.next_attempt_at <= $2) OR (job.state = 'running' AND job.locked_until < $2)) \
-             FOR UPDATE SKIP LOCKED) UPDATE job {CLAIM_SET} FROM due WHERE job.id = due.id {CLAIM_RETURNING}"
+             AND {} FOR UPDATE SKIP LOCKED) UPDATE job {CLAIM_SET} FROM due WHERE job.id = due.id {CLAIM_RETURNING}",
+            still_due("job")
         ),
         _ => format!("UPDATE job {CLAIM_SET} WHERE id IN ({picked}) {CLAIM_RETURNING}"),
     }
