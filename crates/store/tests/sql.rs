@@ -163,6 +163,16 @@ async fn marked(raw: &impl ConnectionTrait) -> i64 {
     rows[0].try_get("", "n").unwrap()
 }
 
+/// A tenant's first send, claimed for `lease`: the tenant, a connection of the test's own, and
+/// the send's job.
+async fn one_send_claimed(store: &Store, lease: chrono::Duration) -> (Uuid, sea_orm::DatabaseConnection, Uuid) {
+    let a = tenant(store, "acme").await;
+    let raw = raw().await;
+    let head = send_job(&raw, a, "a-1").await;
+    assert_eq!(claim_sends(store, 10, 10, lease).await, vec![head]);
+    (a, raw, head)
+}
+
 /// One conversation's deliveries go one at a time, oldest first; tenants take turns, each within
 /// its cap counted with the jobs it already has running; a finished job lets the next one go.
 #[suite_test]
@@ -331,11 +341,8 @@ async fn sends_keep_conversation_order_and_take_tenants_in_turn(store: Store) {
 /// is waiting: its conversation's next send is marked behind it.
 #[suite_test]
 async fn a_lapsed_send_is_claimed_again(store: Store) {
-    let a = tenant(&store, "acme").await;
-    let raw = raw().await;
-    let first = send_job(&raw, a, "a-1").await;
     let short = chrono::Duration::seconds(1);
-    assert_eq!(claim_sends(&store, 10, 10, short).await, vec![first]);
+    let (a, raw, first) = one_send_claimed(&store, short).await;
     let next = send_job(&raw, a, "a-1").await;
     assert!(claim_sends(&store, 10, 10, short).await.is_empty(), "leased, and the next behind it");
     tokio::time::sleep(Duration::from_millis(1300)).await;
@@ -350,11 +357,8 @@ async fn a_lapsed_send_is_claimed_again(store: Store) {
 /// not yet committed) is not left marked behind a head that is gone: the next claim takes it.
 #[suite_test]
 async fn a_send_written_while_its_head_finishes_is_not_stranded(store: Store) {
-    let a = tenant(&store, "acme").await;
-    let raw = raw().await;
-    let head = send_job(&raw, a, "a-1").await;
     let lease = chrono::Duration::seconds(60);
-    assert_eq!(claim_sends(&store, 10, 10, lease).await, vec![head]);
+    let (a, raw, head) = one_send_claimed(&store, lease).await;
     let finish = raw.begin().await.unwrap();
     let done = sea_orm::Statement::from_sql_and_values(
         raw.get_database_backend(),
@@ -382,11 +386,8 @@ async fn a_send_written_while_its_head_finishes_is_not_stranded(store: Store) {
 /// the mark the insert made.
 #[suite_test]
 async fn a_head_finishing_while_its_next_is_written_lets_it_go(store: Store) {
-    let a = tenant(&store, "acme").await;
-    let raw = raw().await;
-    let head = send_job(&raw, a, "a-1").await;
     let lease = chrono::Duration::seconds(60);
-    assert_eq!(claim_sends(&store, 10, 10, lease).await, vec![head]);
+    let (a, raw, head) = one_send_claimed(&store, lease).await;
     let next = if store.is_shared() {
         let write = raw.begin().await.unwrap();
         let next = send_job(&write, a, "a-1").await;
