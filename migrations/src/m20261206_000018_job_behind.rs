@@ -7,7 +7,8 @@
 //! The mark is a hint that only ever leaves a job out of the walk: the claim still checks that a
 //! job is its conversation's head. A finished head clears the mark of the next job of its
 //! conversation in the same transaction. Only SQLite marks (`outbox::marks`); on PostgreSQL the
-//! column stays false and the index holds every unfinished job, as `ix_job_open_tenant` did.
+//! column stays false and the index holds every unfinished job, as `ix_job_open_tenant` did
+//! (until migration 20, which marks sends there as they are written).
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;

@@ -235,7 +235,8 @@ fn mark_sql() -> String {
 /// moment before another transaction finishes it and clears nothing, then mark the next job,
 /// which no claim would find again: the bench with 1,000 tenants hit that often enough that
 /// sweeping such jobs every few seconds dispatched 46 texts/s instead of 464 (docs/BENCHMARKS.md).
-/// There nothing is marked, and the walk is over every unfinished job, as before.
+/// There claims mark nothing: sends are marked as they are written instead ([`marked_at_insert`]),
+/// and the walk for any other kind is over every unfinished job, as before.
 fn marks(backend: DbBackend) -> bool {
     backend != DbBackend::Postgres
 }
