@@ -107,11 +107,10 @@ const RUNNING: &str = "SELECT tenant_id, COUNT(*) AS n FROM job \
 /// PostgreSQL; on SQLite (no `LATERAL`) a correlated `IN` list per tenant that drives lookups by
 /// id, stopping at `$6` (the cap or the limit, whichever is smaller).
 ///
-/// The tenants visited are all of them, but for sends on PostgreSQL: only those [`SEND_TENANTS`]
-/// names.
-fn picked(backend: DbBackend, kind: JobKind) -> String {
+/// The tenants visited are the rows of `tenants`: the `tenant` table, or for sends on PostgreSQL
+/// the tenants [`SEND_TENANTS`] names ([`claim_sql`] decides).
+fn picked(backend: DbBackend, tenants: &str) -> String {
     let due_heads = due_heads();
-    let tenants = if marked_at_insert(backend, kind) { "visited" } else { "tenant" };
     // Each tenant's candidates `h`, numbered in turn after its running jobs `r`; the claim takes
     // the lowest turns first.
     let turns = format!(
@@ -173,8 +172,12 @@ const CLAIM_RETURNING: &str = "RETURNING job.id, job.tenant_id, job.kind, job.ev
 /// lagged a backlog, as a scan of every due job of every kind hashed against the picked ones:
 /// 17,541 rows read to lock 256 (docs/BENCHMARKS.md, 2026-12-07 tenth part).
 fn claim_sql(backend: DbBackend, kind: JobKind) -> String {
-    let picked = picked(backend, kind);
-    let with = if marked_at_insert(backend, kind) { format!("WITH RECURSIVE {SEND_TENANTS}") } else { "WITH ".into() };
+    let (with, tenants) = if marked_at_insert(backend, kind) {
+        (format!("WITH RECURSIVE {SEND_TENANTS}"), "visited")
+    } else {
+        ("WITH ".into(), "tenant")
+    };
+    let picked = picked(backend, tenants);
     match backend {
         DbBackend::Postgres => format!(
             "{with}picked AS ({picked}), due AS (SELECT job.id FROM job WHERE job.id = ANY (ARRAY(SELECT id FROM picked)) \

@@ -465,7 +465,7 @@ async fn a_batch_larger_than_a_statement_is_written_whole(store: Store) {
 #[suite_test]
 async fn a_batchs_events_take_each_tenants_next_numbers_and_fresh_ids(store: Store) {
     let (a, b) = (tenant(&store, "acme").await, tenant(&store, "bolt").await);
-    let raw = sea_orm::Database::connect(DATABASE_URL.with(String::clone)).await.unwrap();
+    let raw = raw().await;
     let rows = |sql: &'static str| {
         let raw = raw.clone();
         async move {
