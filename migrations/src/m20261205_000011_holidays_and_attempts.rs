@@ -20,6 +20,10 @@ impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
         m.alter_table(Table::alter().table("policy").add_column(json_binary("holidays").default("[]")).to_owned())
             .await?;
+        // Before `delivery_attempt`: its foreign key to `job` holds a share lock on `job`, and
+        // adding the column after it would then ask for the exclusive one, deadlocking on
+        // PostgreSQL with a claim that had read `job` and then wrote it.
+        m.alter_table(Table::alter().table("job").add_column(uuid_null("replay_of")).to_owned()).await?;
         m.create_table(
             Table::create()
                 .table("delivery_attempt")
@@ -68,7 +72,6 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.alter_table(Table::alter().table("job").add_column(uuid_null("replay_of")).to_owned()).await?;
         m.alter_table(Table::alter().table("event").add_column(uuid_null("message_id")).to_owned()).await?;
         m.create_index(Index::create().name("ix_event_message").table("event").col("message_id").to_owned()).await?;
         m.create_index(Index::create().name("ix_job_message").table("job").col("message_id").to_owned()).await?;

@@ -34,11 +34,14 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
         let db = m.get_connection();
+        // The drop first: it locks `job` exclusively at once. Building the index first would hold
+        // a share lock and then ask for the exclusive one, and a claim that had read `job` and
+        // then wrote it would wait on this while this waited on it: a deadlock on PostgreSQL.
+        db.execute_unprepared("DROP INDEX IF EXISTS ix_job_head_tenant").await?;
         db.execute_unprepared(&format!(
             "CREATE INDEX IF NOT EXISTS ix_job_open_tenant ON job (tenant_id, kind, created_at, id) WHERE {OPEN}"
         ))
         .await?;
-        db.execute_unprepared("DROP INDEX IF EXISTS ix_job_head_tenant").await?;
         m.alter_table(Table::alter().table("job").drop_column("behind").to_owned()).await
     }
 }
