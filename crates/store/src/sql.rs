@@ -86,6 +86,9 @@ pub(crate) struct Script {
     parts: Vec<(String, Vec<Value>)>,
 }
 
+/// Most values bound to one PostgreSQL statement: its protocol counts them in 16 bits.
+const POSTGRES_VALUES: usize = 65_535;
+
 impl Script {
     /// Adds a statement written with `$1`, `$2`… for its own `values`.
     pub(crate) fn push(&mut self, sql: String, values: Vec<Value>) {
@@ -114,6 +117,24 @@ impl Script {
         Ok(())
     }
 
+    /// Runs statements that do not depend on each other's effects, and returns the rows of those
+    /// that answer with rows. On PostgreSQL they go as few statements as the bound values allow:
+    /// each statement that returns no rows becomes a `WITH` part of the next one (or of the last
+    /// such statement), so a batch's five inserts and its query cost one round trip, one parse
+    /// and one plan, not six. The parts then see one snapshot: none may read what another writes
+    /// (a foreign key may name a row another part inserts: it is checked when the statement ends).
+    /// On SQLite the script is one call anyway, as [`Script::run`].
+    pub(crate) async fn run_at_once<C: ConnectionTrait>(self, db: &C) -> Result<Vec<QueryResult>, StoreError> {
+        if db.get_database_backend() != DbBackend::Postgres {
+            return self.run(db).await;
+        }
+        let mut rows = Vec::new();
+        for (sql, values) in at_once(self.parts)? {
+            rows.extend(query(db, &sql, values).await?);
+        }
+        Ok(rows)
+    }
+
     /// Runs the statements and returns their rows.
     pub(crate) async fn run<C: ConnectionTrait>(self, db: &C) -> Result<Vec<QueryResult>, StoreError> {
         let backend = db.get_database_backend();
@@ -135,6 +156,89 @@ impl Script {
         }
         Ok(rows)
     }
+}
+
+/// Statements that return rows: a `SELECT`, or anything with `RETURNING`.
+fn returns_rows(sql: &str) -> bool {
+    let head = sql.trim_start();
+    head.get(..6).is_some_and(|w| w.eq_ignore_ascii_case("select")) || sql.contains("RETURNING")
+}
+
+/// [`Script::run_at_once`]'s statements on PostgreSQL: each run of statements that return no rows
+/// joins the statement after it as `WITH` parts (`w1`, `w2`…), its `$n` numbered on from the
+/// values before it, while the values fit one statement.
+fn at_once(parts: Vec<(String, Vec<Value>)>) -> Result<Vec<(String, Vec<Value>)>, StoreError> {
+    let mut out = Vec::new();
+    // The `WITH` parts waiting for their statement, and their values.
+    let (mut with, mut bound): (Vec<String>, Vec<Value>) = (Vec::new(), Vec::new());
+    let mut parts = parts.into_iter().peekable();
+    while let Some((sql, values)) = parts.next() {
+        if bound.len() + values.len() > POSTGRES_VALUES {
+            flush(&mut with, &mut bound, &mut out)?;
+        }
+        let numbered = renumber(&sql, bound.len(), values.len())?;
+        bound.extend(values);
+        let quiet = !returns_rows(&sql);
+        let last = parts.peek().is_none();
+        if quiet && !last {
+            with.push(numbered);
+            continue;
+        }
+        let text = if with.is_empty() { numbered } else { format!("{} {numbered}", withs(&with)) };
+        with.clear();
+        out.push((text, std::mem::take(&mut bound)));
+    }
+    flush(&mut with, &mut bound, &mut out)?;
+    Ok(out)
+}
+
+/// Ends the `WITH` parts waiting in `with` as a statement of their own: its last part is the
+/// statement, the others its `WITH` parts.
+fn flush(
+    with: &mut Vec<String>,
+    bound: &mut Vec<Value>,
+    out: &mut Vec<(String, Vec<Value>)>,
+) -> Result<(), StoreError> {
+    let Some(main) = with.pop() else {
+        return if bound.is_empty() { Ok(()) } else { Err(StoreError::internal("values without a statement")) };
+    };
+    let text = if with.is_empty() { main } else { format!("{} {main}", withs(with)) };
+    with.clear();
+    out.push((text, std::mem::take(bound)));
+    Ok(())
+}
+
+/// `WITH w1 AS (…), w2 AS (…)`.
+fn withs(parts: &[String]) -> String {
+    let named: Vec<String> = parts.iter().enumerate().map(|(i, p)| format!("w{} AS ({p})", i + 1)).collect();
+    format!("WITH {}", named.join(", "))
+}
+
+/// `sql` with each `$n` written `$(n + offset)`; each must name one of its `count` values.
+fn renumber(sql: &str, offset: usize, count: usize) -> Result<String, StoreError> {
+    let mut out = String::with_capacity(sql.len() + sql.len() / 8);
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c != '$' {
+            continue;
+        }
+        let mut n = 0usize;
+        let mut digits = false;
+        while let Some(d) = chars.peek().and_then(|d| d.to_digit(10)) {
+            n = n * 10 + d as usize;
+            digits = true;
+            chars.next();
+        }
+        if !digits {
+            continue;
+        }
+        if n == 0 || n > count {
+            return Err(StoreError::internal(format!("a statement names ${n} of {count} values")));
+        }
+        out.push_str(&(n + offset).to_string());
+    }
+    Ok(out)
 }
 
 /// Appends `sql` to `out` with each `$n` written as a bare `?`, and its value to `bound`, in the
@@ -250,6 +354,52 @@ mod tests {
         assert_eq!(bound, vec![1.into(), 2.into(), 3.into(), 2.into(), 5.into(), 4.into()]);
         let unknown = positional("SELECT $3", vec![1.into()], &mut out, &mut bound);
         assert!(unknown.is_err(), "a parameter beyond the values is refused");
+    }
+
+    #[test]
+    fn statements_at_once_join_as_with_parts_numbered_on() {
+        let parts = vec![
+            ("INSERT INTO a (x, y) VALUES ($1, $2)".to_owned(), vec![1.into(), 2.into()]),
+            ("INSERT INTO b (x) VALUES ($1) ON CONFLICT (x) DO UPDATE SET x = $1".to_owned(), vec![3.into()]),
+            ("SELECT x FROM c WHERE x IN ($1, $2)".to_owned(), vec![4.into(), 5.into()]),
+            ("INSERT INTO d (x) VALUES ($1)".to_owned(), vec![6.into()]),
+            ("INSERT INTO e (x) VALUES ($1)".to_owned(), vec![7.into()]),
+        ];
+        let out = at_once(parts).unwrap();
+        assert_eq!(
+            out,
+            vec![
+                (
+                    "WITH w1 AS (INSERT INTO a (x, y) VALUES ($1, $2)), w2 AS (INSERT INTO b (x) VALUES ($3) ON \
+                     CONFLICT (x) DO UPDATE SET x = $3) SELECT x FROM c WHERE x IN ($4, $5)"
+                        .to_owned(),
+                    vec![1.into(), 2.into(), 3.into(), 4.into(), 5.into()]
+                ),
+                (
+                    "WITH w1 AS (INSERT INTO d (x) VALUES ($1)) INSERT INTO e (x) VALUES ($2)".to_owned(),
+                    vec![6.into(), 7.into()]
+                ),
+            ]
+        );
+        // A query in the middle returns its rows: it ends a statement, and so does `RETURNING`.
+        let parts = vec![
+            ("SELECT 1 WHERE $1".to_owned(), vec![true.into()]),
+            ("UPDATE t SET x = $1 RETURNING x".to_owned(), vec![1.into()]),
+            ("INSERT INTO d (x) VALUES ($1)".to_owned(), vec![2.into()]),
+        ];
+        let texts: Vec<String> = at_once(parts).unwrap().into_iter().map(|(t, _)| t).collect();
+        assert_eq!(texts, ["SELECT 1 WHERE $1", "UPDATE t SET x = $1 RETURNING x", "INSERT INTO d (x) VALUES ($1)"]);
+        assert!(at_once(vec![("SELECT $2".to_owned(), vec![1.into()])]).is_err(), "$2 of one value");
+    }
+
+    #[test]
+    fn statements_at_once_stay_within_postgres_values() {
+        let row = |n: usize| ("INSERT INTO a (x) VALUES ".to_owned() + &tuples(n, 1), vec![Value::from(1); n]);
+        let out = at_once(vec![row(40_000), row(30_000), row(20_000)]).unwrap();
+        let sizes: Vec<usize> = out.iter().map(|(_, v)| v.len()).collect();
+        assert_eq!(sizes, [40_000, 50_000], "the second and third join; the first would have too many");
+        assert!(out[1].0.starts_with("WITH w1 AS (INSERT INTO a (x) VALUES ($1), "), "{}", &out[1].0[..60]);
+        assert!(out[1].0.ends_with("($50000)"));
     }
 
     async fn table() -> sea_orm::DatabaseConnection {

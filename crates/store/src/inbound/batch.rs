@@ -161,7 +161,8 @@ impl Batch {
         let (pending, new): (Vec<_>, Vec<_>) =
             events.into_iter().map(|p| ((p.item, p.message_id, p.decision), p.event)).unzip();
         // The rows, the events where their numbers and ids are known (SQLite), and the channels'
-        // query go as one script: on SQLite, one call.
+        // query go as one script, none reading what another writes: on SQLite, one call; on
+        // PostgreSQL, one statement (the inserts as its `WITH` parts).
         let mut script = Script::default();
         write_rows(&mut script, messages, media, &routed, &unread, &updated)?;
         let (appended, later) = match known {
@@ -169,7 +170,7 @@ impl Batch {
             None => (Vec::new(), Some(new)),
         };
         query_channels(&mut script, &routed);
-        let found = script.run(txn).await?;
+        let found = script.run_at_once(txn).await?;
         let rows = started.elapsed();
         let (channel, phones) = channel_jobs(&found, &routed, at)?;
         let channels = started.elapsed();
