@@ -158,10 +158,16 @@ impl Script {
     }
 }
 
-/// Statements that return rows: a `SELECT`, or anything with `RETURNING`.
-fn returns_rows(sql: &str) -> bool {
-    let head = sql.trim_start();
-    head.get(..6).is_some_and(|w| w.eq_ignore_ascii_case("select")) || sql.contains("RETURNING")
+/// Whether `sql` starts with the keyword `word`.
+fn starts_with(sql: &str, word: &str) -> bool {
+    sql.trim_start().get(..word.len()).is_some_and(|h| h.eq_ignore_ascii_case(word))
+}
+
+/// Statements that return no rows: an `INSERT`, `UPDATE` or `DELETE` without `RETURNING`. Anything
+/// else may return rows.
+fn quiet(sql: &str) -> bool {
+    ["INSERT", "UPDATE", "DELETE"].iter().any(|w| starts_with(sql, w))
+        && !sql.to_ascii_uppercase().contains("RETURNING")
 }
 
 /// [`Script::run_at_once`]'s statements on PostgreSQL: each run of statements that return no rows
@@ -173,27 +179,21 @@ fn at_once(parts: Vec<(String, Vec<Value>)>) -> Result<Vec<(String, Vec<Value>)>
     let (mut with, mut bound): (Vec<String>, Vec<Value>) = (Vec::new(), Vec::new());
     let mut parts = parts.into_iter().peekable();
     while let Some((sql, values)) = parts.next() {
-        if bound.len() + values.len() > POSTGRES_VALUES {
+        // A statement with a `WITH` of its own cannot take more parts: it goes after those waiting.
+        if starts_with(&sql, "WITH") || bound.len() + values.len() > POSTGRES_VALUES {
             flush(&mut with, &mut bound, &mut out)?;
         }
-        let numbered = renumber(&sql, bound.len(), values.len())?;
+        with.push(renumber(&sql, bound.len(), values.len())?);
         bound.extend(values);
-        let quiet = !returns_rows(&sql);
-        let last = parts.peek().is_none();
-        if quiet && !last {
-            with.push(numbered);
-            continue;
+        if !quiet(&sql) || parts.peek().is_none() {
+            flush(&mut with, &mut bound, &mut out)?;
         }
-        let text = if with.is_empty() { numbered } else { format!("{} {numbered}", withs(&with)) };
-        with.clear();
-        out.push((text, std::mem::take(&mut bound)));
     }
-    flush(&mut with, &mut bound, &mut out)?;
     Ok(out)
 }
 
-/// Ends the `WITH` parts waiting in `with` as a statement of their own: its last part is the
-/// statement, the others its `WITH` parts.
+/// Ends the statements waiting in `with` as one: the last is the statement, the others its `WITH`
+/// parts.
 fn flush(
     with: &mut Vec<String>,
     bound: &mut Vec<Value>,
@@ -214,42 +214,13 @@ fn withs(parts: &[String]) -> String {
     format!("WITH {}", named.join(", "))
 }
 
-/// `sql` with each `$n` written `$(n + offset)`; each must name one of its `count` values.
-fn renumber(sql: &str, offset: usize, count: usize) -> Result<String, StoreError> {
-    let mut out = String::with_capacity(sql.len() + sql.len() / 8);
-    let mut chars = sql.chars().peekable();
-    while let Some(c) = chars.next() {
-        out.push(c);
-        if c != '$' {
-            continue;
-        }
-        let mut n = 0usize;
-        let mut digits = false;
-        while let Some(d) = chars.peek().and_then(|d| d.to_digit(10)) {
-            n = n * 10 + d as usize;
-            digits = true;
-            chars.next();
-        }
-        if !digits {
-            continue;
-        }
-        if n == 0 || n > count {
-            return Err(StoreError::internal(format!("a statement names ${n} of {count} values")));
-        }
-        out.push_str(&(n + offset).to_string());
-    }
-    Ok(out)
-}
-
-/// Appends `sql` to `out` with each `$n` written as a bare `?`, and its value to `bound`, in the
-/// order they appear (a value used twice is bound twice). sqlx binds a string's bare `?`s in
-/// order across its statements; with numbered ones, it numbers each statement's unused lower
-/// slots on from its own count and stops binding once that count passes the values given.
-fn positional(sql: &str, values: Vec<Value>, out: &mut String, bound: &mut Vec<Value>) -> Result<(), StoreError> {
-    let count = values.len();
-    let mut values: Vec<Option<Value>> = values.into_iter().map(Some).collect();
-    // Where each value went in `bound`, once used.
-    let mut placed: Vec<Option<usize>> = vec![None; count];
+/// Copies `sql` to `out`, handing each placeholder's number (`$n`, from 1) to `place`, which
+/// writes what stands for it.
+fn placeholders(
+    sql: &str,
+    out: &mut String,
+    mut place: impl FnMut(&mut String, usize) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
     let mut chars = sql.chars().peekable();
     while let Some(c) = chars.next() {
         if c != '$' {
@@ -267,7 +238,39 @@ fn positional(sql: &str, values: Vec<Value>, out: &mut String, bound: &mut Vec<V
             out.push('$');
             continue;
         }
-        let i = n.checked_sub(1).ok_or_else(|| StoreError::internal("a statement names parameter $0"))?;
+        if n == 0 {
+            return Err(StoreError::internal("a statement names parameter $0"));
+        }
+        place(out, n)?;
+    }
+    Ok(())
+}
+
+/// `sql` with each `$n` written `$(n + offset)`; each must name one of its `count` values.
+fn renumber(sql: &str, offset: usize, count: usize) -> Result<String, StoreError> {
+    let mut out = String::with_capacity(sql.len() + sql.len() / 8);
+    placeholders(sql, &mut out, |out, n| {
+        if n > count {
+            return Err(StoreError::internal(format!("a statement names ${n} of {count} values")));
+        }
+        out.push('$');
+        out.push_str(&(n + offset).to_string());
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Appends `sql` to `out` with each `$n` written as a bare `?`, and its value to `bound`, in the
+/// order they appear (a value used twice is bound twice). sqlx binds a string's bare `?`s in
+/// order across its statements; with numbered ones, it numbers each statement's unused lower
+/// slots on from its own count and stops binding once that count passes the values given.
+fn positional(sql: &str, values: Vec<Value>, out: &mut String, bound: &mut Vec<Value>) -> Result<(), StoreError> {
+    let count = values.len();
+    let mut values: Vec<Option<Value>> = values.into_iter().map(Some).collect();
+    // Where each value went in `bound`, once used.
+    let mut placed: Vec<Option<usize>> = vec![None; count];
+    placeholders(sql, out, |out, n| {
+        let i = n - 1;
         // The first use takes the value, a later one a copy.
         let value = match (values.get_mut(i).and_then(Option::take), placed.get(i).copied().flatten()) {
             (Some(value), _) => value,
@@ -281,8 +284,8 @@ fn positional(sql: &str, values: Vec<Value>, out: &mut String, bound: &mut Vec<V
         }
         out.push('?');
         bound.push(value);
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// Updates many rows with their own values in one statement per [`CHUNK`]: `rows` become the
@@ -381,14 +384,34 @@ mod tests {
                 ),
             ]
         );
-        // A query in the middle returns its rows: it ends a statement, and so does `RETURNING`.
+        // A query in the middle returns its rows: it ends a statement, and so do `RETURNING` and
+        // anything that is not a plain write.
         let parts = vec![
             ("SELECT 1 WHERE $1".to_owned(), vec![true.into()]),
-            ("UPDATE t SET x = $1 RETURNING x".to_owned(), vec![1.into()]),
+            ("UPDATE t SET x = $1 returning x".to_owned(), vec![1.into()]),
+            ("WITH v AS (SELECT $1) DELETE FROM t".to_owned(), vec![1.into()]),
             ("INSERT INTO d (x) VALUES ($1)".to_owned(), vec![2.into()]),
         ];
         let texts: Vec<String> = at_once(parts).unwrap().into_iter().map(|(t, _)| t).collect();
-        assert_eq!(texts, ["SELECT 1 WHERE $1", "UPDATE t SET x = $1 RETURNING x", "INSERT INTO d (x) VALUES ($1)"]);
+        assert_eq!(
+            texts,
+            [
+                "SELECT 1 WHERE $1",
+                "UPDATE t SET x = $1 returning x",
+                "WITH v AS (SELECT $1) DELETE FROM t",
+                "INSERT INTO d (x) VALUES ($1)"
+            ]
+        );
+        let parts = vec![
+            ("INSERT INTO d (x) VALUES ($1)".to_owned(), vec![2.into()]),
+            ("WITH v AS (SELECT $1) DELETE FROM t".to_owned(), vec![1.into()]),
+        ];
+        let texts: Vec<String> = at_once(parts).unwrap().into_iter().map(|(t, _)| t).collect();
+        assert_eq!(
+            texts,
+            ["INSERT INTO d (x) VALUES ($1)", "WITH v AS (SELECT $1) DELETE FROM t"],
+            "no WITH in a WITH"
+        );
         assert!(at_once(vec![("SELECT $2".to_owned(), vec![1.into()])]).is_err(), "$2 of one value");
     }
 
