@@ -20,9 +20,9 @@ impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
         m.alter_table(Table::alter().table("policy").add_column(json_binary("holidays").default("[]")).to_owned())
             .await?;
-        // Before `delivery_attempt`: its foreign key to `job` holds a share lock on `job`, and
-        // adding the column after it would then ask for the exclusive one, deadlocking on
-        // PostgreSQL with a claim that had read `job` and then wrote it.
+        // Before `delivery_attempt`: making its foreign key to `job` locks `job` against writes,
+        // and adding the column after it would ask for an exclusive lock while holding that one,
+        // a deadlock on PostgreSQL with a claim that had read `job` and then wrote it.
         m.alter_table(Table::alter().table("job").add_column(uuid_null("replay_of")).to_owned()).await?;
         m.create_table(
             Table::create()

@@ -5,8 +5,10 @@
 //!
 //! A conversation's texts always go to the same lane, so its batches commit one after another,
 //! in order, and copies of one text meet in one lane. SQLite has one lane, as it has one writer;
-//! PostgreSQL has [`POSTGRES_LANES`], whose batches run in parallel up to the tenant's event
-//! counter, which each holds from its update to its commit (so events stay in commit order).
+//! PostgreSQL has [`POSTGRES_LANES`], whose batches run in parallel: there events are numbered
+//! after commit (`events::numbers_after_commit`), so a batch holds no lock of its tenant's. One
+//! lane made bigger batches at a third less CPU a text, but one transaction at a time ran slower
+//! (docs/BENCHMARKS.md, 2026-12-07 twelfth part).
 //!
 //! On SQLite the workers' claims and settles ride in the lane too ([`Ride`]): they run in the
 //! transaction of the texts waiting beside them, after those texts, so one commit serves both and
