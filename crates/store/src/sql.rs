@@ -125,14 +125,11 @@ impl Script {
     /// (a foreign key may name a row another part inserts: it is checked when the statement ends).
     /// On SQLite the script is one call anyway, as [`Script::run`].
     pub(crate) async fn run_at_once<C: ConnectionTrait>(self, db: &C) -> Result<Vec<QueryResult>, StoreError> {
-        if db.get_database_backend() != DbBackend::Postgres {
-            return self.run(db).await;
-        }
-        let mut rows = Vec::new();
-        for (sql, values) in at_once(self.parts)? {
-            rows.extend(query(db, &sql, values).await?);
-        }
-        Ok(rows)
+        let parts = match db.get_database_backend() {
+            DbBackend::Postgres => at_once(self.parts)?,
+            _ => self.parts,
+        };
+        Script { parts }.run(db).await
     }
 
     /// Runs the statements and returns their rows.
