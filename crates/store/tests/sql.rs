@@ -2,9 +2,9 @@
 //! conversation's in order, tenants in turn, each within its cap, a lapsed lease claimed again;
 //! sends marked behind their conversation's head as they are written on PostgreSQL, with each
 //! side of the race between a send's insert and its head's finish held open),
-//! how copies of a text are told apart, that a batch larger than one statement is written
-//! whole with its events numbered, and that migrations stepped back and forth beside busy tables
-//! deadlock nothing on PostgreSQL.
+//! how copies of a text are told apart, that a batch waits for a conversation another writer
+//! holds, that a batch larger than one statement is written whole with its events numbered, and
+//! that migrations stepped back and forth beside busy tables deadlock nothing on PostgreSQL.
 //!
 //! PostgreSQL runs when `SB_TEST_POSTGRES_URL` names a server (`.ci/run` sets it), each test on a
 //! database of its own; without it those variants are reported as ignored.
@@ -457,6 +457,61 @@ async fn a_batch_larger_than_a_statement_is_written_whole(store: Store) {
     assert!(again.iter().all(|o| matches!(o, Ok(InboundOutcome::Duplicate { .. }))), "all {n} were stored");
     let heads = claim(&store, 1000, 1000, chrono::Duration::seconds(60)).await;
     assert_eq!(heads.len(), 3, "one delivery job per text, and only each conversation's first is due");
+}
+
+/// A batch locks its conversations before it decides its texts: on PostgreSQL, where another
+/// instance's batch (or any other writer) may hold a conversation, the batch waits for it and then
+/// decides on what that writer committed, so two instances cannot both send one sender the
+/// interval's automatic reply. (SQLite's one writer serialises every batch.)
+#[suite_test]
+async fn a_batch_waits_for_a_conversation_another_writer_holds(store: Store) {
+    use std::sync::{Arc, Mutex};
+    if !store.is_shared() {
+        assert_eq!(store.backend_name(), "sqlite");
+        return;
+    }
+    let a = tenant(&store, "acme").await;
+    let from = "+12065550100";
+    receive(&store, a, "mdr2-first", from).await;
+    let raw = raw().await;
+    let holder = raw.begin().await.unwrap();
+    // Only a lock at first: a write would hold up even an insert that never locks the row.
+    holder
+        .execute_raw(sea_orm::Statement::from_sql_and_values(
+            sea_orm::DbBackend::Postgres,
+            "SELECT id FROM conversation WHERE tenant_id = $1 FOR UPDATE",
+            vec![a.into()],
+        ))
+        .await
+        .unwrap();
+    let seen: Arc<Mutex<Vec<Option<DateTime<Utc>>>>> = Arc::default();
+    let decide = {
+        let seen = seen.clone();
+        move |last: Option<DateTime<Utc>>| {
+            seen.lock().unwrap().push(last);
+            to_101(last)
+        }
+    };
+    let batch = tokio::spawn({
+        let store = store.clone();
+        async move { store.record_inbound_batch(vec![(text(a, "mdr2-second", from), decide)]).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!batch.is_finished(), "the batch waits while another writer holds its conversation");
+    assert!(seen.lock().unwrap().is_empty(), "nothing decided before the lock is had");
+    let replied: DateTime<Utc> = "2026-12-07T09:30:00Z".parse().unwrap();
+    holder
+        .execute_raw(sea_orm::Statement::from_sql_and_values(
+            sea_orm::DbBackend::Postgres,
+            "UPDATE conversation SET last_auto_reply_at = $1 WHERE tenant_id = $2",
+            vec![replied.into(), a.into()],
+        ))
+        .await
+        .unwrap();
+    holder.commit().await.unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(10), batch).await.unwrap().unwrap();
+    assert!(matches!(out.as_slice(), [Ok(InboundOutcome::Stored { .. })]), "{out:?}");
+    assert_eq!(*seen.lock().unwrap(), vec![Some(replied)], "decided on what the holder committed");
 }
 
 /// A batch's events take each tenant's next numbers and ids no event had: on SQLite the batch reads

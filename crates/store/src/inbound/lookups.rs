@@ -157,8 +157,16 @@ impl Directory {
     }
 }
 
-/// Adds the creation of the batch's missing conversations, then the locking read of all of them
-/// (in key order, so two batches never wait on each other in a cycle).
+/// Adds the creation of the batch's missing conversations and the locking read of all of them,
+/// in key order, so two batches never wait on each other in a cycle.
+///
+/// On PostgreSQL one statement does both: an upsert whose conflict arm changes nothing but locks
+/// the row and returns it, as `SELECT … FOR UPDATE` would, through `ux_conversation_pair`, the
+/// index the conflict is decided on, whatever the statistics say. Rows are locked as the
+/// `VALUES` list is read, in key order (`keys` is sorted). The locking read it replaces was one
+/// more statement per batch, planned afresh at every call (the planner saw its keys' count):
+/// 0.6 s of PostgreSQL's time in a run of 20,000 texts (docs/BENCHMARKS.md, 2026-12-07,
+/// thirteenth part). SQLite, whose write lock covers everything, inserts and then reads.
 fn conversations(script: &mut Script, backend: DbBackend, items: &[Item], at: DateTime<Utc>) {
     let keys: BTreeSet<ConvKey> = items.iter().map(|i| conv_key(&i.text)).collect();
     let rows = keys
@@ -167,48 +175,32 @@ fn conversations(script: &mut Script, backend: DbBackend, items: &[Item], at: Da
             vec![new_id().into(), (*tenant).into(), number.clone().into(), remote.clone().into(), at.into(), at.into()]
         })
         .collect();
-    script.insert_rows(
-        "INSERT INTO conversation (id, tenant_id, number, remote, last_message_at, created_at)",
-        "ON CONFLICT (tenant_id, number, remote) DO NOTHING",
-        rows,
-    );
-    // One probe of `ux_conversation_pair` per key, whatever the statistics say (a list of row
-    // values was a scan of the number's conversations on PostgreSQL and of the table on SQLite).
-    // PostgreSQL locks each row as it is found, in key order (`keys` is sorted; SQLite's write
-    // lock covers everything): batches, the only writers that lock several conversations, take
-    // them in one order.
+    let head = "INSERT INTO conversation (id, tenant_id, number, remote, last_message_at, created_at)";
     if backend == DbBackend::Postgres {
-        let mut tenants = Vec::with_capacity(keys.len());
-        let mut numbers = Vec::with_capacity(keys.len());
-        let mut remotes = Vec::with_capacity(keys.len());
-        for (tenant, number, remote) in &keys {
-            tenants.push(*tenant);
-            numbers.push(number.clone());
-            remotes.push(remote.clone());
-        }
-        script.push(
-            format!(
-                "SELECT {CONVERSATION} AS part, c.* FROM unnest($1::uuid[], $2::text[], $3::text[]) \
-                 WITH ORDINALITY AS k(tenant_id, number, remote, n) \
-                 CROSS JOIN LATERAL (SELECT * FROM conversation WHERE tenant_id = k.tenant_id AND number = k.number \
-                 AND remote = k.remote LIMIT 1 FOR UPDATE) c ORDER BY k.n"
+        script.insert_rows(
+            head,
+            &format!(
+                "ON CONFLICT (tenant_id, number, remote) DO UPDATE SET tenant_id = excluded.tenant_id \
+                 RETURNING {CONVERSATION} AS part, conversation.*"
             ),
-            vec![tenants.into(), numbers.into(), remotes.into()],
+            rows,
         );
-    } else {
-        let mut values: Vec<Sql> = Vec::with_capacity(keys.len() * 3);
-        for (tenant, number, remote) in &keys {
-            values.extend([(*tenant).into(), number.clone().into(), remote.clone().into()]);
-        }
-        script.push(
-            format!(
-                "SELECT {CONVERSATION} AS part, c.* FROM (VALUES {}) AS k JOIN conversation c \
-                 ON c.tenant_id = k.column1 AND c.number = k.column2 AND c.remote = k.column3",
-                sql::tuples(keys.len(), 3)
-            ),
-            values,
-        );
+        return;
     }
+    script.insert_rows(head, "ON CONFLICT (tenant_id, number, remote) DO NOTHING", rows);
+    // One probe of `ux_conversation_pair` per key (a list of row values was a scan of the table).
+    let mut values: Vec<Sql> = Vec::with_capacity(keys.len() * 3);
+    for (tenant, number, remote) in &keys {
+        values.extend([(*tenant).into(), number.clone().into(), remote.clone().into()]);
+    }
+    script.push(
+        format!(
+            "SELECT {CONVERSATION} AS part, c.* FROM (VALUES {}) AS k JOIN conversation c \
+             ON c.tenant_id = k.column1 AND c.number = k.column2 AND c.remote = k.column3",
+            sql::tuples(keys.len(), 3)
+        ),
+        values,
+    );
 }
 
 /// Adds the query of the batch's inbound messages already stored, by tenant and provider id: ids
