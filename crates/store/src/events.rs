@@ -114,9 +114,23 @@ pub(crate) async fn append_batch<C: ConnectionTrait>(
     at: DateTime<Utc>,
     jobs: &mut Vec<job::ActiveModel>,
 ) -> Result<Vec<AppendedEvent>, StoreError> {
+    append_batch_read(db, new, HashMap::new(), at, jobs).await
+}
+
+/// [`append_batch`], given the slugs and webhooks of tenants the caller has read already in its
+/// transaction ([`EventTenant::unnumbered`]; where events are numbered after commit): only the
+/// others are read here.
+pub(crate) async fn append_batch_read<C: ConnectionTrait>(
+    db: &C,
+    new: Vec<NewEvent>,
+    read: HashMap<Uuid, EventTenant>,
+    at: DateTime<Utc>,
+    jobs: &mut Vec<job::ActiveModel>,
+) -> Result<Vec<AppendedEvent>, StoreError> {
     let numbered_here = !numbers_after_commit(db.get_database_backend());
-    let per_tenant = per_tenant(&new);
-    let mut tenants: HashMap<Uuid, EventTenant> = HashMap::with_capacity(per_tenant.len());
+    let mut tenants = if numbered_here { HashMap::new() } else { read };
+    let per_tenant: Vec<(Uuid, i64)> =
+        per_tenant(&new).into_iter().filter(|(tenant, _)| !tenants.contains_key(tenant)).collect();
     // One statement for every tenant of the batch (a batch of texts for many tenants ran one each).
     for chunk in per_tenant.chunks(sql::CHUNK) {
         let (text, values) = if numbered_here {
@@ -250,6 +264,12 @@ impl EventTenant {
     fn read(row: &QueryResult, next: Option<i64>) -> Result<Self, StoreError> {
         let webhook: Option<String> = row.try_get("", "webhook_url")?;
         Ok(Self { next, slug: row.try_get("", "slug")?, webhook: webhook.is_some() })
+    }
+
+    /// A tenant's slug and webhook from a row with its `slug` and `webhook_url`, for events
+    /// numbered after commit ([`append_batch_read`]).
+    pub(crate) fn unnumbered(row: &QueryResult) -> Result<Self, StoreError> {
+        Self::read(row, None)
     }
 }
 

@@ -514,6 +514,38 @@ async fn a_batch_waits_for_a_conversation_another_writer_holds(store: Store) {
     assert_eq!(*seen.lock().unwrap(), vec![Some(replied)], "decided on what the holder committed");
 }
 
+/// A batch's events name each text's own tenant, and only a tenant with a webhook gets delivery
+/// jobs: the slugs and webhooks come with the conversations' upsert on PostgreSQL and with the
+/// events' counters on SQLite, one read for a batch of many tenants.
+#[suite_test]
+async fn a_batchs_events_name_their_tenants_and_only_webhooks_get_deliveries(store: Store) {
+    let a = tenant(&store, "acme").await;
+    let quiet = NewTenant { slug: "quiet".into(), name: "quiet".into(), webhook_url: None, timezone: None };
+    let quiet = store.create_tenant(quiet).await.unwrap().tenant.id;
+    let batch = vec![
+        (text(a, "mdr2-a1", "+12065550101"), to_101),
+        (text(quiet, "mdr2-q1", "+12065550102"), to_101),
+        (text(a, "mdr2-a2", "+12065550103"), to_101),
+    ];
+    let mut slugs = Vec::new();
+    let mut delivered = Vec::new();
+    for outcome in store.record_inbound_batch(batch).await {
+        match outcome {
+            Ok(InboundOutcome::Stored { event, .. }) => {
+                slugs.push(event.payload["tenant"].as_str().unwrap().to_owned());
+                if event.tenant_id == a {
+                    delivered.push(event.id);
+                }
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(slugs, ["acme", "quiet", "acme"]);
+    let claimed = claim(&store, 100, 100, chrono::Duration::seconds(60)).await;
+    delivered.sort_unstable();
+    assert_eq!(events(&claimed), delivered, "deliveries for the tenant with a webhook only");
+}
+
 /// A batch's events take each tenant's next numbers and ids no event had: on SQLite the batch reads
 /// the counters and the last id with its other reads and gives its events their ids itself. Ids
 /// never go back, not even once every event is pruned, and each delivery job carries its own

@@ -17,7 +17,7 @@ use super::rows::{media_rows, message_row, write_rows};
 use super::types::{ConvKey, InboundOutcome, InboundText, Item, conv_key};
 use crate::channels::{Routed, channel_jobs, query_channels};
 use crate::entity::{conversation, job, media, message};
-use crate::events::{self, Known, NewEvent};
+use crate::events::{self, EventTenant, Known, NewEvent};
 use crate::sql::Script;
 use crate::{StoreError, micros, new_id, now};
 
@@ -70,6 +70,8 @@ struct Batch {
     directory: Directory,
     /// What the events need, read with the rest (SQLite).
     known: Option<Known>,
+    /// The tenants' slugs and webhooks, read with the conversations (PostgreSQL).
+    tenants: HashMap<Uuid, EventTenant>,
     /// Conversations whose head moved.
     changed: HashSet<Uuid>,
     /// One per text so far: a duplicate's now, a stored text's once its event is appended.
@@ -94,6 +96,7 @@ impl Batch {
             seen: read.stored,
             directory: read.directory,
             known: read.events,
+            tenants: read.tenants,
             changed: HashSet::new(),
             outcomes: Vec::with_capacity(items.len()),
             messages: Vec::with_capacity(items.len()),
@@ -154,8 +157,21 @@ impl Batch {
     /// Writes the gathered rows, appends the events (and their deliveries), inserts the jobs, and
     /// returns each text's outcome.
     async fn write(self, txn: &impl ConnectionTrait) -> Result<Vec<Option<InboundOutcome>>, StoreError> {
-        let Self { at, convs, known, changed, mut outcomes, messages, media, mut jobs, routed, unread, events, .. } =
-            self;
+        let Self {
+            at,
+            convs,
+            known,
+            tenants,
+            changed,
+            mut outcomes,
+            messages,
+            media,
+            mut jobs,
+            routed,
+            unread,
+            events,
+            ..
+        } = self;
         let updated: Vec<&conversation::Model> = convs.values().filter(|c| changed.contains(&c.id)).collect();
         let started = Instant::now();
         let (pending, new): (Vec<_>, Vec<_>) =
@@ -176,7 +192,7 @@ impl Batch {
         let channels = started.elapsed();
         jobs.extend(channel);
         let appended = match later {
-            Some(new) => events::append_batch(txn, new, at, &mut jobs).await?,
+            Some(new) => events::append_batch_read(txn, new, tenants, at, &mut jobs).await?,
             None => appended,
         };
         let evented = started.elapsed();

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::types::{ConvKey, InboundText, Item, conv_key};
 use crate::entity::conversation;
-use crate::events::{self, Known};
+use crate::events::{self, EventTenant, Known};
 use crate::sql::{self, Script};
 use crate::{StoreError, new_id};
 
@@ -32,6 +32,9 @@ pub(super) struct Read {
     /// Where events are numbered in the transaction (SQLite): each tenant's counter, slug and
     /// webhook, and the last event id, so the events need no call of their own.
     pub events: Option<Known>,
+    /// Where events are numbered after commit (PostgreSQL): each tenant's slug and webhook, read
+    /// with its conversations, so the events need no read of their own.
+    pub tenants: HashMap<Uuid, EventTenant>,
 }
 
 /// Creates the batch's missing conversations, then reads [`Read`], in one script: on SQLite, one
@@ -51,11 +54,15 @@ pub(super) async fn read(db: &impl ConnectionTrait, items: &[Item], at: DateTime
         stored: HashMap::new(),
         directory: Directory::default(),
         events: numbered_here.then(Known::default),
+        tenants: HashMap::new(),
     };
     for row in script.run(db).await? {
         match row.try_get::<i32>("", "part")? {
             CONVERSATION => {
                 let c = conversation::Model::from_query_result(&row, "")?;
+                if !numbered_here {
+                    read.tenants.insert(c.tenant_id, EventTenant::unnumbered(&row)?);
+                }
                 read.conversations.insert((c.tenant_id, c.number.clone(), c.remote.clone()), c);
             }
             STORED => {
@@ -166,7 +173,9 @@ impl Directory {
 /// `VALUES` list is read, in key order (`keys` is sorted). The locking read it replaces was one
 /// more statement per batch, planned afresh at every call (the planner saw its keys' count):
 /// 0.6 s of PostgreSQL's time in a run of 20,000 texts (docs/BENCHMARKS.md, 2026-12-07,
-/// thirteenth part). SQLite, whose write lock covers everything, inserts and then reads.
+/// thirteenth part). Each row comes with its tenant's slug and webhook, which the batch's events
+/// need (the events read them with a statement of their own before). SQLite, whose write lock
+/// covers everything, inserts and then reads (and reads its tenants with the events' counters).
 fn conversations(script: &mut Script, backend: DbBackend, items: &[Item], at: DateTime<Utc>) {
     let keys: BTreeSet<ConvKey> = items.iter().map(|i| conv_key(&i.text)).collect();
     let rows = keys
@@ -181,7 +190,9 @@ fn conversations(script: &mut Script, backend: DbBackend, items: &[Item], at: Da
             head,
             &format!(
                 "ON CONFLICT (tenant_id, number, remote) DO UPDATE SET tenant_id = excluded.tenant_id \
-                 RETURNING {CONVERSATION} AS part, conversation.*"
+                 RETURNING {CONVERSATION} AS part, conversation.*, \
+                 (SELECT t.slug FROM tenant t WHERE t.id = conversation.tenant_id) AS slug, \
+                 (SELECT t.webhook_url FROM tenant t WHERE t.id = conversation.tenant_id) AS webhook_url"
             ),
             rows,
         );
