@@ -114,9 +114,23 @@ pub(crate) async fn append_batch<C: ConnectionTrait>(
     at: DateTime<Utc>,
     jobs: &mut Vec<job::ActiveModel>,
 ) -> Result<Vec<AppendedEvent>, StoreError> {
+    append_batch_read(db, new, HashMap::new(), at, jobs).await
+}
+
+/// [`append_batch`], given the slugs and webhooks of tenants the caller has read already in its
+/// transaction ([`EventTenant::unnumbered`]; where events are numbered after commit): only the
+/// others are read here.
+pub(crate) async fn append_batch_read<C: ConnectionTrait>(
+    db: &C,
+    new: Vec<NewEvent>,
+    read: HashMap<Uuid, EventTenant>,
+    at: DateTime<Utc>,
+    jobs: &mut Vec<job::ActiveModel>,
+) -> Result<Vec<AppendedEvent>, StoreError> {
     let numbered_here = !numbers_after_commit(db.get_database_backend());
-    let per_tenant = per_tenant(&new);
-    let mut tenants: HashMap<Uuid, EventTenant> = HashMap::with_capacity(per_tenant.len());
+    let mut tenants = if numbered_here { HashMap::new() } else { read };
+    let per_tenant: Vec<(Uuid, i64)> =
+        per_tenant(&new).into_iter().filter(|(tenant, _)| !tenants.contains_key(tenant)).collect();
     // One statement for every tenant of the batch (a batch of texts for many tenants ran one each).
     for chunk in per_tenant.chunks(sql::CHUNK) {
         let (text, values) = if numbered_here {
@@ -223,44 +237,12 @@ pub(crate) fn append_in_script(
         script.push(bump, values);
     }
     let prepared = prepare(new, &mut known.tenants, at)?;
-    write_in_script(script, prepared, known.last_id + 1.., at, jobs)
-}
-
-/// [`append_batch`] where events are numbered after commit (PostgreSQL), from what the batch read
-/// beforehand: its tenants' slugs and webhooks, and `ids` taken from the events' sequence (at least
-/// one per event). The events go in `script` unnumbered, with their ids given, so nothing has to
-/// come back from the database; they and their deliveries go with the batch's other rows where the
-/// events' insert and the jobs' took two statements of their own. Pushes the same delivery jobs
-/// onto `jobs`.
-pub(crate) fn append_unnumbered_in_script(
-    script: &mut Script,
-    new: Vec<NewEvent>,
-    mut tenants: HashMap<Uuid, EventTenant>,
-    ids: Vec<i64>,
-    at: DateTime<Utc>,
-    jobs: &mut Vec<job::ActiveModel>,
-) -> Result<Vec<AppendedEvent>, StoreError> {
-    if ids.len() < new.len() {
-        return Err(StoreError::internal(format!("{} event ids for {} events", ids.len(), new.len())));
-    }
-    let prepared = prepare(new, &mut tenants, at)?;
-    write_in_script(script, prepared, ids, at, jobs)
-}
-
-/// Gives the prepared events `ids`, in order, adds their insert to `script`, and pushes their
-/// delivery jobs onto `jobs` in event order, as [`append_batch`] makes them.
-fn write_in_script(
-    script: &mut Script,
-    prepared: Vec<Prepared>,
-    ids: impl IntoIterator<Item = i64>,
-    at: DateTime<Utc>,
-    jobs: &mut Vec<job::ActiveModel>,
-) -> Result<Vec<AppendedEvent>, StoreError> {
     let mut models = Vec::with_capacity(prepared.len());
     let mut out = Vec::with_capacity(prepared.len());
-    for (id, mut p) in ids.into_iter().zip(prepared) {
+    for (id, mut p) in (known.last_id + 1..).zip(prepared) {
         p.model.id = Set(id);
         let appended = AppendedEvent { id, seq: p.seq, tenant_id: p.tenant_id, payload: p.payload };
+        // In event order, as `append_batch` makes them.
         deliver(&appended, p.delivery, p.message_id, at, jobs);
         models.push(p.model);
         out.push(appended);
@@ -285,7 +267,7 @@ impl EventTenant {
     }
 
     /// A tenant's slug and webhook from a row with its `slug` and `webhook_url`, for events
-    /// numbered after commit ([`append_unnumbered_in_script`]).
+    /// numbered after commit ([`append_batch_read`]).
     pub(crate) fn unnumbered(row: &QueryResult) -> Result<Self, StoreError> {
         Self::read(row, None)
     }

@@ -70,10 +70,8 @@ struct Batch {
     directory: Directory,
     /// What the events need, read with the rest (SQLite).
     known: Option<Known>,
-    /// The tenants' slugs and webhooks, read with the conversations, and ids for the events
-    /// (PostgreSQL).
+    /// The tenants' slugs and webhooks, read with the conversations (PostgreSQL).
     tenants: HashMap<Uuid, EventTenant>,
-    event_ids: Vec<i64>,
     /// Conversations whose head moved.
     changed: HashSet<Uuid>,
     /// One per text so far: a duplicate's now, a stored text's once its event is appended.
@@ -99,7 +97,6 @@ impl Batch {
             directory: read.directory,
             known: read.events,
             tenants: read.tenants,
-            event_ids: read.event_ids,
             changed: HashSet::new(),
             outcomes: Vec::with_capacity(items.len()),
             messages: Vec::with_capacity(items.len()),
@@ -165,7 +162,6 @@ impl Batch {
             convs,
             known,
             tenants,
-            event_ids,
             changed,
             mut outcomes,
             messages,
@@ -180,21 +176,26 @@ impl Batch {
         let started = Instant::now();
         let (pending, new): (Vec<_>, Vec<_>) =
             events.into_iter().map(|p| ((p.item, p.message_id, p.decision), p.event)).unzip();
-        // The rows, the events with their ids given, the jobs known so far and the channels' query
-        // go as one script, none reading what another writes (a job's event is checked when the
-        // statement ends): on SQLite, one call; on PostgreSQL, one statement (the inserts as its
-        // `WITH` parts). The channels' jobs, known from the query, go after.
+        // The rows, the events where their numbers and ids are known (SQLite), and the channels'
+        // query go as one script, none reading what another writes: on SQLite, one call; on
+        // PostgreSQL, one statement (the inserts as its `WITH` parts).
         let mut script = Script::default();
         write_rows(&mut script, messages, media, &routed, &unread, &updated)?;
-        let appended = match known {
-            Some(known) => events::append_in_script(&mut script, new, known, at, &mut jobs)?,
-            None => events::append_unnumbered_in_script(&mut script, new, tenants, event_ids, at, &mut jobs)?,
+        let (appended, later) = match known {
+            Some(known) => (events::append_in_script(&mut script, new, known, at, &mut jobs)?, None),
+            None => (Vec::new(), Some(new)),
         };
-        script.insert_models(jobs)?;
         query_channels(&mut script, &routed);
         let found = script.run_at_once(txn).await?;
         let rows = started.elapsed();
         let (channel, phones) = channel_jobs(&found, &routed, at)?;
+        let channels = started.elapsed();
+        jobs.extend(channel);
+        let appended = match later {
+            Some(new) => events::append_batch_read(txn, new, tenants, at, &mut jobs).await?,
+            None => appended,
+        };
+        let evented = started.elapsed();
         for ((index, message_id, decision), event) in pending.into_iter().zip(appended) {
             if let Some(slot) = outcomes.get_mut(index) {
                 let phones = phones.contains(&message_id);
@@ -202,11 +203,13 @@ impl Batch {
             }
         }
         let mut script = Script::default();
-        script.insert_models(channel)?;
+        script.insert_models(jobs)?;
         script.run(txn).await?;
         tracing::debug!(
             rows_us = micros(rows),
-            channels_us = micros(started.elapsed() - rows),
+            channels_us = micros(channels - rows),
+            events_us = micros(evented - channels),
+            jobs_us = micros(started.elapsed() - evented),
             "inbound batch written"
         );
         Ok(outcomes)

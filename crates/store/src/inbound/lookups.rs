@@ -22,7 +22,6 @@ const CONTACT: i32 = 3;
 const COMPANY: i32 = 4;
 const EVENT_TENANT: i32 = 5;
 const LAST_EVENT: i32 = 6;
-const EVENT_ID: i32 = 7;
 
 /// What a batch reads: its conversations, locked, by key; its texts already stored, by tenant and
 /// provider id; its senders' contacts and companies; on SQLite, what its events need.
@@ -34,10 +33,8 @@ pub(super) struct Read {
     /// webhook, and the last event id, so the events need no call of their own.
     pub events: Option<Known>,
     /// Where events are numbered after commit (PostgreSQL): each tenant's slug and webhook, read
-    /// with its conversations, and one id from the events' sequence per text, taken with the
-    /// stored ids, so the events need no statement of their own.
+    /// with its conversations, so the events need no read of their own.
     pub tenants: HashMap<Uuid, EventTenant>,
-    pub event_ids: Vec<i64>,
 }
 
 /// Creates the batch's missing conversations, then reads [`Read`], in one script: on SQLite, one
@@ -58,7 +55,6 @@ pub(super) async fn read(db: &impl ConnectionTrait, items: &[Item], at: DateTime
         directory: Directory::default(),
         events: numbered_here.then(Known::default),
         tenants: HashMap::new(),
-        event_ids: Vec::new(),
     };
     for row in script.run(db).await? {
         match row.try_get::<i32>("", "part")? {
@@ -81,12 +77,9 @@ pub(super) async fn read(db: &impl ConnectionTrait, items: &[Item], at: DateTime
             }
             EVENT_TENANT => read.events.get_or_insert_default().tenant(&row)?,
             LAST_EVENT => read.events.get_or_insert_default().last_id = row.try_get("", "last_id")?,
-            EVENT_ID => read.event_ids.push(row.try_get("", "event_id")?),
             other => return Err(StoreError::internal(format!("the batch's read gave a row of part {other}"))),
         }
     }
-    // In the order taken, which is the order the batch's events are written in.
-    read.event_ids.sort_unstable();
     Ok(read)
 }
 
@@ -229,20 +222,16 @@ fn stored(script: &mut Script, backend: DbBackend, items: &[Item]) {
     if backend == DbBackend::Postgres {
         // One probe of `ux_message_provider_id_tenant` per key: as `IN (…)`, PostgreSQL planned it
         // (on statistics that lagged a burst) as a scan of every inbound message.
-        // With them, an id from the events' sequence per text (`big_pk_auto` on PostgreSQL is a
-        // `bigserial`), so the events can go with the batch's rows, ids given ([`Read`]).
         let tenants: Vec<Uuid> = keys.iter().map(|(t, _)| *t).collect();
         let ids: Vec<String> = keys.iter().map(|(_, id)| (*id).to_owned()).collect();
-        let texts = i64::try_from(items.len()).unwrap_or(i64::MAX);
         script.push(
             format!(
-                "SELECT {STORED} AS part, m.id, m.tenant_id, m.provider_message_id, NULL::bigint AS event_id \
+                "SELECT {STORED} AS part, m.id, m.tenant_id, m.provider_message_id \
                  FROM unnest($1::uuid[], $2::text[]) AS k(tenant_id, id) \
                  CROSS JOIN LATERAL (SELECT id, tenant_id, provider_message_id FROM message WHERE tenant_id = k.tenant_id \
-                 AND direction = 'inbound' AND provider_message_id = k.id LIMIT 1) m \
-                 UNION ALL SELECT {EVENT_ID}, NULL, NULL, NULL, nextval('event_id_seq') FROM generate_series(1, $3)"
+                 AND direction = 'inbound' AND provider_message_id = k.id LIMIT 1) m"
             ),
-            vec![tenants.into(), ids.into(), texts.into()],
+            vec![tenants.into(), ids.into()],
         );
     } else {
         script.push(
