@@ -11,13 +11,13 @@ use switchboard_core::event::{MediaLink, MessageReceived, Named};
 use switchboard_core::routing::RouteDecision;
 use uuid::Uuid;
 
-use super::lookups::{self, Directory};
+use super::lookups::{self, Directory, EventsRead};
 use super::replies::{apply_opt_out, queue_replies};
 use super::rows::{media_rows, message_row, write_rows};
 use super::types::{ConvKey, InboundOutcome, InboundText, Item, conv_key};
 use crate::channels::{Routed, channel_jobs, query_channels};
 use crate::entity::{conversation, job, media, message};
-use crate::events::{self, EventTenant, Known, NewEvent};
+use crate::events::{self, NewEvent};
 use crate::sql::Script;
 use crate::{StoreError, micros, new_id, now};
 
@@ -68,10 +68,8 @@ struct Batch {
     /// Stored texts by tenant and provider id, this batch's included.
     seen: HashMap<(Uuid, String), Uuid>,
     directory: Directory,
-    /// What the events need, read with the rest (SQLite).
-    known: Option<Known>,
-    /// The tenants' slugs and webhooks, read with the conversations (PostgreSQL).
-    tenants: HashMap<Uuid, EventTenant>,
+    /// What the events need, read with the rest.
+    for_events: EventsRead,
     /// Conversations whose head moved.
     changed: HashSet<Uuid>,
     /// One per text so far: a duplicate's now, a stored text's once its event is appended.
@@ -95,8 +93,7 @@ impl Batch {
             convs: read.conversations,
             seen: read.stored,
             directory: read.directory,
-            known: read.events,
-            tenants: read.tenants,
+            for_events: read.events,
             changed: HashSet::new(),
             outcomes: Vec::with_capacity(items.len()),
             messages: Vec::with_capacity(items.len()),
@@ -160,8 +157,7 @@ impl Batch {
         let Self {
             at,
             convs,
-            known,
-            tenants,
+            for_events,
             changed,
             mut outcomes,
             messages,
@@ -181,9 +177,9 @@ impl Batch {
         // PostgreSQL, one statement (the inserts as its `WITH` parts).
         let mut script = Script::default();
         write_rows(&mut script, messages, media, &routed, &unread, &updated)?;
-        let (appended, later) = match known {
-            Some(known) => (events::append_in_script(&mut script, new, known, at, &mut jobs)?, None),
-            None => (Vec::new(), Some(new)),
+        let (appended, later) = match for_events {
+            EventsRead::Numbered(known) => (events::append_in_script(&mut script, new, known, at, &mut jobs)?, None),
+            EventsRead::Unnumbered(tenants) => (Vec::new(), Some((new, tenants))),
         };
         query_channels(&mut script, &routed);
         let found = script.run_at_once(txn).await?;
@@ -192,7 +188,7 @@ impl Batch {
         let channels = started.elapsed();
         jobs.extend(channel);
         let appended = match later {
-            Some(new) => events::append_batch_read(txn, new, tenants, at, &mut jobs).await?,
+            Some((new, tenants)) => events::append_batch_read(txn, new, tenants, at, &mut jobs).await?,
             None => appended,
         };
         let evented = started.elapsed();

@@ -1,6 +1,6 @@
 //! What a batch reads before it writes: its conversations (created and locked), the texts already
-//! stored, the contacts and companies its senders name, and on SQLite what its events need, in one
-//! script ([`read`]).
+//! stored, the contacts and companies its senders name, and what its events need, in one script
+//! ([`read`]).
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -24,17 +24,33 @@ const EVENT_TENANT: i32 = 5;
 const LAST_EVENT: i32 = 6;
 
 /// What a batch reads: its conversations, locked, by key; its texts already stored, by tenant and
-/// provider id; its senders' contacts and companies; on SQLite, what its events need.
+/// provider id; its senders' contacts and companies; what its events need.
 pub(super) struct Read {
     pub conversations: HashMap<ConvKey, conversation::Model>,
     pub stored: HashMap<(Uuid, String), Uuid>,
     pub directory: Directory,
-    /// Where events are numbered in the transaction (SQLite): each tenant's counter, slug and
-    /// webhook, and the last event id, so the events need no call of their own.
-    pub events: Option<Known>,
-    /// Where events are numbered after commit (PostgreSQL): each tenant's slug and webhook, read
-    /// with its conversations, so the events need no read of their own.
-    pub tenants: HashMap<Uuid, EventTenant>,
+    pub events: EventsRead,
+}
+
+/// What a batch's events need, read with the rest so that they need no read of their own; which
+/// depends on where events are numbered.
+pub(super) enum EventsRead {
+    /// In the transaction (SQLite): each tenant's counter, slug and webhook, and the last event id.
+    Numbered(Known),
+    /// After commit (PostgreSQL): each tenant's slug and webhook, read with its conversations.
+    Unnumbered(HashMap<Uuid, EventTenant>),
+}
+
+impl EventsRead {
+    /// The counters being read, where events are numbered in the transaction.
+    fn numbered(&mut self) -> Result<&mut Known, StoreError> {
+        match self {
+            Self::Numbered(known) => Ok(known),
+            Self::Unnumbered(_) => {
+                Err(StoreError::internal("the batch's read gave event counters where none are kept"))
+            }
+        }
+    }
 }
 
 /// Creates the batch's missing conversations, then reads [`Read`], in one script: on SQLite, one
@@ -53,15 +69,18 @@ pub(super) async fn read(db: &impl ConnectionTrait, items: &[Item], at: DateTime
         conversations: HashMap::new(),
         stored: HashMap::new(),
         directory: Directory::default(),
-        events: numbered_here.then(Known::default),
-        tenants: HashMap::new(),
+        events: if numbered_here {
+            EventsRead::Numbered(Known::default())
+        } else {
+            EventsRead::Unnumbered(HashMap::new())
+        },
     };
     for row in script.run(db).await? {
         match row.try_get::<i32>("", "part")? {
             CONVERSATION => {
                 let c = conversation::Model::from_query_result(&row, "")?;
-                if !numbered_here {
-                    read.tenants.insert(c.tenant_id, EventTenant::unnumbered(&row)?);
+                if let EventsRead::Unnumbered(tenants) = &mut read.events {
+                    tenants.insert(c.tenant_id, EventTenant::unnumbered(&row)?);
                 }
                 read.conversations.insert((c.tenant_id, c.number.clone(), c.remote.clone()), c);
             }
@@ -75,8 +94,8 @@ pub(super) async fn read(db: &impl ConnectionTrait, items: &[Item], at: DateTime
                     .companies
                     .insert(row.try_get("", "id")?, (row.try_get("", "tenant_id")?, row.try_get("", "name")?));
             }
-            EVENT_TENANT => read.events.get_or_insert_default().tenant(&row)?,
-            LAST_EVENT => read.events.get_or_insert_default().last_id = row.try_get("", "last_id")?,
+            EVENT_TENANT => read.events.numbered()?.tenant(&row)?,
+            LAST_EVENT => read.events.numbered()?.last_id = row.try_get("", "last_id")?,
             other => return Err(StoreError::internal(format!("the batch's read gave a row of part {other}"))),
         }
     }
