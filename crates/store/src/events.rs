@@ -405,12 +405,18 @@ impl crate::Store {
             sql::query(&txn, "SELECT event_seq FROM tenant WHERE id = $1 FOR NO KEY UPDATE", vec![tenant.into()])
                 .await?;
         let last: i64 = rows.first().ok_or(StoreError::NotFound)?.try_get("", "event_seq")?;
+        // Numbers the events and moves the counter to the last of them in one statement (one
+        // round trip, not two); its snapshot is taken after the lock, so it sees every event an
+        // earlier holder numbered. An empty numbering leaves the counter as it was.
         let rows = sql::query(
             &txn,
             "WITH todo AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM event \
-               WHERE tenant_id = $1 AND seq IS NULL ORDER BY id LIMIT $3) \
-             UPDATE event SET seq = $2 + todo.n FROM todo WHERE event.id = todo.id AND event.seq IS NULL \
-             RETURNING event.seq, event.payload",
+               WHERE tenant_id = $1 AND seq IS NULL ORDER BY id LIMIT $3), \
+             numbered AS (UPDATE event SET seq = $2 + todo.n FROM todo \
+               WHERE event.id = todo.id AND event.seq IS NULL RETURNING event.seq, event.payload), \
+             counter AS (UPDATE tenant SET event_seq = (SELECT max(seq) FROM numbered) \
+               WHERE id = $1 AND EXISTS (SELECT 1 FROM numbered)) \
+             SELECT seq, payload FROM numbered",
             vec![tenant.into(), last.into(), NUMBER_AT_ONCE.into()],
         )
         .await?;
@@ -421,10 +427,6 @@ impl crate::Store {
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
         numbered.sort_by_key(|e| e.seq);
-        if let Some(top) = numbered.last() {
-            sql::execute(&txn, "UPDATE tenant SET event_seq = $2 WHERE id = $1", vec![tenant.into(), top.seq.into()])
-                .await?;
-        }
         txn.commit().await?;
         Ok(numbered)
     }
