@@ -57,10 +57,16 @@ impl EventsRead {
 /// call. Each query names its rows with a `part` column.
 pub(super) async fn read(db: &impl ConnectionTrait, items: &[Item], at: DateTime<Utc>) -> Result<Read, StoreError> {
     let mut script = Script::default();
-    conversations(&mut script, db.get_database_backend(), items, at);
-    stored(&mut script, db.get_database_backend(), items);
-    Directory::query(&mut script, db.get_database_backend(), items);
-    let numbered_here = !events::numbers_after_commit(db.get_database_backend());
+    let backend = db.get_database_backend();
+    conversations(&mut script, backend, items, at);
+    if backend == DbBackend::Postgres {
+        stored_and_contacts(&mut script, items);
+    } else {
+        stored(&mut script, items);
+        Directory::contacts(&mut script, items);
+    }
+    Directory::catch_alls(&mut script, items);
+    let numbered_here = !events::numbers_after_commit(backend);
     if numbered_here {
         let tenants: BTreeSet<Uuid> = items.iter().map(|i| i.text.tenant_id).collect();
         events::query_known(&mut script, &tenants, EVENT_TENANT, LAST_EVENT);
@@ -110,38 +116,29 @@ pub(super) struct Directory {
 }
 
 impl Directory {
-    /// The senders' contacts, each with its company, and the catch-all companies.
-    fn query(script: &mut Script, backend: DbBackend, items: &[Item]) {
-        let pairs: BTreeSet<(Uuid, &str)> = items.iter().map(|i| (i.text.tenant_id, i.text.remote.as_str())).collect();
-        let columns = format!(
-            "{CONTACT} AS part, c.id, c.tenant_id, c.phone, c.name, c.company_id, \
-             co.tenant_id AS company_tenant_id, co.name AS company_name"
-        );
-        if backend == DbBackend::Postgres {
-            let (tenants, phones): (Vec<Uuid>, Vec<String>) = pairs.iter().map(|(t, p)| (*t, (*p).to_owned())).unzip();
-            script.push(
-                format!(
-                    "SELECT {columns} FROM unnest($1::uuid[], $2::text[]) AS k(tenant_id, phone) CROSS JOIN LATERAL \
-                     (SELECT * FROM contact WHERE tenant_id = k.tenant_id AND phone = k.phone LIMIT 1) c \
-                     LEFT JOIN company co ON co.id = c.company_id"
-                ),
-                vec![tenants.into(), phones.into()],
-            );
-        } else {
-            let mut values: Vec<Sql> = Vec::with_capacity(pairs.len() * 2);
-            for (t, phone) in &pairs {
-                values.push((*t).into());
-                values.push((*phone).into());
-            }
-            script.push(
-                format!(
-                    "SELECT {columns} FROM (VALUES {}) AS k JOIN contact c ON c.tenant_id = k.column1 AND c.phone = k.column2 \
-                     LEFT JOIN company co ON co.id = c.company_id",
-                    sql::tuples(pairs.len(), 2)
-                ),
-                values,
-            );
+    /// The senders' contacts, each with its company (SQLite; PostgreSQL reads them with the
+    /// stored texts, [`stored_and_contacts`]).
+    fn contacts(script: &mut Script, items: &[Item]) {
+        let pairs = senders(items);
+        let mut values: Vec<Sql> = Vec::with_capacity(pairs.len() * 2);
+        for (t, phone) in &pairs {
+            values.push((*t).into());
+            values.push((*phone).into());
         }
+        script.push(
+            format!(
+                "SELECT {CONTACT} AS part, c.id, c.tenant_id, c.phone, c.name, c.company_id, \
+                 co.tenant_id AS company_tenant_id, co.name AS company_name \
+                 FROM (VALUES {}) AS k JOIN contact c ON c.tenant_id = k.column1 AND c.phone = k.column2 \
+                 LEFT JOIN company co ON co.id = c.company_id",
+                sql::tuples(pairs.len(), 2)
+            ),
+            values,
+        );
+    }
+
+    /// The catch-all companies the batch's texts name.
+    fn catch_alls(script: &mut Script, items: &[Item]) {
         let ids: BTreeSet<Uuid> = items.iter().filter_map(|i| i.text.catch_all_company_id).collect();
         if !ids.is_empty() {
             script.push(
@@ -154,7 +151,7 @@ impl Directory {
         }
     }
 
-    /// Keeps a contact row of [`Directory::query`], and its company.
+    /// Keeps a contact row of [`Directory::contacts`] or [`stored_and_contacts`], and its company.
     fn contact(&mut self, r: &QueryResult) -> Result<(), StoreError> {
         let tenant: Uuid = r.try_get("", "tenant_id")?;
         let company_id: Option<Uuid> = r.try_get("", "company_id")?;
@@ -234,33 +231,57 @@ fn conversations(script: &mut Script, backend: DbBackend, items: &[Item], at: Da
 }
 
 /// Adds the query of the batch's inbound messages already stored, by tenant and provider id: ids
-/// are unique per tenant only, so another tenant's text with the same id is no duplicate.
-fn stored(script: &mut Script, backend: DbBackend, items: &[Item]) {
-    let keys: BTreeSet<(Uuid, &str)> =
-        items.iter().map(|i| (i.text.tenant_id, i.text.provider_message_id.as_str())).collect();
-    if backend == DbBackend::Postgres {
-        // One probe of `ux_message_provider_id_tenant` per key: as `IN (…)`, PostgreSQL planned it
-        // (on statistics that lagged a burst) as a scan of every inbound message.
-        let tenants: Vec<Uuid> = keys.iter().map(|(t, _)| *t).collect();
-        let ids: Vec<String> = keys.iter().map(|(_, id)| (*id).to_owned()).collect();
-        script.push(
-            format!(
-                "SELECT {STORED} AS part, m.id, m.tenant_id, m.provider_message_id \
-                 FROM unnest($1::uuid[], $2::text[]) AS k(tenant_id, id) \
-                 CROSS JOIN LATERAL (SELECT id, tenant_id, provider_message_id FROM message WHERE tenant_id = k.tenant_id \
-                 AND direction = 'inbound' AND provider_message_id = k.id LIMIT 1) m"
-            ),
-            vec![tenants.into(), ids.into()],
-        );
-    } else {
-        script.push(
-            format!(
-                "SELECT {STORED} AS part, m.id, m.tenant_id, m.provider_message_id FROM (VALUES {}) AS k \
-                 JOIN message m ON m.tenant_id = k.column1 AND m.direction = 'inbound' \
-                 AND m.provider_message_id = k.column2",
-                sql::tuples(keys.len(), 2)
-            ),
-            keys.iter().flat_map(|(t, id)| [(*t).into(), (*id).into()]).collect(),
-        );
-    }
+/// are unique per tenant only, so another tenant's text with the same id is no duplicate (SQLite;
+/// PostgreSQL reads them with the contacts, [`stored_and_contacts`]).
+fn stored(script: &mut Script, items: &[Item]) {
+    let keys = provider_ids(items);
+    script.push(
+        format!(
+            "SELECT {STORED} AS part, m.id, m.tenant_id, m.provider_message_id FROM (VALUES {}) AS k \
+             JOIN message m ON m.tenant_id = k.column1 AND m.direction = 'inbound' \
+             AND m.provider_message_id = k.column2",
+            sql::tuples(keys.len(), 2)
+        ),
+        keys.iter().flat_map(|(t, id)| [(*t).into(), (*id).into()]).collect(),
+    );
+}
+
+/// On PostgreSQL, what [`stored`] and [`Directory::contacts`] read, as one statement: one round
+/// trip, not two (docs/BENCHMARKS.md, 2026-12-07 fifteenth part). Its two halves are joined by
+/// `UNION ALL`, each padding the other's columns with NULLs; the `part` column tells them apart.
+/// Each key is one probe of its unique index (`ux_message_provider_id_tenant`,
+/// `ux_contact_tenant_phone`): as `IN (…)`, PostgreSQL planned the stored texts' query (on
+/// statistics that lagged a burst) as a scan of every inbound message. The keys go as arrays, so
+/// the statement's text is the same for every batch.
+fn stored_and_contacts(script: &mut Script, items: &[Item]) {
+    let (tenants, ids): (Vec<Uuid>, Vec<String>) =
+        provider_ids(items).into_iter().map(|(t, id)| (t, id.to_owned())).unzip();
+    let (senders_tenants, phones): (Vec<Uuid>, Vec<String>) =
+        senders(items).into_iter().map(|(t, phone)| (t, phone.to_owned())).unzip();
+    script.push(
+        format!(
+            "SELECT {STORED} AS part, m.id, m.tenant_id, m.provider_message_id, NULL::text AS phone, \
+               NULL::text AS name, NULL::uuid AS company_id, NULL::uuid AS company_tenant_id, \
+               NULL::text AS company_name \
+             FROM unnest($1::uuid[], $2::text[]) AS k(tenant_id, id) \
+             CROSS JOIN LATERAL (SELECT id, tenant_id, provider_message_id FROM message \
+               WHERE tenant_id = k.tenant_id AND direction = 'inbound' AND provider_message_id = k.id LIMIT 1) m \
+             UNION ALL \
+             SELECT {CONTACT}, c.id, c.tenant_id, NULL, c.phone, c.name, c.company_id, co.tenant_id, co.name \
+             FROM unnest($3::uuid[], $4::text[]) AS k(tenant_id, phone) \
+             CROSS JOIN LATERAL (SELECT * FROM contact WHERE tenant_id = k.tenant_id AND phone = k.phone LIMIT 1) c \
+             LEFT JOIN company co ON co.id = c.company_id"
+        ),
+        vec![tenants.into(), ids.into(), senders_tenants.into(), phones.into()],
+    );
+}
+
+/// The batch's provider ids, by tenant, each once.
+fn provider_ids(items: &[Item]) -> BTreeSet<(Uuid, &str)> {
+    items.iter().map(|i| (i.text.tenant_id, i.text.provider_message_id.as_str())).collect()
+}
+
+/// The batch's senders, by tenant, each once.
+fn senders(items: &[Item]) -> BTreeSet<(Uuid, &str)> {
+    items.iter().map(|i| (i.text.tenant_id, i.text.remote.as_str())).collect()
 }
