@@ -120,11 +120,6 @@ impl Directory {
     /// stored texts, [`stored_and_contacts`]).
     fn contacts(script: &mut Script, items: &[Item]) {
         let pairs = senders(items);
-        let mut values: Vec<Sql> = Vec::with_capacity(pairs.len() * 2);
-        for (t, phone) in &pairs {
-            values.push((*t).into());
-            values.push((*phone).into());
-        }
         script.push(
             format!(
                 "SELECT {CONTACT} AS part, c.id, c.tenant_id, c.phone, c.name, c.company_id, \
@@ -133,7 +128,7 @@ impl Directory {
                  LEFT JOIN company co ON co.id = c.company_id",
                 sql::tuples(pairs.len(), 2)
             ),
-            values,
+            tuple_values(&pairs),
         );
     }
 
@@ -242,7 +237,7 @@ fn stored(script: &mut Script, items: &[Item]) {
              AND m.provider_message_id = k.column2",
             sql::tuples(keys.len(), 2)
         ),
-        keys.iter().flat_map(|(t, id)| [(*t).into(), (*id).into()]).collect(),
+        tuple_values(&keys),
     );
 }
 
@@ -254,10 +249,8 @@ fn stored(script: &mut Script, items: &[Item]) {
 /// statistics that lagged a burst) as a scan of every inbound message. The keys go as arrays, so
 /// the statement's text is the same for every batch.
 fn stored_and_contacts(script: &mut Script, items: &[Item]) {
-    let (tenants, ids): (Vec<Uuid>, Vec<String>) =
-        provider_ids(items).into_iter().map(|(t, id)| (t, id.to_owned())).unzip();
-    let (senders_tenants, phones): (Vec<Uuid>, Vec<String>) =
-        senders(items).into_iter().map(|(t, phone)| (t, phone.to_owned())).unzip();
+    let (tenants, ids) = arrays(&provider_ids(items));
+    let (senders_tenants, phones) = arrays(&senders(items));
     script.push(
         format!(
             "SELECT {STORED} AS part, m.id, m.tenant_id, m.provider_message_id, NULL::text AS phone, \
@@ -284,4 +277,14 @@ fn provider_ids(items: &[Item]) -> BTreeSet<(Uuid, &str)> {
 /// The batch's senders, by tenant, each once.
 fn senders(items: &[Item]) -> BTreeSet<(Uuid, &str)> {
     items.iter().map(|i| (i.text.tenant_id, i.text.remote.as_str())).collect()
+}
+
+/// Keys by tenant as the values of `(VALUES (…), (…))` rows, a key's two in a row (SQLite).
+fn tuple_values(keys: &BTreeSet<(Uuid, &str)>) -> Vec<Sql> {
+    keys.iter().flat_map(|(t, key)| [(*t).into(), (*key).into()]).collect()
+}
+
+/// Keys by tenant as two arrays for `unnest`, tenants and keys in step (PostgreSQL).
+fn arrays(keys: &BTreeSet<(Uuid, &str)>) -> (Vec<Uuid>, Vec<String>) {
+    keys.iter().map(|(t, key)| (*t, (*key).to_owned())).unzip()
 }
